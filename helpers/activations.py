@@ -1,0 +1,135 @@
+"""Read what a network's layers compute for a batch of images.
+
+:func:`capture` hooks the layers asked for, runs the network, and stops the forward pass right
+after the deepest of them, so asking for ``mixed3b`` never pays for ``mixed5b``.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Literal, Sequence
+
+import torch
+
+from .models import CircuitModel, Unit
+
+
+class _StopForward(Exception):
+    """Raised inside a hook once every requested layer has been captured."""
+
+
+@contextmanager
+def hooked_layers(
+    model: CircuitModel,
+    layers: Sequence[str],
+    *,
+    pre_activation: bool = False,
+    stop_early: bool = True,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Hook ``layers`` for the duration of a ``with`` block; the yielded dict fills on each forward.
+
+    With ``stop_early`` the forward pass is cut after the last layer is reached: run it through
+    :func:`run_until_captured`, which swallows the stop signal.
+    """
+    wanted = [model.layer(name) for name in dict.fromkeys(layers)]
+    modules = dict(model.module.named_modules())
+    store: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def remember(name: str, value: torch.Tensor) -> None:
+        store[name] = value
+        if stop_early and len(store) == len(wanted):
+            raise _StopForward
+
+    for layer in wanted:
+        if pre_activation:
+            if layer.pre_activation_path is None:
+                raise ValueError(
+                    f"{model.name} layer {layer.name!r} has no separate pre-activation "
+                    "(its hook point is not an activation module); use pre_activation=False."
+                )
+            # The activation may run in place, so copy its input before it is overwritten.
+            hook = lambda _m, inputs, name=layer.name: remember(name, inputs[0].clone())  # noqa: E731
+            handles.append(modules[layer.pre_activation_path].register_forward_pre_hook(hook))
+        else:
+            hook = lambda _m, _i, output, name=layer.name: remember(name, output)  # noqa: E731
+            handles.append(modules[layer.module_path].register_forward_hook(hook))
+    try:
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def run_until_captured(model: CircuitModel, images: torch.Tensor) -> torch.Tensor | None:
+    """Run the model on images in [0, 1]; returns the logits, or None if a hook stopped it early."""
+    try:
+        return model(images)
+    except _StopForward:
+        return None
+
+
+def capture(
+    model: CircuitModel,
+    images: torch.Tensor,
+    layers: str | Sequence[str],
+    *,
+    pre_activation: bool = False,
+    at: Literal["map", "center"] = "map",
+    grad: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Activations of ``layers`` for images in [0, 1] RGB, shape (N, 3, H, W).
+
+    ``at="map"`` returns (N, C, h, w) spatial maps; ``at="center"`` returns (N, C) at the central
+    position, the paper's "neuron". ``pre_activation=True`` reads values before the non-linearity.
+    The forward pass stops after the deepest layer asked for.
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    images = images.to(model.device)
+    with torch.set_grad_enabled(grad), hooked_layers(model, names, pre_activation=pre_activation) as store:
+        run_until_captured(model, images)
+    out = {name: store[name] for name in names}
+    if at == "center":
+        out = {name: value[:, :, value.shape[2] // 2, value.shape[3] // 2] for name, value in out.items()}
+    elif at != "map":
+        raise ValueError(f"at must be 'map' or 'center', not {at!r}.")
+    return out
+
+
+def unit_activation(
+    model: CircuitModel,
+    images: torch.Tensor,
+    unit: str | Unit,
+    *,
+    at: Literal["map", "center", "max"] = "center",
+    pre_activation: bool = False,
+) -> torch.Tensor:
+    """One unit's activation per image: at the centre (N,), its maximum over positions (N,), or its map (N, h, w)."""
+    unit = model.unit(unit)
+    maps = capture(model, images, unit.layer, pre_activation=pre_activation)[unit.layer][:, unit.channel]
+    if at == "map":
+        return maps
+    if at == "max":
+        return maps.flatten(1).amax(1)
+    if at == "center":
+        return maps[:, maps.shape[1] // 2, maps.shape[2] // 2]
+    raise ValueError(f"at must be 'center', 'max' or 'map', not {at!r}.")
+
+
+def receptive_field(model: CircuitModel, layer: str, size: int | None = None) -> tuple[int, int, int, int]:
+    """The input box (top, left, bottom, right) that the centre unit of ``layer`` can see.
+
+    Found empirically: the gradient of the centre activation's sum with respect to the input
+    is non-zero exactly inside the receptive field (random input, so no unit is silent everywhere).
+    """
+    size = size or model.input_size
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(1, 3, size, size, generator=generator).to(model.device).requires_grad_(True)
+    with torch.enable_grad(), hooked_layers(model, [layer], pre_activation=model.layer(layer).pre_activation_path is not None) as store:
+        run_until_captured(model, images)
+        value = store[layer]
+        h, w = value.shape[2] // 2, value.shape[3] // 2
+        value[:, :, h, w].sum().backward()
+    seen = images.grad.abs().sum(dim=(0, 1)) > 0
+    rows = torch.nonzero(seen.any(1)).flatten()
+    cols = torch.nonzero(seen.any(0)).flatten()
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1

@@ -1,0 +1,256 @@
+"""Images for the course: one image type, and sources of images that all yield the same batches.
+
+The one image type is a float tensor in [0, 1], RGB, shaped (3, H, W) for one image or
+(N, 3, H, W) for a batch. Every source yields such batches, so the dataset-example scanner does not
+care where the pictures come from:
+
+- :func:`sample_photos`: the photographs that ship inside scikit-image (no download);
+- :class:`RandomCrops`: deterministic random crops at several scales, so a handful of photographs
+  gives thousands of patches;
+- :class:`ImageFolder`: any folder of images, searched recursively; unreadable files are skipped,
+  counted and reported;
+- :func:`imagenette`: Imagenette / Imagewoof (fast.ai's ImageNet subsets) via torchvision, when online.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import DATASETS_DIR, is_offline
+
+#: scikit-image's bundled pictures that are photographs of real scenes (others are synthetic or need a download).
+PHOTO_NAMES = (
+    "astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "clock", "moon", "page",
+    "text", "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "retina", "cell",
+)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def to_image_tensor(array: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Convert an HxW, HxWx3 or HxWx4 array (uint8, bool or float in [0, 1]) to a (3, H, W) tensor in [0, 1]."""
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    array = np.asarray(array)
+    if array.dtype == bool:
+        array = array.astype(np.float32)
+    elif np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / 255.0
+    else:
+        array = array.astype(np.float32)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f"Expected an image of shape HxW, HxWx3 or HxWx4, got {array.shape}.")
+    return torch.from_numpy(np.ascontiguousarray(array[:, :, :3])).permute(2, 0, 1).clamp(0, 1)
+
+
+def resize(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Resize (3, H, W) or (N, 3, H, W) images with antialiased bilinear interpolation."""
+    single = images.dim() == 3
+    batch = images[None] if single else images
+    size = (size, size) if isinstance(size, int) else size
+    out = F.interpolate(batch, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    return out[0] if single else out
+
+
+def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize the short side of a (3, H, W) image to ``size`` and cut the central square."""
+    _, h, w = image.shape
+    scale = size / min(h, w)
+    image = resize(image, (max(size, round(h * scale)), max(size, round(w * scale))))
+    _, h, w = image.shape
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[:, top : top + size, left : left + size]
+
+
+def load_image(path: str | Path) -> torch.Tensor:
+    """Read an image file as a (3, H, W) tensor in [0, 1]; raises ValueError if it is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return to_image_tensor(np.asarray(img.convert("RGB")))
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"{path} is not a readable image: {error}") from error
+
+
+def sample_photos(names: Sequence[str] = PHOTO_NAMES) -> dict[str, torch.Tensor]:
+    """scikit-image's bundled photographs by name, each a (3, H, W) tensor in [0, 1]."""
+    import skimage.data
+
+    photos = {}
+    for name in names:
+        if name not in PHOTO_NAMES:
+            raise ValueError(f"Unknown sample photo {name!r}. Available: {', '.join(PHOTO_NAMES)}.")
+        photos[name] = to_image_tensor(getattr(skimage.data, name)())
+    return photos
+
+
+def photo(name: str, size: int | None = None) -> torch.Tensor:
+    """One bundled photograph, centre-cropped to a ``size`` square when given."""
+    image = sample_photos([name])[name]
+    return center_crop(image, size) if size else image
+
+
+class ImageSource:
+    """Base of every source: iterate to get (N, 3, size, size) batches in [0, 1]; ``key`` names it for caches."""
+
+    size: int
+    batch_size: int
+
+    @property
+    def key(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass
+class RandomCrops(ImageSource):
+    """``count`` deterministic random square crops of the given photographs, resized to ``size``.
+
+    Each crop's side is a random fraction (``scales``) of the photo's short side, so one photograph
+    gives patches from close-ups to whole scenes; crops are flipped left-right at random.
+    """
+
+    photos: dict[str, torch.Tensor]
+    count: int = 1024
+    size: int = 224
+    scales: tuple[float, float] = (0.15, 1.0)
+    seed: int = 0
+    batch_size: int = 32
+    _boxes: list[tuple[str, int, int, int, bool]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.photos:
+            raise ValueError("RandomCrops needs at least one photograph.")
+        rng = np.random.default_rng(self.seed)
+        names = sorted(self.photos)
+        self._boxes = []
+        for _ in range(self.count):
+            name = names[rng.integers(len(names))]
+            _, h, w = self.photos[name].shape
+            side = max(8, int(min(h, w) * rng.uniform(*self.scales)))
+            top, left = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
+            self._boxes.append((name, top, left, side, bool(rng.integers(2))))
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha1()
+        for name in sorted(self.photos):
+            digest.update(name.encode())
+            digest.update(self.photos[name].numpy().tobytes()[:: max(1, self.photos[name].numel() // 4096)])
+        return f"crops-{digest.hexdigest()[:10]}-n{self.count}-s{self.size}-sc{self.scales[0]}-{self.scales[1]}-seed{self.seed}"
+
+    def __len__(self) -> int:
+        return self.count
+
+    def crop(self, index: int) -> torch.Tensor:
+        """The ``index``-th crop as a (3, size, size) tensor."""
+        name, top, left, side, flip = self._boxes[index]
+        patch = resize(self.photos[name][:, top : top + side, left : left + side], self.size)
+        return patch.flip(-1) if flip else patch
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for start in range(0, self.count, self.batch_size):
+            yield torch.stack([self.crop(i) for i in range(start, min(start + self.batch_size, self.count))])
+
+
+def offline_patches(count: int = 1024, size: int = 224, seed: int = 0, batch_size: int = 32) -> RandomCrops:
+    """Random crops of scikit-image's photographs: the course's offline stand-in for a data set."""
+    return RandomCrops(sample_photos(), count=count, size=size, seed=seed, batch_size=batch_size)
+
+
+@dataclass
+class ImageFolder(ImageSource):
+    """Every image under ``root`` (recursively), centre-cropped to ``size``.
+
+    Unreadable files are skipped, counted in ``skipped`` and reported once the pass ends; an empty or
+    missing folder raises a clear error at construction.
+    """
+
+    root: str | Path
+    size: int = 224
+    batch_size: int = 32
+    files: list[Path] = field(init=False)
+    skipped: list[Path] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        root = Path(self.root).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"Image folder {root} does not exist (or is not a folder).")
+        self.files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise ValueError(
+                f"Image folder {root} holds no images (looked recursively for {', '.join(sorted(IMAGE_SUFFIXES))})."
+            )
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha1()
+        for path in self.files:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        return f"folder-{digest.hexdigest()[:12]}-s{self.size}"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        self.skipped = []
+        batch: list[torch.Tensor] = []
+        for path in self.files:
+            try:
+                batch.append(center_crop(load_image(path), self.size))
+            except ValueError:
+                self.skipped.append(path)
+                continue
+            if len(batch) == self.batch_size:
+                yield torch.stack(batch)
+                batch = []
+        if batch:
+            yield torch.stack(batch)
+        if self.skipped:
+            print(f"ImageFolder: skipped {len(self.skipped)} unreadable file(s) of {len(self.files)}, e.g. {self.skipped[0]}.")
+
+
+IMAGENETTE_URLS = {
+    "imagenette": "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz",
+    "imagewoof": "https://s3.amazonaws.com/fast-ai-imageclas/imagewoof2-160.tgz",
+}
+
+
+def imagenette(which: str = "imagenette", split: str = "val", size: int = 160, batch_size: int = 32) -> ImageFolder:
+    """Imagenette or Imagewoof (160 px), downloaded once to ``data/datasets/`` when the network allows."""
+    if which not in IMAGENETTE_URLS:
+        raise ValueError(f"Unknown data set {which!r}: choose one of {', '.join(IMAGENETTE_URLS)}.")
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}.")
+    folder = DATASETS_DIR / f"{which}2-160" / split
+    if not folder.is_dir():
+        if is_offline():
+            raise FileNotFoundError(
+                f"{which} is not in {folder.parent} and CIRCUITS_OFFLINE is set. Run `make data` with a network "
+                f"connection, or unpack {IMAGENETTE_URLS[which]} there yourself."
+            )
+        from torchvision.datasets import Imagenette
+
+        if which == "imagenette":
+            Imagenette(str(DATASETS_DIR), split=split, size="160px", download=True)
+            folder = DATASETS_DIR / "imagenette2-160" / split
+        else:
+            from .download import download_and_extract
+
+            download_and_extract(IMAGENETTE_URLS[which], DATASETS_DIR)
+    return ImageFolder(folder, size=size, batch_size=batch_size)

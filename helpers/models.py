@@ -1,0 +1,309 @@
+"""What the course knows about a network: its layers, its units, its preprocessing and labels.
+
+A :class:`CircuitModel` wraps any ``nn.Module`` with the facts every tool of the course needs:
+the interpretable layers in order (each one an activation module to hook), their channel counts,
+the preprocessing that turns images in [0, 1] RGB into the network's input, the class labels and
+the native input size. Units are named the paper's way, ``"mixed3b:379"``.
+
+Model zoo entries (InceptionV1, EfficientNet-Lite, torchvision models) live in ``helpers.zoo``;
+:func:`wrap_model` does the same for a student's own network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+
+
+class UnknownNameError(KeyError, ValueError):
+    """A model, layer or unit name that does not exist; the message lists what does."""
+
+    def __str__(self) -> str:  # KeyError would wrap the message in quotes
+        return str(self.args[0])
+
+
+def _closest(name: str, choices: Sequence[str], shown: int = 12) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    listing = ", ".join(choices[:shown]) + (f", ... ({len(choices)} in all)" if len(choices) > shown else "")
+    hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+    return f"{hint} Available: {listing}."
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A contiguous range of channels of a concatenated layer (e.g. InceptionV1's 3x3 branch)."""
+
+    name: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One interpretable layer.
+
+    ``module_path`` names the module whose *output* is the layer's (post-non-linearity) activation;
+    when ``pre_activation_path`` is set, the *input* of that module is the pre-activation.
+    """
+
+    name: str
+    module_path: str
+    channels: int
+    pre_activation_path: str | None = None
+    branches: tuple[Branch, ...] = ()
+    description: str = ""
+
+    def branch_of(self, channel: int) -> Branch | None:
+        """The concat branch a channel comes from, or None for a layer without branches."""
+        for branch in self.branches:
+            if branch.start <= channel < branch.stop:
+                return branch
+        return None
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One channel of one layer, written ``layer:channel`` as in the paper (``mixed3b:379``)."""
+
+    layer: str
+    channel: int
+
+    def __str__(self) -> str:
+        return f"{self.layer}:{self.channel}"
+
+    @classmethod
+    def parse(cls, spec: "str | Unit | tuple[str, int]") -> "Unit":
+        """Read ``"mixed3b:379"``, ``("mixed3b", 379)`` or a Unit (no check against a model)."""
+        if isinstance(spec, Unit):
+            return spec
+        if isinstance(spec, tuple) and len(spec) == 2:
+            return cls(str(spec[0]), int(spec[1]))
+        if isinstance(spec, str) and ":" in spec:
+            layer, _, channel = spec.rpartition(":")
+            if channel.strip().isdigit() and layer.strip():
+                return cls(layer.strip(), int(channel))
+        raise ValueError(f"Cannot read unit {spec!r}: write it as 'layer:channel', e.g. 'mixed3b:379'.")
+
+
+class ImageNormalize(nn.Module):
+    """Preprocessing ``(x - mean) / std`` per channel, from images in [0, 1] RGB."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
+
+
+@dataclass
+class CircuitModel:
+    """A network plus the facts the course needs about it. Call it on images in [0, 1] RGB."""
+
+    name: str
+    module: nn.Module
+    layers: Sequence[Layer]
+    preprocess: nn.Module
+    input_size: int
+    labels: Sequence[str]
+    description: str = ""
+    _layer_index: dict[str, Layer] = field(init=False, repr=False)
+    _shapes: dict[tuple[int, int], dict[str, tuple[int, int, int]]] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.module.eval()
+        self.module.requires_grad_(False)
+        self.preprocess.eval()
+        self._layer_index = {layer.name: layer for layer in self.layers}
+        modules = dict(self.module.named_modules())
+        for layer in self.layers:
+            for path in (layer.module_path, layer.pre_activation_path):
+                if path is not None and path not in modules:
+                    raise ValueError(f"Layer {layer.name!r} points at module {path!r}, which {self.name} does not have.")
+
+    # --- running -------------------------------------------------------------------------
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch of images in [0, 1] RGB, shape (N, 3, H, W)."""
+        return self.module(self.preprocess(images))
+
+    @property
+    def device(self) -> torch.device:
+        """The device the network's parameters live on."""
+        for tensor in self.module.parameters():
+            return tensor.device
+        return torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> "CircuitModel":
+        """Move the network to a device, in place; returns self."""
+        self.module.to(device)
+        self.preprocess.to(device)
+        return self
+
+    # --- names ---------------------------------------------------------------------------
+    @property
+    def layer_names(self) -> list[str]:
+        """Interpretable layer names, input to output."""
+        return [layer.name for layer in self.layers]
+
+    def layer(self, name: str | Layer) -> Layer:
+        """Look a layer up by name; an unknown name raises an error listing the real ones."""
+        if isinstance(name, Layer):
+            name = name.name
+        try:
+            return self._layer_index[name]
+        except KeyError:
+            raise UnknownNameError(f"{self.name} has no layer {name!r}.{_closest(str(name), self.layer_names, 40)}") from None
+
+    def layer_depth(self, name: str) -> int:
+        """Position of a layer in :attr:`layer_names` (0 = closest to the input)."""
+        return self.layer_names.index(self.layer(name).name)
+
+    def channels(self, layer: str) -> int:
+        """Number of channels (units) in a layer."""
+        return self.layer(layer).channels
+
+    def unit(self, spec: "str | Unit | tuple[str, int]", channel: int | None = None) -> Unit:
+        """A checked unit: ``model.unit("mixed3b:379")`` or ``model.unit("mixed3b", 379)``."""
+        unit = Unit(str(spec), int(channel)) if channel is not None else Unit.parse(spec)
+        count = self.layer(unit.layer).channels
+        if not 0 <= unit.channel < count:
+            raise UnknownNameError(
+                f"{self.name} layer {unit.layer!r} has channels 0..{count - 1}; there is no unit {unit}."
+            )
+        return unit
+
+    def units(self, layer: str, channels: Iterable[int] | None = None) -> list[Unit]:
+        """Checked units of one layer (all of them when ``channels`` is None)."""
+        if channels is None:
+            channels = range(self.channels(layer))
+        return [self.unit(layer, c) for c in channels]
+
+    def describe_unit(self, spec: "str | Unit") -> str:
+        """A one-line description of a unit, naming its concat branch where the layer has one."""
+        unit = self.unit(spec)
+        branch = self.layer(unit.layer).branch_of(unit.channel)
+        where = f", channel {unit.channel - branch.start} of branch {branch.name}" if branch else ""
+        return f"{unit} ({self.name}{where})"
+
+    # --- shapes --------------------------------------------------------------------------
+    def layer_shapes(self, size: int | None = None) -> dict[str, tuple[int, int, int]]:
+        """(channels, height, width) of every layer for a square input of ``size`` pixels."""
+        size = size or self.input_size
+        key = (size, size)
+        if key not in self._shapes:
+            shapes: dict[str, tuple[int, int, int]] = {}
+            modules = dict(self.module.named_modules())
+            handles = []
+            for layer in self.layers:
+                def hook(_m, _i, output, name=layer.name):
+                    shapes.setdefault(name, tuple(output.shape[1:]))
+                handles.append(modules[layer.module_path].register_forward_hook(hook))
+            try:
+                with torch.no_grad():
+                    self(torch.zeros(1, 3, size, size, device=self.device))
+            finally:
+                for handle in handles:
+                    handle.remove()
+            self._shapes[key] = shapes
+        return self._shapes[key]
+
+    def summary(self, size: int | None = None) -> str:
+        """A table of the layers with their output shapes, ready to print."""
+        shapes = self.layer_shapes(size)
+        width = max(len(n) for n in self.layer_names)
+        rows = [f"{self.name}: {len(self.layers)} layers at {size or self.input_size} px input"]
+        for layer in self.layers:
+            c, h, w = shapes[layer.name]
+            note = f"  {layer.description}" if layer.description else ""
+            rows.append(f"  {layer.name:<{width}}  {c:>5} x {h:>3} x {w:<3}{note}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"CircuitModel({self.name!r}, {len(self.layers)} layers from {self.layers[0].name!r} to "
+            f"{self.layers[-1].name!r}, {len(self.labels)} classes, {self.input_size} px)"
+        )
+
+
+def find_activation_layers(module: nn.Module, kinds: tuple[type, ...] = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU)) -> list[str]:
+    """Paths of the activation modules of a network, in registration order (a first guess at its layers)."""
+    return [name for name, child in module.named_modules() if isinstance(child, kinds)]
+
+
+def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequence[str], input_size: int, in_channels: int) -> dict[str, int]:
+    modules = dict(module.named_modules())
+    found: dict[str, int] = {}
+    handles = []
+    for path in paths:
+        if path not in modules:
+            raise UnknownNameError(f"The module has no submodule {path!r}.{_closest(path, list(modules)[1:], 30)}")
+        handles.append(modules[path].register_forward_hook(lambda _m, _i, out, p=path: found.setdefault(p, out.shape[1])))
+    try:
+        with torch.no_grad():
+            module.eval()
+            module(preprocess(torch.zeros(1, in_channels, input_size, input_size)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [p for p in paths if p not in found]
+    if missing:
+        raise ValueError(f"These modules never ran in a forward pass, so they cannot be layers: {missing}.")
+    return found
+
+
+def wrap_model(
+    module: nn.Module,
+    layers: Sequence[str] | dict[str, str] | None = None,
+    *,
+    name: str = "my_model",
+    mean: Sequence[float] = (0.0, 0.0, 0.0),
+    std: Sequence[float] = (1.0, 1.0, 1.0),
+    input_size: int = 224,
+    labels: Sequence[str] | None = None,
+    in_channels: int = 3,
+) -> CircuitModel:
+    """Make any ``nn.Module`` usable by every tool of the course.
+
+    ``layers`` lists module paths (``["features.1", "features.4"]``) or maps course names to module
+    paths (``{"conv1": "features.1"}``); each module's output is that layer's activation. When a
+    path names an activation module (ReLU, ...), its input is also available as the pre-activation.
+    Left out, every ReLU/ReLU6/GELU/SiLU module becomes a layer. ``mean``/``std`` give the
+    preprocessing from images in [0, 1].
+    """
+    if layers is None:
+        layers = find_activation_layers(module)
+        if not layers:
+            raise ValueError("No activation modules found: pass layers=[...] with the module paths to use.")
+    mapping = dict(layers) if isinstance(layers, dict) else {path: path for path in layers}
+    preprocess = ImageNormalize(mean, std)
+    channels = _channels_from_trace(module, preprocess, list(mapping.values()), input_size, in_channels)
+    modules = dict(module.named_modules())
+    activation_kinds = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid)
+    built = [
+        Layer(
+            name=course_name,
+            module_path=path,
+            channels=int(channels[path]),
+            pre_activation_path=path if isinstance(modules[path], activation_kinds) else None,
+        )
+        for course_name, path in mapping.items()
+    ]
+    with torch.no_grad():
+        num_classes = module(preprocess(torch.zeros(1, in_channels, input_size, input_size))).shape[-1]
+    return CircuitModel(
+        name=name,
+        module=module,
+        layers=built,
+        preprocess=preprocess,
+        input_size=input_size,
+        labels=list(labels) if labels is not None else [f"class {i}" for i in range(num_classes)],
+        description="a model wrapped with wrap_model",
+    )
