@@ -100,7 +100,12 @@ def photo(name: str, size: int | None = None) -> torch.Tensor:
 
 
 class ImageSource:
-    """Base of every source: iterate to get (N, 3, size, size) batches in [0, 1]; ``key`` names it for caches."""
+    """Base of every source: a fixed, indexable list of (3, size, size) images in [0, 1].
+
+    Iterate for (N, 3, size, size) batches; :meth:`indexed_batches` also gives each image's index,
+    so a scanner can keep indices instead of pixels and fetch an image again with ``source[i]``.
+    ``key`` names the source and its settings for caches.
+    """
 
     size: int
     batch_size: int
@@ -112,8 +117,31 @@ class ImageSource:
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __iter__(self) -> Iterator[torch.Tensor]:  # pragma: no cover - abstract
+    def __getitem__(self, index: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _readable(self, index: int) -> torch.Tensor | None:
+        return self[index]
+
+    def indexed_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (indices, images) batches; images that cannot be read are left out."""
+        indices: list[int] = []
+        batch: list[torch.Tensor] = []
+        for index in range(len(self)):
+            image = self._readable(index)
+            if image is None:
+                continue
+            indices.append(index)
+            batch.append(image)
+            if len(batch) == self.batch_size:
+                yield torch.tensor(indices), torch.stack(batch)
+                indices, batch = [], []
+        if batch:
+            yield torch.tensor(indices), torch.stack(batch)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for _indices, images in self.indexed_batches():
+            yield images
 
 
 @dataclass
@@ -156,15 +184,11 @@ class RandomCrops(ImageSource):
     def __len__(self) -> int:
         return self.count
 
-    def crop(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor:
         """The ``index``-th crop as a (3, size, size) tensor."""
         name, top, left, side, flip = self._boxes[index]
         patch = resize(self.photos[name][:, top : top + side, left : left + side], self.size)
         return patch.flip(-1) if flip else patch
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        for start in range(0, self.count, self.batch_size):
-            yield torch.stack([self.crop(i) for i in range(start, min(start + self.batch_size, self.count))])
 
 
 def offline_patches(count: int = 1024, size: int = 224, seed: int = 0, batch_size: int = 32) -> RandomCrops:
@@ -207,22 +231,26 @@ class ImageFolder(ImageSource):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """The ``index``-th image, centre-cropped; raises ValueError if the file is unreadable."""
+        return center_crop(load_image(self.files[index]), self.size)
+
+    def _readable(self, index: int) -> torch.Tensor | None:
+        try:
+            return self[index]
+        except ValueError:
+            if self.files[index] not in self.skipped:
+                self.skipped.append(self.files[index])
+            return None
+
+    def indexed_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (indices, images) batches, then report how many files could not be read."""
         self.skipped = []
-        batch: list[torch.Tensor] = []
-        for path in self.files:
-            try:
-                batch.append(center_crop(load_image(path), self.size))
-            except ValueError:
-                self.skipped.append(path)
-                continue
-            if len(batch) == self.batch_size:
-                yield torch.stack(batch)
-                batch = []
-        if batch:
-            yield torch.stack(batch)
+        yield from super().indexed_batches()
         if self.skipped:
             print(f"ImageFolder: skipped {len(self.skipped)} unreadable file(s) of {len(self.files)}, e.g. {self.skipped[0]}.")
+        if len(self.skipped) == len(self.files):
+            raise ValueError(f"None of the {len(self.files)} image files under {self.root} could be read.")
 
 
 IMAGENETTE_URLS = {
