@@ -134,6 +134,13 @@ class CircuitModel:
         """Class logits for a batch of images in [0, 1] RGB, shape (N, 3, H, W)."""
         return self.module(self.preprocess(images))
 
+    def top_classes(self, images: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
+        """The k most probable (label, probability) pairs for each image of a batch."""
+        with torch.no_grad():
+            probabilities = self(images.to(self.device)).softmax(-1)
+        values, indices = probabilities.topk(k, dim=-1)
+        return [[(self.labels[i], float(p)) for p, i in zip(row_p, row_i)] for row_p, row_i in zip(values, indices)]
+
     @property
     def device(self) -> torch.device:
         """The device the network's parameters live on."""

@@ -92,10 +92,11 @@ def test_grid_shape_and_order():
 
 
 def test_blurred_half_plane_keeps_one_side_sharp():
-    photo = frequency_boundary(SIZE, 0, high_frequency=0.3, low_frequency=0.3)  # fine texture everywhere
+    # Broadband texture everywhere (white noise), like the fine detail of a photograph.
+    photo = torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     blurred = blur_half_plane(photo, sigma=3.0, orientation=180)  # sharp on the left
     assert side(blurred, LEFT) > 8 * side(blurred, RIGHT)
-    assert torch.allclose(blurred[:, :, :30], photo[:, :, :30], atol=0.02)
+    assert torch.allclose(blurred[:, :, :30], photo[:, :, :30], atol=0.05)
     assert torch.equal(gaussian_blur(photo, 0), photo)
 
 

@@ -1,6 +1,53 @@
 """Interactive widgets for the notebooks, one submodule per lesson.
 
 Every widget wraps a pure function that returns a figure or numbers (tested without a browser by
-setting a control's ``.value`` and checking the result); sliders that run the model use
-``continuous_update=False``.
+setting a control's ``.value`` and checking :attr:`Explorer.result`); sliders that run the model use
+``continuous_update=False``. :class:`Explorer` is the shared plumbing.
 """
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ipywidgets as widgets
+from IPython.display import display
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+
+class Explorer:
+    """Controls wired to a pure function: any change calls ``function(**values)`` and shows its result.
+
+    ``result`` always holds the latest return value, so a test can set ``controls[name].value`` and
+    check it. Display the explorer by leaving it as the last expression of a cell.
+    """
+
+    def __init__(self, function: Callable[..., Any], controls: dict[str, widgets.ValueWidget], title: str = ""):
+        self.function = function
+        self.controls = controls
+        self.output = widgets.Output()
+        self.result: Any = None
+        self.calls = 0
+        for control in controls.values():
+            control.observe(self.update, names="value")
+        header = [widgets.HTML(f"<b>{title}</b>")] if title else []
+        self.widget = widgets.VBox(header + [widgets.HBox(list(controls.values())), self.output])
+        self.update()
+
+    def values(self) -> dict[str, Any]:
+        """The controls' current values, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def update(self, _change: object = None) -> None:
+        """Recompute the result for the current values and redraw the output."""
+        if isinstance(self.result, Figure):
+            plt.close(self.result)
+        self.result = self.function(**self.values())
+        self.calls += 1
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(self.result)
+        if isinstance(self.result, Figure):
+            plt.close(self.result)  # shown once in the output, not again by the inline backend
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)

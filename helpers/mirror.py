@@ -1,0 +1,311 @@
+"""The mirror test and the weight summaries of a "union over cases" circuit (Zoom In's dog heads).
+
+**Mirror test.** Show a unit some images and their left-right flips. A unit that detects a
+left-facing head fires on the left-facing version and much less on its mirror image; a
+pose-invariant unit fires about equally on both. With ``facing`` saying which way the images as
+given face, :func:`mirror_test` scores every unit with
+
+    left_score = (sum of responses to left-facing versions - sum to right-facing versions)
+                 / (sum of both)
+
+which lies in [-1, 1]: +1 only left, -1 only right, 0 both equally. A unit is called
+``"left"`` when ``left_score >= threshold``, ``"right"`` when ``left_score <= -threshold``,
+``"invariant"`` in between, and ``"silent"`` when it never exceeds ``min_activation`` (no evidence
+either way). The default threshold, 1/3, means "at least twice as much for one side".
+
+**Weights.** :func:`union_summary` measures how much each case (the left units, the right units)
+excites a downstream unit, and where in its kernel; :func:`cross_weights` measures whether two
+parallel paths inhibit each other (negative weights from the left units of one layer into the
+right units of the next, and the other way round). Both read expanded weights from
+:mod:`helpers.weights`, so they work between any two layers, adjacent or not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import torch
+
+from .activations import capture
+from .models import CircuitModel, Unit
+
+
+Facing = Literal["left", "right"]
+LABELS = ("left", "right", "invariant", "silent")
+
+
+def mirror_score(on_left: torch.Tensor, on_right: torch.Tensor) -> torch.Tensor:
+    """Left score per row of (U, N) responses to left-facing and right-facing versions: in [-1, 1], 0 when silent."""
+    if on_left.shape != on_right.shape:
+        raise ValueError(f"Both response tables need the same shape, got {tuple(on_left.shape)} and {tuple(on_right.shape)}.")
+    left, right = on_left.clamp(min=0).sum(-1), on_right.clamp(min=0).sum(-1)
+    total = left + right
+    return torch.where(total > 0, (left - right) / total.clamp(min=1e-12), torch.zeros_like(total))
+
+
+def classify_mirror(scores: torch.Tensor, peaks: torch.Tensor, threshold: float = 1 / 3, min_activation: float = 1e-3) -> list[str]:
+    """Label each unit ``left``, ``right``, ``invariant`` or ``silent`` from its left score and its peak response."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be between 0 and 1 (exclusive), not {threshold}.")
+    labels = []
+    for score, peak in zip(scores.tolist(), peaks.tolist()):
+        if peak <= min_activation:
+            labels.append("silent")
+        elif score >= threshold:
+            labels.append("left")
+        elif score <= -threshold:
+            labels.append("right")
+        else:
+            labels.append("invariant")
+    return labels
+
+
+@dataclass
+class MirrorTest:
+    """Responses of units to images and to their mirror images, with each unit's score and label."""
+
+    units: list[Unit]
+    on_left: torch.Tensor  # (U, N) responses to the left-facing version of each image
+    on_right: torch.Tensor  # (U, N) responses to the right-facing version
+    threshold: float
+    min_activation: float
+
+    @property
+    def left_score(self) -> torch.Tensor:
+        """(U,) in [-1, 1]: +1 fires only for left-facing, -1 only for right-facing, 0 equally."""
+        return mirror_score(self.on_left, self.on_right)
+
+    @property
+    def peak(self) -> torch.Tensor:
+        """(U,) the largest response of each unit to any image or flip."""
+        return torch.maximum(self.on_left.amax(-1), self.on_right.amax(-1))
+
+    @property
+    def labels(self) -> list[str]:
+        """One of ``left``, ``right``, ``invariant``, ``silent`` per unit."""
+        return classify_mirror(self.left_score, self.peak, self.threshold, self.min_activation)
+
+    def label_of(self, unit: str | Unit) -> str:
+        """The label of one unit of the test."""
+        unit = Unit.parse(unit)
+        if unit not in self.units:
+            raise ValueError(f"{unit} was not part of this mirror test; it tested {', '.join(map(str, self.units[:8]))}...")
+        return self.labels[self.units.index(unit)]
+
+    def units_labelled(self, label: str) -> list[Unit]:
+        """The units with one label."""
+        if label not in LABELS:
+            raise ValueError(f"label must be one of {LABELS}, not {label!r}.")
+        return [unit for unit, lab in zip(self.units, self.labels) if lab == label]
+
+    def table(self) -> str:
+        """A printable table: unit, left score, peak response, label."""
+        rows = [f"{'unit':<18} {'left score':>10} {'peak':>8}  label"]
+        for unit, score, peak, label in zip(self.units, self.left_score.tolist(), self.peak.tolist(), self.labels):
+            rows.append(f"{str(unit):<18} {score:>+10.2f} {peak:>8.2f}  {label}")
+        return "\n".join(rows)
+
+
+def unit_responses(
+    model: CircuitModel,
+    images: torch.Tensor,
+    units: Sequence[str | Unit],
+    *,
+    at: Literal["max", "center"] = "max",
+    batch_size: int = 16,
+) -> torch.Tensor:
+    """(U, N) responses of units (any layers) to a batch of images: the maximum over positions, or the centre."""
+    if at not in ("max", "center"):
+        raise ValueError(f"at must be 'max' or 'center', not {at!r}.")
+    units = [model.unit(u) for u in units]
+    layers = list(dict.fromkeys(u.layer for u in units))
+    out = torch.zeros(len(units), images.shape[0])
+    for start in range(0, images.shape[0], batch_size):
+        maps = capture(model, images[start : start + batch_size], layers)
+        for row, unit in enumerate(units):
+            values = maps[unit.layer][:, unit.channel]
+            if at == "max":
+                picked = values.flatten(1).amax(1)
+            else:
+                picked = values[:, values.shape[1] // 2, values.shape[2] // 2]
+            out[row, start : start + batch_size] = picked.float().cpu()
+    return out
+
+
+def mirror_test(
+    model: CircuitModel,
+    units: Sequence[str | Unit],
+    images: torch.Tensor,
+    facing: Facing = "left",
+    *,
+    threshold: float = 1 / 3,
+    min_activation: float = 1e-3,
+    at: Literal["max", "center"] = "max",
+    batch_size: int = 16,
+) -> MirrorTest:
+    """Run units on (N, 3, H, W) images that face ``facing`` and on their horizontal flips; score and label each unit."""
+    if facing not in ("left", "right"):
+        raise ValueError(f"facing must be 'left' or 'right' (which way the images as given face), not {facing!r}.")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be an (N, 3, H, W) batch in [0, 1], got shape {tuple(images.shape)}.")
+    units = [model.unit(u) for u in units]
+    as_given = unit_responses(model, images, units, at=at, batch_size=batch_size)
+    mirrored = unit_responses(model, images.flip(-1), units, at=at, batch_size=batch_size)
+    on_left, on_right = (as_given, mirrored) if facing == "left" else (mirrored, as_given)
+    return MirrorTest(units, on_left, on_right, threshold, min_activation)
+
+
+# --- weights ---------------------------------------------------------------------------------
+
+
+def _one_layer(model: CircuitModel, units: Sequence[str | Unit], what: str) -> tuple[str, list[int]]:
+    parsed = [model.unit(u) for u in units]
+    if not parsed:
+        raise ValueError(f"{what} is empty: give at least one unit.")
+    layers = {u.layer for u in parsed}
+    if len(layers) != 1:
+        raise ValueError(f"{what} must all come from one layer; got units of {sorted(layers)}.")
+    return parsed[0].layer, [u.channel for u in parsed]
+
+
+def weights_between(model: CircuitModel, sources: Sequence[str | Unit], targets: Sequence[str | Unit]) -> torch.Tensor:
+    """(T, S, k, k) expanded weights from each source unit into each target unit (sources and targets one layer each)."""
+    source_layer, source_channels = _one_layer(model, sources, "sources")
+    target_layer, target_channels = _one_layer(model, targets, "targets")
+    if model.layer_depth(source_layer) >= model.layer_depth(target_layer):
+        raise ValueError(f"Weights run forward: {source_layer!r} must come before {target_layer!r} in the model.")
+    from .weights import expanded_weights  # noqa: PLC0415  (TEMP until helpers.weights exists)
+
+    weights = expanded_weights(model, source_layer, target_layer)
+    return weights[target_channels][:, source_channels]
+
+
+def net_weight(weights: torch.Tensor) -> torch.Tensor:
+    """Sum of a (..., k, k) weight kernel over space: the net effect of a source on a target."""
+    return weights.sum((-2, -1))
+
+
+def excitation(weights: torch.Tensor) -> torch.Tensor:
+    """Sum of the positive parts of a (..., k, k) kernel: how much it can excite."""
+    return weights.clamp(min=0).sum((-2, -1))
+
+
+def inhibition(weights: torch.Tensor) -> torch.Tensor:
+    """Sum of the negative parts of a (..., k, k) kernel (a number <= 0): how much it can inhibit."""
+    return weights.clamp(max=0).sum((-2, -1))
+
+
+@dataclass
+class UnionSummary:
+    """How two cases (left units, right units) feed one downstream unit."""
+
+    target: Unit
+    left_units: list[Unit]
+    right_units: list[Unit]
+    from_left: torch.Tensor  # (L, k, k) kernel from each left unit
+    from_right: torch.Tensor  # (R, k, k) kernel from each right unit
+
+    @property
+    def left_net(self) -> float:
+        """Net weight from all left units together."""
+        return float(net_weight(self.from_left).sum())
+
+    @property
+    def right_net(self) -> float:
+        """Net weight from all right units together."""
+        return float(net_weight(self.from_right).sum())
+
+    @property
+    def left_map(self) -> torch.Tensor:
+        """(k, k) kernel summed over the left units: where in its field the target reads the left case."""
+        return self.from_left.sum(0)
+
+    @property
+    def right_map(self) -> torch.Tensor:
+        """(k, k) kernel summed over the right units."""
+        return self.from_right.sum(0)
+
+    @property
+    def excited_by_both(self) -> bool:
+        """True when both cases have a positive net weight into the target: the signature of a union."""
+        return self.left_net > 0 and self.right_net > 0
+
+    @property
+    def balance(self) -> float:
+        """min / max of the two nets when both are positive (1 = even union), else 0."""
+        if not self.excited_by_both:
+            return 0.0
+        return min(self.left_net, self.right_net) / max(self.left_net, self.right_net)
+
+    def describe(self) -> str:
+        """One line per case: net, excitation and inhibition."""
+        lines = [f"into {self.target}:"]
+        for name, kernels in (("left", self.from_left), ("right", self.from_right)):
+            lines.append(
+                f"  from {name:<5} units: net {float(net_weight(kernels).sum()):+.3f}, "
+                f"excitation {float(excitation(kernels).sum()):.3f}, inhibition {float(inhibition(kernels).sum()):.3f}"
+            )
+        return "\n".join(lines)
+
+
+def union_summary(model: CircuitModel, left_units: Sequence[str | Unit], right_units: Sequence[str | Unit], target: str | Unit) -> UnionSummary:
+    """Weights from the left-facing and the right-facing units (one layer) into a downstream unit."""
+    target = model.unit(target)
+    left = [model.unit(u) for u in left_units]
+    right = [model.unit(u) for u in right_units]
+    _one_layer(model, left + right, "left_units and right_units together")
+    return UnionSummary(
+        target,
+        left,
+        right,
+        weights_between(model, left, [target])[0],
+        weights_between(model, right, [target])[0],
+    )
+
+
+@dataclass
+class CrossWeights:
+    """Net weights between two parallel paths over one step: same side (left->left, right->right) and across."""
+
+    left_to_left: float
+    right_to_right: float
+    left_to_right: float
+    right_to_left: float
+
+    @property
+    def mutual_inhibition(self) -> bool:
+        """True when each path inhibits the other (both cross weights negative)."""
+        return self.left_to_right < 0 and self.right_to_left < 0
+
+    @property
+    def same_side_excitation(self) -> bool:
+        """True when each path excites its own continuation (both same-side weights positive)."""
+        return self.left_to_left > 0 and self.right_to_right > 0
+
+    def describe(self) -> str:
+        """A two-by-two table of the net weights."""
+        return (
+            f"{'':>12} {'to left':>9} {'to right':>9}\n"
+            f"{'from left':>12} {self.left_to_left:>+9.3f} {self.left_to_right:>+9.3f}\n"
+            f"{'from right':>12} {self.right_to_left:>+9.3f} {self.right_to_right:>+9.3f}"
+        )
+
+
+def cross_weights(
+    model: CircuitModel,
+    left_from: Sequence[str | Unit],
+    right_from: Sequence[str | Unit],
+    left_to: Sequence[str | Unit],
+    right_to: Sequence[str | Unit],
+) -> CrossWeights:
+    """Mean net weight from each path of one layer into each path of a later layer."""
+
+    def mean_net(sources: Sequence[str | Unit], targets: Sequence[str | Unit]) -> float:
+        return float(net_weight(weights_between(model, sources, targets)).mean())
+
+    return CrossWeights(
+        left_to_left=mean_net(left_from, left_to),
+        right_to_right=mean_net(right_from, right_to),
+        left_to_right=mean_net(left_from, right_to),
+        right_to_left=mean_net(right_from, left_to),
+    )

@@ -1,0 +1,68 @@
+"""Facts from the Circuits papers about InceptionV1, and how to find the same place in another model.
+
+The unit lists come from the articles (see ``shared/reference/circuits_facts.md`` in the course's
+development notes); notebooks use them only when the active model is InceptionV1.
+"""
+from __future__ import annotations
+
+from .models import CircuitModel
+
+#: InceptionV1 layer output shapes (channels, height, width) at 224 px, from Lucid's graph.
+INCEPTIONV1_SHAPES: dict[str, tuple[int, int, int]] = {
+    "conv2d0": (64, 112, 112), "conv2d1": (64, 56, 56), "conv2d2": (192, 56, 56),
+    "mixed3a": (256, 28, 28), "mixed3b": (480, 28, 28),
+    "mixed4a": (508, 14, 14), "mixed4b": (512, 14, 14), "mixed4c": (512, 14, 14),
+    "mixed4d": (528, 14, 14), "mixed4e": (832, 14, 14),
+    "mixed5a": (832, 7, 7), "mixed5b": (1024, 7, 7),
+}
+
+#: Curve Detectors (Cammarata et al., 2020): the families, in the article's order.
+CURVE_FAMILIES: dict[str, tuple[int, ...]] = {
+    "conv2d2": (32, 171, 111, 80, 140, 180, 39, 130, 63, 182, 117),
+    "mixed3a": (81, 104, 92, 145, 95, 163, 171, 71, 147, 189, 137),
+    "mixed3b": (379, 406, 385, 343, 342, 388, 324, 340, 330, 349),
+    "mixed4a": (26, 50, 58, 62, 95, 168, 403, 406, 407, 415, 424, 428, 436, 437),
+}
+
+#: High-Low Frequency Detectors (Schubert et al., 2021): the mixed3a family shown in the article.
+HIGH_LOW_MIXED3A: tuple[int, ...] = (136, 108, 132, 88, 110, 180, 153, 186, 86, 117, 112, 70, 106, 113)
+
+#: Zoom In's oriented dog-head circuit, by layer (which ones face left or right is for the mirror test).
+DOG_HEAD_UNITS: dict[str, tuple[int, ...]] = {
+    "mixed3b": (303, 404),
+    "mixed4a": (222, 234, 235, 308, 325),
+    "mixed4b": (384, 409, 418, 429, 431, 443),
+    "mixed4c": (254, 407),
+}
+
+#: Zoom In's polysemantic example and its car-into-dogs superposition example.
+POLYSEMANTIC_UNIT = "mixed4e:55"
+CAR_UNIT = "mixed4c:447"
+CAR_INTO_DOG_UNITS = ("mixed4d:241", "mixed4d:277", "mixed4d:417")
+
+
+def _layers_by_stride(names: list[str], shapes: dict[str, tuple[int, int, int]], size: int) -> dict[int, list[str]]:
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        groups.setdefault(round(size / shapes[name][1]), []).append(name)
+    return groups
+
+
+def equivalent_layer(model: CircuitModel, paper_layer: str) -> str:
+    """The layer of ``model`` that plays the role of an InceptionV1 layer (e.g. ``"mixed3b"``).
+
+    Layers are matched by spatial stride (how much the layer downsamples its input, which fixes how
+    large a patch a unit sees), then by relative position among the layers of that stride.
+    On InceptionV1 itself this returns ``paper_layer``.
+    """
+    if paper_layer not in INCEPTIONV1_SHAPES:
+        raise ValueError(f"Unknown InceptionV1 layer {paper_layer!r}. Choose one of {', '.join(INCEPTIONV1_SHAPES)}.")
+    if model.name == "inceptionv1":
+        return paper_layer
+    paper = _layers_by_stride(list(INCEPTIONV1_SHAPES), INCEPTIONV1_SHAPES, 224)
+    stride = next(s for s, names in paper.items() if paper_layer in names)
+    peers = paper[stride]
+    fraction = peers.index(paper_layer) / max(1, len(peers) - 1)
+    ours = _layers_by_stride(model.layer_names, model.layer_shapes(), model.input_size)
+    candidates = ours[min(ours, key=lambda s: abs(s - stride))]
+    return candidates[round(fraction * (len(candidates) - 1))]

@@ -1,0 +1,333 @@
+"""Train a small convolutional network of your own on the CPU, then take it apart with the course's tools.
+
+- Data: :func:`load_dataset` gives a :class:`LabelledImages` from the course's own shapes
+  (:mod:`helpers.shapes_dataset`, offline), CIFAR-10 (torchvision, downloaded to ``data/datasets``
+  when the network is allowed) or any folder of images with one subfolder per class.
+- Network: :class:`SmallConvNet`, four convolutional layers (the first 5x5, so its filters have
+  room to become Gabor-like) and a linear read-out; ``width`` sets the channel counts.
+- Training: :func:`train_classifier` is seeded and deterministic (the same seed gives bitwise the
+  same weights on the same CPU), shows a tqdm bar and returns the loss/accuracy history with the
+  network wrapped by :func:`helpers.models.wrap_model`, so every tool of the course works on it.
+- :func:`trained_model` trains once and keeps the result in ``data/cache/trained/``, keyed by every
+  setting, so two notebooks asking for the same network share one training run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import CACHE_DIR, DATASETS_DIR, is_offline
+from .images import ImageFolder
+from .models import CircuitModel, wrap_model
+from .shapes_dataset import SHAPE_CLASSES, ShapesDataset
+
+#: Preprocessing of every small network: images in [0, 1] are mapped to [-1, 1].
+NORMALIZE_MEAN = (0.5, 0.5, 0.5)
+NORMALIZE_STD = (0.5, 0.5, 0.5)
+
+#: Course layer names of :class:`SmallConvNet` and the activation module each one reads.
+SMALL_NET_LAYERS = {"conv1": "relu1", "conv2": "relu2", "conv3": "relu3", "conv4": "relu4"}
+
+
+@dataclass
+class LabelledImages:
+    """Images (N, 3, H, W) in [0, 1] with class indices (N,) and class names."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    name: str = "images"
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4 or self.images.shape[1] != 3:
+            raise ValueError(f"images must be (N, 3, H, W), got {tuple(self.images.shape)}.")
+        if self.labels.shape != (len(self.images),):
+            raise ValueError(f"labels must be ({len(self.images)},), one per image; got {tuple(self.labels.shape)}.")
+        if len(self.images) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)):
+            raise ValueError(f"labels must lie in 0..{len(self.classes) - 1} (one per class name).")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def size(self) -> int:
+        """Side of the (square) images in pixels."""
+        return int(self.images.shape[-1])
+
+    def split(self, test_fraction: float = 0.2, seed: int = 0) -> tuple["LabelledImages", "LabelledImages"]:
+        """A seeded random split into (train, test) sets."""
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}.")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        cut = max(1, int(round(len(self) * test_fraction)))
+        if cut >= len(self):
+            raise ValueError(f"{len(self)} images are too few to split off a test set of {test_fraction:.0%}.")
+        test, train = order[:cut], order[cut:]
+        return (
+            LabelledImages(self.images[train], self.labels[train], self.classes, f"{self.name} (train)"),
+            LabelledImages(self.images[test], self.labels[test], self.classes, f"{self.name} (test)"),
+        )
+
+
+def shapes_data(count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] = SHAPE_CLASSES) -> LabelledImages:
+    """The course's shapes (offline): ``count`` images of ``size`` pixels, balanced over ``classes``."""
+    images, labels = ShapesDataset(count=count, size=size, seed=seed, classes=classes).tensors()
+    return LabelledImages(images, labels, list(classes), f"shapes ({count})")
+
+
+def cifar10_data(count: int | None = 10000, train: bool = True, seed: int = 0) -> LabelledImages:
+    """CIFAR-10 (32 px, 10 classes) from ``data/datasets``, downloaded once when the network is allowed.
+
+    ``count`` images are drawn at random (seeded) from the split; None keeps all of them.
+    """
+    from torchvision.datasets import CIFAR10
+
+    folder = DATASETS_DIR / "cifar-10-batches-py"
+    if not folder.is_dir() and is_offline():
+        raise FileNotFoundError(
+            f"CIFAR-10 is not in {DATASETS_DIR} and CIRCUITS_OFFLINE is set, so it cannot be downloaded. "
+            "Use dataset='shapes' (drawn offline) or an image folder, or unset CIRCUITS_OFFLINE once."
+        )
+    DATASETS_DIR.mkdir(parents=True, exist_ok=True)
+    dataset = CIFAR10(str(DATASETS_DIR), train=train, download=not folder.is_dir())
+    images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).float() / 255.0
+    labels = torch.tensor(dataset.targets)
+    if count is not None and count < len(labels):
+        chosen = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:count]
+        images, labels = images[chosen], labels[chosen]
+    return LabelledImages(images, labels, list(dataset.classes), f"CIFAR-10 ({len(labels)})")
+
+
+def folder_data(root: str | Path, size: int = 32) -> LabelledImages:
+    """Any folder of labelled images: one subfolder per class, images anywhere below it, centre-cropped to ``size``."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"Image folder {root} does not exist (or is not a folder).")
+    class_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_folders) < 2:
+        raise ValueError(
+            f"{root} needs one subfolder per class (at least two), e.g. {root}/cats/*.jpg and {root}/dogs/*.jpg; "
+            f"found {len(class_folders)} subfolder(s)."
+        )
+    images, labels = [], []
+    for label, folder in enumerate(class_folders):
+        try:
+            source = ImageFolder(folder, size=size)
+            for _indices, batch in source.indexed_batches():
+                images.append(batch)
+                labels.append(torch.full((len(batch),), label))
+        except ValueError as error:
+            raise ValueError(f"Class {folder.name!r} of {root}: {error}") from error
+    return LabelledImages(torch.cat(images), torch.cat(labels), [p.name for p in class_folders], root.name)
+
+
+def load_dataset(dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, seed: int = 0) -> LabelledImages:
+    """``"shapes"`` (offline), ``"cifar10"`` (needs the network once) or the path of a folder with one subfolder per class."""
+    if dataset == "shapes":
+        return shapes_data(count=count, size=size, seed=seed)
+    if dataset == "cifar10":
+        if size != 32:
+            raise ValueError(f"CIFAR-10 images are 32 px; size={size} is not available.")
+        return cifar10_data(count=count, seed=seed)
+    path = Path(dataset).expanduser()
+    if path.exists():
+        return folder_data(path, size=size)
+    raise ValueError(f"Unknown data set {dataset!r}: use 'shapes', 'cifar10' or the path of an image folder.")
+
+
+class SmallConvNet(nn.Module):
+    """Four conv layers (5x5, then 3x3) with ReLUs, two max-pools, global average pooling and a linear read-out."""
+
+    def __init__(self, num_classes: int, width: int = 16):
+        super().__init__()
+        if width < 1 or num_classes < 2:
+            raise ValueError(f"width must be >= 1 and num_classes >= 2, got width={width}, num_classes={num_classes}.")
+        self.conv1 = nn.Conv2d(3, width, 5, padding=2)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(2 * width)
+        self.relu2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(2 * width, 4 * width, 3, padding=1, bias=False)
+        self.norm3 = nn.BatchNorm2d(4 * width)
+        self.relu3 = nn.ReLU()
+        self.conv4 = nn.Conv2d(4 * width, 4 * width, 3, padding=1, bias=False)
+        self.norm4 = nn.BatchNorm2d(4 * width)
+        self.relu4 = nn.ReLU()
+        self.classifier = nn.Linear(4 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu1(self.conv1(x))
+        x = F.max_pool2d(self.relu2(self.norm2(self.conv2(x))), 2)
+        x = F.max_pool2d(self.relu3(self.norm3(self.conv3(x))), 2)
+        x = self.relu4(self.norm4(self.conv4(x)))
+        return self.classifier(x.mean(dim=(2, 3)))
+
+
+def wrap_small_net(net: SmallConvNet, classes: Sequence[str], size: int, name: str = "small_net") -> CircuitModel:
+    """Wrap a :class:`SmallConvNet` as a CircuitModel with layers conv1..conv4 (post-ReLU, pre-activation available)."""
+    net.eval()
+    return wrap_model(
+        net, SMALL_NET_LAYERS, name=name, mean=NORMALIZE_MEAN, std=NORMALIZE_STD, input_size=size, labels=list(classes)
+    )
+
+
+@dataclass
+class TrainingResult:
+    """A trained network (wrapped), its per-epoch and per-step history, and the settings that made it."""
+
+    model: CircuitModel
+    history: dict[str, list[float]]
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def test_accuracy(self) -> float:
+        """Accuracy on the held-out images after the last epoch."""
+        return self.history["test_accuracy"][-1]
+
+
+def _evaluate(net: nn.Module, data: LabelledImages, batch_size: int = 256) -> tuple[float, float]:
+    net.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            images = data.images[start : start + batch_size]
+            labels = data.labels[start : start + batch_size]
+            logits = net((images - 0.5) / 0.5)
+            total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+            correct += int((logits.argmax(1) == labels).sum())
+    return total_loss / len(data), correct / len(data)
+
+
+def train_classifier(
+    data: LabelledImages,
+    *,
+    width: int = 16,
+    seed: int = 0,
+    epochs: int = 4,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    test_fraction: float = 0.2,
+    name: str | None = None,
+    progress: bool = True,
+) -> TrainingResult:
+    """Train a :class:`SmallConvNet` on ``data``: seeded (initial weights, split, batch order), deterministic on CPU.
+
+    Adam with a learning rate that decays linearly to zero; returns the wrapped network and the
+    history (``step_loss`` per step; ``train_loss``, ``train_accuracy``, ``test_loss``,
+    ``test_accuracy`` per epoch).
+    """
+    from tqdm.auto import tqdm
+
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}.")
+    train, test = data.split(test_fraction, seed=seed)
+    torch.manual_seed(seed)
+    net = SmallConvNet(len(data.classes), width)
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    steps_per_epoch = -(-len(train) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / (epochs * steps_per_epoch))
+    shuffle = torch.Generator().manual_seed(seed)
+    history: dict[str, list[float]] = {k: [] for k in ("step_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy")}
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"training width {width}, seed {seed}", disable=not progress)
+    for _epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(train), generator=shuffle)
+        for start in range(0, len(train), batch_size):
+            chosen = order[start : start + batch_size]
+            logits = net((train.images[chosen] - 0.5) / 0.5)
+            loss = F.cross_entropy(logits, train.labels[chosen])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            history["step_loss"].append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        for split_name, split in (("train", train), ("test", test)):
+            split_loss, accuracy = _evaluate(net, split)
+            history[f"{split_name}_loss"].append(split_loss)
+            history[f"{split_name}_accuracy"].append(accuracy)
+    bar.close()
+    settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": epochs, "batch_size": batch_size,
+                "learning_rate": learning_rate, "test_fraction": test_fraction, "size": data.size, "classes": list(data.classes)}
+    model = wrap_small_net(net, data.classes, data.size, name or f"small_net_w{width}_seed{seed}")
+    return TrainingResult(model, history, settings)
+
+
+def save_trained(result: TrainingResult, path: str | Path) -> Path:
+    """Save a trained small network (weights, history, settings); written to a temporary file, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"state_dict": result.model.module.state_dict(), "history": result.history,
+               "settings": result.settings, "name": result.model.name}
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def load_trained(path: str | Path) -> TrainingResult:
+    """Load what :func:`save_trained` wrote."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No trained network at {path}; train one with train_classifier or trained_model.")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    settings = payload["settings"]
+    width = payload["state_dict"]["conv1.weight"].shape[0]
+    net = SmallConvNet(len(settings["classes"]), width)
+    net.load_state_dict(payload["state_dict"])
+    model = wrap_small_net(net, settings["classes"], settings["size"], payload["name"])
+    return TrainingResult(model, payload["history"], settings)
+
+
+def trained_model(
+    dataset: str | Path = "shapes",
+    *,
+    count: int = 4000,
+    size: int = 32,
+    width: int = 16,
+    seed: int = 0,
+    data_seed: int = 0,
+    epochs: int = 4,
+    cache: bool = True,
+    progress: bool = True,
+) -> TrainingResult:
+    """Train a small network on a data set (see :func:`load_dataset`), or load it from ``data/cache`` if already trained.
+
+    ``seed`` sets the network's initial weights and batch order; ``data_seed`` which images are drawn.
+    """
+    settings = {"dataset": str(dataset), "count": count, "size": size, "width": width, "seed": seed,
+                "data_seed": data_seed, "epochs": epochs,
+                "threads": torch.get_num_threads(), "torch": torch.__version__}
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    path = CACHE_DIR / "trained" / f"small_net_{Path(str(dataset)).name}_w{width}_seed{seed}_{key}.pt"
+    if cache and path.exists():
+        return load_trained(path)
+    data = load_dataset(dataset, count=count, size=size, seed=data_seed)
+    result = train_classifier(data, width=width, seed=seed, epochs=epochs, progress=progress,
+                              name=f"small_net_{Path(str(dataset)).name}_w{width}_seed{seed}")
+    if cache:
+        save_trained(result, path)
+    return result
+
+
+def class_accuracy(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> np.ndarray:
+    """Accuracy per class of a wrapped network on ``data`` (one value per class name)."""
+    predictions = []
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            predictions.append(model(data.images[start : start + batch_size]).argmax(1))
+    predicted = torch.cat(predictions)
+    return np.array([float((predicted[data.labels == c] == c).float().mean()) if (data.labels == c).any() else float("nan")
+                     for c in range(len(data.classes))])

@@ -1,0 +1,246 @@
+"""Tests of the streaming dataset-example scanner against brute force on small, hand-checkable cases."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers.activations import capture
+from helpers.dataset_examples import DatasetExamples, cache_path, crop_box, scan_layer
+from helpers.images import ImageSource, RandomCrops
+from helpers.models import wrap_model
+
+
+@dataclass
+class TensorSource(ImageSource):
+    """A fixed stack of images, for tests."""
+
+    images: torch.Tensor
+    name: str = "tensors"
+    batch_size: int = 8
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[-1])
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{len(self.images)}"
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def small_convnet(seed: int = 0):
+    torch.manual_seed(seed)
+    module = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(6, 10, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(10, 4),
+    )
+    return wrap_model(module, {"conv1": "1", "conv2": "3"}, name=f"tiny{seed}", input_size=32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return small_convnet()
+
+
+def noise_source(count: int, seed: int = 0) -> RandomCrops:
+    photos = {"noise": torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(seed))}
+    return RandomCrops(photos, count=count, size=32, scales=(0.3, 1.0), seed=seed, batch_size=8)
+
+
+def brute_force(model, layer, source, pre_activation=False):
+    """Every per-image maximum (N, C), its flat position (N, C), and every activation (C, N*h*w)."""
+    maps = capture(model, torch.stack([source[i] for i in range(len(source))]), layer, pre_activation=pre_activation)[layer]
+    best, where = maps.flatten(2).max(2)
+    return best, where, maps.transpose(0, 1).reshape(maps.shape[1], -1), maps.shape[2:]
+
+
+def scan(model, layer, source, tmp_path, **settings):
+    return scan_layer(model, layer, source, cache_dir=tmp_path, progress=False, **settings)
+
+
+def test_top_k_matches_a_full_sort(model, tmp_path):
+    source = noise_source(37)
+    ex = scan(model, "conv2", source, tmp_path, top_k=5)
+    best, where, _, (rows, cols) = brute_force(model, "conv2", source)
+    distinct = 0
+    for c in range(ex.channels):
+        order = best[:, c].argsort(descending=True)[:5]
+        torch.testing.assert_close(ex.top_values(c), best[order, c])
+        torch.testing.assert_close(best[ex.top_indices(c), c], ex.top_values(c))  # each index has its value
+        if len(best[:, c].unique()) == len(best):  # no ties (a dead unit ties at 0): the order is unique
+            distinct += 1
+            assert ex.top_indices(c).tolist() == order.tolist()
+            flat = where[order, c]
+            assert ex.top_positions(c).tolist() == torch.stack([flat // cols, flat % cols], 1).tolist()
+    assert distinct >= ex.channels // 2
+
+
+def test_top_k_larger_than_the_source_keeps_only_real_images(model, tmp_path):
+    ex = scan(model, "conv1", noise_source(6), tmp_path, top_k=10, band_k=2)
+    assert len(ex.top_values(0)) == 6 and sorted(ex.top_indices(0).tolist()) == list(range(6))
+
+
+def test_band_members_lie_between_the_percentiles(model, tmp_path):
+    source = noise_source(60)
+    ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), band_k=6, reservoir=64)
+    best, *_ = brute_force(model, "conv2", source)
+    for c in range(ex.channels):
+        low, high = np.quantile(best[:, c].numpy(), [0.5, 0.9])
+        assert ex.band_range(c) == pytest.approx((low, high), rel=1e-5, abs=1e-6)
+        values = ex.band_values(c)
+        assert len(values) == 6
+        assert ((values >= low - 1e-6) & (values <= high + 1e-6)).all()
+        torch.testing.assert_close(values, best[ex.band_indices(c), c])
+
+
+def test_band_from_a_small_reservoir_is_close_to_the_true_band(model, tmp_path):
+    source = noise_source(200)
+    ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), band_k=8, reservoir=64)
+    best, *_ = brute_force(model, "conv2", source)
+    for c in range(ex.channels):
+        ranks = (best[:, c][None] < ex.band_values(c)[:, None]).float().mean(1)  # true percentile rank
+        assert ((ranks > 0.5 - 0.2) & (ranks < 0.9 + 0.2)).all()
+
+
+def test_histogram_and_statistics_match_brute_force(model, tmp_path):
+    source = noise_source(29)
+    ex = scan(model, "conv1", source, tmp_path, bins=16)
+    _, _, values, _ = brute_force(model, "conv1", source)
+    assert ex.num_positions == values.shape[1]
+    for c in range(ex.channels):
+        counts, edges = ex.histogram(c)
+        assert counts.sum() == values.shape[1]
+        assert len(edges) == 17 and edges[0] <= values[c].min() and edges[-1] >= values[c].max()
+        expected, _ = np.histogram(values[c].double().numpy(), bins=edges.numpy())
+        assert np.abs(expected - counts.numpy()).sum() <= 2  # values exactly on an edge may round either way
+    torch.testing.assert_close(ex.mean, values.mean(1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ex.std, values.std(1, unbiased=False), rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(ex.firing_fraction, (values > 0).float().mean(1))
+
+
+def test_pre_activation_differs_and_has_negative_values(model, tmp_path):
+    source = noise_source(16)
+    pre = scan(model, "conv1", source, tmp_path, pre_activation=True)
+    post = scan(model, "conv1", source, tmp_path)
+    assert (pre.histogram(0)[1][0] < 0) and (post.histogram(0)[1][0] == 0)
+    torch.testing.assert_close(pre.firing_fraction, post.firing_fraction)
+
+
+def test_cache_hit_returns_the_same_result_and_settings_change_the_key(model, tmp_path, monkeypatch):
+    source = noise_source(24)
+    first = scan(model, "conv2", source, tmp_path, top_k=4)
+    calls = []
+    import helpers.dataset_examples as module
+
+    real_capture = module.capture
+    monkeypatch.setattr(module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    again = scan(model, "conv2", source, tmp_path, top_k=4)
+    assert calls == []  # served from the cache
+    for name, value in first.to_state().items():
+        if isinstance(value, torch.Tensor):
+            torch.testing.assert_close(value, getattr(again, name), equal_nan=True)
+    assert again.source is source
+
+    changed = [
+        dict(layer="conv2", source=source, top_k=5),
+        dict(layer="conv1", source=source, top_k=4),
+        dict(layer="conv2", source=noise_source(24, seed=1), top_k=4),
+        dict(layer="conv2", source=source, top_k=4, pre_activation=True),
+        dict(layer="conv2", source=source, top_k=4, band=(0.2, 0.6)),
+    ]
+    for settings in changed:
+        calls.clear()
+        result = scan(model, settings.pop("layer"), settings.pop("source"), tmp_path, **settings)
+        assert calls, f"{settings} was served from a stale cache"
+        assert result.settings["top_k"] == settings.get("top_k", 4)
+
+
+def test_other_weights_same_name_do_not_share_a_cache(tmp_path):
+    source = noise_source(8)
+    one, two = small_convnet(0), small_convnet(1)
+    two.name = one.name
+    settings = {"top_k": 2}
+    assert cache_path(one, "conv1", source, settings, tmp_path) != cache_path(two, "conv1", source, settings, tmp_path)
+
+
+def test_corrupt_cache_file_is_rebuilt(model, tmp_path):
+    source = noise_source(16)
+    first = scan(model, "conv1", source, tmp_path)
+    files = list(tmp_path.rglob("*.pt"))
+    assert len(files) == 1 and not list(tmp_path.rglob("*.tmp"))
+    files[0].write_bytes(b"not a torch file")
+    rebuilt = scan(model, "conv1", source, tmp_path)
+    torch.testing.assert_close(rebuilt.top_value, first.top_value)
+    assert isinstance(torch.load(files[0], weights_only=True), dict)  # written again
+
+
+def test_stored_size_does_not_grow_with_the_number_of_images(model, tmp_path):
+    small = scan(model, "conv2", noise_source(16), tmp_path, reservoir=8, band_k=4)
+    large = scan(model, "conv2", noise_source(120), tmp_path, reservoir=8, band_k=4)
+    assert large.num_images == 120 and small.num_images == 16
+    assert small.nbytes == large.nbytes
+
+
+def test_bad_settings_are_explained(model, tmp_path):
+    source = noise_source(4)
+    with pytest.raises(ValueError, match="band"):
+        scan(model, "conv1", source, tmp_path, band=(0.9, 0.5))
+    with pytest.raises(ValueError, match="top_k"):
+        scan(model, "conv1", source, tmp_path, top_k=0)
+    with pytest.raises(KeyError, match="conv1"):
+        scan(model, "conv9", source, tmp_path)
+    ex = scan(model, "conv1", source, tmp_path)
+    with pytest.raises(ValueError, match="channels 0..5"):
+        ex.top_values(6)
+
+
+def dot_detector():
+    """conv 5x5 (mean brightness) -> ReLU -> conv 3x3 stride 2 (peaked at the centre) -> ReLU."""
+    first = nn.Conv2d(3, 1, 5, padding=2, bias=False)
+    second = nn.Conv2d(1, 1, 3, stride=2, padding=1, bias=False)
+    with torch.no_grad():
+        first.weight.fill_(1 / 75)
+        second.weight.copy_(torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]).view(1, 1, 3, 3))
+    module = nn.Sequential(first, nn.ReLU(), second, nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    module(torch.zeros(1, 3, 40, 40))
+    return wrap_model(module, {"dots": "3"}, name="dot_detector", input_size=40)
+
+
+@pytest.mark.parametrize("dot", [(20, 20), (6, 30), (2, 2), (36, 14)])
+def test_patch_is_centred_on_the_bright_dot(dot, tmp_path):
+    model = dot_detector()
+    images = torch.zeros(5, 3, 40, 40)
+    images[3, :, dot[0], dot[1]] = 1.0  # only image 3 has a dot
+    ex = scan(model, "dots", TensorSource(images), tmp_path, top_k=2, band_k=1)
+    assert ex.top_indices(0)[0] == 3
+    assert ex.top_positions(0)[0].tolist() == [dot[0] // 2, dot[1] // 2]
+    patch = ex.top_patches(0, 1)[0]
+    side = patch.shape[-1]
+    assert side == 7  # 5x5 then 3x3 at stride 2: 5 + 2 * 2 - 2 * 0 ... = 7 pixels
+    bright = torch.nonzero(patch[0] == 1.0).tolist()
+    assert bright == [[side // 2, side // 2]]
+
+
+def test_crop_box_pads_outside_the_image():
+    image = torch.rand(3, 10, 10)
+    patch = crop_box(image, (-2, 7, 3, 12), pad_value=0.25)
+    assert patch.shape == (3, 5, 5)
+    torch.testing.assert_close(patch[:, 2:, :3], image[:, 0:3, 7:10])
+    assert (patch[:, :2] == 0.25).all() and (patch[:, :, 3:] == 0.25).all()
+
+
+def test_state_round_trip_keeps_everything(model, tmp_path):
+    ex = scan(model, "conv1", noise_source(10), tmp_path, cache=False)
+    copy = DatasetExamples.from_state(ex.to_state(), ex.source)
+    assert copy.geometry == ex.geometry and copy.map_size == ex.map_size
+    torch.testing.assert_close(copy.top_patches(2, 3), ex.top_patches(2, 3))

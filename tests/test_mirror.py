@@ -1,0 +1,150 @@
+"""Tests of helpers.mirror on a tiny hand-built network whose left, right and union units are known.
+
+Layer ``heads`` (conv 7x7 + ReLU): channel 0 matches a left-pointing arrow, channel 1 its mirror
+image (a right-pointing arrow), channel 2 never fires. Layer ``merge`` (conv 3x3 + ReLU): channel 0
+= left - right (the left path, inhibited by the right one), channel 1 = right - left, channel 2 =
+left + right spread evenly over the kernel (the union).
+"""
+import pytest
+import torch
+from torch import nn
+
+from helpers import wrap_model
+from helpers.mirror import (
+    classify_mirror,
+    cross_weights,
+    excitation,
+    inhibition,
+    mirror_score,
+    mirror_test,
+    net_weight,
+    union_summary,
+    weights_between,
+)
+
+ARROW = torch.tensor(
+    [
+        [0, 0, 0, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0, 0, 0],
+        [0, 1, 0, 0, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0, 0],
+        [0, 1, 0, 0, 0, 0, 0],
+        [0, 0, 1, 0, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, 0],
+    ],
+    dtype=torch.float32,
+)  # points left
+
+
+def build_network():
+    template = ARROW - ARROW.mean()
+    match = float((template * ARROW).sum())
+    heads = nn.Conv2d(3, 3, 7, padding=3)
+    merge = nn.Conv2d(3, 3, 3, padding=1)
+    with torch.no_grad():
+        heads.weight.zero_()
+        heads.weight[0] = template / 3  # the same kernel on R, G and B
+        heads.weight[1] = template.flip(-1) / 3
+        heads.bias.copy_(torch.tensor([-0.6 * match, -0.6 * match, -1e3]))
+        merge.weight.zero_()
+        merge.bias.zero_()
+        merge.weight[0, 0, 1, 1], merge.weight[0, 1, 1, 1] = 1.0, -1.0
+        merge.weight[1, 1, 1, 1], merge.weight[1, 0, 1, 1] = 1.0, -1.0
+        merge.weight[2, 0] = 1.0 / 9
+        merge.weight[2, 1] = 1.0 / 9
+    module = nn.Sequential(heads, nn.ReLU(), merge, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2))
+    return wrap_model(module, {"heads": "1", "merge": "3"}, name="tiny_heads", input_size=32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_network()
+
+
+def left_arrows(count: int = 6, size: int = 32) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.zeros(count, 3, size, size)
+    for i in range(count):
+        top, left = torch.randint(2, size - 9, (2,), generator=generator).tolist()
+        images[i, :, top : top + 7, left : left + 7] = ARROW
+    return images
+
+
+def test_the_template_is_asymmetric_enough_for_the_test():
+    template = ARROW - ARROW.mean()
+    assert float((template.flip(-1) * ARROW).sum()) < 0.6 * float((template * ARROW).sum())
+
+
+@pytest.mark.parametrize("facing", ["left", "right"])
+def test_mirror_test_sorts_the_known_units(model, facing):
+    images = left_arrows() if facing == "left" else left_arrows().flip(-1)
+    units = ["heads:0", "heads:1", "heads:2", "merge:0", "merge:1", "merge:2"]
+    result = mirror_test(model, units, images, facing=facing)
+    assert result.labels == ["left", "right", "silent", "left", "right", "invariant"]
+    assert float(result.left_score[0]) == pytest.approx(1.0)
+    assert float(result.left_score[1]) == pytest.approx(-1.0)
+    assert abs(float(result.left_score[5])) < 0.05
+    assert result.units_labelled("invariant") == [model.unit("merge:2")]
+    assert result.label_of("merge:1") == "right"
+    assert "merge:2" in result.table()
+
+
+def test_labels_swap_when_the_facing_is_declared_wrong(model):
+    result = mirror_test(model, ["heads:0", "heads:1", "merge:2"], left_arrows(), facing="right")
+    assert result.labels == ["right", "left", "invariant"]
+
+
+def test_scores_and_thresholds():
+    on_left = torch.tensor([[3.0, 3.0], [1.0, 1.0], [1.5, 1.5], [0.0, 0.0]])
+    on_right = torch.tensor([[1.0, 1.0], [3.0, 3.0], [1.0, 1.0], [0.0, 0.0]])
+    scores = mirror_score(on_left, on_right)
+    assert scores.tolist() == pytest.approx([0.5, -0.5, 0.2, 0.0])
+    peaks = torch.maximum(on_left.amax(1), on_right.amax(1))
+    assert classify_mirror(scores, peaks) == ["left", "right", "invariant", "silent"]
+    assert classify_mirror(scores, peaks, threshold=0.1) == ["left", "right", "left", "silent"]
+    with pytest.raises(ValueError, match="threshold"):
+        classify_mirror(scores, peaks, threshold=1.5)
+
+
+def test_union_unit_is_excited_by_both_cases_with_the_known_spatial_pattern(model):
+    summary = union_summary(model, ["heads:0"], ["heads:1"], "merge:2")
+    assert summary.excited_by_both
+    assert summary.left_net == pytest.approx(1.0) and summary.right_net == pytest.approx(1.0)
+    assert summary.balance == pytest.approx(1.0)
+    assert torch.allclose(summary.left_map, torch.full((3, 3), 1 / 9))
+    assert "from left" in summary.describe()
+    one_sided = union_summary(model, ["heads:0"], ["heads:1"], "merge:0")
+    assert one_sided.left_net > 0 > one_sided.right_net
+    assert not one_sided.excited_by_both and one_sided.balance == 0.0
+
+
+def test_the_two_paths_inhibit_each_other(model):
+    cross = cross_weights(model, ["heads:0"], ["heads:1"], ["merge:0"], ["merge:1"])
+    assert cross.left_to_left == pytest.approx(1.0) and cross.right_to_right == pytest.approx(1.0)
+    assert cross.left_to_right == pytest.approx(-1.0) and cross.right_to_left == pytest.approx(-1.0)
+    assert cross.mutual_inhibition and cross.same_side_excitation
+    assert "from right" in cross.describe()
+
+
+def test_excitation_and_inhibition_signs(model):
+    weights = weights_between(model, ["heads:0", "heads:1"], ["merge:0", "merge:1", "merge:2"])
+    assert weights.shape == (3, 2, 3, 3)
+    assert torch.all(excitation(weights) >= 0) and torch.all(inhibition(weights) <= 0)
+    assert torch.allclose(excitation(weights) + inhibition(weights), net_weight(weights))
+    assert float(inhibition(weights)[0, 1]) == pytest.approx(-1.0)  # right inhibits the left path
+    assert float(excitation(weights)[0, 0]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: mirror_test(m, ["heads:0"], left_arrows(), facing="up"), "facing"),
+        (lambda m: mirror_test(m, ["heads:0"], left_arrows()[0]), "images"),
+        (lambda m: weights_between(m, ["heads:0", "merge:0"], ["merge:1"]), "one layer"),
+        (lambda m: weights_between(m, ["merge:0"], ["heads:1"]), "forward"),
+        (lambda m: mirror_test(m, ["heads:9"], left_arrows()), "channels"),
+    ],
+)
+def test_bad_input_is_explained(model, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(model)

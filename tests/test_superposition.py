@@ -1,0 +1,112 @@
+"""Tests of the toy models of superposition: the measures on hand-made weights, and training."""
+import math
+
+import pytest
+import torch
+
+from helpers.superposition import (
+    angle_gaps,
+    dimensions_per_feature,
+    feature_angles,
+    feature_dimensionality,
+    feature_importance,
+    feature_norms,
+    interference,
+    nearest_sticky_fraction,
+    represented_features,
+    sample_features,
+    train_toy_models,
+)
+
+
+def polygon(count: int, radius: float = 1.0) -> torch.Tensor:
+    """``count`` feature directions evenly spaced around a circle, as a (2, count) weight matrix."""
+    angles = torch.arange(count, dtype=torch.float32) * 2 * math.pi / count
+    return radius * torch.stack([angles.cos(), angles.sin()])
+
+
+def test_orthogonal_basis_has_one_dimension_per_feature_and_no_interference():
+    weights = torch.eye(3)[:, torch.tensor([2, 0, 1])]  # a permuted orthonormal basis
+    assert torch.allclose(feature_norms(weights), torch.ones(3))
+    assert torch.allclose(interference(weights), torch.zeros(3), atol=1e-6)
+    assert torch.allclose(feature_dimensionality(weights), torch.ones(3))
+    assert float(dimensions_per_feature(weights)) == pytest.approx(1.0)
+
+
+def test_pentagon_in_two_dimensions():
+    weights = polygon(5)
+    assert float(dimensions_per_feature(weights)) == pytest.approx(2 / 5)
+    assert torch.allclose(feature_dimensionality(weights), torch.full((5,), 2 / 5), atol=1e-5)
+    # each feature overlaps its neighbours by cos 72 deg and the next ones by cos 144 deg
+    expected = 2 * math.cos(math.radians(72)) ** 2 + 2 * math.cos(math.radians(144)) ** 2
+    assert torch.allclose(interference(weights), torch.full((5,), expected), atol=1e-5)
+    assert torch.allclose(angle_gaps(feature_angles(weights)), torch.full((5,), 72.0), atol=1e-3)
+    assert nearest_sticky_fraction(0.41)[0] == "pentagon"
+
+
+def test_scaling_the_weights_leaves_feature_dimensionality_alone():
+    assert torch.allclose(feature_dimensionality(polygon(5, radius=1.3)), torch.full((5,), 2 / 5), atol=1e-5)
+
+
+def test_antipodal_pair_shares_one_dimension():
+    weights = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert torch.allclose(feature_dimensionality(weights), torch.tensor([0.5, 0.5, 1.0]))
+    assert torch.allclose(interference(weights), torch.tensor([1.0, 1.0, 0.0]))
+
+
+def test_dropped_feature_has_norm_zero_and_no_dimension():
+    weights = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert feature_norms(weights).tolist() == [1.0, 1.0, 0.0]
+    assert feature_dimensionality(weights).tolist() == [1.0, 1.0, 0.0]
+    assert int(represented_features(weights)) == 2
+    assert feature_angles(weights).tolist() == [0.0, 90.0]
+
+
+def test_measures_work_on_stacks_of_weight_matrices():
+    stack = torch.stack([polygon(5), polygon(5) * 0])
+    assert feature_norms(stack).shape == (2, 5)
+    assert represented_features(stack).tolist() == [5, 0]
+
+
+def test_bad_input_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match="sparsit"):
+        train_toy_models(5, 2, [1.0], steps=1, progress=False)
+    with pytest.raises(ValueError, match="fewer hidden dimensions"):
+        train_toy_models(2, 5, [0.5], steps=1, progress=False)
+    with pytest.raises(ValueError, match="importance"):
+        train_toy_models(5, 2, [0.5], importance=torch.ones(4), steps=1, progress=False)
+    with pytest.raises(ValueError, match="one column per feature"):
+        feature_norms(torch.ones(5))
+    with pytest.raises(ValueError, match="2 hidden dimensions"):
+        feature_angles(torch.ones(3, 5))
+
+
+def test_sampled_features_have_the_asked_sparsity():
+    features = sample_features(4000, 10, [0.0, 0.9], torch.Generator().manual_seed(0))
+    zero_share = (features == 0).float().mean(dim=(1, 2))
+    assert zero_share[0] < 0.01
+    assert abs(float(zero_share[1]) - 0.9) < 0.01
+    assert float(features.max()) <= 1 and float(features.min()) >= 0
+
+
+def test_training_is_bitwise_deterministic_under_a_seed():
+    runs = [
+        train_toy_models(5, 2, [0.0, 0.9], steps=50, batch_size=64, generator=torch.Generator().manual_seed(3), progress=False)
+        for _ in range(2)
+    ]
+    assert torch.equal(runs[0].weights, runs[1].weights)
+    assert torch.equal(runs[0].biases, runs[1].biases)
+    other = train_toy_models(5, 2, [0.0, 0.9], steps=50, batch_size=64, generator=torch.Generator().manual_seed(4), progress=False)
+    assert not torch.equal(runs[0].weights, other.weights)
+
+
+def test_dense_features_keep_m_and_sparse_features_go_into_superposition():
+    sweep = train_toy_models(
+        5, 2, [0.0, 0.95], importance=feature_importance(5, 0.9), steps=1500, batch_size=512, lr=1e-2,
+        generator=torch.Generator().manual_seed(0), progress=False,
+    )
+    dense, sparse = sweep.weights
+    assert int(represented_features(dense)) == 2  # m features, the rest dropped
+    assert float(interference(dense)[:2].max()) < 0.05  # ... and kept orthogonal
+    assert int(represented_features(sparse)) > 2  # more features than dimensions
+    assert sweep.index_of(0.9) == 1
