@@ -26,7 +26,7 @@ weights: setup
 	$(PY) scripts/prepare_data.py
 
 course: setup weights
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup
 	CIRCUITS_FAST=1 CIRCUITS_OFFLINE=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadscope \

@@ -26,8 +26,9 @@ from typing import Literal, Sequence
 
 import torch
 
-from .activations import capture
 from .models import CircuitModel, Unit
+from .tuning import unit_responses
+from .weights import expanded_weights
 
 
 Facing = Literal["left", "right"]
@@ -106,32 +107,6 @@ class MirrorTest:
         return "\n".join(rows)
 
 
-def unit_responses(
-    model: CircuitModel,
-    images: torch.Tensor,
-    units: Sequence[str | Unit],
-    *,
-    at: Literal["max", "center"] = "max",
-    batch_size: int = 16,
-) -> torch.Tensor:
-    """(U, N) responses of units (any layers) to a batch of images: the maximum over positions, or the centre."""
-    if at not in ("max", "center"):
-        raise ValueError(f"at must be 'max' or 'center', not {at!r}.")
-    units = [model.unit(u) for u in units]
-    layers = list(dict.fromkeys(u.layer for u in units))
-    out = torch.zeros(len(units), images.shape[0])
-    for start in range(0, images.shape[0], batch_size):
-        maps = capture(model, images[start : start + batch_size], layers)
-        for row, unit in enumerate(units):
-            values = maps[unit.layer][:, unit.channel]
-            if at == "max":
-                picked = values.flatten(1).amax(1)
-            else:
-                picked = values[:, values.shape[1] // 2, values.shape[2] // 2]
-            out[row, start : start + batch_size] = picked.float().cpu()
-    return out
-
-
 def mirror_test(
     model: CircuitModel,
     units: Sequence[str | Unit],
@@ -143,14 +118,18 @@ def mirror_test(
     at: Literal["max", "center"] = "max",
     batch_size: int = 16,
 ) -> MirrorTest:
-    """Run units on (N, 3, H, W) images that face ``facing`` and on their horizontal flips; score and label each unit."""
+    """Run units on (N, 3, H, W) images that face ``facing`` and on their horizontal flips; score and label each unit.
+
+    ``at="max"`` reads each unit's largest value over positions (a flip moves the head, so the centre
+    is the wrong place to look), ``at="center"`` the centre position.
+    """
     if facing not in ("left", "right"):
         raise ValueError(f"facing must be 'left' or 'right' (which way the images as given face), not {facing!r}.")
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be an (N, 3, H, W) batch in [0, 1], got shape {tuple(images.shape)}.")
     units = [model.unit(u) for u in units]
-    as_given = unit_responses(model, images, units, at=at, batch_size=batch_size)
-    mirrored = unit_responses(model, images.flip(-1), units, at=at, batch_size=batch_size)
+    as_given = unit_responses(model, units, images, at=at, batch_size=batch_size).T
+    mirrored = unit_responses(model, units, images.flip(-1), at=at, batch_size=batch_size).T
     on_left, on_right = (as_given, mirrored) if facing == "left" else (mirrored, as_given)
     return MirrorTest(units, on_left, on_right, threshold, min_activation)
 
@@ -174,10 +153,8 @@ def weights_between(model: CircuitModel, sources: Sequence[str | Unit], targets:
     target_layer, target_channels = _one_layer(model, targets, "targets")
     if model.layer_depth(source_layer) >= model.layer_depth(target_layer):
         raise ValueError(f"Weights run forward: {source_layer!r} must come before {target_layer!r} in the model.")
-    from .weights import expanded_weights  # noqa: PLC0415  (TEMP until helpers.weights exists)
-
-    weights = expanded_weights(model, source_layer, target_layer)
-    return weights[target_channels][:, source_channels]
+    weights = expanded_weights(model, source_layer, target_layer, to_channels=target_channels)
+    return weights[:, source_channels]
 
 
 def net_weight(weights: torch.Tensor) -> torch.Tensor:

@@ -108,8 +108,10 @@ def test_band_from_a_small_reservoir_is_close_to_the_true_band(model, tmp_path):
     ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), band_k=8, reservoir=64)
     best, *_ = brute_force(model, "conv2", source)
     for c in range(ex.channels):
-        ranks = (best[:, c][None] < ex.band_values(c)[:, None]).float().mean(1)  # true percentile rank
-        assert ((ranks > 0.5 - 0.2) & (ranks < 0.9 + 0.2)).all()
+        # a sample of 64 estimates a percentile to within a few ranks; allow 0.2 either side
+        low, high = np.quantile(best[:, c].numpy(), [0.5 - 0.2, min(0.9 + 0.2, 1.0)])
+        values = ex.band_values(c)
+        assert len(values) == 8 and ((values >= low) & (values <= high)).all()
 
 
 def test_histogram_and_statistics_match_brute_force(model, tmp_path):

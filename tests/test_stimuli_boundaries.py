@@ -114,3 +114,10 @@ def test_blurred_half_plane_keeps_one_side_sharp():
 def test_bad_input_says_what_is_allowed(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_center_moves_the_boundary_to_a_chosen_point():
+    mask = half_plane_mask(SIZE, 0, center=(20.0, 48.0))  # boundary at x = 20 px
+    assert float(mask[48, 16]) < 0.1 and float(mask[48, 23]) > 0.9
+    default = half_plane_mask(SIZE, 0)
+    assert float(default[48, 45]) < 0.1 and float(default[48, 50]) > 0.9

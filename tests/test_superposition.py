@@ -69,7 +69,7 @@ def test_measures_work_on_stacks_of_weight_matrices():
 
 
 def test_bad_input_is_refused_with_a_reason():
-    with pytest.raises(ValueError, match="sparsit"):
+    with pytest.raises(ValueError, match="Sparsities"):
         train_toy_models(5, 2, [1.0], steps=1, progress=False)
     with pytest.raises(ValueError, match="fewer hidden dimensions"):
         train_toy_models(2, 5, [0.5], steps=1, progress=False)

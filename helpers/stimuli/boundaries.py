@@ -46,22 +46,29 @@ def _check_frequency(value: float, name: str, allow_zero: bool = False) -> float
     return value
 
 
-def _coordinates(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel coordinates (x to the right, y up) relative to the image centre, each (S, S)."""
-    centre = (size - 1) / 2
+def _coordinates(size: int, center: tuple[float, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel coordinates (x to the right, y up) relative to ``center``, each (S, S).
+
+    ``center`` is an (x, y) point in pixels from the top-left corner, pixel centres at half-integers
+    (the convention of :mod:`helpers.tuning`); the default is the middle of the image.
+    """
+    cx, cy = center if center is not None else (size / 2, size / 2)
     rows, cols = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij")
-    return cols - centre, centre - rows
+    return cols + 0.5 - cx, cy - (rows + 0.5)
 
 
-def half_plane_mask(size: int, orientation: float = 0.0, offset: float = 0.0, softness: float = 0.75) -> torch.Tensor:
+def half_plane_mask(
+    size: int, orientation: float = 0.0, offset: float = 0.0, softness: float = 0.75, center: tuple[float, float] | None = None
+) -> torch.Tensor:
     """(S, S) mask in [0, 1]: 1 on the side ``orientation`` points to, 0 on the other, a soft step between.
 
-    ``softness`` is the width (pixels) of the transition; it keeps the boundary from aliasing.
+    The boundary passes ``offset`` pixels from ``center`` (default: the image's middle) towards
+    ``orientation``; ``softness`` is the width (pixels) of the transition, which keeps it from aliasing.
     """
     size = _check_size(size)
     if softness <= 0:
         raise ValueError(f"softness must be positive (pixels), not {softness}.")
-    x, y = _coordinates(size)
+    x, y = _coordinates(size, center)
     angle = math.radians(orientation)
     distance = x * math.cos(angle) + y * math.sin(angle) - offset
     return torch.sigmoid(distance / softness).float()
@@ -123,6 +130,7 @@ def frequency_boundary(
     *,
     contrast: float = 1.0,
     offset: float = 0.0,
+    center: tuple[float, float] | None = None,
     kind: Kind = "noise",
     seed: int = 0,
 ) -> torch.Tensor:
@@ -131,7 +139,8 @@ def frequency_boundary(
     Both sides have mean 0.5 and the same standard deviation, ``contrast / 6`` (so ``contrast=1`` fills
     [0, 1] to about three standard deviations); ``low_frequency=0`` leaves that side flat grey.
     ``kind="noise"`` uses band-limited noise (one octave wide), ``kind="grating"`` sine stripes running
-    across the boundary.
+    across the boundary. ``center`` (x, y pixels) is the point the boundary passes through (e.g. a
+    unit's receptive-field centre, :func:`helpers.tuning.place_on_receptive_field`).
     """
     size = _check_size(size)
     high_frequency = _check_frequency(high_frequency, "high_frequency", allow_zero=True)
@@ -140,7 +149,7 @@ def frequency_boundary(
         raise ValueError(f"contrast must be in [0, 1], not {contrast}.")
     high = _texture(kind, size, high_frequency, seed, orientation)
     low = _texture(kind, size, low_frequency, seed + 1, orientation)
-    mask = half_plane_mask(size, orientation, offset)
+    mask = half_plane_mask(size, orientation, offset, center=center)
     texture = mask * high + (1 - mask) * low
     grey = (0.5 + texture * (contrast / 6.0)).clamp(0, 1)
     return grey.expand(3, size, size).clone()
@@ -153,6 +162,7 @@ def boundary_grid(
     high_frequency: float = 0.25,
     *,
     contrast: float = 1.0,
+    center: tuple[float, float] | None = None,
     kind: Kind = "noise",
     seed: int = 0,
 ) -> torch.Tensor:
@@ -169,7 +179,7 @@ def boundary_grid(
         raise ValueError(f"ratios must be >= 1 (high / low frequency); got {ratios}.")
     rows = [
         torch.stack([
-            frequency_boundary(size, o, high_frequency, high_frequency / r, contrast=contrast, kind=kind, seed=seed)
+            frequency_boundary(size, o, high_frequency, high_frequency / r, contrast=contrast, center=center, kind=kind, seed=seed)
             for r in ratios
         ])
         for o in orientations
@@ -207,11 +217,13 @@ def blur_outside(image: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch
     return (mask * image + (1 - mask) * gaussian_blur(image, sigma)).clamp(0, 1)
 
 
-def blur_half_plane(image: torch.Tensor, sigma: float, orientation: float = 0.0, offset: float = 0.0) -> torch.Tensor:
+def blur_half_plane(
+    image: torch.Tensor, sigma: float, orientation: float = 0.0, offset: float = 0.0, center: tuple[float, float] | None = None
+) -> torch.Tensor:
     """Blur one half of a square photograph: sharp on the ``orientation`` side, blurred by ``sigma`` on the other."""
     if image.dim() != 3 or image.shape[1] != image.shape[2]:
         raise ValueError(f"image must be a square (3, S, S) tensor, got shape {tuple(image.shape)}.")
-    return blur_outside(image, half_plane_mask(image.shape[-1], orientation, offset), sigma)
+    return blur_outside(image, half_plane_mask(image.shape[-1], orientation, offset, center=center), sigma)
 
 
 def high_frequency_fraction(patch: torch.Tensor, cutoff: float = 0.125) -> float:

@@ -1,0 +1,263 @@
+"""Detecting polysemantic units: does a unit fire for one kind of thing, or for several unrelated ones?
+
+A unit's top dataset examples are described by the network's *own* penultimate features (the last
+layer's activation vector at the place the unit fired, minus its dataset mean, scaled to unit
+length), so "two examples look alike" means "the network itself treats them alike". Then:
+
+- :func:`facet_diversity` -- the *facet score* used for ranking: the mean cosine distance
+  (1 - cosine similarity) between every pair of a unit's top examples. Near 0: all top examples
+  are the same kind of thing; near 1: they are as unrelated as random images.
+- :func:`count_facets` -- how many groups the top examples form: k-means for k = 2..max_facets,
+  keeping the k with the best silhouette if it beats ``min_silhouette`` (otherwise 1 group), and
+  :func:`effective_number` of the groups' sizes (exp of the entropy: 3 equal groups give 3, one
+  big group and two stragglers give about 1.5).
+- :func:`rank_polysemantic` -- the units of a layer sorted by facet score, most polysemantic first.
+
+Labels, where a data set has them (a class per image), can stand in for clusters:
+``effective_number(labels_of_top_examples)``.
+
+k-means and the silhouette are written here in a few lines of torch (no scikit-learn needed).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .activations import capture
+from .dataset_examples import DatasetExamples
+from .images import ImageSource
+from .models import CircuitModel, Unit
+
+
+# --- clustering ------------------------------------------------------------------------------
+
+@dataclass
+class Clustering:
+    """Points grouped into clusters: a label per point (N,), the centroids (k, d) and the within-cluster squared distance."""
+
+    labels: torch.Tensor
+    centroids: torch.Tensor
+    inertia: float
+
+    @property
+    def count(self) -> int:
+        """Number of clusters."""
+        return int(self.centroids.shape[0])
+
+    def sizes(self) -> torch.Tensor:
+        """How many points each cluster holds."""
+        return torch.bincount(self.labels, minlength=self.count)
+
+
+def _check_points(points: torch.Tensor) -> torch.Tensor:
+    points = torch.as_tensor(points, dtype=torch.float32)
+    if points.dim() != 2 or points.shape[0] == 0:
+        raise ValueError(f"Points must be an (N, d) tensor with N >= 1, got shape {tuple(points.shape)}.")
+    return points
+
+
+def kmeans(points: torch.Tensor, k: int, *, generator: torch.Generator, iterations: int = 50, restarts: int = 4) -> Clustering:
+    """k-means (k-means++ starts, Lloyd's iterations), best of ``restarts`` runs; deterministic for a generator."""
+    points = _check_points(points)
+    if not 1 <= k <= points.shape[0]:
+        raise ValueError(f"k must lie between 1 and the number of points ({points.shape[0]}), got {k}.")
+    best: Clustering | None = None
+    for _ in range(restarts):
+        centroids = points[torch.randint(points.shape[0], (1,), generator=generator)]
+        for _ in range(1, k):  # k-means++: the next start is far from the ones chosen so far
+            distance = torch.cdist(points, centroids).min(1).values.square()
+            if float(distance.sum()) == 0:
+                choice = torch.randint(points.shape[0], (1,), generator=generator)
+            else:
+                choice = torch.multinomial(distance / distance.sum(), 1, generator=generator)
+            centroids = torch.cat([centroids, points[choice]])
+        for _ in range(iterations):
+            labels = torch.cdist(points, centroids).argmin(1)
+            updated = torch.stack([
+                points[labels == j].mean(0) if bool((labels == j).any()) else centroids[j] for j in range(k)
+            ])
+            if torch.allclose(updated, centroids):
+                break
+            centroids = updated
+        labels = torch.cdist(points, centroids).argmin(1)
+        inertia = float((points - centroids[labels]).square().sum())
+        if best is None or inertia < best.inertia:
+            best = Clustering(labels, centroids, inertia)
+    return best
+
+
+def silhouette(points: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean silhouette (-1..1): how much closer each point is to its own cluster than to the nearest other one."""
+    points = _check_points(points)
+    labels = torch.as_tensor(labels).long()
+    clusters = labels.unique()
+    if len(clusters) < 2:
+        raise ValueError("The silhouette needs at least two clusters.")
+    distance = torch.cdist(points, points)
+    scores = torch.zeros(points.shape[0])
+    for i in range(points.shape[0]):
+        own = labels == labels[i]
+        if int(own.sum()) == 1:
+            continue  # a point alone in its cluster scores 0 by convention
+        inside = distance[i, own].sum() / (own.sum() - 1)
+        outside = min(float(distance[i, labels == c].mean()) for c in clusters if c != labels[i])
+        scores[i] = (outside - inside) / max(outside, float(inside), 1e-12)
+    return float(scores.mean())
+
+
+def effective_number(labels: torch.Tensor | Sequence[int]) -> float:
+    """exp(entropy) of the label proportions: the number of equally common groups that would be as mixed."""
+    labels = torch.as_tensor(labels).long().flatten()
+    if labels.numel() == 0:
+        raise ValueError("No labels given.")
+    shares = torch.bincount(labels - labels.min()).float()
+    shares = shares[shares > 0] / labels.numel()
+    return float(torch.exp(-(shares * shares.log()).sum()))
+
+
+def count_facets(
+    points: torch.Tensor, *, max_facets: int = 4, min_silhouette: float = 0.25, generator: torch.Generator | None = None
+) -> Clustering:
+    """Group points into the number of clusters (1..max_facets) with the best silhouette; 1 if none reaches ``min_silhouette``."""
+    points = _check_points(points)
+    if max_facets < 1:
+        raise ValueError(f"max_facets must be at least 1, got {max_facets}.")
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    single = Clustering(torch.zeros(points.shape[0], dtype=torch.long), points.mean(0, keepdim=True),
+                        float((points - points.mean(0)).square().sum()))
+    best, best_score = single, min_silhouette
+    for k in range(2, min(max_facets, points.shape[0] - 1) + 1):
+        clustering = kmeans(points, k, generator=generator)
+        if len(clustering.labels.unique()) < k:
+            continue
+        score = silhouette(points, clustering.labels)
+        if score > best_score:
+            best, best_score = clustering, score
+    return best
+
+
+def facet_diversity(points: torch.Tensor) -> float:
+    """Facet score: mean cosine distance (1 - cosine similarity) over all pairs of points; 0 = all alike."""
+    points = _check_points(points)
+    if points.shape[0] < 2:
+        raise ValueError("The facet score needs at least two examples.")
+    unit = torch.nn.functional.normalize(points, dim=1)
+    similarity = unit @ unit.T
+    count = points.shape[0]
+    return float(1 - (similarity.sum() - similarity.diagonal().sum()) / (count * (count - 1)))
+
+
+# --- the network's own description of examples -----------------------------------------------
+
+@dataclass
+class FeatureMaps:
+    """A layer's activation maps (N, C, h, w) for every image of a source, and their mean vector over all positions."""
+
+    layer: str
+    maps: torch.Tensor
+    mean: torch.Tensor
+
+    def at(self, image_indices: torch.Tensor, positions: torch.Tensor, map_size: tuple[int, int]) -> torch.Tensor:
+        """Centred, unit-length feature vectors (k, C) at the places another layer's map (``map_size``) points to."""
+        rows, cols = self.maps.shape[2:]
+        row = ((positions[:, 0].float() + 0.5) * rows / map_size[0]).long().clamp(0, rows - 1)
+        col = ((positions[:, 1].float() + 0.5) * cols / map_size[1]).long().clamp(0, cols - 1)
+        vectors = self.maps[image_indices.long(), :, row, col] - self.mean
+        return torch.nn.functional.normalize(vectors, dim=1)
+
+
+def feature_maps(
+    model: CircuitModel, source: ImageSource, layer: str | None = None, *, progress: bool = True
+) -> FeatureMaps:
+    """Activation maps of ``layer`` (default: the last, penultimate layer) for every image of ``source``."""
+    layer = model.layer(layer or model.layer_names[-1]).name
+    maps: list[torch.Tensor] = []
+    read: list[torch.Tensor] = []
+    with torch.inference_mode():
+        for indices, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
+                                    desc=f"features {layer}", disable=not progress):
+            maps.append(capture(model, images, layer)[layer].float().cpu())
+            read.append(indices)
+    found = torch.cat(maps)
+    stacked = torch.zeros((len(source),) + tuple(found.shape[1:]))  # unreadable images stay zero
+    stacked[torch.cat(read)] = found
+    return FeatureMaps(layer, stacked, found.mean(dim=(0, 2, 3)).clone())
+
+
+def top_example_features(examples: DatasetExamples, features: FeatureMaps, channel: int, k: int | None = None) -> torch.Tensor:
+    """Centred unit-length penultimate features (k, C) of a unit's top dataset examples, where it fired."""
+    indices = examples.top_indices(channel, k)
+    if int(indices.max(initial=-1)) >= features.maps.shape[0]:
+        raise ValueError("The dataset examples and the feature maps come from different image sources.")
+    return features.at(indices, examples.top_positions(channel, k), examples.map_size)
+
+
+# --- scores for units ------------------------------------------------------------------------
+
+@dataclass
+class FacetReport:
+    """How polysemantic one unit looks: its facet score, its clusters of top examples and their effective number."""
+
+    unit: Unit
+    diversity: float
+    clustering: Clustering
+    effective_facets: float
+
+    @property
+    def facets(self) -> int:
+        """Number of clusters found among the top examples."""
+        return self.clustering.count
+
+
+def unit_facets(
+    examples: DatasetExamples,
+    features: FeatureMaps,
+    channel: int,
+    *,
+    k: int | None = None,
+    max_facets: int = 4,
+    min_silhouette: float = 0.25,
+    generator: torch.Generator | None = None,
+) -> FacetReport:
+    """Facet score, clusters and effective number of clusters of one unit's top ``k`` examples."""
+    points = top_example_features(examples, features, channel, k)
+    clustering = count_facets(points, max_facets=max_facets, min_silhouette=min_silhouette, generator=generator)
+    return FacetReport(Unit(examples.layer, int(channel)), facet_diversity(points), clustering, effective_number(clustering.labels))
+
+
+def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None) -> torch.Tensor:
+    """The facet score (mean pairwise cosine distance of top examples) of every unit of the scanned layer: (C,)."""
+    return torch.tensor([facet_diversity(top_example_features(examples, features, c, k)) for c in range(examples.channels)])
+
+
+def rank_polysemantic(examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None, count: int = 10) -> list[tuple[Unit, float]]:
+    """The ``count`` units of the scanned layer with the highest facet score, most polysemantic first."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}.")
+    scores = facet_scores(examples, features, k=k)
+    order = scores.argsort(descending=True)[:count]
+    return [(Unit(examples.layer, int(c)), float(scores[c])) for c in order]
+
+
+# --- where a unit's outgoing weights go ------------------------------------------------------
+
+def classifier_weights(model: CircuitModel) -> torch.Tensor:
+    """The final linear layer's weights (classes, channels of the last layer): each penultimate unit's direct vote per class."""
+    last = model.channels(model.layer_names[-1])
+    linear = [m for m in model.module.modules() if isinstance(m, torch.nn.Linear)]
+    if not linear or linear[-1].in_features != last or linear[-1].out_features != len(model.labels):
+        raise ValueError(
+            f"{model.name}: expected its last module to be a Linear layer from the last layer's {last} channels "
+            f"to {len(model.labels)} classes; this model is built differently."
+        )
+    return linear[-1].weight.detach().float().cpu()
+
+
+def class_share(votes: torch.Tensor, classes: Sequence[int], top: int = 10) -> float:
+    """Share of ``classes`` among the ``top`` classes a vector of per-class votes favours most."""
+    wanted = set(int(c) for c in classes)
+    return sum(int(c) in wanted for c in votes.topk(top).indices) / top

@@ -1,0 +1,513 @@
+"""Tuning: how units respond to synthetic stimuli and to rotated photographs, and curve-family finding.
+
+Everything here is batched: one forward pass per batch of stimuli reads *every* unit asked for
+(a whole layer costs the same as one unit), through :func:`helpers.activations.capture`.
+
+- :class:`Placement` / :func:`place_on_receptive_field`: where to draw a stimulus so that a layer's
+  centre unit sees it, at the model's input size, scaled to the receptive field.
+- :func:`unit_responses`: responses of units (or a whole layer) to any batch of stimuli.
+- :func:`preferred_orientation`, :func:`orientation_selectivity`, :func:`largest_gap`: reading
+  orientation tuning curves, where orientations are degrees on the full circle (see
+  :mod:`helpers.stimuli.curves` for the convention: the direction a curve's convex side faces).
+- :func:`find_curve_family`: screens every unit of a layer with curves, lines and corners and
+  returns the units that prefer curves of one orientation, sorted around the circle.
+- :func:`rotation_tuning`, :func:`joint_rotation_tuning`: rotate real images about the receptive
+  field's centre and measure every family member (the paper's "rotated dataset examples").
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .activations import capture, receptive_field
+from .models import CircuitModel, Unit
+from .stimuli.curves import StimulusSet, blank, stimulus_grid
+
+UnitsOrLayer = str | Unit | Sequence[str | Unit]
+
+
+# --- where to draw -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Placement:
+    """Where the centre unit of ``layer`` looks, for ``size``-pixel inputs.
+
+    ``center`` is the (x, y) pixel position of the middle of its receptive field (pixel centres at
+    half-integers, as in :mod:`helpers.stimuli.curves`); ``extent`` is the side of that field in
+    pixels (clipped to the image). Stimulus sizes in this module are fractions of ``extent``.
+    """
+
+    layer: str
+    size: int
+    center: tuple[float, float]
+    extent: float
+
+    def pixels(self, fraction: float) -> float:
+        """A length given as a fraction of the receptive field, in pixels."""
+        return float(fraction) * self.extent
+
+    def draw(self, kind: str, sweep: dict[str, Sequence[float]], **fixed: object) -> StimulusSet:
+        """A :func:`~helpers.stimuli.curves.stimulus_grid` drawn at this size, centred on the receptive field."""
+        return stimulus_grid(kind, sweep, size=self.size, center=self.center, **fixed)
+
+
+def place_on_receptive_field(model: CircuitModel, layer: str, size: int | None = None) -> Placement:
+    """The :class:`Placement` of ``layer``'s centre unit at ``size`` (default: the model's input size)."""
+    size = int(size or model.input_size)
+    top, left, bottom, right = receptive_field(model, layer, size)
+    return Placement(model.layer(layer).name, size, ((left + right) / 2, (top + bottom) / 2), float(max(bottom - top, right - left)))
+
+
+# --- responses -----------------------------------------------------------------------------
+def resolve_units(model: CircuitModel, units_or_layer: UnitsOrLayer) -> list[Unit]:
+    """Checked units from a layer name (all its channels), one unit, or a list of units."""
+    if isinstance(units_or_layer, Unit):
+        return [model.unit(units_or_layer)]
+    if isinstance(units_or_layer, str):
+        if ":" in units_or_layer:
+            return [model.unit(units_or_layer)]
+        return model.units(units_or_layer)
+    units = [model.unit(u) for u in units_or_layer]
+    if not units:
+        raise ValueError("No units given: pass a layer name, a unit like 'blocks.3.1:7', or a list of units.")
+    return units
+
+
+def unit_responses(
+    model: CircuitModel,
+    units_or_layer: UnitsOrLayer,
+    stimuli: torch.Tensor | StimulusSet,
+    *,
+    at: Literal["center", "max"] = "center",
+    neighbourhood: int = 0,
+    pre_activation: bool = False,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Responses (N, U) of units to N stimuli, one forward pass per batch for all units together.
+
+    ``at="center"`` reads the centre position of each unit's map (the paper's neuron), or with
+    ``neighbourhood=k`` the maximum over the (2k+1) x (2k+1) positions around it, which forgives a
+    stimulus that lands a little off the centre; ``at="max"`` takes the maximum over the whole map.
+    ``pre_activation=True`` reads values before the non-linearity (negative values show inhibition).
+    """
+    from tqdm.auto import tqdm
+
+    images = stimuli.images if isinstance(stimuli, StimulusSet) else stimuli
+    if images.dim() == 3:
+        images = images[None]
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"stimuli must be images of shape (N, 3, H, W), got {tuple(images.shape)}.")
+    if at not in ("center", "max"):
+        raise ValueError(f"at must be 'center' or 'max', not {at!r}.")
+    if neighbourhood < 0:
+        raise ValueError(f"neighbourhood must be >= 0 positions, not {neighbourhood}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+    units = resolve_units(model, units_or_layer)
+    layers = list(dict.fromkeys(u.layer for u in units))
+    outputs = []
+    starts = range(0, images.shape[0], batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, desc="responses", disable=not progress):
+            maps = capture(model, images[start : start + batch_size], layers, pre_activation=pre_activation)
+            columns = []
+            for unit in units:
+                value = maps[unit.layer][:, unit.channel].float()
+                if at == "max":
+                    columns.append(value.flatten(1).amax(1))
+                    continue
+                row, col = value.shape[1] // 2, value.shape[2] // 2
+                window = value[:, max(row - neighbourhood, 0) : row + neighbourhood + 1, max(col - neighbourhood, 0) : col + neighbourhood + 1]
+                columns.append(window.flatten(1).amax(1))
+            outputs.append(torch.stack(columns, dim=1).cpu())
+    return torch.cat(outputs).clone()
+
+
+def default_pre_activation(model: CircuitModel, layer: str) -> bool:
+    """True when the layer has a separate pre-activation (the tuning functions' default reading)."""
+    return model.layer(layer).pre_activation_path is not None
+
+
+# --- orientation tuning --------------------------------------------------------------------
+def _as_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+
+
+def _resultant(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The positive part of tuning curves (O, U) summed as vectors around the circle, and its total weight."""
+    values = np.clip(_as_numpy(responses).astype(np.float64), 0, None)
+    angles = np.radians(np.asarray(orientations, dtype=np.float64))
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.shape[0] != len(angles):
+        raise ValueError(f"responses have {values.shape[0]} rows but there are {len(angles)} orientations.")
+    vector = (values * np.exp(1j * angles)[:, None]).sum(0)
+    return vector, values.sum(0)
+
+
+def preferred_orientation(
+    responses: np.ndarray | torch.Tensor,
+    orientations: Sequence[float],
+    method: Literal["circular_mean", "argmax"] = "circular_mean",
+) -> np.ndarray:
+    """Each unit's preferred orientation in degrees [0, 360) from tuning curves (O, U).
+
+    ``circular_mean``: the direction of the vector sum of the orientations weighted by the positive
+    part of the responses (robust to the sampling step, the default); ``argmax``: the orientation of
+    the largest response. Subtract a baseline (e.g. the blank image's response) before calling.
+    """
+    values = _as_numpy(responses)
+    if method == "argmax":
+        column = values if values.ndim > 1 else values[:, None]
+        return np.asarray(orientations, dtype=np.float64)[column.argmax(0)] % 360
+    if method != "circular_mean":
+        raise ValueError(f"method must be 'circular_mean' or 'argmax', not {method!r}.")
+    vector, _ = _resultant(values, orientations)
+    return np.degrees(np.angle(vector)) % 360
+
+
+def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> np.ndarray:
+    """How sharply each unit prefers one orientation, in [0, 1] (one minus the circular variance).
+
+    The length of the response-weighted mean vector of the orientations: 1 when only one orientation
+    drives the unit, 0 when all do equally (or when two opposite orientations do, like a line
+    detector seeing both sides of a curve). Units that never respond get 0.
+    """
+    vector, total = _resultant(responses, orientations)
+    return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
+
+
+def largest_gap(orientations: Iterable[float]) -> float:
+    """The widest arc of the circle (degrees) containing none of ``orientations`` (360 if there is one or none)."""
+    angles = np.sort(np.asarray(list(orientations), dtype=np.float64) % 360)
+    if len(angles) < 2:
+        return 360.0
+    return float(np.diff(np.concatenate([angles, angles[:1] + 360])).max())
+
+
+def angle_difference(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """The unsigned difference between angles in degrees, in [0, 180]."""
+    return np.abs((np.asarray(a) - np.asarray(b) + 180) % 360 - 180)
+
+
+# --- the curve-family screen ---------------------------------------------------------------
+@dataclass
+class CurveScreen:
+    """Every unit of a layer against curves, lines and corners (what :func:`find_curve_family` measured).
+
+    Responses are relative to the blank image (``response - blank``), shaped with the stimulus axes
+    first and the layer's channels last. Sizes are in pixels; orientations in degrees.
+    """
+
+    layer: str
+    placement: Placement
+    pre_activation: bool
+    orientations: np.ndarray  # (O,) curve and corner orientations
+    radii: np.ndarray  # (R,) curve radii
+    line_angles: np.ndarray  # (A,)
+    line_offsets: np.ndarray  # (P,) shift of the line across itself
+    corner_angles: np.ndarray  # (K,) opening angles
+    curve: np.ndarray  # (O, R, C)
+    line: np.ndarray  # (A, P, C)
+    corner: np.ndarray  # (O, K, C)
+    blank: np.ndarray  # (C,) raw response to the blank image
+    curve_selectivity: np.ndarray  # (C,)
+    orientation_selectivity: np.ndarray  # (C,)
+    preferred: np.ndarray  # (C,) preferred orientation, degrees
+    best_radius: np.ndarray  # (C,) radius of the strongest curve, pixels
+    score: np.ndarray  # (C,) curve_selectivity * orientation_selectivity for units that fire, else 0
+
+    def tuning(self) -> np.ndarray:
+        """Orientation tuning curves (O, C): each unit's best response over radii, per orientation."""
+        return self.curve.max(1)
+
+
+@dataclass
+class CurveFamily:
+    """A layer's curve detectors, sorted by preferred orientation (counter-clockwise from 0 = right)."""
+
+    layer: str
+    units: list[Unit]
+    orientations: np.ndarray  # (F,) preferred orientation of each member, degrees
+    curve_selectivity: np.ndarray  # (F,)
+    orientation_selectivity: np.ndarray  # (F,)
+    score: np.ndarray  # (F,)
+    screen: CurveScreen = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @property
+    def channels(self) -> list[int]:
+        """The members' channel indices, in family order."""
+        return [u.channel for u in self.units]
+
+    def largest_gap(self) -> float:
+        """The widest arc of orientations (degrees) that no member prefers."""
+        return largest_gap(self.orientations)
+
+    def tuning(self) -> np.ndarray:
+        """The members' orientation tuning curves (O, F) over ``screen.orientations``."""
+        return self.screen.tuning()[:, self.channels]
+
+    def table(self) -> str:
+        """One line per member: unit, preferred orientation and scores, ready to print."""
+        rows = [f"{'unit':<16} {'orientation':>11} {'curve sel.':>10} {'orient. sel.':>12}"]
+        for unit, angle, curve_sel, orient_sel in zip(self.units, self.orientations, self.curve_selectivity, self.orientation_selectivity):
+            rows.append(f"{str(unit):<16} {angle:>10.0f}° {curve_sel:>10.2f} {orient_sel:>12.2f}")
+        return "\n".join(rows)
+
+
+def find_curve_family(
+    model: CircuitModel,
+    layer: str,
+    *,
+    orientations: int = 24,
+    radii: Sequence[float] = (0.08, 0.12, 0.18, 0.27, 0.4),
+    length: float = 0.4,
+    width: float = 0.03,
+    line_offsets: Sequence[float] = (-0.08, 0.0, 0.08),
+    corner_angles: Sequence[float] = (60.0, 90.0, 120.0),
+    min_curve_selectivity: float = 0.3,
+    min_orientation_selectivity: float = 0.4,
+    max_units: int | None = None,
+    pre_activation: bool | None = None,
+    neighbourhood: int = 0,
+    size: int | None = None,
+    foreground: float = 0.0,
+    background: float = 1.0,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> CurveFamily:
+    """Screen every unit of ``layer`` and return its curve family, sorted by preferred orientation.
+
+    Stimuli are centred on the centre unit's receptive field (:func:`place_on_receptive_field`);
+    ``radii``, ``length``, ``width`` and ``line_offsets`` are fractions of its side. Each unit sees
+    curves (``orientations`` evenly spaced around the circle x ``radii``), straight lines of the same
+    length (``orientations // 2`` directions x ``line_offsets``), corners (``orientations`` x
+    ``corner_angles``) and a blank image. All responses are taken relative to the blank image.
+
+    Scores, per unit:
+
+    - **curve selectivity** = (best curve - best line or corner) / best curve: the share of its
+      strongest curve response that no straight line or corner reaches (1: lines and corners do
+      nothing; 0: one of them does as well; negative: one does better).
+    - **orientation selectivity**: :func:`orientation_selectivity` of its tuning curve (its best
+      response over radii at each orientation), 1 for a single orientation, 0 for none in particular.
+    - **preferred orientation**: the circular mean of that tuning curve (:func:`preferred_orientation`).
+
+    Members: units whose best curve makes them fire (positive after the non-linearity), with both
+    selectivities above the thresholds; at most ``max_units`` of them, by the product of the two.
+    """
+    if orientations < 4:
+        raise ValueError(f"orientations must be at least 4 (evenly spaced around 360 degrees), not {orientations}.")
+    if not radii or min(radii) <= 0:
+        raise ValueError(f"radii must be positive fractions of the receptive field, not {radii!r}.")
+    pre_activation = default_pre_activation(model, layer) if pre_activation is None else pre_activation
+    placement = place_on_receptive_field(model, layer, size)
+    angles = np.arange(orientations) * 360.0 / orientations
+    line_angles = angles[angles < 180]
+    style = {"width": placement.pixels(width), "foreground": foreground, "background": background}
+    stroke = placement.pixels(length)
+    radii_px = np.array([placement.pixels(r) for r in radii])
+    offsets_px = np.array([placement.pixels(o) for o in line_offsets])
+
+    curves = placement.draw("curve", {"orientation": angles, "radius": radii_px}, length=stroke, **style)
+    lines = torch.stack([
+        stimulus_grid("line", {"angle": [a]}, size=placement.size, length=stroke,
+                      center=_shifted(placement.center, a + 90, offset), **style).images[0]
+        for a in line_angles for offset in offsets_px
+    ])
+    corners = placement.draw("corner", {"orientation": angles, "angle": list(corner_angles)}, length=stroke, **style)
+    empty = blank(placement.size, background)[None]
+
+    batch = torch.cat([curves.images, lines, corners.images, empty])
+    responses = unit_responses(model, layer, batch, pre_activation=pre_activation, neighbourhood=neighbourhood,
+                               batch_size=batch_size, progress=progress).numpy().astype(np.float64)
+    n_curve, n_line = len(curves), len(lines)
+    baseline = responses[-1]
+    relative = responses - baseline
+    curve_part = relative[:n_curve].reshape(len(angles), len(radii_px), -1)
+    line_part = relative[n_curve : n_curve + n_line].reshape(len(line_angles), len(offsets_px), -1)
+    corner_part = relative[n_curve + n_line : -1].reshape(len(angles), len(corner_angles), -1)
+
+    best_curve = curve_part.reshape(-1, curve_part.shape[-1]).max(0)
+    best_other = np.maximum(line_part.reshape(-1, line_part.shape[-1]).max(0), corner_part.reshape(-1, corner_part.shape[-1]).max(0))
+    curve_selectivity = np.where(best_curve > 0, (best_curve - best_other) / np.maximum(best_curve, 1e-12), -1.0).clip(-1, 1)
+    tuning = curve_part.max(1)
+    selectivity = orientation_selectivity(tuning, angles)
+    preferred = preferred_orientation(tuning, angles)
+    best_radius = radii_px[curve_part.max(0).argmax(0)]
+    peak_raw = responses[:n_curve].max(0)
+    fires = peak_raw > 0  # after a ReLU-like non-linearity the unit is active on its best curve
+    score = np.where(fires, np.clip(curve_selectivity, 0, None) * selectivity, 0.0)
+
+    screen = CurveScreen(
+        layer=placement.layer, placement=placement, pre_activation=pre_activation, orientations=angles,
+        radii=radii_px, line_angles=line_angles, line_offsets=offsets_px, corner_angles=np.asarray(corner_angles, dtype=np.float64),
+        curve=curve_part, line=line_part, corner=corner_part, blank=baseline, curve_selectivity=curve_selectivity,
+        orientation_selectivity=selectivity, preferred=preferred, best_radius=best_radius, score=score,
+    )
+    return family_from_screen(screen, min_curve_selectivity, min_orientation_selectivity, max_units)
+
+
+def family_from_screen(
+    screen: CurveScreen,
+    min_curve_selectivity: float = 0.3,
+    min_orientation_selectivity: float = 0.4,
+    max_units: int | None = None,
+) -> CurveFamily:
+    """Pick a family from a finished screen with other thresholds (no new forward pass)."""
+    chosen = np.nonzero(
+        (screen.score > 0)
+        & (screen.curve_selectivity >= min_curve_selectivity)
+        & (screen.orientation_selectivity >= min_orientation_selectivity)
+    )[0]
+    chosen = chosen[np.argsort(-screen.score[chosen], kind="stable")][:max_units]
+    chosen = chosen[np.argsort(screen.preferred[chosen], kind="stable")]
+    return CurveFamily(
+        layer=screen.layer,
+        units=[Unit(screen.layer, int(c)) for c in chosen],
+        orientations=screen.preferred[chosen],
+        curve_selectivity=screen.curve_selectivity[chosen],
+        orientation_selectivity=screen.orientation_selectivity[chosen],
+        score=screen.score[chosen],
+        screen=screen,
+    )
+
+
+def _shifted(center: tuple[float, float], direction: float, distance: float) -> tuple[float, float]:
+    """``center`` moved ``distance`` pixels towards ``direction`` (degrees, counter-clockwise from right)."""
+    radians = math.radians(direction)
+    return center[0] + distance * math.cos(radians), center[1] - distance * math.sin(radians)
+
+
+# --- rotating real images ------------------------------------------------------------------
+def rotate_about(images: torch.Tensor, degrees: float, center: tuple[float, float]) -> torch.Tensor:
+    """Rotate images (N, 3, H, W) counter-clockwise by ``degrees`` about ``center`` (x, y), mirroring at the border.
+
+    A curve of orientation θ becomes a curve of orientation θ + degrees.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images must be (N, 3, H, W), got {tuple(images.shape)}.")
+    _, _, height, width = images.shape
+    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
+    dx, dy = xs - center[0], ys - center[1]
+    radians = math.radians(degrees)
+    cos, sin = math.cos(radians), math.sin(radians)
+    # Each output pixel reads the input at the point that the rotation carries onto it.
+    source_x = center[0] + dx * cos - dy * sin
+    source_y = center[1] + dx * sin + dy * cos
+    grid = torch.stack([source_x / width * 2 - 1, source_y / height * 2 - 1], dim=-1)[None]
+    grid = grid.expand(images.shape[0], -1, -1, -1).to(images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp(0, 1)
+
+
+def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placement) -> torch.Tensor:
+    """Shift a (3, H, W) image so that ``point`` (x, y) lands on the placement's centre, at its size (mirrored borders)."""
+    size = placement.size
+    shift_x = round(placement.center[0] - point[0])
+    shift_y = round(placement.center[1] - point[1])
+    _, height, width = image.shape
+    ys = (torch.arange(size) - shift_y).clamp(-(height - 1), 2 * height - 2)
+    xs = (torch.arange(size) - shift_x).clamp(-(width - 1), 2 * width - 2)
+    mirror = lambda idx, n: torch.where(idx < 0, -idx, torch.where(idx >= n, 2 * (n - 1) - idx, idx))  # noqa: E731
+    return image[:, mirror(ys, height)][:, :, mirror(xs, width)]
+
+
+def rotation_tuning(
+    model: CircuitModel,
+    units_or_layer: UnitsOrLayer,
+    images: torch.Tensor,
+    angles: Sequence[float],
+    center: tuple[float, float],
+    *,
+    pre_activation: bool = False,
+    neighbourhood: int = 0,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Responses (N, A, U) of units to N images each rotated by every angle about ``center``.
+
+    Put the part of the image a unit should see at ``center`` (the receptive field's centre, see
+    :func:`recentre`); responses are read at the centre position as in :func:`unit_responses`.
+    """
+    if images.dim() == 3:
+        images = images[None]
+    angles = [float(a) for a in angles]
+    if not angles:
+        raise ValueError("angles must list at least one rotation in degrees.")
+    rotated = torch.stack([rotate_about(images, a, center) for a in angles], dim=1)  # (N, A, 3, H, W)
+    flat = rotated.flatten(0, 1)
+    responses = unit_responses(model, units_or_layer, flat, pre_activation=pre_activation, neighbourhood=neighbourhood,
+                               batch_size=batch_size, progress=progress)
+    return responses.view(images.shape[0], len(angles), -1)
+
+
+@dataclass
+class JointTuning:
+    """Every family member's response to every member's examples, rotated.
+
+    ``responses[s, a, u]`` is unit u's mean response to source unit s's examples rotated by
+    ``angles[a]``; those stimuli have orientation ``preferred[s] + angles[a]`` (rotating an image
+    turns its curves with it).
+    """
+
+    units: list[Unit]
+    preferred: np.ndarray  # (U,) degrees, the orientation each member's examples are assumed to have
+    angles: np.ndarray  # (A,) rotations, degrees
+    responses: np.ndarray  # (U_sources, A, U)
+
+    def by_orientation(self, step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Responses (B, U) binned by stimulus orientation (bin centres every ``step`` degrees, default the rotation step)."""
+        step = float(step or (np.diff(self.angles).min() if len(self.angles) > 1 else 360.0))
+        bins = np.arange(0, 360, step)
+        total = np.zeros((len(bins), self.responses.shape[2]))
+        count = np.zeros(len(bins))
+        for source, base in enumerate(self.preferred):
+            for a, angle in enumerate(self.angles):
+                index = int(np.round(((base + angle) % 360) / step)) % len(bins)
+                total[index] += self.responses[source, a]
+                count[index] += 1
+        filled = count > 0
+        return bins[filled], total[filled] / count[filled, None]
+
+    def peak_orientations(self, method: Literal["circular_mean", "argmax"] = "circular_mean") -> np.ndarray:
+        """Each member's preferred orientation read from the rotated real images."""
+        orientations, responses = self.by_orientation()
+        return preferred_orientation(responses - responses.min(0), orientations, method)
+
+
+def joint_rotation_tuning(
+    model: CircuitModel,
+    units: Sequence[str | Unit],
+    preferred: Sequence[float],
+    examples: Sequence[torch.Tensor],
+    angles: Sequence[float],
+    center: tuple[float, float],
+    *,
+    pre_activation: bool = False,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> JointTuning:
+    """Rotate each member's example images (already centred on ``center``) and record every member.
+
+    ``examples[s]`` holds images (N_s, 3, H, W) that make member s fire, e.g. its top dataset
+    examples passed through :func:`recentre`; ``preferred[s]`` is the orientation they are taken to
+    have (the member's preferred orientation from synthetic curves).
+    """
+    units = resolve_units(model, list(units))
+    if not len(units) == len(preferred) == len(examples):
+        raise ValueError(f"Need one preferred orientation and one batch of examples per unit; got {len(units)} units, "
+                         f"{len(preferred)} orientations and {len(examples)} example batches.")
+    table = np.stack([
+        rotation_tuning(model, units, batch, angles, center, pre_activation=pre_activation, batch_size=batch_size,
+                        progress=progress).mean(0).numpy()
+        for batch in examples
+    ])
+    return JointTuning(units, np.asarray(preferred, dtype=np.float64), np.asarray(angles, dtype=np.float64), table)

@@ -1,0 +1,363 @@
+"""Universality: do different networks learn the same features? Measurements that compare models.
+
+The paper's third claim is that analogous features and circuits form across models and tasks. This
+module measures it four ways, on any :class:`~helpers.models.CircuitModel`:
+
+- **Layers**, with linear CKA (centred kernel alignment, Kornblith et al. 2019): how similar two
+  layers' representations of the same images are, up to rotation and scale
+  (:func:`linear_cka`, :func:`cka_matrix`).
+- **Units**, by maximum correlation (Li et al. 2015, "Convergent learning"): for each unit of one
+  model, the unit of another whose responses over the same images correlate best
+  (:func:`match_units`), against a baseline with the images shuffled (:func:`shuffled_match`).
+- **First-layer filters**, sorted by measurable criteria into oriented (Gabor-like),
+  colour-contrast, low-frequency and other (:func:`classify_filter`).
+- A runner, :func:`run_on_models`, that applies the same measurements to several models.
+
+Images are shared: each model sees the same pictures, resized to its own input size, and each
+layer's map is average-pooled to the same ``grid`` x ``grid`` cells, so positions correspond
+across models whatever their resolution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .activations import capture
+from .images import resize
+from .models import CircuitModel, ImageNormalize
+
+FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
+
+
+# --- CKA -------------------------------------------------------------------------------------
+def _as_matrix(features: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
+    features = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
+    if features.dim() < 2:
+        raise ValueError(f"{name} must have one row per example, shape (N, features...), got {tuple(features.shape)}.")
+    return features.detach().reshape(len(features), -1).to(torch.float64).cpu()
+
+
+def gram_linear(features: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """The linear kernel (Gram) matrix X Xᵀ of features with one row per example (N, N), in float64."""
+    x = _as_matrix(features, "features")
+    return x @ x.T
+
+
+def _hsic(k: torch.Tensor, l: torch.Tensor, debiased: bool) -> torch.Tensor:
+    n = k.shape[0]
+    if not debiased:
+        centring = torch.eye(n, dtype=k.dtype) - 1.0 / n
+        return ((centring @ k @ centring) * (centring @ l @ centring)).sum()
+    # Unbiased HSIC estimator of Song et al. (2012): zero the diagonals, then correct the cross terms.
+    k = k - torch.diag(torch.diag(k))
+    l = l - torch.diag(torch.diag(l))
+    ones_k, ones_l = k.sum(1), l.sum(1)
+    value = (k * l).sum() + ones_k.sum() * ones_l.sum() / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (ones_k @ ones_l)
+    return value / (n * (n - 3))
+
+
+def cka_from_grams(gram_a: torch.Tensor, gram_b: torch.Tensor, *, debiased: bool = False) -> float:
+    """CKA of two representations given as Gram matrices of the same N examples."""
+    if gram_a.shape != gram_b.shape or gram_a.dim() != 2 or gram_a.shape[0] != gram_a.shape[1]:
+        raise ValueError(f"Gram matrices must both be (N, N) for the same N, got {tuple(gram_a.shape)} and {tuple(gram_b.shape)}.")
+    n = gram_a.shape[0]
+    if n < (4 if debiased else 2):
+        raise ValueError(f"CKA needs at least {4 if debiased else 2} examples{' when debiased' if debiased else ''}, got {n}.")
+    cross = _hsic(gram_a, gram_b, debiased)
+    norm = torch.sqrt(_hsic(gram_a, gram_a, debiased) * _hsic(gram_b, gram_b, debiased))
+    if not torch.isfinite(norm) or norm <= 0:
+        return 0.0  # a constant representation carries no information to align
+    return float(cross / norm)
+
+
+def linear_cka(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.ndarray, *, debiased: bool = False) -> float:
+    """Linear CKA between two representations of the same N examples, each (N, ...); 1 means identical up to rotation and scale.
+
+    Plain CKA (``debiased=False``) is biased upward when there are few examples for many features:
+    two independent random representations score above zero. ``debiased=True`` uses the unbiased
+    HSIC estimator, whose expected value for independent representations is zero (it can go
+    slightly negative).
+    """
+    a, b = _as_matrix(features_a, "features_a"), _as_matrix(features_b, "features_b")
+    if len(a) != len(b):
+        raise ValueError(f"Both representations must describe the same examples: got {len(a)} and {len(b)} rows.")
+    return cka_from_grams(a @ a.T, b @ b.T, debiased=debiased)
+
+
+# --- features on a shared image set ------------------------------------------------------------
+def layer_features(
+    model: CircuitModel,
+    images: torch.Tensor,
+    layers: Sequence[str],
+    *,
+    grid: int = 4,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Each layer's activations (N, C, grid, grid): the maps average-pooled to a grid, for images resized to the model's input size."""
+    from tqdm.auto import tqdm
+
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be a batch (N, 3, H, W) in [0, 1], got {tuple(images.shape)}.")
+    if grid < 1:
+        raise ValueError(f"grid must be at least 1, got {grid}.")
+    layers = [model.layer(name).name for name in layers]
+    pooled: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    for start in tqdm(range(0, len(images), batch_size), desc=f"{model.name} activations", disable=not progress):
+        batch = images[start : start + batch_size]
+        if batch.shape[-1] != model.input_size or batch.shape[-2] != model.input_size:
+            batch = resize(batch, model.input_size)
+        with torch.no_grad():
+            maps = capture(model, batch, layers)
+        for name in layers:
+            pooled[name].append(F.adaptive_avg_pool2d(maps[name].float(), grid).cpu())
+    return {name: torch.cat(values) for name, values in pooled.items()}
+
+
+def depth_fraction(model: CircuitModel, layer: str) -> float:
+    """A layer's relative depth: 0 for the first interpretable layer, 1 for the last."""
+    return model.layer_depth(layer) / max(1, len(model.layers) - 1)
+
+
+def layer_at_depth(model: CircuitModel, fraction: float) -> str:
+    """The layer whose relative depth is closest to ``fraction`` (0 = first layer, 1 = last)."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must lie in [0, 1], got {fraction}.")
+    return min(model.layer_names, key=lambda name: abs(depth_fraction(model, name) - fraction))
+
+
+@dataclass
+class CKAResult:
+    """CKA between every layer of model A (rows) and every layer of model B (columns)."""
+
+    matrix: np.ndarray
+    model_a: str
+    model_b: str
+    layers_a: list[str]
+    layers_b: list[str]
+    depth_a: np.ndarray
+    depth_b: np.ndarray
+    debiased: bool
+
+    def matched_vs_mismatched(self, tolerance: float = 0.15, far: float = 0.4) -> tuple[float, float]:
+        """Mean CKA over layer pairs at about the same relative depth (|Δ| <= tolerance) and over pairs far apart (|Δ| >= far)."""
+        gap = np.abs(self.depth_a[:, None] - self.depth_b[None, :])
+        if not (gap <= tolerance).any() or not (gap >= far).any():
+            raise ValueError("No layer pairs at matched or at distant depths; widen tolerance or lower far.")
+        return float(self.matrix[gap <= tolerance].mean()), float(self.matrix[gap >= far].mean())
+
+
+def cka_matrix(
+    model_a: CircuitModel,
+    model_b: CircuitModel,
+    images: torch.Tensor,
+    layers_a: Sequence[str] | None = None,
+    layers_b: Sequence[str] | None = None,
+    *,
+    grid: int = 4,
+    debiased: bool = False,
+    progress: bool = False,
+) -> CKAResult:
+    """Linear CKA between the layers of two models on the same images (all layers when none are named)."""
+    layers_a = list(layers_a) if layers_a is not None else model_a.layer_names
+    layers_b = list(layers_b) if layers_b is not None else model_b.layer_names
+    grams_a = {k: gram_linear(v) for k, v in layer_features(model_a, images, layers_a, grid=grid, progress=progress).items()}
+    grams_b = (
+        grams_a if model_b is model_a and layers_b == layers_a
+        else {k: gram_linear(v) for k, v in layer_features(model_b, images, layers_b, grid=grid, progress=progress).items()}
+    )
+    matrix = np.array([[cka_from_grams(grams_a[a], grams_b[b], debiased=debiased) for b in layers_b] for a in layers_a])
+    return CKAResult(
+        matrix, model_a.name, model_b.name, layers_a, layers_b,
+        np.array([depth_fraction(model_a, name) for name in layers_a]),
+        np.array([depth_fraction(model_b, name) for name in layers_b]),
+        debiased,
+    )
+
+
+# --- unit matching --------------------------------------------------------------------------------
+def unit_responses(model: CircuitModel, images: torch.Tensor, layer: str, *, grid: int = 4, progress: bool = False) -> torch.Tensor:
+    """Responses (N * grid * grid, C) of every unit of a layer: one row per image and grid cell."""
+    maps = layer_features(model, images, [layer], grid=grid, progress=progress)[model.layer(layer).name]
+    return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
+
+
+def correlation_matrix(responses_a: torch.Tensor | np.ndarray, responses_b: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Pearson correlation (Ca, Cb) between every column of A and every column of B (rows = the same samples).
+
+    A unit that never varies (e.g. dead on these images) correlates 0 with everything.
+    """
+    a, b = _as_matrix(responses_a, "responses_a"), _as_matrix(responses_b, "responses_b")
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"Both response sets need the same samples (at least 2); got {len(a)} and {len(b)} rows.")
+
+    def standardise(x: torch.Tensor) -> torch.Tensor:
+        x = x - x.mean(0)
+        scale = x.norm(dim=0)
+        return torch.where(scale > 1e-12 * max(1.0, float(scale.max())), x / scale.clamp_min(1e-300), torch.zeros_like(x))
+
+    return (standardise(a).T @ standardise(b)).numpy()
+
+
+@dataclass
+class UnitMatch:
+    """For each unit of model A, its best-correlated unit of model B."""
+
+    correlations: np.ndarray  # (Ca, Cb)
+    best: np.ndarray  # (Ca,) index of the best unit of B
+    best_correlation: np.ndarray  # (Ca,)
+
+    @property
+    def mean_best(self) -> float:
+        """Mean over A's units of the best correlation found in B."""
+        return float(self.best_correlation.mean())
+
+
+def match_units(responses_a: torch.Tensor | np.ndarray, responses_b: torch.Tensor | np.ndarray) -> UnitMatch:
+    """Match every unit of A to the unit of B whose responses correlate most (responses: samples x units)."""
+    correlations = correlation_matrix(responses_a, responses_b)
+    best = correlations.argmax(1)
+    return UnitMatch(correlations, best, correlations[np.arange(len(best)), best])
+
+
+def shuffled_match(
+    responses_a: torch.Tensor | np.ndarray,
+    responses_b: torch.Tensor | np.ndarray,
+    *,
+    samples_per_image: int = 1,
+    seed: int = 0,
+) -> UnitMatch:
+    """The same matching after shuffling which image B saw: the correlation expected from chance alone.
+
+    Rows come in blocks of ``samples_per_image`` (grid cells of one image); whole blocks are
+    shuffled, so positions within an image stay aligned and only the image correspondence breaks.
+    """
+    b = _as_matrix(responses_b, "responses_b")
+    if len(b) % samples_per_image:
+        raise ValueError(f"{len(b)} rows do not split into images of {samples_per_image} samples each.")
+    order = np.random.default_rng(seed).permutation(len(b) // samples_per_image)
+    shuffled = b.reshape(-1, samples_per_image, b.shape[1])[torch.from_numpy(order)].reshape(b.shape)
+    return match_units(responses_a, shuffled)
+
+
+# --- first-layer filters --------------------------------------------------------------------------
+def first_conv(model: CircuitModel) -> tuple[str, nn.Conv2d]:
+    """The first convolution that reads the RGB image: its module path and the module."""
+    for path, module in model.module.named_modules():
+        if isinstance(module, nn.Conv2d) and module.in_channels == 3 and module.groups == 1:
+            return path, module
+    raise ValueError(f"{model.name} has no Conv2d with 3 input channels, so it has no first-layer RGB filters.")
+
+
+def first_layer_filters(model: CircuitModel) -> torch.Tensor:
+    """The first convolution's filters (C, 3, k, k) as they act on images in [0, 1] (the preprocessing's std folded in)."""
+    _path, conv = first_conv(model)
+    weights = conv.weight.detach().float().cpu().clone()
+    if isinstance(model.preprocess, ImageNormalize):
+        weights = weights / model.preprocess.std.detach().cpu().view(1, 3, 1, 1)
+    return weights
+
+
+@dataclass(frozen=True)
+class FilterProperties:
+    """Measurements of one RGB filter that decide its type."""
+
+    colour_fraction: float  # share of the energy not explained by a grey (luminance) filter
+    dc_fraction: float  # share of the luminance energy in its mean (a uniform blob)
+    orientedness: float  # 0 (isotropic) .. 1 (all spectral power along one orientation)
+    orientation: float  # degrees in [0, 180): direction of the stripes / edge the filter prefers
+    kind: str
+
+
+def filter_properties(
+    filter_rgb: torch.Tensor | np.ndarray,
+    *,
+    colour_threshold: float = 0.75,
+    dc_threshold: float = 0.5,
+    oriented_threshold: float = 0.45,
+    fft_size: int = 32,
+) -> FilterProperties:
+    """Measure one (3, k, k) filter and classify it as oriented, colour contrast, low frequency or other.
+
+    - colour fraction: energy of ``w - grey(w)`` over energy of ``w``, where ``grey(w)`` repeats the
+      channel mean; >= ``colour_threshold`` means **colour contrast**.
+    - DC fraction: energy of the grey filter's mean over the grey filter's energy; >= ``dc_threshold``
+      means **low frequency** (a blob of one sign).
+    - orientedness: the grey filter's zero-mean part, zero-padded to ``fft_size``; its power spectrum
+      P(f) at frequency angle θ, within the disk |f| <= 0.5 cycle/pixel, gives ``|Σ P e^{2iθ}| / Σ P`` (1 when all power lies along one
+      line through the origin, as for a Gabor or an edge); >= ``oriented_threshold`` means **oriented**.
+    - anything else is **other** (centre-surround, checkerboards, noise, dead filters).
+    The rules are applied in that order.
+    """
+    w = np.asarray(filter_rgb.detach().cpu() if isinstance(filter_rgb, torch.Tensor) else filter_rgb, dtype=np.float64)
+    if w.ndim != 3 or w.shape[0] != 3:
+        raise ValueError(f"A filter must be (3, k, k) (RGB), got shape {w.shape}.")
+    if fft_size < max(w.shape[1:]):
+        raise ValueError(f"fft_size ({fft_size}) must be at least the filter size {w.shape[1:]}.")
+    energy = float((w**2).sum())
+    if energy <= 1e-20:
+        return FilterProperties(0.0, 0.0, 0.0, 0.0, "other")
+    grey = w.mean(0)
+    colour_fraction = float(((w - grey) ** 2).sum() / energy)
+    grey_energy = float((grey**2).sum())
+    dc_fraction = float(grey.mean() ** 2 * grey.size / grey_energy) if grey_energy > 1e-20 else 0.0
+    pattern = grey - grey.mean()
+    power = np.abs(np.fft.fft2(pattern, s=(fft_size, fft_size))) ** 2
+    frequencies = np.fft.fftfreq(fft_size)
+    fy, fx = np.meshgrid(frequencies, frequencies, indexing="ij")
+    angle = np.arctan2(fy, fx)
+    power = np.where(fy**2 + fx**2 <= 0.25, power, 0.0)  # a disk, so the square grid's corners add no bias
+    total = power.sum()
+    resultant = (power * np.exp(2j * angle)).sum() / total if total > 1e-20 else 0.0
+    orientedness = float(abs(resultant))
+    # Power along frequency angle θ means stripes at θ + 90°; image rows grow downwards, so flip the sign.
+    orientation = float((-np.degrees(np.angle(resultant)) / 2 + 90) % 180)
+    if colour_fraction >= colour_threshold:
+        kind = "colour contrast"
+    elif dc_fraction >= dc_threshold:
+        kind = "low frequency"
+    elif orientedness >= oriented_threshold:
+        kind = "oriented"
+    else:
+        kind = "other"
+    return FilterProperties(colour_fraction, dc_fraction, orientedness, orientation, kind)
+
+
+def classify_filter(filter_rgb: torch.Tensor | np.ndarray) -> str:
+    """The type of one (3, k, k) filter: 'oriented', 'colour contrast', 'low frequency' or 'other'."""
+    return filter_properties(filter_rgb).kind
+
+
+def classify_filters(filters: torch.Tensor | np.ndarray) -> list[FilterProperties]:
+    """Measure and classify every filter of a (C, 3, k, k) stack."""
+    return [filter_properties(f) for f in filters]
+
+
+def filter_type_counts(properties: Sequence[FilterProperties]) -> dict[str, int]:
+    """How many filters of each type (every type listed, zero included)."""
+    return {kind: sum(p.kind == kind for p in properties) for kind in FILTER_TYPES}
+
+
+# --- several models ---------------------------------------------------------------------------------
+def run_on_models(
+    models: Sequence[CircuitModel],
+    measurements: Mapping[str, Callable[[CircuitModel], object]],
+    *,
+    progress: bool = True,
+) -> dict[str, dict[str, object]]:
+    """Apply every measurement to every model: ``{model name: {measurement name: result}}``."""
+    from tqdm.auto import tqdm
+
+    names = [model.name for model in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Models must have different names to be told apart, got {names}.")
+    results: dict[str, dict[str, object]] = {}
+    jobs = [(model, key, measure) for model in models for key, measure in measurements.items()]
+    for model, key, measure in tqdm(jobs, desc="measuring models", disable=not progress):
+        results.setdefault(model.name, {})[key] = measure(model)
+    return results

@@ -1,0 +1,118 @@
+"""torchvision models: weights file names, the download + hash-prefix check, loading, layers (no network)."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+import torch
+import torchvision.models as tvm
+
+import helpers.torchvision_models as tv
+from helpers.download import DownloadError
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    """Point the weights folder at an empty temporary one, and allow (local) downloads."""
+    folder = tmp_path / "weights"
+    monkeypatch.setattr(tv, "WEIGHTS_DIR", folder)
+    monkeypatch.delenv("CIRCUITS_OFFLINE", raising=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def resnet18_bytes() -> bytes:
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.save(tvm.resnet18(weights=None).state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def test_weights_file_uses_torchvisions_name_and_hash_prefix():
+    assert tv.weights_file("resnet18").name == "resnet18-f37072fd.pth"
+    assert tv.weights_url("resnet18") == tvm.ResNet18_Weights.IMAGENET1K_V1.url
+    assert tv.hash_prefix("alexnet-owt-7be5be79.pth") == "7be5be79"
+    assert tv.hash_prefix("weights.pth") is None
+    with pytest.raises(KeyError, match="resnet18"):
+        tv.weights_file("resnet19")
+
+
+def test_offline_missing_weights_is_a_clear_error(weights_dir, monkeypatch, http_server):
+    monkeypatch.setenv("CIRCUITS_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError) as caught:
+        tv.load_torchvision_model("alexnet")
+    message = str(caught.value)
+    assert "CIRCUITS_OFFLINE" in message and str(tv.weights_file("alexnet")) in message
+    assert tvm.AlexNet_Weights.IMAGENET1K_V1.url in message
+
+
+def test_download_hash_check_and_load(http_server, weights_dir, resnet18_bytes):
+    name = f"resnet18-{hashlib.sha256(resnet18_bytes).hexdigest()[:8]}.pth"
+    (http_server.root / name).write_bytes(resnet18_bytes)
+    model = tv.load_torchvision_model("resnet18", url=http_server.url(name), progress=False)
+    assert (weights_dir / name).read_bytes() == resnet18_bytes
+    saved = torch.load(io.BytesIO(resnet18_bytes), weights_only=True)
+    assert torch.equal(model.module.layer3[1].conv2.weight, saved["layer3.1.conv2.weight"])
+    assert model.labels[0] == "tench" and len(model.labels) == 1000
+    assert model.layer_names == ["conv1"] + [f"layer{s}.{i}" for s in range(1, 5) for i in range(2)]
+    shapes = model.layer_shapes()
+    assert shapes["conv1"] == (64, 112, 112) and shapes["layer4.1"] == (512, 7, 7)
+    assert all(shapes[layer.name][0] == layer.channels for layer in model.layers)
+    assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
+    assert not any(getattr(m, "inplace", False) for m in model.module.modules())
+
+
+def test_hash_mismatch_is_rejected_and_not_kept(http_server, weights_dir, resnet18_bytes):
+    (http_server.root / "resnet18-deadbeef.pth").write_bytes(resnet18_bytes)
+    with pytest.raises(DownloadError, match="SHA-256"):
+        tv.download_torchvision_weights("resnet18", url=http_server.url("resnet18-deadbeef.pth"), progress=False)
+    assert list(weights_dir.iterdir()) == []
+    with pytest.raises(FileNotFoundError, match="download failed"):
+        tv.load_torchvision_model("resnet18", url=http_server.url("resnet18-deadbeef.pth"), progress=False)
+
+
+def test_wrong_shape_is_rejected_naming_the_tensor(http_server, weights_dir):
+    buffer = io.BytesIO()
+    torch.save(tvm.resnet18(weights=None, num_classes=10).state_dict(), buffer)
+    data = buffer.getvalue()
+    name = f"resnet18-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    (http_server.root / name).write_bytes(data)
+    with pytest.raises(DownloadError, match=r"'fc.weight' has shape \(10, 512\)"):
+        tv.download_torchvision_weights("resnet18", url=http_server.url(name), progress=False)
+    assert list(weights_dir.iterdir()) == []
+
+
+def _save_random(name: str, weights_dir) -> None:
+    torch.manual_seed(0)
+    module = tv._architecture(name, "cpu")
+    weights_dir.mkdir(exist_ok=True)
+    torch.save(module.state_dict(), tv.weights_file(name))
+
+
+def test_googlenet_preprocessing_equals_torchvisions_transform_input(weights_dir):
+    _save_random("googlenet", weights_dir)
+    model = tv.load_torchvision_model("googlenet")
+    assert model.module.aux1 is None and model.module.aux2 is None
+    reference = tvm.googlenet(weights=None, aux_logits=True, transform_input=True, init_weights=False)
+    reference.load_state_dict(torch.load(tv.weights_file("googlenet"), weights_only=True))
+    reference.eval()
+    images = torch.rand(2, 3, 224, 224)
+    normalize = tvm.GoogLeNet_Weights.IMAGENET1K_V1.transforms()
+    imagenet_normalized = (images - torch.tensor(normalize.mean).view(1, 3, 1, 1)) / torch.tensor(normalize.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.allclose(model(images), reference(imagenet_normalized), atol=1e-4)
+    mixed = model.layer("inception3b")
+    assert [(b.name, b.start, b.stop) for b in mixed.branches] == [
+        ("1x1", 0, 128), ("3x3", 128, 320), ("5x5", 320, 416), ("pool_reduce", 416, 480)]
+    assert model.layer_shapes()["inception3b"] == (480, 28, 28)
+
+
+def test_alexnet_and_vgg16_layers_are_the_relus_after_each_conv():
+    alexnet = tv._alexnet_layers(tv._architecture("alexnet"))  # on the meta device: no memory, no weights
+    assert [(layer.name, layer.module_path, layer.channels) for layer in alexnet] == [
+        ("conv1", "features.1", 64), ("conv2", "features.4", 192), ("conv3", "features.7", 384),
+        ("conv4", "features.9", 256), ("conv5", "features.11", 256)]
+    vgg = tv._vgg_layers(tv._architecture("vgg16"))
+    assert [layer.name for layer in vgg] == [f"conv{b}_{i}" for b, n in enumerate((2, 2, 3, 3, 3), 1) for i in range(1, n + 1)]
+    assert vgg[-1].module_path == "features.29" and vgg[-1].channels == 512
