@@ -35,6 +35,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -311,9 +312,8 @@ class _HistogramStream:
         self.width[channels] *= 2
 
     def add(self, values: torch.Tensor) -> None:
-        """Count ``values`` of shape (C, M): M activations for each of the C units."""
-        values = values.to(torch.float64)
-        lows, highs = values.amin(1), values.amax(1)
+        """Count ``values`` of shape (B, C, M): for each of the C units, B x M activations."""
+        lows, highs = values.amin(dim=(0, 2)).double(), values.amax(dim=(0, 2)).double()
         if not self.started:
             self.low = torch.minimum(lows, torch.zeros_like(lows))
             span = (highs - self.low).clamp_min(1e-6)
@@ -329,9 +329,10 @@ class _HistogramStream:
                 self._double(too_high, upward=True)
             if len(too_low):
                 self._double(too_low, upward=False)
-        channels = values.shape[0]
-        position = ((values - self.low[:, None]) / self.width[:, None]).floor().long().clamp_(0, self.bins - 1)
-        position += torch.arange(channels)[:, None] * self.bins
+        channels = values.shape[1]
+        low, width = self.low.float()[None, :, None], self.width.float()[None, :, None]
+        position = ((values - low) / width).floor_().clamp_(0, self.bins - 1).long()
+        position += torch.arange(channels)[None, :, None] * self.bins
         self.counts += torch.bincount(position.flatten(), minlength=channels * self.bins).view(channels, self.bins)
 
 
@@ -411,6 +412,148 @@ def _pick_band(values: torch.Tensor, band: tuple[float, float], band_k: int) -> 
     return limits, rows
 
 
+class _LayerScan:
+    """The fixed-size running state of one layer's scan: fed batch by batch, then finished."""
+
+    def __init__(self, layer: str, channels: int, settings: dict):
+        self.layer = layer
+        self.channels = channels
+        self.settings = settings
+        top_k, reservoir = settings["top_k"], settings["reservoir"]
+        self.rng = np.random.default_rng(settings["seed"])
+        self.top_value = torch.full((channels, top_k), -math.inf)
+        self.top_index = torch.full((channels, top_k), -1, dtype=torch.int64)
+        self.top_flat = torch.zeros((channels, top_k), dtype=torch.int64)
+        self.sample_value = torch.zeros((reservoir, channels))
+        self.sample_flat = torch.zeros((reservoir, channels), dtype=torch.int64)
+        self.sample_index = torch.full((reservoir,), -1, dtype=torch.int64)
+        self.histogram = _HistogramStream(channels, settings["bins"])
+        self.total = torch.zeros(channels, dtype=torch.float64)
+        self.total_squares = torch.zeros(channels, dtype=torch.float64)
+        self.firing = torch.zeros(channels, dtype=torch.int64)
+        self.seen = 0
+        self.map_size = (0, 0)
+
+    def add(self, indices: torch.Tensor, maps: torch.Tensor) -> None:
+        """Take in one batch: source ``indices`` (B,) and the layer's activation ``maps`` (B, C, h, w)."""
+        batch, channels, rows, cols = maps.shape
+        self.map_size = (rows, cols)
+        flat = maps.flatten(2)  # (B, C, h*w)
+        best, where = flat.max(2)  # (B, C): each unit's maximum over positions, and where it is
+
+        merged_value = torch.cat([self.top_value, best.T], dim=1)
+        merged_index = torch.cat([self.top_index, indices[None].expand(channels, batch)], dim=1)
+        merged_flat = torch.cat([self.top_flat, where.T], dim=1)
+        self.top_value, keep = merged_value.topk(self.settings["top_k"], dim=1)
+        self.top_index, self.top_flat = merged_index.gather(1, keep), merged_flat.gather(1, keep)
+
+        reservoir = self.settings["reservoir"]
+        for j in range(batch):  # algorithm R: one draw per image, shared by all units
+            count = self.seen + j
+            slot = count if count < reservoir else int(self.rng.integers(count + 1))
+            if slot < reservoir:
+                self.sample_value[slot], self.sample_flat[slot], self.sample_index[slot] = best[j], where[j], indices[j]
+        self.seen += batch
+
+        self.histogram.add(flat)
+        self.total += flat.sum(dim=(0, 2)).double()
+        self.total_squares += flat.square().sum(dim=(0, 2)).double()
+        self.firing += (flat > 0).sum(dim=(0, 2))
+
+    def finish(self, model: CircuitModel, source: ImageSource) -> DatasetExamples:
+        """Read the band out of the reservoir and package everything as :class:`DatasetExamples`."""
+        filled = min(self.seen, self.settings["reservoir"])
+        values, flats, image_index = self.sample_value[:filled], self.sample_flat[:filled], self.sample_index[:filled]
+        limits, band_rows = _pick_band(values, tuple(self.settings["band"]), self.settings["band_k"])
+        empty = band_rows < 0
+        rows = band_rows.clamp_min(0)
+        unit_ids = torch.arange(self.channels)[:, None]
+        band_flat = flats[rows, unit_ids].masked_fill(empty, 0)
+        count = self.seen * self.map_size[0] * self.map_size[1]
+        mean = self.total / count
+        variance = (self.total_squares / count - mean.square()).clamp_min(0)
+        width = self.map_size[1]
+        state = dict(
+            model_name=model.name,
+            layer=self.layer,
+            source_key=source.key,
+            settings=self.settings,
+            num_images=self.seen,
+            map_size=self.map_size,
+            image_size=int(source.size),
+            geometry=vars(field_geometry(model, self.layer, int(source.size))),
+            top_value=self.top_value.masked_fill(self.top_index < 0, float("nan")),
+            top_index=self.top_index,
+            top_position=torch.stack([self.top_flat // width, self.top_flat % width], dim=-1),
+            band_value=values[rows, unit_ids].masked_fill(empty, float("nan")),
+            band_index=image_index[rows].masked_fill(empty, -1),
+            band_position=torch.stack([band_flat // width, band_flat % width], dim=-1),
+            band_limits=limits,
+            hist_counts=self.histogram.counts,
+            hist_low=self.histogram.low,
+            hist_width=self.histogram.width,
+            mean=mean.float(),
+            std=variance.sqrt().float(),
+            firing_fraction=(self.firing.double() / count).float(),
+        )
+        # Tensors made under inference_mode cannot be changed in place later; hand back ordinary copies.
+        state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+        return DatasetExamples.from_state(state, source)
+
+
+def scan_layers(
+    model: CircuitModel,
+    layers: Sequence[str],
+    source: ImageSource,
+    *,
+    top_k: int = 16,
+    band: tuple[float, float] = (0.5, 0.9),
+    band_k: int = 16,
+    pre_activation: bool = False,
+    reservoir: int = 1024,
+    bins: int = 64,
+    seed: int = 0,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> dict[str, DatasetExamples]:
+    """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer."""
+    from tqdm.auto import tqdm
+
+    layers = list(dict.fromkeys(layers))
+    if not layers:
+        raise ValueError("Pass at least one layer name to scan.")
+    band = tuple(float(b) for b in band)
+    for layer in layers:
+        _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins)
+    if len(source) == 0:
+        raise ValueError("The image source is empty: nothing to scan.")
+    settings = {"top_k": int(top_k), "band": list(band), "band_k": int(band_k), "pre_activation": bool(pre_activation),
+                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed)}
+    paths = {layer: cache_path(model, layer, source, settings, cache_dir) for layer in layers}
+    found: dict[str, DatasetExamples] = {}
+    if cache:
+        for layer in layers:
+            cached = _load_cache(paths[layer], settings, source)
+            if cached is not None:
+                found[layer] = cached
+    missing = [layer for layer in layers if layer not in found]
+    if missing:
+        scans = {layer: _LayerScan(layer, model.channels(layer), settings) for layer in missing}
+        batches = tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
+                       desc=f"scan {', '.join(missing)}", disable=not progress)
+        with torch.inference_mode():
+            for indices, images in batches:
+                maps = capture(model, images, missing, pre_activation=pre_activation)
+                for layer, running in scans.items():
+                    running.add(indices, maps[layer].float().cpu())
+        for layer, running in scans.items():
+            found[layer] = running.finish(model, source)
+            if cache:
+                _save_cache(paths[layer], found[layer])
+    return {layer: found[layer] for layer in layers}
+
+
 def scan_layer(
     model: CircuitModel,
     layer: str,
@@ -433,103 +576,5 @@ def scan_layer(
     the reservoir sample; ``cache`` reads and writes ``data/cache/dataset_examples/`` (or
     ``cache_dir``), where a changed model, layer, source or setting never returns an old result.
     """
-    from tqdm.auto import tqdm
-
-    band = tuple(float(b) for b in band)
-    _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins)
-    if len(source) == 0:
-        raise ValueError("The image source is empty: nothing to scan.")
-    settings = {"top_k": int(top_k), "band": list(band), "band_k": int(band_k), "pre_activation": bool(pre_activation),
-                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed)}
-    path = cache_path(model, layer, source, settings, cache_dir)
-    if cache:
-        found = _load_cache(path, settings, source)
-        if found is not None:
-            return found
-
-    channels = model.channels(layer)
-    rng = np.random.default_rng(seed)
-    top_value = torch.full((channels, top_k), -math.inf)
-    top_index = torch.full((channels, top_k), -1, dtype=torch.int64)
-    top_flat = torch.zeros((channels, top_k), dtype=torch.int64)
-    sample_value = torch.zeros((reservoir, channels))
-    sample_flat = torch.zeros((reservoir, channels), dtype=torch.int64)
-    sample_index = torch.full((reservoir,), -1, dtype=torch.int64)
-    histogram = _HistogramStream(channels, bins)
-    total = torch.zeros(channels, dtype=torch.float64)
-    total_squares = torch.zeros(channels, dtype=torch.float64)
-    firing = torch.zeros(channels, dtype=torch.int64)
-    seen = 0
-    map_size = None
-
-    batches = source.indexed_batches()
-    bar = tqdm(batches, total=math.ceil(len(source) / source.batch_size), desc=f"scan {layer}", disable=not progress)
-    with torch.inference_mode():
-        for indices, images in bar:
-            maps = capture(model, images, layer, pre_activation=pre_activation)[layer].float().cpu()  # (B, C, h, w)
-            batch, _, rows, cols = maps.shape
-            map_size = (rows, cols)
-            flat = maps.flatten(2)  # (B, C, h*w)
-            best, where = flat.max(2)  # (B, C)
-
-            merged_value = torch.cat([top_value, best.T], dim=1)
-            merged_index = torch.cat([top_index, indices[None].expand(channels, batch)], dim=1)
-            merged_flat = torch.cat([top_flat, where.T], dim=1)
-            top_value, keep = merged_value.topk(top_k, dim=1)
-            top_index, top_flat = merged_index.gather(1, keep), merged_flat.gather(1, keep)
-
-            for j in range(batch):  # algorithm R, one draw per image, shared by all units
-                slot = seen + j if seen + j < reservoir else int(rng.integers(seen + j + 1))
-                if slot < reservoir:
-                    sample_value[slot], sample_flat[slot], sample_index[slot] = best[j], where[j], indices[j]
-            seen += batch
-
-            per_unit = flat.transpose(0, 1).reshape(channels, -1)  # (C, B*h*w)
-            histogram.add(per_unit)
-            total += per_unit.sum(1, dtype=torch.float64)
-            total_squares += per_unit.double().square().sum(1)
-            firing += (per_unit > 0).sum(1)
-
-    filled = min(seen, reservoir)
-    sample_value, sample_flat, sample_index = sample_value[:filled], sample_flat[:filled], sample_index[:filled]
-    limits, band_rows = _pick_band(sample_value, band, band_k)
-    empty = band_rows < 0
-    gather_rows = band_rows.clamp_min(0)
-    unit_ids = torch.arange(channels)[:, None]
-    band_value = sample_value[gather_rows, unit_ids].masked_fill(empty, float("nan"))
-    band_index = sample_index[gather_rows].masked_fill(empty, -1)
-    band_flat = sample_flat[gather_rows, unit_ids].masked_fill(empty, 0)
-
-    count = seen * map_size[0] * map_size[1]
-    mean = total / count
-    variance = (total_squares / count - mean.square()).clamp_min(0)
-    top_valid = top_index >= 0
-    examples = DatasetExamples(
-        model_name=model.name,
-        layer=layer,
-        source_key=source.key,
-        settings=settings,
-        num_images=seen,
-        map_size=map_size,
-        image_size=int(source.size),
-        geometry=field_geometry(model, layer, int(source.size)),
-        top_value=top_value.masked_fill(~top_valid, float("nan")),
-        top_index=top_index,
-        top_position=torch.stack([top_flat // map_size[1], top_flat % map_size[1]], dim=-1),
-        band_value=band_value,
-        band_index=band_index,
-        band_position=torch.stack([band_flat // map_size[1], band_flat % map_size[1]], dim=-1),
-        band_limits=limits,
-        hist_counts=histogram.counts,
-        hist_low=histogram.low,
-        hist_width=histogram.width,
-        mean=mean.float(),
-        std=variance.sqrt().float(),
-        firing_fraction=(firing.double() / count).float(),
-    )
-    # Tensors made under inference_mode cannot be changed in place later; hand back ordinary copies.
-    state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in examples.to_state().items()}
-    examples = DatasetExamples.from_state(state, source)
-    if cache:
-        _save_cache(path, examples)
-    return examples
+    return scan_layers(model, [layer], source, top_k=top_k, band=band, band_k=band_k, pre_activation=pre_activation,
+                       reservoir=reservoir, bins=bins, seed=seed, cache=cache, cache_dir=cache_dir, progress=progress)[layer]

@@ -269,7 +269,7 @@ def imagenette(which: str = "imagenette", split: str = "val", size: int = 160, b
     if not folder.is_dir():
         if is_offline():
             raise FileNotFoundError(
-                f"{which} is not in {folder.parent} and CIRCUITS_OFFLINE is set. Run `make data` with a network "
+                f"{which} is not in {folder.parent} and CIRCUITS_OFFLINE is set. Run `make weights` with a network "
                 f"connection, or unpack {IMAGENETTE_URLS[which]} there yourself."
             )
         from torchvision.datasets import Imagenette

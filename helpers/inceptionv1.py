@@ -56,10 +56,10 @@ INPUT_SIZE = 224
 
 #: Local response normalisation, in ``torch.nn.LocalResponseNorm`` terms. Two settings circulate in
 #: public PyTorch ports of this graph: the older one (size 9, alpha 1e-4, beta 0.5, k 1; still in
-#: Lucent) and a 2021 correction by the port's author, made "to match the TensorFlow implementation"
+#: Lucent) and a 2021 correction by the port's author, made to match the TensorFlow implementation
 #: (size 10, alpha 10 x 1e-4, beta 0.5, k 2: each value is divided by sqrt(2 + 1e-4 x the sum of
 #: squares over 10 neighbouring channels), i.e. TensorFlow's bias 2 and per-channel alpha 1e-4).
-#: We use the correction, because it was checked against TensorFlow by its author; we could not
+#: We use the correction, because its author made it to match TensorFlow's results; we could not
 #: check either against TensorFlow here. Changing it changes every activation after conv2d0.
 LOCAL_RESPONSE_NORM = dict(size=10, alpha=10 * 0.00009999999747378752, beta=0.5, k=2.0)
 

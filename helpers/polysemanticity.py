@@ -191,7 +191,7 @@ def feature_maps(
 def top_example_features(examples: DatasetExamples, features: FeatureMaps, channel: int, k: int | None = None) -> torch.Tensor:
     """Centred unit-length penultimate features (k, C) of a unit's top dataset examples, where it fired."""
     indices = examples.top_indices(channel, k)
-    if int(indices.max(initial=-1)) >= features.maps.shape[0]:
+    if len(indices) and int(indices.max()) >= features.maps.shape[0]:
         raise ValueError("The dataset examples and the feature maps come from different image sources.")
     return features.at(indices, examples.top_positions(channel, k), examples.map_size)
 

@@ -139,15 +139,16 @@ def _as_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def _resultant(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """The positive part of tuning curves (O, U) summed as vectors around the circle, and its total weight."""
+    """The part of tuning curves (O, U) above half their peak, summed as vectors around the circle, and its total."""
     values = np.clip(_as_numpy(responses).astype(np.float64), 0, None)
     angles = np.radians(np.asarray(orientations, dtype=np.float64))
     if values.ndim == 1:
         values = values[:, None]
     if values.shape[0] != len(angles):
         raise ValueError(f"responses have {values.shape[0]} rows but there are {len(angles)} orientations.")
-    vector = (values * np.exp(1j * angles)[:, None]).sum(0)
-    return vector, values.sum(0)
+    weights = np.clip(values - values.max(0) / 2, 0, None)  # only what rises above half the peak counts
+    vector = (weights * np.exp(1j * angles)[:, None]).sum(0)
+    return vector, weights.sum(0)
 
 
 def preferred_orientation(
@@ -157,9 +158,10 @@ def preferred_orientation(
 ) -> np.ndarray:
     """Each unit's preferred orientation in degrees [0, 360) from tuning curves (O, U).
 
-    ``circular_mean``: the direction of the vector sum of the orientations weighted by the positive
-    part of the responses (robust to the sampling step, the default); ``argmax``: the orientation of
-    the largest response. Subtract a baseline (e.g. the blank image's response) before calling.
+    ``circular_mean`` (the default): the direction of the vector sum of the orientations, each
+    weighted by how far its response rises above half the unit's peak (so a broad floor of weak
+    responses does not pull the estimate; finer than the sampling step); ``argmax``: the
+    orientation of the largest response. Subtract a baseline (e.g. the blank image's response) first.
     """
     values = _as_numpy(responses)
     if method == "argmax":
@@ -172,11 +174,13 @@ def preferred_orientation(
 
 
 def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> np.ndarray:
-    """How sharply each unit prefers one orientation, in [0, 1] (one minus the circular variance).
+    """How sharply each unit prefers one orientation, in [0, 1], from tuning curves (O, U).
 
-    The length of the response-weighted mean vector of the orientations: 1 when only one orientation
-    drives the unit, 0 when all do equally (or when two opposite orientations do, like a line
-    detector seeing both sides of a curve). Units that never respond get 0.
+    The length of the mean vector of the orientations, each weighted by how far its response
+    rises above half the unit's peak (one minus the circular variance of that upper half): near 1
+    when the strong responses cluster around one orientation, near 0 when they are spread around the
+    circle or sit at two opposite orientations (a line detector sees both sides of a curve).
+    Units that never respond get 0.
     """
     vector, total = _resultant(responses, orientations)
     return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
@@ -207,6 +211,7 @@ class CurveScreen:
     layer: str
     placement: Placement
     pre_activation: bool
+    style: dict  # length, width (pixels), foreground and background of every stimulus
     orientations: np.ndarray  # (O,) curve and corner orientations
     radii: np.ndarray  # (R,) curve radii
     line_angles: np.ndarray  # (A,)
@@ -216,15 +221,18 @@ class CurveScreen:
     line: np.ndarray  # (A, P, C)
     corner: np.ndarray  # (O, K, C)
     blank: np.ndarray  # (C,) raw response to the blank image
-    curve_selectivity: np.ndarray  # (C,)
-    orientation_selectivity: np.ndarray  # (C,)
+    curve_selectivity: np.ndarray  # (C,) (best curve - best line) / best curve
+    corner_margin: np.ndarray  # (C,) (best curve - best corner) / best curve
+    orientation_selectivity: np.ndarray  # (C,) of the tuning curve at the best radius
+    strength: np.ndarray  # (C,) best curve response / the layer's 90th percentile of it
     preferred: np.ndarray  # (C,) preferred orientation, degrees
     best_radius: np.ndarray  # (C,) radius of the strongest curve, pixels
     score: np.ndarray  # (C,) curve_selectivity * orientation_selectivity for units that fire, else 0
 
     def tuning(self) -> np.ndarray:
-        """Orientation tuning curves (O, C): each unit's best response over radii, per orientation."""
-        return self.curve.max(1)
+        """Orientation tuning curves (O, C): each unit's response at its best radius, per orientation."""
+        index = np.abs(self.radii[:, None] - self.best_radius[None, :]).argmin(0)
+        return np.take_along_axis(self.curve, index[None, None, :], axis=1)[:, 0]
 
 
 @dataclass
@@ -255,6 +263,11 @@ class CurveFamily:
         """The members' orientation tuning curves (O, F) over ``screen.orientations``."""
         return self.screen.tuning()[:, self.channels]
 
+    def responses(self, model: CircuitModel, images: torch.Tensor) -> np.ndarray:
+        """The members' responses (N, F) to images drawn at the screen's placement, minus the blank image's."""
+        values = unit_responses(model, self.units, images, pre_activation=self.screen.pre_activation)
+        return values.numpy().astype(np.float64) - self.screen.blank[self.channels]
+
     def table(self) -> str:
         """One line per member: unit, preferred orientation and scores, ready to print."""
         rows = [f"{'unit':<16} {'orientation':>11} {'curve sel.':>10} {'orient. sel.':>12}"]
@@ -275,6 +288,7 @@ def find_curve_family(
     corner_angles: Sequence[float] = (60.0, 90.0, 120.0),
     min_curve_selectivity: float = 0.3,
     min_orientation_selectivity: float = 0.4,
+    min_strength: float = 0.2,
     max_units: int | None = None,
     pre_activation: bool | None = None,
     neighbourhood: int = 0,
@@ -292,17 +306,23 @@ def find_curve_family(
     length (``orientations // 2`` directions x ``line_offsets``), corners (``orientations`` x
     ``corner_angles``) and a blank image. All responses are taken relative to the blank image.
 
-    Scores, per unit:
+    Scores, per unit (responses minus the blank image's):
 
-    - **curve selectivity** = (best curve - best line or corner) / best curve: the share of its
-      strongest curve response that no straight line or corner reaches (1: lines and corners do
-      nothing; 0: one of them does as well; negative: one does better).
-    - **orientation selectivity**: :func:`orientation_selectivity` of its tuning curve (its best
-      response over radii at each orientation), 1 for a single orientation, 0 for none in particular.
+    - **curve selectivity** = (best curve - best line) / best curve: the share of its strongest
+      curve response that no straight line reaches (1: lines do nothing; 0: a line does as well;
+      negative: a line does better).
+    - **corner margin** = (best curve - best corner) / best curve: negative when a corner beats
+      every curve (a corner detector, not a curve detector). Curve detectors may like corners too.
+    - **orientation selectivity**: :func:`orientation_selectivity` of its tuning curve (responses to
+      curves of its best radius at every orientation): 1 for a single orientation, 0 for none in
+      particular (a line detector, which likes both sides of a curve, scores near 0).
     - **preferred orientation**: the circular mean of that tuning curve (:func:`preferred_orientation`).
+    - **strength**: its best curve response over the layer's 90th percentile of that number, so
+      units our drawings barely move are not called curve detectors.
 
-    Members: units whose best curve makes them fire (positive after the non-linearity), with both
-    selectivities above the thresholds; at most ``max_units`` of them, by the product of the two.
+    Members: units active (positive after the non-linearity) on their best curve, with curve
+    selectivity, orientation selectivity and strength above the thresholds and a corner margin
+    >= 0; at most ``max_units`` of them, by score = curve selectivity x orientation selectivity.
     """
     if orientations < 4:
         raise ValueError(f"orientations must be at least 4 (evenly spaced around 360 degrees), not {orientations}.")
@@ -336,37 +356,49 @@ def find_curve_family(
     line_part = relative[n_curve : n_curve + n_line].reshape(len(line_angles), len(offsets_px), -1)
     corner_part = relative[n_curve + n_line : -1].reshape(len(angles), len(corner_angles), -1)
 
-    best_curve = curve_part.reshape(-1, curve_part.shape[-1]).max(0)
-    best_other = np.maximum(line_part.reshape(-1, line_part.shape[-1]).max(0), corner_part.reshape(-1, corner_part.shape[-1]).max(0))
-    curve_selectivity = np.where(best_curve > 0, (best_curve - best_other) / np.maximum(best_curve, 1e-12), -1.0).clip(-1, 1)
-    tuning = curve_part.max(1)
+    n_units = curve_part.shape[-1]
+    best_curve = curve_part.reshape(-1, n_units).max(0)
+    best_line = line_part.reshape(-1, n_units).max(0)
+    best_corner = corner_part.reshape(-1, n_units).max(0)
+    driven = best_curve > 0
+    safe = np.maximum(best_curve, 1e-12)
+    curve_selectivity = np.where(driven, (best_curve - best_line) / safe, -1.0).clip(-1, 1)
+    corner_margin = np.where(driven, (best_curve - best_corner) / safe, -1.0).clip(-1, 1)
+    radius_index = curve_part.max(0).argmax(0)  # (C,) the radius of each unit's strongest curve
+    tuning = np.take_along_axis(curve_part, radius_index[None, None, :], axis=1)[:, 0]  # (O, C)
     selectivity = orientation_selectivity(tuning, angles)
     preferred = preferred_orientation(tuning, angles)
-    best_radius = radii_px[curve_part.max(0).argmax(0)]
-    peak_raw = responses[:n_curve].max(0)
-    fires = peak_raw > 0  # after a ReLU-like non-linearity the unit is active on its best curve
-    score = np.where(fires, np.clip(curve_selectivity, 0, None) * selectivity, 0.0)
+    best_radius = radii_px[radius_index]
+    firing = responses[:n_curve].max(0) > 0  # after a ReLU-like non-linearity the unit is active on its best curve
+    typical = np.percentile(best_curve[driven], 90) if driven.any() else 1.0
+    strength = np.where(driven, best_curve / max(typical, 1e-12), 0.0)
+    score = np.where(firing & driven, np.clip(curve_selectivity, 0, None) * selectivity, 0.0)
 
     screen = CurveScreen(
-        layer=placement.layer, placement=placement, pre_activation=pre_activation, orientations=angles,
+        layer=placement.layer, placement=placement, pre_activation=pre_activation, style={"length": stroke, **style},
+        orientations=angles,
         radii=radii_px, line_angles=line_angles, line_offsets=offsets_px, corner_angles=np.asarray(corner_angles, dtype=np.float64),
         curve=curve_part, line=line_part, corner=corner_part, blank=baseline, curve_selectivity=curve_selectivity,
-        orientation_selectivity=selectivity, preferred=preferred, best_radius=best_radius, score=score,
+        corner_margin=corner_margin, orientation_selectivity=selectivity, strength=strength, preferred=preferred,
+        best_radius=best_radius, score=score,
     )
-    return family_from_screen(screen, min_curve_selectivity, min_orientation_selectivity, max_units)
+    return family_from_screen(screen, min_curve_selectivity, min_orientation_selectivity, min_strength, max_units)
 
 
 def family_from_screen(
     screen: CurveScreen,
     min_curve_selectivity: float = 0.3,
     min_orientation_selectivity: float = 0.4,
+    min_strength: float = 0.2,
     max_units: int | None = None,
 ) -> CurveFamily:
     """Pick a family from a finished screen with other thresholds (no new forward pass)."""
     chosen = np.nonzero(
         (screen.score > 0)
         & (screen.curve_selectivity >= min_curve_selectivity)
+        & (screen.corner_margin >= 0)
         & (screen.orientation_selectivity >= min_orientation_selectivity)
+        & (screen.strength >= min_strength)
     )[0]
     chosen = chosen[np.argsort(-screen.score[chosen], kind="stable")][:max_units]
     chosen = chosen[np.argsort(screen.preferred[chosen], kind="stable")]

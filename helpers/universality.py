@@ -11,6 +11,9 @@ module measures it four ways, on any :class:`~helpers.models.CircuitModel`:
   (:func:`match_units`), against a baseline with the images shuffled (:func:`shuffled_match`).
 - **First-layer filters**, sorted by measurable criteria into oriented (Gabor-like),
   colour-contrast, low-frequency and other (:func:`classify_filter`).
+- **High-low frequency detectors**, with a screen like the curve screen of :mod:`helpers.tuning`
+  (:func:`find_high_low_family`): units that fire for fine texture on one side and smooth texture on
+  the other, more than for either texture alone, and for one orientation of the boundary.
 - A runner, :func:`run_on_models`, that applies the same measurements to several models.
 
 Images are shared: each model sees the same pictures, resized to its own input size, and each
@@ -29,7 +32,10 @@ from torch import nn
 
 from .activations import capture
 from .images import resize
-from .models import CircuitModel, ImageNormalize
+from .models import CircuitModel, ImageNormalize, Unit
+from .stimuli.boundaries import frequency_boundary
+from .tuning import orientation_selectivity, place_on_receptive_field, preferred_orientation
+from .tuning import unit_responses as stimulus_responses
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
 
@@ -341,6 +347,75 @@ def classify_filters(filters: torch.Tensor | np.ndarray) -> list[FilterPropertie
 def filter_type_counts(properties: Sequence[FilterProperties]) -> dict[str, int]:
     """How many filters of each type (every type listed, zero included)."""
     return {kind: sum(p.kind == kind for p in properties) for kind in FILTER_TYPES}
+
+
+# --- high-low frequency detectors -----------------------------------------------------------------
+@dataclass
+class HighLowFamily:
+    """A layer's high-low frequency detectors, sorted by preferred orientation (the side the fine texture is on)."""
+
+    layer: str
+    units: list[Unit]
+    orientations: np.ndarray  # (F,) degrees, direction of the high-frequency side
+    boundary_selectivity: np.ndarray  # (F,)
+    orientation_selectivity: np.ndarray  # (F,)
+    tuning: np.ndarray  # (O, F) response (relative to the textures alone) per boundary orientation
+    stimulus_orientations: np.ndarray  # (O,)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+
+def find_high_low_family(
+    model: CircuitModel,
+    layer: str,
+    *,
+    orientations: int = 12,
+    high_frequency: float = 0.25,
+    ratio: float = 6.0,
+    seeds: Sequence[int] = (0, 1),
+    min_boundary_selectivity: float = 0.3,
+    min_orientation_selectivity: float = 0.4,
+    neighbourhood: int = 0,
+) -> HighLowFamily:
+    """Screen every unit of ``layer`` with high-low frequency boundaries centred on its receptive field.
+
+    Stimuli (grey band-limited noise, :func:`helpers.stimuli.boundaries.frequency_boundary`): a
+    boundary with ``high_frequency`` cycles/pixel on one side and ``high_frequency / ratio`` on the
+    other at ``orientations`` directions, and the two controls, the fine and the smooth texture
+    filling the whole image; each averaged over ``seeds``. Per unit (pre-activation when the layer has one):
+
+    - **boundary selectivity** = (best boundary - best control) / best boundary, like the curve
+      screen's curve selectivity: 1 when neither texture alone drives the unit;
+    - **orientation selectivity** of its boundary tuning curve (:func:`helpers.tuning.orientation_selectivity`).
+    Members fire on their best boundary and pass both thresholds.
+    """
+    if orientations < 4 or ratio <= 1:
+        raise ValueError(f"Need orientations >= 4 and ratio > 1, got orientations={orientations}, ratio={ratio}.")
+    placement = place_on_receptive_field(model, layer)
+    angles = np.arange(orientations) * 360.0 / orientations
+    low = high_frequency / ratio
+    images = []
+    for seed in seeds:
+        images += [frequency_boundary(placement.size, a, high_frequency, low, center=placement.center, seed=seed) for a in angles]
+        images += [frequency_boundary(placement.size, 0.0, high_frequency, high_frequency, seed=seed),
+                   frequency_boundary(placement.size, 0.0, low, low, seed=seed)]
+    pre = model.layer(layer).pre_activation_path is not None
+    raw = stimulus_responses(model, layer, torch.stack(images), pre_activation=pre, neighbourhood=neighbourhood)
+    raw = raw.numpy().astype(np.float64).reshape(len(seeds), orientations + 2, -1).mean(0)
+    boundary, controls = raw[:orientations], raw[orientations:]
+    best_boundary, best_control = boundary.max(0), controls.max(0)
+    relative = boundary - best_control
+    gain = best_boundary - best_control
+    selectivity = np.where(gain > 0, gain / np.maximum(np.abs(best_boundary), 1e-12), 0.0).clip(-1, 1)
+    orient_sel = orientation_selectivity(relative, angles)
+    preferred = preferred_orientation(relative, angles)
+    chosen = np.nonzero((best_boundary > 0) & (selectivity >= min_boundary_selectivity) & (orient_sel >= min_orientation_selectivity))[0]
+    chosen = chosen[np.argsort(preferred[chosen], kind="stable")]
+    return HighLowFamily(
+        model.layer(layer).name, [Unit(model.layer(layer).name, int(c)) for c in chosen], preferred[chosen],
+        selectivity[chosen], orient_sel[chosen], relative[:, chosen], angles,
+    )
 
 
 # --- several models ---------------------------------------------------------------------------------

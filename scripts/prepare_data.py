@@ -1,9 +1,9 @@
 """Download the course's model weights and data sets into data/ (what the network allows).
 
 Usage:
-    python scripts/prepare_data.py                      # InceptionV1 weights + labels (the paper's model)
-    python scripts/prepare_data.py --models inceptionv1 googlenet resnet18 --data imagenette imagewoof
-    python scripts/prepare_data.py --models --data imagenette   # data sets only
+    python scripts/prepare_data.py        # InceptionV1 weights + labels, Imagenette and Imagewoof (160 px)
+    python scripts/prepare_data.py --models inceptionv1 googlenet resnet18 --data
+    python scripts/prepare_data.py --models --data imagewoof      # one data set only
 
 Files already in place are kept (``--force`` downloads them again). Without a network connection,
 or with ``CIRCUITS_OFFLINE=1``, every item prints one line saying it was skipped and how to get it
@@ -22,6 +22,7 @@ from helpers.zoo import available_models
 
 DEFAULT_MODELS = ["inceptionv1"]
 DATA_SETS = list(IMAGENETTE_URLS)
+DEFAULT_DATA_SETS = DATA_SETS
 
 
 def _later(option: str, item: str) -> str:
@@ -72,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*", default=DEFAULT_MODELS, choices=available_models(), metavar="MODEL",
                         help=f"models whose weights to fetch (default: {' '.join(DEFAULT_MODELS)}; "
                              f"choices: {' '.join(available_models())})")
-    parser.add_argument("--data", nargs="*", default=[], choices=DATA_SETS, metavar="DATASET",
-                        help=f"data sets to fetch (default: none; choices: {' '.join(DATA_SETS)})")
+    parser.add_argument("--data", nargs="*", default=DEFAULT_DATA_SETS, choices=DATA_SETS, metavar="DATASET",
+                        help=f"data sets to fetch (default and choices: {' '.join(DATA_SETS)})")
     parser.add_argument("--force", action="store_true", help="download model weights again even if present")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from helpers.activations import capture
-from helpers.dataset_examples import DatasetExamples, cache_path, crop_box, scan_layer
+from helpers.dataset_examples import DatasetExamples, cache_path, crop_box, scan_layer, scan_layers
 from helpers.images import ImageSource, RandomCrops
 from helpers.models import wrap_model
 
@@ -246,3 +246,13 @@ def test_state_round_trip_keeps_everything(model, tmp_path):
     copy = DatasetExamples.from_state(ex.to_state(), ex.source)
     assert copy.geometry == ex.geometry and copy.map_size == ex.map_size
     torch.testing.assert_close(copy.top_patches(2, 3), ex.top_patches(2, 3))
+
+
+def test_scanning_layers_together_equals_scanning_them_alone(model, tmp_path):
+    source = noise_source(20)
+    together = scan_layers(model, ["conv1", "conv2"], source, cache_dir=tmp_path / "a", progress=False)
+    for layer in ("conv1", "conv2"):
+        alone = scan(model, layer, source, tmp_path / "b")
+        for name, value in alone.to_state().items():
+            if isinstance(value, torch.Tensor):
+                torch.testing.assert_close(value, getattr(together[layer], name), equal_nan=True)

@@ -174,3 +174,49 @@ def test_load_checked_state_dict_names_the_problem(tmp_path):
     torch.save({"other": torch.zeros(1)}, tmp_path / "foreign.pth")
     with pytest.raises(WeightsFileError, match="missing"):
         load_checked_state_dict(tmp_path / "foreign.pth", module, source="URL")
+
+
+# --- scripts/prepare_data.py, the set-up command's front end to these downloads ---------------
+
+def test_prepare_data_skips_everything_offline_and_exits_0(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from helpers.config import REPO_ROOT
+
+    env = dict(os.environ, CIRCUITS_OFFLINE="1", CIRCUITS_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "prepare_data.py"), "--quiet",
+         "--models", "inceptionv1", "resnet18", "--data", "imagewoof"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert all("skipped (CIRCUITS_OFFLINE is set)" in line and "prepare_data.py" in line for line in lines)
+    assert not (tmp_path / "data").exists() or not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
+
+
+def test_prepare_data_reports_ready_and_skipped_items(http_server, tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    import helpers.inceptionv1 as inception
+    from helpers.config import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("prepare_data", REPO_ROOT / "scripts" / "prepare_data.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(inception, "WEIGHTS_DIR", tmp_path / "weights")
+    weights = inception.InceptionV1().state_dict()
+    torch.save(weights, http_server.root / "inception5h.pth")
+    monkeypatch.setattr(inception, "WEIGHTS_URL", http_server.url("inception5h.pth"))
+    monkeypatch.setattr(inception, "LABELS_URL", http_server.url("missing.zip"))
+    assert script.main(["--quiet", "--models", "inceptionv1", "efficientnet_lite0", "--data"]) == 0
+    out = capsys.readouterr().out
+    assert f"inceptionv1: ready ({inception.weights_file()})" in out
+    assert "efficientnet_lite0: ready" in out
+    http_server.stop()
+    inception.weights_file().unlink()
+    assert script.main(["--quiet", "--models", "inceptionv1", "--data"]) == 0
+    assert "inceptionv1: skipped (no connection" in capsys.readouterr().out

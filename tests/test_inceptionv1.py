@@ -97,6 +97,12 @@ def test_layer_shapes_and_logits_at_224(reference, random_model):
     assert len(random_model.labels) == 1008
 
 
+def test_other_input_sizes_run_through_the_classifier(random_model):
+    # The graph's 7x7 average pool is an adaptive one here: identical at 224, still defined at 128.
+    assert random_model.layer_shapes(128)["mixed5b"] == (1024, 4, 4)
+    assert random_model(torch.rand(1, 3, 128, 128)).shape == (1, 1008)
+
+
 @needs_reference
 def test_every_padding_matches_tensorflow_same(reference, random_model):
     modules = dict(random_model.module.named_modules())

@@ -12,13 +12,13 @@ from .objectives import (
     BatchedObjectives, Objective, channel, class_logit, direction, diversity, neuron, objective_values, random_direction,
 )
 from .param import FourierImage, ImageParam, PixelImage, color_matrix_from_images, imagenet_color_matrix, make_param
-from .render import RedirectedReLU, RenderResult, redirected_relus, render, render_units
+from .render import BandedLocalResponseNorm, RedirectedReLU, RenderResult, faster_modules, redirected_relus, render, render_units
 from .transforms import Compose, Jitter, Pad, RandomRotate, RandomScale, get_transforms, light_transforms, standard_transforms
 
 __all__ = [
     "BatchedObjectives", "Objective", "channel", "class_logit", "direction", "diversity", "neuron", "objective_values",
     "random_direction",
     "FourierImage", "ImageParam", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
-    "RedirectedReLU", "RenderResult", "redirected_relus", "render", "render_units",
+    "BandedLocalResponseNorm", "RedirectedReLU", "RenderResult", "faster_modules", "redirected_relus", "render", "render_units",
     "Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "get_transforms", "light_transforms", "standard_transforms",
 ]

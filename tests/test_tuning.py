@@ -1,0 +1,184 @@
+"""Tuning tools and the curve-family finder on a small network whose units are built by hand."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers.models import Unit, wrap_model
+from helpers.stimuli.curves import curve, line
+from helpers.tuning import (
+    angle_difference,
+    find_curve_family,
+    joint_rotation_tuning,
+    largest_gap,
+    orientation_selectivity,
+    place_on_receptive_field,
+    preferred_orientation,
+    recentre,
+    resolve_units,
+    rotate_about,
+    rotation_tuning,
+    unit_responses,
+)
+
+KERNEL = 21
+CURVE_ORIENTATIONS = [0, 45, 90, 135, 180, 225, 270, 315]
+LINE_ANGLES = [0, 45, 90, 135]
+NOISE_UNITS = 4
+SIZE = 64
+
+
+def template(image: torch.Tensor) -> torch.Tensor:
+    """A zero-mean filter matching dark ink on a white background, for each RGB channel."""
+    ink = 1.0 - image.mean(0)
+    ink = ink - ink.mean()
+    return (-ink / ink.norm()).expand(3, -1, -1) / 3
+
+
+@pytest.fixture(scope="module")
+def handmade():
+    """Channels 0-7: arcs at 0, 45, ..., 315 degrees; 8-11: straight lines; 12-15: random filters."""
+    filters = [template(curve(KERNEL, orientation=o, radius=6, length=14, width=2)) for o in CURVE_ORIENTATIONS]
+    filters += [template(line(KERNEL, angle=a, length=14, width=2)) for a in LINE_ANGLES]
+    generator = torch.Generator().manual_seed(0)
+    filters += [torch.randn(3, KERNEL, KERNEL, generator=generator) * 0.05 for _ in range(NOISE_UNITS)]
+    conv = nn.Conv2d(3, len(filters), KERNEL, padding=KERNEL // 2)
+    with torch.no_grad():
+        conv.weight.copy_(torch.stack(filters))
+        conv.bias.zero_()
+    module = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return wrap_model(module, {"detectors": "1"}, name="handmade", input_size=SIZE)
+
+
+def test_placement_is_the_centre_units_receptive_field(handmade) -> None:
+    placement = place_on_receptive_field(handmade, "detectors")
+    assert placement.size == SIZE and placement.extent == KERNEL
+    assert placement.center == (32.5, 32.5)  # the centre unit (row 32) sees rows 22..42
+    assert placement.pixels(0.5) == pytest.approx(10.5)
+
+
+def test_finder_recovers_the_curve_units_and_their_orientations(handmade) -> None:
+    family = find_curve_family(handmade, "detectors", orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
+    assert sorted(family.channels) == list(range(8)), family.table()
+    truth = np.array(CURVE_ORIENTATIONS, dtype=float)[family.channels]
+    assert angle_difference(family.orientations, truth).max() < 8.0
+    assert np.all(np.diff(family.orientations) > 0)  # sorted around the circle
+    assert family.largest_gap() == pytest.approx(45, abs=10)
+    screen = family.screen
+    # Line units: a straight line drives them as well as any curve, so their curve selectivity is low.
+    assert screen.curve_selectivity[8:12].max() < 0.3
+    assert screen.curve_selectivity[:8].min() > 0.3
+    assert screen.curve.shape == (24, 3, 16) and screen.line.shape == (12, 3, 16) and screen.corner.shape == (24, 3, 16)
+    assert family.tuning().shape == (24, 8)
+
+
+def test_stricter_thresholds_and_max_units_shrink_the_family(handmade) -> None:
+    family = find_curve_family(handmade, "detectors", orientations=16, radii=(0.3,), length=0.65, width=0.1, max_units=3)
+    assert len(family) == 3 and set(family.channels) <= set(range(8))
+    assert np.all(np.diff(family.orientations) > 0)
+
+
+def test_tuning_curves_peak_at_the_built_orientation(handmade) -> None:
+    placement = place_on_receptive_field(handmade, "detectors")
+    grid = placement.draw("curve", {"orientation": range(0, 360, 15)}, radius=6, length=14, width=2)
+    responses = unit_responses(handmade, [f"detectors:{c}" for c in range(8)], grid)
+    assert responses.shape == (24, 8)
+    peaks = preferred_orientation(responses, grid.axes["orientation"], method="argmax")
+    assert np.allclose(peaks, CURVE_ORIENTATIONS)
+    assert angle_difference(preferred_orientation(responses, grid.axes["orientation"]), CURVE_ORIENTATIONS).max() < 5
+
+
+def test_unit_responses_layer_units_neighbourhood_and_pre_activation(handmade) -> None:
+    placement = place_on_receptive_field(handmade, "detectors")
+    images = placement.draw("curve", {"orientation": [0, 180]}, radius=6, length=14, width=2).images
+    everything = unit_responses(handmade, "detectors", images)
+    some = unit_responses(handmade, ["detectors:3", Unit("detectors", 0)], images, batch_size=1)
+    assert everything.shape == (2, 16)
+    assert torch.allclose(some, everything[:, [3, 0]])
+    wider = unit_responses(handmade, "detectors", images, neighbourhood=2)
+    whole = unit_responses(handmade, "detectors", images, at="max")
+    assert bool((wider >= everything).all()) and bool((whole >= wider).all())
+    pre = unit_responses(handmade, "detectors", images, pre_activation=True)
+    assert float(pre.min()) < 0 and torch.allclose(pre.clamp_min(0), everything, atol=1e-6)
+    # The arc at 0 degrees drives unit 0 (built for it) far more than unit 4 (built for the opposite arc).
+    assert pre[0, 0] > 2 * pre[0, 4]
+
+
+def test_circular_statistics() -> None:
+    orientations = np.arange(0, 360, 10.0)
+    cosine = np.cos(np.radians(orientations - 130))  # one broad peak at 130
+    assert preferred_orientation(cosine, orientations)[0] == pytest.approx(130, abs=1e-6)
+    assert orientation_selectivity(cosine, orientations)[0] > 0.5
+    two_sided = np.abs(np.cos(np.radians(orientations - 30)))  # a line detector: peaks at 30 and 210
+    assert orientation_selectivity(two_sided, orientations)[0] < 1e-9
+    silent = np.zeros(len(orientations))
+    assert orientation_selectivity(silent, orientations)[0] == 0
+    assert largest_gap([10, 100, 350]) == pytest.approx(250)
+    assert largest_gap([5]) == 360
+    assert angle_difference(350, 10) == pytest.approx(20)
+    with pytest.raises(ValueError, match="method"):
+        preferred_orientation(cosine, orientations, method="median")
+    with pytest.raises(ValueError, match="orientations"):
+        preferred_orientation(cosine[:5], orientations)
+
+
+def test_rotating_a_curve_turns_its_orientation() -> None:
+    center = (40.5, 30.5)
+    original = curve(80, orientation=20, radius=15, length=40, width=3, center=center)[None]
+    rotated = rotate_about(original, 70, center)
+    expected = curve(80, orientation=90, radius=15, length=40, width=3, center=center)
+    assert (rotated[0] - expected).abs().mean() < 0.01
+    assert torch.allclose(rotate_about(original, 0, center), original, atol=1e-5)
+
+
+def test_recentre_moves_a_point_onto_the_receptive_field(handmade) -> None:
+    placement = place_on_receptive_field(handmade, "detectors")
+    image = curve(100, orientation=0, radius=6, length=14, width=2, center=(70.5, 20.5))
+    moved = recentre(image, (70.5, 20.5), placement)
+    assert moved.shape == (3, SIZE, SIZE)
+    assert torch.allclose(moved, curve(SIZE, orientation=0, radius=6, length=14, width=2, center=placement.center), atol=1e-6)
+
+
+def test_rotation_shifts_which_member_responds(handmade) -> None:
+    placement = place_on_receptive_field(handmade, "detectors")
+    example = curve(SIZE, orientation=0, radius=6, length=14, width=2, center=placement.center)
+    angles = list(range(0, 360, 45))
+    responses = rotation_tuning(handmade, "detectors", example, angles, placement.center)
+    assert responses.shape == (1, 8, 16)
+    winners = responses[0, :, :8].argmax(1)
+    assert winners.tolist() == list(range(8))  # rotating by 45 k hands the stimulus to unit k
+
+
+def test_joint_rotation_tuning_tiles_the_circle(handmade) -> None:
+    placement = place_on_receptive_field(handmade, "detectors")
+    units = [f"detectors:{c}" for c in range(8)]
+    # Each member's "examples": arcs at its orientation, on a noisy background (a stand-in for photographs).
+    generator = torch.Generator().manual_seed(1)
+    examples = []
+    for o in CURVE_ORIENTATIONS:
+        arcs = torch.stack([curve(SIZE, orientation=o, radius=r, length=14, width=2, center=placement.center) for r in (5, 6, 8)])
+        examples.append((arcs * 0.8 + 0.2 * torch.rand(arcs.shape, generator=generator)).clamp(0, 1))
+    joint = joint_rotation_tuning(handmade, units, CURVE_ORIENTATIONS, examples, range(0, 360, 15), placement.center)
+    assert joint.responses.shape == (8, 24, 8)
+    orientations, binned = joint.by_orientation()
+    assert len(orientations) == 24 and binned.shape == (24, 8)
+    assert angle_difference(joint.peak_orientations("argmax"), CURVE_ORIENTATIONS).max() <= 15
+    assert largest_gap(joint.peak_orientations()) <= 60
+
+
+def test_bad_input_is_explained(handmade) -> None:
+    with pytest.raises(ValueError, match="at least 4"):
+        find_curve_family(handmade, "detectors", orientations=2)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        unit_responses(handmade, "detectors", torch.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="at must be"):
+        unit_responses(handmade, "detectors", torch.zeros(1, 3, 8, 8), at="mean")
+    with pytest.raises(ValueError, match="No units"):
+        resolve_units(handmade, [])
+    with pytest.raises(KeyError, match="no layer"):
+        resolve_units(handmade, "conv9")
+    with pytest.raises(ValueError, match="one preferred orientation"):
+        joint_rotation_tuning(handmade, ["detectors:0"], [0, 90], [torch.zeros(1, 3, SIZE, SIZE)], [0], (32.5, 32.5))
+    assert math.isfinite(largest_gap([0, 180]))

@@ -1,0 +1,144 @@
+"""Tests of the universality measurements: CKA, unit matching, filter types, the model runner."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.training import SmallConvNet, wrap_small_net
+from helpers.universality import (
+    FILTER_TYPES, cka_matrix, classify_filter, correlation_matrix, depth_fraction, filter_properties,
+    filter_type_counts, classify_filters, find_high_low_family, first_layer_filters, layer_at_depth,
+    linear_cka, match_units, run_on_models, shuffled_match, unit_responses,
+)
+
+
+def _random(n: int, p: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, p, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cka_is_one_for_identical_and_invariant_to_rotation_and_scale(debiased):
+    x = _random(120, 20, 0)
+    rotation, _ = torch.linalg.qr(_random(20, 20, 1))
+    assert linear_cka(x, x, debiased=debiased) == pytest.approx(1.0, abs=1e-9)
+    assert linear_cka(x, 3.7 * x @ rotation, debiased=debiased) == pytest.approx(1.0, abs=1e-9)
+    y = torch.relu(x[:, :10]) + 0.5 * _random(120, 10, 2)
+    assert linear_cka(x, y, debiased=debiased) == pytest.approx(linear_cka(x @ rotation * 0.1, y, debiased=debiased), abs=1e-9)
+
+
+def test_cka_is_low_for_independent_representations_and_debiasing_removes_the_bias():
+    x, y = _random(300, 10, 3), _random(300, 10, 4)
+    plain, debiased = linear_cka(x, y), linear_cka(x, y, debiased=True)
+    assert plain < 0.1
+    assert abs(debiased) < 0.02 and debiased < plain
+
+
+def test_cka_rejects_mismatched_examples():
+    with pytest.raises(ValueError, match="same examples"):
+        linear_cka(_random(10, 3, 0), _random(11, 3, 0))
+
+
+def _small_model(seed: int = 0, width: int = 4):
+    torch.manual_seed(seed)
+    return SmallConvNet(num_classes=3, width=width)
+
+
+def _permuted_copy(net: SmallConvNet, permutation: torch.Tensor) -> SmallConvNet:
+    twin = SmallConvNet(num_classes=3, width=net.conv1.out_channels)
+    twin.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        twin.conv1.weight.copy_(net.conv1.weight[permutation])
+        twin.conv1.bias.copy_(net.conv1.bias[permutation])
+        twin.conv2.weight.copy_(net.conv2.weight[:, permutation])
+    return twin
+
+
+def test_unit_matching_recovers_a_channel_permutation():
+    net = _small_model()
+    permutation = torch.tensor([2, 0, 3, 1])
+    model_a = wrap_small_net(net, ["a", "b", "c"], 32, name="a")
+    model_b = wrap_small_net(_permuted_copy(net, permutation), ["a", "b", "c"], 32, name="b")
+    images = torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(model_a(images), model_b(images), atol=1e-5)  # the same function
+    match = match_units(unit_responses(model_a, images, "conv1"), unit_responses(model_b, images, "conv1"))
+    # unit i of A is unit j of B where permutation[j] == i
+    assert match.best.tolist() == torch.argsort(permutation).tolist()
+    assert np.allclose(match.best_correlation, 1.0, atol=1e-6)
+    assert match.correlations.shape == (4, 4)
+    shuffled = shuffled_match(unit_responses(model_a, images, "conv1"), unit_responses(model_b, images, "conv1"),
+                              samples_per_image=16, seed=0)
+    assert shuffled.mean_best < match.mean_best
+
+
+def test_correlation_of_a_constant_unit_is_zero():
+    a = torch.stack([torch.arange(5.0), torch.ones(5)], 1)
+    assert np.allclose(correlation_matrix(a, a), [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_cka_matrix_of_a_model_with_itself_has_ones_on_the_diagonal():
+    model = wrap_small_net(_small_model(1), ["a", "b", "c"], 32, name="m")
+    images = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    result = cka_matrix(model, model, images, grid=2)
+    assert result.matrix.shape == (4, 4)
+    assert np.allclose(np.diag(result.matrix), 1.0)
+    assert np.allclose(result.matrix, result.matrix.T)
+    matched, far = result.matched_vs_mismatched(tolerance=0.1, far=0.6)
+    assert matched == pytest.approx(1.0)
+    assert far < matched
+
+
+def _gabor(size: int, stripes_degrees: float, wavelength: float = 4.0) -> np.ndarray:
+    ys, xs = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    ys = -ys  # image rows grow downwards; angles count counter-clockwise with y up
+    across = np.radians(stripes_degrees + 90)
+    phase = xs * np.cos(across) + ys * np.sin(across)
+    return np.exp(-(xs**2 + ys**2) / (2 * (size / 4) ** 2)) * np.cos(2 * np.pi * phase / wavelength)
+
+
+@pytest.mark.parametrize("angle", [0.0, 45.0, 90.0, 135.0])
+def test_grey_gabors_are_oriented_with_the_right_orientation(angle):
+    properties = filter_properties(np.stack([_gabor(11, angle)] * 3))
+    assert properties.kind == "oriented"
+    assert abs((properties.orientation - angle + 90) % 180 - 90) < 10
+
+
+def test_colour_blob_low_frequency_blob_and_centre_surround_are_told_apart():
+    ys, xs = np.mgrid[0:7, 0:7] - 3
+    blob = np.exp(-(xs**2 + ys**2) / 4.0)
+    assert classify_filter(np.stack([blob, -blob, 0 * blob])) == "colour contrast"  # red on, green off
+    wide_blob = np.exp(-(xs**2 + ys**2) / 18.0)  # smooth, one sign across the whole kernel
+    assert classify_filter(np.stack([wide_blob] * 3)) == "low frequency"
+    surround = blob - np.exp(-(xs**2 + ys**2) / 16.0) * blob.sum() / np.exp(-(xs**2 + ys**2) / 16.0).sum()
+    assert classify_filter(np.stack([surround] * 3)) == "other"
+    assert classify_filter(np.zeros((3, 5, 5))) == "other"
+    with pytest.raises(ValueError, match=r"\(3, k, k\)"):
+        classify_filter(np.zeros((5, 5)))
+
+
+def test_first_layer_filters_fold_in_the_preprocessing():
+    net = _small_model(2)
+    model = wrap_small_net(net, ["a", "b", "c"], 32)
+    filters = first_layer_filters(model)
+    assert filters.shape == (4, 3, 5, 5)
+    assert torch.allclose(filters, net.conv1.weight / 0.5)  # std 0.5 per channel
+    counts = filter_type_counts(classify_filters(filters))
+    assert set(counts) == set(FILTER_TYPES) and sum(counts.values()) == 4
+
+
+def test_depths_and_the_runner():
+    model = wrap_small_net(_small_model(3), ["a", "b", "c"], 32, name="m")
+    assert depth_fraction(model, "conv1") == 0.0 and depth_fraction(model, "conv4") == 1.0
+    assert layer_at_depth(model, 0.4) == "conv2"
+    results = run_on_models([model], {"layers": lambda m: len(m.layers)}, progress=False)
+    assert results == {"m": {"layers": 4}}
+    with pytest.raises(ValueError, match="different names"):
+        run_on_models([model, model], {"layers": lambda m: 0}, progress=False)
+
+
+def test_high_low_screen_returns_consistent_family():
+    model = wrap_small_net(_small_model(4, width=6), ["a", "b", "c"], 32, name="m")
+    family = find_high_low_family(model, "conv3", orientations=8, seeds=(0,))
+    assert family.tuning.shape == (8, len(family))
+    assert np.all(np.diff(family.orientations) >= 0)
+    assert np.all(family.boundary_selectivity >= 0.3) and np.all(family.orientation_selectivity >= 0.4)
