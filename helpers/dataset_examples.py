@@ -245,6 +245,16 @@ class DatasetExamples:
             "top_value": float(top[0]) if len(top) else float("nan"),
         }
 
+    def selectivity(self) -> torch.Tensor:
+        """Per unit, how many standard deviations its top example lies above its mean activation (C,)."""
+        return (self.top_value[:, 0] - self.mean) / self.std.clamp_min(1e-8)
+
+    def most_selective(self, count: int) -> list[int]:
+        """The ``count`` channels whose top example stands out most (a first guess at clean features)."""
+        if not 1 <= count <= self.channels:
+            raise ValueError(f"count must be between 1 and {self.channels}, got {count}.")
+        return self.selectivity().nan_to_num(float("-inf")).argsort(descending=True)[:count].tolist()
+
     # --- patches -----------------------------------------------------------------------------
     def patch_box(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Input box (top, left, bottom, right) seen by a unit at map position (row, col)."""

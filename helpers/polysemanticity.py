@@ -8,7 +8,8 @@ length), so "two examples look alike" means "the network itself treats them alik
   (1 - cosine similarity) between every pair of a unit's top examples. Near 0: all top examples
   are the same kind of thing; near 1: they are as unrelated as random images.
 - :func:`count_facets` -- how many groups the top examples form: k-means for k = 2..max_facets,
-  keeping the k with the best silhouette if it beats ``min_silhouette`` (otherwise 1 group), and
+  keeping the k with the best silhouette if it beats ``min_silhouette`` and the groups' centres
+  are ``min_separation`` apart (otherwise 1 group), and
   :func:`effective_number` of the groups' sizes (exp of the entropy: 3 equal groups give 3, one
   big group and two stragglers give about 1.5).
 - :func:`rank_polysemantic` -- the units of a layer sorted by facet score, most polysemantic first.
@@ -120,9 +121,19 @@ def effective_number(labels: torch.Tensor | Sequence[int]) -> float:
 
 
 def count_facets(
-    points: torch.Tensor, *, max_facets: int = 4, min_silhouette: float = 0.25, generator: torch.Generator | None = None
+    points: torch.Tensor,
+    *,
+    max_facets: int = 4,
+    min_silhouette: float = 0.25,
+    min_separation: float = 0.2,
+    generator: torch.Generator | None = None,
 ) -> Clustering:
-    """Group points into the number of clusters (1..max_facets) with the best silhouette; 1 if none reaches ``min_silhouette``."""
+    """Group points into 1..max_facets clusters: the k with the best silhouette, if the clusters are real.
+
+    A split counts only if its silhouette reaches ``min_silhouette`` *and* every two cluster centres
+    are at least ``min_separation`` apart in cosine distance (the silhouette alone ignores scale, so
+    it happily splits near-identical points); otherwise everything is one cluster.
+    """
     points = _check_points(points)
     if max_facets < 1:
         raise ValueError(f"max_facets must be at least 1, got {max_facets}.")
@@ -133,6 +144,10 @@ def count_facets(
     for k in range(2, min(max_facets, points.shape[0] - 1) + 1):
         clustering = kmeans(points, k, generator=generator)
         if len(clustering.labels.unique()) < k:
+            continue
+        centres = torch.nn.functional.normalize(clustering.centroids, dim=1)
+        closest = 1 - (centres @ centres.T - 2 * torch.eye(k)).max()
+        if float(closest) < min_separation:
             continue
         score = silhouette(points, clustering.labels)
         if score > best_score:
@@ -221,25 +236,47 @@ def unit_facets(
     k: int | None = None,
     max_facets: int = 4,
     min_silhouette: float = 0.25,
+    min_separation: float = 0.2,
     generator: torch.Generator | None = None,
 ) -> FacetReport:
-    """Facet score, clusters and effective number of clusters of one unit's top ``k`` examples."""
+    """Facet score, clusters (see :func:`count_facets`) and effective number of clusters of one unit's top ``k`` examples."""
     points = top_example_features(examples, features, channel, k)
-    clustering = count_facets(points, max_facets=max_facets, min_silhouette=min_silhouette, generator=generator)
+    clustering = count_facets(points, max_facets=max_facets, min_silhouette=min_silhouette,
+                              min_separation=min_separation, generator=generator)
     return FacetReport(Unit(examples.layer, int(channel)), facet_diversity(points), clustering, effective_number(clustering.labels))
 
 
 def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None) -> torch.Tensor:
     """The facet score (mean pairwise cosine distance of top examples) of every unit of the scanned layer: (C,)."""
-    return torch.tensor([facet_diversity(top_example_features(examples, features, c, k)) for c in range(examples.channels)])
+    k = min(k or examples.top_index.shape[1], examples.top_index.shape[1])
+    if k < 2:
+        raise ValueError(f"The facet score needs at least two top examples per unit, got k={k}.")
+    if bool((examples.top_index[:, :k] < 0).any()):
+        raise ValueError(f"Some units have fewer than {k} top examples (the source is too small); use a smaller k.")
+    indices = examples.top_index[:, :k].flatten()
+    positions = examples.top_position[:, :k].reshape(-1, 2)
+    points = features.at(indices, positions, examples.map_size).view(examples.channels, k, -1)
+    similarity = points @ points.transpose(1, 2)
+    off_diagonal = similarity.sum(dim=(1, 2)) - similarity.diagonal(dim1=1, dim2=2).sum(1)
+    return 1 - off_diagonal / (k * (k - 1))
 
 
-def rank_polysemantic(examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None, count: int = 10) -> list[tuple[Unit, float]]:
-    """The ``count`` units of the scanned layer with the highest facet score, most polysemantic first."""
+def rank_polysemantic(
+    examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None, count: int = 10, min_selectivity: float = 2.0
+) -> list[tuple[Unit, float]]:
+    """The ``count`` units of the scanned layer with the highest facet score, most polysemantic first.
+
+    Only *selective* units compete: their k-th best example must lie ``min_selectivity`` standard
+    deviations above their mean activation. A unit that is about as active everywhere (or saturated,
+    with many tied top values) has arbitrary "top" examples, which would look maximally diverse.
+    """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
     scores = facet_scores(examples, features, k=k)
-    order = scores.argsort(descending=True)[:count]
+    k = min(k or examples.top_value.shape[1], examples.top_value.shape[1])
+    selectivity = (examples.top_value[:, k - 1] - examples.mean) / examples.std.clamp_min(1e-6)
+    scores = scores.masked_fill(~(selectivity >= min_selectivity), float("-inf"))
+    order = scores.argsort(descending=True)[: min(count, int((selectivity >= min_selectivity).sum()))]
     return [(Unit(examples.layer, int(c)), float(scores[c])) for c in order]
 
 
@@ -261,3 +298,20 @@ def class_share(votes: torch.Tensor, classes: Sequence[int], top: int = 10) -> f
     """Share of ``classes`` among the ``top`` classes a vector of per-class votes favours most."""
     wanted = set(int(c) for c in classes)
     return sum(int(c) in wanted for c in votes.topk(top).indices) / top
+
+
+def class_votes(model: CircuitModel, layer: str) -> torch.Tensor:
+    """Each unit's direct vote for each class (classes, channels), through the last layer with its non-linearity ignored.
+
+    For the last layer these are the classifier's weights; for the layer before, the classifier's
+    weights times the expanded weights into the last layer, summed over the spatial grid (the
+    effect of the unit firing evenly everywhere, which the final average pooling sees).
+    """
+    from .weights import expanded_weights
+
+    last = model.layer_names[-1]
+    votes = classifier_weights(model)
+    if model.layer(layer).name == last:
+        return votes
+    grids = expanded_weights(model, layer, last)  # (last channels, layer channels, k, k)
+    return votes @ grids.sum(dim=(2, 3))

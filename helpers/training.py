@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import CACHE_DIR, DATASETS_DIR, is_offline
+from .config import CACHE_DIR, DATASETS_DIR, fast_or_full, is_offline
 from .images import ImageFolder
 from .models import CircuitModel, wrap_model
 from .shapes_dataset import SHAPE_CLASSES, ShapesDataset
@@ -131,10 +131,14 @@ def folder_data(root: str | Path, size: int = 32) -> LabelledImages:
     return LabelledImages(torch.cat(images), torch.cat(labels), [p.name for p in class_folders], root.name)
 
 
-def load_dataset(dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, seed: int = 0) -> LabelledImages:
-    """``"shapes"`` (offline), ``"cifar10"`` (needs the network once) or the path of a folder with one subfolder per class."""
+def load_dataset(
+    dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] | None = None
+) -> LabelledImages:
+    """``"shapes"`` (offline; ``classes`` picks shapes), ``"cifar10"`` (needs the network once) or a folder with one subfolder per class."""
+    if classes is not None and dataset != "shapes":
+        raise ValueError("classes= only chooses among the shapes; a folder's classes are its subfolders.")
     if dataset == "shapes":
-        return shapes_data(count=count, size=size, seed=seed)
+        return shapes_data(count=count, size=size, seed=seed, classes=classes or SHAPE_CLASSES)
     if dataset == "cifar10":
         if size != 32:
             raise ValueError(f"CIFAR-10 images are 32 px; size={size} is not available.")
@@ -300,26 +304,36 @@ def trained_model(
     seed: int = 0,
     data_seed: int = 0,
     epochs: int = 4,
+    classes: Sequence[str] | None = None,
     cache: bool = True,
     progress: bool = True,
 ) -> TrainingResult:
     """Train a small network on a data set (see :func:`load_dataset`), or load it from ``data/cache`` if already trained.
 
-    ``seed`` sets the network's initial weights and batch order; ``data_seed`` which images are drawn.
+    ``seed`` sets the network's initial weights and batch order; ``data_seed`` which images are drawn;
+    ``classes`` a subset of the shapes (e.g. only straight-edged ones).
     """
     settings = {"dataset": str(dataset), "count": count, "size": size, "width": width, "seed": seed,
-                "data_seed": data_seed, "epochs": epochs,
+                "data_seed": data_seed, "epochs": epochs, "classes": list(classes) if classes else None,
                 "threads": torch.get_num_threads(), "torch": torch.__version__}
     key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     path = CACHE_DIR / "trained" / f"small_net_{Path(str(dataset)).name}_w{width}_seed{seed}_{key}.pt"
     if cache and path.exists():
         return load_trained(path)
-    data = load_dataset(dataset, count=count, size=size, seed=data_seed)
+    data = load_dataset(dataset, count=count, size=size, seed=data_seed, classes=classes)
     result = train_classifier(data, width=width, seed=seed, epochs=epochs, progress=progress,
                               name=f"small_net_{Path(str(dataset)).name}_w{width}_seed{seed}")
     if cache:
         save_trained(result, path)
     return result
+
+
+def course_network_settings() -> dict[str, object]:
+    """The settings of the course's own small network (smaller in fast mode); lessons 07 and 08 share it through the cache."""
+    return fast_or_full(
+        {"dataset": "shapes", "count": 3000, "width": 8, "seed": 0, "epochs": 8},
+        {"dataset": "shapes", "count": 8000, "width": 16, "seed": 0, "epochs": 12},
+    )
 
 
 def class_accuracy(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> np.ndarray:

@@ -62,6 +62,19 @@ def place_on_receptive_field(model: CircuitModel, layer: str, size: int | None =
     return Placement(model.layer(layer).name, size, ((left + right) / 2, (top + bottom) / 2), float(max(bottom - top, right - left)))
 
 
+def fitting_size(model: CircuitModel, layer: str, multiple: int = 32) -> int:
+    """The smallest input size (a multiple of ``multiple``, at most the model's) that holds the centre unit's whole receptive field.
+
+    The centre unit sees nothing outside its receptive field, so a stimulus drawn at this size gives
+    exactly the response it gives at full size, for less computation.
+    """
+    for size in range(multiple, model.input_size, multiple):
+        top, left, bottom, right = receptive_field(model, layer, size)
+        if top > 0 and left > 0 and bottom < size and right < size:
+            return size
+    return model.input_size
+
+
 # --- responses -----------------------------------------------------------------------------
 def resolve_units(model: CircuitModel, units_or_layer: UnitsOrLayer) -> list[Unit]:
     """Checked units from a layer name (all its channels), one unit, or a list of units."""
@@ -268,6 +281,15 @@ class CurveFamily:
         values = unit_responses(model, self.units, images, pre_activation=self.screen.pre_activation)
         return values.numpy().astype(np.float64) - self.screen.blank[self.channels]
 
+    def spread(self, count: int) -> "CurveFamily":
+        """At most ``count`` members spread around the circle: the best-scoring one in each of ``count`` equal sectors."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}.")
+        sectors = np.floor((self.orientations % 360) / (360 / count)).astype(int)
+        keep = [int(np.flatnonzero(sectors == s)[np.argmax(self.score[sectors == s])]) for s in np.unique(sectors)]
+        return CurveFamily(self.layer, [self.units[i] for i in keep], self.orientations[keep], self.curve_selectivity[keep],
+                           self.orientation_selectivity[keep], self.score[keep], self.screen)
+
     def table(self) -> str:
         """One line per member: unit, preferred orientation and scores, ready to print."""
         rows = [f"{'unit':<16} {'orientation':>11} {'curve sel.':>10} {'orient. sel.':>12}"]
@@ -280,15 +302,15 @@ def find_curve_family(
     model: CircuitModel,
     layer: str,
     *,
-    orientations: int = 24,
-    radii: Sequence[float] = (0.08, 0.12, 0.18, 0.27, 0.4),
-    length: float = 0.4,
+    orientations: int = 16,
+    radii: Sequence[float] = (0.06, 0.1, 0.16, 0.25),
+    length: float = 0.35,
     width: float = 0.03,
     line_offsets: Sequence[float] = (-0.08, 0.0, 0.08),
     corner_angles: Sequence[float] = (60.0, 90.0, 120.0),
-    min_curve_selectivity: float = 0.3,
-    min_orientation_selectivity: float = 0.4,
-    min_strength: float = 0.2,
+    min_curve_selectivity: float = 0.5,
+    min_orientation_selectivity: float = 0.7,
+    min_strength: float = 0.5,
     max_units: int | None = None,
     pre_activation: bool | None = None,
     neighbourhood: int = 0,
@@ -300,7 +322,8 @@ def find_curve_family(
 ) -> CurveFamily:
     """Screen every unit of ``layer`` and return its curve family, sorted by preferred orientation.
 
-    Stimuli are centred on the centre unit's receptive field (:func:`place_on_receptive_field`);
+    Stimuli are centred on the centre unit's receptive field (:func:`place_on_receptive_field`), at
+    ``size`` pixels (default: :func:`fitting_size`, which gives the same responses as full size);
     ``radii``, ``length``, ``width`` and ``line_offsets`` are fractions of its side. Each unit sees
     curves (``orientations`` evenly spaced around the circle x ``radii``), straight lines of the same
     length (``orientations // 2`` directions x ``line_offsets``), corners (``orientations`` x
@@ -329,7 +352,7 @@ def find_curve_family(
     if not radii or min(radii) <= 0:
         raise ValueError(f"radii must be positive fractions of the receptive field, not {radii!r}.")
     pre_activation = default_pre_activation(model, layer) if pre_activation is None else pre_activation
-    placement = place_on_receptive_field(model, layer, size)
+    placement = place_on_receptive_field(model, layer, size or fitting_size(model, layer))
     angles = np.arange(orientations) * 360.0 / orientations
     line_angles = angles[angles < 180]
     style = {"width": placement.pixels(width), "foreground": foreground, "background": background}
@@ -387,9 +410,9 @@ def find_curve_family(
 
 def family_from_screen(
     screen: CurveScreen,
-    min_curve_selectivity: float = 0.3,
-    min_orientation_selectivity: float = 0.4,
-    min_strength: float = 0.2,
+    min_curve_selectivity: float = 0.5,
+    min_orientation_selectivity: float = 0.7,
+    min_strength: float = 0.5,
     max_units: int | None = None,
 ) -> CurveFamily:
     """Pick a family from a finished screen with other thresholds (no new forward pass)."""
@@ -450,6 +473,29 @@ def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placeme
     xs = (torch.arange(size) - shift_x).clamp(-(width - 1), 2 * width - 2)
     mirror = lambda idx, n: torch.where(idx < 0, -idx, torch.where(idx >= n, 2 * (n - 1) - idx, idx))  # noqa: E731
     return image[:, mirror(ys, height)][:, :, mirror(xs, width)]
+
+
+def centred_examples(examples, channel: int, k: int, placement: Placement, which: Literal["top", "band"] = "top") -> torch.Tensor:
+    """A unit's top (or band) dataset examples from :func:`helpers.dataset_examples.scan_layer`, as whole images
+    shifted so that the receptive field of the position where the unit fired lands on ``placement``'s centre.
+
+    Returns (k', 3, S, S) with S the placement's size (k' <= k when fewer examples exist); ready for
+    :func:`rotation_tuning` and :func:`joint_rotation_tuning`.
+    """
+    if which not in ("top", "band"):
+        raise ValueError(f"which must be 'top' or 'band', not {which!r}.")
+    indices = examples.top_indices(channel, k) if which == "top" else examples.band_indices(channel, k)
+    positions = examples.top_positions(channel, k) if which == "top" else examples.band_positions(channel, k)
+    source = examples.source
+    if source is None:
+        raise ValueError("These dataset examples have no image source attached; set .source to the scanned source.")
+    images = []
+    for index, (row, col) in zip(indices.tolist(), positions.tolist()):
+        top, left, bottom, right = examples.patch_box(row, col)
+        images.append(recentre(source[index], ((left + right) / 2, (top + bottom) / 2), placement))
+    if not images:
+        return torch.empty(0, 3, placement.size, placement.size)
+    return torch.stack(images)
 
 
 def rotation_tuning(

@@ -22,7 +22,7 @@ across models whatever their resolution.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -138,6 +138,47 @@ def layer_at_depth(model: CircuitModel, fraction: float) -> str:
 
 
 @dataclass
+class Representations:
+    """What every chosen layer of one model does on a shared image set: pooled maps (N, C, grid, grid) per layer."""
+
+    model: str
+    layers: list[str]
+    depths: np.ndarray  # (L,) relative depth of each layer, 0 = first interpretable layer
+    features: dict[str, torch.Tensor]
+    grid: int
+    _grams: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    def gram(self, layer: str) -> torch.Tensor:
+        """The (N, N) linear Gram matrix of a layer's pooled maps, computed once."""
+        if layer not in self.features:
+            raise ValueError(f"Layer {layer!r} was not recorded for {self.model}; recorded: {', '.join(self.layers)}.")
+        if layer not in self._grams:
+            self._grams[layer] = gram_linear(self.features[layer])
+        return self._grams[layer]
+
+    def responses(self, layer: str) -> torch.Tensor:
+        """Unit responses (N * grid * grid, C): one row per image and grid cell, one column per unit."""
+        if layer not in self.features:
+            raise ValueError(f"Layer {layer!r} was not recorded for {self.model}; recorded: {', '.join(self.layers)}.")
+        maps = self.features[layer]
+        return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
+
+
+def representations(
+    model: CircuitModel,
+    images: torch.Tensor,
+    layers: Sequence[str] | None = None,
+    *,
+    grid: int = 4,
+    progress: bool = False,
+) -> Representations:
+    """Record ``layers`` (all of them when None) of ``model`` on a shared image set, ready for CKA and unit matching."""
+    layers = [model.layer(name).name for name in layers] if layers is not None else model.layer_names
+    features = layer_features(model, images, layers, grid=grid, progress=progress)
+    return Representations(model.name, layers, np.array([depth_fraction(model, name) for name in layers]), features, grid)
+
+
+@dataclass
 class CKAResult:
     """CKA between every layer of model A (rows) and every layer of model B (columns)."""
 
@@ -158,41 +199,15 @@ class CKAResult:
         return float(self.matrix[gap <= tolerance].mean()), float(self.matrix[gap >= far].mean())
 
 
-def cka_matrix(
-    model_a: CircuitModel,
-    model_b: CircuitModel,
-    images: torch.Tensor,
-    layers_a: Sequence[str] | None = None,
-    layers_b: Sequence[str] | None = None,
-    *,
-    grid: int = 4,
-    debiased: bool = False,
-    progress: bool = False,
-) -> CKAResult:
-    """Linear CKA between the layers of two models on the same images (all layers when none are named)."""
-    layers_a = list(layers_a) if layers_a is not None else model_a.layer_names
-    layers_b = list(layers_b) if layers_b is not None else model_b.layer_names
-    grams_a = {k: gram_linear(v) for k, v in layer_features(model_a, images, layers_a, grid=grid, progress=progress).items()}
-    grams_b = (
-        grams_a if model_b is model_a and layers_b == layers_a
-        else {k: gram_linear(v) for k, v in layer_features(model_b, images, layers_b, grid=grid, progress=progress).items()}
-    )
-    matrix = np.array([[cka_from_grams(grams_a[a], grams_b[b], debiased=debiased) for b in layers_b] for a in layers_a])
-    return CKAResult(
-        matrix, model_a.name, model_b.name, layers_a, layers_b,
-        np.array([depth_fraction(model_a, name) for name in layers_a]),
-        np.array([depth_fraction(model_b, name) for name in layers_b]),
-        debiased,
-    )
+def cka_matrix(a: Representations, b: Representations, *, debiased: bool = False) -> CKAResult:
+    """Linear CKA between every recorded layer of two models (or one model with itself) on the same images."""
+    if a.features[a.layers[0]].shape[0] != b.features[b.layers[0]].shape[0]:
+        raise ValueError(f"{a.model} and {b.model} were recorded on different numbers of images; use the same image set.")
+    matrix = np.array([[cka_from_grams(a.gram(la), b.gram(lb), debiased=debiased) for lb in b.layers] for la in a.layers])
+    return CKAResult(matrix, a.model, b.model, list(a.layers), list(b.layers), a.depths, b.depths, debiased)
 
 
 # --- unit matching --------------------------------------------------------------------------------
-def unit_responses(model: CircuitModel, images: torch.Tensor, layer: str, *, grid: int = 4, progress: bool = False) -> torch.Tensor:
-    """Responses (N * grid * grid, C) of every unit of a layer: one row per image and grid cell."""
-    maps = layer_features(model, images, [layer], grid=grid, progress=progress)[model.layer(layer).name]
-    return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
-
-
 def correlation_matrix(responses_a: torch.Tensor | np.ndarray, responses_b: torch.Tensor | np.ndarray) -> np.ndarray:
     """Pearson correlation (Ca, Cb) between every column of A and every column of B (rows = the same samples).
 
@@ -283,7 +298,7 @@ class FilterProperties:
 def filter_properties(
     filter_rgb: torch.Tensor | np.ndarray,
     *,
-    colour_threshold: float = 0.75,
+    colour_threshold: float = 0.9,
     dc_threshold: float = 0.5,
     oriented_threshold: float = 0.45,
     fft_size: int = 32,
@@ -373,9 +388,9 @@ def find_high_low_family(
     orientations: int = 12,
     high_frequency: float = 0.25,
     ratio: float = 6.0,
-    seeds: Sequence[int] = (0, 1),
-    min_boundary_selectivity: float = 0.3,
-    min_orientation_selectivity: float = 0.4,
+    seeds: Sequence[int] = (0, 1, 2, 3),
+    min_boundary_selectivity: float = 0.5,
+    min_orientation_selectivity: float = 0.5,
     neighbourhood: int = 0,
 ) -> HighLowFamily:
     """Screen every unit of ``layer`` with high-low frequency boundaries centred on its receptive field.
@@ -402,20 +417,62 @@ def find_high_low_family(
                    frequency_boundary(placement.size, 0.0, low, low, seed=seed)]
     pre = model.layer(layer).pre_activation_path is not None
     raw = stimulus_responses(model, layer, torch.stack(images), pre_activation=pre, neighbourhood=neighbourhood)
-    raw = raw.numpy().astype(np.float64).reshape(len(seeds), orientations + 2, -1).mean(0)
-    boundary, controls = raw[:orientations], raw[orientations:]
-    best_boundary, best_control = boundary.max(0), controls.max(0)
-    relative = boundary - best_control
-    gain = best_boundary - best_control
-    selectivity = np.where(gain > 0, gain / np.maximum(np.abs(best_boundary), 1e-12), 0.0).clip(-1, 1)
+    raw = raw.numpy().astype(np.float64).reshape(len(seeds), orientations + 2, -1)
+    boundary, best_control = raw[:, :orientations], raw[:, orientations:].max(1)  # (S, O, C), (S, C)
+    relative = (boundary - best_control[:, None]).mean(0)  # (O, C)
     orient_sel = orientation_selectivity(relative, angles)
     preferred = preferred_orientation(relative, angles)
-    chosen = np.nonzero((best_boundary > 0) & (selectivity >= min_boundary_selectivity) & (orient_sel >= min_orientation_selectivity))[0]
+    best = relative.argmax(0)
+    channels = np.arange(relative.shape[1])
+    gain_per_seed = boundary[:, best, channels] - best_control  # (S, C): at the best orientation, for every texture sample
+    peak = boundary[:, best, channels].mean(0)
+    selectivity = (gain_per_seed.mean(0) / np.maximum(np.abs(peak), 1e-12)).clip(-1, 1)
+    consistent = (gain_per_seed > 0).all(0)
+    chosen = np.nonzero((peak > 0) & consistent & (selectivity >= min_boundary_selectivity) & (orient_sel >= min_orientation_selectivity))[0]
     chosen = chosen[np.argsort(preferred[chosen], kind="stable")]
     return HighLowFamily(
         model.layer(layer).name, [Unit(model.layer(layer).name, int(c)) for c in chosen], preferred[chosen],
         selectivity[chosen], orient_sel[chosen], relative[:, chosen], angles,
     )
+
+
+def curve_screen_options(model: CircuitModel) -> dict[str, object]:
+    """Options for :func:`helpers.tuning.find_curve_family` that suit the model's input size.
+
+    The defaults draw strokes 3% of the receptive field wide, well below a pixel for a 32-pixel
+    network; small inputs get thicker, longer strokes, the radii of the shapes it learned from, and a
+    one-position tolerance around the centre.
+    """
+    if model.input_size >= 96:
+        return {}
+    return {"width": 0.08, "length": 0.5, "radii": (0.15, 0.25, 0.35, 0.5), "neighbourhood": 1}
+
+
+def family_summary(model: CircuitModel, family: object) -> dict[str, object]:
+    """One table row for a curve family (:func:`helpers.tuning.find_curve_family`) or a high-low family."""
+    if isinstance(family, HighLowFamily):
+        kind, selectivity = "high-low", family.boundary_selectivity
+    elif hasattr(family, "curve_selectivity"):
+        kind, selectivity = "curve", family.curve_selectivity
+    else:
+        raise ValueError(f"Expected a CurveFamily or a HighLowFamily, got {type(family).__name__}.")
+    orientations = np.sort(np.asarray(family.orientations, dtype=float) % 360)
+    gap = float(np.diff(np.concatenate([orientations, orientations[:1] + 360])).max()) if len(orientations) > 1 else 360.0
+    return {
+        "model": model.name, "family": kind, "layer": family.layer, "depth": round(depth_fraction(model, family.layer), 2),
+        "units": len(family), "of": model.channels(family.layer), "largest gap": round(gap),
+        "selectivity": round(float(np.mean(selectivity)), 2) if len(family) else float("nan"),
+    }
+
+
+def format_table(rows: Sequence[Mapping[str, object]]) -> str:
+    """Rows of equal keys as an aligned text table, ready to print."""
+    if not rows:
+        return "(no rows)"
+    keys = list(rows[0])
+    cells = [[str(k) for k in keys]] + [[str(row[k]) for k in keys] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(keys))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in cells)
 
 
 # --- several models ---------------------------------------------------------------------------------

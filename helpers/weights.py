@@ -303,7 +303,7 @@ class Connection:
 
 @dataclass(frozen=True)
 class Connections:
-    """A unit's strongest excitatory (largest summed positive weight) and inhibitory connections."""
+    """A unit's strongest excitatory (largest positive summed weight) and inhibitory (most negative) connections."""
 
     unit: Unit
     other_layer: str
@@ -314,15 +314,16 @@ class Connections:
 def _rank(unit: Unit, other_layer: str, grids: torch.Tensor, count: int) -> Connections:
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}.")
-    positive = grids.clamp(min=0).sum(dim=(1, 2))
-    negative = grids.clamp(max=0).sum(dim=(1, 2))
+    # Net weight over the window: a unit that excites at some offsets and inhibits at others
+    # (every input of an EfficientNet depthwise kernel with mixed signs) counts by its balance.
+    net = grids.sum(dim=(1, 2))
     count = min(count, grids.shape[0])
 
-    def pick(scores: torch.Tensor, descending: bool) -> list[Connection]:
-        order = torch.argsort(scores, descending=descending)[:count]
-        return [Connection(Unit(other_layer, int(i)), float(scores[i]), grids[i]) for i in order]
+    def pick(descending: bool) -> list[Connection]:
+        order = torch.argsort(net, descending=descending)[:count]
+        return [Connection(Unit(other_layer, int(i)), float(net[i]), grids[i]) for i in order if (net[i] > 0) == descending]
 
-    return Connections(unit, other_layer, pick(positive, True), pick(negative, False))
+    return Connections(unit, other_layer, pick(True), pick(False))
 
 
 def top_inputs(

@@ -256,3 +256,12 @@ def test_scanning_layers_together_equals_scanning_them_alone(model, tmp_path):
         for name, value in alone.to_state().items():
             if isinstance(value, torch.Tensor):
                 torch.testing.assert_close(value, getattr(together[layer], name), equal_nan=True)
+
+
+def test_most_selective_ranks_by_top_value_in_standard_deviations(model, tmp_path):
+    ex = scan(model, "conv2", noise_source(20), tmp_path)
+    z = (ex.top_value[:, 0] - ex.mean) / ex.std
+    chosen = ex.most_selective(3)
+    assert chosen == z.nan_to_num(float("-inf")).argsort(descending=True)[:3].tolist()
+    with pytest.raises(ValueError, match="count"):
+        ex.most_selective(0)

@@ -37,19 +37,35 @@ def template(image: torch.Tensor) -> torch.Tensor:
     return (-ink / ink.norm()).expand(3, -1, -1) / 3
 
 
-@pytest.fixture(scope="module")
-def handmade():
-    """Channels 0-7: arcs at 0, 45, ..., 315 degrees; 8-11: straight lines; 12-15: random filters."""
-    filters = [template(curve(KERNEL, orientation=o, radius=6, length=14, width=2)) for o in CURVE_ORIENTATIONS]
-    filters += [template(line(KERNEL, angle=a, length=14, width=2)) for a in LINE_ANGLES]
+def build_handmade_network():
+    """Channels 0-7: arcs at 0, 45, ..., 315 degrees; 8-11: straight lines; 12-15: random filters.
+
+    Like real detectors, the arc and line units are thresholded templates: a first convolution
+    matches the template, a ReLU with a bias of minus half the perfect match removes weak partial
+    matches, and an identity 1x1 convolution + ReLU is the layer the finder screens.
+    """
+    stimuli = [curve(KERNEL, orientation=o, radius=6, length=14, width=2) for o in CURVE_ORIENTATIONS]
+    stimuli += [line(KERNEL, angle=a, length=14, width=2) for a in LINE_ANGLES]
+    filters = [template(image) for image in stimuli]
     generator = torch.Generator().manual_seed(0)
     filters += [torch.randn(3, KERNEL, KERNEL, generator=generator) * 0.05 for _ in range(NOISE_UNITS)]
-    conv = nn.Conv2d(3, len(filters), KERNEL, padding=KERNEL // 2)
+    match = nn.Conv2d(3, len(filters), KERNEL, padding=KERNEL // 2)
+    combine = nn.Conv2d(len(filters), len(filters), 1)
     with torch.no_grad():
-        conv.weight.copy_(torch.stack(filters))
-        conv.bias.zero_()
-    module = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return wrap_model(module, {"detectors": "1"}, name="handmade", input_size=SIZE)
+        match.weight.copy_(torch.stack(filters))
+        perfect = torch.stack([(f * image).sum() for f, image in zip(filters, stimuli)])  # template . its own drawing
+        match.bias.zero_()
+        match.bias[: len(stimuli)] = -0.5 * perfect
+        combine.weight.copy_(torch.eye(len(filters))[:, :, None, None])
+        combine.bias.fill_(-0.1)  # silent parts give a negative pre-activation
+    module = nn.Sequential(match, nn.ReLU(), combine, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return wrap_model(module, {"detectors": "3"}, name="handmade", input_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def handmade():
+    """The hand-built curve network (see :func:`build_handmade_network`)."""
+    return build_handmade_network()
 
 
 def test_placement_is_the_centre_units_receptive_field(handmade) -> None:

@@ -9,7 +9,8 @@ from helpers.training import SmallConvNet, wrap_small_net
 from helpers.universality import (
     FILTER_TYPES, cka_matrix, classify_filter, correlation_matrix, depth_fraction, filter_properties,
     filter_type_counts, classify_filters, find_high_low_family, first_layer_filters, layer_at_depth,
-    linear_cka, match_units, run_on_models, shuffled_match, unit_responses,
+    linear_cka, match_units, representations, run_on_models, shuffled_match, family_summary, format_table,
+    curve_screen_options,
 )
 
 
@@ -61,13 +62,14 @@ def test_unit_matching_recovers_a_channel_permutation():
     model_b = wrap_small_net(_permuted_copy(net, permutation), ["a", "b", "c"], 32, name="b")
     images = torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(model_a(images), model_b(images), atol=1e-5)  # the same function
-    match = match_units(unit_responses(model_a, images, "conv1"), unit_responses(model_b, images, "conv1"))
+    responses_a = representations(model_a, images, ["conv1"]).responses("conv1")
+    responses_b = representations(model_b, images, ["conv1"]).responses("conv1")
+    match = match_units(responses_a, responses_b)
     # unit i of A is unit j of B where permutation[j] == i
     assert match.best.tolist() == torch.argsort(permutation).tolist()
     assert np.allclose(match.best_correlation, 1.0, atol=1e-6)
     assert match.correlations.shape == (4, 4)
-    shuffled = shuffled_match(unit_responses(model_a, images, "conv1"), unit_responses(model_b, images, "conv1"),
-                              samples_per_image=16, seed=0)
+    shuffled = shuffled_match(responses_a, responses_b, samples_per_image=16, seed=0)
     assert shuffled.mean_best < match.mean_best
 
 
@@ -79,7 +81,8 @@ def test_correlation_of_a_constant_unit_is_zero():
 def test_cka_matrix_of_a_model_with_itself_has_ones_on_the_diagonal():
     model = wrap_small_net(_small_model(1), ["a", "b", "c"], 32, name="m")
     images = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    result = cka_matrix(model, model, images, grid=2)
+    recorded = representations(model, images, grid=2)
+    result = cka_matrix(recorded, recorded)
     assert result.matrix.shape == (4, 4)
     assert np.allclose(np.diag(result.matrix), 1.0)
     assert np.allclose(result.matrix, result.matrix.T)
@@ -142,3 +145,15 @@ def test_high_low_screen_returns_consistent_family():
     assert family.tuning.shape == (8, len(family))
     assert np.all(np.diff(family.orientations) >= 0)
     assert np.all(family.boundary_selectivity >= 0.3) and np.all(family.orientation_selectivity >= 0.4)
+
+
+def test_family_rows_and_table():
+    model = wrap_small_net(_small_model(5, width=6), ["a", "b", "c"], 32, name="m")
+    family = find_high_low_family(model, "conv3", orientations=8, seeds=(0, 1))
+    row = family_summary(model, family)
+    assert row["family"] == "high-low" and row["units"] == len(family) and row["of"] == 24 and row["depth"] == 0.67
+    table = format_table([row, row])
+    assert table.splitlines()[0].split()[0] == "model" and len(table.splitlines()) == 3
+    with pytest.raises(ValueError, match="CurveFamily or a HighLowFamily"):
+        family_summary(model, object())
+    assert curve_screen_options(model)["width"] > 0.03  # thicker strokes for a 32-px network

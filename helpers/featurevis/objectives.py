@@ -63,7 +63,7 @@ class LinearTerm:
 
 @dataclass(frozen=True)
 class DiversityTerm:
-    """Minus the mean cosine similarity between the Gram matrix of each image and those of its group."""
+    """Minus the mean cosine similarity between the (centred) Gram matrix of each image and those of its group."""
 
     layer: str
     description: str = ""
@@ -175,6 +175,7 @@ def gram_diversity(activations: torch.Tensor) -> torch.Tensor:
     if count < 2:
         return activations.new_zeros(count)
     flat = activations.flatten(2)
+    flat = flat - flat.mean(dim=2, keepdim=True)  # centred: raw Gram matrices are all alike, dominated by the means
     gram = flat @ flat.transpose(1, 2) / flat.shape[2]
     gram = torch.nn.functional.normalize(gram.flatten(1), dim=1)
     similarity = gram @ gram.T

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -128,6 +128,7 @@ class RenderResult:
     history: torch.Tensor  # (steps, N) objective value at each step (on the transformed images)
     objectives: list[Objective]  # (N,) the objective of each image
     stalled: torch.Tensor  # (N,) True where the image never moved
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # images after the steps asked for
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -163,6 +164,7 @@ def render(
     pre_activation: bool = True,
     color_matrix: torch.Tensor | None = None,
     channels_last: bool = False,
+    snapshot_steps: Sequence[int] = (),
     progress: bool = True,
 ) -> RenderResult:
     """Optimize one image per objective (``images_per_objective`` each), all in one batch.
@@ -171,8 +173,8 @@ def render(
     ``transforms`` a preset (``"standard"``, ``"light"``, ``"none"``), a list of steps or a
     Compose; ``redirect_steps`` steps use redirected ReLU gradients; ``pre_activation`` reads
     layers before their non-linearity; ``channels_last`` feeds the network NHWC images (faster
-    for depthwise convolutions on CPU, see benchmarks/featurevis_speed.py). Deterministic for a
-    given ``seed``.
+    for depthwise convolutions on CPU, see benchmarks/featurevis_speed.py); ``snapshot_steps``
+    keeps the images after those step counts in ``result.snapshots``. Deterministic for a given ``seed``.
     """
     from tqdm.auto import tqdm
 
@@ -198,6 +200,7 @@ def render(
         start = image_param().clone()
     history = torch.empty(steps, count)
     gradient_seen = torch.zeros(count, dtype=torch.bool)
+    snapshots: dict[int, torch.Tensor] = {}
     bar = tqdm(total=steps, disable=not progress, desc=f"render {count} images")
 
     def run(first: int, last: int) -> None:
@@ -212,6 +215,9 @@ def render(
             history[step] = values.detach().cpu()
             gradient = parameters[0].grad
             gradient_seen.logical_or_(gradient.detach().flatten(1).abs().amax(1).cpu() > 0)
+            if step + 1 in snapshot_steps:
+                with torch.no_grad():
+                    snapshots[step + 1] = image_param().detach().cpu()
             bar.update(1)
 
     redirect_steps = max(0, min(int(redirect_steps), steps))
@@ -228,23 +234,40 @@ def render(
         bar.close()
     moved = (images - start).flatten(1).abs().amax(1).cpu()
     per_image = [o for o in batched.objectives for _ in range(batched.per)]
-    result = RenderResult(images=images.cpu(), values=values, history=history, objectives=per_image, stalled=moved < 1e-3)
+    result = RenderResult(images=images.cpu(), values=values, history=history, objectives=per_image, stalled=moved < 1e-3, snapshots=snapshots)
     _stall_warning(result, gradient_seen)
     return result
 
 
-def render_units(model: CircuitModel, units: str | Sequence[str | Unit], kind: str = "neuron", **options) -> RenderResult:
-    """Visualize many units in one batch: a list of units, or a layer name for all of its channels.
+def render_units(model: CircuitModel, units: str | Sequence[str | Unit], kind: str = "neuron", *,
+                 batch_size: int = 64, seed: int = 0, progress: bool = True, **options) -> RenderResult:
+    """Visualize many units, ``batch_size`` per batch: a list of units, or a layer name for all of its channels.
 
     ``kind`` is ``"neuron"`` (centre position) or ``"channel"`` (mean over positions); other
-    keyword options go to :func:`render`.
+    keyword options go to :func:`render`. Batch ``b`` uses seed ``seed + b``.
     """
+    from tqdm.auto import tqdm
+
     makers = {"neuron": neuron, "channel": channel}
     if kind not in makers:
         raise ValueError(f"kind must be one of {sorted(makers)}, not {kind!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if isinstance(units, str) and ":" not in units:
         units = model.units(units)
     elif isinstance(units, (str, Unit)):
         units = [units]
-    checked = [model.unit(u) for u in units]
-    return render(model, [makers[kind](u) for u in checked], **options)
+    objectives = [makers[kind](model.unit(u)) for u in units]
+    chunks = [objectives[i:i + batch_size] for i in range(0, len(objectives), batch_size)]
+    if len(chunks) == 1:
+        return render(model, objectives, seed=seed, progress=progress, **options)
+    parts = [render(model, chunk, seed=seed + b, progress=False, **options)
+             for b, chunk in enumerate(tqdm(chunks, disable=not progress, desc=f"render {len(objectives)} units"))]
+    return RenderResult(
+        images=torch.cat([p.images for p in parts]),
+        values=torch.cat([p.values for p in parts]),
+        history=torch.cat([p.history for p in parts], dim=1),
+        objectives=[o for p in parts for o in p.objectives],
+        stalled=torch.cat([p.stalled for p in parts]),
+        snapshots={k: torch.cat([p.snapshots[k] for p in parts]) for k in parts[0].snapshots},
+    )

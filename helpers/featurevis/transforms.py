@@ -9,6 +9,11 @@ Each transform here is a small description (:class:`Pad`, :class:`Jitter`, :clas
 from a ``torch.Generator`` and folds the whole chain into ONE affine map per image, applied to
 the whole batch with a single ``grid_sample``: padding, both jitters, scale and rotation cost
 one resampling, whatever the batch size.
+
+The output keeps the input's size: padding and jitter decide which part of the (grey-filled)
+plane is seen, but the window stays centred. Unlike a growing or shrinking canvas this keeps the
+network's feature maps the same size, so a "neuron" objective reads the same central position
+during optimization as when the finished image is scored.
 """
 from __future__ import annotations
 
@@ -24,7 +29,10 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Pad:
-    """Grow the canvas by ``pixels`` on every side, filled with ``Compose.fill`` (grey by default)."""
+    """Grow the canvas by ``pixels`` on every side, filled with ``Compose.fill`` (grey by default).
+
+    (The final window has the input's size, so padding matters for the jitters that follow it.)
+    """
 
     pixels: int
 
@@ -121,10 +129,11 @@ class Compose:
         )
 
     def output_size(self, size: int) -> int:
-        """Side of the transformed images for ``size``-pixel inputs."""
+        """Side of the transformed images for ``size``-pixel inputs (the same: the window stays centred)."""
+        canvas = size
         for step in self.steps:
-            size = step.resize(size)
-        if size < 1:
+            canvas = step.resize(canvas)
+        if canvas < 1:
             raise ValueError(f"These transforms shrink a {size}-pixel image to nothing; use smaller jitter.")
         return size
 
@@ -136,17 +145,15 @@ class Compose:
         with torch.no_grad():
             matrix = torch.eye(2).repeat(count, 1, 1)
             offset = torch.zeros(count, 2)
-            canvas = size
+            self.output_size(size)
             for step in self.steps:
                 step_matrix, step_offset = step.sample(count, generator)
                 offset = offset + torch.einsum("nij,nj->ni", matrix, step_offset)
                 matrix = matrix @ step_matrix
-                canvas = step.resize(canvas)
-            if canvas < 1:
-                raise ValueError(f"These transforms shrink a {size}-pixel image to nothing; use smaller jitter.")
-            # grid_sample works in coordinates normalized to [-1, 1] by half the side of each image.
-            theta = torch.cat([matrix * (canvas / size), (2.0 * offset / size).unsqueeze(-1)], dim=-1)
-            grid = F.affine_grid(theta.to(images.device, images.dtype), [count, channels, canvas, canvas], align_corners=False)
+            # grid_sample works in coordinates normalized to [-1, 1] by half the side of each image;
+            # input and output windows have the same side, so the matrix needs no rescaling.
+            theta = torch.cat([matrix, (2.0 * offset / size).unsqueeze(-1)], dim=-1)
+            grid = F.affine_grid(theta.to(images.device, images.dtype), [count, channels, size, size], align_corners=False)
         # Sampling (image - fill) with zero padding fills everything outside the image with ``fill``.
         return F.grid_sample(images - self.fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + self.fill
 

@@ -1,0 +1,140 @@
+"""Side by side with Lucent: time to reach the same activation on the same units.
+
+Usage: python benchmarks/compare_lucent.py [--model efficientnet_lite0] [--layer blocks.2.1]
+       [--units 4] [--steps 128] [--size 128] [--threads N]
+
+Both libraries optimize a *channel* objective (mean over positions) for each unit, with a
+Fourier parameterization, decorrelated colours, Adam at lr 0.05 and their own standard
+transforms, at the same image size (Lucent is told ``fixed_image_size`` so it does not upsample
+to 224 px). Lucent renders one unit at a time through the full network (its API optimizes one
+objective per call); ours renders them one at a time and all in one batch.
+
+One scorer judges every image, without transforms: the unit's post-activation value averaged
+over positions (what Lucent's objective reads). Printed: per method the seconds, steps, the mean
+activation reached, and the seconds each needs to reach a common threshold (the lowest final
+activation of all methods), interpolated from images kept at several step counts and a constant
+time per step.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import load_model
+from helpers.featurevis import channel, objective_values, render
+from helpers.models import CircuitModel
+
+
+class PreprocessedModule(nn.Module):
+    """The course model as a plain module taking images in [0, 1] (what Lucent hooks by module name)."""
+
+    def __init__(self, model: CircuitModel):
+        super().__init__()
+        self.preprocess = model.preprocess
+        self.net = model.module
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(self.preprocess(images))
+
+
+def score(model: CircuitModel, layer: str, channels: list[int], images: torch.Tensor) -> torch.Tensor:
+    """Post-activation channel mean of each image's own unit (the common scorer)."""
+    return objective_values(model, [channel(layer, c) for c in channels], images, pre_activation=False)
+
+
+def lucent_run(model: CircuitModel, layer: str, channels: list[int], steps: int, size: int, checkpoints: list[int]) -> tuple[float, dict[int, torch.Tensor]]:
+    """Render each unit with Lucent's render_vis; returns seconds and {step: images}."""
+    from lucent.optvis import param as lucent_param
+    from lucent.optvis import render as lucent_render
+
+    wrapped = PreprocessedModule(model).eval()
+    name = "net_" + model.layer(layer).module_path.replace(".", "_")
+    per_step: dict[int, list[torch.Tensor]] = {k: [] for k in checkpoints}
+    start = time.perf_counter()
+    for index, unit in enumerate(channels):
+        torch.manual_seed(index)
+        images = lucent_render.render_vis(
+            wrapped, f"{name}:{unit}", param_f=lambda: lucent_param.image(size), thresholds=tuple(checkpoints),
+            preprocess=False, progress=False, show_image=False, fixed_image_size=size,
+        )
+        for k, array in zip(checkpoints, images):
+            per_step[k].append(torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float())
+    seconds = time.perf_counter() - start
+    return seconds, {k: torch.cat(v) for k, v in per_step.items()}
+
+
+def ours_run(model: CircuitModel, layer: str, channels: list[int], steps: int, size: int, checkpoints: list[int],
+             batched: bool) -> tuple[float, dict[int, torch.Tensor]]:
+    """Render with helpers.featurevis: all units in one batch, or one call per unit."""
+    options = dict(steps=steps, size=size, progress=False, snapshot_steps=checkpoints, pre_activation=True)
+    start = time.perf_counter()
+    if batched:
+        snapshots = render(model, [channel(layer, c) for c in channels], **options).snapshots
+    else:
+        runs = [render(model, channel(layer, c), seed=i, **options).snapshots for i, c in enumerate(channels)]
+        snapshots = {k: torch.cat([r[k] for r in runs]) for k in checkpoints}
+    return time.perf_counter() - start, snapshots
+
+
+def seconds_to_reach(threshold: float, curve: list[tuple[int, float]], seconds_per_step: float) -> float:
+    """Seconds until the mean activation first reaches ``threshold`` (linear between checkpoints)."""
+    previous_step, previous_value = 0, -float("inf")
+    for step, value in curve:
+        if value >= threshold:
+            if previous_value == -float("inf"):
+                return step * seconds_per_step
+            fraction = (threshold - previous_value) / max(value - previous_value, 1e-9)
+            return (previous_step + fraction * (step - previous_step)) * seconds_per_step
+        previous_step, previous_value = step, value
+    return float("nan")
+
+
+def main() -> None:
+    """Run both libraries and print the comparison table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="efficientnet_lite0", help="zoo model (inceptionv1 uses random weights)")
+    parser.add_argument("--layer", default="blocks.2.1")
+    parser.add_argument("--units", type=int, default=4, help="how many units (channels 0, 7, 14, ...)")
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.model == "inceptionv1":
+        from helpers.inceptionv1 import build_inceptionv1
+
+        torch.manual_seed(0)
+        model = build_inceptionv1()
+    else:
+        model = load_model(args.model, verbose=False)
+    channels = [7 * i % model.channels(args.layer) for i in range(args.units)]
+    checkpoints = sorted({max(1, args.steps * k // 16) for k in range(1, 17)})
+    print(f"{model.name} {args.layer} channels {channels}, {args.size} px, {args.steps} steps, {torch.get_num_threads()} threads")
+
+    results = {}
+    try:
+        results["lucent (one unit per call)"] = lucent_run(model, args.layer, channels, args.steps, args.size, checkpoints)
+    except Exception as error:  # report precisely what breaks, then go on with ours
+        print(f"Lucent failed: {type(error).__name__}: {error}")
+    results["ours, one unit per call"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=False)
+    results[f"ours, {len(channels)} units in one batch"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=True)
+
+    curves = {}
+    for method, (_seconds, snapshots) in results.items():
+        curves[method] = [(k, float(score(model, args.layer, channels, snapshots[k]).mean())) for k in checkpoints]
+    threshold = min(curve[-1][1] for curve in curves.values())
+    print(f"\ncommon threshold = lowest final mean activation = {threshold:.3f}")
+    print(f"{'method':<32} {'seconds':>8} {'steps':>6} {'activation':>11} {'s to threshold':>15}")
+    for method, (seconds, _snapshots) in results.items():
+        reach = seconds_to_reach(threshold, curves[method], seconds / args.steps)
+        print(f"{method:<32} {seconds:8.1f} {args.steps:6d} {curves[method][-1][1]:11.3f} {reach:15.1f}")
+    print("\nmean activation by step:", {m: [round(v, 2) for _k, v in c[3::4]] for m, c in curves.items()}, "at steps", checkpoints[3::4])
+
+
+if __name__ == "__main__":
+    main()

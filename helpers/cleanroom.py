@@ -1,0 +1,239 @@
+"""A curve detector written by hand ("artificial artificial neural network"), every weight set on purpose.
+
+Curve Circuits (Cammarata et al., 2021) rebuilt InceptionV1's curve detectors with hand-set weights
+and found they behave like the trained ones. This module does the same from the image up, in two
+hand-made layers, so a student can change every setting and see what it does:
+
+1. **Line detectors** (:func:`line_energy`): at each of ``orientations`` directions, a quadrature pair
+   of oriented filters (a second derivative of a Gaussian across the line, which sees thin lines,
+   and a first derivative, which sees edges), combined as an energy ``sqrt(even² + odd²)`` so that
+   dark-on-light and light-on-dark strokes count the same. Grey level only: colour is ignored.
+2. **The curve unit** (:func:`curve_kernel`): a weight map over (line orientation, position). Along
+   an arc of ``radius`` whose convex side faces ``orientation`` and whose midpoint sits at the
+   unit's centre, line detectors *tangent* to the arc excite the unit (orientation tuning width
+   ``tangent_spread``). Along the mirror-image arc (the opposite curve, bulging the other way) the
+   tangent line detectors inhibit it with strength ``inhibition``, and at every point of the arc
+   line detectors *across* the tangent inhibit with strength ``cross_inhibition``.
+   A straight line through the centre touches both arcs equally, so excitation and inhibition
+   cancel; the opposite curve is inhibited outright; the preferred curve wins.
+
+The unit's response to an image is the weight map applied at one position (the receptive-field
+centre by default): a dot product, then a ReLU when ``rectify``. Angles follow
+:mod:`helpers.stimuli.curves`: degrees counter-clockwise from "right", a curve's orientation being
+the direction its convex side faces. Lengths are in pixels. Everything is deterministic.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class CurveDetectorSettings:
+    """Every hand-set parameter of the cleanroom curve detector (lengths in pixels, angles in degrees)."""
+
+    orientation: float = 90.0  # the direction the preferred curve's convex side faces
+    radius: float = 20.0  # radius of the preferred arc
+    arc_length: float = 40.0  # how much of the arc (measured along it) excites the unit
+    tangent_spread: float = 15.0  # orientation tuning width of the excitatory line detectors
+    inhibition: float = 1.0  # weight of the opposite (mirror-image) arc, relative to the excitation
+    cross_inhibition: float = 0.3  # weight of line detectors across the arc, relative to the excitation
+    position_blur: float = 2.0  # how far off the arc (Gaussian sigma) a line still counts
+    line_scale: float = 1.5  # sigma of the line detectors across the line
+    orientations: int = 12  # number of line-detector directions over 180 degrees
+
+    def __post_init__(self) -> None:
+        for name in ("radius", "arc_length", "tangent_spread", "position_blur", "line_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}.")
+        for name in ("inhibition", "cross_inhibition"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be zero or positive (it is a strength), not {getattr(self, name)!r}.")
+        if not isinstance(self.orientations, (int, np.integer)) or self.orientations < 4:
+            raise ValueError(f"orientations must be an integer of at least 4, not {self.orientations!r}.")
+
+    def rotated_to(self, orientation: float) -> "CurveDetectorSettings":
+        """The same detector turned to prefer ``orientation``."""
+        return replace(self, orientation=float(orientation) % 360)
+
+
+def settings_from(**overrides: float) -> CurveDetectorSettings:
+    """Settings with some fields changed, e.g. ``settings_from(radius=30)``; unknown names raise an error."""
+    known = {f.name for f in fields(CurveDetectorSettings)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"Unknown cleanroom settings {sorted(unknown)}; known: {sorted(known)}.")
+    return CurveDetectorSettings(**overrides)
+
+
+# --- stage 1: line detectors -------------------------------------------------------------------
+def line_directions(count: int) -> np.ndarray:
+    """The directions (degrees in [0, 180)) that the line detectors run along."""
+    return np.arange(count) * 180.0 / count
+
+
+def line_filters(count: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Even (line) and odd (edge) filters (count, 1, k, k), each zero-mean and unit-norm, one per direction."""
+    radius = max(2, math.ceil(3.5 * scale))
+    coords = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    y, x = torch.meshgrid(-coords, coords, indexing="ij")  # y up, as in the stimuli's angles
+    evens, odds = [], []
+    for direction in line_directions(count):
+        angle = math.radians(direction)
+        along = x * math.cos(angle) + y * math.sin(angle)
+        across = -x * math.sin(angle) + y * math.cos(angle)
+        envelope = torch.exp(-0.5 * (across / scale) ** 2 - 0.5 * (along / (2 * scale)) ** 2)
+        even = (1 - (across / scale) ** 2) * envelope
+        odd = across / scale * envelope
+        evens.append(even - even.mean())
+        odds.append(odd - odd.mean())
+    stack = lambda filters: torch.stack([f / f.norm() for f in filters])[:, None].float()  # noqa: E731
+    return stack(evens), stack(odds)
+
+
+def line_energy(images: torch.Tensor, count: int = 12, scale: float = 1.5) -> torch.Tensor:
+    """Oriented line/edge energy (N, count, H, W) of images (N, 3, H, W) in [0, 1]; polarity and colour ignored."""
+    if images.dim() == 3:
+        images = images[None]
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (N, 3, H, W) in [0, 1], got {tuple(images.shape)}.")
+    grey = images.float().mean(dim=1, keepdim=True)
+    even, odd = line_filters(count, scale)
+    pad = even.shape[-1] // 2
+    padded = F.pad(grey, (pad, pad, pad, pad), mode="replicate")
+    return torch.sqrt(F.conv2d(padded, even) ** 2 + F.conv2d(padded, odd) ** 2 + 1e-12)
+
+
+# --- stage 2: the curve unit's weights ---------------------------------------------------------
+def _orientation_tuning(directions: np.ndarray, tangent: np.ndarray, spread: float) -> np.ndarray:
+    """How well line detectors (D,) match tangent directions (P,), modulo 180: (P, D) in [0, 1]."""
+    difference = np.abs((directions[None, :] - tangent[:, None] + 90) % 180 - 90)
+    return np.exp(-0.5 * (difference / spread) ** 2)
+
+
+def _arc_points(orientation: float, radius: float, arc_length: float, step: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (x, y up) along an arc whose midpoint is the origin, and the tangent direction at each."""
+    half = min(arc_length / radius, 2 * math.pi) / 2
+    count = max(3, int(math.ceil(2 * half * radius / step)) + 1)
+    offsets = np.linspace(-half, half, count)
+    facing = math.radians(orientation)
+    angles = facing + offsets
+    x = radius * (np.cos(angles) - math.cos(facing))
+    y = radius * (np.sin(angles) - math.sin(facing))
+    tangent = (np.degrees(angles) + 90) % 180
+    return x, y, tangent
+
+
+def curve_kernel(settings: CurveDetectorSettings = CurveDetectorSettings()) -> torch.Tensor:
+    """The curve unit's weights over (line direction, row, column): (orientations, k, k); red excites, blue inhibits.
+
+    Excitation sums to 1; the opposite arc sums to ``-inhibition`` and the cross-oriented detectors to
+    ``-cross_inhibition``, so the settings are relative strengths whatever the radius.
+    """
+    s = settings
+    extent = int(math.ceil(min(s.arc_length / 2, 2 * s.radius) + 3 * s.position_blur)) + 1
+    coords = np.arange(-extent, extent + 1, dtype=np.float64)
+    grid_x, grid_y = np.meshgrid(coords, -coords)  # row 0 on top: y up
+    directions = line_directions(s.orientations)
+
+    def arc_map(orientation: float, tangent_offset: float) -> np.ndarray:
+        x, y, tangent = _arc_points(orientation, s.radius, s.arc_length)
+        tuning = _orientation_tuning(directions, (tangent + tangent_offset) % 180, s.tangent_spread)  # (P, D)
+        distance2 = (grid_x[None] - x[:, None, None]) ** 2 + (grid_y[None] - y[:, None, None]) ** 2
+        bumps = np.exp(-0.5 * distance2 / s.position_blur**2)  # (P, k, k)
+        weights = np.einsum("pd,pij->dij", tuning, bumps)
+        return weights / weights.sum()
+
+    kernel = arc_map(s.orientation, 0.0)
+    kernel = kernel - s.inhibition * arc_map(s.orientation + 180, 0.0)
+    kernel = kernel - s.cross_inhibition * arc_map(s.orientation, 90.0)
+    return torch.from_numpy(kernel).float()
+
+
+# --- responses ---------------------------------------------------------------------------------
+def _center_pixel(size: tuple[int, int], center: tuple[float, float] | None) -> tuple[int, int]:
+    height, width = size
+    cx, cy = (width / 2, height / 2) if center is None else center
+    return int(math.floor(cy)), int(math.floor(cx))  # pixel (row, col) containing the point
+
+
+def cleanroom_responses(
+    images: torch.Tensor,
+    orientations: Sequence[float] | float,
+    settings: CurveDetectorSettings = CurveDetectorSettings(),
+    *,
+    center: tuple[float, float] | None = None,
+    rectify: bool = False,
+) -> torch.Tensor:
+    """Responses (N, F) of hand-built curve units, one per orientation, at ``center`` (x, y) of images (N, 3, H, W).
+
+    ``rectify=True`` applies the ReLU (the unit's firing); the default returns the pre-activation,
+    whose negative values show the inhibition at work.
+    """
+    if isinstance(orientations, (int, float)):
+        orientations = [orientations]
+    if images.dim() == 3:
+        images = images[None]
+    energy = line_energy(images, settings.orientations, settings.line_scale)
+    row, col = _center_pixel(energy.shape[-2:], center)
+    columns = []
+    for orientation in orientations:
+        kernel = curve_kernel(settings.rotated_to(orientation))
+        half = kernel.shape[-1] // 2
+        padded = F.pad(energy, (half, half, half, half))  # zero outside the image: no line there
+        window = padded[:, :, row : row + 2 * half + 1, col : col + 2 * half + 1]
+        columns.append((window * kernel).sum(dim=(1, 2, 3)))
+    responses = torch.stack(columns, dim=1)
+    return responses.clamp(min=0) if rectify else responses
+
+
+def cleanroom_map(images: torch.Tensor, settings: CurveDetectorSettings = CurveDetectorSettings(), *, rectify: bool = True) -> torch.Tensor:
+    """The hand-built unit's response at every position (N, H, W): where in the image it sees its curve."""
+    if images.dim() == 3:
+        images = images[None]
+    energy = line_energy(images, settings.orientations, settings.line_scale)
+    kernel = curve_kernel(settings)
+    half = kernel.shape[-1] // 2
+    out = F.conv2d(F.pad(energy, (half, half, half, half)), kernel[None])[:, 0]
+    return out.clamp(min=0) if rectify else out
+
+
+# --- comparing with a real family --------------------------------------------------------------
+def pearson(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
+    """Pearson correlation of two equally long series (0 when either is constant)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"Need two series of the same length, got {a.shape[0]} and {b.shape[0]}.")
+    a, b = a - a.mean(), b - b.mean()
+    denominator = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b) / denominator if denominator > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Match:
+    """How well hand-built units track real ones on one set of images."""
+
+    correlations: np.ndarray  # (F,) per unit: Pearson r between the real and the hand-built unit over images
+    real: np.ndarray  # (N, F) real responses
+    cleanroom: np.ndarray  # (N, F) hand-built responses
+
+    @property
+    def mean(self) -> float:
+        """The mean correlation over units."""
+        return float(self.correlations.mean())
+
+
+def compare_responses(real: np.ndarray | torch.Tensor, cleanroom: np.ndarray | torch.Tensor) -> Match:
+    """Per-unit correlation of real responses (N, F) with hand-built responses (N, F)."""
+    real = np.asarray(real, dtype=np.float64)
+    cleanroom = np.asarray(cleanroom, dtype=np.float64)
+    if real.shape != cleanroom.shape or real.ndim != 2:
+        raise ValueError(f"Need two (N, F) arrays of one shape, got {real.shape} and {cleanroom.shape}.")
+    correlations = np.array([pearson(real[:, f], cleanroom[:, f]) for f in range(real.shape[1])])
+    return Match(correlations, real, cleanroom)

@@ -1,0 +1,169 @@
+"""Figures for the superposition lesson: toy models' weights and geometry, and polysemantic units' examples."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from ..superposition import (
+    STICKY_FRACTIONS,
+    ToyModelSweep,
+    dimensions_per_feature,
+    feature_dimensionality,
+    feature_norms,
+    interference,
+    represented_features,
+)
+from . import to_numpy_image
+
+
+def draw_gram(ax: plt.Axes, weights: torch.Tensor, title: str = "WᵀW") -> None:
+    """Draw WᵀW (feature i's overlap with feature j): red positive, blue negative, white zero."""
+    gram = (weights.T @ weights).numpy()
+    ax.imshow(gram, cmap="RdBu_r", vmin=-1.2, vmax=1.2, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("feature j")
+    ax.set_ylabel("feature i")
+
+
+def draw_feature_bars(ax: plt.Axes, weights: torch.Tensor) -> None:
+    """Bars of ||W_i|| per feature, coloured from black (a dimension to itself) to yellow (in superposition)."""
+    norms = feature_norms(weights).numpy()
+    overlap = np.clip(interference(weights).numpy(), 0, 1)
+    ax.barh(np.arange(len(norms)), norms, color=plt.cm.plasma(overlap * 0.9))
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(1.3, float(norms.max()) * 1.05))
+    ax.set_xlabel("||W_i||  (colour: superposition, black = none)")
+    ax.set_ylabel("feature (most important on top)")
+
+
+def draw_planar_features(ax: plt.Axes, weights: torch.Tensor, importance: torch.Tensor | None = None) -> None:
+    """Arrows for the features of a model with 2 hidden dimensions (darker = more important)."""
+    if weights.shape[0] != 2:
+        raise ValueError(f"Only a model with 2 hidden dimensions can be drawn flat; this one has {weights.shape[0]}.")
+    count = weights.shape[1]
+    shades = plt.cm.viridis(np.linspace(0, 0.85, count)) if importance is None else plt.cm.viridis(
+        0.85 * (1 - importance.numpy() / float(importance.max())))
+    for i in range(count):
+        x, y = weights[:, i].tolist()
+        ax.annotate("", xy=(x, y), xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=shades[i], lw=2))
+        ax.text(x * 1.12, y * 1.12, str(i), ha="center", va="center", fontsize=8, color=shades[i])
+    ax.add_patch(plt.Circle((0, 0), 1, fill=False, ls=":", color="grey"))
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-1.5, 1.5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def sparsity_figure(sweep: ToyModelSweep, sparsity: float, planar: ToyModelSweep | None = None) -> Figure:
+    """One sparsity of a sweep: WᵀW, the feature norms coloured by superposition, and (optionally) a 2-D model's geometry.
+
+    The figure carries what it shows as attributes: ``sparsity``, ``represented`` (features with
+    ||W_i|| > 0.5), ``dims_per_feature`` and, with ``planar``, ``planar_represented``.
+    """
+    index = sweep.index_of(sparsity)
+    weights = sweep.weights[index]
+    panels = 3 if planar is not None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.8))
+    draw_gram(axes[0], weights)
+    draw_feature_bars(axes[1], weights)
+    fig.sparsity = float(sweep.sparsities[index])
+    fig.represented = int(represented_features(weights))
+    fig.dims_per_feature = float(dimensions_per_feature(weights))
+    axes[1].set_title(f"{fig.represented} of {sweep.n_features} features kept in {sweep.n_hidden} dimensions", fontsize=9)
+    if planar is not None:
+        flat = planar.weights[planar.index_of(sparsity)]
+        draw_planar_features(axes[2], flat, planar.importance)
+        fig.planar_represented = int(represented_features(flat))
+        axes[2].set_title(f"{planar.n_features} features in 2-D: {fig.planar_represented} kept", fontsize=9)
+    fig.suptitle(f"sparsity S = {fig.sparsity:.3f} (each feature present {1 - fig.sparsity:.1%} of the time)")
+    fig.tight_layout()
+    return fig
+
+
+def phase_change_figure(sweep: ToyModelSweep) -> Figure:
+    """Features kept and dimensions per feature against sparsity: the move from 'm features' to superposition."""
+    density = (1 - sweep.sparsities).numpy()
+    kept = represented_features(sweep.weights).numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    axes[0].plot(1 / density, kept, "o-")
+    axes[0].axhline(sweep.n_hidden, color="grey", ls="--", label=f"m = {sweep.n_hidden} dimensions")
+    axes[0].set_ylabel("features kept (||W_i|| > 0.5)")
+    axes[0].legend()
+    axes[1].plot(1 / density, dimensions_per_feature(sweep.weights).numpy(), "o-")
+    axes[1].set_ylabel("dimensions per feature  m / ||W||²_F")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("1 / (1 - S)   (sparser to the right)")
+    fig.tight_layout()
+    return fig
+
+
+def planar_geometry_figure(sweep: ToyModelSweep, sparsities: Sequence[float]) -> Figure:
+    """The features of a 2-D toy model drawn as arrows, one panel per sparsity."""
+    fig, axes = plt.subplots(1, len(sparsities), figsize=(2.6 * len(sparsities), 2.9), squeeze=False)
+    for ax, sparsity in zip(axes[0], sparsities):
+        index = sweep.index_of(sparsity)
+        draw_planar_features(ax, sweep.weights[index], sweep.importance)
+        ax.set_title(f"S = {float(sweep.sparsities[index]):.2f}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def dimensionality_figure(sweep: ToyModelSweep, threshold: float = 0.5) -> Figure:
+    """Each represented feature's dimensionality D_i against sparsity, with the paper's sticky fractions as lines."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    generator = np.random.default_rng(0)  # horizontal jitter only, so overlapping dots stay visible
+    for index, sparsity in enumerate(sweep.sparsities.tolist()):
+        weights = sweep.weights[index]
+        kept = feature_norms(weights) > threshold
+        values = feature_dimensionality(weights)[kept].numpy()
+        x = np.full(len(values), 1 / (1 - sparsity)) * np.exp(generator.normal(0, 0.03, len(values)))
+        ax.scatter(x, values, s=6, alpha=0.5, color="k")
+        ax.plot([1 / (1 - sparsity)], [float(dimensions_per_feature(weights))], "r_", ms=14, mew=2)
+    for name, value in STICKY_FRACTIONS.items():
+        ax.axhline(value, color="tab:blue", lw=0.6, ls=":")
+        ax.text(1.0, value + 0.01, f"{name} {value:.3g}", fontsize=7, color="tab:blue")
+    ax.set_xscale("log")
+    ax.set_xlabel("1 / (1 - S)")
+    ax.set_ylabel("feature dimensionality D_i")
+    ax.set_ylim(0, 1.1)
+    ax.set_title("dots: D_i of each kept feature; red: m / ||W||²_F; lines: the paper's sticky fractions", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def facet_score_figure(scores: torch.Tensor, marked: dict[str, float] | None = None) -> Figure:
+    """A histogram of a layer's facet scores with a few units marked."""
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    finite = scores[torch.isfinite(scores)].numpy()
+    ax.hist(finite, bins=40, color="grey")
+    for i, (name, value) in enumerate((marked or {}).items()):
+        ax.axvline(value, color=plt.cm.tab10(i), label=name)
+    if marked:
+        ax.legend(fontsize=8)
+    ax.set_xlabel("facet score: mean cosine distance between top examples (penultimate features)")
+    ax.set_ylabel("units")
+    fig.tight_layout()
+    return fig
+
+
+def clustered_examples_figure(patches: torch.Tensor, labels: torch.Tensor, title: str = "", per_row: int = 6) -> Figure:
+    """A unit's top examples, one row per cluster (row titles give the cluster sizes)."""
+    clusters = labels.unique().tolist()
+    fig, axes = plt.subplots(len(clusters), per_row, figsize=(1.4 * per_row, 1.5 * len(clusters) + 0.4), squeeze=False)
+    for row, cluster in zip(axes, clusters):
+        members = torch.nonzero(labels == cluster).flatten().tolist()
+        for ax in row:
+            ax.axis("off")
+        for ax, member in zip(row, members):
+            ax.imshow(to_numpy_image(patches[member]))
+        row[0].set_title(f"cluster {cluster}: {len(members)} examples", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,164 @@
+"""Tests of helpers.polysemanticity on synthetic data with a known number of clusters."""
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.dataset_examples import DatasetExamples, FieldGeometry, scan_layer
+from helpers.images import RandomCrops
+from helpers.models import wrap_model
+from helpers.polysemanticity import (
+    FeatureMaps,
+    class_share,
+    class_votes,
+    classifier_weights,
+    count_facets,
+    effective_number,
+    facet_diversity,
+    facet_scores,
+    feature_maps,
+    kmeans,
+    rank_polysemantic,
+    silhouette,
+    top_example_features,
+    unit_facets,
+)
+
+
+def blobs(counts, dim=16, spread=0.05, seed=0):
+    """Gaussian blobs around orthogonal centres, ``counts[i]`` points in blob i; returns points and true labels."""
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.eye(dim)[: len(counts)] * 3
+    points = torch.cat([centres[i] + spread * torch.randn(n, dim, generator=generator) for i, n in enumerate(counts)])
+    labels = torch.cat([torch.full((n,), i) for i, n in enumerate(counts)])
+    return points, labels
+
+
+def same_partition(found, truth) -> bool:
+    """True when two labelings group the points the same way (cluster numbers may differ)."""
+    return all((found[i] == found[j]) == (truth[i] == truth[j]) for i, j in itertools.combinations(range(len(truth)), 2))
+
+
+def test_kmeans_recovers_separated_blobs_deterministically():
+    points, truth = blobs([5, 7, 6])
+    first = kmeans(points, 3, generator=torch.Generator().manual_seed(1))
+    again = kmeans(points, 3, generator=torch.Generator().manual_seed(1))
+    assert same_partition(first.labels, truth)
+    assert torch.equal(first.labels, again.labels)
+    assert sorted(first.sizes().tolist()) == [5, 6, 7]
+
+
+def test_silhouette_is_high_for_true_clusters_and_low_for_a_split_blob():
+    points, truth = blobs([6, 6])
+    assert silhouette(points, truth) > 0.9
+    blob, _ = blobs([12], spread=1.0)
+    split = kmeans(blob, 2, generator=torch.Generator().manual_seed(0))
+    assert silhouette(blob, split.labels) < 0.25
+    with pytest.raises(ValueError, match="two clusters"):
+        silhouette(points, torch.zeros(12))
+
+
+def test_effective_number_counts_equally_common_groups():
+    assert effective_number([0, 0, 1, 1, 2, 2]) == pytest.approx(3.0)
+    assert effective_number([4] * 10) == pytest.approx(1.0)
+    lopsided = effective_number([0] * 8 + [1, 2])
+    assert 1.0 < lopsided < 2.0
+
+
+@pytest.mark.parametrize("counts", [[12], [6, 6], [4, 4, 4], [5, 4, 4, 3]])
+def test_count_facets_finds_the_number_of_blobs(counts):
+    points, truth = blobs(counts, spread=0.3 if len(counts) == 1 else 0.05)
+    found = count_facets(points, max_facets=5, generator=torch.Generator().manual_seed(0))
+    assert found.count == len(counts)
+    assert same_partition(found.labels, truth)
+
+
+def test_facet_diversity_is_zero_for_identical_and_one_for_orthogonal_examples():
+    assert facet_diversity(torch.ones(5, 3)) == pytest.approx(0.0, abs=1e-6)
+    assert facet_diversity(torch.eye(4)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least two"):
+        facet_diversity(torch.ones(1, 3))
+
+
+def synthetic_examples(top_index, top_value, mean, std, map_size=(2, 2)):
+    """A DatasetExamples holding only what the facet scores read."""
+    channels, k = top_index.shape
+    return DatasetExamples(
+        model_name="synthetic", layer="layer", source_key="synthetic", settings={}, num_images=int(top_index.max()) + 1,
+        map_size=map_size, image_size=8, geometry=FieldGeometry(8, 8, 0.0, 0.0, 4.0),
+        top_value=top_value, top_index=top_index, top_position=torch.zeros(channels, k, 2, dtype=torch.long),
+        band_value=torch.zeros(channels, 0), band_index=torch.zeros(channels, 0, dtype=torch.long),
+        band_position=torch.zeros(channels, 0, 2, dtype=torch.long), band_limits=torch.zeros(channels, 2),
+        hist_counts=torch.zeros(channels, 2, dtype=torch.long), hist_low=torch.zeros(channels, dtype=torch.float64),
+        hist_width=torch.ones(channels, dtype=torch.float64), mean=mean, std=std, firing_fraction=torch.ones(channels),
+    )
+
+
+@pytest.fixture
+def three_kinds():
+    """12 images of three kinds (4 each) and three units: one kind only, all three kinds, and an unselective one."""
+    points, kinds = blobs([4, 4, 4], dim=8)
+    maps = points[:, :, None, None].expand(12, 8, 1, 1).clone()
+    features = FeatureMaps("penultimate", maps, torch.zeros(8))
+    top_index = torch.tensor([[0, 1, 2, 3, 0, 1], [0, 4, 8, 1, 5, 9], [2, 6, 10, 3, 7, 11]])
+    top_value = torch.tensor([[9.0] * 6, [8.0] * 6, [1.1] * 6])
+    examples = synthetic_examples(top_index, top_value, mean=torch.tensor([1.0, 1.0, 1.0]), std=torch.ones(3))
+    return examples, features
+
+
+def test_feature_maps_read_the_place_a_unit_fired():
+    maps = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
+    features = FeatureMaps("penultimate", maps, torch.zeros(3))
+    vector = features.at(torch.tensor([1]), torch.tensor([[3, 0]]), map_size=(4, 4))  # row 3 of 4 -> row 1 of 2
+    assert torch.allclose(vector[0], torch.nn.functional.normalize(maps[1, :, 1, 0], dim=0))
+
+
+def test_facet_scores_and_ranking_find_the_mixed_unit(three_kinds):
+    examples, features = three_kinds
+    scores = facet_scores(examples, features)
+    assert scores[0] < 0.01 and scores[1] > 0.6
+    ranking = rank_polysemantic(examples, features, count=3)
+    assert [str(unit) for unit, _ in ranking] == ["layer:1", "layer:0"]  # unit 2 is not selective
+    report = unit_facets(examples, features, 1, generator=torch.Generator().manual_seed(0))
+    assert report.facets == 3 and report.effective_facets == pytest.approx(3.0)
+    assert unit_facets(examples, features, 0).facets == 1
+    assert torch.allclose(top_example_features(examples, features, 1, 2), features.at(
+        torch.tensor([0, 4]), torch.zeros(2, 2, dtype=torch.long), (2, 2)))
+
+
+def tiny_classifier():
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 5, 1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 4),
+    )
+    return wrap_model(module, {"conv1": "1", "conv2": "3"}, name="tiny_classifier", input_size=16)
+
+
+def test_end_to_end_on_a_tiny_network(tmp_path):
+    model = tiny_classifier()
+    photos = {"noise": torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0))}
+    source = RandomCrops(photos, count=24, size=16, seed=0, batch_size=8)
+    examples = scan_layer(model, "conv1", source, top_k=6, cache_dir=tmp_path, progress=False)
+    features = feature_maps(model, source, progress=False)
+    assert features.layer == "conv2" and features.maps.shape == (24, 5, 16, 16)
+    scores = facet_scores(examples, features)
+    assert scores.shape == (6,) and bool(((scores >= 0) & (scores <= 2)).all())
+    assert len(rank_polysemantic(examples, features, count=2, min_selectivity=-10)) == 2
+
+
+def test_class_votes_go_through_the_classifier():
+    model = tiny_classifier()
+    votes = classifier_weights(model)
+    assert votes.shape == (4, 5) and torch.equal(class_votes(model, "conv2"), votes)
+    expected = votes @ model.module[2].weight[:, :, 0, 0]
+    assert torch.allclose(class_votes(model, "conv1"), expected, atol=1e-5)
+    assert class_share(torch.tensor([5.0, 4.0, 0.0, 3.0]), [0, 3], top=2) == 0.5
+
+
+def test_classifier_weights_refuses_a_model_without_a_final_linear_layer():
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = wrap_model(module, {"conv": "1"}, name="no_classifier", input_size=16)
+    with pytest.raises(ValueError, match="Linear"):
+        classifier_weights(model)

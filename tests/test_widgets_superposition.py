@@ -1,0 +1,45 @@
+"""Tests of helpers.widgets.superposition: move the sparsity slider, check the looked-up model's figure."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from helpers.superposition import ToyModelSweep, feature_importance, represented_features
+from helpers.widgets.superposition import sparsity_explorer
+
+
+def hand_made_sweep(n_hidden: int) -> ToyModelSweep:
+    """Two 'trained' 5-feature models without training: dense keeps m features, sparse keeps all 5."""
+    dense = torch.zeros(n_hidden, 5)
+    dense[:, :n_hidden] = torch.eye(n_hidden)
+    sparse = torch.randn(n_hidden, 5, generator=torch.Generator().manual_seed(0))
+    sparse = sparse / sparse.norm(dim=0)
+    return ToyModelSweep(weights=torch.stack([dense, sparse]), biases=torch.zeros(2, 5),
+                         sparsities=torch.tensor([0.0, 0.9]), importance=feature_importance(5), final_loss=torch.zeros(2))
+
+
+def test_slider_looks_up_the_model_for_each_sparsity():
+    sweep, planar = hand_made_sweep(3), hand_made_sweep(2)
+    explorer = sparsity_explorer(sweep, planar)
+    assert explorer.result.sparsity == 0.0
+    assert explorer.result.represented == 3 and explorer.result.planar_represented == 2
+    explorer.controls["sparsity"].value = 0.9
+    assert explorer.result.sparsity == pytest.approx(0.9)
+    assert explorer.result.represented == int(represented_features(sweep.weights[1])) == 5
+    assert explorer.result.planar_represented == 5
+    assert explorer.calls == 2
+
+
+def test_explorer_starts_at_the_asked_sparsity_and_works_without_a_planar_sweep():
+    explorer = sparsity_explorer(hand_made_sweep(3), sparsity=0.85)
+    assert explorer.result.sparsity == pytest.approx(0.9)
+    assert not hasattr(explorer.result, "planar_represented")
+
+
+def test_mismatched_sweeps_are_refused():
+    planar = hand_made_sweep(2)
+    planar.sparsities = torch.tensor([0.0, 0.5])
+    with pytest.raises(ValueError, match="same sparsities"):
+        sparsity_explorer(hand_made_sweep(3), planar)
