@@ -8,7 +8,9 @@ mixed3b's 16x16 grid at 128 px), 128 px images, the standard transforms:
   * FLOPs of one step (forward + backward, torch.utils.flop_counter) and the share of the
     measured float32 matmul peak that the step reaches;
   * a naive loop for comparison: one unit at a time, the whole network run at every step.
-Numbers depend on what else runs on the machine: compare the ratios within one run.
+Numbers depend on what else runs on the machine: compare the ratios within one run. Each rate
+is also given per CPU second x threads (process CPU time), which other jobs disturb much less;
+on a quiet machine the two agree when the threads scale.
 """
 from __future__ import annotations
 
@@ -23,16 +25,28 @@ from helpers.featurevis import BatchedObjectives, make_param, neuron, render, st
 from helpers.models import CircuitModel
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 8) -> float:
-    """Float32 GFLOP/s of a large square torch.mm, the best of ``repeats`` runs."""
+class Timer:
+    """Wall-clock and process CPU seconds of a block (CPU time is robust to other jobs on the machine)."""
+
+    def __enter__(self) -> "Timer":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 8) -> tuple[float, float]:
+    """Float32 GFLOP/s of a large square torch.mm, best of ``repeats``: per wall second and per CPU second x threads."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
-    best = float("inf")
+    best_wall = best_cpu = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+        with Timer() as timer:
+            torch.mm(a, b)
+        best_wall, best_cpu = min(best_wall, timer.wall), min(best_cpu, timer.cpu / torch.get_num_threads())
+    return 2 * size**3 / best_wall / 1e9, 2 * size**3 / best_cpu / 1e9
 
 
 def step_flops(model: CircuitModel, layer: str, batch: int, size: int) -> float:
@@ -46,23 +60,23 @@ def step_flops(model: CircuitModel, layer: str, batch: int, size: int) -> float:
     return float(counter.get_total_flops())
 
 
-def render_rate(model: CircuitModel, layer: str, batch: int, size: int, steps: int, **options) -> float:
-    """Unit-steps per second of render() on ``batch`` units (after one warm-up render)."""
+def render_rate(model: CircuitModel, layer: str, batch: int, size: int, steps: int, **options) -> tuple[float, float]:
+    """Unit-steps per wall second and per CPU second x threads of render() on ``batch`` units (after a warm-up)."""
     units = [neuron(layer, c) for c in range(batch)]
     render(model, units, steps=2, size=size, progress=False, redirect_steps=1, **options)
-    start = time.perf_counter()
-    render(model, units, steps=steps, size=size, progress=False, **options)
-    return batch * steps / (time.perf_counter() - start)
+    with Timer() as timer:
+        render(model, units, steps=steps, size=size, progress=False, **options)
+    return batch * steps / timer.wall, batch * steps / (timer.cpu / torch.get_num_threads())
 
 
-def naive_rate(model: CircuitModel, layer: str, units: int, size: int, steps: int) -> float:
+def naive_rate(model: CircuitModel, layer: str, units: int, size: int, steps: int) -> tuple[float, float]:
     """Unit-steps per second of a plain loop: one unit at a time, full network every step, no batching."""
     module = dict(model.module.named_modules())[model.layer(layer).module_path]
     chain = standard_transforms()
     seen: dict[str, torch.Tensor] = {}
     handle = module.register_forward_hook(lambda _m, _i, output: seen.__setitem__("value", output))
     try:
-        start = time.perf_counter()
+        timer = Timer().__enter__()
         for channel in range(units):
             image_param = make_param("fourier", size, 1, seed=channel)
             optimizer = torch.optim.Adam(image_param.parameters(), lr=0.05)
@@ -73,23 +87,26 @@ def naive_rate(model: CircuitModel, layer: str, units: int, size: int, steps: in
                 value = seen["value"]
                 (-value[:, channel, value.shape[2] // 2, value.shape[3] // 2].sum()).backward()
                 optimizer.step()
-        return units * steps / (time.perf_counter() - start)
+        timer.__exit__()
+        return units * steps / timer.wall, units * steps / (timer.cpu / torch.get_num_threads())
     finally:
         handle.remove()
 
 
-def report(model: CircuitModel, layer: str, args: argparse.Namespace, peak: float) -> None:
-    """Print one model's rates and its share of the matmul peak."""
+def report(model: CircuitModel, layer: str, args: argparse.Namespace, peaks: tuple[float, float]) -> None:
+    """Print one model's rates and their share of the matmul peak (wall clock, then CPU time)."""
     print(f"\n{model.name} at {layer}, {args.size} px, {args.steps} steps, standard transforms")
+    print("  unit-steps/s per wall second [per CPU second x threads]; GFLOP/s and % of the matmul peak likewise")
     for batch in (1, args.batch):
-        flops = step_flops(model, layer, batch, args.size)
+        flops = step_flops(model, layer, batch, args.size) / batch
         for channels_last in (False, True):
-            rate = render_rate(model, layer, batch, args.size, args.steps, channels_last=channels_last)
-            achieved = flops * rate / batch / 1e9
-            print(f"  batch {batch:>3} {'channels_last' if channels_last else 'NCHW         '}: {rate:7.2f} unit-steps/s   "
-                  f"{flops / batch / 1e9:6.3f} GFLOP per unit-step   {achieved:6.1f} GFLOP/s = {100 * achieved / peak:5.1f}% of peak")
-    rate = naive_rate(model, layer, units=2, size=args.size, steps=args.steps)
-    print(f"  naive loop (one unit at a time, full network): {rate:7.2f} unit-steps/s")
+            rates = render_rate(model, layer, batch, args.size, args.steps, channels_last=channels_last)
+            achieved = [flops * rate / 1e9 for rate in rates]
+            print(f"  batch {batch:>3} {'channels_last' if channels_last else 'NCHW         '}: "
+                  f"{rates[0]:6.2f} [{rates[1]:6.2f}] unit-steps/s  {flops / 1e9:5.3f} GFLOP/unit-step  "
+                  f"{achieved[0]:5.1f} [{achieved[1]:5.1f}] GFLOP/s = {100 * achieved[0] / peaks[0]:4.1f}% [{100 * achieved[1] / peaks[1]:4.1f}%] of peak")
+    rates = naive_rate(model, layer, units=2, size=args.size, steps=args.steps)
+    print(f"  naive loop (one unit at a time, full network, NCHW): {rates[0]:6.2f} [{rates[1]:6.2f}] unit-steps/s")
 
 
 def main() -> None:
@@ -102,13 +119,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    peak = matmul_peak_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul peak: {peak:.1f} GFLOP/s")
+    peaks = matmul_peak_gflops()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul peak: "
+          f"{peaks[0]:.1f} GFLOP/s per wall second [{peaks[1]:.1f} per CPU second x threads]")
     from helpers.inceptionv1 import build_inceptionv1
 
     torch.manual_seed(0)
-    report(build_inceptionv1(), "mixed3b", args, peak)
-    report(load_model("efficientnet_lite0", verbose=False), "blocks.2.1", args, peak)
+    report(build_inceptionv1(), "mixed3b", args, peaks)
+    report(load_model("efficientnet_lite0", verbose=False), "blocks.2.1", args, peaks)
 
 
 if __name__ == "__main__":

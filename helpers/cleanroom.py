@@ -179,16 +179,17 @@ def cleanroom_responses(
         orientations = [orientations]
     if images.dim() == 3:
         images = images[None]
-    energy = line_energy(images, settings.orientations, settings.line_scale)
-    row, col = _center_pixel(energy.shape[-2:], center)
-    columns = []
-    for orientation in orientations:
-        kernel = curve_kernel(settings.rotated_to(orientation))
-        half = kernel.shape[-1] // 2
-        padded = F.pad(energy, (half, half, half, half))  # zero outside the image: no line there
-        window = padded[:, :, row : row + 2 * half + 1, col : col + 2 * half + 1]
-        columns.append((window * kernel).sum(dim=(1, 2, 3)))
-    responses = torch.stack(columns, dim=1)
+    row, col = _center_pixel(images.shape[-2:], center)
+    kernels = torch.stack([curve_kernel(settings.rotated_to(o)) for o in orientations])  # (F, D, k, k)
+    half = kernels.shape[-1] // 2
+    # Only the window the unit reads needs line detectors: cut it out (with the filters' margin) first.
+    margin = half + line_filters(settings.orientations, settings.line_scale)[0].shape[-1] // 2
+    padded = F.pad(images.float(), (margin, margin, margin, margin), mode="replicate")
+    crop = padded[:, :, row : row + 2 * margin + 1, col : col + 2 * margin + 1]
+    energy = line_energy(crop, settings.orientations, settings.line_scale)
+    pad = margin - half
+    window = energy[:, :, pad : pad + 2 * half + 1, pad : pad + 2 * half + 1]
+    responses = torch.einsum("ndij,fdij->nf", window, kernels)
     return responses.clamp(min=0) if rectify else responses
 
 

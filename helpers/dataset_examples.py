@@ -1,7 +1,7 @@
 """Dataset examples: the images that make each unit of a layer fire, found in one streaming pass.
 
 :func:`scan_layer` runs a layer over an :class:`~helpers.images.ImageSource` once and keeps, for
-*every* unit of the layer at the same time:
+*every* unit of the layer at the same time (:func:`scan_layers` does several layers in the same pass):
 
 - the ``top_k`` images with the largest activation (the unit's maximum over positions), with the
   position of that maximum;
@@ -39,7 +39,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .activations import capture, receptive_field
 from .config import CACHE_DIR

@@ -261,6 +261,13 @@ def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | N
     return 1 - off_diagonal / (k * (k - 1))
 
 
+def selective_units(examples: DatasetExamples, *, k: int | None = None, min_selectivity: float = 2.0) -> torch.Tensor:
+    """(C,) True for units whose k-th best example lies ``min_selectivity`` standard deviations above their mean."""
+    k = min(k or examples.top_value.shape[1], examples.top_value.shape[1])
+    selectivity = (examples.top_value[:, k - 1] - examples.mean) / examples.std.clamp_min(1e-6)
+    return selectivity >= min_selectivity
+
+
 def rank_polysemantic(
     examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None, count: int = 10, min_selectivity: float = 2.0
 ) -> list[tuple[Unit, float]]:
@@ -272,11 +279,9 @@ def rank_polysemantic(
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
-    scores = facet_scores(examples, features, k=k)
-    k = min(k or examples.top_value.shape[1], examples.top_value.shape[1])
-    selectivity = (examples.top_value[:, k - 1] - examples.mean) / examples.std.clamp_min(1e-6)
-    scores = scores.masked_fill(~(selectivity >= min_selectivity), float("-inf"))
-    order = scores.argsort(descending=True)[: min(count, int((selectivity >= min_selectivity).sum()))]
+    selective = selective_units(examples, k=k, min_selectivity=min_selectivity)
+    scores = facet_scores(examples, features, k=k).masked_fill(~selective, float("-inf"))
+    order = scores.argsort(descending=True)[: min(count, int(selective.sum()))]
     return [(Unit(examples.layer, int(c)), float(scores[c])) for c in order]
 
 

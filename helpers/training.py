@@ -277,6 +277,7 @@ def save_trained(result: TrainingResult, path: str | Path) -> Path:
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(handle)
     torch.save(payload, temporary)
+    os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; a cache is for everyone
     os.replace(temporary, path)
     return path
 

@@ -541,23 +541,32 @@ class JointTuning:
     angles: np.ndarray  # (A,) rotations, degrees
     responses: np.ndarray  # (U_sources, A, U)
 
-    def by_orientation(self, step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Responses (B, U) binned by stimulus orientation (bin centres every ``step`` degrees, default the rotation step)."""
+    def by_orientation(self, step: float | None = None, exclude_own: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Responses (B, U) binned by stimulus orientation (bin centres every ``step`` degrees, default the rotation step).
+
+        With ``exclude_own`` each unit's curve leaves out its own examples, so its peak can only come
+        from *other* members' photographs rotated into its orientation (a test that cannot be won by
+        simply remembering its favourite images).
+        """
         step = float(step or (np.diff(self.angles).min() if len(self.angles) > 1 else 360.0))
         bins = np.arange(0, 360, step)
-        total = np.zeros((len(bins), self.responses.shape[2]))
-        count = np.zeros(len(bins))
+        count = len(self.units)
+        total = np.zeros((len(bins), count))
+        seen = np.zeros((len(bins), count))
         for source, base in enumerate(self.preferred):
+            use = np.ones(count)
+            if exclude_own:
+                use[source] = 0.0
             for a, angle in enumerate(self.angles):
                 index = int(np.round(((base + angle) % 360) / step)) % len(bins)
-                total[index] += self.responses[source, a]
-                count[index] += 1
-        filled = count > 0
-        return bins[filled], total[filled] / count[filled, None]
+                total[index] += self.responses[source, a] * use
+                seen[index] += use
+        filled = (seen > 0).all(1)
+        return bins[filled], total[filled] / seen[filled]
 
-    def peak_orientations(self, method: Literal["circular_mean", "argmax"] = "circular_mean") -> np.ndarray:
-        """Each member's preferred orientation read from the rotated real images."""
-        orientations, responses = self.by_orientation()
+    def peak_orientations(self, method: Literal["circular_mean", "argmax"] = "circular_mean", exclude_own: bool = False) -> np.ndarray:
+        """Each member's preferred orientation read from the rotated real images (see :meth:`by_orientation`)."""
+        orientations, responses = self.by_orientation(exclude_own=exclude_own)
         return preferred_orientation(responses - responses.min(0), orientations, method)
 
 

@@ -290,17 +290,27 @@ def test_modules_restored_even_when_render_raises():
 
 def test_redirected_relu_rescues_a_dead_unit():
     model = tiny_model()
-    with torch.no_grad():
-        model.module[0].bias.fill_(-20.0)  # conv1 is off for every image in [0, 1]: conv2 gets no gradient
-    options = dict(objectives=neuron("conv2:3"), steps=20, size=32, transforms="none", progress=False)
+    conv1 = model.module[0]
+    with torch.no_grad():  # every conv1 unit at -0.3 on a grey image (dead), yet some images in [0, 1] turn it on
+        conv1.bias.copy_(-0.3 - 0.5 * conv1.weight.sum(dim=(1, 2, 3)))
+    options = dict(objectives=neuron("conv2:3"), steps=24, size=32, transforms="none", progress=False)
     with pytest.warns(UserWarning, match="dead"):
         plain = render(model, redirect_steps=0, **options)
     assert plain.stalled.all()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        redirected = render(model, redirect_steps=20, **options)
+        redirected = render(model, redirect_steps=12, **options)
     assert not redirected.stalled.any()
-    assert (redirected.images - plain.images).abs().max() > 0.05
+    assert redirected.values.item() > plain.values.item() + 0.1
+
+
+def test_constant_unit_is_reported():
+    model = tiny_model()
+    with torch.no_grad():
+        model.module[0].bias.fill_(-50.0)  # conv1 can never turn on: conv2 is the same for every image
+    with pytest.warns(UserWarning, match="constant"):
+        result = render(model, neuron("conv2:3"), steps=6, size=32, transforms="none", redirect_steps=6, progress=False)
+    assert result.stalled.all()
 
 
 def test_banded_lrn_matches_torch():

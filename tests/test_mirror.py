@@ -85,6 +85,8 @@ def test_mirror_test_sorts_the_known_units(model, facing):
     assert float(result.left_score[1]) == pytest.approx(-1.0)
     assert abs(float(result.left_score[5])) < 0.05
     assert result.units_labelled("invariant") == [model.unit("merge:2")]
+    assert result.image_scores.shape == (6, len(images))
+    assert torch.allclose(result.image_scores[0], torch.ones(len(images)))  # every single pair: left only
     assert result.label_of("merge:1") == "right"
     assert "merge:2" in result.table()
 
@@ -92,6 +94,19 @@ def test_mirror_test_sorts_the_known_units(model, facing):
 def test_labels_swap_when_the_facing_is_declared_wrong(model):
     result = mirror_test(model, ["heads:0", "heads:1", "merge:2"], left_arrows(), facing="right")
     assert result.labels == ["right", "left", "invariant"]
+
+
+def test_shifted_crops_keep_the_facing_and_are_deterministic():
+    from helpers.mirror import shifted_crops
+
+    image = torch.zeros(3, 40, 60)
+    image[:, :, :30] = 1.0  # bright on the left
+    crops = shifted_crops(image, count=4, size=32, scales=(0.9, 1.0), seed=1)
+    assert crops.shape == (4, 3, 32, 32)
+    assert torch.equal(crops, shifted_crops(image, count=4, size=32, scales=(0.9, 1.0), seed=1))
+    assert bool((crops[:, :, :, :4].mean((1, 2, 3)) > crops[:, :, :, -4:].mean((1, 2, 3))).all())  # never flipped
+    with pytest.raises(ValueError, match="scales"):
+        shifted_crops(image, scales=(0.5, 1.5))
 
 
 def test_scores_and_thresholds():

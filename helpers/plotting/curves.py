@@ -42,11 +42,13 @@ def radial_tuning_figure(
     preferred: Sequence[float],
     title: str = "",
     normalize: bool = True,
+    mark_preferred: bool = False,
 ) -> Figure:
     """Tuning curves (O, U) drawn around a circle, one colour per unit by its preferred orientation.
 
     With ``normalize`` each unit is scaled to its own peak (negative responses drawn as zero), so
-    the plot shows where each unit fires, not how strongly: a family tiles the circle.
+    the plot shows where each unit fires, not how strongly: a family tiles the circle. With
+    ``mark_preferred`` a dashed spoke marks each unit's ``preferred`` orientation.
     """
     values = np.clip(np.asarray(responses, dtype=float), 0, None)
     if normalize:
@@ -58,6 +60,9 @@ def radial_tuning_figure(
         curve = np.append(values[:, column], values[:1, column])
         ax.plot(angles, curve, color=colour, linewidth=1.5, label=label)
         ax.fill(angles, curve, color=colour, alpha=0.08)
+        if mark_preferred:
+            spoke = np.radians(preferred[column])
+            ax.plot([spoke, spoke], [0, 1.05 * max(curve.max(), 1e-12)], color=colour, linestyle="--", linewidth=0.8)
     ax.set_yticklabels([])
     ax.set_title(title, fontsize=9)
     if len(labels) <= 16:

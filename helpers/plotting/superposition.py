@@ -167,3 +167,18 @@ def clustered_examples_figure(patches: torch.Tensor, labels: torch.Tensor, title
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def class_votes_figure(votes: Sequence[torch.Tensor], titles: Sequence[str], labels: Sequence[str], top: int = 6) -> Figure:
+    """One panel per unit: the classes it votes for most (horizontal bars), to compare what units 'mean'."""
+    fig, axes = plt.subplots(1, len(votes), figsize=(3.3 * len(votes), 0.35 * top + 1.0), squeeze=False)
+    for ax, vote, title in zip(axes[0], votes, titles):
+        best = vote.topk(top)
+        ax.barh(np.arange(top), best.values.numpy(), color="tab:red")
+        ax.set_yticks(np.arange(top))
+        ax.set_yticklabels([labels[int(i)][:22] for i in best.indices], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig

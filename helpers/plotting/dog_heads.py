@@ -1,0 +1,75 @@
+"""Figures for the dog-head lesson: mirror-test scores, union weights and cross-path weights."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from . import weight_heatmap
+
+LABEL_COLOURS = {"left": "tab:blue", "right": "tab:red", "invariant": "tab:gray", "silent": "white"}
+
+
+def plot_mirror_scores(groups: dict[str, "object"], threshold: float = 1 / 3) -> Figure:
+    """Left scores of several mirror tests side by side (one panel per test, e.g. per layer), coloured by label."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3), squeeze=False, sharey=True)
+    for ax, (title, test) in zip(axes[0], groups.items()):
+        scores = test.left_score.numpy()
+        colours = [LABEL_COLOURS[label] for label in test.labels]
+        ax.bar(range(len(scores)), scores, color=colours, edgecolor="black", linewidth=0.5)
+        ax.axhline(threshold, color="tab:blue", linestyle="--", linewidth=0.8)
+        ax.axhline(-threshold, color="tab:red", linestyle="--", linewidth=0.8)
+        ax.set_xticks(range(len(scores)))
+        ax.set_xticklabels([str(u.channel) for u in test.units], rotation=90, fontsize=7)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_title(title, fontsize=9)
+    axes[0, 0].set_ylabel("left score  (+1 left only, -1 right only)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_union_scatter(left_net: np.ndarray, right_net: np.ndarray, highlight: Sequence[int] = (), title: str = "") -> Figure:
+    """Net weight from the left-leaning units against net weight from the right-leaning ones, one dot per downstream unit."""
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.scatter(left_net, right_net, s=8, color="tab:gray", alpha=0.6)
+    for index in highlight:
+        ax.scatter([left_net[index]], [right_net[index]], s=40, color="tab:purple")
+        ax.annotate(str(index), (left_net[index], right_net[index]), fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("net weight from left-leaning units")
+    ax.set_ylabel("net weight from right-leaning units")
+    ax.set_title(title or "union candidates: top right quadrant", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_union_weights(summary: "object") -> Figure:
+    """The target's kernels from the left units and from the right units (summed over each set), on one colour scale."""
+    fig, axes = plt.subplots(1, 2, figsize=(4.4, 2.4))
+    vmax = float(torch.maximum(summary.left_map.abs().max(), summary.right_map.abs().max())) or 1.0
+    weight_heatmap(axes[0], summary.left_map, f"from left units\nnet {summary.left_net:+.2f}", vmax=vmax)
+    weight_heatmap(axes[1], summary.right_map, f"from right units\nnet {summary.right_net:+.2f}", vmax=vmax)
+    fig.suptitle(f"into {summary.target}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cross_weights(cross: "object", title: str = "") -> Figure:
+    """The 2 x 2 table of mean net weights between the left and right paths (red excites, blue inhibits)."""
+    table = np.array([[cross.left_to_left, cross.left_to_right], [cross.right_to_left, cross.right_to_right]])
+    fig, ax = plt.subplots(figsize=(3.2, 2.8))
+    vmax = float(np.abs(table).max()) or 1.0
+    ax.imshow(table, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    for (row, col), value in np.ndenumerate(table):
+        ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=9)
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels(["to left", "to right"])
+    ax.set_yticks([0, 1])
+    ax.set_yticklabels(["from left", "from right"])
+    ax.set_title(title or "mean net weight between paths", fontsize=9)
+    fig.tight_layout()
+    return fig
