@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:  # only for type hints: the comparisons take a model and a family found by helpers.tuning
+    from .models import CircuitModel
+    from .tuning import CurveFamily
 
 
 @dataclass(frozen=True)
@@ -138,15 +142,15 @@ def curve_kernel(settings: CurveDetectorSettings = CurveDetectorSettings()) -> t
     s = settings
     extent = int(math.ceil(min(s.arc_length / 2, 2 * s.radius) + 3 * s.position_blur)) + 1
     coords = np.arange(-extent, extent + 1, dtype=np.float64)
-    grid_x, grid_y = np.meshgrid(coords, -coords)  # row 0 on top: y up
     directions = line_directions(s.orientations)
 
     def arc_map(orientation: float, tangent_offset: float) -> np.ndarray:
         x, y, tangent = _arc_points(orientation, s.radius, s.arc_length)
         tuning = _orientation_tuning(directions, (tangent + tangent_offset) % 180, s.tangent_spread)  # (P, D)
-        distance2 = (grid_x[None] - x[:, None, None]) ** 2 + (grid_y[None] - y[:, None, None]) ** 2
-        bumps = np.exp(-0.5 * distance2 / s.position_blur**2)  # (P, k, k)
-        weights = np.einsum("pd,pij->dij", tuning, bumps)
+        # A Gaussian bump around each arc point, separable into rows (y) and columns (x).
+        rows = np.exp(-0.5 * (coords[::-1][None, :] - y[:, None]) ** 2 / s.position_blur**2)  # (P, k), row 0 on top
+        cols = np.exp(-0.5 * (coords[None, :] - x[:, None]) ** 2 / s.position_blur**2)  # (P, k)
+        weights = ((tuning[:, :, None] * rows[:, None, :]).reshape(len(x), -1).T @ cols).reshape(len(directions), len(coords), len(coords))
         return weights / weights.sum()
 
     kernel = arc_map(s.orientation, 0.0)
@@ -238,3 +242,47 @@ def compare_responses(real: np.ndarray | torch.Tensor, cleanroom: np.ndarray | t
         raise ValueError(f"Need two (N, F) arrays of one shape, got {real.shape} and {cleanroom.shape}.")
     correlations = np.array([pearson(real[:, f], cleanroom[:, f]) for f in range(real.shape[1])])
     return Match(correlations, real, cleanroom)
+
+
+# --- the real family, measured once, for comparisons -------------------------------------------
+@dataclass(frozen=True)
+class ComparisonSet:
+    """Images with the real units' responses to them, ready to compare any hand-built settings against."""
+
+    name: str
+    images: torch.Tensor  # (N, 3, H, W)
+    real: np.ndarray  # (N, F) real responses (pre-activation)
+    orientations: np.ndarray  # (F,) the real units' preferred orientations
+    center: tuple[float, float]  # (x, y) where the real units look
+    labels: tuple[str, ...]  # (F,) unit names
+
+
+def settings_for_family(family: "CurveFamily", **overrides: float) -> CurveDetectorSettings:
+    """Cleanroom settings at the scale of a family's screen: its typical radius, stroke length and width."""
+    screen = family.screen
+    radius = float(np.median(screen.best_radius[family.channels])) if len(family) else float(screen.radii.mean())
+    scale = max(1.0, float(screen.style["width"]) / 2)
+    base = {"radius": radius, "arc_length": float(screen.style["length"]), "line_scale": scale, "position_blur": scale}
+    return settings_from(**{**base, **overrides})
+
+
+def screen_comparison(family: "CurveFamily") -> ComparisonSet:
+    """The family's own screen curves (every orientation x radius), with the responses already measured."""
+    screen = family.screen
+    drawn = screen.placement.draw("curve", {"orientation": screen.orientations, "radius": screen.radii}, **screen.style)
+    real = screen.curve.reshape(-1, screen.curve.shape[-1])[:, family.channels]
+    return ComparisonSet("synthetic curves", drawn.images, real, np.asarray(family.orientations, dtype=np.float64),
+                         screen.placement.center, tuple(str(u) for u in family.units))
+
+
+def image_comparison(model: "CircuitModel", family: "CurveFamily", images: torch.Tensor, name: str = "natural patches") -> ComparisonSet:
+    """The family's responses to any images (e.g. photo patches), read at its receptive-field centre."""
+    real = family.responses(model, images)
+    return ComparisonSet(name, images, real, np.asarray(family.orientations, dtype=np.float64),
+                         family.screen.placement.center, tuple(str(u) for u in family.units))
+
+
+def match_family(comparison: ComparisonSet, settings: CurveDetectorSettings, *, orientation_offset: float = 0.0) -> Match:
+    """Correlate each real unit with a hand-built unit at its preferred orientation (plus ``orientation_offset``)."""
+    built = cleanroom_responses(comparison.images, comparison.orientations + orientation_offset, settings, center=comparison.center)
+    return compare_responses(comparison.real, built.numpy())

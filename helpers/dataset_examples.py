@@ -249,10 +249,15 @@ class DatasetExamples:
         return (self.top_value[:, 0] - self.mean) / self.std.clamp_min(1e-8)
 
     def most_selective(self, count: int) -> list[int]:
-        """The ``count`` channels whose top example stands out most (a first guess at clean features)."""
-        if not 1 <= count <= self.channels:
-            raise ValueError(f"count must be between 1 and {self.channels}, got {count}.")
-        return self.selectivity().nan_to_num(float("-inf")).argsort(descending=True)[:count].tolist()
+        """The ``count`` units that fire and whose top example stands out most (a first guess at clean features).
+
+        Units that never fire (value > 0) on the scanned images are left out: their "top example" is noise.
+        """
+        alive = self.firing_fraction > 0
+        if not 1 <= count <= int(alive.sum()):
+            raise ValueError(f"count must be between 1 and {int(alive.sum())} (the units that fire), got {count}.")
+        score = self.selectivity().nan_to_num(float("-inf")).masked_fill(~alive, float("-inf"))
+        return score.argsort(descending=True)[:count].tolist()
 
     # --- patches -----------------------------------------------------------------------------
     def patch_box(self, row: int, col: int) -> tuple[int, int, int, int]:

@@ -106,6 +106,25 @@ class MirrorTest:
             raise ValueError(f"label must be one of {LABELS}, not {label!r}.")
         return [unit for unit, lab in zip(self.units, self.labels) if lab == label]
 
+    def subset(self, units: Sequence[str | Unit]) -> "MirrorTest":
+        """The same test restricted to some of its units (no new forward pass)."""
+        rows = []
+        for unit in units:
+            unit = Unit.parse(unit)
+            if unit not in self.units:
+                raise ValueError(f"{unit} was not part of this mirror test.")
+            rows.append(self.units.index(unit))
+        return MirrorTest([self.units[i] for i in rows], self.on_left[rows], self.on_right[rows], self.threshold, self.min_activation)
+
+    def most_oriented(self, side: Facing, count: int = 3, min_peak: float = 0.0) -> list[Unit]:
+        """The ``count`` units with the most extreme score toward ``side`` among those whose peak reaches ``min_peak``."""
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be 'left' or 'right', not {side!r}.")
+        scores = self.left_score if side == "left" else -self.left_score
+        eligible = torch.nonzero(self.peak >= min_peak).flatten()
+        order = eligible[torch.argsort(scores[eligible], descending=True)]
+        return [self.units[int(i)] for i in order[:count]]
+
     def table(self) -> str:
         """A printable table: unit, left score, peak response, label."""
         rows = [f"{'unit':<18} {'left score':>10} {'peak':>8}  label"]

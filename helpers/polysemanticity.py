@@ -160,10 +160,16 @@ def facet_diversity(points: torch.Tensor) -> float:
     points = _check_points(points)
     if points.shape[0] < 2:
         raise ValueError("The facet score needs at least two examples.")
-    unit = torch.nn.functional.normalize(points, dim=1)
-    similarity = unit @ unit.T
-    count = points.shape[0]
-    return float(1 - (similarity.sum() - similarity.diagonal().sum()) / (count * (count - 1)))
+    return float(_mean_cosine_distance(points))
+
+
+def _mean_cosine_distance(points: torch.Tensor) -> torch.Tensor:
+    """Mean 1 - cosine similarity over pairs of different rows, for (..., k, d) stacks of k points."""
+    unit = torch.nn.functional.normalize(points, dim=-1)
+    similarity = unit @ unit.transpose(-1, -2)
+    count = points.shape[-2]
+    off_diagonal = similarity.sum(dim=(-2, -1)) - similarity.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return 1 - off_diagonal / (count * (count - 1))
 
 
 # --- the network's own description of examples -----------------------------------------------
@@ -255,10 +261,7 @@ def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | N
         raise ValueError(f"Some units have fewer than {k} top examples (the source is too small); use a smaller k.")
     indices = examples.top_index[:, :k].flatten()
     positions = examples.top_position[:, :k].reshape(-1, 2)
-    points = features.at(indices, positions, examples.map_size).view(examples.channels, k, -1)
-    similarity = points @ points.transpose(1, 2)
-    off_diagonal = similarity.sum(dim=(1, 2)) - similarity.diagonal(dim1=1, dim2=2).sum(1)
-    return 1 - off_diagonal / (k * (k - 1))
+    return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, k, -1))
 
 
 def selective_units(examples: DatasetExamples, *, k: int | None = None, min_selectivity: float = 2.0) -> torch.Tensor:

@@ -3,16 +3,18 @@
 Everything here is batched: one forward pass per batch of stimuli reads *every* unit asked for
 (a whole layer costs the same as one unit), through :func:`helpers.activations.capture`.
 
-- :class:`Placement` / :func:`place_on_receptive_field`: where to draw a stimulus so that a layer's
-  centre unit sees it, at the model's input size, scaled to the receptive field.
-- :func:`unit_responses`: responses of units (or a whole layer) to any batch of stimuli.
+- :class:`Placement` / :func:`place_on_receptive_field` / :func:`fitting_size`: where to draw a
+  stimulus so that a layer's centre unit sees it, scaled to the receptive field.
+- :func:`unit_responses`: responses of units (or a whole layer) to any batch of stimuli;
+  :func:`orientation_tuning`: responses to curves at every orientation.
 - :func:`preferred_orientation`, :func:`orientation_selectivity`, :func:`largest_gap`: reading
   orientation tuning curves, where orientations are degrees on the full circle (see
   :mod:`helpers.stimuli.curves` for the convention: the direction a curve's convex side faces).
 - :func:`find_curve_family`: screens every unit of a layer with curves, lines and corners and
   returns the units that prefer curves of one orientation, sorted around the circle.
-- :func:`rotation_tuning`, :func:`joint_rotation_tuning`: rotate real images about the receptive
-  field's centre and measure every family member (the paper's "rotated dataset examples").
+- :func:`centred_examples`, :func:`rotation_tuning`, :func:`joint_rotation_tuning`: rotate real
+  images about the receptive field's centre and measure every family member (the paper's
+  "rotated dataset examples").
 """
 from __future__ import annotations
 
@@ -197,6 +199,27 @@ def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: 
     """
     vector, total = _resultant(responses, orientations)
     return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
+
+
+def orientation_tuning(
+    model: CircuitModel,
+    units_or_layer: UnitsOrLayer,
+    placement: Placement,
+    orientations: Sequence[float] = tuple(range(0, 360, 15)),
+    *,
+    pre_activation: bool = False,
+    **curve_style: object,
+) -> np.ndarray:
+    """Orientation tuning curves (O, U): responses to curves at each orientation, minus the blank image's.
+
+    Curves are drawn at ``placement`` with ``curve_style`` (``radius``, ``length``, ``width``,
+    ``foreground``, ``background``, ``blur``; pixels), one forward pass per batch for all units.
+    """
+    grid = placement.draw("curve", {"orientation": list(orientations)}, **curve_style)
+    background = curve_style.get("background", 1.0)
+    images = torch.cat([grid.images, blank(placement.size, background)[None]])
+    values = unit_responses(model, units_or_layer, images, pre_activation=pre_activation).numpy().astype(np.float64)
+    return values[:-1] - values[-1]
 
 
 def largest_gap(orientations: Iterable[float]) -> float:

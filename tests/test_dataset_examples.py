@@ -261,7 +261,9 @@ def test_scanning_layers_together_equals_scanning_them_alone(model, tmp_path):
 def test_most_selective_ranks_by_top_value_in_standard_deviations(model, tmp_path):
     ex = scan(model, "conv2", noise_source(20), tmp_path)
     z = (ex.top_value[:, 0] - ex.mean) / ex.std
+    alive = [c for c in range(ex.channels) if ex.top_values(c)[0] > 0]
+    assert 3 <= len(alive) < ex.channels  # the small random network has dead units to leave out
     chosen = ex.most_selective(3)
-    assert chosen == z.nan_to_num(float("-inf")).argsort(descending=True)[:3].tolist()
+    assert chosen == sorted(alive, key=lambda c: -float(z[c]))[:3]
     with pytest.raises(ValueError, match="count"):
         ex.most_selective(0)

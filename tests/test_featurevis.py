@@ -199,6 +199,16 @@ def test_diversity_is_lower_for_identical_images(tiny):
     assert torch.allclose(score(same), torch.full((4,), -1.0), atol=1e-5)
     assert (score(different) > score(same) + 1e-3).all()
     assert gram_diversity(torch.randn(1, 4, 3, 3)).item() == 0.0
+    with pytest.raises(ValueError, match="images_per_objective"):
+        objective_values(tiny, channel("conv2:1") + diversity("conv2"), different[:1])
+
+
+def test_diversity_objective_makes_different_images(tiny):
+    options = dict(steps=30, size=32, transforms="light", images_per_objective=3, progress=False)
+    plain = render(tiny, channel("conv3:2"), **options)
+    diverse = render(tiny, channel("conv3:2") + 2.0 * diversity("conv2"), **options)
+    score = lambda images: objective_values(tiny, diversity("conv2"), images, images_per_objective=3).mean()  # noqa: E731
+    assert score(diverse.images) > score(plain.images) + 0.2
 
 
 def test_bad_units_are_explained(tiny):
@@ -326,7 +336,7 @@ def test_banded_lrn_matches_torch():
 def test_visualization_beats_every_natural_patch(lite0):
     size, layer = 48, "blocks.2.1"
     units = [f"{layer}:{c}" for c in (3, 17, 60, 101)]
-    result = render_units(lite0, units, steps=96, size=size, transforms="light", progress=False)
+    result = render_units(lite0, units, steps=64, size=size, transforms="light", progress=False)
     patches = offline_patches(2048, size=size, batch_size=512)
     best = torch.full((len(units),), -math.inf)
     for batch in patches:

@@ -91,6 +91,17 @@ def test_mirror_test_sorts_the_known_units(model, facing):
     assert "merge:2" in result.table()
 
 
+def test_subset_and_most_oriented(model):
+    result = mirror_test(model, ["heads:0", "heads:1", "heads:2", "merge:2"], left_arrows())
+    part = result.subset(["merge:2", "heads:1"])
+    assert part.labels == ["invariant", "right"]
+    assert result.most_oriented("left", 1) == [model.unit("heads:0")]
+    assert result.most_oriented("right", 1) == [model.unit("heads:1")]
+    assert model.unit("heads:2") not in result.most_oriented("left", 4, min_peak=0.5)  # silent
+    with pytest.raises(ValueError, match="not part"):
+        result.subset(["merge:0"])
+
+
 def test_labels_swap_when_the_facing_is_declared_wrong(model):
     result = mirror_test(model, ["heads:0", "heads:1", "merge:2"], left_arrows(), facing="right")
     assert result.labels == ["right", "left", "invariant"]

@@ -11,11 +11,13 @@ from helpers.superposition import (
     feature_dimensionality,
     feature_importance,
     feature_norms,
+    features_per_neuron,
     interference,
     nearest_sticky_fraction,
     represented_features,
     sample_features,
     train_toy_models,
+    ToyModel,
 )
 
 
@@ -110,3 +112,23 @@ def test_dense_features_keep_m_and_sparse_features_go_into_superposition():
     assert float(interference(dense)[:2].max()) < 0.05  # ... and kept orthogonal
     assert int(represented_features(sparse)) > 2  # more features than dimensions
     assert sweep.index_of(0.9) == 1
+
+
+def test_features_per_neuron_counts_positive_weights_above_the_threshold():
+    weights = torch.tensor([[1.0, 0.0, 0.5, -0.9], [0.0, 1.0, 0.1, 0.0]])
+    assert features_per_neuron(weights).tolist() == [2, 1]
+    assert features_per_neuron(torch.stack([weights, -weights])).tolist() == [[2, 1], [1, 0]]  # -0.9 becomes +0.9
+
+
+def test_hidden_relu_makes_the_hidden_layer_non_negative():
+    model = ToyModel(1, 3, 2, torch.Generator().manual_seed(0), hidden_relu=True)
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]]))
+        model.b.zero_()
+    features = torch.tensor([[[0.0, 1.0, 0.0]]])  # feature 1 drives hidden dimension 0 negative
+    assert torch.equal(model(features), torch.zeros(1, 1, 3))  # the ReLU stops it: nothing comes back
+    linear = ToyModel(1, 3, 2, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        linear.W.copy_(model.W)
+        linear.b.zero_()
+    assert torch.equal(linear(features), torch.tensor([[[0.0, 1.0, 0.0]]]))

@@ -14,6 +14,7 @@ from helpers.tuning import (
     joint_rotation_tuning,
     largest_gap,
     orientation_selectivity,
+    orientation_tuning,
     place_on_receptive_field,
     preferred_orientation,
     recentre,
@@ -98,12 +99,15 @@ def test_stricter_thresholds_and_max_units_shrink_the_family(handmade) -> None:
 
 def test_tuning_curves_peak_at_the_built_orientation(handmade) -> None:
     placement = place_on_receptive_field(handmade, "detectors")
-    grid = placement.draw("curve", {"orientation": range(0, 360, 15)}, radius=6, length=14, width=2)
-    responses = unit_responses(handmade, [f"detectors:{c}" for c in range(8)], grid)
+    orientations = np.arange(0, 360, 15)
+    responses = orientation_tuning(handmade, [f"detectors:{c}" for c in range(8)], placement, orientations,
+                                   radius=6, length=14, width=2)
     assert responses.shape == (24, 8)
-    peaks = preferred_orientation(responses, grid.axes["orientation"], method="argmax")
+    peaks = preferred_orientation(responses, orientations, method="argmax")
     assert np.allclose(peaks, CURVE_ORIENTATIONS)
-    assert angle_difference(preferred_orientation(responses, grid.axes["orientation"]), CURVE_ORIENTATIONS).max() < 5
+    assert angle_difference(preferred_orientation(responses, orientations), CURVE_ORIENTATIONS).max() < 5
+    # A unit built for one arc is silent (after its threshold) on the opposite arc.
+    assert np.all(responses[orientations == 180, 0] <= 1e-6)
 
 
 def test_unit_responses_layer_units_neighbourhood_and_pre_activation(handmade) -> None:

@@ -43,3 +43,21 @@ def test_mismatched_sweeps_are_refused():
     planar.sparsities = torch.tensor([0.0, 0.5])
     with pytest.raises(ValueError, match="same sparsities"):
         sparsity_explorer(hand_made_sweep(3), planar)
+
+
+def test_lesson_figures_draw_from_hand_made_data():
+    from helpers.plotting.superposition import (
+        class_votes_figure, clustered_examples_figure, dimensionality_figure, facet_score_figure, phase_change_figure,
+        planar_geometry_figure,
+    )
+
+    planar = hand_made_sweep(2)
+    assert len(planar_geometry_figure(planar, [0.0, 0.9]).axes) == 2
+    assert len(phase_change_figure(hand_made_sweep(3)).axes) == 2
+    assert len(dimensionality_figure(planar).axes) == 1
+    assert len(facet_score_figure(torch.rand(20), {"unit": 0.5}).axes) == 1
+    figure = clustered_examples_figure(torch.rand(5, 3, 8, 8), torch.tensor([0, 1, 1, 0, 2]), per_row=3)
+    assert len(figure.axes) == 9  # three clusters, one row each
+    assert len(class_votes_figure([torch.rand(10), torch.rand(10)], ["a", "b"], [f"class {i}" for i in range(10)]).axes) == 2
+    with pytest.raises(ValueError, match="2 hidden dimensions"):
+        planar_geometry_figure(hand_made_sweep(3), [0.0])

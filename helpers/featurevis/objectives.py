@@ -207,6 +207,8 @@ class BatchedObjectives:
                 if term.layer != LOGITS:
                     channels[term.layer] = model.channels(term.layer)  # raises a helpful error for a bad name
                 if isinstance(term, DiversityTerm):
+                    if self.per < 2:
+                        raise ValueError("diversity compares the images that share an objective: use images_per_objective >= 2.")
                     self._diversity.append((index, coefficient, term.layer))
                     continue
                 pre = pre_activation and term.layer != LOGITS and model.layer(term.layer).pre_activation_path is not None

@@ -1,0 +1,58 @@
+"""Self-checks for the curve-circuits lesson's exercises."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..cleanroom import ComparisonSet, CurveDetectorSettings, match_family
+from ..models import CircuitModel, Unit
+from ..weights import top_inputs, unit_weights
+from . import expect, passed
+
+
+def check_strongest_input(model: CircuitModel, unit: str | Unit, answer: str | Unit) -> bool:
+    """Exercise 1: the unit of the previous layer with the largest summed (net) expanded weight into ``unit``."""
+    target = model.unit(unit)
+    try:
+        chosen = model.unit(answer)
+    except (KeyError, ValueError) as error:
+        expect(False, f"{answer!r} is not a unit of {model.name}: {error}", "Write it as 'layer:channel'.")
+    best = top_inputs(model, target, 1).excitatory[0]
+    expect(chosen.layer == best.unit.layer,
+           f"{chosen} is in layer {chosen.layer}, but {target} reads layer {best.unit.layer}.",
+           "Use expanded_weights(model, previous_layer, unit_layer) and look at the row of your unit.")
+    summed = float(unit_weights(model, chosen, target).sum())
+    expect(chosen == best.unit,
+           f"{chosen} sends a summed weight of {summed:+.3f}, but another unit sends {best.strength:+.3f}.",
+           "Sum each input's k x k grid (weights[unit.channel].sum(dim=(1, 2))) and take the argmax.")
+    return passed(f"{chosen} excites {target} most, with a summed weight of {best.strength:+.3f}.")
+
+
+def check_composed_weight(model: CircuitModel, from_unit: str | Unit, to_unit: str | Unit, answer: torch.Tensor) -> bool:
+    """Exercise 2: a k x k expanded weight composed by hand equals the library's."""
+    expect(isinstance(answer, torch.Tensor), f"Expected a torch.Tensor, got {type(answer).__name__}.")
+    truth = unit_weights(model, from_unit, to_unit)
+    expect(tuple(answer.shape) == tuple(truth.shape),
+           f"Your grid has shape {tuple(answer.shape)}; the expanded weight is {tuple(truth.shape)}.",
+           "The result is one k x k grid: the depthwise kernel of the output unit times one number.")
+    error = float((answer.float() - truth).abs().max() / truth.abs().max().clamp(min=1e-12))
+    if error > 1e-3 and float((answer.float() + truth).abs().max() / truth.abs().max().clamp(min=1e-12)) < 1e-3:
+        expect(False, "Your grid has the right pattern but the opposite sign.", "Check the sign of each factor you multiplied.")
+    expect(error < 1e-3, f"Your grid differs from the expanded weight by {error:.1%} of its largest value.",
+           "Fold in every batch-norm scale (weight / sqrt(running_var + eps)), not the shifts, in the right order.")
+    return passed(f"your composed weight matches expanded_weights to {error:.1e} of its largest value.")
+
+
+def check_inhibition_effect(comparison: ComparisonSet, base: CurveDetectorSettings, answer: float) -> bool:
+    """Exercise 3: the mean correlation with the real family once both kinds of inhibition are switched off."""
+    expect(isinstance(answer, (int, float, np.floating)) and math.isfinite(float(answer)),
+           f"Expected a correlation (a number), got {answer!r}.")
+    without = match_family(comparison, CurveDetectorSettings(**{**base.__dict__, "inhibition": 0.0, "cross_inhibition": 0.0}))
+    with_inhibition = match_family(comparison, base)
+    expect(abs(float(answer) - without.mean) < 1e-3,
+           f"{float(answer):.3f} is not the mean correlation without inhibition on {comparison.name}.",
+           "Set inhibition=0.0 and cross_inhibition=0.0 (dataclasses.replace(base, ...)) and call match_family(...).mean.")
+    change = "drops" if without.mean < with_inhibition.mean else "rises"
+    return passed(f"without inhibition the mean correlation {change} from {with_inhibition.mean:.2f} to {without.mean:.2f}.")

@@ -1,0 +1,82 @@
+"""The hand-built curve detector (helpers.cleanroom)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.cleanroom import (
+    ComparisonSet, CurveDetectorSettings, cleanroom_map, cleanroom_responses, compare_responses, curve_kernel, match_family,
+    pearson, settings_from,
+)
+from helpers.stimuli.curves import curve, line
+
+SIZE = 96
+SETTINGS = CurveDetectorSettings(radius=14, arc_length=30, line_scale=1.5)
+
+
+def arcs(orientations, radius=14.0):
+    return torch.stack([curve(SIZE, orientation=o, radius=radius, length=30, width=3) for o in orientations])
+
+
+def test_prefers_curves_over_lines() -> None:
+    for orientation in (0.0, 90.0, 225.0):
+        preferred = cleanroom_responses(arcs([orientation]), orientation, SETTINGS)[0, 0]
+        tangent = line(SIZE, angle=orientation + 90, length=30, width=3)
+        straight = cleanroom_responses(tangent[None], orientation, SETTINGS)[0, 0]
+        assert preferred > 0
+        assert straight < 0.3 * preferred
+
+
+def test_opposite_curve_is_inhibited() -> None:
+    response = cleanroom_responses(arcs([270.0]), 90.0, SETTINGS)[0, 0]
+    assert response < 0
+    assert cleanroom_responses(arcs([270.0]), 90.0, SETTINGS, rectify=True)[0, 0] == 0
+
+
+@pytest.mark.parametrize("orientation", [0.0, 67.5, 180.0, 292.5])
+def test_preferred_orientation_follows_the_setting(orientation) -> None:
+    angles = np.arange(16) * 22.5
+    responses = cleanroom_responses(arcs(angles), orientation, SETTINGS)[:, 0]
+    assert angles[int(responses.argmax())] == orientation
+
+
+def test_polarity_does_not_matter() -> None:
+    dark = curve(SIZE, orientation=45, radius=14, length=30, width=3)
+    light = curve(SIZE, orientation=45, radius=14, length=30, width=3, foreground=1.0, background=0.0)
+    a, b = cleanroom_responses(torch.stack([dark, light]), 45.0, SETTINGS)[:, 0]
+    assert math.isclose(float(a), float(b), rel_tol=1e-4)
+
+
+def test_deterministic_and_map_agrees_with_centre() -> None:
+    images = arcs([30.0, 150.0])
+    first = cleanroom_responses(images, [30.0, 150.0], SETTINGS)
+    assert torch.equal(first, cleanroom_responses(images, [30.0, 150.0], SETTINGS))
+    assert torch.equal(curve_kernel(SETTINGS), curve_kernel(SETTINGS))
+    full = cleanroom_map(images, SETTINGS.rotated_to(30.0), rectify=False)
+    assert torch.allclose(full[:, SIZE // 2, SIZE // 2], first[:, 0], atol=1e-4)
+
+
+def test_kernel_balance_and_bad_settings() -> None:
+    kernel = curve_kernel(CurveDetectorSettings(inhibition=0.0, cross_inhibition=0.0))
+    assert kernel.min() >= 0 and math.isclose(float(kernel.sum()), 1.0, rel_tol=1e-5)
+    balanced = curve_kernel(CurveDetectorSettings(inhibition=1.0, cross_inhibition=0.0))
+    assert abs(float(balanced.sum())) < 1e-5
+    with pytest.raises(ValueError, match="radius must be positive"):
+        CurveDetectorSettings(radius=0)
+    with pytest.raises(ValueError, match="Unknown cleanroom settings"):
+        settings_from(radious=3)
+
+
+def test_matching_a_family_of_itself_is_perfect() -> None:
+    angles = np.arange(8) * 45.0
+    images = torch.cat([arcs(angles, r) for r in (10.0, 14.0, 20.0)])
+    real = cleanroom_responses(images, [0.0, 90.0], SETTINGS).numpy()
+    comparison = ComparisonSet("self", images, real, np.array([0.0, 90.0]), (SIZE / 2, SIZE / 2), ("a", "b"))
+    assert np.allclose(match_family(comparison, SETTINGS).correlations, 1.0)
+    assert match_family(comparison, SETTINGS, orientation_offset=180).mean < 0
+    assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0) and pearson([1, 1, 1], [1, 2, 3]) == 0.0
+    with pytest.raises(ValueError, match="of one shape"):
+        compare_responses(real, real[:, :1])

@@ -1,0 +1,154 @@
+"""Expanded weights, strongest connections and equivariance (helpers.weights)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.signal import convolve2d
+from torch import nn
+
+from helpers import load_model, wrap_model
+from helpers.weights import (
+    expanded_weights, family_equivariance, linearized_forward, rotate_grids, spatial_pattern, top_inputs, top_outputs,
+    unit_weights, weight_equivariance, weight_view,
+)
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_model("efficientnet_lite0", verbose=False)
+
+
+def tiny_network(seed: int = 0):
+    """Two 3x3 convolutions with ReLUs, wrapped: layers 'a' (2 -> 3 channels) and 'b' (3 -> 4 channels)."""
+    torch.manual_seed(seed)
+    module = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+                           nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return wrap_model(module, {"a": "1", "b": "3", "c": "5"}, name="tiny", input_size=24)
+
+
+def linear_part(model, from_layer, to_layer, activation, size):
+    """What the network adds to to_layer's pre-activation for this from_layer activation, ReLUs removed."""
+    zero = torch.zeros_like(activation)
+    with torch.no_grad():
+        return linearized_forward(model, from_layer, to_layer, activation, size) - linearized_forward(model, from_layer, to_layer, zero, size)
+
+
+@pytest.mark.parametrize("from_layer,to_layer", [("blocks.3.0", "blocks.3.1"), ("blocks.3.1", "blocks.3.2")])
+def test_efficientnet_expanded_weights_are_the_composed_convolution(lite0, from_layer, to_layer) -> None:
+    # blocks.3.0 has no residual (stride 2); blocks.3.1 adds its input back (a residual block).
+    assert lite0.module.blocks[3][int(from_layer[-1])].has_skip == (from_layer == "blocks.3.1")
+    weights = expanded_weights(lite0, from_layer, to_layer, method="analytic")
+    assert weights.shape == (lite0.channels(to_layer), lite0.channels(from_layer), 3, 3)
+    size = 96
+    shape = lite0.layer_shapes(size)[from_layer]
+    activation = torch.rand(1, *shape, generator=torch.Generator().manual_seed(1)) * 6  # in ReLU6's range
+    expected = linear_part(lite0, from_layer, to_layer, activation, size)
+    composed = F.conv2d(activation, weights, padding=1)
+    assert torch.allclose(composed, expected, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_efficientnet_linearized_method_agrees_with_the_closed_form(lite0) -> None:
+    closed = expanded_weights(lite0, "blocks.2.1", "blocks.3.0", method="analytic")[::40]
+    numeric = expanded_weights(lite0, "blocks.2.1", "blocks.3.0", method="linearized", to_channels=range(0, 240, 40))
+    assert numeric.shape == closed.shape
+    assert torch.allclose(numeric, closed, atol=1e-5 * float(closed.abs().max()))
+
+
+def test_efficientnet_weights_factorize_into_kernel_times_channel_weight(lite0) -> None:
+    grids = expanded_weights(lite0, "blocks.3.1", "blocks.3.2", to_channels=[7])[0]  # (480, 3, 3)
+    singular = torch.linalg.svdvals(grids.reshape(grids.shape[0], -1))
+    assert singular[1] < 1e-5 * singular[0]  # rank one: one spatial kernel shared by every input
+
+
+def test_generic_linearized_weights_match_composed_kernels() -> None:
+    model = tiny_network()
+    first, second = model.module[0].weight.detach(), model.module[2].weight.detach()
+    weights = expanded_weights(model, "a", "b")  # consecutive: one conv, the second layer's own weights
+    assert torch.allclose(weights, second, atol=1e-6)
+    two_hops = expanded_weights(model, "a", "c")  # through 'b' with its ReLU ignored: 5x5 kernels
+    third = model.module[4].weight.detach().numpy()
+    expected = np.zeros((5, 3, 5, 5))
+    for o in range(5):
+        for i in range(3):
+            expected[o, i] = sum(convolve2d(third[o, m], second.numpy()[m, i], mode="full") for m in range(4))
+    assert two_hops.shape == (5, 3, 5, 5)
+    assert np.allclose(two_hops.numpy(), expected, atol=1e-5)
+    assert first.shape[0] == 3
+
+
+def test_inceptionv1_branches_compose_into_5x5_grids() -> None:
+    inceptionv1 = pytest.importorskip("helpers.inceptionv1")
+    if not hasattr(inceptionv1, "build_inceptionv1"):
+        pytest.skip("helpers.inceptionv1 has no build_inceptionv1 yet")
+    torch.manual_seed(0)
+    model = inceptionv1.build_inceptionv1()
+    weights = expanded_weights(model, "mixed3a", "mixed3b", method="analytic")
+    assert weights.shape == (480, 256, 5, 5)
+    pool = model.layer("mixed3b").branches[-1]
+    assert pool.name.startswith("pool") and weights[pool.start : pool.stop].abs().max() == 0  # max-pool branch skipped
+    size = 64
+    activation = torch.rand(1, *model.layer_shapes(size)["mixed3a"], generator=torch.Generator().manual_seed(2))
+    expected = linear_part(model, "mixed3a", "mixed3b", activation, size)[:, : pool.start]
+    composed = F.conv2d(activation, weights[: pool.start], padding=2)
+    assert torch.allclose(composed, expected, atol=1e-4 * float(expected.abs().max()))
+    assert torch.equal(expanded_weights(model, "conv2d1", "conv2d2"), model.module.conv2d2_pre_relu_conv.weight.detach())
+
+
+def test_unit_weights_and_strongest_connections(lite0) -> None:
+    grids = expanded_weights(lite0, "blocks.3.1", "blocks.3.2", to_channels=[20])[0]
+    assert torch.equal(unit_weights(lite0, "blocks.3.1:5", "blocks.3.2:20"), grids[5])
+    found = top_inputs(lite0, "blocks.3.2:20", 5)
+    sums = grids.sum(dim=(1, 2))
+    assert [c.unit.channel for c in found.excitatory] == torch.argsort(sums, descending=True)[:5].tolist()
+    assert [c.unit.channel for c in found.inhibitory] == torch.argsort(sums)[:5].tolist()
+    assert all(c.strength > 0 for c in found.excitatory) and all(c.strength < 0 for c in found.inhibitory)
+    outputs = top_outputs(lite0, "blocks.3.1:5", 3)
+    column = expanded_weights(lite0, "blocks.3.1", "blocks.3.2")[:, 5].sum(dim=(1, 2))
+    assert outputs.excitatory[0].unit.channel == int(column.argmax()) and outputs.other_layer == "blocks.3.2"
+    view = weight_view(lite0, "blocks.3.2:20", 4, kind="inhibitory")
+    assert [c.unit for c in view.connections] == [c.unit for c in found.inhibitory[:4]]
+
+
+def test_bad_requests_say_what_is_allowed(lite0) -> None:
+    with pytest.raises(ValueError, match="must come after"):
+        expanded_weights(lite0, "blocks.3.2", "blocks.3.1")
+    with pytest.raises(ValueError, match="method must be"):
+        expanded_weights(lite0, "blocks.3.1", "blocks.3.2", method="exact")
+    with pytest.raises(ValueError, match="No closed form"):
+        expanded_weights(lite0, "blocks.3.0", "blocks.3.2", method="analytic")
+    with pytest.raises(ValueError, match="first layer"):
+        top_inputs(lite0, "stem:0")
+    with pytest.raises(ValueError, match="kind must be"):
+        weight_view(lite0, "blocks.3.2:0", kind="both")
+
+
+def test_rotation_turns_grids_counter_clockwise() -> None:
+    grid = torch.zeros(5, 5)
+    grid[2, 4] = 1.0  # a dot on the right
+    up = rotate_grids(grid, 90)
+    assert up.argmax() == 0 * 5 + 2  # now on top, in the middle column
+    assert torch.allclose(rotate_grids(grid, 0), grid, atol=1e-6)
+    assert torch.allclose(rotate_grids(grid, 360), grid, atol=1e-5)
+
+
+def test_equivariance_finds_rotated_copies() -> None:
+    generator = torch.Generator().manual_seed(0)
+    base = torch.randn(6, 5, 5, generator=generator)
+    turned = rotate_grids(base, 90)
+    assert weight_equivariance(base, turned, 90) > 0.99
+    assert weight_equivariance(base, turned, 0) < 0.5
+    assert weight_equivariance(base, turned, 90, mode="spatial") > 0.99
+    pattern = spatial_pattern(torch.ones(3, 1, 1) * torch.tensor([[1.0, -2.0], [0.5, 0.0]]))
+    assert torch.allclose(pattern / pattern.abs().max(), torch.tensor([[0.5, -1.0], [0.25, 0.0]]), atol=1e-5)
+
+
+def test_family_equivariance_of_rotated_units() -> None:
+    model = tiny_network()
+    with torch.no_grad():  # make unit b:1 a 90-degree rotated copy of b:0 (on the same inputs)
+        model.module[2].weight[1] = rotate_grids(model.module[2].weight[0], 90)
+    summary = family_equivariance(model, ["b:0", "b:1"], [0.0, 90.0])
+    assert summary.rotated[0] > 0.99 and summary.gain > 0.3
+    with pytest.raises(ValueError, match="one orientation per unit"):
+        family_equivariance(model, ["b:0", "b:1"], [0.0])
