@@ -26,22 +26,26 @@ from typing import Literal, Sequence
 
 import torch
 
+from .images import resize
 from .models import CircuitModel, Unit
 from .tuning import unit_responses
 from .weights import expanded_weights
 
-
 Facing = Literal["left", "right"]
 LABELS = ("left", "right", "invariant", "silent")
+
+
+def _balance(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """(left - right) / (left + right) for non-negative tensors, 0 where both are 0."""
+    total = left + right
+    return torch.where(total > 0, (left - right) / total.clamp(min=1e-12), torch.zeros_like(total))
 
 
 def mirror_score(on_left: torch.Tensor, on_right: torch.Tensor) -> torch.Tensor:
     """Left score per row of (U, N) responses to left-facing and right-facing versions: in [-1, 1], 0 when silent."""
     if on_left.shape != on_right.shape:
         raise ValueError(f"Both response tables need the same shape, got {tuple(on_left.shape)} and {tuple(on_right.shape)}.")
-    left, right = on_left.clamp(min=0).sum(-1), on_right.clamp(min=0).sum(-1)
-    total = left + right
-    return torch.where(total > 0, (left - right) / total.clamp(min=1e-12), torch.zeros_like(total))
+    return _balance(on_left.clamp(min=0).sum(-1), on_right.clamp(min=0).sum(-1))
 
 
 def classify_mirror(scores: torch.Tensor, peaks: torch.Tensor, threshold: float = 1 / 3, min_activation: float = 1e-3) -> list[str]:
@@ -79,9 +83,7 @@ class MirrorTest:
     @property
     def image_scores(self) -> torch.Tensor:
         """(U, N) the left score of each image and its mirror image on their own (0 where the unit is silent on both)."""
-        left, right = self.on_left.clamp(min=0), self.on_right.clamp(min=0)
-        total = left + right
-        return torch.where(total > 0, (left - right) / total.clamp(min=1e-12), torch.zeros_like(total))
+        return _balance(self.on_left.clamp(min=0), self.on_right.clamp(min=0))
 
     @property
     def peak(self) -> torch.Tensor:
@@ -319,8 +321,6 @@ def shifted_crops(image: torch.Tensor, count: int = 8, size: int = 224, scales: 
 
     Each crop's side is a random fraction (``scales``) of the short side, at a random position.
     """
-    from .images import resize
-
     if image.dim() != 3 or image.shape[0] != 3:
         raise ValueError(f"image must be (3, H, W) in [0, 1], got shape {tuple(image.shape)}.")
     if count < 1 or not 0 < scales[0] <= scales[1] <= 1:

@@ -498,24 +498,38 @@ def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placeme
     return image[:, mirror(ys, height)][:, :, mirror(xs, width)]
 
 
-def centred_examples(examples, channel: int, k: int, placement: Placement, which: Literal["top", "band"] = "top") -> torch.Tensor:
+def centred_examples(
+    examples,
+    channel: int,
+    k: int,
+    placement: Placement,
+    which: Literal["top", "band"] = "top",
+    margin: float = 0.0,
+) -> torch.Tensor:
     """A unit's top (or band) dataset examples from :func:`helpers.dataset_examples.scan_layer`, as whole images
     shifted so that the receptive field of the position where the unit fired lands on ``placement``'s centre.
 
-    Returns (k', 3, S, S) with S the placement's size (k' <= k when fewer examples exist); ready for
+    Examples whose receptive-field centre lies less than ``margin`` pixels from the photograph's
+    border are skipped (there the unit sees the image's edge, and the shifted image would be mostly
+    mirrored border). Returns (k', 3, S, S) with S the placement's size and k' <= k; ready for
     :func:`rotation_tuning` and :func:`joint_rotation_tuning`.
     """
     if which not in ("top", "band"):
         raise ValueError(f"which must be 'top' or 'band', not {which!r}.")
-    indices = examples.top_indices(channel, k) if which == "top" else examples.band_indices(channel, k)
-    positions = examples.top_positions(channel, k) if which == "top" else examples.band_positions(channel, k)
     source = examples.source
     if source is None:
         raise ValueError("These dataset examples have no image source attached; set .source to the scanned source.")
+    indices = examples.top_indices(channel) if which == "top" else examples.band_indices(channel)
+    positions = examples.top_positions(channel) if which == "top" else examples.band_positions(channel)
     images = []
     for index, (row, col) in zip(indices.tolist(), positions.tolist()):
         top, left, bottom, right = examples.patch_box(row, col)
-        images.append(recentre(source[index], ((left + right) / 2, (top + bottom) / 2), placement))
+        x, y = (left + right) / 2, (top + bottom) / 2
+        if min(x, y, examples.image_size - x, examples.image_size - y) < margin:
+            continue
+        images.append(recentre(source[index], (x, y), placement))
+        if len(images) == k:
+            break
     if not images:
         return torch.empty(0, 3, placement.size, placement.size)
     return torch.stack(images)
@@ -615,6 +629,9 @@ def joint_rotation_tuning(
     if not len(units) == len(preferred) == len(examples):
         raise ValueError(f"Need one preferred orientation and one batch of examples per unit; got {len(units)} units, "
                          f"{len(preferred)} orientations and {len(examples)} example batches.")
+    empty = [str(unit) for unit, batch in zip(units, examples) if len(batch) == 0]
+    if empty:
+        raise ValueError(f"No example images for {', '.join(empty)}: scan more images, or lower centred_examples' margin.")
     table = np.stack([
         rotation_tuning(model, units, batch, angles, center, pre_activation=pre_activation, batch_size=batch_size,
                         progress=progress).mean(0).numpy()

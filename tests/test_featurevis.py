@@ -204,7 +204,7 @@ def test_diversity_is_lower_for_identical_images(tiny):
 
 
 def test_diversity_objective_makes_different_images(tiny):
-    options = dict(steps=30, size=32, transforms="light", images_per_objective=3, progress=False)
+    options = dict(steps=15, size=32, transforms="light", images_per_objective=3, progress=False)
     plain = render(tiny, channel("conv3:2"), **options)
     diverse = render(tiny, channel("conv3:2") + 2.0 * diversity("conv2"), **options)
     score = lambda images: objective_values(tiny, diversity("conv2"), images, images_per_objective=3).mean()  # noqa: E731
@@ -255,6 +255,10 @@ def test_render_result_and_determinism(tiny):
     first_three = render(tiny, [channel("conv1", c) for c in range(3)], **options)
     assert torch.equal(in_batches.images[:3], first_three.images)  # batch 0 uses the seed itself
     assert render(tiny, channel("conv2:1"), images_per_objective=3, **options).images.shape[0] == 3
+    ready = make_param("pixel", 32, 2, seed=5, decorrelate=False)
+    assert render(tiny, [neuron("conv2:0"), neuron("conv2:1")], param=ready, **options).images.shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="makes 2 images but 1"):
+        render(tiny, neuron("conv2:0"), param=ready, **options)
 
 
 def test_render_increases_the_objective(tiny):

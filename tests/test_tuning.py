@@ -10,6 +10,7 @@ from helpers.models import Unit, wrap_model
 from helpers.stimuli.curves import curve, line
 from helpers.tuning import (
     angle_difference,
+    centred_examples,
     find_curve_family,
     joint_rotation_tuning,
     largest_gap,
@@ -159,6 +160,29 @@ def test_recentre_moves_a_point_onto_the_receptive_field(handmade) -> None:
     moved = recentre(image, (70.5, 20.5), placement)
     assert moved.shape == (3, SIZE, SIZE)
     assert torch.allclose(moved, curve(SIZE, orientation=0, radius=6, length=14, width=2, center=placement.center), atol=1e-6)
+
+
+def test_centred_examples_put_the_firing_spot_on_the_receptive_field(handmade) -> None:
+    from helpers.dataset_examples import scan_layer
+    from helpers.images import RandomCrops
+
+    scene = torch.ones(3, 160, 160)
+    for orientation, spot in zip((0, 90, 200), ((40.5, 50.5), (100.5, 60.5), (70.5, 120.5))):
+        scene = torch.minimum(scene, curve(160, orientation=orientation, radius=6, length=14, width=2, center=spot))
+    source = RandomCrops({"arcs": scene}, count=12, size=SIZE, scales=(0.4, 0.6), seed=0)
+    found = scan_layer(handmade, "detectors", source, top_k=4, band_k=2, cache=False, progress=False)
+    placement = place_on_receptive_field(handmade, "detectors")
+    images = centred_examples(found, 0, 3, placement, margin=placement.extent / 2)
+    assert 1 <= len(images) <= 3 and images.shape[1:] == (3, SIZE, SIZE)
+    # Shifted onto the centre, each example drives unit 0 exactly as much as it did where it was found.
+    # (A margin of half the field keeps exactly the examples whose whole receptive field is inside the image.)
+    inside = lambda box: box[0] >= 0 and box[1] >= 0 and box[2] <= SIZE and box[3] <= SIZE  # noqa: E731
+    kept = [value for value, (row, col) in zip(found.top_values(0).tolist(), found.top_positions(0).tolist())
+            if inside(found.patch_box(row, col))][: len(images)]
+    responses = unit_responses(handmade, "detectors:0", images)[:, 0]
+    assert torch.allclose(responses, torch.tensor(kept), atol=1e-4)
+    with pytest.raises(ValueError, match="which must be"):
+        centred_examples(found, 0, 1, placement, which="middle")
 
 
 def test_rotation_shifts_which_member_responds(handmade) -> None:

@@ -36,13 +36,16 @@ def check_invariant_units(answer: Sequence[str | Unit], test: MirrorTest, thresh
     return passed(f"{len(truth)} of {len(test.units)} units are mirror-invariant at threshold {threshold}.")
 
 
-def check_union_choice(answer: int, left_net: np.ndarray, right_net: np.ndarray) -> bool:
-    """Exercise 3: the downstream channel whose weaker case (min of the two nets) is strongest: the most even union."""
+def check_union_choice(answer: int, left_net: np.ndarray, right_net: np.ndarray, allowed: np.ndarray | None = None) -> bool:
+    """Exercise 3: the downstream channel (among ``allowed``) whose weaker case is strongest: the most even union."""
     expect(isinstance(answer, (int, np.integer)), f"Answer with a channel number (int), not {type(answer).__name__}.")
-    evenness = np.minimum(left_net, right_net)
+    allowed = np.ones(len(left_net), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    expect(0 <= int(answer) < len(left_net) and bool(allowed[int(answer)]),
+           f"Channel {answer} is not one of the candidates (it must respond to heads).", "Keep only the units where `responsive` is True.")
+    evenness = np.where(allowed, np.minimum(left_net, right_net), -np.inf)
     best = int(np.argmax(evenness))
     expect(int(answer) == best,
            f"Channel {answer} gets {left_net[answer]:+.3f} from the left units and {right_net[answer]:+.3f} from the right; "
            f"channel {best} does better on its weaker side ({evenness[best]:+.3f}).",
-           "Take np.minimum(left_net, right_net) and its argmax.")
+           "Take np.minimum(left_net, right_net) over the allowed units and its argmax.")
     return passed(f"Channel {best} is excited by both cases: {left_net[best]:+.3f} from the left, {right_net[best]:+.3f} from the right.")

@@ -64,17 +64,20 @@ def plot_layer_screen(layers: Sequence[str], depths: Sequence[float], fractions:
     return fig
 
 
-def plot_family_tuning(tuning: np.ndarray, orientations: Sequence[float], labels: Sequence[str], preferred: Sequence[float]) -> Figure:
-    """Each member's tuning curve (O, F), normalised to its peak, on one polar plot: do they tile the circle?"""
+def plot_family_tuning(tuning: np.ndarray, orientations: Sequence[float], labels: Sequence[str], preferred: Sequence[float],
+                       show: int | None = None) -> Figure:
+    """Members' tuning curves (O, F), each scaled to its peak, on a polar plot (the first ``show``), and a histogram of all preferred orientations."""
     fig = plt.figure(figsize=(9, 4))
     polar = fig.add_subplot(1, 2, 1, projection="polar")
     angles = np.radians(np.append(orientations, orientations[0]))
+    columns = range(tuning.shape[1]) if show is None else np.argsort(-tuning.max(0), kind="stable")[:show]
     colours = plt.cm.hsv(np.asarray(preferred) / 360.0)
-    for column, colour in enumerate(colours):
+    for column in columns:
+        colour = colours[column]
         curve = np.clip(tuning[:, column], 0, None)
         curve = curve / max(curve.max(), 1e-12)
         polar.plot(angles, np.append(curve, curve[0]), color=colour, linewidth=1)
-    polar.set_title("tuning curves (each scaled to its peak)", fontsize=9)
+    polar.set_title(f"tuning curves of {len(columns)} members (each scaled to its peak)", fontsize=9)
     ax = fig.add_subplot(1, 2, 2)
     ax.hist(np.asarray(preferred) % 360, bins=np.arange(0, 361, 30), color="tab:blue", edgecolor="white")
     ax.set_xticks(range(0, 361, 90))
