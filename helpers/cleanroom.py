@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .stimuli.curves import line
+
 if TYPE_CHECKING:  # only for type hints: the comparisons take a model and a family found by helpers.tuning
     from .models import CircuitModel
     from .tuning import CurveFamily
@@ -267,12 +269,25 @@ def settings_for_family(family: "CurveFamily", **overrides: float) -> CurveDetec
 
 
 def screen_comparison(family: "CurveFamily") -> ComparisonSet:
-    """The family's own screen curves (every orientation x radius), with the responses already measured."""
+    """The family's own screen, curves (every orientation x radius) then straight lines (every angle x offset).
+
+    The responses were measured by the screen already (relative to the blank image), so nothing runs the model.
+    """
     screen = family.screen
-    drawn = screen.placement.draw("curve", {"orientation": screen.orientations, "radius": screen.radii}, **screen.style)
-    real = screen.curve.reshape(-1, screen.curve.shape[-1])[:, family.channels]
-    return ComparisonSet("synthetic curves", drawn.images, real, np.asarray(family.orientations, dtype=np.float64),
-                         screen.placement.center, tuple(str(u) for u in family.units))
+    placement = screen.placement
+    curves = placement.draw("curve", {"orientation": screen.orientations, "radius": screen.radii}, **screen.style)
+    lines = []
+    for angle in screen.line_angles:  # the screen shifts each line across itself by each offset
+        across = math.radians(angle + 90)
+        for offset in screen.line_offsets:
+            center = (placement.center[0] + offset * math.cos(across), placement.center[1] - offset * math.sin(across))
+            lines.append(line(placement.size, angle=float(angle), center=center, **screen.style))
+    images = torch.cat([curves.images, torch.stack(lines)])
+    channels = family.channels
+    real = np.concatenate([screen.curve.reshape(-1, screen.curve.shape[-1])[:, channels],
+                           screen.line.reshape(-1, screen.line.shape[-1])[:, channels]])
+    return ComparisonSet("synthetic curves and lines", images, real, np.asarray(family.orientations, dtype=np.float64),
+                         placement.center, tuple(str(u) for u in family.units))
 
 
 def image_comparison(model: "CircuitModel", family: "CurveFamily", images: torch.Tensor, name: str = "natural patches") -> ComparisonSet:

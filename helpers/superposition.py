@@ -8,15 +8,19 @@ drops the rest. Sparse features: it packs more than ``m`` into the ``m`` dimensi
 little interference because two sparse features are rarely active together.
 
 Many copies (one per sparsity) train at once as a single batched model, so a whole sparsity sweep
-takes seconds on a CPU. The measures (feature norms, interference, dimensions per feature) work
-on one weight matrix ``(m, n)`` or a stack of them ``(..., m, n)``; column ``i`` of ``W`` is
-feature ``i``'s direction ``W_i`` in the hidden space.
+takes seconds on a CPU. With ``hidden_relu=True`` the hidden layer gets a ReLU, which makes its
+dimensions neurons (the paper's privileged-basis variant, where polysemantic neurons appear).
+
+The measures (feature norms, interference, dimensions per feature) work on one weight matrix
+``(m, n)`` or a stack of them ``(..., m, n)``; column ``i`` of ``W`` is feature ``i``'s direction
+``W_i`` in the hidden space.
 """
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -72,9 +76,9 @@ class ToyModel(nn.Module):
 
     def __init__(self, copies: int, n_features: int, n_hidden: int, generator: torch.Generator, hidden_relu: bool = False):
         super().__init__()
-        if not 0 < n_hidden:
+        if n_hidden < 1:
             raise ValueError(f"n_hidden must be positive, got {n_hidden}.")
-        bound = math.sqrt(6 / (n_features + n_hidden))  # Xavier-uniform, as in the paper's code
+        bound = math.sqrt(6 / (n_features + n_hidden))  # Xavier-uniform initialization
         weights = (torch.rand(copies, n_hidden, n_features, generator=generator) * 2 - 1) * bound
         self.W = nn.Parameter(weights)
         self.b = nn.Parameter(torch.zeros(copies, n_features))
@@ -114,6 +118,17 @@ class ToyModelSweep:
         return int((self.sparsities - sparsity).abs().argmin())
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one CPU thread: the toy models' tensors are so small that more threads only add waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_toy_models(
     n_features: int,
     n_hidden: int,
@@ -144,7 +159,7 @@ def train_toy_models(
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     model = ToyModel(sparsity.numel(), n_features, n_hidden, generator, hidden_relu)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    with torch.enable_grad():
+    with torch.enable_grad(), _one_thread():
         for _ in tqdm(range(steps), desc=f"toy models ({sparsity.numel()} sparsities)", disable=not progress):
             features = sample_features(batch_size, n_features, sparsity, generator)
             error = importance * (model(features) - features) ** 2

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .activations import capture, receptive_field
 from .models import CircuitModel, Unit
-from .stimuli.curves import StimulusSet, blank, stimulus_grid
+from .stimuli.curves import StimulusSet, blank, line, stimulus_grid
 
 UnitsOrLayer = str | Unit | Sequence[str | Unit]
 
@@ -385,8 +385,7 @@ def find_curve_family(
 
     curves = placement.draw("curve", {"orientation": angles, "radius": radii_px}, length=stroke, **style)
     lines = torch.stack([
-        stimulus_grid("line", {"angle": [a]}, size=placement.size, length=stroke,
-                      center=_shifted(placement.center, a + 90, offset), **style).images[0]
+        line(placement.size, angle=a, length=stroke, center=_shifted(placement.center, a + 90, offset), **style)
         for a in line_angles for offset in offsets_px
     ])
     corners = placement.draw("corner", {"orientation": angles, "angle": list(corner_angles)}, length=stroke, **style)

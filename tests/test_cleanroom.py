@@ -9,7 +9,7 @@ import torch
 
 from helpers.cleanroom import (
     ComparisonSet, CurveDetectorSettings, cleanroom_map, cleanroom_responses, compare_responses, curve_kernel, match_family,
-    pearson, settings_from,
+    pearson, screen_comparison, settings_from,
 )
 from helpers.stimuli.curves import curve, line
 
@@ -80,3 +80,16 @@ def test_matching_a_family_of_itself_is_perfect() -> None:
     assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0) and pearson([1, 1, 1], [1, 2, 3]) == 0.0
     with pytest.raises(ValueError, match="of one shape"):
         compare_responses(real, real[:, :1])
+
+
+def test_screen_comparison_redraws_the_screen_exactly() -> None:
+    from test_tuning import build_handmade_network
+
+    from helpers.tuning import find_curve_family
+
+    model = build_handmade_network()
+    family = find_curve_family(model, "detectors", orientations=8, radii=(0.15, 0.3), length=0.65, width=0.1)
+    comparison = screen_comparison(family)
+    screen = family.screen
+    assert len(comparison.images) == screen.curve.shape[0] * screen.curve.shape[1] + screen.line.shape[0] * screen.line.shape[1]
+    assert np.allclose(family.responses(model, comparison.images), comparison.real, atol=1e-4)

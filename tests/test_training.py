@@ -109,3 +109,10 @@ def test_cifar10_offline_without_the_files_explains_what_to_do(tmp_path, monkeyp
 def test_network_arguments_are_checked():
     with pytest.raises(ValueError, match="width"):
         SmallConvNet(num_classes=1)
+
+
+def test_a_subset_of_shapes_can_be_chosen():
+    data = load_dataset("shapes", count=8, size=16, classes=["arc", "square"])
+    assert data.classes == ["arc", "square"] and set(data.labels.tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="only chooses among the shapes"):
+        load_dataset("cifar10", classes=["cat"])
