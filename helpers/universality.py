@@ -34,7 +34,7 @@ from .activations import capture
 from .images import resize
 from .models import CircuitModel, ImageNormalize, Unit
 from .stimuli.boundaries import frequency_boundary
-from .tuning import orientation_selectivity, place_on_receptive_field, preferred_orientation
+from .tuning import largest_gap, orientation_selectivity, place_on_receptive_field, preferred_orientation
 from .tuning import unit_responses as stimulus_responses
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
@@ -456,11 +456,9 @@ def family_summary(model: CircuitModel, family: object) -> dict[str, object]:
         kind, selectivity = "curve", family.curve_selectivity
     else:
         raise ValueError(f"Expected a CurveFamily or a HighLowFamily, got {type(family).__name__}.")
-    orientations = np.sort(np.asarray(family.orientations, dtype=float) % 360)
-    gap = float(np.diff(np.concatenate([orientations, orientations[:1] + 360])).max()) if len(orientations) > 1 else 360.0
     return {
         "model": model.name, "family": kind, "layer": family.layer, "depth": round(depth_fraction(model, family.layer), 2),
-        "units": len(family), "of": model.channels(family.layer), "largest gap": round(gap),
+        "units": len(family), "of": model.channels(family.layer), "largest gap": round(largest_gap(family.orientations)),
         "selectivity": round(float(np.mean(selectivity)), 2) if len(family) else float("nan"),
     }
 
