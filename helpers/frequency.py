@@ -40,16 +40,11 @@ from .tuning import (
 from .weights import expanded_weights, previous_layer
 
 
-def depth_fraction(model: CircuitModel, layer: str) -> float:
-    """Where a layer sits in the network, 0 (first layer) to 1 (last): layer index / (number of layers - 1)."""
-    return model.layer_depth(layer) / max(1, len(model.layer_names) - 1)
-
-
 def layers_near_depth(model: CircuitModel, low: float, high: float) -> list[str]:
-    """The layers whose :func:`depth_fraction` lies in [low, high]."""
+    """The layers whose relative depth (:meth:`CircuitModel.depth_fraction`) lies in [low, high]."""
     if not 0 <= low <= high <= 1:
         raise ValueError(f"Need 0 <= low <= high <= 1 for a depth range, got {low}, {high}.")
-    return [name for name in model.layer_names if low <= depth_fraction(model, name) <= high]
+    return [name for name in model.layer_names if low <= model.depth_fraction(name) <= high]
 
 
 @dataclass
@@ -69,6 +64,7 @@ class HighLowScreen:
     orientation_selectivity: np.ndarray  # (C,)
     preferred: np.ndarray  # (C,) degrees
     score: np.ndarray  # (C,) product of the two selectivities for units that fire, else 0
+    every_seed: np.ndarray  # (C,) bool: the best boundary beats both controls for every noise sample on its own
 
 
 @dataclass
@@ -130,39 +126,49 @@ def screen_high_low(
     orientations: int = 12,
     high_frequency: float = 0.25,
     ratio: float = 8.0,
-    seeds: int = 2,
-    size: int = 96,
+    seeds: int | Sequence[int] = 2,
+    size: int | None = 96,
+    pre_activation: bool = False,
+    neighbourhood: int = 0,
     batch_size: int = 64,
     progress: bool = False,
 ) -> HighLowScreen:
     """Screen every unit of ``layer`` with frequency boundaries (see the module docstring).
 
-    Each orientation and control is averaged over ``seeds`` noise textures; ``ratio`` is high /
-    low frequency. ``size`` is the stimulus side in pixels (it must cover the receptive field).
+    Each orientation and control is averaged over noise textures: ``seeds`` is their number (seeds
+    0, 1, ...) or the list of seeds. ``ratio`` is high / low frequency. ``size`` is the stimulus
+    side in pixels (it must cover the receptive field; None: the model's input size).
+    ``pre_activation`` and ``neighbourhood`` choose what is read (see :func:`helpers.tuning.unit_responses`).
     """
     if orientations < 4:
         raise ValueError(f"orientations must be at least 4 (evenly spaced around 360 degrees), not {orientations}.")
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, not {seeds}.")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise ValueError(f"seeds must be a count of at least 1 or a non-empty list of seeds, not {seeds}.")
     _check_frequencies(high_frequency, ratio)
     placement = place_on_receptive_field(model, layer, size)
+    size, samples = placement.size, len(seed_list)
     angles = np.arange(orientations) * 360.0 / orientations
     low_frequency = high_frequency / ratio
     boundaries = [
         frequency_boundary(size, float(a), high_frequency, low_frequency, center=placement.center, seed=s)
-        for a in angles for s in range(seeds)
+        for a in angles for s in seed_list
     ]
     controls = [
-        frequency_boundary(size, a, f, f, seed=s) for f in (high_frequency, low_frequency) for a in (0.0, 90.0) for s in range(seeds)
+        frequency_boundary(size, a, f, f, seed=s) for f in (high_frequency, low_frequency) for a in (0.0, 90.0) for s in seed_list
     ]
-    responses = unit_responses(model, layer, torch.stack(boundaries + controls), batch_size=batch_size, progress=progress)
+    responses = unit_responses(
+        model, layer, torch.stack(boundaries + controls), pre_activation=pre_activation, neighbourhood=neighbourhood,
+        batch_size=batch_size, progress=progress,
+    )
     responses = responses.numpy().astype(np.float64)
     count = len(boundaries)
-    tuning = responses[:count].reshape(orientations, seeds, -1).mean(1)
-    half = (len(controls)) // 2
-    fine = responses[count : count + half].mean(0)
-    smooth = responses[count + half :].mean(0)
+    per_seed = responses[:count].reshape(orientations, samples, -1)  # (O, S, C)
+    fine_per_seed, smooth_per_seed = responses[count:].reshape(2, 2, samples, -1).mean(1)  # (S, C) each
+    tuning, fine, smooth = per_seed.mean(1), fine_per_seed.mean(0), smooth_per_seed.mean(0)
     peak = tuning.max(0)
+    best = per_seed[tuning.argmax(0), :, np.arange(tuning.shape[1])].T  # (S, C) at each unit's best orientation
+    every_seed = (best > np.maximum(fine_per_seed, smooth_per_seed)).all(0)
     boundary_sel = np.where(peak > 0, (peak - np.maximum(fine, smooth)) / np.maximum(peak, 1e-12), -1.0).clip(-1, 1)
     orient_sel = orientation_selectivity(tuning, angles)
     preferred = preferred_orientation(tuning, angles)
@@ -170,7 +176,7 @@ def screen_high_low(
     return HighLowScreen(
         layer=placement.layer, placement=placement, orientations=angles, high_frequency=high_frequency, ratio=ratio,
         tuning=tuning, fine_control=fine, smooth_control=smooth, peak=peak, boundary_selectivity=boundary_sel,
-        orientation_selectivity=orient_sel, preferred=preferred, score=score,
+        orientation_selectivity=orient_sel, preferred=preferred, score=score, every_seed=every_seed,
     )
 
 
@@ -180,12 +186,17 @@ def high_low_family(
     min_orientation_selectivity: float = 0.5,
     min_response: float = 0.5,
     max_units: int | None = None,
+    every_seed: bool = False,
 ) -> HighLowFamily:
-    """Pick the family from a finished screen: units that fire (peak above ``min_response``) and pass both thresholds."""
+    """Pick the family from a finished screen: units that fire (peak above ``min_response``) and pass both thresholds.
+
+    ``every_seed=True`` also asks the best boundary to beat both controls for every noise sample on its own.
+    """
     chosen = np.nonzero(
         (screen.peak > min_response)
         & (screen.boundary_selectivity >= min_boundary_selectivity)
         & (screen.orientation_selectivity >= min_orientation_selectivity)
+        & (screen.every_seed | (not every_seed))
     )[0]
     chosen = chosen[np.argsort(-screen.score[chosen], kind="stable")][:max_units]
     chosen = chosen[np.argsort(screen.preferred[chosen], kind="stable")]
@@ -202,7 +213,7 @@ def high_low_family(
 
 def find_high_low_family(model: CircuitModel, layer: str, **options) -> HighLowFamily:
     """Screen a layer and return its high-low family (options go to :func:`screen_high_low` or :func:`high_low_family`)."""
-    pick = {k: options.pop(k) for k in ("min_boundary_selectivity", "min_orientation_selectivity", "min_response", "max_units") if k in options}
+    pick = {k: options.pop(k) for k in ("min_boundary_selectivity", "min_orientation_selectivity", "min_response", "max_units", "every_seed") if k in options}
     return high_low_family(screen_high_low(model, layer, **options), **pick)
 
 

@@ -149,7 +149,8 @@ class RandomCrops(ImageSource):
     """``count`` deterministic random square crops of the given photographs, resized to ``size``.
 
     Each crop's side is a random fraction (``scales``) of the photo's short side, so one photograph
-    gives patches from close-ups to whole scenes; crops are flipped left-right at random.
+    gives patches from close-ups to whole scenes; with ``flip`` (the default) crops are flipped
+    left-right at random.
     """
 
     photos: dict[str, torch.Tensor]
@@ -158,11 +159,14 @@ class RandomCrops(ImageSource):
     scales: tuple[float, float] = (0.15, 1.0)
     seed: int = 0
     batch_size: int = 32
+    flip: bool = True
     _boxes: list[tuple[str, int, int, int, bool]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.photos:
             raise ValueError("RandomCrops needs at least one photograph.")
+        if self.count < 1 or not 0 < self.scales[0] <= self.scales[1] <= 1:
+            raise ValueError(f"Need count >= 1 and 0 < scales[0] <= scales[1] <= 1; got count={self.count}, scales={self.scales}.")
         rng = np.random.default_rng(self.seed)
         names = sorted(self.photos)
         self._boxes = []
@@ -171,7 +175,8 @@ class RandomCrops(ImageSource):
             _, h, w = self.photos[name].shape
             side = max(8, int(min(h, w) * rng.uniform(*self.scales)))
             top, left = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
-            self._boxes.append((name, top, left, side, bool(rng.integers(2))))
+            flipped = bool(rng.integers(2))  # drawn even without flip, so the crops themselves do not depend on it
+            self._boxes.append((name, top, left, side, flipped and self.flip))
 
     @property
     def key(self) -> str:
@@ -179,7 +184,7 @@ class RandomCrops(ImageSource):
         for name in sorted(self.photos):
             digest.update(name.encode())
             digest.update(self.photos[name].numpy().tobytes()[:: max(1, self.photos[name].numel() // 4096)])
-        return f"crops-{digest.hexdigest()[:10]}-n{self.count}-s{self.size}-sc{self.scales[0]}-{self.scales[1]}-seed{self.seed}"
+        return f"crops-{digest.hexdigest()[:10]}-n{self.count}-s{self.size}-sc{self.scales[0]}-{self.scales[1]}-seed{self.seed}{'' if self.flip else '-noflip'}"
 
     def __len__(self) -> int:
         return self.count
@@ -189,6 +194,14 @@ class RandomCrops(ImageSource):
         name, top, left, side, flip = self._boxes[index]
         patch = resize(self.photos[name][:, top : top + side, left : left + side], self.size)
         return patch.flip(-1) if flip else patch
+
+
+def shifted_crops(image: torch.Tensor, count: int = 8, size: int = 224, scales: tuple[float, float] = (0.7, 1.0), seed: int = 0) -> torch.Tensor:
+    """(count, 3, size, size) random square crops of one (3, H, W) image, never flipped (so a mirror test keeps its facing)."""
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must be (3, H, W) in [0, 1], got shape {tuple(image.shape)}.")
+    crops = RandomCrops({"image": image}, count=count, size=size, scales=scales, seed=seed, flip=False)
+    return torch.stack([crops[i] for i in range(count)])
 
 
 def offline_patches(count: int = 1024, size: int = 224, seed: int = 0, batch_size: int = 32) -> RandomCrops:

@@ -26,7 +26,6 @@ from typing import Literal, Sequence
 
 import torch
 
-from .images import resize
 from .models import CircuitModel, Unit
 from .tuning import unit_responses
 from .weights import expanded_weights
@@ -314,24 +313,3 @@ def cross_weights(
         left_to_right=mean_net(left_from, right_to),
         right_to_left=mean_net(right_from, left_to),
     )
-
-
-def shifted_crops(image: torch.Tensor, count: int = 8, size: int = 224, scales: tuple[float, float] = (0.7, 1.0), seed: int = 0) -> torch.Tensor:
-    """(count, 3, size, size) random square crops of a (3, H, W) image, never flipped (so a mirror test keeps its facing).
-
-    Each crop's side is a random fraction (``scales``) of the short side, at a random position.
-    """
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be (3, H, W) in [0, 1], got shape {tuple(image.shape)}.")
-    if count < 1 or not 0 < scales[0] <= scales[1] <= 1:
-        raise ValueError(f"Need count >= 1 and 0 < scales[0] <= scales[1] <= 1; got count={count}, scales={scales}.")
-    generator = torch.Generator().manual_seed(seed)
-    _, height, width = image.shape
-    crops = []
-    for _ in range(count):
-        fraction = scales[0] + (scales[1] - scales[0]) * float(torch.rand(1, generator=generator))
-        side = max(8, int(min(height, width) * fraction))
-        top = int(torch.randint(0, height - side + 1, (1,), generator=generator))
-        left = int(torch.randint(0, width - side + 1, (1,), generator=generator))
-        crops.append(resize(image[:, top : top + side, left : left + side], size))
-    return torch.stack(crops)

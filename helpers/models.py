@@ -173,6 +173,10 @@ class CircuitModel:
         """Position of a layer in :attr:`layer_names` (0 = closest to the input)."""
         return self.layer_names.index(self.layer(name).name)
 
+    def depth_fraction(self, name: str) -> float:
+        """Relative depth of a layer: 0 for the first layer, 1 for the last (:meth:`layer_depth` / (layers - 1))."""
+        return self.layer_depth(name) / max(1, len(self.layers) - 1)
+
     def channels(self, layer: str) -> int:
         """Number of channels (units) in a layer."""
         return self.layer(layer).channels

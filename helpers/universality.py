@@ -11,9 +11,8 @@ module measures it four ways, on any :class:`~helpers.models.CircuitModel`:
   (:func:`match_units`), against a baseline with the images shuffled (:func:`shuffled_match`).
 - **First-layer filters**, sorted by measurable criteria into oriented (Gabor-like),
   colour-contrast, low-frequency and other (:func:`classify_filter`).
-- **High-low frequency detectors**, with a screen like the curve screen of :mod:`helpers.tuning`
-  (:func:`find_high_low_family`): units that fire for fine texture on one side and smooth texture on
-  the other, more than for either texture alone, and for one orientation of the boundary.
+- **High-low frequency detectors**, with lesson 04's screen (:func:`helpers.frequency.find_high_low_family`)
+  run on every model with the same options (:func:`high_low_screen_options`).
 - A runner, :func:`run_on_models`, that applies the same measurements to several models.
 
 Images are shared: each model sees the same pictures, resized to its own input size, and each
@@ -32,10 +31,9 @@ from torch import nn
 
 from .activations import capture
 from .images import resize
-from .models import CircuitModel, ImageNormalize, Unit
-from .stimuli.boundaries import frequency_boundary
-from .tuning import largest_gap, orientation_selectivity, place_on_receptive_field, preferred_orientation
-from .tuning import unit_responses as stimulus_responses
+from .frequency import HighLowFamily
+from .models import CircuitModel, ImageNormalize
+from .tuning import largest_gap
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
 
@@ -125,16 +123,11 @@ def layer_features(
     return {name: torch.cat(values) for name, values in pooled.items()}
 
 
-def depth_fraction(model: CircuitModel, layer: str) -> float:
-    """A layer's relative depth: 0 for the first interpretable layer, 1 for the last."""
-    return model.layer_depth(layer) / max(1, len(model.layers) - 1)
-
-
 def layer_at_depth(model: CircuitModel, fraction: float) -> str:
     """The layer whose relative depth is closest to ``fraction`` (0 = first layer, 1 = last)."""
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction}.")
-    return min(model.layer_names, key=lambda name: abs(depth_fraction(model, name) - fraction))
+    return min(model.layer_names, key=lambda name: abs(model.depth_fraction(name) - fraction))
 
 
 @dataclass
@@ -175,7 +168,7 @@ def representations(
     """Record ``layers`` (all of them when None) of ``model`` on a shared image set, ready for CKA and unit matching."""
     layers = [model.layer(name).name for name in layers] if layers is not None else model.layer_names
     features = layer_features(model, images, layers, grid=grid, progress=progress)
-    return Representations(model.name, layers, np.array([depth_fraction(model, name) for name in layers]), features, grid)
+    return Representations(model.name, layers, np.array([model.depth_fraction(name) for name in layers]), features, grid)
 
 
 @dataclass
@@ -364,78 +357,6 @@ def filter_type_counts(properties: Sequence[FilterProperties]) -> dict[str, int]
     return {kind: sum(p.kind == kind for p in properties) for kind in FILTER_TYPES}
 
 
-# --- high-low frequency detectors -----------------------------------------------------------------
-@dataclass
-class HighLowFamily:
-    """A layer's high-low frequency detectors, sorted by preferred orientation (the side the fine texture is on)."""
-
-    layer: str
-    units: list[Unit]
-    orientations: np.ndarray  # (F,) degrees, direction of the high-frequency side
-    boundary_selectivity: np.ndarray  # (F,)
-    orientation_selectivity: np.ndarray  # (F,)
-    tuning: np.ndarray  # (O, F) response (relative to the textures alone) per boundary orientation
-    stimulus_orientations: np.ndarray  # (O,)
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-
-def find_high_low_family(
-    model: CircuitModel,
-    layer: str,
-    *,
-    orientations: int = 12,
-    high_frequency: float = 0.25,
-    ratio: float = 6.0,
-    seeds: Sequence[int] = (0, 1, 2, 3),
-    min_boundary_selectivity: float = 0.5,
-    min_orientation_selectivity: float = 0.5,
-    neighbourhood: int = 0,
-) -> HighLowFamily:
-    """Screen every unit of ``layer`` with high-low frequency boundaries centred on its receptive field.
-
-    Stimuli (grey band-limited noise, :func:`helpers.stimuli.boundaries.frequency_boundary`): a
-    boundary with ``high_frequency`` cycles/pixel on one side and ``high_frequency / ratio`` on the
-    other at ``orientations`` directions, and the two controls, the fine and the smooth texture
-    filling the whole image; each averaged over ``seeds``. Per unit (pre-activation when the layer has one):
-
-    - **boundary selectivity** = (best boundary - best control) / best boundary, like the curve
-      screen's curve selectivity: 1 when neither texture alone drives the unit;
-    - **orientation selectivity** of its boundary tuning curve (:func:`helpers.tuning.orientation_selectivity`).
-    Members fire on their best boundary and pass both thresholds.
-    """
-    if orientations < 4 or ratio <= 1:
-        raise ValueError(f"Need orientations >= 4 and ratio > 1, got orientations={orientations}, ratio={ratio}.")
-    placement = place_on_receptive_field(model, layer)
-    angles = np.arange(orientations) * 360.0 / orientations
-    low = high_frequency / ratio
-    images = []
-    for seed in seeds:
-        images += [frequency_boundary(placement.size, a, high_frequency, low, center=placement.center, seed=seed) for a in angles]
-        images += [frequency_boundary(placement.size, 0.0, high_frequency, high_frequency, seed=seed),
-                   frequency_boundary(placement.size, 0.0, low, low, seed=seed)]
-    pre = model.layer(layer).pre_activation_path is not None
-    raw = stimulus_responses(model, layer, torch.stack(images), pre_activation=pre, neighbourhood=neighbourhood)
-    raw = raw.numpy().astype(np.float64).reshape(len(seeds), orientations + 2, -1)
-    boundary, best_control = raw[:, :orientations], raw[:, orientations:].max(1)  # (S, O, C), (S, C)
-    relative = (boundary - best_control[:, None]).mean(0)  # (O, C)
-    orient_sel = orientation_selectivity(relative, angles)
-    preferred = preferred_orientation(relative, angles)
-    best = relative.argmax(0)
-    channels = np.arange(relative.shape[1])
-    gain_per_seed = boundary[:, best, channels] - best_control  # (S, C): at the best orientation, for every texture sample
-    peak = boundary[:, best, channels].mean(0)
-    selectivity = (gain_per_seed.mean(0) / np.maximum(np.abs(peak), 1e-12)).clip(-1, 1)
-    consistent = (gain_per_seed > 0).all(0)
-    chosen = np.nonzero((peak > 0) & consistent & (selectivity >= min_boundary_selectivity) & (orient_sel >= min_orientation_selectivity))[0]
-    chosen = chosen[np.argsort(preferred[chosen], kind="stable")]
-    return HighLowFamily(
-        model.layer(layer).name, [Unit(model.layer(layer).name, int(c)) for c in chosen], preferred[chosen],
-        selectivity[chosen], orient_sel[chosen], relative[:, chosen], angles,
-    )
-
-
 def curve_screen_options(model: CircuitModel) -> dict[str, object]:
     """Options for :func:`helpers.tuning.find_curve_family` that suit the model's input size.
 
@@ -448,6 +369,16 @@ def curve_screen_options(model: CircuitModel) -> dict[str, object]:
     return {"width": 0.08, "length": 0.5, "radii": (0.15, 0.25, 0.35, 0.5), "neighbourhood": 1}
 
 
+def high_low_screen_options(model: CircuitModel) -> dict[str, object]:
+    """Options for :func:`helpers.frequency.find_high_low_family` that compare models fairly.
+
+    Stimuli at the model's own input size (so a 32-pixel network sees what it was trained on), a
+    frequency ratio of 6, four noise samples, and a member must fire on its best boundary and beat
+    both textures alone for every sample, with boundary selectivity at least 0.5.
+    """
+    return {"size": model.input_size, "ratio": 6.0, "seeds": 4, "every_seed": True, "min_response": 0.0, "min_boundary_selectivity": 0.5}
+
+
 def family_summary(model: CircuitModel, family: object) -> dict[str, object]:
     """One table row for a curve family (:func:`helpers.tuning.find_curve_family`) or a high-low family."""
     if isinstance(family, HighLowFamily):
@@ -457,7 +388,7 @@ def family_summary(model: CircuitModel, family: object) -> dict[str, object]:
     else:
         raise ValueError(f"Expected a CurveFamily or a HighLowFamily, got {type(family).__name__}.")
     return {
-        "model": model.name, "family": kind, "layer": family.layer, "depth": round(depth_fraction(model, family.layer), 2),
+        "model": model.name, "family": kind, "layer": family.layer, "depth": round(model.depth_fraction(family.layer), 2),
         "units": len(family), "of": model.channels(family.layer), "largest gap": round(largest_gap(family.orientations)),
         "selectivity": round(float(np.mean(selectivity)), 2) if len(family) else float("nan"),
     }

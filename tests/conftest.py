@@ -5,6 +5,12 @@ thread, so download code can be tested without the network. Put files in ``serve
 ``server.url("name")``; ``server.requests`` lists the paths asked for; ``server.cut_after["name"] = n``
 announces the full Content-Length but sends only ``n`` bytes, then hangs up; ``server.stop()`` shuts
 it down so that connections are refused.
+
+``high_low_model``: a tiny hand-built network (48 px input) with known high-low frequency detectors.
+Layer ``energy`` (3x3 Laplacian, both signs, + ReLU) fires on fine texture anywhere, so both its
+units are high-frequency units. Layer ``highlow`` (15x15 + ReLU): unit 0 adds the energy on the
+right half of its field and subtracts the left half (fine side at 0 degrees); unit 1 is its mirror
+(fine side at 180 degrees); unit 2 reads the whole field evenly (a texture unit, no boundary).
 """
 from __future__ import annotations
 
@@ -16,6 +22,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import torch
+from torch import nn
+
+from helpers import CircuitModel, wrap_model
 
 
 @dataclass
@@ -78,3 +88,22 @@ def http_server(tmp_path: Path) -> Iterator[LocalServer]:
     state._server, state._thread = server, thread
     yield state
     state.stop()
+
+
+@pytest.fixture(scope="session")
+def high_low_model() -> CircuitModel:
+    """The tiny high-low frequency network described in the module docstring, wrapped for the course's tools."""
+    laplacian = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]) / 3
+    energy = nn.Conv2d(3, 2, 3, padding=1, bias=False)
+    highlow = nn.Conv2d(2, 3, 15, padding=7)
+    with torch.no_grad():
+        energy.weight[0] = laplacian
+        energy.weight[1] = -laplacian
+        highlow.weight.zero_()
+        highlow.bias.fill_(-0.01)
+        highlow.weight[0, :, :, 8:] = 1 / 105
+        highlow.weight[0, :, :, :7] = -1 / 105
+        highlow.weight[1] = highlow.weight[0].flip(-1)
+        highlow.weight[2] = 1 / 225
+    module = nn.Sequential(energy, nn.ReLU(), highlow, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return wrap_model(module, {"energy": "1", "highlow": "3"}, name="tiny_highlow", input_size=48)

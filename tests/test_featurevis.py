@@ -15,6 +15,7 @@ from helpers.featurevis import (
     color_matrix_from_images, direction, diversity, imagenet_color_matrix, light_transforms, make_param, neuron,
     objective_values, render, render_units, standard_transforms,
 )
+from helpers.featurevis.render import stretch_contrast
 from helpers.featurevis.objectives import gram_diversity
 
 
@@ -85,6 +86,25 @@ def test_fourier_spectrum_falls_like_one_over_f():
     with torch.no_grad():
         assert -1.2 < spectrum_slope(fourier()) < -0.8
         assert -0.2 < spectrum_slope(pixel()) < 0.2  # white noise: flat, so the check above can fail
+
+
+@pytest.mark.parametrize("lr", [0.05, 0.2])
+def test_fourier_pixel_step_does_not_shrink_with_size(lr):
+    # One Adam step moves every coefficient by ~lr; the frequency scale's normalization must turn that into a
+    # pixel-space step of the same size at every image size (without it the step is ~lr/size or ~5*lr).
+    steps = []
+    for size in (32, 64, 128):
+        param = FourierImage(size, 4, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            before = param.decorrelated().clone()
+        target = torch.randn(before.shape, generator=torch.Generator().manual_seed(1))
+        optimizer = torch.optim.Adam(param.parameters(), lr=lr)
+        (-(param.decorrelated() * target).sum()).backward()
+        optimizer.step()
+        with torch.no_grad():
+            steps.append(float((param.decorrelated() - before).pow(2).mean().sqrt()))
+    assert all(0.5 * lr < step < 2 * lr for step in steps), steps
+    assert max(steps) / min(steps) < 1.2, steps
 
 
 def test_color_matrices():
@@ -349,3 +369,23 @@ def test_visualization_beats_every_natural_patch(lite0):
         best = torch.maximum(best, centre[:, [lite0.unit(u).channel for u in units]].amax(0))
     reached = torch.stack([unit_activation(lite0, result.images[i:i + 1], u, pre_activation=True)[0] for i, u in enumerate(units)])
     assert (reached > best).all(), (reached, best)
+
+
+def test_stretch_contrast_makes_faint_renders_visible(lite0):
+    # Renders on efficientnet_lite0 are faint (measured pixel std 0.02-0.06): the objective peaks at low contrast.
+    result = render_units(lite0, ["blocks.2.1:1", "blocks.2.1:17"], steps=24, size=48, transforms="light", progress=False)
+    raw = result.images
+    shown = stretch_contrast(raw)
+    assert (raw.flatten(1).std(1) < 0.1).all()  # if this fails, renders got contrast: revisit the docs of render.py
+    assert (shown.flatten(1).std(1) > 0.15).all(), shown.flatten(1).std(1)
+    assert torch.allclose(shown.mean(dim=(2, 3)), raw.mean(dim=(2, 3)), atol=0.02)  # same average colour
+    for before, after in zip(raw.flatten(1), shown.flatten(1)):  # same pattern
+        assert float(torch.corrcoef(torch.stack([before, after]))[0, 1]) > 0.95
+    vivid = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))  # std ~0.29: left alone
+    assert torch.equal(stretch_contrast(vivid), vivid)
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    assert torch.equal(stretch_contrast(grey), grey)
+    with pytest.raises(ValueError, match="N, C, H, W"):
+        stretch_contrast(grey[0])
+    with pytest.raises(ValueError, match="target_std"):
+        stretch_contrast(grey, target_std=0.8)

@@ -108,7 +108,7 @@ def test_labels_swap_when_the_facing_is_declared_wrong(model):
 
 
 def test_shifted_crops_keep_the_facing_and_are_deterministic():
-    from helpers.mirror import shifted_crops
+    from helpers.images import shifted_crops
 
     image = torch.zeros(3, 40, 60)
     image[:, :, :30] = 1.0  # bright on the left

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.frequency import find_high_low_family
 from helpers.training import SmallConvNet, wrap_small_net
 from helpers.universality import (
-    FILTER_TYPES, cka_matrix, classify_filter, correlation_matrix, depth_fraction, filter_properties,
-    filter_type_counts, classify_filters, find_high_low_family, first_layer_filters, layer_at_depth,
+    FILTER_TYPES, cka_matrix, classify_filter, correlation_matrix, filter_properties,
+    filter_type_counts, classify_filters, first_layer_filters, high_low_screen_options, layer_at_depth,
     linear_cka, match_units, representations, run_on_models, shuffled_match, family_summary, format_table,
     curve_screen_options,
 )
@@ -131,7 +132,7 @@ def test_first_layer_filters_fold_in_the_preprocessing():
 
 def test_depths_and_the_runner():
     model = wrap_small_net(_small_model(3), ["a", "b", "c"], 32, name="m")
-    assert depth_fraction(model, "conv1") == 0.0 and depth_fraction(model, "conv4") == 1.0
+    assert model.depth_fraction("conv1") == 0.0 and model.depth_fraction("conv4") == 1.0
     assert layer_at_depth(model, 0.4) == "conv2"
     results = run_on_models([model], {"layers": lambda m: len(m.layers)}, progress=False)
     assert results == {"m": {"layers": 4}}
@@ -141,15 +142,16 @@ def test_depths_and_the_runner():
 
 def test_high_low_screen_returns_consistent_family():
     model = wrap_small_net(_small_model(4, width=6), ["a", "b", "c"], 32, name="m")
-    family = find_high_low_family(model, "conv3", orientations=8, seeds=(0,))
-    assert family.tuning.shape == (8, len(family))
+    family = find_high_low_family(model, "conv3", orientations=8, **{**high_low_screen_options(model), "seeds": (0,)})
+    assert family.tuning().shape == (8, len(family)) and family.screen.placement.size == 32
+    assert family.screen.every_seed[family.channels].all()
     assert np.all(np.diff(family.orientations) >= 0)
     assert np.all(family.boundary_selectivity >= 0.3) and np.all(family.orientation_selectivity >= 0.4)
 
 
 def test_family_rows_and_table():
     model = wrap_small_net(_small_model(5, width=6), ["a", "b", "c"], 32, name="m")
-    family = find_high_low_family(model, "conv3", orientations=8, seeds=(0, 1))
+    family = find_high_low_family(model, "conv3", orientations=8, **{**high_low_screen_options(model), "seeds": (0, 1)})
     row = family_summary(model, family)
     assert row["family"] == "high-low" and row["units"] == len(family) and row["of"] == 24 and row["depth"] == 0.67
     table = format_table([row, row])

@@ -109,7 +109,12 @@ class PixelImage(ImageParam):
 
 
 def frequency_scale(size: int, decay: float = 1.0) -> torch.Tensor:
-    """Per-coefficient gain 1 / f**decay of a ``size``-pixel real FFT, normalized to mean square 1."""
+    """Per-coefficient gain 1 / f**decay of a ``size``-pixel real FFT, normalized to mean square 1.
+
+    With the orthonormal inverse FFT of :class:`FourierImage`, mean square 1 makes one Adam step of
+    learning rate ``lr`` change the pixels (before the sigmoid) by ~1.3 * ``lr`` r.m.s. at every
+    image size: the step in pixel space does not shrink as images grow.
+    """
     fy = torch.fft.fftfreq(size).view(-1, 1)
     fx = torch.fft.rfftfreq(size).view(1, -1)
     frequency = torch.sqrt(fx**2 + fy**2).clamp(min=1.0 / size)  # DC gets the lowest frequency's gain
