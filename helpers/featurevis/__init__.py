@@ -12,7 +12,9 @@ from .objectives import (
     BatchedObjectives, Objective, channel, class_logit, direction, diversity, neuron, objective_values, random_direction,
 )
 from .param import FourierImage, ImageParam, PixelImage, color_matrix_from_images, imagenet_color_matrix, make_param
-from .render import BandedLocalResponseNorm, RedirectedReLU, RenderResult, faster_modules, redirected_relus, render, render_units
+from .render import (
+    BandedLocalResponseNorm, RedirectedReLU, RenderResult, faster_modules, redirected_relus, render, render_units, stretch_contrast,
+)
 from .transforms import Compose, Jitter, Pad, RandomRotate, RandomScale, get_transforms, light_transforms, standard_transforms
 
 __all__ = [
@@ -20,5 +22,6 @@ __all__ = [
     "random_direction",
     "FourierImage", "ImageParam", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
     "BandedLocalResponseNorm", "RedirectedReLU", "RenderResult", "faster_modules", "redirected_relus", "render", "render_units",
+    "stretch_contrast",
     "Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "get_transforms", "light_transforms", "standard_transforms",
 ]

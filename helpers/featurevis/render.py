@@ -13,9 +13,10 @@ never move; the redirected version lets the gradient through wherever it pushes 
 toward its active range. The network's own ReLU modules are swapped back afterwards, always.
 
 Faint images are not a bug of the optimizer: on efficientnet_lite0 (ReLU6 everywhere) the
-objectives peak on LOW-contrast patterns (pixel std ~0.03). Amplifying a finished image's
-contrast does not raise its objective, and an optimization started from a high-contrast image
-lowers the contrast on its own. Show such images with :func:`stretch_contrast`, and say so.
+objectives are met by LOW-contrast patterns (pixel std ~0.03). Amplifying a finished image's
+contrast does not raise its objective, and larger steps or a high-contrast start give vivid
+images that reach LOWER objectives in the same number of steps. Show such images with
+:func:`stretch_contrast`, and say so.
 """
 from __future__ import annotations
 
