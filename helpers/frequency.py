@@ -217,6 +217,14 @@ def find_high_low_family(model: CircuitModel, layer: str, **options) -> HighLowF
     return high_low_family(screen_high_low(model, layer, **options), **pick)
 
 
+def _units_with_orientations(model: CircuitModel, units: Sequence[str | Unit], orientations: Sequence[float]) -> list[Unit]:
+    """The checked units, after making sure there is one orientation per unit."""
+    units = [model.unit(u) for u in units]
+    if len(orientations) != len(units):
+        raise ValueError(f"Give one orientation per unit: {len(units)} units, {len(orientations)} orientations.")
+    return units
+
+
 def ratio_tuning(
     model: CircuitModel,
     units: Sequence[str | Unit],
@@ -228,9 +236,7 @@ def ratio_tuning(
     size: int = 96,
 ) -> np.ndarray:
     """(R, U) responses of units to boundaries at their own orientation, for each frequency ratio (1 = no boundary)."""
-    units = [model.unit(u) for u in units]
-    if len(orientations) != len(units):
-        raise ValueError(f"Give one orientation per unit: {len(units)} units, {len(orientations)} orientations.")
+    units = _units_with_orientations(model, units, orientations)
     if not ratios or min(ratios) < 1:
         raise ValueError(f"ratios must be >= 1 (high / low frequency), got {list(ratios)}.")
     out = np.zeros((len(ratios), len(units)))
@@ -291,11 +297,9 @@ def side_weights(
     low-frequency inputs inhibit); its dipole along the detector's orientation is positive when that
     happens on the fine side, as the paper's account predicts.
     """
-    units = [model.unit(u) for u in units]
+    units = _units_with_orientations(model, units, orientations)
     if len({u.layer for u in units}) != 1:
         raise ValueError("All detectors must come from one layer.")
-    if len(orientations) != len(units):
-        raise ValueError(f"Give one orientation per unit: {len(units)} units, {len(orientations)} orientations.")
     layer = units[0].layer
     from_layer = from_layer or previous_layer(model, layer)
     if len(preference) != model.channels(from_layer):
@@ -320,9 +324,7 @@ def blurred_photo_responses(
     sigma: float = 3.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(U, P) responses to photos kept sharp on each unit's fine side and blurred on the other, and with the sides swapped."""
-    units = [model.unit(u) for u in units]
-    if len(orientations) != len(units):
-        raise ValueError(f"Give one orientation per unit: {len(units)} units, {len(orientations)} orientations.")
+    units = _units_with_orientations(model, units, orientations)
     if not photos:
         raise ValueError("Give at least one square (3, S, S) photograph.")
     size = photos[0].shape[-1]

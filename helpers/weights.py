@@ -11,7 +11,8 @@ Three ways to get them, picked by ``method``:
   convolutions are composed in closed form, batch-norm scales folded in. Exact for the linear path.
 - ``"linearized"`` for any :class:`CircuitModel` and any pair of layers: the network is run with A's
   activation replaced by an input of our own, every activation module replaced by the identity,
-  max-pooling by average pooling over the same window and local response norm by the identity;
+  ``nn.MaxPool2d`` by average pooling over the same window and ``nn.LocalResponseNorm`` by the identity
+  (custom pooling modules, such as InceptionV1's TensorFlow-padded max-pool, run unchanged);
   the gradient of B's centre unit with respect to that input is the expanded weight (exact for the
   linear parts, an approximation wherever a pooling or normalization sits between A and B).
 - ``"auto"``: analytic where it exists, otherwise linearized.

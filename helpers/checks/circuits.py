@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ def check_inhibition_effect(comparison: ComparisonSet, base: CurveDetectorSettin
     """Exercise 3: the mean correlation with the real family once both kinds of inhibition are switched off."""
     expect(isinstance(answer, (int, float, np.floating)) and math.isfinite(float(answer)),
            f"Expected a correlation (a number), got {answer!r}.")
-    without = match_family(comparison, CurveDetectorSettings(**{**base.__dict__, "inhibition": 0.0, "cross_inhibition": 0.0}))
+    without = match_family(comparison, replace(base, inhibition=0.0, cross_inhibition=0.0))
     with_inhibition = match_family(comparison, base)
     expect(abs(float(answer) - without.mean) < 1e-3,
            f"{float(answer):.3f} is not the mean correlation without inhibition on {comparison.name}.",

@@ -1,6 +1,7 @@
 """Lesson 03's widgets: a weight explorer, and sliders for the hand-built curve detector's settings."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -35,14 +36,14 @@ def weight_explorer(model: CircuitModel, units: Sequence[str | Unit], count: int
 
 def cleanroom_matches(comparisons: Sequence[ComparisonSet], base: CurveDetectorSettings, **changes: float) -> list[Match]:
     """The pure function behind the cleanroom sliders: each comparison set's match for ``base`` with ``changes``."""
-    settings = CurveDetectorSettings(**{**base.__dict__, **changes})
+    settings = replace(base, **changes)
     return [match_family(comparison, settings) for comparison in comparisons]
 
 
 def cleanroom_figure(comparisons: Sequence[ComparisonSet], base: CurveDetectorSettings, **changes: float) -> Figure:
     """Per-unit correlations with the real family on each comparison set, and one hand-built unit's weights."""
     matches = cleanroom_matches(comparisons, base, **changes)
-    settings = CurveDetectorSettings(**{**base.__dict__, **changes})
+    settings = replace(base, **changes)
 
     fig, axes = plt.subplots(1, len(comparisons) + 1, figsize=(3.6 * len(comparisons) + 2.4, 2.8),
                              gridspec_kw={"width_ratios": [3] * len(comparisons) + [2]})
