@@ -637,3 +637,21 @@ def joint_rotation_tuning(
         for batch in examples
     ])
     return JointTuning(units, np.asarray(preferred, dtype=np.float64), np.asarray(angles, dtype=np.float64), table)
+
+
+#: Where the course studies each model's curve family: the paper's layer for InceptionV1; for the
+#: EfficientNet-Lites the layer whose screened family covered the circle best (lesson 02 shows the
+#: screen of the candidate layers).
+CURVE_LAYERS: dict[str, str] = {
+    "inceptionv1": "mixed3b",
+    "efficientnet_lite0": "blocks.3.2",
+    "efficientnet_lite1": "blocks.3.2",
+    "efficientnet_lite2": "blocks.3.2",
+}
+
+
+def curve_layer(model: CircuitModel) -> str:
+    """The layer in which to look for ``model``'s curve detectors (mixed3b's counterpart if not listed)."""
+    from .paper import equivalent_layer
+
+    return CURVE_LAYERS.get(model.name) or equivalent_layer(model, "mixed3b")
