@@ -30,8 +30,8 @@ import torch
 from .models import CircuitModel, Unit
 from .stimuli.boundaries import blur_half_plane, frequency_boundary
 from .tuning import (
+    OrientedFamily,
     Placement,
-    largest_gap,
     orientation_selectivity,
     place_on_receptive_field,
     preferred_orientation,
@@ -68,7 +68,7 @@ class HighLowScreen:
 
 
 @dataclass
-class HighLowFamily:
+class HighLowFamily(OrientedFamily):
     """A layer's high-low frequency detectors, sorted by preferred orientation."""
 
     layer: str
@@ -79,22 +79,10 @@ class HighLowFamily:
     score: np.ndarray  # (F,)
     screen: HighLowScreen = field(repr=False)
 
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def channels(self) -> list[int]:
-        """The members' channel indices, in family order."""
-        return [u.channel for u in self.units]
-
     @property
     def fraction(self) -> float:
         """The share of the layer's units that are members."""
         return len(self.units) / self.screen.tuning.shape[1]
-
-    def largest_gap(self) -> float:
-        """The widest arc of orientations (degrees) that no member prefers."""
-        return largest_gap(self.orientations)
 
     def tuning(self) -> np.ndarray:
         """The members' tuning curves (O, F) over ``screen.orientations``."""

@@ -271,17 +271,14 @@ class CurveScreen:
         return np.take_along_axis(self.curve, index[None, None, :], axis=1)[:, 0]
 
 
-@dataclass
-class CurveFamily:
-    """A layer's curve detectors, sorted by preferred orientation (counter-clockwise from 0 = right)."""
+class OrientedFamily:
+    """What every family of orientation-tuned units shares (curve detectors, high-low detectors...).
 
-    layer: str
+    Subclasses are dataclasses with at least ``units`` (list of Unit) and ``orientations`` (degrees).
+    """
+
     units: list[Unit]
-    orientations: np.ndarray  # (F,) preferred orientation of each member, degrees
-    curve_selectivity: np.ndarray  # (F,)
-    orientation_selectivity: np.ndarray  # (F,)
-    score: np.ndarray  # (F,)
-    screen: CurveScreen = field(repr=False)
+    orientations: np.ndarray
 
     def __len__(self) -> int:
         return len(self.units)
@@ -294,6 +291,19 @@ class CurveFamily:
     def largest_gap(self) -> float:
         """The widest arc of orientations (degrees) that no member prefers."""
         return largest_gap(self.orientations)
+
+
+@dataclass
+class CurveFamily(OrientedFamily):
+    """A layer's curve detectors, sorted by preferred orientation (counter-clockwise from 0 = right)."""
+
+    layer: str
+    units: list[Unit]
+    orientations: np.ndarray  # (F,) preferred orientation of each member, degrees
+    curve_selectivity: np.ndarray  # (F,)
+    orientation_selectivity: np.ndarray  # (F,)
+    score: np.ndarray  # (F,)
+    screen: CurveScreen = field(repr=False)
 
     def tuning(self) -> np.ndarray:
         """The members' orientation tuning curves (O, F) over ``screen.orientations``."""
