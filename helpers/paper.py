@@ -1,19 +1,22 @@
 """Facts from the Circuits papers about InceptionV1, and how to find the same place in another model.
 
-The unit lists come from the articles (see ``shared/reference/circuits_facts.md`` in the course's
-development notes); notebooks use them only when the active model is InceptionV1.
+The unit lists come from the articles' figures and data (Curve Detectors, Curve Circuits, High-Low
+Frequency Detectors, Zoom In); the architecture facts from ``data/reference/inceptionv1.json``.
+Notebooks use the units only when the active model is InceptionV1.
 """
 from __future__ import annotations
 
+import json
+
+from .config import REPO_ROOT
 from .models import CircuitModel
 
-#: InceptionV1 layer output shapes (channels, height, width) at 224 px, from Lucid's graph.
+#: Facts about Lucid's InceptionV1 graph: state-dict names and shapes, padding, layer shapes, labels.
+INCEPTIONV1_REFERENCE = REPO_ROOT / "data" / "reference" / "inceptionv1.json"
+
+#: InceptionV1 layer output shapes (channels, height, width) at 224 px.
 INCEPTIONV1_SHAPES: dict[str, tuple[int, int, int]] = {
-    "conv2d0": (64, 112, 112), "conv2d1": (64, 56, 56), "conv2d2": (192, 56, 56),
-    "mixed3a": (256, 28, 28), "mixed3b": (480, 28, 28),
-    "mixed4a": (508, 14, 14), "mixed4b": (512, 14, 14), "mixed4c": (512, 14, 14),
-    "mixed4d": (528, 14, 14), "mixed4e": (832, 14, 14),
-    "mixed5a": (832, 7, 7), "mixed5b": (1024, 7, 7),
+    name: tuple(shape) for name, shape in json.loads(INCEPTIONV1_REFERENCE.read_text())["layers_output_shape_at_224"].items()
 }
 
 #: Curve Detectors (Cammarata et al., 2020): the families, in the article's order.

@@ -1,7 +1,7 @@
 """InceptionV1: architecture against the reference facts, TF padding, labels, and the download path.
 
-The reference facts live outside the repository (../shared/reference/inceptionv1.json); tests that
-need them are skipped when that folder is absent. Downloads go to a local HTTP server.
+The reference facts (every state-dict name and shape, padding, layer shapes) are committed in
+data/reference/inceptionv1.json. Downloads go to a local HTTP server.
 """
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ import helpers.inceptionv1 as inception
 from helpers.config import REPO_ROOT
 from helpers.download import DownloadError, WeightsFileError, file_sha256
 
-REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "inceptionv1.json"
-needs_reference = pytest.mark.skipif(not REFERENCE.exists(), reason=f"reference facts not found at {REFERENCE}")
+REFERENCE = REPO_ROOT / "data" / "reference" / "inceptionv1.json"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,6 @@ def _labels_zip() -> bytes:
 
 # --- architecture ------------------------------------------------------------------------------
 
-@needs_reference
 def test_state_dict_names_and_shapes_match_the_reference(reference, random_model):
     expected = reference["state_dict_shapes"]
     state = random_model.module.state_dict()
@@ -78,7 +76,6 @@ def test_state_dict_names_and_shapes_match_the_reference(reference, random_model
     assert sum(t.numel() for t in state.values()) == reference["weights"]["num_parameters"] == 7_066_380
 
 
-@needs_reference
 def test_a_state_dict_with_the_reference_shapes_loads_strictly(reference):
     generator = torch.Generator().manual_seed(0)
     state = {name: torch.randn(shape, generator=generator) for name, shape in reference["state_dict_shapes"].items()}
@@ -87,7 +84,6 @@ def test_a_state_dict_with_the_reference_shapes_loads_strictly(reference):
         assert torch.equal(tensor, state[name]), name
 
 
-@needs_reference
 def test_layer_shapes_and_logits_at_224(reference, random_model):
     shapes = random_model.layer_shapes(224)
     assert random_model.layer_names == list(reference["layers_output_shape_at_224"])
@@ -103,7 +99,6 @@ def test_other_input_sizes_run_through_the_classifier(random_model):
     assert random_model(torch.rand(1, 3, 128, 128)).shape == (1, 1008)
 
 
-@needs_reference
 def test_every_padding_matches_tensorflow_same(reference, random_model):
     modules = dict(random_model.module.named_modules())
     listed = {entry["padded_input_of"]: entry for entry in reference["padding_tf_same"]}
@@ -189,7 +184,6 @@ def test_tables_name_real_modules(random_model):
         inception.branch_modules("conv2d0")
 
 
-@needs_reference
 def test_describe_unit_names_the_branch(reference, random_model):
     shapes = reference["state_dict_shapes"]
     widths = [shapes[f"mixed3b_{b}_pre_relu_conv.weight"][0] for b in ("1x1", "3x3", "5x5", "pool_reduce")]

@@ -79,11 +79,9 @@ def test_generic_linearized_weights_match_composed_kernels() -> None:
 
 
 def test_inceptionv1_branches_compose_into_5x5_grids() -> None:
-    inceptionv1 = pytest.importorskip("helpers.inceptionv1")
-    if not hasattr(inceptionv1, "build_inceptionv1"):
-        pytest.skip("helpers.inceptionv1 has no build_inceptionv1 yet")
-    torch.manual_seed(0)
-    model = inceptionv1.build_inceptionv1()
+    from helpers.inceptionv1 import build_inceptionv1
+
+    model = build_inceptionv1(seed=0)
     weights = expanded_weights(model, "mixed3a", "mixed3b", method="analytic")
     assert weights.shape == (480, 256, 5, 5)
     pool = model.layer("mixed3b").branches[-1]
