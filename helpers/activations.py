@@ -31,7 +31,7 @@ def hooked_layers(
     :func:`run_until_captured`, which swallows the stop signal.
     """
     wanted = [model.layer(name) for name in dict.fromkeys(layers)]
-    modules = dict(model.module.named_modules())
+    find = model.module.get_submodule  # walks one path, so hooking stays cheap inside optimization loops
     store: dict[str, torch.Tensor] = {}
     handles = []
 
@@ -49,10 +49,10 @@ def hooked_layers(
                 )
             # The activation may run in place, so copy its input before it is overwritten.
             hook = lambda _m, inputs, name=layer.name: remember(name, inputs[0].clone())  # noqa: E731
-            handles.append(modules[layer.pre_activation_path].register_forward_pre_hook(hook))
+            handles.append(find(layer.pre_activation_path).register_forward_pre_hook(hook))
         else:
             hook = lambda _m, _i, output, name=layer.name: remember(name, output)  # noqa: E731
-            handles.append(modules[layer.module_path].register_forward_hook(hook))
+            handles.append(find(layer.module_path).register_forward_hook(hook))
     try:
         yield store
     finally:

@@ -16,6 +16,8 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from ..featurevis.render import stretch_contrast
+
 
 def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """A (3, H, W) or (H, W, 3) image in [0, 1] as an (H, W, 3) uint8 array, the one displayed and saved."""
@@ -32,6 +34,11 @@ def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def stretch_for_display(image: torch.Tensor) -> torch.Tensor:
+    """One (3, H, W) image with its contrast raised if it is faint (see featurevis.stretch_contrast)."""
+    return stretch_contrast(image[None])[0]
+
+
 def save_image(image: torch.Tensor | np.ndarray, path: str | Path) -> Path:
     """Save an image in [0, 1] as a PNG, pixel for pixel what :func:`show_images` displays."""
     path = Path(path)
@@ -46,9 +53,16 @@ def show_images(
     ncols: int | None = None,
     size: float = 2.0,
     suptitle: str | None = None,
+    stretch: bool = False,
 ) -> Figure:
-    """A grid of images in [0, 1] with optional titles; returns the figure."""
-    images = list(images)
+    """A grid of images in [0, 1] with optional titles; returns the figure.
+
+    ``stretch=True`` raises faint images' contrast for display (feature visualizations of some
+    models are nearly grey) and says so in the figure's title.
+    """
+    images = [stretch_for_display(image) for image in images] if stretch else list(images)
+    if stretch:
+        suptitle = f"{suptitle} (contrast stretched for display)" if suptitle else "contrast stretched for display"
     ncols = ncols or min(len(images), 8)
     nrows = max(1, -(-len(images) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)

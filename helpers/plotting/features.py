@@ -9,7 +9,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from . import to_numpy_image
+from . import stretch_for_display, to_numpy_image
 
 
 def _picture(ax: Axes, image: torch.Tensor, title: str = "") -> None:
@@ -22,11 +22,12 @@ def _picture(ax: Axes, image: torch.Tensor, title: str = "") -> None:
 
 
 def plot_optimization_comparison(images: dict[str, torch.Tensor], histories: dict[str, torch.Tensor], title: str = "") -> Figure:
-    """Feature visualizations made different ways, side by side, and their objective over the steps."""
+    """Feature visualizations made different ways, side by side (contrast stretched), and their objective over the steps."""
     count = len(images)
     fig, axes = plt.subplots(1, count + 1, figsize=(2.8 * count + 3.6, 3), gridspec_kw={"width_ratios": [1] * count + [1.4]})
     for ax, (name, image) in zip(axes, images.items()):
-        _picture(ax, image, name)
+        _picture(ax, stretch_for_display(image), name)
+    title = f"{title} (images contrast stretched for display)" if title else "images contrast stretched for display"
     for name, history in histories.items():
         axes[-1].plot(history.numpy(), label=name)
     axes[-1].set_xlabel("step")
@@ -45,20 +46,19 @@ def plot_units_with_examples(
     patch_values: Sequence[torch.Tensor] | None = None,
     suptitle: str = "",
 ) -> Figure:
-    """One row per unit: its feature visualization, then its top dataset patches (with their activation)."""
+    """One row per unit: its feature visualization (contrast stretched), then its top dataset patches (with their activation)."""
     rows = len(titles)
     columns = 1 + max(len(p) for p in patches)
     fig, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.6 * rows + 0.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for row in range(rows):
-        _picture(axes[row, 0], visualizations[row], titles[row])
+        _picture(axes[row, 0], stretch_for_display(visualizations[row]), titles[row])
         axes[row, 0].axis("on")
         for column, patch in enumerate(patches[row], start=1):
             label = f"{float(patch_values[row][column - 1]):.2f}" if patch_values is not None else ""
             _picture(axes[row, column], patch, label)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+    fig.suptitle(f"{suptitle} (visualizations contrast stretched for display)".strip(), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -103,7 +103,7 @@ def plot_unit_view(
     count = len(patches)
     fig = plt.figure(figsize=(2.2 + 1.3 * max(count, 1) / 2 + 3.5, 2.8))
     grid = fig.add_gridspec(2, 2 + (count + 1) // 2 + 3)
-    _picture(fig.add_subplot(grid[:, :2]), visualization, f"visualization\nobjective {value:.2f}")
+    _picture(fig.add_subplot(grid[:, :2]), stretch_for_display(visualization), f"visualization (stretched)\nobjective {value:.2f}")
     for i, (patch, patch_value) in enumerate(zip(patches, patch_values)):
         _picture(fig.add_subplot(grid[i % 2, 2 + i // 2]), patch, f"{float(patch_value):.2f}")
     top = float(patch_values[0]) if len(patch_values) else float("nan")
