@@ -29,7 +29,7 @@ course: setup weights
 	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup
-	CIRCUITS_FAST=1 CIRCUITS_OFFLINE=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadscope \
+	CIRCUITS_FAST=1 CIRCUITS_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadscope \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
 
 html: setup

@@ -9,9 +9,18 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import ipywidgets as widgets
-from IPython.display import display
+from io import BytesIO
+
+from IPython.display import Image, display
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
+
+
+def figure_as_png(figure: Figure) -> Image:
+    """A figure as a PNG image, displayable the same way whatever matplotlib backend the kernel uses."""
+    buffer = BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png")
 
 
 class Explorer:
@@ -45,7 +54,7 @@ class Explorer:
         self.calls += 1
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.result)
+            display(figure_as_png(self.result) if isinstance(self.result, Figure) else self.result)
         if isinstance(self.result, Figure):
             plt.close(self.result)  # shown once in the output, not again by the inline backend
 
