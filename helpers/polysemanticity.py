@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from .activations import capture
 from .dataset_examples import DatasetExamples
+from .dictionary import top_inputs
 from .images import ImageSource
 from .models import CircuitModel, Unit
 
@@ -262,6 +263,22 @@ def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | N
     indices = examples.top_index[:, :k].flatten()
     positions = examples.top_position[:, :k].reshape(-1, 2)
     return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, k, -1))
+
+
+def code_facet_scores(codes: torch.Tensor, map_size: tuple[int, int], features: FeatureMaps, k: int) -> torch.Tensor:
+    """The facet score of anything with a value per image and position, laid out as
+    :func:`helpers.dictionary.layer_vectors` does (``codes`` (N*h*w, n): a sparse dictionary's codes,
+    or a layer's own units), from each column's ``k`` top images: (n,), NaN for a column active on
+    fewer than ``k`` images. Scoring units and dictionary features the same way makes them comparable."""
+    if k < 2:
+        raise ValueError(f"The facet score needs at least two top examples, got k={k}.")
+    images, positions = top_inputs(codes, map_size, k)
+    scores = torch.full((codes.shape[1],), float("nan"))
+    complete = (images >= 0).all(1)
+    if bool(complete.any()):
+        points = features.at(images[complete].flatten(), positions[complete].reshape(-1, 2), map_size)
+        scores[complete] = _mean_cosine_distance(points.view(int(complete.sum()), k, -1))
+    return scores
 
 
 def selective_units(examples: DatasetExamples, *, k: int | None = None, min_selectivity: float = 2.0) -> torch.Tensor:

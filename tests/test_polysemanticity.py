@@ -13,6 +13,7 @@ from helpers.polysemanticity import (
     class_share,
     class_votes,
     classifier_weights,
+    code_facet_scores,
     count_facets,
     effective_number,
     facet_diversity,
@@ -125,6 +126,20 @@ def test_facet_scores_and_ranking_find_the_mixed_unit(three_kinds):
     assert unit_facets(examples, features, 0).facets == 1
     assert torch.allclose(top_example_features(examples, features, 1, 2), features.at(
         torch.tensor([0, 4]), torch.zeros(2, 2, dtype=torch.long), (2, 2)))
+
+
+def test_code_facet_scores_agree_with_the_examples_route(three_kinds):
+    _, features = three_kinds  # 12 images of three kinds, 1x1 maps
+    codes = torch.zeros(12, 3)
+    codes[[0, 1, 2, 3], 0] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # column 0: the four images of kind 0
+    codes[[0, 4, 8, 1], 1] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # column 1: images of all three kinds
+    codes[5, 2] = 1.0  # column 2: active on one image only
+    scores = code_facet_scores(codes, (1, 1), features, k=4)
+    assert scores[0] < 0.01 and scores[1] > 0.5 and torch.isnan(scores[2])
+    expected = facet_diversity(features.at(torch.tensor([0, 4, 8, 1]), torch.zeros(4, 2, dtype=torch.long), (1, 1)))
+    assert float(scores[1]) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="at least two"):
+        code_facet_scores(codes, (1, 1), features, k=1)
 
 
 def tiny_classifier():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..dataset_examples import DatasetExamples
+from ..dictionary import SparseDictionary
 from ..polysemanticity import FeatureMaps, facet_diversity, top_example_features
 from ..superposition import ToyModelSweep, feature_dimensionality, feature_norms, represented_features
 from . import expect, passed
@@ -48,3 +49,16 @@ def check_facet_score(examples: DatasetExamples, features: FeatureMaps, channel:
            f"Your score {value:.4f} differs from the facet score {expected:.4f}.",
            "Average 1 - cosine similarity over pairs i != j only (leave out each example's similarity to itself).")
     return passed(f"{examples.layer}:{channel} has facet score {expected:.3f} over its top {k} examples.")
+
+
+def check_explained_variance(dictionary: SparseDictionary, vectors: torch.Tensor, fraction: float) -> bool:
+    """Exercise 4: the fraction of the vectors' variance a sparse dictionary's reconstruction keeps, computed by hand."""
+    expect(isinstance(fraction, (int, float)) or (isinstance(fraction, torch.Tensor) and fraction.numel() == 1),
+           f"Give one number, not {type(fraction).__name__}.")
+    expected = dictionary.explained_variance(vectors)
+    value = float(fraction)
+    expect(abs(value - expected) < 1e-3,
+           f"Your fraction {value:.4f} differs from the dictionary's {expected:.4f}.",
+           "Sum the squared error over all vectors and units, and divide by the squared distance of every vector "
+           "from the mean vector (not from zero); then take one minus that.")
+    return passed(f"The dictionary keeps {expected:.1%} of the variance with {dictionary.features} features.")

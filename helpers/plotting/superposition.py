@@ -152,19 +152,43 @@ def facet_score_figure(scores: torch.Tensor, marked: dict[str, float] | None = N
     return fig
 
 
+def image_rows_figure(rows: Sequence[torch.Tensor], row_titles: Sequence[str], title: str = "", per_row: int = 6) -> Figure:
+    """Rows of images (each a (k, 3, H, W) stack, first ``per_row`` shown), each row with its own title."""
+    fig, axes = plt.subplots(len(rows), per_row, figsize=(1.4 * per_row, 1.5 * len(rows) + 0.4), squeeze=False)
+    for axes_row, images, row_title in zip(axes, rows, row_titles):
+        for ax in axes_row:
+            ax.axis("off")
+        for ax, image in zip(axes_row, images):
+            ax.imshow(to_numpy_image(image))
+        axes_row[0].set_title(row_title, fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def clustered_examples_figure(patches: torch.Tensor, labels: torch.Tensor, title: str = "", per_row: int = 6) -> Figure:
     """A unit's top examples, one row per cluster (row titles give the cluster sizes)."""
     clusters = labels.unique().tolist()
-    fig, axes = plt.subplots(len(clusters), per_row, figsize=(1.4 * per_row, 1.5 * len(clusters) + 0.4), squeeze=False)
-    for row, cluster in zip(axes, clusters):
-        members = torch.nonzero(labels == cluster).flatten().tolist()
-        for ax in row:
-            ax.axis("off")
-        for ax, member in zip(row, members):
-            ax.imshow(to_numpy_image(patches[member]))
-        row[0].set_title(f"cluster {cluster}: {len(members)} examples", fontsize=8, loc="left")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    members = [patches[labels == cluster] for cluster in clusters]
+    return image_rows_figure(members, [f"cluster {c}: {len(m)} examples" for c, m in zip(clusters, members)],
+                             title, per_row)
+
+
+def recovery_figure(recovered: torch.Tensor, baselines: dict[str, torch.Tensor]) -> Figure:
+    """For each known feature direction, the best cosine similarity a sparse dictionary reached (green)
+    next to what other sets of directions reach (grey shades), features sorted by the dictionary's score."""
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    order = recovered.argsort(descending=True)
+    positions = np.arange(len(recovered))
+    width = 0.8 / (1 + len(baselines))
+    ax.bar(positions, recovered[order].numpy(), width=width, color="tab:green", label="sparse dictionary")
+    for i, (name, values) in enumerate(baselines.items(), start=1):
+        ax.bar(positions + i * width, values[order].numpy(), width=width, color=plt.cm.Greys(0.25 + 0.25 * i), label=name)
+    ax.set_xlabel("known feature direction (sorted)")
+    ax.set_ylabel("best cosine similarity")
+    ax.set_ylim(min([0.0] + [float(v.min()) for v in baselines.values()]), 1.05)
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 

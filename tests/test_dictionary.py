@@ -1,0 +1,125 @@
+"""Sparse dictionaries (helpers.dictionary): recovery of planted directions, determinism, the
+measures on hand-made dictionaries with known answers, and the layout helpers."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers.dictionary import (
+    SparseDictionary, best_match, layer_vectors, top_inputs, train_sparse_dictionary,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tensors are tiny: one thread is faster, and the worker's setting is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _superposed(features: int, dims: int, samples: int, active: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``features`` random unit directions in ``dims`` dimensions, and inputs that are sparse non-negative mixes of them."""
+    generator = torch.Generator().manual_seed(seed)
+    directions = torch.nn.functional.normalize(torch.randn(features, dims, generator=generator), dim=1)
+    codes = torch.rand(samples, features, generator=generator) * (torch.rand(samples, features, generator=generator) < active)
+    return directions, codes @ directions
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_recovers_more_directions_than_dimensions(seed: int) -> None:
+    directions, inputs = _superposed(12, 6, 4000, active=0.08, seed=seed)
+    found = train_sparse_dictionary(inputs, 24, l1=0.3, lr=1e-2, steps=1500, progress=False,
+                                    generator=torch.Generator().manual_seed(seed))
+    match = best_match(found.directions, directions)
+    assert float(match.median()) > 0.9, match
+    assert found.explained_variance(inputs) > 0.9
+    # A random set of 24 directions in 6-D matches planted ones far worse: the fit found them.
+    chance = best_match(torch.randn(24, 6, generator=torch.Generator().manual_seed(seed + 10)), directions)
+    assert float(chance.median()) < float(match.median()) - 0.1
+
+
+def test_the_l1_penalty_buys_sparsity() -> None:
+    _, inputs = _superposed(12, 6, 2000, active=0.08, seed=0)
+    settings = dict(lr=1e-2, steps=600, progress=False)
+    sparse = train_sparse_dictionary(inputs, 24, l1=0.3, generator=torch.Generator().manual_seed(0), **settings)
+    dense = train_sparse_dictionary(inputs, 24, l1=0.0, generator=torch.Generator().manual_seed(0), **settings)
+    assert sparse.active_per_input(inputs) < dense.active_per_input(inputs) / 2
+    assert dense.explained_variance(inputs) >= sparse.explained_variance(inputs)
+
+
+def test_same_seed_same_dictionary() -> None:
+    _, inputs = _superposed(6, 4, 500, active=0.2, seed=3)
+    first, second = (train_sparse_dictionary(inputs, 8, steps=50, progress=False, generator=torch.Generator().manual_seed(5))
+                     for _ in range(2))
+    assert torch.equal(first.directions, second.directions) and torch.equal(first.encoder, second.encoder)
+
+
+def _identity_dictionary(units: int) -> SparseDictionary:
+    eye = torch.eye(units)
+    return SparseDictionary(eye, torch.zeros(units), eye, torch.zeros(units), scale=1.0, l1=0.0)
+
+
+def test_measures_on_a_hand_made_dictionary() -> None:
+    dictionary = _identity_dictionary(3)
+    inputs = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    assert torch.equal(dictionary.encode(inputs), inputs)
+    assert dictionary.explained_variance(inputs) == pytest.approx(1.0)
+    assert dictionary.active_per_input(inputs) == pytest.approx((1 + 1 + 0 + 3) / 4)
+    assert torch.equal(dictionary.loadings(1), torch.tensor([0.0, 1.0, 0.0]))
+    assert torch.allclose(dictionary.contributions(inputs, 1), torch.tensor([0.0, 0.75, 0.0]))
+    # Codes that cannot go negative lose the negative parts: half of this variance is lost.
+    signed = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+    assert dictionary.explained_variance(signed) == pytest.approx(0.5)
+
+
+def test_best_match_is_the_largest_cosine() -> None:
+    found = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    known = torch.tensor([[2.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    assert torch.allclose(best_match(found, known), torch.tensor([1.0, 0.5 ** 0.5, -(0.5 ** 0.5)]), atol=1e-6)
+
+
+def test_layer_vectors_are_image_major_then_row_then_column() -> None:
+    maps = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2)
+    vectors = layer_vectors(maps)
+    assert vectors.shape == (8, 3)
+    assert torch.equal(vectors[1 * 4 + 1 * 2 + 0], maps[1, :, 1, 0])
+
+
+def test_top_inputs_names_images_and_peak_positions() -> None:
+    map_size = (2, 2)
+    codes = torch.zeros(3 * 4, 2)  # 3 images of 2x2 positions, 2 features
+    codes[0 * 4 + 3, 0] = 5.0  # feature 0: image 0 at (1, 1) ...
+    codes[2 * 4 + 2, 0] = 7.0  # ... and more strongly image 2 at (1, 0)
+    codes[1 * 4 + 1, 1] = 1.0  # feature 1: only image 1, at (0, 1)
+    images, positions = top_inputs(codes, map_size, k=2)
+    assert images.tolist() == [[2, 0], [1, -1]]
+    assert positions[0].tolist() == [[1, 0], [1, 1]] and positions[1, 0].tolist() == [0, 1]
+
+
+def test_bad_shapes_are_named() -> None:
+    dictionary = _identity_dictionary(3)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        dictionary.encode(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="unit must be in 0..2"):
+        dictionary.loadings(3)
+    with pytest.raises(ValueError, match=r"\(N, C, h, w\)"):
+        layer_vectors(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="at least two"):
+        train_sparse_dictionary(torch.zeros(1, 3), 4, generator=torch.Generator())
+    with pytest.raises(ValueError, match="more than the 3 images"):
+        top_inputs(torch.zeros(12, 2), (2, 2), k=4)
+
+
+def test_explained_variance_exercise_check() -> None:
+    from helpers.checks import ExerciseError
+    from helpers.checks.superposition import check_explained_variance
+
+    dictionary = _identity_dictionary(3)
+    signed = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+    assert check_explained_variance(dictionary, signed, 0.5)
+    with pytest.raises(ExerciseError, match="from the mean vector"):
+        check_explained_variance(dictionary, signed, 0.75)
+    with pytest.raises(ExerciseError, match="one number"):
+        check_explained_variance(dictionary, signed, [0.5])
