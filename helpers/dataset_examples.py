@@ -394,7 +394,7 @@ def _save_cache(path: Path, examples: DatasetExamples) -> None:
 
 
 def _check_settings(model: CircuitModel, layer: str, top_k: int, band: tuple[float, float], band_k: int,
-                    pre_activation: bool, reservoir: int, bins: int) -> None:
+                    pre_activation: bool, reservoir: int, bins: int, exclude_border: int) -> None:
     model.layer(layer)  # raises, listing the real layers, for an unknown name
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}.")
@@ -406,6 +406,8 @@ def _check_settings(model: CircuitModel, layer: str, top_k: int, band: tuple[flo
         raise ValueError(f"reservoir ({reservoir}) must hold at least band_k ({band_k}) images.")
     if bins < 2 or bins % 2:
         raise ValueError(f"bins must be an even number >= 2, got {bins}.")
+    if exclude_border < 0:
+        raise ValueError(f"exclude_border is a number of map cells, 0 or more; got {exclude_border}.")
     if pre_activation and model.layer(layer).pre_activation_path is None:
         raise ValueError(f"{model.name} layer {layer!r} has no separate pre-activation; use pre_activation=False.")
 
@@ -424,6 +426,19 @@ def _pick_band(values: torch.Tensor, band: tuple[float, float], band_k: int) -> 
         chosen = inside[torch.linspace(0, len(inside) - 1, min(band_k, len(inside))).round().long().unique()]
         rows[c, : len(chosen)] = order[chosen, c]
     return limits, rows
+
+
+def _interior_maximum(maps: torch.Tensor, margin: int, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each unit's maximum over the map positions at least ``margin`` cells from the edge, and its
+    flat position in the whole map: (B, C) values and (B, C) indices."""
+    rows, cols = maps.shape[2:]
+    if 2 * margin >= min(rows, cols):
+        raise ValueError(f"exclude_border={margin} leaves no position of {layer}'s {rows}x{cols} map; "
+                         f"use at most {(min(rows, cols) - 1) // 2}.")
+    inner = maps[:, :, margin : rows - margin, margin : cols - margin].flatten(2)
+    best, inner_where = inner.max(2)
+    inner_cols = cols - 2 * margin
+    return best, (inner_where // inner_cols + margin) * cols + inner_where % inner_cols + margin
 
 
 class _LayerScan:
@@ -453,7 +468,7 @@ class _LayerScan:
         batch, channels, rows, cols = maps.shape
         self.map_size = (rows, cols)
         flat = maps.flatten(2)  # (B, C, h*w)
-        best, where = flat.max(2)  # (B, C): each unit's maximum over positions, and where it is
+        best, where = _interior_maximum(maps, self.settings["exclude_border"], self.layer)
 
         merged_value = torch.cat([self.top_value, best.T], dim=1)
         merged_index = torch.cat([self.top_index, indices[None].expand(channels, batch)], dim=1)
@@ -527,6 +542,7 @@ def scan_layers(
     reservoir: int = 1024,
     bins: int = 64,
     seed: int = 0,
+    exclude_border: int = 0,
     cache: bool = True,
     cache_dir: Path | None = None,
     progress: bool = True,
@@ -539,11 +555,11 @@ def scan_layers(
         raise ValueError("Pass at least one layer name to scan.")
     band = tuple(float(b) for b in band)
     for layer in layers:
-        _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins)
+        _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins, exclude_border)
     if len(source) == 0:
         raise ValueError("The image source is empty: nothing to scan.")
     settings = {"top_k": int(top_k), "band": list(band), "band_k": int(band_k), "pre_activation": bool(pre_activation),
-                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed)}
+                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed), "exclude_border": int(exclude_border)}
     paths = {layer: cache_path(model, layer, source, settings, cache_dir) for layer in layers}
     found: dict[str, DatasetExamples] = {}
     if cache:
@@ -580,6 +596,7 @@ def scan_layer(
     reservoir: int = 1024,
     bins: int = 64,
     seed: int = 0,
+    exclude_border: int = 0,
     cache: bool = True,
     cache_dir: Path | None = None,
     progress: bool = True,
@@ -587,8 +604,12 @@ def scan_layer(
     """Find top and band dataset examples, a histogram and statistics for every unit of ``layer``.
 
     One pass over ``source`` (see the module docstring for how memory stays fixed). ``seed`` drives
-    the reservoir sample; ``cache`` reads and writes ``data/cache/dataset_examples/`` (or
+    the reservoir sample. ``exclude_border`` > 0 picks each image's maximum (for the top and band
+    examples) only among map positions at least that many cells from the edge, where zero padding
+    makes the image's own border look like a strong edge; the histogram and statistics still cover
+    every position. ``cache`` reads and writes ``data/cache/dataset_examples/`` (or
     ``cache_dir``), where a changed model, layer, source or setting never returns an old result.
     """
     return scan_layers(model, [layer], source, top_k=top_k, band=band, band_k=band_k, pre_activation=pre_activation,
-                       reservoir=reservoir, bins=bins, seed=seed, cache=cache, cache_dir=cache_dir, progress=progress)[layer]
+                       reservoir=reservoir, bins=bins, seed=seed, exclude_border=exclude_border, cache=cache,
+                       cache_dir=cache_dir, progress=progress)[layer]

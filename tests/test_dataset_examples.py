@@ -233,6 +233,42 @@ def test_patch_is_centred_on_the_bright_dot(dot, tmp_path):
     assert bright == [[side // 2, side // 2]]
 
 
+def test_exclude_border_picks_the_strongest_interior_position(model, tmp_path):
+    source = noise_source(21)
+    margin = 2
+    ex = scan(model, "conv2", source, tmp_path, top_k=4, exclude_border=margin)
+    maps = capture(model, torch.stack([source[i] for i in range(len(source))]), "conv2")["conv2"]
+    rows, cols = maps.shape[2:]
+    inner = maps[:, :, margin : rows - margin, margin : cols - margin]
+    best = inner.flatten(2).max(2).values  # (N, C), interior only
+    for c in range(ex.channels):
+        torch.testing.assert_close(ex.top_values(c), best[:, c].sort(descending=True).values[:4])
+        for index, (row, col) in zip(ex.top_indices(c).tolist(), ex.top_positions(c).tolist()):
+            assert margin <= row < rows - margin and margin <= col < cols - margin
+            torch.testing.assert_close(maps[index, c, row, col], best[index, c])  # positions index the whole map
+    everywhere = scan(model, "conv2", source, tmp_path, top_k=4)
+    torch.testing.assert_close(ex.mean, everywhere.mean)  # statistics still cover every position
+    assert ex.settings["exclude_border"] == margin and everywhere.settings["exclude_border"] == 0
+
+
+def test_a_dot_at_the_edge_is_ignored_when_the_border_is_excluded(tmp_path):
+    model = dot_detector()  # 20x20 map
+    images = torch.zeros(4, 3, 40, 40)
+    images[1, :, 2, 2] = 1.0  # a dot at the corner ...
+    images[2, :, 20, 20] = 0.8  # ... and a fainter one in the middle
+    assert scan(model, "dots", TensorSource(images), tmp_path, top_k=1, band_k=1).top_indices(0).tolist() == [1]
+    interior = scan(model, "dots", TensorSource(images), tmp_path, top_k=1, band_k=1, exclude_border=2)
+    assert interior.top_indices(0).tolist() == [2] and interior.top_positions(0).tolist() == [[10, 10]]
+
+
+def test_exclude_border_must_leave_a_position(model, tmp_path):
+    source = noise_source(4)
+    with pytest.raises(ValueError, match="0 or more"):
+        scan(model, "conv1", source, tmp_path, exclude_border=-1)
+    with pytest.raises(ValueError, match=r"leaves no position of conv2's 16x16 map; use at most 7"):
+        scan(model, "conv2", source, tmp_path, exclude_border=8)
+
+
 def test_crop_box_pads_outside_the_image():
     image = torch.rand(3, 10, 10)
     patch = crop_box(image, (-2, 7, 3, 12), pad_value=0.25)
