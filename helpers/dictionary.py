@@ -74,10 +74,12 @@ class SparseDictionary:
             raise ValueError(f"unit must be in 0..{self.units - 1}, got {unit}")
         return self.directions[:, unit]
 
-    def contributions(self, vectors: torch.Tensor, unit: int) -> torch.Tensor:
+    def contributions(self, vectors: torch.Tensor, unit: int, *, codes: torch.Tensor | None = None) -> torch.Tensor:
         """What each feature adds to one unit's rebuilt activation, averaged over ``vectors`` (n,):
-        the features that account for the unit's activity have the largest values."""
-        return self.encode(vectors).mean(0) * self.loadings(unit) * self.scale
+        the features that account for the unit's activity have the largest values. Pass ``codes``
+        (``self.encode(vectors)``) when they are already computed."""
+        codes = self.encode(vectors) if codes is None else codes
+        return codes.mean(0) * self.loadings(unit) * self.scale
 
 
 def layer_vectors(maps: torch.Tensor) -> torch.Tensor:

@@ -69,6 +69,8 @@ def test_measures_on_a_hand_made_dictionary() -> None:
     assert dictionary.active_per_input(inputs) == pytest.approx((1 + 1 + 0 + 3) / 4)
     assert torch.equal(dictionary.loadings(1), torch.tensor([0.0, 1.0, 0.0]))
     assert torch.allclose(dictionary.contributions(inputs, 1), torch.tensor([0.0, 0.75, 0.0]))
+    assert torch.equal(dictionary.contributions(inputs, 1, codes=dictionary.encode(inputs)),
+                       dictionary.contributions(inputs, 1))
     # Codes that cannot go negative lose the negative parts: half of this variance is lost.
     signed = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
     assert dictionary.explained_variance(signed) == pytest.approx(0.5)

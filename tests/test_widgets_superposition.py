@@ -61,3 +61,24 @@ def test_lesson_figures_draw_from_hand_made_data():
     assert len(class_votes_figure([torch.rand(10), torch.rand(10)], ["a", "b"], [f"class {i}" for i in range(10)]).axes) == 2
     with pytest.raises(ValueError, match="2 hidden dimensions"):
         planar_geometry_figure(hand_made_sweep(3), [0.0])
+
+
+def test_dictionary_explorer_shows_the_feature_of_each_rank_for_each_unit():
+    from helpers.dictionary import SparseDictionary
+    from helpers.widgets.superposition import dictionary_explorer
+    from helpers.images import RandomCrops
+
+    # 3 units, 4 features: feature f writes onto unit f % 3 with weight 1 (feature 3 also onto unit 0, weaker).
+    directions = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [0.6, 0.8, 0]])
+    dictionary = SparseDictionary(directions.clone(), torch.zeros(4), directions, torch.zeros(3), scale=1.0, l1=0.0)
+    source = RandomCrops({"noise": torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))}, count=5, size=8)
+    activations = torch.rand(5 * 4, 3, generator=torch.Generator().manual_seed(1))  # 5 images of 2x2 positions
+    explorer = dictionary_explorer(dictionary, activations, source, (2, 2), "layer", per_row=3)
+    share = dictionary.contributions(activations, 0)
+    assert explorer.result.unit == 0 and explorer.result.feature == int(share.argmax())
+    explorer.controls["rank"].value = 2
+    assert explorer.result.feature == int(share.argsort(descending=True)[1])
+    explorer.controls["rank"].value = 1
+    explorer.controls["unit"].value = 2
+    assert explorer.result.unit == 2 and explorer.result.feature == 2  # only feature 2 writes onto unit 2
+    assert explorer.calls == 4

@@ -1,9 +1,14 @@
-"""The superposition lesson's sparsity slider: look up a precomputed sweep of toy models, redraw instantly."""
+"""The superposition lesson's widgets: a sparsity slider over a precomputed sweep of toy models, and
+an explorer of a sparse dictionary's features unit by unit."""
 from __future__ import annotations
 
 import ipywidgets as widgets
+import torch
+from matplotlib.figure import Figure
 
-from ..plotting.superposition import sparsity_figure
+from ..dictionary import SparseDictionary, top_inputs
+from ..images import ImageSource
+from ..plotting.superposition import image_rows_figure, sparsity_figure
 from ..superposition import ToyModelSweep
 from . import Explorer
 
@@ -26,3 +31,35 @@ def sparsity_explorer(sweep: ToyModelSweep, planar: ToyModelSweep | None = None,
 def _same_sparsities(first: ToyModelSweep, second: ToyModelSweep) -> bool:
     return first.sparsities.shape == second.sparsities.shape and bool(
         (first.sparsities - second.sparsities).abs().max() < 1e-6)
+
+
+def dictionary_explorer(dictionary: SparseDictionary, activations: torch.Tensor, source: ImageSource,
+                        map_size: tuple[int, int], layer: str, unit: int = 0, per_row: int = 6) -> Explorer:
+    """Pick a unit and a rank: see the unit's top images above those of the dictionary feature that
+    contributes the rank-th most to it (``activations`` laid out as :func:`helpers.dictionary.layer_vectors`)."""
+    codes = dictionary.encode(activations)
+    unit_images, _ = top_inputs(activations, map_size, per_row)
+    feature_images, _ = top_inputs(codes, map_size, per_row)
+
+    def show(unit: int, rank: int) -> Figure:
+        share = dictionary.contributions(activations, unit, codes=codes)
+        feature = int(share.argsort(descending=True)[rank - 1])
+        rows = [_images(source, unit_images[unit]), _images(source, feature_images[feature])]
+        figure = image_rows_figure(rows, [
+            f"{layer}:{unit}: its top images",
+            f"dictionary feature {feature}, contribution rank {rank}: "
+            f"{float(share[feature] / share.clamp_min(0).sum()):.0%} of the unit's rebuilt activity"], per_row=per_row)
+        figure.unit, figure.feature = unit, feature
+        return figure
+
+    controls = {
+        "unit": widgets.IntSlider(value=unit, min=0, max=dictionary.units - 1, description="unit", continuous_update=False),
+        "rank": widgets.IntSlider(value=1, min=1, max=5, description="feature rank", continuous_update=False),
+    }
+    return Explorer(show, controls, title=f"Sparse dictionary of {layer}: {dictionary.features} features")
+
+
+def _images(source: ImageSource, indices: torch.Tensor) -> torch.Tensor:
+    """The source's images at ``indices`` (-1 entries skipped), stacked; an empty stack if none."""
+    found = [source[int(i)] for i in indices if i >= 0]
+    return torch.stack(found) if found else torch.zeros(0, 3, source.size, source.size)
