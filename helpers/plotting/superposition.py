@@ -153,8 +153,13 @@ def facet_score_figure(scores: torch.Tensor, marked: dict[str, float] | None = N
 
 
 def image_rows_figure(rows: Sequence[torch.Tensor], row_titles: Sequence[str], title: str = "", per_row: int = 6) -> Figure:
-    """Rows of images (each a (k, 3, H, W) stack, first ``per_row`` shown), each row with its own title."""
-    fig, axes = plt.subplots(len(rows), per_row, figsize=(1.4 * per_row, 1.5 * len(rows) + 0.4), squeeze=False)
+    """Rows of images (each a (k, 3, H, W) stack, first ``per_row`` shown), each row with its own title.
+
+    Fixed spacing rather than ``tight_layout``: a row title wider than its first image must not shrink the images."""
+    height = 1.55 * len(rows) + (0.5 if title else 0.25)
+    fig, axes = plt.subplots(len(rows), per_row, figsize=(1.4 * per_row, height), squeeze=False,
+                             gridspec_kw={"hspace": 0.3, "wspace": 0.06})
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - (0.55 if title else 0.3) / height)
     for axes_row, images, row_title in zip(axes, rows, row_titles):
         for ax in axes_row:
             ax.axis("off")
@@ -163,7 +168,6 @@ def image_rows_figure(rows: Sequence[torch.Tensor], row_titles: Sequence[str], t
         axes_row[0].set_title(row_title, fontsize=8, loc="left")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
