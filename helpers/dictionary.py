@@ -11,8 +11,10 @@ InceptionV1) tries to recover those directions from activations alone:
 - loss: squared reconstruction error plus ``l1`` times the sum of the codes, which keeps few codes
   active for each input.
 
-Activations are centred and divided by their root-mean-square norm before training, so one ``l1``
-value means the same thing on any layer. :func:`train_sparse_dictionary` is deterministic under a
+Activations are divided by their root-mean-square norm before training, so one ``l1`` value means
+the same thing on any layer. The centre is learned, starting at zero rather than at the mean: an
+input with no feature active is the zero vector, and subtracting the mean would make every input
+need several features to cancel it. :func:`train_sparse_dictionary` is deterministic under a
 seed; :func:`best_match` scores recovered directions against known ones (the toy models' check).
 """
 from __future__ import annotations
