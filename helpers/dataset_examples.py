@@ -190,8 +190,7 @@ class DatasetExamples:
 
     def top_images(self, channel: int, k: int | None = None) -> torch.Tensor:
         """The unit's top images, whole, read again from the source: (k, 3, S, S)."""
-        source = self._need_source()
-        return torch.stack([source[int(i)] for i in self.top_indices(channel, k)])
+        return self._need_source().images(self.top_indices(channel, k))
 
     def top_patches(self, channel: int, k: int | None = None, pad_value: float = 0.5) -> torch.Tensor:
         """The unit's top images cropped to its receptive field around the maximum: (k, 3, r, r)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -122,6 +122,11 @@ class ImageSource:
 
     def _readable(self, index: int) -> torch.Tensor | None:
         return self[index]
+
+    def images(self, indices: Iterable[int] | torch.Tensor) -> torch.Tensor:
+        """The images at ``indices``, stacked (N, 3, size, size); negative entries (no image) are skipped."""
+        found = [self[int(i)] for i in indices if int(i) >= 0]
+        return torch.stack(found) if found else torch.zeros(0, 3, self.size, self.size)
 
     def indexed_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (indices, images) batches; images that cannot be read are left out."""

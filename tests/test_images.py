@@ -61,3 +61,11 @@ def test_image_folder_errors(tmp_path) -> None:
     (tmp_path / "x.png").write_bytes(b"junk")
     with pytest.raises(ValueError, match="None of the 1 image files"):
         list(ImageFolder(tmp_path))
+
+
+def test_images_stacks_the_asked_indices_and_skips_missing_ones() -> None:
+    crops = RandomCrops({"noise": torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0))}, count=4, size=8)
+    stacked = crops.images(torch.tensor([2, -1, 0]))
+    assert stacked.shape == (2, 3, 8, 8)
+    assert torch.equal(stacked[0], crops[2]) and torch.equal(stacked[1], crops[0])
+    assert crops.images([-1]).shape == (0, 3, 8, 8)

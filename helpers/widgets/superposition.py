@@ -44,7 +44,7 @@ def dictionary_explorer(dictionary: SparseDictionary, activations: torch.Tensor,
     def show(unit: int, rank: int) -> Figure:
         share = dictionary.contributions(activations, unit, codes=codes)
         feature = int(share.argsort(descending=True)[rank - 1])
-        rows = [_images(source, unit_images[unit]), _images(source, feature_images[feature])]
+        rows = [source.images(unit_images[unit]), source.images(feature_images[feature])]
         figure = image_rows_figure(rows, [
             f"{layer}:{unit}: its top images",
             f"dictionary feature {feature}, contribution rank {rank}: "
@@ -58,8 +58,3 @@ def dictionary_explorer(dictionary: SparseDictionary, activations: torch.Tensor,
     }
     return Explorer(show, controls, title=f"Sparse dictionary of {layer}: {dictionary.features} features")
 
-
-def _images(source: ImageSource, indices: torch.Tensor) -> torch.Tensor:
-    """The source's images at ``indices`` (-1 entries skipped), stacked; an empty stack if none."""
-    found = [source[int(i)] for i in indices if i >= 0]
-    return torch.stack(found) if found else torch.zeros(0, 3, source.size, source.size)
