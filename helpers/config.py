@@ -35,6 +35,22 @@ def is_offline() -> bool:
     return _flag("CIRCUITS_OFFLINE")
 
 
+def is_strict() -> bool:
+    """True when ``CIRCUITS_STRICT=1``: claims and exercise checks raise instead of reporting (CI, autograding)."""
+    return _flag("CIRCUITS_STRICT")
+
+
+WEIGHT_KINDS = ("trained", "random")
+
+
+def weights_kind() -> str:
+    """``CIRCUITS_WEIGHTS``: "trained" (the default) or "random", the negative control every claim must fail."""
+    kind = os.environ.get("CIRCUITS_WEIGHTS", "").strip().lower() or "trained"
+    if kind not in WEIGHT_KINDS:
+        raise ValueError(f"CIRCUITS_WEIGHTS={kind!r} is not understood; use one of {', '.join(WEIGHT_KINDS)} (or leave it unset).")
+    return kind
+
+
 def fast_or_full(fast: object, full: object):
     """Pick the fast-mode value or the full value, e.g. ``steps = fast_or_full(64, 512)``."""
     return fast if is_fast() else full

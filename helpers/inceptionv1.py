@@ -315,7 +315,7 @@ def build_inceptionv1(state_dict: Mapping[str, torch.Tensor] | None = None, *, l
         labels = read_labels(labels_file()) if labels_file().exists() else _generic_labels()
     if len(labels) != NUM_CLASSES:
         raise ValueError(f"InceptionV1 needs {NUM_CLASSES} labels (one per output), got {len(labels)}.")
-    origin = "the inception5h weights" if state_dict is not None else f"random weights (seed {seed}), for plumbing tests"
+    origin = "the inception5h weights" if state_dict is not None else f"random weights (seed {seed}), a negative control"
     return CircuitModel(
         name="inceptionv1",
         module=module,
@@ -324,6 +324,7 @@ def build_inceptionv1(state_dict: Mapping[str, torch.Tensor] | None = None, *, l
         input_size=INPUT_SIZE,
         labels=list(labels),
         description=f"InceptionV1 (Lucid's inception5h, the Circuits papers' model) with {origin}",
+        trained=state_dict is not None,
     )
 
 

@@ -115,6 +115,8 @@ class CircuitModel:
     input_size: int
     labels: Sequence[str]
     description: str = ""
+    #: False for the random-weights negative control: the same architecture, freshly initialised.
+    trained: bool = True
     _layer_index: dict[str, Layer] = field(init=False, repr=False)
     _shapes: dict[tuple[int, int], dict[str, tuple[int, int, int]]] = field(init=False, repr=False, default_factory=dict)
 

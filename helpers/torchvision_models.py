@@ -169,9 +169,18 @@ _LAYER_FINDERS: dict[str, Callable[[nn.Module], list[Layer]]] = {
 }
 
 
-def load_torchvision_model(name: str, *, url: str | None = None, progress: bool = True) -> CircuitModel:
-    """A torchvision ImageNet model with its weights, downloading them into ``data/weights`` when missing and allowed."""
+def load_torchvision_model(name: str, *, url: str | None = None, progress: bool = True, trained: bool = True,
+                           seed: int = 0) -> CircuitModel:
+    """A torchvision ImageNet model with its weights, downloading them into ``data/weights`` when missing and allowed.
+
+    ``trained=False`` gives the negative control: the same architecture, randomly initialised with ``seed``.
+    """
     spec = _spec(name)
+    if not trained:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _as_circuit_model(name, _architecture(name, device="cpu"), f"random weights (seed {seed}), a negative control",
+                                     trained=False)
     url = url or weights_url(name)
     path = weights_file(name, url)
     if not path.exists():
@@ -185,6 +194,12 @@ def load_torchvision_model(name: str, *, url: str | None = None, progress: bool 
             raise FileNotFoundError(f"{name} weights are not at {path} and the download failed: {error.reason}. {how}") from error
     module = _architecture(name)
     module.load_state_dict(load_checked_state_dict(path, module, source=url), assign=True)
+    return _as_circuit_model(name, module, f"{spec.weights} weights")
+
+
+def _as_circuit_model(name: str, module: nn.Module, origin: str, *, trained: bool = True) -> CircuitModel:
+    """Wrap a torchvision network (trained or not) with the course's layers, preprocessing and labels."""
+    spec = _spec(name)
     if name == "googlenet":  # the auxiliary classifiers only matter for training
         module.aux_logits, module.aux1, module.aux2 = False, None, None
     for child in module.modules():
@@ -199,5 +214,6 @@ def load_torchvision_model(name: str, *, url: str | None = None, progress: bool 
         preprocess=ImageNormalize(mean, std),
         input_size=transform.crop_size[0],
         labels=list(spec.weights.meta["categories"]),
-        description=f"torchvision {name} with {spec.weights} weights",
+        description=f"torchvision {name} with {origin}",
+        trained=trained,
     )

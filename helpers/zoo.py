@@ -1,43 +1,51 @@
 """The model zoo: load any of the course's models by name, and pick the default one.
 
 ``load_model()`` with no name gives the *active* model: ``CIRCUITS_MODEL`` if set, else the paper's
-InceptionV1 when its weights are on disk, else the offline EfficientNet-Lite0.
+InceptionV1 when its weights are on disk, else the offline EfficientNet-Lite0. With
+``CIRCUITS_WEIGHTS=random`` (or ``load_model(..., weights="random")``) every model comes with seeded
+random weights instead: the negative control on which the lessons' claims must fail.
 """
 from __future__ import annotations
 
 import os
 from typing import Callable
 
+from .config import WEIGHT_KINDS, weights_kind
 from .models import CircuitModel, UnknownNameError, _closest
 
 OFFLINE_DEFAULT = "efficientnet_lite0"
 
 
-def _efficientnet(name: str) -> Callable[[], CircuitModel]:
-    def build() -> CircuitModel:
+#: Seed of the random-weights control: fixed, so the control is the same network on every run.
+CONTROL_SEED = 0
+
+
+def _efficientnet(name: str) -> Callable[[bool], CircuitModel]:
+    def build(trained: bool) -> CircuitModel:
         from .efficientnet_lite import build_efficientnet_lite
 
-        return build_efficientnet_lite(name)
+        return build_efficientnet_lite(name, trained=trained, seed=CONTROL_SEED)
 
     return build
 
 
-def _inceptionv1() -> CircuitModel:
-    from .inceptionv1 import load_inceptionv1
+def _inceptionv1(trained: bool) -> CircuitModel:
+    from .inceptionv1 import build_inceptionv1, load_inceptionv1
 
-    return load_inceptionv1()
+    return load_inceptionv1() if trained else build_inceptionv1(None, seed=CONTROL_SEED)
 
 
-def _torchvision(name: str) -> Callable[[], CircuitModel]:
-    def build() -> CircuitModel:
+def _torchvision(name: str) -> Callable[[bool], CircuitModel]:
+    def build(trained: bool) -> CircuitModel:
         from .torchvision_models import load_torchvision_model
 
-        return load_torchvision_model(name)
+        return load_torchvision_model(name, trained=trained, seed=CONTROL_SEED)
 
     return build
 
 
-MODELS: dict[str, Callable[[], CircuitModel]] = {
+#: Each builder takes ``trained``: False builds the same architecture with seeded random weights.
+MODELS: dict[str, Callable[[bool], CircuitModel]] = {
     "inceptionv1": _inceptionv1,
     "efficientnet_lite0": _efficientnet("efficientnet_lite0"),
     "efficientnet_lite1": _efficientnet("efficientnet_lite1"),
@@ -48,7 +56,7 @@ MODELS: dict[str, Callable[[], CircuitModel]] = {
     "resnet18": _torchvision("resnet18"),
 }
 
-_loaded: dict[str, CircuitModel] = {}
+_loaded: dict[tuple[str, str], CircuitModel] = {}
 
 
 def available_models() -> list[str]:
@@ -93,14 +101,22 @@ def default_model_name() -> tuple[str, str]:
     )
 
 
-def load_model(name: str | None = None, *, verbose: bool = True) -> CircuitModel:
-    """Load a zoo model by name (the active model when ``name`` is None); loaded models are reused."""
+def load_model(name: str | None = None, *, weights: str | None = None, verbose: bool = True) -> CircuitModel:
+    """Load a zoo model by name (the active model when ``name`` is None); loaded models are reused.
+
+    ``weights`` is "trained" or "random" (the negative control); None reads ``CIRCUITS_WEIGHTS``.
+    """
     reason = "asked for by name"
     if name is None:
         name, reason = default_model_name()
     check_name(name)
-    if name not in _loaded:
-        _loaded[name] = MODELS[name]()
+    weights = weights_kind() if weights is None else weights
+    if weights not in WEIGHT_KINDS:
+        raise ValueError(f"weights={weights!r} is not understood; use one of {', '.join(WEIGHT_KINDS)}.")
+    if (name, weights) not in _loaded:
+        _loaded[name, weights] = MODELS[name](weights == "trained")
     if verbose:
-        print(f"Active model: {name} ({reason}).")
-    return _loaded[name]
+        control = "" if weights == "trained" else (
+            " with RANDOM weights: the negative control, on which every claim about learned features should fail")
+        print(f"Active model: {name} ({reason}){control}.")
+    return _loaded[name, weights]

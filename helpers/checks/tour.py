@@ -6,9 +6,10 @@ import torch
 from ..activations import capture
 from ..models import CircuitModel, Unit
 from ..paper import equivalent_layer
-from . import expect, passed
+from . import exercise, expect, passed
 
 
+@exercise
 def check_unit_name(model: CircuitModel, answer: str, layer: str, channel: int) -> bool:
     """Exercise 1: write the paper-style name of ``channel`` in ``layer``."""
     expect(isinstance(answer, str), f"Give the name as a string, not {type(answer).__name__}.", "e.g. 'mixed3b:379'")
@@ -21,6 +22,7 @@ def check_unit_name(model: CircuitModel, answer: str, layer: str, channel: int) 
     return passed(f"{answer} is how the course (and the paper) names that unit.")
 
 
+@exercise
 def check_equivalent_layer(model: CircuitModel, answer: str) -> bool:
     """Exercise 2: the active model's layer with mixed3b's stride (8: a 28 x 28 map at 224 px)."""
     model.layer(answer)
@@ -33,6 +35,7 @@ def check_equivalent_layer(model: CircuitModel, answer: str) -> bool:
     return passed(f"{answer} plays mixed3b's role in {model.name}.")
 
 
+@exercise
 def check_strongest_unit(model: CircuitModel, image: torch.Tensor, layer: str, answer: int) -> bool:
     """Exercise 3: the unit of ``layer`` with the largest activation anywhere on ``image``."""
     maxima = capture(model, image[None], layer)[layer][0].flatten(1).amax(1)
