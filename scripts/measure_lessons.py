@@ -1,0 +1,238 @@
+"""Measure what each lesson costs to run: wall time, CPU time and peak memory of its kernel.
+
+Usage: python scripts/measure_lessons.py [--fast] [--env KEY=VAL ...] [--timeout S] [--out table.json|table.md]
+       [notebooks ...]
+
+Each lesson (default: every ``notebooks/NN_*.ipynb``) is executed top to bottom, one at a time, in a
+fresh kernel running this script's own Python, in full mode (``CIRCUITS_FAST`` unset) and offline
+(``CIRCUITS_OFFLINE=1``), as a student runs it; ``--fast`` measures CI's fast mode instead. While it
+runs, the kernel process (and any process it starts) is polled: CPU time is user + system time of
+the kernel and its children, peak memory the largest resident set seen (on Linux also the kernel's
+own high-water mark, ``VmHWM``). A failing cell does not stop the run: the lesson goes on and the
+failed cells are counted and named. The table is printed; ``--out`` also writes it as JSON (``.json``)
+or Markdown (any other suffix, e.g. ``.md``), for the teacher's guide and the sizing of a hub.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from render_course import course_kernel  # noqa: E402  (the same kernel set-up as the HTML build)
+
+
+@dataclass
+class Measurement:
+    """What one lesson cost: seconds of wall and CPU time, peak resident memory, failed cells."""
+
+    lesson: str
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    cells: int = 0
+    failed_cells: list[int] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every cell ran without an error."""
+        return not self.failed_cells and not self.error
+
+
+class KernelMonitor:
+    """Polls a process tree in a thread: the largest resident memory and the latest CPU time seen."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak_rss = 0
+        self.cpu = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "KernelMonitor":
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Take a last sample (call it while the kernel is still alive) and stop polling."""
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def sample(self) -> None:
+        """Read the tree's CPU time and resident memory now; keep the maxima."""
+        try:
+            with self.process.oneshot():
+                times = self.process.cpu_times()
+                rss = self.process.memory_info().rss
+                cpu = times.user + times.system + times.children_user + times.children_system
+            peak = _high_water_mark(self.process.pid)
+            children_cpu: dict[int, float] = {}
+            for child in self.process.children(recursive=True):
+                try:
+                    child_times = child.cpu_times()
+                    rss += child.memory_info().rss
+                    children_cpu[child.pid] = child_times.user + child_times.system
+                except psutil.Error:
+                    continue
+        except psutil.Error:  # the kernel is gone: keep what was seen last
+            return
+        # Live children count with their own times; once ended and waited for, in children_user/system.
+        self.cpu = max(self.cpu, cpu + sum(children_cpu.values()))
+        self.peak_rss = max(self.peak_rss, rss, peak)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+
+def _high_water_mark(pid: int) -> int:
+    """The process's own peak resident memory in bytes (Linux ``VmHWM``), or 0 where unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
+    """Execute one notebook in a fresh kernel with ``env`` and measure it; never raises on a failing cell."""
+    result = Measurement(notebook.stem)
+    nb = nbformat.read(notebook, as_version=4)
+    result.cells = sum(cell.cell_type == "code" for cell in nb.cells)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    monitor: KernelMonitor | None = None
+    start = time.perf_counter()
+
+    def started(**_: object) -> None:
+        nonlocal monitor
+        pid = client.km.provisioner.process.pid  # type: ignore[union-attr]
+        monitor = KernelMonitor(pid).start()
+
+    def done(**_: object) -> None:
+        if monitor is not None:
+            monitor.stop()
+
+    def report(cell, cell_index: int, **_: object) -> None:
+        if cell.cell_type == "code":
+            print(f"  cell {cell_index} done at {time.perf_counter() - start:.0f} s", flush=True)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="measure-") as workdir:
+            kernel = course_kernel(Path(workdir))
+            client = NotebookClient(nb, km=kernel, timeout=timeout, startup_timeout=120, allow_errors=True,
+                                    resources={"metadata": {"path": str(notebook.parent)}},
+                                    on_notebook_start=started, on_notebook_complete=done,
+                                    on_cell_executed=report)
+            try:
+                client.execute()
+            except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
+                result.error = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+            finally:
+                if monitor is not None and not monitor._stop.is_set():
+                    monitor.stop()
+                if kernel.has_kernel:
+                    kernel.shutdown_kernel(now=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    result.wall_s = time.perf_counter() - start
+    if monitor is not None:
+        result.cpu_s = monitor.cpu
+        result.peak_rss_mb = monitor.peak_rss / 2**20
+    code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    result.failed_cells = [i for i in code_cells if any(out.get("output_type") == "error" for out in nb.cells[i].get("outputs", []))]
+    return result
+
+
+def markdown_table(rows: list[Measurement], settings: str) -> str:
+    """The measurements as a Markdown table."""
+    lines = [f"Measured by `scripts/measure_lessons.py` ({settings}); {os.cpu_count()} CPU cores.", "",
+             "| lesson | wall (s) | CPU user+sys (s) | peak memory (MB) | failed cells |",
+             "|---|---:|---:|---:|---|"]
+    for row in rows:
+        failed = ", ".join(map(str, row.failed_cells)) or "none"
+        if row.error:
+            failed += f" ({row.error})"
+        lines.append(f"| {row.lesson} | {row.wall_s:.0f} | {row.cpu_s:.0f} | {row.peak_rss_mb:.0f} | {failed} |")
+    total = Measurement("total", sum(r.wall_s for r in rows), sum(r.cpu_s for r in rows),
+                        max((r.peak_rss_mb for r in rows), default=0.0))
+    lines.append(f"| **all** | {total.wall_s:.0f} | {total.cpu_s:.0f} | {total.peak_rss_mb:.0f} (max) | |")
+    return "\n".join(lines)
+
+
+def parse_env(pairs: list[str], fast: bool) -> dict[str, str]:
+    """The kernel's environment: this one, offline, full mode unless ``fast``, plus ``KEY=VAL`` pairs."""
+    env = dict(os.environ)
+    env.pop("CIRCUITS_FAST", None)
+    env["CIRCUITS_OFFLINE"] = "1"
+    if fast:
+        env["CIRCUITS_FAST"] = "1"
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env {pair!r}: write KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="lessons to measure (default: every notebooks/NN_*.ipynb)")
+    parser.add_argument("--fast", action="store_true", help="measure fast mode (CIRCUITS_FAST=1) instead of full mode")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VAL", help="extra kernel environment (repeatable)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    parser.add_argument("--out", type=Path, help="also write the table: .json, or Markdown for any other suffix")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    try:
+        env = parse_env(args.env, args.fast)
+    except ValueError as error:
+        parser.error(str(error))
+    notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    settings = ("fast" if args.fast else "full") + " mode, offline" + "".join(f", {p}" for p in args.env)
+    rows = []
+    for notebook in notebooks:
+        print(f"measuring {notebook.name} ({settings}) ...", flush=True)
+        row = measure(notebook, args.timeout, env)
+        print(f"  {row.wall_s:.0f} s wall, {row.cpu_s:.0f} s CPU, {row.peak_rss_mb:.0f} MB peak, "
+              f"{'ok' if row.ok else 'FAILED cells ' + str(row.failed_cells) + (' ' + row.error if row.error else '')}",
+              flush=True)
+        rows.append(row)
+    table = markdown_table(rows, settings)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        if args.out.suffix == ".json":
+            record = {"settings": settings, "cpu_cores": os.cpu_count(),
+                      "lessons": [asdict(r) | {"ok": r.ok} for r in rows]}
+            args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        else:
+            args.out.write_text(table + "\n", encoding="utf-8")
+        print(f"written: {args.out}")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
