@@ -1,7 +1,8 @@
 # The course's two commands (see README.md):
 #   make course   set up everything on a fresh machine, then open JupyterLab on notebooks/
 #   make test     set up the same environment if missing, then run every test and execute every notebook
-# Other targets: make setup, make weights, make html, make benchmark, make strip.
+# Other targets: make setup, make weights, make test-fast, make student, make autograde, make html,
+# make benchmark, make strip.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Where CI and tests keep the notebooks' dataset-example caches (git-ignored).
 export CIRCUITS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: course setup weights test html benchmark strip clean
+.PHONY: course setup weights test test-fast student autograde html benchmark strip clean
 
 setup: $(STAMP)
 
@@ -29,12 +30,43 @@ weights: setup
 course: setup weights
 	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Two test workers, each with its own notebook kernel, share the CPU: OpenMP threads that wait by
-# sleeping instead of spinning keep one process from starving the others (measured with a second
-# job running: a Lite0 forward pass took 1.01 s spinning, 0.33 s with the passive policy).
+# `make test` is what CI runs, in four stages:
+#  1. unit tests, widget callbacks, notebook hygiene, the classroom round trip, the browser and hub tests;
+#  2. every lesson in FULL mode (what students run), strict: a failing claim or exercise check fails;
+#  3. the negative control: every lesson on the same architecture with seeded random weights (fast
+#     mode), claims logged, not raised; and the student edition (nbgrader) on InceptionV1's
+#     architecture with random weights (fast mode): every cell of every lesson runs, exercises unanswered;
+#  4. the claim table: each claim must pass on the trained model and fail on the control.
+# Two workers share the CPU: OpenMP threads that wait by sleeping instead of spinning keep one process
+# from starving the other (a Lite0 forward pass beside a busy kernel: 1.01 s spinning, 0.33 s passive).
+CLAIMS  := $(CURDIR)/build/claims
+PYTEST  := OMP_WAIT_POLICY=PASSIVE CIRCUITS_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadscope
+NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=1800
+
 test: setup
-	OMP_WAIT_POLICY=PASSIVE CIRCUITS_FAST=1 CIRCUITS_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadscope \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
+	rm -rf $(CLAIMS) build/student
+	$(PYTEST) tests
+	CIRCUITS_STRICT=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/trained $(PYTEST) $(NBVAL) notebooks
+	CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/control $(PYTEST) $(NBVAL) notebooks
+	$(PY) scripts/classroom.py student --out build/student
+	CIRCUITS_MODEL=inceptionv1 CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/inceptionv1-random \
+		$(PYTEST) $(NBVAL) build/student
+	$(PY) scripts/claims_table.py $(CLAIMS)/trained $(CLAIMS)/control --also inceptionv1-random=$(CLAIMS)/inceptionv1-random \
+		--markdown $(CLAIMS)/table.md
+
+# Quick loop while editing (not what CI runs): unit tests and every lesson in fast mode on the trained model.
+test-fast: setup
+	$(PYTEST) tests
+	CIRCUITS_FAST=1 $(PYTEST) $(NBVAL) notebooks
+
+# The classroom editions (see docs/teaching.md): the student edition of every lesson into student/, and
+# autograding of SUBMISSIONS/<student>/<lesson>.ipynb into a table of points (grades.csv).
+student: setup
+	$(PY) scripts/classroom.py student --out student
+
+autograde: setup
+	@test -n "$(SUBMISSIONS)" || (echo "usage: make autograde SUBMISSIONS=folder-of-<student>/<lesson>.ipynb"; exit 2)
+	$(PY) scripts/classroom.py autograde $(SUBMISSIONS) --out grades.csv
 
 html: setup
 	$(PY) scripts/render_course.py
@@ -47,4 +79,4 @@ strip:
 	$(PY) scripts/strip_notebooks.py
 
 clean:
-	rm -rf $(VENV) build site
+	rm -rf $(VENV) build site student grades.csv

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,33 @@ def test_notebook_has_lesson_structure(path: Path) -> None:
     sources = ["".join(c["source"]) for c in cells]
     code = [s for s, c in zip(sources, cells) if c["cell_type"] == "code"]
     assert "load_model(" in code[0] and "seed_everything(" in code[0], "first cell must seed and load the active model"
+    assert cells[1]["cell_type"] == "markdown" and "What you will learn" in sources[1], "second cell: what you will learn"
     assert any("What we verified" in s for s in sources), "a 'What we verified' section is missing"
     verified = next(i for i, s in enumerate(sources) if "What we verified" in s)
-    assert any("assert " in s for s in sources[verified:]), "'What we verified' must be followed by assertions"
-    assert any("helpers.checks" in s or "from helpers.checks" in s for s in code), "exercises must use helpers.checks"
+    after = "\n".join(sources[verified:])
+    assert f'Claims("{path.stem}"' in after and ".report()" in after, \
+        "'What we verified' checks the lesson's claims with helpers.claims.Claims and reports them"
     assert "sys.path" not in "".join(code), "notebooks import helpers as an installed package"
+    asserting = [i for i, s in enumerate(sources) if cells[i]["cell_type"] == "code" and re.search(r"^\s*assert ", s, re.M)]
+    assert not asserting, f"cells {asserting} use assert: a lesson never stops on a negative; check claims with Claims"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_are_nbgrader_regions_with_graded_checks(path: Path) -> None:
+    cells = json.loads(path.read_text())["cells"]
+    graders = [(i, c["metadata"]["nbgrader"]) for i, c in enumerate(cells) if "nbgrader" in c["metadata"]]
+    answers = [(i, meta) for i, meta in graders if meta.get("solution")]
+    assert len(answers) >= 3, f"{path.name} has {len(answers)} exercises; every lesson needs at least 3"
+    ids = [meta["grade_id"] for _, meta in graders]
+    assert len(ids) == len(set(ids)), f"grade ids repeat: {ids}"
+    for i, meta in answers:
+        text = "".join(cells[i]["source"])
+        before, marker, _ = text.partition("### BEGIN SOLUTION")
+        assert marker and "### END SOLUTION" in text, f"cell {i} ({meta['grade_id']}): no solution region"
+        assert re.search(r"=\s*\.\.\.", before), f"cell {i} ({meta['grade_id']}): no `answer = ...` placeholder before the region"
+        check = cells[i + 1]
+        assert check["metadata"].get("nbgrader", {}).get("grade") and check["metadata"]["nbgrader"].get("locked"), \
+            f"cell {i + 1} must be the locked, graded check of {meta['grade_id']}"
+        assert "check_" in "".join(check["source"]), f"cell {i + 1} must call a helpers.checks function"
+    shown = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and re.search(r"<summary>\s*Solution", "".join(c["source"]))]
+    assert not shown, f"cells {shown} print solutions; the teacher edition keeps them in nbgrader regions only"
