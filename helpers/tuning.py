@@ -264,11 +264,32 @@ class CurveScreen:
     preferred: np.ndarray  # (C,) preferred orientation, degrees
     best_radius: np.ndarray  # (C,) radius of the strongest curve, pixels
     score: np.ndarray  # (C,) curve_selectivity * orientation_selectivity for units that fire, else 0
+    #: (C,) "dark" (dark curves on a light ground) or "light" (light on dark): the contrast polarity each unit's
+    #: numbers above come from (its better one when the screen drew both); None on screens made before polarities.
+    polarity: np.ndarray | None = None
+    #: per polarity screened: the screen of that polarity alone (its own style, blank and scores for every unit)
+    by_polarity: dict = field(default_factory=dict, repr=False)
 
     def tuning(self) -> np.ndarray:
         """Orientation tuning curves (O, C): each unit's response at its best radius, per orientation."""
         index = np.abs(self.radii[:, None] - self.best_radius[None, :]).argmin(0)
         return np.take_along_axis(self.curve, index[None, None, :], axis=1)[:, 0]
+
+    @property
+    def polarities(self) -> tuple[str, ...]:
+        """The contrast polarities this screen drew ("dark", "light"), in drawing order."""
+        return tuple(self.by_polarity) or (polarity_of(self.style),)
+
+    def polarity_screen(self, polarity: str) -> "CurveScreen":
+        """The screen of one polarity alone (every unit measured with dark-on-light or light-on-dark drawings)."""
+        if polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, not {polarity!r}.")
+        if polarity in self.by_polarity:
+            return self.by_polarity[polarity]
+        if not self.by_polarity and polarity == polarity_of(self.style):
+            return self
+        raise ValueError(f"This screen did not draw {polarity!r} curves (it drew {', '.join(self.polarities)}); "
+                         "run find_curve_family(..., polarity='both').")
 
 
 class OrientedFamily:
@@ -304,15 +325,41 @@ class CurveFamily(OrientedFamily):
     orientation_selectivity: np.ndarray  # (F,)
     score: np.ndarray  # (F,)
     screen: CurveScreen = field(repr=False)
+    #: (F,) "dark" or "light": the contrast polarity in which each member was found (its better one)
+    polarity: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.polarity is None:
+            fallback = self.screen.polarity[self.channels] if self.screen.polarity is not None else [polarity_of(self.screen.style)] * len(self.units)
+            self.polarity = np.asarray(fallback, dtype=object)
 
     def tuning(self) -> np.ndarray:
         """The members' orientation tuning curves (O, F) over ``screen.orientations``."""
         return self.screen.tuning()[:, self.channels]
 
-    def responses(self, model: CircuitModel, images: torch.Tensor) -> np.ndarray:
-        """The members' responses (N, F) to images drawn at the screen's placement, minus the blank image's."""
+    def polarity_counts(self) -> dict[str, int]:
+        """How many members were found in each contrast polarity the screen drew, e.g. {"dark": 30, "light": 8}."""
+        return {p: int(np.sum(self.polarity == p)) for p in self.screen.polarities}
+
+    def style(self, polarity: str | None = None) -> dict:
+        """Drawing options (length, width, foreground, background) of one polarity; default: the screen's first."""
+        return dict(self.screen.polarity_screen(polarity).style if polarity else self.screen.style)
+
+    def responses(self, model: CircuitModel, images: torch.Tensor, polarity: str | None = None) -> np.ndarray:
+        """The members' responses (N, F) to images drawn at the screen's placement, minus the blank image's.
+
+        The blank is the background the images were drawn on: ``polarity`` "dark" (light ground) or
+        "light" (dark ground); by default each member's own polarity.
+        """
         values = unit_responses(model, self.units, images, pre_activation=self.screen.pre_activation)
-        return values.numpy().astype(np.float64) - self.screen.blank[self.channels]
+        blank_values = self.screen.polarity_screen(polarity).blank if polarity else self.screen.blank
+        return values.numpy().astype(np.float64) - blank_values[self.channels]
+
+    def subset(self, indices: Sequence[int]) -> "CurveFamily":
+        """The members at ``indices`` (positions in this family), in that order, as a family."""
+        keep = [int(i) for i in indices]
+        return CurveFamily(self.layer, [self.units[i] for i in keep], self.orientations[keep], self.curve_selectivity[keep],
+                           self.orientation_selectivity[keep], self.score[keep], self.screen, self.polarity[keep])
 
     def spread(self, count: int) -> "CurveFamily":
         """At most ``count`` members spread around the circle: the best-scoring one in each of ``count`` equal sectors."""
@@ -320,14 +367,16 @@ class CurveFamily(OrientedFamily):
             raise ValueError(f"count must be at least 1, not {count}.")
         sectors = np.floor((self.orientations % 360) / (360 / count)).astype(int)
         keep = [int(np.flatnonzero(sectors == s)[np.argmax(self.score[sectors == s])]) for s in np.unique(sectors)]
-        return CurveFamily(self.layer, [self.units[i] for i in keep], self.orientations[keep], self.curve_selectivity[keep],
-                           self.orientation_selectivity[keep], self.score[keep], self.screen)
+        return self.subset(keep)
 
     def table(self) -> str:
-        """One line per member: unit, preferred orientation and scores, ready to print."""
-        rows = [f"{'unit':<16} {'orientation':>11} {'curve sel.':>10} {'orient. sel.':>12}"]
-        for unit, angle, curve_sel, orient_sel in zip(self.units, self.orientations, self.curve_selectivity, self.orientation_selectivity):
-            rows.append(f"{str(unit):<16} {angle:>10.0f}° {curve_sel:>10.2f} {orient_sel:>12.2f}")
+        """One line per member: unit, preferred orientation, scores and contrast polarity, ready to print."""
+        rows = [f"{'unit':<16} {'orientation':>11} {'curve sel.':>10} {'orient. sel.':>12} {'polarity':>9}"]
+        for unit, angle, curve_sel, orient_sel, polarity in zip(self.units, self.orientations, self.curve_selectivity,
+                                                               self.orientation_selectivity, self.polarity):
+            rows.append(f"{str(unit):<16} {angle:>10.0f}° {curve_sel:>10.2f} {orient_sel:>12.2f} {polarity:>9}")
+        if not self.units:
+            rows.append("(no member: no unit passed the screen's thresholds)")
         return "\n".join(rows)
 
 
@@ -348,12 +397,22 @@ def find_curve_family(
     pre_activation: bool | None = None,
     neighbourhood: int = 0,
     size: int | None = None,
-    foreground: float = 0.0,
-    background: float = 1.0,
+    foreground: float | None = None,
+    background: float | None = None,
+    polarity: Literal["both", "dark", "light"] | None = None,
     batch_size: int = 64,
     progress: bool = False,
 ) -> CurveFamily:
     """Screen every unit of ``layer`` and return its curve family, sorted by preferred orientation.
+
+    **Contrast polarity.** By default (``polarity="both"``) every stimulus is drawn twice, dark on a
+    light ground (``"dark"``: foreground 0, background 1) and light on a dark ground (``"light"``), in
+    one batched pass; each unit is scored in both and keeps its better polarity (the one in which it
+    passes the thresholds, then the higher score), recorded in ``family.polarity`` and
+    ``screen.polarity``; ``screen.polarity_screen(p)`` holds each polarity's own screen. Some units
+    answer only one polarity, so a one-polarity screen would depend on which way round curves are
+    drawn. ``polarity="dark"`` or ``"light"``, or explicit ``foreground``/``background`` values,
+    screen one polarity only.
 
     Stimuli are centred on the centre unit's receptive field (:func:`place_on_receptive_field`), at
     ``size`` pixels (default: :func:`fitting_size`, which gives the same responses as full size);
@@ -384,27 +443,76 @@ def find_curve_family(
         raise ValueError(f"orientations must be at least 4 (evenly spaced around 360 degrees), not {orientations}.")
     if not radii or min(radii) <= 0:
         raise ValueError(f"radii must be positive fractions of the receptive field, not {radii!r}.")
+    if polarity not in (None, "both", *POLARITIES):
+        raise ValueError(f"polarity must be 'both', 'dark' or 'light', not {polarity!r}.")
+    if foreground is not None or background is not None:
+        if polarity not in (None,):
+            raise ValueError("Give either polarity= or explicit foreground/background colours, not both.")
+        colours = {"custom": (0.0 if foreground is None else foreground, 1.0 if background is None else background)}
+    else:
+        wanted = POLARITIES if polarity in (None, "both") else (polarity,)
+        colours = {p: POLARITY_COLOURS[p] for p in wanted}
     pre_activation = default_pre_activation(model, layer) if pre_activation is None else pre_activation
     placement = place_on_receptive_field(model, layer, size or fitting_size(model, layer))
     angles = np.arange(orientations) * 360.0 / orientations
     line_angles = angles[angles < 180]
-    style = {"width": placement.pixels(width), "foreground": foreground, "background": background}
     stroke = placement.pixels(length)
     radii_px = np.array([placement.pixels(r) for r in radii])
     offsets_px = np.array([placement.pixels(o) for o in line_offsets])
 
-    curves = placement.draw("curve", {"orientation": angles, "radius": radii_px}, length=stroke, **style)
-    lines = torch.stack([
-        line(placement.size, angle=a, length=stroke, center=_shifted(placement.center, a + 90, offset), **style)
-        for a in line_angles for offset in offsets_px
-    ])
-    corners = placement.draw("corner", {"orientation": angles, "angle": list(corner_angles)}, length=stroke, **style)
-    empty = blank(placement.size, background)[None]
-
-    batch = torch.cat([curves.images, lines, corners.images, empty])
-    responses = unit_responses(model, layer, batch, pre_activation=pre_activation, neighbourhood=neighbourhood,
+    batches, styles = [], {}
+    for name, (fg, bg) in colours.items():
+        style = {"width": placement.pixels(width), "foreground": fg, "background": bg}
+        styles[name] = style
+        curves = placement.draw("curve", {"orientation": angles, "radius": radii_px}, length=stroke, **style)
+        lines = torch.stack([
+            line(placement.size, angle=a, length=stroke, center=_shifted(placement.center, a + 90, offset), **style)
+            for a in line_angles for offset in offsets_px
+        ])
+        corners = placement.draw("corner", {"orientation": angles, "angle": list(corner_angles)}, length=stroke, **style)
+        batches.append(torch.cat([curves.images, lines, corners.images, blank(placement.size, bg)[None]]))
+    per_polarity = batches[0].shape[0]
+    # One batched pass for every polarity: every unit of the layer sees every drawing.
+    responses = unit_responses(model, layer, torch.cat(batches), pre_activation=pre_activation, neighbourhood=neighbourhood,
                                batch_size=batch_size, progress=progress).numpy().astype(np.float64)
-    n_curve, n_line = len(curves), len(lines)
+
+    parts = [responses[i * per_polarity : (i + 1) * per_polarity] for i in range(len(styles))]
+    n_curve = len(angles) * len(radii_px)
+    # Strength is measured against one yardstick for every polarity: the layer's typical best curve over all drawings.
+    typical = _typical_best_curve([(part[:n_curve] - part[-1]).max(0) for part in parts])
+    screens = {}
+    for index, (name, style) in enumerate(styles.items()):
+        screens[name] = _score_screen(
+            parts[index], placement, pre_activation,
+            {"length": stroke, **style}, angles, radii_px, line_angles, offsets_px, corner_angles, typical,
+        )
+        screens[name].polarity = np.full(len(screens[name].score), polarity_of(style), dtype=object)
+    if len(screens) == 1:
+        screen = next(iter(screens.values()))
+    else:
+        screen = _merge_screens(screens, (min_curve_selectivity, min_orientation_selectivity, min_strength))
+    return family_from_screen(screen, min_curve_selectivity, min_orientation_selectivity, min_strength, max_units)
+
+
+
+#: The two contrast polarities of the curve screen and their (foreground, background) grey levels.
+POLARITIES: tuple[str, ...] = ("dark", "light")
+POLARITY_COLOURS: dict[str, tuple[float, float]] = {"dark": (0.0, 1.0), "light": (1.0, 0.0)}
+
+
+def polarity_of(style: dict) -> str:
+    """ "dark" when a style draws darker strokes than its background, else "light"."""
+    return "dark" if float(np.mean(style.get("foreground", 0.0))) <= float(np.mean(style.get("background", 1.0))) else "light"
+
+
+def _score_screen(responses: np.ndarray, placement: Placement, pre_activation: bool, style: dict, angles: np.ndarray,
+                  radii_px: np.ndarray, line_angles: np.ndarray, offsets_px: np.ndarray,
+                  corner_angles: Sequence[float], typical: float | None = None) -> CurveScreen:
+    """Scores of every unit from raw responses to [curves, lines, corners, blank] drawn in one polarity.
+
+    ``typical``: the best-curve response that counts as strength 1 (default: this screen's 90th percentile).
+    """
+    n_curve, n_line = len(angles) * len(radii_px), len(line_angles) * len(offsets_px)
     baseline = responses[-1]
     relative = responses - baseline
     curve_part = relative[:n_curve].reshape(len(angles), len(radii_px), -1)
@@ -425,19 +533,53 @@ def find_curve_family(
     preferred = preferred_orientation(tuning, angles)
     best_radius = radii_px[radius_index]
     firing = responses[:n_curve].max(0) > 0  # after a ReLU-like non-linearity the unit is active on its best curve
-    typical = np.percentile(best_curve[driven], 90) if driven.any() else 1.0
+    if typical is None:
+        typical = _typical_best_curve([best_curve])
     strength = np.where(driven, best_curve / max(typical, 1e-12), 0.0)
     score = np.where(firing & driven, np.clip(curve_selectivity, 0, None) * selectivity, 0.0)
-
-    screen = CurveScreen(
-        layer=placement.layer, placement=placement, pre_activation=pre_activation, style={"length": stroke, **style},
+    return CurveScreen(
+        layer=placement.layer, placement=placement, pre_activation=pre_activation, style=style,
         orientations=angles,
         radii=radii_px, line_angles=line_angles, line_offsets=offsets_px, corner_angles=np.asarray(corner_angles, dtype=np.float64),
         curve=curve_part, line=line_part, corner=corner_part, blank=baseline, curve_selectivity=curve_selectivity,
         corner_margin=corner_margin, orientation_selectivity=selectivity, strength=strength, preferred=preferred,
         best_radius=best_radius, score=score,
     )
-    return family_from_screen(screen, min_curve_selectivity, min_orientation_selectivity, min_strength, max_units)
+
+
+def _typical_best_curve(best_curves: Sequence[np.ndarray]) -> float:
+    """The 90th percentile of the units' best curve responses (minus blank) where positive, over every polarity drawn."""
+    values = np.concatenate([b[b > 0] for b in best_curves])
+    return float(np.percentile(values, 90)) if len(values) else 1.0
+
+
+def _passes(screen: CurveScreen, min_curve_selectivity: float, min_orientation_selectivity: float, min_strength: float) -> np.ndarray:
+    """(C,) whether each unit passes the family's thresholds in this screen."""
+    return ((screen.score > 0) & (screen.curve_selectivity >= min_curve_selectivity) & (screen.corner_margin >= 0)
+            & (screen.orientation_selectivity >= min_orientation_selectivity) & (screen.strength >= min_strength))
+
+
+def _merge_screens(screens: dict[str, CurveScreen], thresholds: tuple[float, float, float]) -> CurveScreen:
+    """One screen that keeps, for each unit, its better polarity: the one it passes the thresholds in, then the higher score."""
+    names = list(screens)
+    keys = np.stack([_passes(screens[n], *thresholds) * 2.0 + screens[n].score for n in names])  # (P, C)
+    choice = keys.argmax(0)  # ties go to the first polarity drawn ("dark")
+
+    def pick(attribute: str) -> np.ndarray:
+        stacked = np.stack([getattr(screens[n], attribute) for n in names])  # (P, ..., C)
+        return np.take_along_axis(stacked, choice.reshape((1,) + (1,) * (stacked.ndim - 2) + (-1,)), axis=0)[0]
+
+    first = screens[names[0]]
+    merged = CurveScreen(
+        layer=first.layer, placement=first.placement, pre_activation=first.pre_activation, style=dict(first.style),
+        orientations=first.orientations, radii=first.radii, line_angles=first.line_angles, line_offsets=first.line_offsets,
+        corner_angles=first.corner_angles,
+        **{name: pick(name) for name in ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin",
+                                          "orientation_selectivity", "strength", "preferred", "best_radius", "score")},
+    )
+    merged.polarity = np.array([polarity_of(screens[names[c]].style) for c in choice], dtype=object)
+    merged.by_polarity = {polarity_of(screens[n].style): screens[n] for n in names}
+    return merged
 
 
 def family_from_screen(
@@ -465,6 +607,8 @@ def family_from_screen(
         orientation_selectivity=screen.orientation_selectivity[chosen],
         score=screen.score[chosen],
         screen=screen,
+        polarity=(screen.polarity[chosen] if screen.polarity is not None
+                  else np.full(len(chosen), polarity_of(screen.style), dtype=object)),
     )
 
 

@@ -228,3 +228,70 @@ def test_bad_input_is_explained(handmade) -> None:
     with pytest.raises(ValueError, match="one preferred orientation"):
         joint_rotation_tuning(handmade, ["detectors:0"], [0, 90], [torch.zeros(1, 3, SIZE, SIZE)], [0], (32.5, 32.5))
     assert math.isfinite(largest_gap([0, 180]))
+
+
+# --- contrast polarity ----------------------------------------------------------------------
+def build_mixed_polarity_network():
+    """The hand-built network with unit 6 (the 270° arc) turned round: it answers light arcs on a dark ground only."""
+    model = build_handmade_network()
+    with torch.no_grad():
+        model.module[0].weight[6].neg_()  # the zero-mean template of a light arc is minus the dark one's
+    return model
+
+
+SCREEN = dict(orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
+
+
+def test_finder_screens_both_polarities_and_records_each_members_better_one() -> None:
+    mixed = build_mixed_polarity_network()
+    family = find_curve_family(mixed, "detectors", **SCREEN)
+    assert sorted(family.channels) == list(range(8)), family.table()
+    polarity = dict(zip(family.channels, family.polarity))
+    assert polarity[6] == "light" and all(polarity[c] == "dark" for c in range(8) if c != 6)
+    assert family.polarity_counts() == {"dark": 7, "light": 1}
+    truth = np.array(CURVE_ORIENTATIONS, dtype=float)[family.channels]
+    assert angle_difference(family.orientations, truth).max() < 8.0  # the light unit keeps its orientation
+    screen = family.screen
+    assert screen.polarities == ("dark", "light")
+    assert screen.polarity_screen("light").style["foreground"] == 1.0 and screen.polarity_screen("light").style["background"] == 0.0
+    assert screen.polarity_screen("dark").curve_selectivity[6] < 0.3 < screen.polarity_screen("light").curve_selectivity[6]
+    assert "light" in family.table() and family.spread(4).polarity.shape == (len(family.spread(4)),)
+    # One polarity only: the turned unit is missed in dark drawings and is the only member in light ones.
+    assert 6 not in find_curve_family(mixed, "detectors", polarity="dark", **SCREEN).channels
+    assert find_curve_family(mixed, "detectors", polarity="light", **SCREEN).channels == [6]
+    # Explicit colours keep the old one-polarity behaviour.
+    inverted = find_curve_family(mixed, "detectors", foreground=1.0, background=0.0, **SCREEN)
+    assert inverted.channels == [6] and list(inverted.polarity) == ["light"]
+    with pytest.raises(ValueError, match="polarity"):
+        find_curve_family(mixed, "detectors", polarity="both", foreground=1.0, **SCREEN)
+    with pytest.raises(ValueError, match="polarity"):
+        find_curve_family(mixed, "detectors", polarity="sideways", **SCREEN)
+
+
+def test_both_polarities_are_screened_in_one_batched_pass(monkeypatch) -> None:
+    import helpers.tuning as tuning
+
+    calls = []
+    original = tuning.unit_responses
+
+    def counting(model, units, stimuli, **options):
+        calls.append(len(stimuli))
+        return original(model, units, stimuli, **options)
+
+    monkeypatch.setattr(tuning, "unit_responses", counting)
+    find_curve_family(build_mixed_polarity_network(), "detectors", **SCREEN)
+    one = find_curve_family(build_mixed_polarity_network(), "detectors", polarity="dark", **SCREEN)
+    assert len(calls) == 2 and calls[0] == 2 * calls[1]  # one call, twice the drawings
+    assert len(one) == 7
+
+
+def test_responses_subtract_the_blank_of_the_polarity_drawn() -> None:
+    mixed = build_mixed_polarity_network()
+    family = find_curve_family(mixed, "detectors", **SCREEN)
+    placement = family.screen.placement
+    light = family.style("light")
+    image = curve(placement.size, orientation=270, radius=0.3 * placement.extent, center=placement.center, **light)
+    responses = family.responses(mixed, image[None], polarity="light")[0]
+    assert family.units[int(np.argmax(responses))].channel == 6
+    raw = unit_responses(mixed, family.units, image[None], pre_activation=family.screen.pre_activation).numpy()[0]
+    assert np.allclose(responses, raw - family.screen.polarity_screen("light").blank[family.channels])
