@@ -268,32 +268,199 @@ def train_classifier(
     return TrainingResult(model, history, settings)
 
 
+def untrained_classifier(
+    data: LabelledImages, *, width: int = 16, seed: int = 0, test_fraction: float = 0.2, name: str | None = None
+) -> TrainingResult:
+    """The control for :func:`train_classifier`: the same architecture and seeded initial weights, never trained.
+
+    Only the batch-norm statistics are set, as averages over the training split (no gradient step), so
+    activations have a sensible scale; its history holds the accuracies of those untrained weights.
+    """
+    train, test = data.split(test_fraction, seed=seed)
+    torch.manual_seed(seed)
+    net = SmallConvNet(len(data.classes), width)
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over every batch
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(train), 256):
+            net((train.images[start : start + 256] - 0.5) / 0.5)
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.1
+    history: dict[str, list[float]] = {"step_loss": []}
+    for split_name, split in (("train", train), ("test", test)):
+        split_loss, accuracy = _evaluate(net, split)
+        history[f"{split_name}_loss"] = [split_loss]
+        history[f"{split_name}_accuracy"] = [accuracy]
+    settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": 0, "test_fraction": test_fraction,
+                "size": data.size, "classes": list(data.classes)}
+    model = wrap_small_net(net, data.classes, data.size, name or f"untrained_small_net_w{width}_seed{seed}")
+    return TrainingResult(model, history, settings)
+
+
+#: Version of the trained-network cache format; part of every cache key.
+CACHE_FORMAT = 2
+
+#: A temporary file left by a save older than this (seconds) is an orphan (its writer was killed): removed on the next save.
+STALE_TEMPORARY_SECONDS = 600
+
+
+class TrainedCacheError(ValueError):
+    """A trained-network file that cannot be used: missing half, truncated, corrupt or not written by the course."""
+
+
+def _settings_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: assume it is alive
+    return True
+
+
+def clean_stale_temporaries(folder: str | Path, max_age: float = STALE_TEMPORARY_SECONDS) -> list[Path]:
+    """Remove temporary files of interrupted saves in ``folder``: their writer is gone, or they are older than ``max_age`` s."""
+    import time
+
+    removed = []
+    for temporary in Path(folder).glob(".*.tmp"):
+        parts = temporary.name.split(".")
+        pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+        try:
+            age = time.time() - temporary.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if (pid is not None and pid != os.getpid() and not _process_alive(pid)) or age > max_age:
+            temporary.unlink(missing_ok=True)
+            removed.append(temporary)
+    return removed
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Call ``write(temporary_path)``, then rename it to ``path``; the temporary file carries our process id."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; a cache is for everyone
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def save_trained(result: TrainingResult, path: str | Path) -> Path:
-    """Save a trained small network (weights, history, settings); written to a temporary file, then renamed."""
+    """Save a trained small network: its weights only (a state dict of tensors) and a JSON file of everything else.
+
+    ``path`` holds the weights (``torch.save`` of tensors, loadable with ``weights_only=True``);
+    ``path`` with the suffix ``.json`` holds the settings, history, name and the weights' SHA-256.
+    Both are written to temporary files, then renamed; orphans of interrupted saves are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"state_dict": result.model.module.state_dict(), "history": result.history,
-               "settings": result.settings, "name": result.model.name}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    torch.save(payload, temporary)
-    os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; a cache is for everyone
-    os.replace(temporary, path)
+    clean_stale_temporaries(path.parent)
+    state = {name: tensor.detach().cpu().clone() for name, tensor in result.model.module.state_dict().items()}
+    _write_atomically(path, lambda temporary: torch.save(state, temporary))
+    record = {"format": CACHE_FORMAT, "name": result.model.name, "settings": result.settings,
+              "history": result.history, "weights_sha256": _file_sha256(path)}
+
+    def write_json(temporary: str) -> None:
+        with open(temporary, "w") as file:
+            json.dump(record, file)
+
+    _write_atomically(_settings_path(path), write_json)
     return path
 
 
 def load_trained(path: str | Path) -> TrainingResult:
-    """Load what :func:`save_trained` wrote."""
+    """Load what :func:`save_trained` wrote, never unpickling anything but tensors.
+
+    Raises :class:`TrainedCacheError` naming the file when either half is missing, truncated, corrupt,
+    from another format or does not match the other half.
+    """
     path = Path(path)
+    record_path = _settings_path(path)
     if not path.exists():
         raise FileNotFoundError(f"No trained network at {path}; train one with train_classifier or trained_model.")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    settings = payload["settings"]
-    width = payload["state_dict"]["conv1.weight"].shape[0]
-    net = SmallConvNet(len(settings["classes"]), width)
-    net.load_state_dict(payload["state_dict"])
-    model = wrap_small_net(net, settings["classes"], settings["size"], payload["name"])
-    return TrainingResult(model, payload["history"], settings)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or record.get("format") != CACHE_FORMAT:
+            raise ValueError(f"format {record.get('format') if isinstance(record, dict) else None!r}, expected {CACHE_FORMAT}")
+        settings, history, name = record["settings"], record["history"], str(record["name"])
+        classes, size = list(settings["classes"]), int(settings["size"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise TrainedCacheError(f"The trained network {path} cannot be used: its settings file {record_path.name} is missing or damaged "
+                                f"({type(error).__name__}: {error}). Delete both files and train again.") from error
+    if _file_sha256(path) != record.get("weights_sha256"):
+        raise TrainedCacheError(f"The weights file {path} does not match its settings file {record_path.name} "
+                                "(changed, truncated or replaced). Delete both files and train again.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ValueError("not a dictionary of tensors")
+        net = SmallConvNet(len(classes), int(state["conv1.weight"].shape[0]))
+        net.load_state_dict(state)
+    except Exception as error:  # torch's unpickler, a wrong shape, a missing key: all mean a bad file
+        raise TrainedCacheError(f"The weights file {path} cannot be loaded ({type(error).__name__}: "
+                                f"{str(error).splitlines()[0] if str(error) else ''}). Delete it and train again.") from None
+    model = wrap_small_net(net, classes, size, name)
+    return TrainingResult(model, {k: list(v) for k, v in history.items()}, settings)
+
+
+def folder_fingerprint(root: str | Path) -> str:
+    """A fingerprint of an image folder's contents: every file's path, size and modification time."""
+    root = Path(root).expanduser()
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        info = file.stat()
+        digest.update(f"{file.relative_to(root).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def trained_model_settings(
+    dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, width: int = 16, seed: int = 0,
+    data_seed: int = 0, epochs: int = 4, classes: Sequence[str] | None = None,
+) -> dict[str, object]:
+    """Every setting that changes what :func:`trained_model` trains (its cache key), a folder's contents included."""
+    settings: dict[str, object] = {
+        "format": CACHE_FORMAT, "dataset": str(dataset), "count": count, "size": size, "width": width, "seed": seed,
+        "data_seed": data_seed, "epochs": epochs, "classes": list(classes) if classes else None,
+        "batch_size": 64, "learning_rate": 3e-3, "test_fraction": 0.2,
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+    }
+    if dataset not in ("shapes", "cifar10"):
+        path = Path(dataset).expanduser()
+        settings["dataset"] = str(path.resolve())
+        if path.is_dir():
+            settings["contents"] = folder_fingerprint(path)
+    return settings
+
+
+def _dataset_label(dataset: str | Path) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-" else "-" for ch in Path(str(dataset)).name) or "data"
+
+
+def trained_model_path(dataset: str | Path = "shapes", *, width: int = 16, seed: int = 0, **settings: object) -> Path:
+    """The cache file :func:`trained_model` uses for these settings (its name holds a hash of all of them)."""
+    everything = trained_model_settings(dataset, width=width, seed=seed, **settings)  # type: ignore[arg-type]
+    key = hashlib.sha1(json.dumps(everything, sort_keys=True).encode()).hexdigest()[:12]
+    return CACHE_DIR / "trained" / f"small_net_{_dataset_label(dataset)}_w{width}_seed{seed}_{key}.pt"
 
 
 def trained_model(
@@ -312,18 +479,23 @@ def trained_model(
     """Train a small network on a data set (see :func:`load_dataset`), or load it from ``data/cache`` if already trained.
 
     ``seed`` sets the network's initial weights and batch order; ``data_seed`` which images are drawn;
-    ``classes`` a subset of the shapes (e.g. only straight-edged ones).
+    ``classes`` a subset of the shapes (e.g. only straight-edged ones). The cache key holds every
+    setting and, for an image folder, its contents (so adding or changing images trains again). A
+    damaged cache file is reported by name and replaced.
     """
-    settings = {"dataset": str(dataset), "count": count, "size": size, "width": width, "seed": seed,
-                "data_seed": data_seed, "epochs": epochs, "classes": list(classes) if classes else None,
-                "threads": torch.get_num_threads(), "torch": torch.__version__}
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    path = CACHE_DIR / "trained" / f"small_net_{Path(str(dataset)).name}_w{width}_seed{seed}_{key}.pt"
+    path = trained_model_path(dataset, count=count, size=size, width=width, seed=seed, data_seed=data_seed,
+                              epochs=epochs, classes=classes)
+    label = _dataset_label(dataset)
     if cache and path.exists():
-        return load_trained(path)
+        try:
+            return load_trained(path)
+        except TrainedCacheError as error:
+            print(f"{error}\nTraining it again and replacing the damaged file.")
+            path.unlink(missing_ok=True)
+            _settings_path(path).unlink(missing_ok=True)
     data = load_dataset(dataset, count=count, size=size, seed=data_seed, classes=classes)
     result = train_classifier(data, width=width, seed=seed, epochs=epochs, progress=progress,
-                              name=f"small_net_{Path(str(dataset)).name}_w{width}_seed{seed}")
+                              name=f"small_net_{label}_w{width}_seed{seed}")
     if cache:
         save_trained(result, path)
     return result

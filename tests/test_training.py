@@ -116,3 +116,139 @@ def test_a_subset_of_shapes_can_be_chosen():
     assert data.classes == ["arc", "square"] and set(data.labels.tolist()) == {0, 1}
     with pytest.raises(ValueError, match="only chooses among the shapes"):
         load_dataset("cifar10", classes=["cat"])
+
+
+# --- the trained-network cache: never unpickle, detect damage, key on contents, no orphans (issue 16) ----------
+TINY = dict(count=32, size=16, width=2, epochs=1, progress=False)
+
+
+class _Marker:
+    """Unpickling this creates a marker file: a harmless stand-in for a crafted file that runs code."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _use_cache_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CACHE_DIR", tmp_path)
+    path = training.trained_model_path("shapes", **{k: v for k, v in TINY.items() if k != "progress"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_a_crafted_cache_file_never_runs_code_and_is_replaced(tmp_path, monkeypatch, capsys):
+    import hashlib
+    import json
+
+    path = _use_cache_in(tmp_path, monkeypatch)
+    marker = tmp_path / "code-ran"
+    torch.save({"state_dict": _Marker(marker)}, path)
+    # the probe: the old loader (weights_only=False) would have run the payload
+    proof = tmp_path / "proof"
+    torch.save({"state_dict": _Marker(proof)}, tmp_path / "proof.pt")
+    torch.load(tmp_path / "proof.pt", weights_only=False)
+    assert proof.exists()
+    # without and with a forged settings file that matches the crafted weights' hash
+    for forge in (False, True):
+        if forge:
+            torch.save({"state_dict": _Marker(marker)}, path)
+            record = {"format": training.CACHE_FORMAT, "name": "x", "settings": {"classes": ["a", "b"], "size": 16},
+                      "history": {}, "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            path.with_suffix(".json").write_text(json.dumps(record))
+            with pytest.raises(training.TrainedCacheError, match=str(path.name)):
+                load_trained(path)
+        result = trained_model("shapes", **TINY)
+        assert not marker.exists()
+        assert str(path) in capsys.readouterr().out  # the damaged file was named
+        assert load_trained(path).model.module.conv1.weight.shape[0] == 2  # rebuilt, loadable
+        assert torch.equal(load_trained(path).model.module.conv1.weight, result.model.module.conv1.weight)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "no settings file", "garbage settings"])
+def test_a_damaged_cache_is_named_and_rebuilt(tmp_path, monkeypatch, capsys, damage):
+    path = _use_cache_in(tmp_path, monkeypatch)
+    first = trained_model("shapes", **TINY)
+    if damage == "garbage":
+        path.write_bytes(b"\x80\x04 this is not a network")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "no settings file":
+        path.with_suffix(".json").unlink()
+    else:
+        path.with_suffix(".json").write_bytes(b"\xff{not json")
+    with pytest.raises(training.TrainedCacheError) as error:
+        load_trained(path)
+    assert str(path.name) in str(error.value) and "weights_only" not in str(error.value)
+    again = trained_model("shapes", **TINY)
+    assert str(path.name) in capsys.readouterr().out
+    assert torch.equal(again.model.module.conv1.weight, first.model.module.conv1.weight)
+    assert torch.equal(load_trained(path).model.module.conv1.weight, first.model.module.conv1.weight)
+
+
+def test_the_cache_key_follows_an_image_folders_contents(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CACHE_DIR", tmp_path / "cache")
+    root = tmp_path / "images"
+    for i in range(4):
+        _write_png(root / "cats" / f"{i}.png", 10 + i)
+        _write_png(root / "dogs" / f"{i}.png", 200 - i)
+    settings = dict(size=16, width=2, epochs=1, progress=False)
+    assert trained_model(root, **settings).model.labels == ["cats", "dogs"]
+    for i in range(4):
+        _write_png(root / "birds" / f"{i}.png", 100 + i)
+    assert list(trained_model(root, **settings).model.labels) == ["birds", "cats", "dogs"]
+    before = training.trained_model_path(root, size=16, width=2, epochs=1)
+    _write_png(root / "cats" / "0.png", 99)  # one image changed
+    assert training.trained_model_path(root, size=16, width=2, epochs=1) != before
+    assert training.trained_model_path(root, size=16, width=2, epochs=2) != training.trained_model_path(root, size=16, width=2, epochs=1)
+
+
+def test_a_save_killed_midway_leaves_no_orphan_after_the_next_save(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    folder = tmp_path / "trained"
+    script = textwrap.dedent(f"""
+        import time, torch
+        import helpers.training as training
+        data = training.shapes_data(count=16, size=16)
+        result = training.train_classifier(data, width=2, epochs=1, batch_size=8, progress=False)
+        def stuck(obj, file):
+            open(file, "wb").write(b"half a network")
+            print("saving", flush=True)
+            time.sleep(60)
+        training.torch.save = stuck
+        training.save_trained(result, {str(folder / 'net.pt')!r})
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "saving"
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    orphans = list(folder.glob("*.tmp"))
+    assert len(orphans) == 1
+    save_trained(_train(shapes_data(count=16, size=16), epochs=1), folder / "other.pt")
+    assert not list(folder.glob("*.tmp"))
+    assert sorted(p.name for p in folder.iterdir()) == ["other.json", "other.pt"]
+
+
+def test_no_unsafe_loading_anywhere_in_helpers_or_scripts():
+    """No code (comments and strings aside) in helpers/ or scripts/ unpickles arbitrary objects."""
+    import io
+    import tokenize
+    from pathlib import Path
+
+    root = Path(training.__file__).resolve().parent.parent
+    bad = ["weights_only=" + "False", "pickle" + ".load", "allow_pickle=" + "True"]
+    found = []
+    for path in [*(root / "helpers").rglob("*.py"), *(root / "scripts").rglob("*.py")]:
+        tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+        code = "".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
+        found += [f"{path}: {word}" for word in bad if word in code]
+    assert not found, found
