@@ -32,7 +32,8 @@ course: setup weights
 
 # `make test` is what CI runs, in four stages:
 #  1. unit tests, widget callbacks, notebook hygiene, the classroom round trip, the browser and hub tests;
-#  2. every lesson in FULL mode (what students run), strict: a failing claim or exercise check fails;
+#  2. every lesson in FULL mode (what students run), one at a time, strict: a failing claim or exercise
+#     check fails; the run's wall time, CPU time and peak memory per lesson go to build/sizing.md;
 #  3. the negative control: every lesson on the same architecture with seeded random weights (fast
 #     mode), claims logged, not raised; and the student edition (nbgrader) on InceptionV1's
 #     architecture with random weights (fast mode): every cell of every lesson runs, exercises unanswered;
@@ -46,7 +47,8 @@ NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=1800
 test: setup
 	rm -rf $(CLAIMS) build/student
 	$(PYTEST) tests
-	CIRCUITS_STRICT=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/trained $(PYTEST) $(NBVAL) notebooks
+	OMP_WAIT_POLICY=PASSIVE $(PY) scripts/measure_lessons.py --env CIRCUITS_STRICT=1 --env CIRCUITS_CLAIMS_LOG=$(CLAIMS)/trained \
+		--out build/sizing.md
 	CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/control $(PYTEST) $(NBVAL) notebooks
 	$(PY) scripts/classroom.py student --out build/student
 	CIRCUITS_MODEL=inceptionv1 CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/inceptionv1-random \
