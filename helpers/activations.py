@@ -10,7 +10,7 @@ from typing import Iterator, Literal, Sequence
 
 import torch
 
-from .models import CircuitModel, Unit
+from .models import CircuitModel, Unit, _raise_non_finite_output, _reused_message
 
 
 class _StopForward(Exception):
@@ -31,6 +31,11 @@ def hooked_layers(
     :func:`run_until_captured`, which swallows the stop signal.
     """
     wanted = [model.layer(name) for name in dict.fromkeys(layers)]
+    reused = model.reused_layers() if wanted else {}
+    for layer in wanted:
+        if layer.name in reused:
+            raise ValueError(f"{model.name} layer {layer.name!r} cannot be captured: "
+                             f"{_reused_message(layer.module_path, reused[layer.name])}")
     find = model.module.get_submodule  # walks one path, so hooking stays cheap inside optimization loops
     store: dict[str, torch.Tensor] = {}
     handles = []
@@ -77,17 +82,24 @@ def capture(
     at: Literal["map", "center"] = "map",
     grad: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Activations of ``layers`` for images in [0, 1] RGB, shape (N, 3, H, W).
+    """Activations of ``layers`` for images in [0, 1] RGB, shape (N, 3, H, W), on the model's device.
+
+    The images may live on any device (they are moved to the model's); anything but float images
+    in [0, 1] (uint8, 0..255 floats, NaN, an (H, W, 3) array) is refused with a message saying how
+    to convert it. A layer whose module runs several times per forward pass is refused too.
 
     ``at="map"`` returns (N, C, h, w) spatial maps; ``at="center"`` returns (N, C) at the central
     position, the paper's "neuron". ``pre_activation=True`` reads values before the non-linearity.
     The forward pass stops after the deepest layer asked for.
     """
     names = [layers] if isinstance(layers, str) else list(layers)
-    images = images.to(model.device)
+    # model(...) checks the images (type, shape, dtype, range, NaN) and moves them to the model's device.
     with torch.set_grad_enabled(grad), hooked_layers(model, names, pre_activation=pre_activation) as store:
         run_until_captured(model, images)
     out = {name: store[name] for name in names}
+    for name, value in out.items():
+        if value.device.type != "meta" and not bool(torch.isfinite(value.detach()).all()):
+            _raise_non_finite_output(model, f"layer {name!r}")
     if at == "center":
         out = {name: value[:, :, value.shape[2] // 2, value.shape[3] // 2] for name, value in out.items()}
     elif at != "map":

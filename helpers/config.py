@@ -1,4 +1,4 @@
-"""Course-wide settings: where data lives, fast mode, offline mode and seeding.
+"""Course-wide settings: where data lives, fast mode, offline mode, the device and seeding.
 
 Every path is resolved from this package's location, never from the working directory, so a
 notebook, a test and a script all find the same ``data/`` folder.
@@ -49,6 +49,54 @@ def weights_kind() -> str:
     if kind not in WEIGHT_KINDS:
         raise ValueError(f"CIRCUITS_WEIGHTS={kind!r} is not understood; use one of {', '.join(WEIGHT_KINDS)} (or leave it unset).")
     return kind
+
+
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+
+
+def cuda_available() -> bool:
+    """True when PyTorch sees a CUDA GPU."""
+    return torch.cuda.is_available()
+
+
+def mps_available() -> bool:
+    """True when PyTorch can use Apple's Metal (MPS) backend."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _available(kind: str) -> bool:
+    return {"cpu": lambda: True, "cuda": cuda_available, "mps": mps_available}[kind]()
+
+
+def select_device(requested: str | None = None) -> torch.device:
+    """The device models run on: ``requested``, else ``CIRCUITS_DEVICE``, else the best one available.
+
+    The best one is a CUDA GPU, then Apple's MPS, else the CPU. An explicit choice (``cpu``, ``cuda``,
+    ``cuda:N`` or ``mps``) that is not understood, or not available on this machine, is an error that
+    says so, rather than a silent fall-back.
+    """
+    origin = "device" if requested is not None else "CIRCUITS_DEVICE"
+    if requested is None:
+        requested = os.environ.get("CIRCUITS_DEVICE", "")
+    requested = str(requested).strip().lower()
+    if not requested:
+        for kind in ("cuda", "mps"):
+            if _available(kind):
+                return torch.device(kind)
+        return torch.device("cpu")
+    kind, _, index = requested.partition(":")
+    if kind not in DEVICE_KINDS or (index and not (kind == "cuda" and index.isdigit())):
+        raise ValueError(f"{origin}={requested!r} is not understood; use one of {', '.join(DEVICE_KINDS)} "
+                         f"(or cuda:N for the N-th GPU), or leave it unset to pick the best available one.")
+    if not _available(kind):
+        raise RuntimeError(f"{origin}={requested!r}, but this machine has no {kind.upper()} device PyTorch can use "
+                           f"(torch {torch.__version__}). Set CIRCUITS_DEVICE=cpu, or leave it unset to pick the best "
+                           f"available device.")
+    if index and int(index) >= torch.cuda.device_count():
+        raise RuntimeError(f"{origin}={requested!r}, but this machine has {torch.cuda.device_count()} CUDA device(s), "
+                           f"numbered from 0.")
+    return torch.device(requested)
 
 
 def fast_or_full(fast: object, full: object):

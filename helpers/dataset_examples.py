@@ -382,6 +382,9 @@ def _load_cache(path: Path, settings: dict, source: ImageSource) -> DatasetExamp
 
 def _save_cache(path: Path, examples: DatasetExamples) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    from .download import remove_stale_temporaries
+
+    remove_stale_temporaries(path.parent, "*.pt*.tmp")  # orphans of saves that were killed (kill -9) mid-write
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(handle)
     try:

@@ -19,8 +19,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -57,6 +58,48 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextmanager
+def network_timeout(seconds: float | None = None) -> Iterator[None]:
+    """Bound every socket wait inside a ``with`` block, for third-party downloaders that take no timeout.
+
+    torchvision's dataset downloaders (``CIFAR10(download=True)``) call ``urlopen`` without a timeout, so a
+    server that accepts the connection and never answers would hang them forever; inside this block the
+    socket default (``seconds``, default :data:`DEFAULT_TIMEOUT`) applies and they raise ``TimeoutError``.
+    """
+    import socket
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DEFAULT_TIMEOUT if seconds is None else float(seconds))
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def remove_stale_temporaries(folder: str | Path, pattern: str, *, older_than_s: float = 3600.0) -> list[Path]:
+    """Delete files matching ``pattern`` in ``folder`` last modified more than ``older_than_s`` ago; returns them.
+
+    Temporary files are renamed into place or deleted by the code that wrote them; one still there long
+    after is the leftover of a process that was killed (``kill -9``, a power cut) and would stay forever.
+    Younger ones may belong to a save in progress in another process, so they are left alone.
+    """
+    import time
+
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    limit = time.time() - older_than_s
+    for path in folder.glob(pattern):
+        try:
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # vanished meanwhile, or not ours to delete
+            continue
+    return removed
 
 
 def _check_sha256_argument(sha256: str | None) -> str | None:
@@ -99,19 +142,24 @@ def download(
     sha256: str | None = None,
     check: Callable[[Path], None] | None = None,
     progress: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> Path:
     """Download ``url`` to ``dest``, keeping the file only if it arrived whole and passed every check.
 
     ``sha256`` is the expected hex digest, or its first digits (torch.hub's file-name convention).
-    ``check`` receives the downloaded (still temporary) file and raises to reject it. Raises
+    ``check`` receives the downloaded (still temporary) file and raises to reject it. ``timeout``
+    (default :data:`DEFAULT_TIMEOUT`, read at call time) bounds every wait for the server. Raises
     :class:`DownloadError` (an ``OSError``) on any failure, offline mode included.
     """
     dest = Path(dest)
+    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout}.")
     expected_sha = _check_sha256_argument(sha256)
     if is_offline():
         raise DownloadError(url, dest, "CIRCUITS_OFFLINE is set, so the network is not used")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest.parent, f".{dest.name}.*.part")  # left by a download that was killed
     handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
     temporary = Path(handle.name)
     try:
@@ -121,7 +169,9 @@ def download(
                 written, digest, expected_length = _stream_to(response, handle, url, progress)
         except urllib.error.HTTPError as error:
             raise DownloadError(url, dest, f"the server answered HTTP {error.code} ({error.reason})") from error
-        except urllib.error.URLError as error:
+        except (TimeoutError, urllib.error.URLError) as error:
+            if isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError):
+                raise DownloadError(url, dest, f"the server did not answer within {timeout:g} s (timed out)") from error
             raise DownloadError(url, dest, f"no connection ({error.reason})") from error
         except (http.client.HTTPException, OSError) as error:
             raise DownloadError(url, dest, f"the transfer broke off ({type(error).__name__}: {error})") from error
@@ -203,7 +253,7 @@ def download_and_extract(
     *,
     members: Sequence[str] | None = None,
     progress: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> Path:
     """Download a .tgz/.tar.gz/.tar/.zip archive and unpack it into ``dest_dir``; returns ``dest_dir``.
 
@@ -266,6 +316,33 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], module: nn.Module, 
                 f"{origin}: tensor {name!r} has shape {tuple(state_dict[name].shape)}, but the architecture needs "
                 f"{tuple(tensor.shape)}.{fix}"
             )
+    bad = first_non_finite(state_dict)
+    if bad is not None:
+        raise WeightsFileError(f"{origin}: tensor {bad!r} holds NaN or infinite values, so every activation after it "
+                               f"would be NaN.{fix}")
+
+
+def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity (meta tensors skipped), or None."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and tensor.device.type != "meta" and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
+def describe_load_error(error: BaseException) -> str:
+    """What went wrong in ``torch.load``, in one line, without PyTorch's advice to retry with ``weights_only`` off.
+
+    That advice would run whatever code a crafted file holds; the course never loads a file that way.
+    """
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text[text.index(marker) + len(marker):]
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not any(word in line for word in ("weights_only", "trusted source", "torch.load"))]
+    first = lines[0] if lines else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def load_checked_state_dict(path: str | Path, module: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
@@ -279,8 +356,8 @@ def load_checked_state_dict(path: str | Path, module: nn.Module, *, source: str)
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
         raise WeightsFileError(
-            f"{path} could not be read as a PyTorch state dict (truncated or corrupt?): {type(error).__name__}: "
-            f"{error}. {fix}"
-        ) from error
+            f"{path} could not be read as a PyTorch state dict (truncated or corrupt?): {describe_load_error(error)}. "
+            f"{fix}"
+        ) from None
     check_state_dict(state_dict, module, origin=str(path), fix=fix)
     return dict(state_dict)

@@ -105,7 +105,10 @@ def build_efficientnet_lite(name: str = "efficientnet_lite0", weights: Path | No
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as error:  # a truncated or foreign file
-            raise ValueError(f"Cannot read {name} weights at {weights}: {error}. Reinstall {package.replace('_', '-')}.") from error
+            from .download import describe_load_error
+
+            raise ValueError(f"Cannot read {name} weights at {weights}: {describe_load_error(error)}. "
+                             f"Reinstall {package.replace('_', '-')}.") from None
         load_positional_state_dict(module, state, str(weights))
     for child in module.modules():  # in-place activations would overwrite what hooks read
         if isinstance(child, (nn.ReLU, nn.ReLU6)):

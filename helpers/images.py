@@ -9,7 +9,7 @@ care where the pictures come from:
   gives thousands of patches;
 - :class:`ImageFolder`: any folder of images, searched recursively; unreadable files are skipped,
   counted and reported;
-- :func:`imagenette`: Imagenette / Imagewoof (fast.ai's ImageNet subsets) via torchvision, when online.
+- :func:`imagenette`: Imagenette / Imagewoof (fast.ai's ImageNet subsets), downloaded when online.
 """
 from __future__ import annotations
 
@@ -33,21 +33,58 @@ PHOTO_NAMES = (
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
+def _scaled_to_unit(array: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] from any numeric array, scaled by its type's range (not clamped away)."""
+    if array.dtype == bool:
+        return array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):
+        if array.size and int(array.min()) < 0:
+            raise ValueError(f"An image of {array.dtype} holds negative values (down to {int(array.min())}); "
+                             "pixel values must be 0 or more.")
+        if np.issubdtype(array.dtype, np.unsignedinteger):
+            top = float(np.iinfo(array.dtype).max)  # uint8: 255, uint16: 65535
+        else:  # signed integers carry no bit depth (np.array of Python ints is int64): judge from the values
+            peak = int(array.max()) if array.size else 0
+            if peak > 65535:
+                raise ValueError(f"An image of {array.dtype} holds values up to {peak}, beyond 16 bits; scale it to "
+                                 "floats in [0, 1] yourself.")
+            top = 255.0 if peak <= 255 else 65535.0
+        return array.astype(np.float32) / top
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"Cannot read an image of dtype {array.dtype}: use uint8, uint16 or floats in [0, 1].")
+    array = array.astype(np.float32)
+    if array.size == 0:
+        return array
+    if not np.isfinite(array).all():
+        raise ValueError(f"The image holds NaN or infinite values ({int((~np.isfinite(array)).sum())} of {array.size}).")
+    low, high = float(array.min()), float(array.max())
+    if high <= 1.5 and low >= -0.5:
+        return array  # [0, 1] (a little overshoot from resampling is clipped below)
+    if low >= -0.5 and high <= 255.5:
+        return array / 255.0  # floats holding 0..255 values
+    raise ValueError(f"The image's values run from {low:.4g} to {high:.4g}: neither [0, 1] nor 0..255. Rescale it to "
+                     "[0, 1] first (e.g. (x - x.min()) / (x.max() - x.min())).")
+
+
 def to_image_tensor(array: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Convert an HxW, HxWx3 or HxWx4 array (uint8, bool or float in [0, 1]) to a (3, H, W) tensor in [0, 1]."""
+    """Convert an HxW, HxWx3 or HxWx4 array to a (3, H, W) float tensor in [0, 1].
+
+    Values are scaled by their type's range: uint8 by 255, uint16 by 65535, bool as 0/1, floats in
+    [0, 1] as they are and floats holding 0..255 by 255. The alpha channel of an HxWx4 image is dropped.
+    """
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().numpy()
     array = np.asarray(array)
-    if array.dtype == bool:
-        array = array.astype(np.float32)
-    elif np.issubdtype(array.dtype, np.integer):
-        array = array.astype(np.float32) / 255.0
-    else:
-        array = array.astype(np.float32)
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"Expected an image of shape HxW, HxWx3 or HxWx4, got {array.shape}: it looks like channels "
+                         "first (C, H, W); it is probably an image tensor already (or use array.transpose(1, 2, 0)).")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2 and (array.ndim != 3 or array.shape[2] not in (3, 4)):
+        raise ValueError(f"Expected an image of shape HxW, HxWx3 or HxWx4, got {array.shape}.")
+    array = _scaled_to_unit(array)
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise ValueError(f"Expected an image of shape HxW, HxWx3 or HxWx4, got {array.shape}.")
     return torch.from_numpy(np.ascontiguousarray(array[:, :, :3])).permute(2, 0, 1).clamp(0, 1)
 
 
@@ -76,6 +113,11 @@ def load_image(path: str | Path) -> torch.Tensor:
 
     try:
         with Image.open(path) as img:
+            if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+                # 16-bit greyscale (PNG): convert("RGB") would clip every value above 255 to white.
+                return to_image_tensor(np.asarray(img).astype(np.uint16 if img.mode != "I" else np.int64))
+            if img.mode == "F":
+                return to_image_tensor(np.asarray(img))
             return to_image_tensor(np.asarray(img.convert("RGB")))
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"{path} is not a readable image: {error}") from error
@@ -172,6 +214,14 @@ class RandomCrops(ImageSource):
             raise ValueError("RandomCrops needs at least one photograph.")
         if self.count < 1 or not 0 < self.scales[0] <= self.scales[1] <= 1:
             raise ValueError(f"Need count >= 1 and 0 < scales[0] <= scales[1] <= 1; got count={self.count}, scales={self.scales}.")
+        if int(self.size) < 1 or int(self.batch_size) < 1:
+            raise ValueError(f"RandomCrops needs size >= 1 pixel and batch_size >= 1; got size={self.size}, "
+                             f"batch_size={self.batch_size}.")
+        for name, image in self.photos.items():
+            if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3 or not image.is_floating_point():
+                shape = tuple(getattr(image, "shape", ()))
+                raise ValueError(f"RandomCrops: photo {name!r} must be a (3, H, W) float tensor in [0, 1], got "
+                                 f"{type(image).__name__} of shape {shape}: convert it with to_image_tensor.")
         rng = np.random.default_rng(self.seed)
         names = sorted(self.photos)
         self._boxes = []
@@ -185,11 +235,13 @@ class RandomCrops(ImageSource):
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha1()
+        """Names the photos by a hash of ALL their pixels (any edit changes it) and every setting."""
+        digest = hashlib.sha256()
         for name in sorted(self.photos):
-            digest.update(name.encode())
-            digest.update(self.photos[name].numpy().tobytes()[:: max(1, self.photos[name].numel() // 4096)])
-        return f"crops-{digest.hexdigest()[:10]}-n{self.count}-s{self.size}-sc{self.scales[0]}-{self.scales[1]}-seed{self.seed}{'' if self.flip else '-noflip'}"
+            photo_ = self.photos[name].detach().cpu().contiguous()
+            digest.update(f"{name}:{tuple(photo_.shape)}:{photo_.dtype}".encode())
+            digest.update(photo_.numpy().tobytes())
+        return f"crops-{digest.hexdigest()[:16]}-n{self.count}-s{self.size}-sc{self.scales[0]}-{self.scales[1]}-seed{self.seed}{'' if self.flip else '-noflip'}"
 
     def __len__(self) -> int:
         return self.count
@@ -277,8 +329,14 @@ IMAGENETTE_URLS = {
 }
 
 
-def imagenette(which: str = "imagenette", split: str = "val", size: int = 160, batch_size: int = 32) -> ImageFolder:
-    """Imagenette or Imagewoof (160 px), downloaded once to ``data/datasets/`` when the network allows."""
+def imagenette(which: str = "imagenette", split: str = "val", size: int = 160, batch_size: int = 32, *,
+               timeout: float | None = None, progress: bool = True) -> ImageFolder:
+    """Imagenette or Imagewoof (160 px), downloaded once to ``data/datasets/`` when the network allows.
+
+    The archive comes through the course's checked downloader (:func:`helpers.download.download_and_extract`):
+    a server that stops answering for ``timeout`` seconds (default ``helpers.download.DEFAULT_TIMEOUT``)
+    is a :class:`~helpers.download.DownloadError`, never a hang, and nothing partial is kept.
+    """
     if which not in IMAGENETTE_URLS:
         raise ValueError(f"Unknown data set {which!r}: choose one of {', '.join(IMAGENETTE_URLS)}.")
     if split not in ("train", "val"):
@@ -290,13 +348,12 @@ def imagenette(which: str = "imagenette", split: str = "val", size: int = 160, b
                 f"{which} is not in {folder.parent} and CIRCUITS_OFFLINE is set. Run `make weights` with a network "
                 f"connection, or unpack {IMAGENETTE_URLS[which]} there yourself."
             )
-        from torchvision.datasets import Imagenette
+        from .download import DEFAULT_TIMEOUT, DownloadError, download_and_extract
 
-        if which == "imagenette":
-            Imagenette(str(DATASETS_DIR), split=split, size="160px", download=True)
-            folder = DATASETS_DIR / "imagenette2-160" / split
-        else:
-            from .download import download_and_extract
-
-            download_and_extract(IMAGENETTE_URLS[which], DATASETS_DIR)
+        DATASETS_DIR.mkdir(parents=True, exist_ok=True)
+        download_and_extract(IMAGENETTE_URLS[which], DATASETS_DIR, progress=progress,
+                             timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
+        if not folder.is_dir():
+            raise DownloadError(IMAGENETTE_URLS[which], folder.parent, f"the archive holds no {folder.parent.name}/{split} folder",
+                                by_hand=f"unpack it into {DATASETS_DIR}")
     return ImageFolder(folder, size=size, batch_size=batch_size)

@@ -54,14 +54,17 @@ LABELS_MEMBER = "imagenet_comp_graph_label_strings.txt"
 NUM_CLASSES = 1008
 INPUT_SIZE = 224
 
-#: Local response normalisation, in ``torch.nn.LocalResponseNorm`` terms. Two settings circulate in
-#: public PyTorch ports of this graph: the older one (size 9, alpha 1e-4, beta 0.5, k 1; still in
-#: Lucent) and a 2021 correction by the port's author, made to match the TensorFlow implementation
-#: (size 10, alpha 10 x 1e-4, beta 0.5, k 2: each value is divided by sqrt(2 + 1e-4 x the sum of
-#: squares over 10 neighbouring channels), i.e. TensorFlow's bias 2 and per-channel alpha 1e-4).
-#: We use the correction, because its author made it to match TensorFlow's results; we could not
-#: check either against TensorFlow here. Changing it changes every activation after conv2d0.
-LOCAL_RESPONSE_NORM = dict(size=10, alpha=10 * 0.00009999999747378752, beta=0.5, k=2.0)
+#: Local response normalisation as the graph computes it: TensorFlow's ``tf.nn.local_response_normalization``
+#: with depth_radius 5, bias 2, alpha 1e-4 (float32: 0.00009999999747378752) and beta 0.5, i.e.
+#: ``out[c] = x[c] / (2 + 1e-4 * sum(x[c-5 .. c+5] ** 2)) ** 0.5``, a window of 2 * 5 + 1 = 11 channels
+#: centred on c. In ``torch.nn.LocalResponseNorm`` terms that is size 11 (an odd size, so the window is
+#: symmetric: PyTorch puts size // 2 channels before c and (size - 1) // 2 after), alpha 11 x 1e-4
+#: (PyTorch divides alpha by size, TensorFlow does not) and k 2. Public PyTorch ports used size 9 or
+#: size 10 (asymmetric: 5 channels before, 4 after), neither of which is TensorFlow's formula; the
+#: test writes TensorFlow's formula out and checks this module against it.
+LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA = 5, 2.0, 0.00009999999747378752, 0.5
+LOCAL_RESPONSE_NORM = dict(size=2 * LRN_DEPTH_RADIUS + 1, alpha=(2 * LRN_DEPTH_RADIUS + 1) * LRN_ALPHA,
+                           beta=LRN_BETA, k=LRN_BIAS)
 
 NO_PADDING = (0, 0, 0, 0)
 #: TensorFlow "SAME" padding of a 3x3 stride-2 max pool on an even-sized input: one extra row and column, bottom/right.
@@ -277,7 +280,15 @@ def record_file() -> Path:
 
 def read_labels(path: str | Path) -> list[str]:
     """The 1008 class names from a label file whose line i names output i (padded with 'unused')."""
-    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not a text file in UTF-8 (byte {error.start} cannot be decoded), so it is not InceptionV1's "
+            f"label file. Delete it and run `python scripts/prepare_data.py --models inceptionv1` (or unpack "
+            f"{LABELS_MEMBER} from {LABELS_URL} there)."
+        ) from None
+    lines = [line.strip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     if not 1001 <= len(lines) <= NUM_CLASSES:
@@ -387,15 +398,60 @@ def _missing_weights_message(reason: str) -> str:
     )
 
 
+def _recorded_sha256() -> str | None:
+    """The SHA-256 recorded at download, or None without a record; a damaged record is an error naming the file."""
+    record = record_file()
+    if not record.exists():
+        return None
+    fix = (f"Delete {record} (it is only a record of the download; the weights check without it), or delete it "
+           f"and {weights_file()} and download both again with `python scripts/prepare_data.py --models inceptionv1`.")
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsFileError(f"{record} is damaged (not a JSON record: {error}). {fix}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sha256", ""), str):
+        raise WeightsFileError(f"{record} is damaged (expected a JSON object with a 'sha256' text). {fix}")
+    return data.get("sha256") or None
+
+
 def _check_against_record(path: Path) -> None:
-    if not record_file().exists():
-        return
-    recorded = json.loads(record_file().read_text(encoding="utf-8")).get("sha256")
+    recorded = _recorded_sha256()
     if recorded and file_sha256(path) != recorded:
         raise WeightsFileError(
             f"{path} changed since it was downloaded: its SHA-256 differs from the one recorded in {record_file()}. "
             f"If you replaced it on purpose, delete {record_file()}; otherwise delete both and download again."
         )
+
+
+_problem_cache: dict[tuple, str | None] = {}
+
+
+def weights_problem() -> str | None:
+    """Why the InceptionV1 weights on disk cannot be used (a one-line reason with the fix), or None if they can.
+
+    Checks what :func:`load_inceptionv1` checks (the recorded SHA-256, the file reads as a state dict
+    with the architecture's names and shapes and finite values, the label file if present) without
+    building the model; the answer is cached until a file changes.
+    """
+    path = weights_file()
+    files = (path, record_file(), labels_file())
+    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None for f in files)
+    key = (str(path), stamp)
+    if key not in _problem_cache:
+        _problem_cache.clear()
+        if not path.exists():
+            problem = f"InceptionV1 weights are not at {path}"
+        else:
+            try:
+                _check_against_record(path)
+                load_checked_state_dict(path, _architecture_on_meta(), source=WEIGHTS_URL)
+                if labels_file().exists():
+                    read_labels(labels_file())
+                problem = None
+            except (WeightsFileError, ValueError, OSError) as error:
+                problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        _problem_cache[key] = problem
+    return _problem_cache[key]
 
 
 def load_inceptionv1(*, progress: bool = True) -> CircuitModel:

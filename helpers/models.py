@@ -10,11 +10,19 @@ Model zoo entries (InceptionV1, EfficientNet-Lite, torchvision models) live in `
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
+
+#: Images may stray this far outside [0, 1] (interpolation overshoot, jitter) before they are refused as
+#: another scale (0..255, a normalised tensor): a dark 0..255 image still reaches far beyond it.
+IMAGE_RANGE_TOLERANCE = (-1.0, 2.0)
+_CONVERT_HINT = ("convert with helpers.images.to_image_tensor(array) (it takes HxW, HxWx3 or HxWx4 arrays, uint8, "
+                 "uint16 or floats, and scales by the type's range) and stack images with torch.stack")
 
 
 class UnknownNameError(KeyError, ValueError):
@@ -89,6 +97,92 @@ class Unit:
         raise ValueError(f"Cannot read unit {spec!r}: write it as 'layer:channel', e.g. 'mixed3b:379'.")
 
 
+def _device_of(module: nn.Module) -> torch.device:
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def check_images(images: object, *, channels: int | None = 3, what: str = "images") -> torch.Tensor:
+    """Refuse anything but a batch of float images (N, C, H, W) in [0, 1], with a message saying how to convert.
+
+    Checks the type, the shape (an (H, W, 3) array, channels last, one unbatched image, an alpha
+    channel), the dtype (uint8 and other integers), NaN/infinite values and the value range (0..255
+    floats). Returns the tensor unchanged. Values are not read on the ``meta`` device.
+    """
+    if not isinstance(images, torch.Tensor):
+        shape = getattr(images, "shape", None)
+        described = f"a {type(images).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+        raise TypeError(f"{what} must be a torch tensor (N, 3, H, W) of floats in [0, 1], got {described}: {_CONVERT_HINT}.")
+    shape = tuple(images.shape)
+    if images.dim() == 3:
+        if shape[-1] in (1, 3, 4) and shape[0] not in (1, 3, 4):
+            fix = "an (H, W, C) image: use to_image_tensor(image)[None] (or image.permute(2, 0, 1)[None] for floats in [0, 1])"
+        else:
+            fix = "one image without a batch dimension: pass image[None] (or torch.stack for several)"
+        raise ValueError(f"{what} must be a batch (N, 3, H, W); got shape {shape}, {fix}.")
+    if images.dim() != 4:
+        raise ValueError(f"{what} must be a batch (N, 3, H, W) of images in [0, 1]; got shape {shape}: {_CONVERT_HINT}.")
+    if channels is not None and shape[1] != channels:
+        if shape[-1] in (1, 3, 4) and shape[1] not in (1, 3, 4):
+            fix = "the channels come last (N, H, W, C): use images.permute(0, 3, 1, 2)"
+        elif shape[1] == 4 and channels == 3:
+            fix = "4 channels is RGBA: drop the alpha channel with images[:, :3] (to_image_tensor does it for arrays)"
+        elif shape[1] == 1 and channels == 3:
+            fix = "1 channel is greyscale: repeat it with images.expand(-1, 3, -1, -1)"
+        else:
+            fix = _CONVERT_HINT
+        raise ValueError(f"{what} must have {channels} channels (N, {channels}, H, W); got shape {shape}: {fix}.")
+    if not images.is_floating_point():
+        scale = {torch.uint8: "255", torch.bool: "1"}.get(images.dtype, "the largest value the type holds")
+        raise TypeError(f"{what} are {images.dtype}, but the course's models take floats in [0, 1]: use "
+                        f"images.float() / {scale}, or {_CONVERT_HINT}.")
+    if images.device.type == "meta" or images.numel() == 0:
+        return images
+    with torch.no_grad():
+        values = images.detach()
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(f"{what} hold NaN or infinite values ({bad} of {values.numel()} entries); every activation "
+                             f"would be NaN. Find where they came from (a division by zero, a failed load) and fix them.")
+        low, high = (float(v) for v in torch.aminmax(values))
+    if low < IMAGE_RANGE_TOLERANCE[0] or high > IMAGE_RANGE_TOLERANCE[1]:
+        guess = " (it looks like 0..255: divide by 255)" if high > 2 and low >= 0 and high <= 255 else ""
+        raise ValueError(f"{what} range from {low:.4g} to {high:.4g}, but the course's models take images in [0, 1]"
+                         f"{guess}; {_CONVERT_HINT}. The model's own preprocessing does the normalisation.")
+    return images
+
+
+def non_finite_parameter(module: nn.Module) -> str | None:
+    """The name of the first parameter or buffer of ``module`` holding NaN or infinity, or None."""
+    from .download import first_non_finite
+
+    return first_non_finite(dict(module.named_parameters()) | dict(module.named_buffers()))
+
+
+def _raise_non_finite_output(model: "CircuitModel", where: str) -> None:
+    bad = non_finite_parameter(model.module)
+    cause = (f"its weights hold NaN or infinite values (first: {bad!r}); reload the model or find what wrote them"
+             if bad else "an overflow inside the network (the input was checked and is finite)")
+    raise ValueError(f"{model.name} produced NaN or infinite values at {where}: {cause}.")
+
+
+@contextmanager
+def _hooks_paused(module: nn.Module) -> Iterator[None]:
+    """Take every forward (pre-)hook off ``module``'s submodules for a ``with`` block, and put them back."""
+    saved = [(m, m._forward_hooks, m._forward_pre_hooks) for m in module.modules()]
+    try:
+        for m, _, _ in saved:
+            m._forward_hooks, m._forward_pre_hooks = OrderedDict(), OrderedDict()
+        yield
+    finally:
+        for m, hooks, pre_hooks in saved:
+            m._forward_hooks, m._forward_pre_hooks = hooks, pre_hooks
+
+
 class ImageNormalize(nn.Module):
     """Preprocessing ``(x - mean) / std`` per channel, from images in [0, 1] RGB."""
 
@@ -119,11 +213,16 @@ class CircuitModel:
     trained: bool = True
     _layer_index: dict[str, Layer] = field(init=False, repr=False)
     _shapes: dict[tuple[int, int], dict[str, tuple[int, int, int]]] = field(init=False, repr=False, default_factory=dict)
+    _calls: dict[str, int] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.module.eval()
         self.module.requires_grad_(False)
         self.preprocess.eval()
+        bad = non_finite_parameter(self.module)
+        if bad is not None:
+            raise ValueError(f"The weights of {self.name} hold NaN or infinite values (first: {bad!r}), so every "
+                             f"activation would be NaN. Load the weights again, or find what wrote them.")
         self._layer_index = {layer.name: layer for layer in self.layers}
         modules = dict(self.module.named_modules())
         for layer in self.layers:
@@ -132,23 +231,34 @@ class CircuitModel:
                     raise ValueError(f"Layer {layer.name!r} points at module {path!r}, which {self.name} does not have.")
 
     # --- running -------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int | None:
+        """Channels the network takes (3 for RGB), read from the preprocessing; None when it cannot tell."""
+        mean = getattr(self.preprocess, "mean", None)
+        return int(mean.shape[1]) if isinstance(mean, torch.Tensor) and mean.dim() == 4 else None
+
+    def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
+        """The one entry point of every image into the network: checked (:func:`check_images`), then moved to its device."""
+        return check_images(images, channels=self.in_channels).to(self.device)
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """Class logits for a batch of images in [0, 1] RGB, shape (N, 3, H, W)."""
-        return self.module(self.preprocess(images))
+        """Class logits for a batch of images in [0, 1] RGB, shape (N, 3, H, W), on any device (moved to the model's)."""
+        logits = self.module(self.preprocess(self.prepare_input(images)))
+        if logits.device.type != "meta" and not bool(torch.isfinite(logits.detach()).all()):
+            _raise_non_finite_output(self, "its output")
+        return logits
 
     def top_classes(self, images: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
         """The k most probable (label, probability) pairs for each image of a batch."""
         with torch.no_grad():
-            probabilities = self(images.to(self.device)).softmax(-1)
+            probabilities = self(images).softmax(-1)
         values, indices = probabilities.topk(k, dim=-1)
         return [[(self.labels[i], float(p)) for p, i in zip(row_p, row_i)] for row_p, row_i in zip(values, indices)]
 
     @property
     def device(self) -> torch.device:
-        """The device the network's parameters live on."""
-        for tensor in self.module.parameters():
-            return tensor.device
-        return torch.device("cpu")
+        """The device the network's parameters (or buffers) live on; inputs are moved there."""
+        return _device_of(self.module)
 
     def to(self, device: str | torch.device) -> "CircuitModel":
         """Move the network to a device, in place; returns self."""
@@ -210,23 +320,41 @@ class CircuitModel:
     def layer_shapes(self, size: int | None = None) -> dict[str, tuple[int, int, int]]:
         """(channels, height, width) of every layer for a square input of ``size`` pixels."""
         size = size or self.input_size
-        key = (size, size)
-        if key not in self._shapes:
-            shapes: dict[str, tuple[int, int, int]] = {}
-            modules = dict(self.module.named_modules())
-            handles = []
+        if (size, size) not in self._shapes:
+            self._trace(size)
+        return self._shapes[size, size]
+
+    def _trace(self, size: int) -> None:
+        """One forward pass on a blank image, recording each layer's shape and how often its module runs."""
+        shapes: dict[str, tuple[int, int, int]] = {}
+        calls: dict[str, int] = {}
+        modules = dict(self.module.named_modules())
+        handles = []
+        with _hooks_paused(self.module):  # hooks already placed (a capture in progress) must not see this pass
             for layer in self.layers:
                 def hook(_m, _i, output, name=layer.name):
                     shapes.setdefault(name, tuple(output.shape[1:]))
+                    calls[name] = calls.get(name, 0) + 1
                 handles.append(modules[layer.module_path].register_forward_hook(hook))
             try:
                 with torch.no_grad():
-                    self(torch.zeros(1, 3, size, size, device=self.device))
+                    self.module(self.preprocess(torch.zeros(1, self.in_channels or 3, size, size, device=self.device)))
             finally:
                 for handle in handles:
                     handle.remove()
-            self._shapes[key] = shapes
-        return self._shapes[key]
+        self._shapes[size, size] = shapes
+        if self._calls is None:
+            self._calls = calls
+
+    def reused_layers(self) -> dict[str, int]:
+        """Layers whose module runs more than once per forward pass (e.g. ResNet's block ReLU), with the count.
+
+        Such a layer has no single activation: a hook would see several. :func:`helpers.activations.capture`
+        refuses them.
+        """
+        if self._calls is None:
+            self._trace(self.input_size)
+        return {name: count for name, count in self._calls.items() if count > 1}
 
     def summary(self, size: int | None = None) -> str:
         """A table of the layers with their output shapes, ready to print."""
@@ -251,9 +379,12 @@ def find_activation_layers(module: nn.Module, kinds: tuple[type, ...] = (nn.ReLU
     return [name for name, child in module.named_modules() if isinstance(child, kinds)]
 
 
-def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequence[str], input_size: int, in_channels: int) -> dict[str, int]:
+def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequence[str], input_size: int,
+                         in_channels: int) -> tuple[dict[str, int], dict[str, int]]:
+    """(channels of each module's output, how many times each module ran) over one forward pass."""
     modules = dict(module.named_modules())
     found: dict[str, int] = {}
+    calls: dict[str, int] = {}
     handles = []
     for path in paths:
         if path not in modules:
@@ -261,19 +392,28 @@ def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequen
 
         def record(_module: nn.Module, _inputs: object, output: torch.Tensor, path: str = path) -> None:
             found.setdefault(path, int(output.shape[1]))
+            calls[path] = calls.get(path, 0) + 1
 
         handles.append(modules[path].register_forward_hook(record))
     try:
         with torch.no_grad():
             module.eval()
-            module(preprocess(torch.zeros(1, in_channels, input_size, input_size)))
+            module(preprocess(torch.zeros(1, in_channels, input_size, input_size, device=_device_of(module))))
     finally:
         for handle in handles:
             handle.remove()
     missing = [p for p in paths if p not in found]
     if missing:
         raise ValueError(f"These modules never ran in a forward pass, so they cannot be layers: {missing}.")
-    return found
+    return found, calls
+
+
+def _reused_message(path: str, count: int) -> str:
+    parent = path.rpartition(".")[0]
+    instead = f" (e.g. {parent!r}, the block that contains it)" if parent else ""
+    return (f"module {path!r} runs {count} times in one forward pass (one module reused inside the network, like "
+            f"the ReLU of a ResNet block), so it has no single activation: a hook would see {count} different "
+            f"values. Use a module that runs once{instead}.")
 
 
 def wrap_model(
@@ -295,13 +435,25 @@ def wrap_model(
     Left out, every ReLU/ReLU6/GELU/SiLU module becomes a layer. ``mean``/``std`` give the
     preprocessing from images in [0, 1].
     """
-    if layers is None:
+    guessed = layers is None
+    if guessed:
         layers = find_activation_layers(module)
         if not layers:
             raise ValueError("No activation modules found: pass layers=[...] with the module paths to use.")
     mapping = dict(layers) if isinstance(layers, dict) else {path: path for path in layers}
-    preprocess = ImageNormalize(mean, std)
-    channels = _channels_from_trace(module, preprocess, list(mapping.values()), input_size, in_channels)
+    preprocess = ImageNormalize(mean, std).to(_device_of(module))
+    channels, calls = _channels_from_trace(module, preprocess, list(mapping.values()), input_size, in_channels)
+    reused = {path: count for path, count in calls.items() if count > 1}
+    if reused and not guessed:
+        path, count = next(iter(reused.items()))
+        raise ValueError(f"wrap_model: layer {path!r} cannot be a layer: {_reused_message(path, count)}")
+    if reused:  # guessed activation modules that run several times are left out, and said so
+        mapping = {name: path for name, path in mapping.items() if path not in reused}
+        print(f"wrap_model: left out {len(reused)} activation module(s) that run several times per forward pass "
+              f"(e.g. {next(iter(reused))!r}); pass layers=[...] to choose modules that run once.")
+        if not mapping:
+            raise ValueError("wrap_model: every activation module runs several times per forward pass, so none can be "
+                             "a layer: pass layers=[...] with module paths that run once (e.g. whole blocks).")
     modules = dict(module.named_modules())
     activation_kinds = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid)
     built = [
@@ -314,8 +466,9 @@ def wrap_model(
         for course_name, path in mapping.items()
     ]
     with torch.no_grad():
-        num_classes = module(preprocess(torch.zeros(1, in_channels, input_size, input_size))).shape[-1]
-    return CircuitModel(
+        blank = torch.zeros(1, in_channels, input_size, input_size, device=_device_of(module))
+        num_classes = module(preprocess(blank)).shape[-1]
+    wrapped = CircuitModel(
         name=name,
         module=module,
         layers=built,
@@ -324,3 +477,5 @@ def wrap_model(
         labels=list(labels) if labels is not None else [f"class {i}" for i in range(num_classes)],
         description="a model wrapped with wrap_model",
     )
+    wrapped._calls = {course_name: calls[path] for course_name, path in mapping.items()}  # traced above already
+    return wrapped

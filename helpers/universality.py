@@ -90,6 +90,13 @@ def linear_cka(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor |
     a, b = _as_matrix(features_a, "features_a"), _as_matrix(features_b, "features_b")
     if len(a) != len(b):
         raise ValueError(f"Both representations must describe the same examples: got {len(a)} and {len(b)} rows.")
+    for name, x in (("features_a", a), ("features_b", b)):
+        finite = torch.isfinite(x)
+        if not bool(finite.all()):
+            rows = torch.nonzero(~finite.all(1)).flatten()
+            raise ValueError(f"linear_cka: {name} holds NaN or infinite values ({int((~finite).sum())} entries, in "
+                             f"{len(rows)} of {len(x)} rows, first row {int(rows[0])}); CKA would be meaningless. "
+                             f"Find where they came from, or drop those rows from both representations.")
     return cka_from_grams(a @ a.T, b @ b.T, debiased=debiased)
 
 

@@ -1,7 +1,9 @@
 """The model zoo: load any of the course's models by name, and pick the default one.
 
 ``load_model()`` with no name gives the *active* model: ``CIRCUITS_MODEL`` if set, else the paper's
-InceptionV1 when its weights are on disk, else the offline EfficientNet-Lite0. With
+InceptionV1 when its weights are on disk and usable, else the offline EfficientNet-Lite0 (a missing or
+corrupt weights file gives a one-line reason). The model goes on the best available device (CUDA, then
+Apple MPS, else the CPU; ``CIRCUITS_DEVICE=cpu|cuda|mps`` overrides). With
 ``CIRCUITS_WEIGHTS=random`` (or ``load_model(..., weights="random")``) every model comes with seeded
 random weights instead: the negative control on which the lessons' claims must fail.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .config import WEIGHT_KINDS, weights_kind
+from .config import WEIGHT_KINDS, select_device, weights_kind
 from .models import CircuitModel, UnknownNameError, _closest
 
 OFFLINE_DEFAULT = "efficientnet_lite0"
@@ -96,17 +98,26 @@ def default_model_name() -> tuple[str, str]:
     if chosen:
         return check_name(chosen), "CIRCUITS_MODEL is set"
     if weights_available("inceptionv1"):
-        return "inceptionv1", "its weights are in data/weights/ (the paper's model)"
+        from .inceptionv1 import weights_problem
+
+        problem = weights_problem()
+        if problem is None:
+            return "inceptionv1", "its weights are in data/weights/ (the paper's model)"
+        return OFFLINE_DEFAULT, f"the InceptionV1 weights in data/weights/ cannot be used: {problem}"
     return OFFLINE_DEFAULT, (
         "InceptionV1 weights are not in data/weights/; run `make weights` with a network "
         "connection to get the paper's model"
     )
 
 
-def load_model(name: str | None = None, *, weights: str | None = None, verbose: bool = True) -> CircuitModel:
+def load_model(name: str | None = None, *, weights: str | None = None, device: str | None = None,
+               verbose: bool = True) -> CircuitModel:
     """Load a zoo model by name (the active model when ``name`` is None); loaded models are reused.
 
     ``weights`` is "trained" or "random" (the negative control); None reads ``CIRCUITS_WEIGHTS``.
+    ``device`` is "cpu", "cuda" (or "cuda:N") or "mps"; None reads ``CIRCUITS_DEVICE``, and when that
+    is unset too, picks the best available: a CUDA GPU, then Apple's MPS, else the CPU. Every helper
+    moves its inputs to the model's device, so notebooks need no change.
     """
     reason = "asked for by name"
     if name is None:
@@ -115,10 +126,13 @@ def load_model(name: str | None = None, *, weights: str | None = None, verbose: 
     weights = weights_kind() if weights is None else weights
     if weights not in WEIGHT_KINDS:
         raise ValueError(f"weights={weights!r} is not understood; use one of {', '.join(WEIGHT_KINDS)}.")
-    if (name, weights) not in _loaded:
-        _loaded[name, weights] = MODELS[name](weights == "trained")
+    target = select_device(device)
+    key = (name, weights, str(target))
+    if key not in _loaded:
+        _loaded[key] = MODELS[name](weights == "trained").to(target)
     if verbose:
         control = "" if weights == "trained" else (
             " with RANDOM weights: the negative control, on which every claim about learned features should fail")
-        print(f"Active model: {name} ({reason}){control}.")
-    return _loaded[name, weights]
+        where = "" if target.type == "cpu" else f" on {target}"
+        print(f"Active model: {name} ({reason}){control}{where}.")
+    return _loaded[key]

@@ -51,18 +51,22 @@ def prepare_model(name: str, *, force: bool = False, progress: bool = True) -> s
     return f"{name}: ready ({path})."
 
 
-def prepare_data_set(which: str) -> str:
-    """Download one data set (Imagenette or Imagewoof, 160 px) when needed; return the one-line outcome."""
+def prepare_data_set(which: str, *, timeout: float | None = None, progress: bool = True) -> str:
+    """Download one data set (Imagenette or Imagewoof, 160 px) when needed; return the one-line outcome.
+
+    The download goes through the course's checked downloader: a server that stops answering for
+    ``timeout`` seconds (default ``helpers.download.DEFAULT_TIMEOUT``) gives a "skipped" line, not a hang.
+    """
     folder = DATASETS_DIR / f"{which}2-160"
     if (folder / "val").is_dir():
         return f"{which}: ready ({folder})."
     if is_offline():
         return f"{which}: skipped (CIRCUITS_OFFLINE is set). {_later('--models --data', which)}"
     try:
-        imagenette(which, split="val")
+        imagenette(which, split="val", timeout=timeout, progress=progress)
     except DownloadError as error:
         return f"{which}: skipped ({error.reason}). {_later('--models --data', which)}"
-    except (OSError, RuntimeError, ValueError) as error:  # torchvision's own downloader raises these
+    except (OSError, ValueError) as error:  # e.g. a full disk, or an archive without the expected folders
         return f"{which}: skipped ({type(error).__name__}: {error}). {_later('--models --data', which)}"
     return f"{which}: ready ({folder})."
 
@@ -77,11 +81,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"data sets to fetch (default and choices: {' '.join(DATA_SETS)})")
     parser.add_argument("--force", action="store_true", help="download model weights again even if present")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="give up on a server silent for this long (default: helpers.download.DEFAULT_TIMEOUT)")
     args = parser.parse_args(argv)
+    if args.timeout is not None:
+        import helpers.download
+
+        helpers.download.DEFAULT_TIMEOUT = args.timeout
     for name in args.models:
         print(prepare_model(name, force=args.force, progress=not args.quiet), flush=True)
     for which in args.data:
-        print(prepare_data_set(which), flush=True)
+        print(prepare_data_set(which, timeout=args.timeout, progress=not args.quiet), flush=True)
     return 0
 
 

@@ -315,3 +315,47 @@ def test_random_build_is_seeded():
     again = inception.build_inceptionv1(seed=3).module.conv2d0_pre_relu_conv.weight
     assert torch.equal(first, again)
     assert not math.isclose(float(first.sum()), float(inception.build_inceptionv1(seed=4).module.conv2d0_pre_relu_conv.weight.sum()))
+
+
+# --- local response normalisation against TensorFlow's formula ---------------------------------
+
+def _tensorflow_lrn(x: torch.Tensor, depth_radius: int, bias: float, alpha: float, beta: float) -> torch.Tensor:
+    """tf.nn.local_response_normalization written out (float64 loops, no PyTorch LRN call):
+
+    sqr_sum[c] = sum(x[c'] ** 2 for c' in c - depth_radius .. c + depth_radius, inside the channel range)
+    out[c] = x[c] / (bias + alpha * sqr_sum[c]) ** beta
+    """
+    x = x.double()
+    channels = x.shape[1]
+    out = torch.empty_like(x)
+    for c in range(channels):
+        window = range(max(0, c - depth_radius), min(channels, c + depth_radius + 1))
+        sqr_sum = sum(x[:, d] ** 2 for d in window)
+        out[:, c] = x[:, c] / (bias + alpha * sqr_sum) ** beta
+    return out
+
+
+def test_local_response_norm_is_tensorflows_formula(random_model):
+    # The graph's LRN: depth_radius 5, bias 2, alpha 1e-4, beta 0.5 (inception5h's graph definition).
+    generator = torch.Generator().manual_seed(0)
+    for norm in (random_model.module.localresponsenorm0, random_model.module.localresponsenorm1):
+        channels = 64 if norm is random_model.module.localresponsenorm0 else 192
+        # Activations of the size LRN meets in the network (post-ReLU, up to a few hundred), so alpha * sum matters.
+        x = torch.rand(2, channels, 5, 5, generator=generator) * 300
+        expected = _tensorflow_lrn(x, depth_radius=5, bias=2.0, alpha=1e-4, beta=0.5)
+        got = norm(x).double()
+        relative = ((got - expected).abs() / expected.abs().clamp(min=1e-12)).max().item()
+        assert relative < 1e-6, relative
+        # The window matters: the old ports' settings (size 9, k 1; size 10, asymmetric) are measurably different.
+        for size, k in ((9, 1.0), (10, 2.0)):
+            other = nn.LocalResponseNorm(size, alpha=size * 1e-4, beta=0.5, k=k)(x).double()
+            assert ((other - expected).abs() / expected.abs()).max().item() > 1e-3
+
+
+def test_feature_visualization_swap_of_the_lrn_keeps_tensorflows_formula(random_model):
+    from helpers.featurevis import BandedLocalResponseNorm
+
+    x = torch.rand(1, 64, 6, 6, generator=torch.Generator().manual_seed(1)) * 300
+    banded = BandedLocalResponseNorm(random_model.module.localresponsenorm0)(x).double()
+    expected = _tensorflow_lrn(x, depth_radius=5, bias=2.0, alpha=1e-4, beta=0.5)
+    assert ((banded - expected).abs() / expected.abs()).max().item() < 1e-5

@@ -59,3 +59,24 @@ def test_branch_lookup_names_the_concat_branch() -> None:
     assert layer.branch_of(3).name == "1x1"
     assert layer.branch_of(4).name == "3x3"
     assert layer.branch_of(10) is None
+
+
+def test_every_entry_point_moves_inputs_to_the_models_device() -> None:
+    # CI has no GPU: on the "meta" device an output can only come out if the CPU input was moved there.
+    from helpers.activations import capture, unit_activation
+    from helpers.featurevis import neuron, objective_values
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
+                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2))
+    model = wrap_model(module, {"a": "1", "b": "3"}, input_size=16).to("meta")
+    assert model.device.type == "meta" and model.preprocess.mean.device.type == "meta"
+    images = torch.rand(2, 3, 16, 16)
+    assert model(images).device.type == "meta"
+    assert capture(model, images, ["a", "b"])["b"].device.type == "meta"
+    assert capture(model, images, "a", at="center")["a"].shape == (2, 4)
+    assert unit_activation(model, images, "b:1").device.type == "meta"
+    assert objective_values(model, [neuron(model.unit("b:0")), neuron(model.unit("b:1"))], images).device.type == "meta"
+    assert model.layer_shapes(16)["b"] == (5, 16, 16)  # the shape trace builds its blank image on the device
+    with pytest.raises(TypeError, match="torch.uint8"):  # checks that need no values still run
+        model(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))

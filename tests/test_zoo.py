@@ -59,3 +59,43 @@ def test_missing_or_corrupt_efficientnet_weights(tmp_path) -> None:
     torch.save({"w": torch.zeros(3)}, wrong)
     with pytest.raises(ValueError, match="holds 1 tensors"):
         build_efficientnet_lite("efficientnet_lite0", weights=wrong)
+
+
+# --- the device (issue 17 point 6) --------------------------------------------------------------
+
+def _tiny(trained: bool):
+    from torch import nn
+
+    from helpers.models import wrap_model
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    return wrap_model(module, {"a": "1"}, input_size=16)
+
+
+def test_load_model_puts_the_model_on_the_chosen_device(monkeypatch, capsys) -> None:
+    # CI has no GPU: "meta" stands in for one (a device that is not the CPU, where tensors have no values).
+    monkeypatch.setitem(zoo.MODELS, "efficientnet_lite0", _tiny)
+    monkeypatch.setattr(zoo, "_loaded", {})
+    asked = []
+    monkeypatch.setattr(zoo, "select_device", lambda device=None: asked.append(device) or torch.device("meta"))
+    model = zoo.load_model("efficientnet_lite0")
+    assert model.device.type == "meta" and asked == [None]
+    assert "on meta" in capsys.readouterr().out
+    assert model(torch.rand(2, 3, 16, 16)).device.type == "meta"  # CPU images moved to the model's device
+
+
+def test_load_model_refuses_an_unknown_or_missing_device(monkeypatch) -> None:
+    from helpers import config
+
+    monkeypatch.setitem(zoo.MODELS, "efficientnet_lite0", _tiny)
+    monkeypatch.setattr(zoo, "_loaded", {})
+    monkeypatch.setenv("CIRCUITS_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="CIRCUITS_DEVICE='tpu' is not understood"):
+        zoo.load_model("efficientnet_lite0")
+    monkeypatch.setattr(config, "cuda_available", lambda: False)
+    monkeypatch.setenv("CIRCUITS_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        zoo.load_model("efficientnet_lite0")
+    monkeypatch.setenv("CIRCUITS_DEVICE", "cpu")
+    assert zoo.load_model("efficientnet_lite0", verbose=False).device.type == "cpu"

@@ -288,6 +288,9 @@ def render_units(model: CircuitModel, units: str | Sequence[str | Unit], kind: s
     elif isinstance(units, (str, Unit)):
         units = [units]
     objectives = [makers[kind](model.unit(u)) for u in units]
+    if not objectives:
+        raise ValueError("render_units got no units to visualize (an empty list): pass at least one unit, e.g. "
+                         "['mixed3b:379'], or a layer name for all of its channels; check the selection that made the list.")
     chunks = [objectives[i:i + batch_size] for i in range(0, len(objectives), batch_size)]
     if len(chunks) == 1:
         return render(model, objectives, seed=seed, progress=progress, **options)
