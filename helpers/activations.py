@@ -82,11 +82,12 @@ def capture(
     at: Literal["map", "center"] = "map",
     grad: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Activations of ``layers`` for images in [0, 1] RGB, shape (N, 3, H, W), on the model's device.
+    """Activations of ``layers`` for images in [0, 1] RGB, shape (N, 3, H, W).
 
-    The images may live on any device (they are moved to the model's); anything but float images
-    in [0, 1] (uint8, 0..255 floats, NaN, an (H, W, 3) array) is refused with a message saying how
-    to convert it. A layer whose module runs several times per forward pass is refused too.
+    The images may live on any device: they are moved to the model's (a GPU when there is one), and
+    the activations come back on the CPU, except with ``grad=True`` (they stay on the model's device,
+    attached to the graph). Anything but float images in [0, 1] (uint8, 0..255 floats, NaN, an
+    (H, W, 3) array) is refused with a message saying how to convert it. A layer whose module runs several times per forward pass is refused too.
 
     ``at="map"`` returns (N, C, h, w) spatial maps; ``at="center"`` returns (N, C) at the central
     position, the paper's "neuron". ``pre_activation=True`` reads values before the non-linearity.
@@ -104,6 +105,8 @@ def capture(
         out = {name: value[:, :, value.shape[2] // 2, value.shape[3] // 2] for name, value in out.items()}
     elif at != "map":
         raise ValueError(f"at must be 'map' or 'center', not {at!r}.")
+    if not grad:  # back to the CPU, where the rest of the course's tools (numpy, plots, CPU tensors) work
+        out = {name: value.cpu() if value.device.type not in ("cpu", "meta") else value for name, value in out.items()}
     return out
 
 
