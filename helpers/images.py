@@ -208,6 +208,7 @@ class RandomCrops(ImageSource):
     batch_size: int = 32
     flip: bool = True
     _boxes: list[tuple[str, int, int, int, bool]] = field(init=False, repr=False)
+    _digests: dict[str, tuple[tuple, bytes]] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.photos:
@@ -238,10 +239,22 @@ class RandomCrops(ImageSource):
         """Names the photos by a hash of ALL their pixels (any edit changes it) and every setting."""
         digest = hashlib.sha256()
         for name in sorted(self.photos):
-            photo_ = self.photos[name].detach().cpu().contiguous()
-            digest.update(f"{name}:{tuple(photo_.shape)}:{photo_.dtype}".encode())
-            digest.update(photo_.numpy().tobytes())
+            digest.update(name.encode())
+            digest.update(self._photo_digest(name))
         return f"crops-{digest.hexdigest()[:16]}-n{self.count}-s{self.size}-sc{self.scales[0]}-{self.scales[1]}-seed{self.seed}{'' if self.flip else '-noflip'}"
+
+    def _photo_digest(self, name: str) -> bytes:
+        """SHA-256 of every pixel of one photo; recomputed whenever the tensor is replaced or edited in place."""
+        image = self.photos[name]
+        # torch counts in-place edits in _version, so an edit through the tensor is never served a stale digest.
+        stamp = (id(image), image._version, image.data_ptr(), tuple(image.shape), image.dtype)
+        cached = self._digests.get(name)
+        if cached is None or cached[0] != stamp:
+            pixels = image.detach().cpu().contiguous()
+            digest = hashlib.sha256(f"{tuple(pixels.shape)}:{pixels.dtype}".encode())
+            digest.update(pixels.numpy().tobytes())
+            self._digests[name] = cached = (stamp, digest.digest())
+        return cached[1]
 
     def __len__(self) -> int:
         return self.count

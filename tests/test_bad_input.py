@@ -55,6 +55,11 @@ def test_random_crops_key_changes_with_any_single_pixel_edit():
         edited[name][c, y, x] = (edited[name][c, y, x] + 0.25) % 1.0
         keys.add(RandomCrops(edited, count=4).key)
     assert len(keys) == 201
+    crops = RandomCrops(photos, count=4)  # the digest is cached per photo, but an in-place edit is seen
+    before = crops.key
+    photos["b"][0, 5, 5] += 0.5
+    assert crops.key != before
+    photos["b"][0, 5, 5] -= 0.5
     assert RandomCrops(photos, count=4).key == RandomCrops({k: v.clone() for k, v in photos.items()}, count=4).key
 
 
