@@ -325,3 +325,66 @@ def blurred_photo_responses(
         values = unit_responses(model, [unit], torch.cat([sharp, other])).numpy()[:, 0]
         preferred[row], swapped[row] = values[: len(photos)], values[len(photos) :]
     return preferred, swapped
+
+
+def sharp_side_sweep(
+    model: CircuitModel, unit: str | Unit, photo: torch.Tensor, orientations: Sequence[float], sigma: float = 3.0
+) -> np.ndarray:
+    """(O,) one unit's response to ``photo`` kept sharp on the side at each orientation and blurred on the other.
+
+    The half-plane boundary runs through the centre of the unit's receptive field, so the sweep reads
+    which side of its field the unit wants the fine detail on, on a photograph instead of a synthetic texture.
+    """
+    unit = model.unit(unit)
+    if not len(orientations):
+        raise ValueError("Give at least one orientation (degrees) for the sharp side.")
+    center = place_on_receptive_field(model, unit.layer, photo.shape[-1]).center
+    images = torch.stack([blur_half_plane(photo, sigma, float(a), center=center) for a in orientations])
+    return unit_responses(model, [unit], images).numpy()[:, 0].astype(np.float64)
+
+
+@dataclass
+class HeldOutCheck:
+    """A family's members measured again on textures the screen never used (new noise, other frequencies)."""
+
+    units: list[Unit]
+    screened: np.ndarray  # (F,) preferred orientation from the screen, degrees
+    held_out: np.ndarray  # (F,) preferred orientation on the held-out textures, degrees
+    beats_controls: np.ndarray  # (F,) bool: the held-out preferred boundary beats both held-out same-texture controls
+    tolerance: float
+
+    @property
+    def same_orientation(self) -> np.ndarray:
+        """(F,) bool: the held-out preference lies within ``tolerance`` degrees of the screened one."""
+        from .tuning import angle_difference
+
+        return angle_difference(self.held_out, self.screened) <= self.tolerance
+
+    def describe(self) -> str:
+        """One line: how many members keep their orientation and still need the frequency change."""
+        count = len(self.units)
+        return (f"{int(self.same_orientation.sum())} of {count} members keep their preferred orientation within "
+                f"{self.tolerance:.0f}°, {int(self.beats_controls.sum())} of {count} still beat both same-texture controls")
+
+
+def held_out_check(
+    family: HighLowFamily, model: CircuitModel, *, high_frequency: float = 0.18, ratio: float = 6.0,
+    seeds: Sequence[int] = (101, 102), tolerance: float = 30.0,
+) -> HeldOutCheck:
+    """Screen the family's layer again with new noise seeds and another frequency pair, and compare each member."""
+    screen = family.screen
+    again = screen_high_low(model, family.layer, orientations=len(screen.orientations), high_frequency=high_frequency,
+                            ratio=ratio, seeds=list(seeds), size=screen.placement.size)
+    channels = family.channels
+    beats = again.peak[channels] > np.maximum(again.fine_control[channels], again.smooth_control[channels])
+    return HeldOutCheck(list(family.units), np.asarray(family.orientations, dtype=np.float64), again.preferred[channels],
+                        beats & (again.peak[channels] > 0), tolerance)
+
+
+def above_chance_p(successes: int, trials: int, chance: float = 0.5) -> float:
+    """One-sided binomial p-value: the probability of at least ``successes`` in ``trials`` at rate ``chance`` (1.0 with no trials)."""
+    if trials <= 0:
+        return 1.0
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be between 0 and trials ({trials}), not {successes}.")
+    return float(sum(math.comb(trials, k) * chance**k * (1 - chance) ** (trials - k) for k in range(successes, trials + 1)))

@@ -313,3 +313,136 @@ def cross_weights(
         left_to_right=mean_net(left_from, right_to),
         right_to_left=mean_net(right_from, left_to),
     )
+
+
+# --- mirror pairs without dog photographs --------------------------------------------------------
+
+
+def own_image_test(model: CircuitModel, units: Sequence[str | Unit], images: torch.Tensor, *, batch_size: int = 16) -> MirrorTest:
+    """Each unit against ITS OWN image (e.g. its feature visualization) and that image's mirror image.
+
+    ``images[i]`` belongs to ``units[i]``; the image as given counts as "left" (the case the unit was
+    made to answer), so a left score near +1 means the unit answers its image and not the mirror image
+    (an oriented unit), near 0 that it answers both (a mirror-invariant unit, a union).
+    """
+    units = [model.unit(u) for u in units]
+    if images.dim() != 4 or len(images) != len(units):
+        raise ValueError(f"Give one (3, H, W) image per unit: {len(units)} units, images of shape {tuple(images.shape)}.")
+    if not units:
+        raise ValueError("Give at least one unit.")
+    as_given = unit_responses(model, units, images, at="max", batch_size=batch_size)
+    mirrored = unit_responses(model, units, images.flip(-1), at="max", batch_size=batch_size)
+    rows = torch.arange(len(units))
+    return MirrorTest(units, as_given[rows, rows][:, None], mirrored[rows, rows][:, None], 1 / 3, 1e-3)
+
+
+def _standardized(responses: torch.Tensor) -> torch.Tensor:
+    centred = responses - responses.mean(0)
+    return centred / centred.norm(dim=0).clamp(min=1e-9)
+
+
+@dataclass
+class MirrorPartners:
+    """For every unit of a layer: how well it, and every other unit, follows its responses under mirroring.
+
+    ``correlation[a, b]`` is the correlation over images x between unit a's response to x and unit
+    b's response to mirror(x). A mirror-invariant unit has ``correlation[a, a]`` near 1; an oriented
+    unit a has a low ``correlation[a, a]`` and, in a network that learned both cases, a *partner*
+    b != a with ``correlation[a, b]`` near 1: b answers mirror(x) as a answers x.
+    """
+
+    layer: str
+    units: list[Unit]
+    correlation: torch.Tensor  # (C, C)
+    mean_response: torch.Tensor  # (C,) mean response over the images (as given)
+
+    @property
+    def self_correlation(self) -> torch.Tensor:
+        """(C,) each unit's own responses to x against its responses to mirror(x)."""
+        return self.correlation.diagonal().clone()
+
+    @property
+    def partner(self) -> torch.Tensor:
+        """(C,) the other unit that best follows each unit's responses under mirroring."""
+        others = self.correlation.clone()
+        others.fill_diagonal_(-2.0)
+        return others.argmax(1)
+
+    @property
+    def partner_correlation(self) -> torch.Tensor:
+        """(C,) the correlation with that partner."""
+        return self.correlation[torch.arange(len(self.units)), self.partner]
+
+    def pairs(self, count: int | None = None, min_correlation: float = -1.0, max_self: float = 1.0) -> list[tuple[Unit, Unit]]:
+        """Mutual partners (a's partner is b and b's is a) that follow each other better than themselves, best first.
+
+        ``min_correlation`` is the least partner correlation of both, ``max_self`` the most either
+        may follow itself (lower: more oriented).
+        """
+        partner, best, own = self.partner, self.partner_correlation, self.self_correlation
+        found = []
+        for a in range(len(self.units)):
+            b = int(partner[a])
+            if a < b and int(partner[b]) == a and min(best[a], best[b]) > max(own[a], own[b]) \
+                    and min(best[a], best[b]) >= min_correlation and max(own[a], own[b]) <= max_self:
+                found.append((float(min(best[a], best[b])), a, b))
+        found.sort(reverse=True)
+        return [(self.units[a], self.units[b]) for _, a, b in found[:count]]
+
+    def table(self, pairs: Sequence[tuple[Unit, Unit]]) -> str:
+        """One line per pair: the two units, how well each follows itself and the other under mirroring."""
+        rows = [f"{'unit A':<16} {'unit B':<16} {'A~mirror A':>10} {'B~mirror B':>10} {'A~mirror B':>10}"]
+        for a, b in pairs:
+            i, j = self.units.index(a), self.units.index(b)
+            rows.append(f"{str(a):<16} {str(b):<16} {float(self.correlation[i, i]):>10.2f} {float(self.correlation[j, j]):>10.2f} "
+                        f"{float(min(self.correlation[i, j], self.correlation[j, i])):>10.2f}")
+        return "\n".join(rows)
+
+
+def partners_from_test(test: MirrorTest) -> MirrorPartners:
+    """:class:`MirrorPartners` from a mirror test of every unit of one layer (images as given = ``on_left``)."""
+    layers = {u.layer for u in test.units}
+    if len(layers) != 1 or test.on_left.shape[1] < 3:
+        raise ValueError("Give a mirror test of the units of ONE layer on at least 3 images.")
+    given, mirrored = test.on_left.T.double(), test.on_right.T.double()  # (N, C)
+    correlation = (_standardized(given).T @ _standardized(mirrored)).float()
+    return MirrorPartners(layers.pop(), list(test.units), correlation, given.mean(0).float())
+
+
+def mirror_partners(model: CircuitModel, layer: str, images: torch.Tensor, *, batch_size: int = 32) -> MirrorPartners:
+    """Every unit of ``layer`` on (N, 3, H, W) images and their mirror images (maximum over positions): see :class:`MirrorPartners`."""
+    if images.dim() != 4 or len(images) < 3:
+        raise ValueError(f"Give at least 3 images as an (N, 3, H, W) batch, got shape {tuple(images.shape)}.")
+    return partners_from_test(mirror_test(model, model.units(layer), images, facing="left", batch_size=batch_size))
+
+
+@dataclass
+class PairWeights:
+    """Net weights from the two members of mirror pairs (A: one case, B: the other) into each unit of a later layer."""
+
+    pairs: list[tuple[Unit, Unit]]
+    targets: list[Unit]
+    from_a: torch.Tensor  # (T, P)
+    from_b: torch.Tensor  # (T, P)
+
+    def symmetry(self, shuffled: bool = False, seed: int = 0) -> torch.Tensor:
+        """(T,) per target, the correlation over pairs between its weight from A and from B (``shuffled``: B of another pair)."""
+        b = self.from_b
+        if shuffled:  # every A with the B of another pair: a random cyclic derangement
+            order = torch.randperm(b.shape[1], generator=torch.Generator().manual_seed(seed))
+            derangement = torch.empty_like(order)
+            derangement[order] = torch.roll(order, 1)
+            b = b[:, derangement]
+        return torch.nn.functional.cosine_similarity(self.from_a - self.from_a.mean(1, keepdim=True),
+                                                     b - b.mean(1, keepdim=True), dim=1)
+
+
+def pair_weights(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Unit]], targets: Sequence[str | Unit]) -> PairWeights:
+    """Net weights (expanded weights summed over space) from both members of each pair into each target unit."""
+    if not pairs:
+        raise ValueError("Give at least one pair of units.")
+    a_units = [model.unit(a) for a, _ in pairs]
+    b_units = [model.unit(b) for _, b in pairs]
+    targets = [model.unit(t) for t in targets]
+    return PairWeights(list(zip(a_units, b_units)), targets,
+                       net_weight(weights_between(model, a_units, targets)), net_weight(weights_between(model, b_units, targets)))

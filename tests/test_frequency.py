@@ -88,21 +88,3 @@ def test_depth_helpers(high_low_model):
 def test_bad_input_is_explained(high_low_model, call, message):
     with pytest.raises(ValueError, match=message):
         call(high_low_model)
-
-
-def test_exercise_checks_accept_right_and_explain_wrong_answers(high_low_model):
-    from helpers.checks import ExerciseError
-    from helpers.checks.frequency import check_fine_on_top, check_preferred_orientation, check_sharp_side
-
-    assert check_fine_on_top(frequency_boundary(64, 90, 0.3, 0.03))
-    with pytest.raises(ExerciseError, match="not clearly on top"):
-        check_fine_on_top(frequency_boundary(64, 270, 0.3, 0.03))
-    angles = np.arange(0, 360, 30)
-    curve = np.maximum(np.cos(np.radians(angles - 60)), 0)
-    assert check_preferred_orientation(60, curve, angles)
-    with pytest.raises(ExerciseError, match="away from"):
-        check_preferred_orientation(240, curve, angles)
-    texture = frequency_boundary(high_low_model.input_size, 0, 0.3, 0.3, seed=5)
-    assert check_sharp_side(high_low_model, "highlow:0", texture, 0.0, sigma=2.0)
-    with pytest.raises(ExerciseError, match="prefers the other"):
-        check_sharp_side(high_low_model, "highlow:0", texture, 180.0, sigma=2.0)

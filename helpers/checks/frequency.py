@@ -1,4 +1,9 @@
-"""Self-checks for the high-low frequency lesson's exercises."""
+"""Self-checks for the high-low frequency lesson's exercises.
+
+Each check recomputes the right answer from what it is given (the student's image, the unit's tuning
+curve, the unit itself on the photograph), and accepts only answers within half a sampling step of it:
+every answer one step (or more) away, and any typed-in constant that is not the unit's own answer, fails.
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,50 +11,76 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..frequency import sharp_side_sweep
 from ..models import CircuitModel, Unit
-from ..stimuli.boundaries import blur_half_plane, high_frequency_fraction
-from ..tuning import angle_difference, place_on_receptive_field, preferred_orientation, unit_responses
-from . import expect, passed
+from ..stimuli.boundaries import high_frequency_fraction
+from ..tuning import angle_difference, preferred_orientation
+from . import exercise, expect, passed
+
+Number = (int, float, np.floating, np.integer)
 
 
+def _strips(image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Four strips just above and just below the horizontal midline, at the left and right edges."""
+    size = image.shape[-1]
+    near, far = size // 2 - max(2, size // 25), size // 2 - size * 5 // 25
+    left, right = slice(size // 50 + 1, size // 4), slice(size - size // 4, size - size // 50 - 1)
+    above, below = slice(far, near), slice(size - near, size - far)
+    return {"top left": image[:, above, left], "top right": image[:, above, right],
+            "bottom left": image[:, below, left], "bottom right": image[:, below, right]}
+
+
+@exercise
 def check_fine_on_top(image: torch.Tensor) -> bool:
     """Exercise 1: a (3, S, S) boundary image with the fine texture in the top half and the smooth one below."""
-    expect(isinstance(image, torch.Tensor) and image.dim() == 3 and image.shape[0] == 3,
-           f"Give one (3, S, S) image, not {getattr(image, 'shape', type(image).__name__)}.",
+    expect(isinstance(image, torch.Tensor) and image.dim() == 3 and image.shape[0] == 3 and image.shape[1] == image.shape[2],
+           f"Give one square (3, S, S) image, not {getattr(image, 'shape', type(image).__name__)}.",
            "frequency_boundary(...) returns exactly that.")
-    size = image.shape[-1]
-    quarter = size // 4
-    top = high_frequency_fraction(image[:, 2 : size // 2 - 4, quarter : size - quarter])
-    bottom = high_frequency_fraction(image[:, size // 2 + 4 : size - 2, quarter : size - quarter])
-    expect(top > 3 * bottom and top > 0.5,
-           f"The top half has {top:.0%} of its power at high frequency, the bottom half {bottom:.0%}: "
-           "the fine texture is not clearly on top.",
-           "orientation is the direction of the fine side, counter-clockwise from 'right': up is 90.")
-    return passed(f"Fine texture on top ({top:.0%} high-frequency power) over a smooth bottom ({bottom:.0%}).")
+    expect(image.shape[-1] >= 48, f"The image is only {image.shape[-1]} px; make it at least 48 px (the exercise asks for 96).")
+    fine = {name: high_frequency_fraction(strip) for name, strip in _strips(image).items()}
+    for side in ("left", "right"):
+        top, bottom = fine[f"top {side}"], fine[f"bottom {side}"]
+        expect(top > 0.5 and top > 3 * bottom,
+               f"Just above the midline on the {side}, {top:.0%} of the power is at high frequency; just below it, {bottom:.0%}: "
+               "the boundary is not horizontal with the fine texture on top.",
+               "orientation is the direction of the fine side, counter-clockwise from 'right' (0°).")
+    return passed("Fine texture on top over a smooth bottom, on the left and on the right of the picture.")
 
 
+@exercise
 def check_preferred_orientation(answer: float, tuning: np.ndarray, orientations: Sequence[float]) -> bool:
     """Exercise 2: the preferred orientation (degrees) read from one unit's tuning curve over 360 degrees."""
-    expect(isinstance(answer, (int, float, np.floating, np.integer)), f"Answer with a number of degrees, not {type(answer).__name__}.")
-    truth = float(preferred_orientation(np.asarray(tuning)[:, None], orientations)[0])
-    peak = float(np.asarray(orientations)[int(np.argmax(tuning))])
-    error = float(min(angle_difference(answer, truth), angle_difference(answer, peak)))
-    expect(error <= 20, f"{float(answer):.0f}° is {error:.0f}° away from where the tuning curve peaks ({peak:.0f}°, circular mean {truth:.0f}°).",
-           "Take the orientation with the largest response, or the circular mean of the curve.")
-    return passed(f"The unit wants its fine side at about {truth:.0f}° (peak at {peak:.0f}°).")
+    expect(isinstance(answer, Number) and not isinstance(answer, bool), f"Answer with a number of degrees, not {type(answer).__name__}.")
+    orientations = np.asarray(orientations, dtype=np.float64)
+    tuning = np.asarray(tuning, dtype=np.float64)
+    expect(len(orientations) >= 4 and tuning.shape == orientations.shape, "The tuning curve needs one response per orientation.")
+    step = 360.0 / len(orientations)
+    peak = float(orientations[int(np.argmax(tuning))])
+    mean = float(preferred_orientation(tuning[:, None], orientations)[0])
+    error = float(min(angle_difference(float(answer), peak), angle_difference(float(answer), mean)))
+    expect(error <= step / 2,
+           f"{float(answer) % 360:.0f}° is not where this curve peaks: it is at least {error:.0f}° from the preferred orientation "
+           f"(the curve is sampled every {step:.0f}°).",
+           "Take the orientation with the largest response (np.argmax), or the circular mean of the curve.")
+    return passed(f"The unit wants its fine side at about {mean:.0f}° (largest sample at {peak:.0f}°).")
 
 
-def check_sharp_side(model: CircuitModel, unit: str | Unit, photo: torch.Tensor, orientation: float, sigma: float = 3.0) -> bool:
-    """Exercise 3: the side (degrees) to keep sharp in ``photo`` so that ``unit`` fires more than with the sides swapped."""
+@exercise
+def check_sharp_side(model: CircuitModel, unit: str | Unit, photo: torch.Tensor, answer: float, sigma: float = 3.0,
+                     step: float = 15.0) -> bool:
+    """Exercise 3: the side (degrees, a multiple of ``step``) to keep sharp in ``photo`` so that ``unit`` fires most."""
+    expect(isinstance(answer, Number) and not isinstance(answer, bool),
+           f"Answer with a number of degrees (the sharp side's direction), not {type(answer).__name__}.")
     unit = model.unit(unit)
-    expect(isinstance(orientation, (int, float, np.floating, np.integer)),
-           f"Answer with a number of degrees (the sharp side's direction), not {type(orientation).__name__}.")
-    center = place_on_receptive_field(model, unit.layer, photo.shape[-1]).center
-    images = torch.stack([blur_half_plane(photo, sigma, float(orientation), center=center),
-                          blur_half_plane(photo, sigma, float(orientation) + 180.0, center=center)])
-    yours, swapped = unit_responses(model, [unit], images)[:, 0].tolist()
-    expect(yours > swapped,
-           f"With the sharp side at {float(orientation):.0f}° {unit} gives {yours:.2f}; with the sides swapped it gives "
-           f"{swapped:.2f}, so the unit prefers the other arrangement.",
-           "A high-low detector wants fine detail on its preferred side: use its preferred orientation from the screen.")
-    return passed(f"{unit} gives {yours:.2f} with the sharp side at {float(orientation):.0f}° and {swapped:.2f} with the sides swapped.")
+    orientations = np.arange(0.0, 360.0, step)
+    sweep = sharp_side_sweep(model, unit, photo, orientations, sigma)
+    best = float(orientations[int(np.argmax(sweep))])
+    expect(float(sweep.max()) > 0, f"{unit} does not fire on this photograph with either side blurred: pick another photograph.")
+    yours = float(sharp_side_sweep(model, unit, photo, [float(answer)], sigma)[0])
+    error = float(angle_difference(float(answer), best))
+    expect(error <= step / 2,
+           f"With the sharp side at {float(answer) % 360:.0f}° {unit} gives {yours:.2f}, but another direction gives "
+           f"{float(sweep.max()):.2f}: yours is {error:.0f}° off the best one.",
+           f"Blur the photograph with blur_half_plane at every direction in np.arange(0, 360, {step:g}) (sharp side = "
+           "orientation, centre = the unit's receptive field) and keep the direction with the largest response.")
+    return passed(f"{unit} gives {yours:.2f} with the sharp side at {float(answer) % 360:.0f}°, its best direction on this photograph.")
