@@ -9,7 +9,8 @@ Typical use::
     result.images   # (2, 3, 128, 128) in [0, 1]
 """
 from .objectives import (
-    BatchedObjectives, Objective, channel, class_logit, direction, diversity, neuron, objective_values, random_direction,
+    BatchedObjectives, Objective, channel, class_logit, custom, direction, diversity, neuron, objective_values,
+    random_direction,
 )
 from .param import FourierImage, ImageParam, PixelImage, color_matrix_from_images, imagenet_color_matrix, make_param
 from .render import (
@@ -18,7 +19,7 @@ from .render import (
 from .transforms import Compose, Jitter, Pad, RandomRotate, RandomScale, get_transforms, light_transforms, standard_transforms
 
 __all__ = [
-    "BatchedObjectives", "Objective", "channel", "class_logit", "direction", "diversity", "neuron", "objective_values",
+    "BatchedObjectives", "Objective", "channel", "class_logit", "custom", "direction", "diversity", "neuron", "objective_values",
     "random_direction",
     "FourierImage", "ImageParam", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
     "BandedLocalResponseNorm", "RedirectedReLU", "RenderResult", "faster_modules", "redirected_relus", "render", "render_units",

@@ -12,6 +12,14 @@ Objectives compose like numbers::
     -channel("blocks.3.2:17")                         # the "negative" visualization
     channel("blocks.3.2:17") + 0.1 * diversity("blocks.3.2")
 
+Your own term is any function of one layer's activations, declared with that layer so that the
+batched, stop-at-the-deepest-layer pass still serves it::
+
+    def total_activation(acts):            # acts: (n, C, h, w) -> one value per image, shape (n,)
+        return acts.clamp(min=0).sum(dim=(1, 2, 3))
+
+    channel("blocks.3.2:17") - 1e-4 * custom("blocks.3.2", total_activation, "total activation")
+
 Each objective knows which layers it reads, so the forward pass stops after the deepest one
 (class logits need the whole network). :class:`BatchedObjectives` evaluates MANY objectives on
 one batch, image ``i`` scored by its own objective, with one vectorized operation per layer
@@ -26,7 +34,7 @@ Diversity reads post-activations (the pattern of what fires, as in style statist
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import torch
 
@@ -69,7 +77,20 @@ class DiversityTerm:
     description: str = ""
 
 
-Term = LinearTerm | DiversityTerm
+@dataclass(frozen=True)
+class CustomTerm:
+    """A user's term: ``function(activations of layer) -> one value per image``, shape (n, C, h, w) -> (n,).
+
+    ``pre_activation`` None follows the objective's setting (before the non-linearity where there is one).
+    """
+
+    layer: str
+    function: Callable[[torch.Tensor], torch.Tensor]
+    description: str = ""
+    pre_activation: bool | None = None
+
+
+Term = LinearTerm | DiversityTerm | CustomTerm
 
 
 class Objective:
@@ -169,6 +190,15 @@ def diversity(layer: str) -> Objective:
     return Objective([(1.0, DiversityTerm(layer, description=f"diversity at {layer}"))])
 
 
+def custom(layer: str, function: Callable[[torch.Tensor], torch.Tensor], description: str | None = None, *,
+           pre_activation: bool | None = None) -> Objective:
+    """Your own term: ``function`` maps a layer's activations (n, C, h, w) to one differentiable value per image (n,)."""
+    if not callable(function):
+        raise TypeError(f"custom needs a function of the layer's activations, got {function!r}.")
+    name = description or getattr(function, "__name__", "custom")
+    return Objective([(1.0, CustomTerm(layer, function, f"{name} at {layer}", pre_activation))])
+
+
 def gram_diversity(activations: torch.Tensor) -> torch.Tensor:
     """Per image of a group (n, C, h, w): minus the mean cosine similarity of its Gram matrix to the others'."""
     count = activations.shape[0]
@@ -201,6 +231,7 @@ class BatchedObjectives:
         # Which value each layer is read at: (layer, pre?) -> hook key.
         self._linear: dict[tuple[str, Where, bool], torch.Tensor] = {}
         self._diversity: list[tuple[int, float, str]] = []  # (objective index, coefficient, layer)
+        self._custom: list[tuple[int, float, CustomTerm, bool]] = []  # (objective index, coefficient, term, pre?)
         channels: dict[str, int] = {}
         for index, objective in enumerate(objectives):
             for coefficient, term in objective.terms:
@@ -211,16 +242,25 @@ class BatchedObjectives:
                         raise ValueError("diversity compares the images that share an objective: use images_per_objective >= 2.")
                     self._diversity.append((index, coefficient, term.layer))
                     continue
-                pre = pre_activation and term.layer != LOGITS and model.layer(term.layer).pre_activation_path is not None
+                if isinstance(term, CustomTerm):
+                    wanted = pre_activation if term.pre_activation is None else term.pre_activation
+                    self._custom.append((index, coefficient, term, wanted and self._has_pre(term.layer)))
+                    continue
+                pre = pre_activation and term.layer != LOGITS and self._has_pre(term.layer)
                 width = len(model.labels) if term.layer == LOGITS else channels[term.layer]
                 key = (term.layer, term.where, pre)
                 weights = self._linear.setdefault(key, torch.zeros(len(objectives), width))
                 weights[index] += coefficient * term.vector(width)
         # Expand per-objective weights to per-image weights once, not at every step.
         self._linear = {key: w.repeat_interleave(self.per, dim=0) for key, w in self._linear.items()}
-        self.pre_layers = sorted({k[0] for k in self._linear if k[2]}, key=model.layer_depth)
-        self.post_layers = sorted({k[0] for k in self._linear if not k[2] and k[0] != LOGITS} | {d[2] for d in self._diversity},
-                                  key=model.layer_depth)
+        custom_pre = {term.layer for _i, _c, term, pre in self._custom if pre}
+        custom_post = {term.layer for _i, _c, term, pre in self._custom if not pre}
+        self.pre_layers = sorted({k[0] for k in self._linear if k[2]} | custom_pre, key=model.layer_depth)
+        self.post_layers = sorted({k[0] for k in self._linear if not k[2] and k[0] != LOGITS} | {d[2] for d in self._diversity}
+                                  | custom_post, key=model.layer_depth)
+
+    def _has_pre(self, layer: str) -> bool:
+        return self.model.layer(layer).pre_activation_path is not None
 
     @property
     def deepest_layer(self) -> str:
@@ -262,6 +302,15 @@ class BatchedObjectives:
             group = slice(index * self.per, (index + 1) * self.per)
             extra = torch.zeros_like(total)
             extra[group] = coefficient * gram_diversity(found[(layer, False)][group])
+            total = total + extra
+        for index, coefficient, term, pre in self._custom:
+            group = slice(index * self.per, (index + 1) * self.per)
+            value = term.function(found[(term.layer, pre)][group])
+            if not isinstance(value, torch.Tensor) or value.shape != (self.per,):
+                raise ValueError(f"The custom term {term.description!r} must return one value per image, shape ({self.per},); "
+                                 f"it returned {getattr(value, 'shape', type(value).__name__)}.")
+            extra = torch.zeros_like(total)
+            extra[group] = coefficient * value
             total = total + extra
         return total
 

@@ -175,6 +175,7 @@ def render(
     color_matrix: torch.Tensor | None = None,
     channels_last: bool = True,
     snapshot_steps: Sequence[int] = (),
+    optimizer: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
     progress: bool = True,
 ) -> RenderResult:
     """Optimize one image per objective (``images_per_objective`` each), all in one batch.
@@ -184,7 +185,9 @@ def render(
     Compose; ``redirect_steps`` steps use redirected ReLU gradients; ``pre_activation`` reads
     layers before their non-linearity; ``channels_last`` feeds the network NHWC images (10-25%
     faster on CPU for InceptionV1 and EfficientNet, see benchmarks/featurevis_speed.py); ``snapshot_steps``
-    keeps the images after those step counts in ``result.snapshots``. Deterministic for a given ``seed``.
+    keeps the images after those step counts in ``result.snapshots``; ``optimizer`` is a factory that
+    takes the image parameters and returns a ``torch.optim`` optimizer (default: Adam with ``lr``),
+    e.g. ``optimizer=lambda params: torch.optim.SGD(params, lr=1.0, momentum=0.9)``. Deterministic for a given ``seed``.
     """
     from tqdm.auto import tqdm
 
@@ -204,8 +207,10 @@ def render(
     if isinstance(transforms, str) and transforms == "standard" and size < 64:
         warnings.warn(f"The standard transforms are strong for {size}-px images; transforms='light' usually works better.", stacklevel=2)
 
-    optimizer = torch.optim.Adam(image_param.parameters(), lr=lr)
     parameters = list(image_param.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=lr) if optimizer is None else optimizer(parameters)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a function of the parameters returning a torch.optim.Optimizer, got {optimizer!r}.")
     with torch.no_grad():
         start = image_param().clone()
     history = torch.empty(steps, count)

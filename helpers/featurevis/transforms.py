@@ -10,6 +10,15 @@ from a ``torch.Generator`` and folds the whole chain into ONE affine map per ima
 the whole batch with a single ``grid_sample``: padding, both jitters, scale and rotation cost
 one resampling, whatever the batch size.
 
+Your own transform is any callable ``step(images, generator) -> images`` on a batch (N, C, S, S)
+that keeps its shape (a colour jitter, noise, a blur...): put it in the chain beside the built-in
+steps. Consecutive built-in steps still fold into one resampling; yours runs where it stands::
+
+    def add_noise(images, generator):
+        return images + 0.02 * torch.randn(images.shape, generator=generator).to(images.device)
+
+    render(model, objective, transforms=[Pad(8), Jitter(4), add_noise, Jitter(2)])
+
 The output keeps the input's size: padding and jitter decide which part of the (grey-filled)
 plane is seen, but the window stays centred. Unlike a growing or shrinking canvas this keeps the
 network's feature maps the same size, so a "neuron" objective reads the same central position
@@ -18,7 +27,7 @@ during optimization as when the finished image is scored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -97,7 +106,11 @@ class RandomRotate:
         return matrix, torch.zeros(count, 2)
 
 
-Transform = Pad | Jitter | RandomScale | RandomRotate
+AffineStep = Pad | Jitter | RandomScale | RandomRotate
+#: A user's step: images (N, C, S, S) and the render's generator in, images of the same shape out.
+CustomStep = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Transform = AffineStep | CustomStep
+_AFFINE = (Pad, Jitter, RandomScale, RandomRotate)
 
 
 @dataclass(frozen=True)
@@ -109,8 +122,9 @@ class Compose:
 
     def __post_init__(self) -> None:
         for step in self.steps:
-            if not isinstance(step, (Pad, Jitter, RandomScale, RandomRotate)):
-                raise TypeError(f"Compose takes Pad, Jitter, RandomScale or RandomRotate steps, not {step!r}.")
+            if not isinstance(step, _AFFINE) and not callable(step):
+                raise TypeError(f"Compose takes Pad, Jitter, RandomScale, RandomRotate or a callable "
+                                f"step(images, generator) -> images, not {step!r}.")
             if isinstance(step, (Pad, Jitter)) and step.pixels < 0:
                 raise ValueError(f"{type(step).__name__} needs pixels >= 0, got {step.pixels}.")
             if isinstance(step, RandomScale) and (not step.factors or min(step.factors) <= 0):
@@ -120,7 +134,7 @@ class Compose:
 
     @property
     def is_identity(self) -> bool:
-        """True when the chain cannot change any image (no steps, or only trivial ones)."""
+        """True when the chain cannot change any image (no steps, or only trivial built-in ones)."""
         return all(
             (isinstance(s, (Pad, Jitter)) and s.pixels == 0)
             or (isinstance(s, RandomScale) and set(s.factors) == {1.0})
@@ -132,7 +146,8 @@ class Compose:
         """Side of the transformed images for ``size``-pixel inputs (the same: the window stays centred)."""
         canvas = size
         for step in self.steps:
-            canvas = step.resize(canvas)
+            if isinstance(step, _AFFINE):
+                canvas = step.resize(canvas)
         if canvas < 1:
             raise ValueError(f"These transforms shrink a {size}-pixel image to nothing; use smaller jitter.")
         return size
@@ -141,12 +156,30 @@ class Compose:
         """Transform a batch (N, C, S, S); each image gets its own random parameters."""
         if self.is_identity:
             return images
+        self.output_size(images.shape[-1])
+        affine: list[AffineStep] = []
+        for step in self.steps:
+            if isinstance(step, _AFFINE):
+                affine.append(step)
+                continue
+            images = self._resample(images, affine, generator)
+            affine = []
+            shape = images.shape
+            images = step(images, generator)
+            if not isinstance(images, torch.Tensor) or images.shape != shape:
+                raise ValueError(f"The transform {step!r} must return a tensor of the shape it was given, {tuple(shape)}; "
+                                 f"it returned {getattr(images, 'shape', type(images).__name__)}.")
+        return self._resample(images, affine, generator)
+
+    def _resample(self, images: torch.Tensor, steps: Sequence[AffineStep], generator: torch.Generator) -> torch.Tensor:
+        """Apply a run of built-in steps folded into one affine map per image (one ``grid_sample``)."""
+        if not steps:
+            return images
         count, channels, size, _ = images.shape
         with torch.no_grad():
             matrix = torch.eye(2).repeat(count, 1, 1)
             offset = torch.zeros(count, 2)
-            self.output_size(size)
-            for step in self.steps:
+            for step in steps:
                 step_matrix, step_offset = step.sample(count, generator)
                 offset = offset + torch.einsum("nij,nj->ni", matrix, step_offset)
                 matrix = matrix @ step_matrix
@@ -172,7 +205,8 @@ PRESETS = {"standard": standard_transforms, "light": light_transforms, "none": C
 
 
 def get_transforms(spec: str | Compose | Sequence[Transform] | None) -> Compose:
-    """Resolve a preset name (``"standard"``, ``"light"``, ``"none"``), a list of steps, a Compose or None."""
+    """Resolve a preset name (``"standard"``, ``"light"``, ``"none"``), a list of steps (built-in or callables),
+    a Compose or None."""
     if spec is None:
         return Compose()
     if isinstance(spec, Compose):
