@@ -10,7 +10,7 @@ import torch
 from helpers.checks import ExerciseError, NotAttempted
 from helpers.checks.dog_heads import check_left_score, check_mirror_partner, check_union_choice
 from helpers.mirror import MirrorPartners, mirror_test, own_image_test, partners_from_test
-from test_mirror import ARROW, build_network, left_arrows
+from test_mirror import ARROW, build_network, left_arrows, mixed_arrows
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +52,7 @@ def test_own_image_test_scores_each_unit_on_its_own_image(model):
 
 
 def test_mirror_partner_only_the_partner(model):
-    images = torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    images = mixed_arrows()
     partners = partners_from_test(mirror_test(model, model.units("heads"), images))
     assert int(partners.partner[0]) == 1 and int(partners.partner[1]) == 0
     assert check_mirror_partner(partners, 0, 1) and check_mirror_partner(partners, 1, 0)

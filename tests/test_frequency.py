@@ -88,3 +88,16 @@ def test_depth_helpers(high_low_model):
 def test_bad_input_is_explained(high_low_model, call, message):
     with pytest.raises(ValueError, match=message):
         call(high_low_model)
+
+
+def test_sharp_side_sweep_and_held_out_check(high_low_model):
+    from helpers.frequency import above_chance_p, held_out_check, sharp_side_sweep
+
+    texture = frequency_boundary(high_low_model.input_size, 0, 0.3, 0.3, seed=5)
+    sweep = sharp_side_sweep(high_low_model, "highlow:0", texture, [0, 90, 180, 270], sigma=2.0)
+    assert sweep.shape == (4,) and int(np.argmax(sweep)) == 0
+    family = high_low_family(screen_high_low(high_low_model, "highlow", orientations=12, seeds=2, size=48), min_response=0.0)
+    held = held_out_check(family, high_low_model, high_frequency=0.35, ratio=6.0)
+    assert held.same_orientation.all() and held.beats_controls.all() and "2 of 2" in held.describe()
+    assert above_chance_p(10, 10) == pytest.approx(2 ** -10) and above_chance_p(0, 0) == 1.0
+    assert above_chance_p(5, 10) > 0.5

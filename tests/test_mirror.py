@@ -174,3 +174,50 @@ def test_excitation_and_inhibition_signs(model):
 def test_bad_input_is_explained(model, call, message):
     with pytest.raises(ValueError, match=message):
         call(model)
+
+
+def mixed_arrows(count: int = 12) -> torch.Tensor:
+    """Left arrows of varied contrast, half of them with a right arrow of another contrast beside them."""
+    generator = torch.Generator().manual_seed(1)
+    images = left_arrows(count) * (0.7 + 0.3 * torch.rand(count, 1, 1, 1, generator=generator))
+    images[::2, :, 20:27, 22:29] += (0.7 + 0.3 * torch.rand(count // 2, 1, 1, 1, generator=generator)) * ARROW.flip(-1)
+    return images.clamp(0, 1)
+
+
+def test_own_image_test_and_mirror_partners(model):
+    from helpers.mirror import own_image_test, partners_from_test
+
+    arrow = left_arrows(1)[0]
+    own = own_image_test(model, ["heads:0", "heads:1"], torch.stack([arrow, arrow.flip(-1)]))
+    assert own.labels == ["left", "left"]  # each answers its own image and not the mirror image
+    with pytest.raises(ValueError, match="one"):
+        own_image_test(model, ["heads:0"], torch.stack([arrow, arrow]))
+    images = mixed_arrows()
+    partners = partners_from_test(mirror_test(model, model.units("heads"), images))
+    assert partners.partner[:2].tolist() == [1, 0]  # the mirrored kernels follow each other exactly
+    assert float(partners.partner_correlation[0]) == pytest.approx(1.0, abs=1e-4)
+    assert partners.pairs() == [(model.unit("heads:0"), model.unit("heads:1"))]
+    assert partners.pairs(max_self=float(partners.self_correlation[0]) - 0.01) == []
+    assert "heads:0" in partners.table(partners.pairs())
+    with pytest.raises(ValueError, match="ONE layer"):
+        partners_from_test(mirror_test(model, ["heads:0", "merge:2"], images))
+
+
+def test_pair_weights_read_the_union(model):
+    from helpers.mirror import pair_weights
+
+    weights = pair_weights(model, [("heads:0", "heads:1")], model.units("merge"))
+    assert weights.from_a[:, 0].tolist() == pytest.approx([1.0, -1.0, 1.0])  # merge 0: left - right, 1: right - left, 2: union
+    assert weights.from_b[:, 0].tolist() == pytest.approx([-1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="pair"):
+        pair_weights(model, [], model.units("merge"))
+
+
+def test_pair_symmetry_against_shuffled_pairs():
+    from helpers.mirror import PairWeights
+
+    generator = torch.Generator().manual_seed(0)
+    from_a = torch.randn(5, 10, generator=generator)
+    symmetric = PairWeights([], [], from_a, from_a + 0.01 * torch.randn(5, 10, generator=generator))
+    assert float(symmetric.symmetry().min()) > 0.99
+    assert float(symmetric.symmetry(shuffled=True).median()) < 0.9  # every A with another pair's B
