@@ -135,8 +135,17 @@ def receptive_field(model: CircuitModel, layer: str, size: int | None = None) ->
 
     Found empirically: the gradient of the centre activation's sum with respect to the input
     is non-zero exactly inside the receptive field (random input, so no unit is silent everywhere).
+    Measured once per model, layer and size (a property of the architecture), then remembered.
     """
     size = size or model.input_size
+    key = (model.layer(layer).name, int(size))
+    if key not in model._receptive_fields:
+        model._receptive_fields[key] = _measure_receptive_field(model, layer, size)
+    return model._receptive_fields[key]
+
+
+def _measure_receptive_field(model: CircuitModel, layer: str, size: int) -> tuple[int, int, int, int]:
+    """One backward pass from the centre unit of ``layer`` to a random ``size``-pixel input."""
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(1, 3, size, size, generator=generator).to(model.device).requires_grad_(True)
     with torch.enable_grad(), hooked_layers(model, [layer], pre_activation=model.layer(layer).pre_activation_path is not None) as store:

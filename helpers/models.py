@@ -213,6 +213,8 @@ class CircuitModel:
     trained: bool = True
     _layer_index: dict[str, Layer] = field(init=False, repr=False)
     _shapes: dict[tuple[int, int], dict[str, tuple[int, int, int]]] = field(init=False, repr=False, default_factory=dict)
+    #: Receptive fields measured so far, by (layer, input size): see ``activations.receptive_field``.
+    _receptive_fields: dict[tuple[str, int], tuple[int, int, int, int]] = field(init=False, repr=False, default_factory=dict)
     _calls: dict[str, int] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:

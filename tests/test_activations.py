@@ -65,3 +65,21 @@ def test_receptive_field_of_stacked_3x3_convs() -> None:
     model = wrap_model(net(), {"a": "1", "b": "3", "c": "5"}, input_size=21)
     assert receptive_field(model, "a") == (9, 9, 12, 12)   # 3 x 3 around the centre pixel 10
     assert receptive_field(model, "c") == (7, 7, 14, 14)   # three 3x3 convs: 7 x 7
+
+
+def test_receptive_field_is_measured_once_per_layer_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = wrap_model(net(), {"a": "1", "b": "3", "c": "5"}, input_size=21)
+    backward_passes = []
+    real_backward = torch.autograd.backward
+
+    def counting_backward(*args, **kwargs):
+        backward_passes.append(1)
+        return real_backward(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "backward", counting_backward)
+    first = receptive_field(model, "c")
+    assert receptive_field(model, "c") == first and receptive_field(model, "c", model.input_size) == first
+    assert len(backward_passes) == 1, "the second and third calls must reuse the first measurement"
+    receptive_field(model, "c", 25)
+    receptive_field(model, "a")
+    assert len(backward_passes) == 3, "another size or layer is a new measurement"
