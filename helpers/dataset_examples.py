@@ -350,7 +350,11 @@ class _HistogramStream:
 
 
 def _model_fingerprint(model: CircuitModel) -> str:
+    import re
+
     digest = hashlib.sha1()
+    # The architecture too (settings without weights, e.g. InceptionV1's local response norm), minus memory addresses.
+    digest.update(re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model.module) + repr(model.preprocess)).encode())
     for name, tensor in model.module.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())

@@ -359,3 +359,12 @@ def test_feature_visualization_swap_of_the_lrn_keeps_tensorflows_formula(random_
     banded = BandedLocalResponseNorm(random_model.module.localresponsenorm0)(x).double()
     expected = _tensorflow_lrn(x, depth_radius=5, bias=2.0, alpha=1e-4, beta=0.5)
     assert ((banded - expected).abs() / expected.abs()).max().item() < 1e-5
+
+
+def test_dataset_example_caches_change_with_the_lrn_setting(random_model, monkeypatch):
+    # A scan cached with another LRN (no weights of its own) must not be served for this network.
+    from helpers.dataset_examples import _model_fingerprint
+
+    before = _model_fingerprint(random_model)
+    monkeypatch.setattr(random_model.module.localresponsenorm0, "size", 10)
+    assert _model_fingerprint(random_model) != before
