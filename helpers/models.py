@@ -376,7 +376,16 @@ class CircuitModel:
         )
 
 
-def find_activation_layers(module: nn.Module, kinds: tuple[type, ...] = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU)) -> list[str]:
+#: The element-wise non-linearities the course knows: a module of one of these kinds is a layer whose
+#: input is its pre-activation (wrap_model), a first guess at a network's layers, and what the
+#: linearized expanded weights replace by the identity (helpers.weights).
+ACTIVATION_KINDS: tuple[type, ...] = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid,
+    nn.Softplus, nn.Mish,
+)
+
+
+def find_activation_layers(module: nn.Module, kinds: tuple[type, ...] = ACTIVATION_KINDS) -> list[str]:
     """Paths of the activation modules of a network, in registration order (a first guess at its layers)."""
     return [name for name, child in module.named_modules() if isinstance(child, kinds)]
 
@@ -457,13 +466,12 @@ def wrap_model(
             raise ValueError("wrap_model: every activation module runs several times per forward pass, so none can be "
                              "a layer: pass layers=[...] with module paths that run once (e.g. whole blocks).")
     modules = dict(module.named_modules())
-    activation_kinds = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid)
     built = [
         Layer(
             name=course_name,
             module_path=path,
             channels=int(channels[path]),
-            pre_activation_path=path if isinstance(modules[path], activation_kinds) else None,
+            pre_activation_path=path if isinstance(modules[path], ACTIVATION_KINDS) else None,
         )
         for course_name, path in mapping.items()
     ]

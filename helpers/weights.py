@@ -47,15 +47,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .activations import hooked_layers, run_until_captured
-from .models import CircuitModel, Unit
+from .models import ACTIVATION_KINDS, CircuitModel, Unit
 
 Method = Literal["auto", "analytic", "linearized"]
 
-#: Activation modules the linearized method replaces by the identity.
-ACTIVATION_KINDS: tuple[type, ...] = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid,
-    nn.Softplus, nn.Mish,
-)
 
 
 # --- which layers follow which -----------------------------------------------------------------
