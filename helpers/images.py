@@ -115,7 +115,10 @@ def load_image(path: str | Path) -> torch.Tensor:
         with Image.open(path) as img:
             if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
                 # 16-bit greyscale (PNG): convert("RGB") would clip every value above 255 to white.
-                return to_image_tensor(np.asarray(img).astype(np.uint16 if img.mode != "I" else np.int64))
+                pixels = np.asarray(img)
+                if img.mode == "I" and (pixels.min() < 0 or pixels.max() > 65535):
+                    return to_image_tensor(pixels.astype(np.int64))  # beyond 16 bits: refused with a message
+                return to_image_tensor(pixels.astype(np.uint16))  # scaled by 65535, whatever the brightest pixel
             if img.mode == "F":
                 return to_image_tensor(np.asarray(img))
             return to_image_tensor(np.asarray(img.convert("RGB")))
