@@ -809,3 +809,64 @@ def curve_layer(model: CircuitModel) -> str:
     from .paper import equivalent_layer
 
     return CURVE_LAYERS.get(model.name) or equivalent_layer(model, "mixed3b")
+
+
+# --- does a family's tuning predict which member answers an image? ------------------------------
+@dataclass(frozen=True)
+class NeighbourTest:
+    """Outcome of :func:`neighbour_test`: how often the strongest *other* member faces the image's own member."""
+
+    hits: int  # rows whose strongest other member prefers an orientation within ``tolerance`` of the row's member
+    rows: int  # rows tested (images whose member had at least one other member to compare)
+    chance: float  # the expected hit rate with the members' orientations shuffled
+    p_value: float  # share of shuffles that reach as many hits (one-sided permutation test)
+    tolerance: float
+
+    @property
+    def rate(self) -> float:
+        """The share of rows that hit."""
+        return self.hits / self.rows if self.rows else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.hits} of {self.rows} ({self.rate:.0%}) within {self.tolerance:.0f}°, chance {self.chance:.0%}, "
+                f"permutation p = {self.p_value:.3g}")
+
+
+def neighbour_test(
+    responses: np.ndarray | torch.Tensor,
+    owner: Sequence[int],
+    orientations: Sequence[float],
+    tolerance: float = 45.0,
+    permutations: int = 2000,
+    seed: int = 0,
+) -> NeighbourTest:
+    """Does each image's strongest *other* member prefer about the orientation of the member the image belongs to?
+
+    ``responses`` (N, F): every member's response to N images (e.g. the members' feature
+    visualizations, or their top dataset examples); ``owner[n]``: the member image n was made for or
+    selected by. Each member's column is z-scored over the images (so a member that answers
+    everything strongly does not always win); for image n the owner's own column is left out (it was
+    selected or optimized for that member, so it would win for any network), and the strongest
+    remaining member is compared with the owner: a hit when their preferred orientations lie within
+    ``tolerance`` degrees. Chance and the p-value come from shuffling the orientations among members.
+    """
+    values = _as_numpy(responses).astype(np.float64)
+    owner = np.asarray(owner, dtype=int)
+    angles = np.asarray(orientations, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != len(owner) or values.shape[1] != len(angles):
+        raise ValueError(f"responses must be (images, members) = ({len(owner)}, {len(angles)}), got {values.shape}.")
+    if values.shape[1] < 2 or values.shape[0] == 0:
+        return NeighbourTest(0, 0, 0.0, 1.0, tolerance)
+    spread = values.std(0)
+    z = (values - values.mean(0)) / np.where(spread > 0, spread, 1.0)
+    z[np.arange(len(owner)), owner] = -np.inf
+    winner = z.argmax(1)
+
+    def hits(theta: np.ndarray) -> int:
+        return int(np.sum(angle_difference(theta[winner], theta[owner]) <= tolerance))
+
+    observed = hits(angles)
+    rng = np.random.default_rng(seed)
+    shuffled = np.array([hits(rng.permutation(angles)) for _ in range(permutations)])
+    p_value = float((np.sum(shuffled >= observed) + 1) / (permutations + 1))
+    return NeighbourTest(observed, len(owner), float(shuffled.mean() / len(owner)), p_value, tolerance)

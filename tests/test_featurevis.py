@@ -15,7 +15,7 @@ from helpers.featurevis import (
     color_matrix_from_images, direction, diversity, imagenet_color_matrix, light_transforms, make_param, neuron,
     objective_values, render, render_units, standard_transforms,
 )
-from helpers.featurevis.render import stretch_contrast
+from helpers.plotting import stretch_contrast
 from helpers.featurevis.objectives import gram_diversity
 
 

@@ -38,7 +38,7 @@ def test_sliders_redraw_the_figure(model_and_family) -> None:
     model, family = model_and_family
     explorer = curve_explorer(model, family)
     assert isinstance(explorer.result, Figure) and explorer.calls == 1
-    assert all(not control.continuous_update for control in explorer.controls.values())
+    assert all(not getattr(control, "continuous_update", False) for control in explorer.controls.values())
     explorer.controls["orientation"].value = 225
     assert explorer.calls == 2
     bars = [patch.get_height() for patch in explorer.result.axes[1].patches]
@@ -47,3 +47,9 @@ def test_sliders_redraw_the_figure(model_and_family) -> None:
     assert family.units[int(np.argmax(bars))].channel == CURVE_ORIENTATIONS.index(225)
     explorer.controls["width"].value = 4.0
     assert explorer.calls == 3 and explorer.values()["width"] == 4.0
+    # The contrast control redraws light on dark and subtracts the dark blank.
+    assert list(explorer.controls["polarity"].options) == list(family.screen.polarities)
+    explorer.controls["polarity"].value = "light"
+    image, expected = family_curve_response(model, family, 225, explorer.values()["curvature"], 4.0, "light")
+    assert explorer.calls == 4 and float(image.mean()) < 0.5
+    assert np.allclose([patch.get_height() for patch in explorer.result.axes[1].patches], expected)

@@ -14,7 +14,7 @@ from .objectives import (
 )
 from .param import FourierImage, ImageParam, PixelImage, color_matrix_from_images, imagenet_color_matrix, make_param
 from .render import (
-    BandedLocalResponseNorm, RedirectedReLU, RenderResult, faster_modules, redirected_relus, render, render_units, stretch_contrast,
+    BandedLocalResponseNorm, RedirectedReLU, RenderResult, faster_modules, redirected_relus, render, render_units,
 )
 from .transforms import Compose, Jitter, Pad, RandomRotate, RandomScale, get_transforms, light_transforms, standard_transforms
 
@@ -23,6 +23,5 @@ __all__ = [
     "random_direction",
     "FourierImage", "ImageParam", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
     "BandedLocalResponseNorm", "RedirectedReLU", "RenderResult", "faster_modules", "redirected_relus", "render", "render_units",
-    "stretch_contrast",
     "Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "get_transforms", "light_transforms", "standard_transforms",
 ]

@@ -16,7 +16,7 @@ Faint images are not a bug of the optimizer: on efficientnet_lite0 (ReLU6 everyw
 objectives are met by LOW-contrast patterns (pixel std ~0.03). Amplifying a finished image's
 contrast does not raise its objective, and larger steps or a high-contrast start give vivid
 images that reach LOWER objectives in the same number of steps. Show such images with
-:func:`stretch_contrast`, and say so.
+:func:`helpers.plotting.stretch_contrast` (display only), and say so.
 """
 from __future__ import annotations
 
@@ -254,24 +254,6 @@ def render(
                           stalled=(moved < 1e-3) | flat, snapshots=snapshots)
     _stall_warning(result, gradient_seen, flat)
     return result
-
-
-def stretch_contrast(images: torch.Tensor, target_std: float = 0.2) -> torch.Tensor:
-    """For display only: each image's deviations from its mean colour scaled up to pixel std ``target_std``.
-
-    ``images`` is (N, C, H, W) in [0, 1]. Images already at least that contrasted, and flat grey
-    ones, are returned unchanged; the result is clipped to [0, 1]. The stretched image is NOT the
-    optimized one (its objective value differs): label figures that show it.
-    """
-    if images.dim() != 4:
-        raise ValueError(f"stretch_contrast expects images of shape (N, C, H, W), got {tuple(images.shape)}.")
-    if not 0 < target_std <= 0.5:
-        raise ValueError(f"target_std must be in (0, 0.5] (the std of pixels in [0, 1]), got {target_std}.")
-    mean_colour = images.mean(dim=(2, 3), keepdim=True)
-    current = images.flatten(1).std(1).view(-1, 1, 1, 1)
-    gain = torch.where(current > 1e-6, target_std / current.clamp(min=1e-6), torch.ones_like(current)).clamp(min=1.0)
-    stretched = (mean_colour + (images - mean_colour) * gain).clamp(0.0, 1.0)
-    return torch.where(gain > 1.0, stretched, images)
 
 
 def render_units(model: CircuitModel, units: str | Sequence[str | Unit], kind: str = "neuron", *,

@@ -16,8 +16,6 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from ..featurevis.render import stretch_contrast
-
 
 def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """A (3, H, W) or (H, W, 3) image in [0, 1] as an (H, W, 3) uint8 array, the one displayed and saved."""
@@ -34,8 +32,26 @@ def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def stretch_contrast(images: torch.Tensor, target_std: float = 0.2) -> torch.Tensor:
+    """For display only: each image's deviations from its mean colour scaled up to pixel std ``target_std``.
+
+    ``images`` is (N, C, H, W) in [0, 1]. Images already at least that contrasted, and flat grey
+    ones, are returned unchanged; the result is clipped to [0, 1]. The stretched image is NOT the
+    optimized one (its objective value differs): label figures that show it.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"stretch_contrast expects images of shape (N, C, H, W), got {tuple(images.shape)}.")
+    if not 0 < target_std <= 0.5:
+        raise ValueError(f"target_std must be in (0, 0.5] (the std of pixels in [0, 1]), got {target_std}.")
+    mean_colour = images.mean(dim=(2, 3), keepdim=True)
+    current = images.flatten(1).std(1).view(-1, 1, 1, 1)
+    gain = torch.where(current > 1e-6, target_std / current.clamp(min=1e-6), torch.ones_like(current)).clamp(min=1.0)
+    stretched = (mean_colour + (images - mean_colour) * gain).clamp(0.0, 1.0)
+    return torch.where(gain > 1.0, stretched, images)
+
+
 def stretch_for_display(image: torch.Tensor) -> torch.Tensor:
-    """One (3, H, W) image with its contrast raised if it is faint (see featurevis.stretch_contrast)."""
+    """One (3, H, W) image with its contrast raised if it is faint (see :func:`stretch_contrast`)."""
     return stretch_contrast(image[None])[0]
 
 
