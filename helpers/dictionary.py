@@ -16,13 +16,30 @@ the same thing on any layer. The centre is learned, starting at zero rather than
 input with no feature active is the zero vector, and subtracting the mean would make every input
 need several features to cancel it. :func:`train_sparse_dictionary` is deterministic under a
 seed; :func:`best_match` scores recovered directions against known ones (the toy models' check).
+
+Feature directions can be screened like units: :func:`screen_along` turns the course's curve screen
+(:func:`helpers.tuning.find_curve_family`) of a layer into the screen of any linear read-outs of
+that layer (dictionary directions, random directions; the identity gives back the units' own
+screen), with no new forward pass. :func:`units_to_hold` and :func:`participation` say over how
+many units a direction is spread, and :func:`shuffle_units` makes the shuffled-data control (each
+unit's values permuted on their own, so that no direction shared by several units survives).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from .activations import capture
+from .images import ImageSource
+from .models import CircuitModel
+
+if TYPE_CHECKING:
+    from .tuning import CurveScreen
 
 
 @dataclass
@@ -91,6 +108,39 @@ def layer_vectors(maps: torch.Tensor) -> torch.Tensor:
     return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float()
 
 
+def sampled_vectors(
+    model: CircuitModel,
+    source: ImageSource,
+    layer: str,
+    *,
+    per_image: int,
+    pre_activation: bool = False,
+    generator: torch.Generator,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Activation vectors (N * per_image, C) of ``layer``: ``per_image`` positions drawn at random (without
+    repeats) from each image's map, one pass over ``source`` that stops at ``layer``. For layers whose
+    maps are too large to keep whole (``layer_vectors`` of every position)."""
+    import math
+
+    name = model.layer(layer).name
+    if per_image < 1:
+        raise ValueError(f"per_image must be at least 1 position, got {per_image}")
+    chunks = []
+    with torch.inference_mode():
+        for _, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
+                              desc=f"vectors {name}", disable=not progress):
+            maps = capture(model, images, name, pre_activation=pre_activation)[name].float().cpu()
+            flat = maps.flatten(2)  # (B, C, h*w)
+            count = min(per_image, flat.shape[2])
+            picks = torch.argsort(torch.rand(flat.shape[0], flat.shape[2], generator=generator), dim=1)[:, :count]
+            chunks.append(torch.gather(flat, 2, picks[:, None, :].expand(-1, flat.shape[1], -1)).permute(0, 2, 1)
+                          .reshape(-1, flat.shape[1]))
+    if not chunks:
+        raise ValueError("The image source gave no images.")
+    return torch.cat(chunks)
+
+
 def train_sparse_dictionary(
     vectors: torch.Tensor,
     features: int,
@@ -157,3 +207,86 @@ def top_inputs(codes: torch.Tensor, map_size: tuple[int, int], k: int) -> tuple[
     flat = where.T.gather(1, images)
     images = images.masked_fill(values <= 0, -1)
     return images, torch.stack([flat // cols, flat % cols], dim=-1)
+
+
+# --- directions read like units ---------------------------------------------------------------
+
+def shuffle_units(vectors: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each unit's values (column) permuted on its own across the N vectors (N, d): every unit keeps its
+    distribution, but which units are active *together* is destroyed (the control for directions)."""
+    if vectors.ndim != 2:
+        raise ValueError(f"expected activation vectors of shape (N, d), got {tuple(vectors.shape)}")
+    order = torch.argsort(torch.rand(vectors.shape, generator=generator), dim=0)
+    return torch.gather(vectors, 0, order)
+
+
+def random_directions(count: int, units: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random unit-length directions (count, units), uniform on the sphere."""
+    if count < 1 or units < 1:
+        raise ValueError(f"count and units must be positive, got {count} and {units}")
+    return torch.nn.functional.normalize(torch.randn(count, units, generator=generator), dim=1)
+
+
+def participation(directions: torch.Tensor) -> torch.Tensor:
+    """Participation ratio (sum d²)² / sum d⁴ of each direction (n, d): 1 for a single unit, k for k equal units."""
+    squared = torch.as_tensor(directions, dtype=torch.float32).square()
+    if squared.ndim != 2:
+        raise ValueError(f"expected directions of shape (n, d), got {tuple(squared.shape)}")
+    return squared.sum(1).square() / squared.square().sum(1).clamp_min(1e-12)
+
+
+def units_to_hold(directions: torch.Tensor, share: float = 0.5) -> torch.Tensor:
+    """How many units (largest loadings first) it takes to hold ``share`` of each direction's squared length (n,)."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share must lie in (0, 1], got {share}")
+    squared = torch.as_tensor(directions, dtype=torch.float32).square()
+    if squared.ndim != 2:
+        raise ValueError(f"expected directions of shape (n, d), got {tuple(squared.shape)}")
+    cumulative = squared.sort(1, descending=True).values.cumsum(1) / squared.sum(1, keepdim=True).clamp_min(1e-12)
+    return (cumulative < share - 1e-6).sum(1) + 1
+
+
+def screen_along(screen: "CurveScreen", weights: torch.Tensor | np.ndarray, bias: torch.Tensor | np.ndarray | None = None,
+                 *, thresholds: tuple[float, float, float] = (0.5, 0.7, 0.5)) -> "CurveScreen":
+    """The curve screen of linear read-outs ``weights @ x + bias`` of the screened layer's values x.
+
+    ``screen`` is a finished :class:`helpers.tuning.CurveScreen` (``find_curve_family(...).screen``: it
+    holds every unit's response to every drawing, in each contrast polarity drawn); ``weights`` (n, C)
+    holds one read-out per row: dictionary directions, random directions, or the identity (which gives
+    back the units' own screen). The read-outs are scored with the screen's own rules and yardstick
+    (strength relative to the layer's *units*), each keeps its better polarity as units do (by
+    ``thresholds``: the family's curve selectivity, orientation selectivity and strength), and their
+    "channels" are row indices, so :func:`helpers.tuning.family_from_screen` picks the curve-like ones.
+    Read-outs are linear, so the screen is exact only for the values the directions live in: pass the
+    screen of the same reading (``pre_activation``) as the vectors a dictionary was trained on.
+    """
+    from .tuning import _merge_screens, _score_screen, _typical_best_curve, polarity_of
+
+    readout = np.asarray(torch.as_tensor(weights, dtype=torch.float64))
+    channels = screen.curve.shape[-1]
+    if readout.ndim != 2 or readout.shape[1] != channels:
+        raise ValueError(f"weights must be (n, {channels}): one read-out of the layer's {channels} units per row; "
+                         f"got {tuple(readout.shape)}")
+    offset = np.zeros(len(readout)) if bias is None else np.asarray(torch.as_tensor(bias, dtype=torch.float64))
+    if offset.shape != (len(readout),):
+        raise ValueError(f"bias must hold one number per read-out ({len(readout)}), got shape {offset.shape}")
+    if len(readout) == 0:  # no read-out at all (e.g. a dictionary with no live feature): an empty screen
+        empty = screen_along(screen, np.zeros((1, channels)), thresholds=thresholds)
+        per_readout = ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin", "orientation_selectivity",
+                       "strength", "preferred", "best_radius", "score", "polarity")
+        return dataclasses.replace(empty, **{name: getattr(empty, name)[..., :0] for name in per_readout
+                                             if getattr(empty, name, None) is not None})
+    polarities = dict(screen.by_polarity) or {polarity_of(screen.style): screen}
+    # The units' yardstick over every polarity drawn, as find_curve_family measures it.
+    typical = _typical_best_curve([part.curve.reshape(-1, channels).max(0) for part in polarities.values()])
+    screens = {}
+    for name, part in polarities.items():
+        raw = np.concatenate([part.curve.reshape(-1, channels), part.line.reshape(-1, channels),
+                              part.corner.reshape(-1, channels), np.zeros((1, channels))]) + part.blank
+        screens[name] = _score_screen(raw @ readout.T + offset, part.placement, part.pre_activation, dict(part.style),
+                                      part.orientations, part.radii, part.line_angles, part.line_offsets,
+                                      part.corner_angles, typical)
+        screens[name].polarity = np.full(len(readout), name, dtype=object)
+    if len(screens) == 1:
+        return next(iter(screens.values()))
+    return _merge_screens(screens, thresholds)

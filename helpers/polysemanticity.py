@@ -197,17 +197,33 @@ def feature_maps(
 ) -> FeatureMaps:
     """Activation maps of ``layer`` (default: the last, penultimate layer) for every image of ``source``."""
     layer = model.layer(layer or model.layer_names[-1]).name
-    maps: list[torch.Tensor] = []
+    return feature_maps_of(model, source, [layer], progress=progress)[layer]
+
+
+def feature_maps_of(
+    model: CircuitModel, source: ImageSource, layers: Sequence[str], *, progress: bool = True
+) -> dict[str, FeatureMaps]:
+    """:func:`feature_maps` of several layers from ONE pass over ``source`` (it stops after the deepest)."""
+    names = [model.layer(name).name for name in layers]
+    if not names:
+        raise ValueError("Name at least one layer.")
+    maps: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     read: list[torch.Tensor] = []
     with torch.inference_mode():
         for indices, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
-                                    desc=f"features {layer}", disable=not progress):
-            maps.append(capture(model, images, layer)[layer].float().cpu())
+                                    desc=f"features {', '.join(names)}", disable=not progress):
+            captured = capture(model, images, names)
+            for name in names:
+                maps[name].append(captured[name].float().cpu())
             read.append(indices)
-    found = torch.cat(maps)
-    stacked = torch.zeros((len(source),) + tuple(found.shape[1:]))  # unreadable images stay zero
-    stacked[torch.cat(read)] = found
-    return FeatureMaps(layer, stacked, found.mean(dim=(0, 2, 3)).clone())
+    order = torch.cat(read)
+    result = {}
+    for name in names:
+        found = torch.cat(maps[name])
+        stacked = torch.zeros((len(source),) + tuple(found.shape[1:]))  # unreadable images stay zero
+        stacked[order] = found
+        result[name] = FeatureMaps(name, stacked, found.mean(dim=(0, 2, 3)).clone())
+    return result
 
 
 def top_example_features(examples: DatasetExamples, features: FeatureMaps, channel: int, k: int | None = None) -> torch.Tensor:

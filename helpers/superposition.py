@@ -102,6 +102,7 @@ class ToyModelSweep:
     importance: torch.Tensor
     final_loss: torch.Tensor
     hidden_relu: bool = False
+    initial_weights: torch.Tensor | None = None  # (copies, m, n) before training: the untrained control
 
     @property
     def n_features(self) -> int:
@@ -158,6 +159,7 @@ def train_toy_models(
         raise ValueError(f"importance must be {n_features} non-negative numbers, got shape {tuple(importance.shape)}.")
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     model = ToyModel(sparsity.numel(), n_features, n_hidden, generator, hidden_relu)
+    initial = model.W.detach().clone()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     with torch.enable_grad(), _one_thread():
         for _ in tqdm(range(steps), desc=f"toy models ({sparsity.numel()} sparsities)", disable=not progress):
@@ -174,6 +176,7 @@ def train_toy_models(
         importance=importance,
         final_loss=loss_per_copy.detach().clone(),
         hidden_relu=hidden_relu,
+        initial_weights=initial,
     )
 
 
@@ -244,6 +247,16 @@ def angle_gaps(angles: torch.Tensor) -> torch.Tensor:
 def nearest_sticky_fraction(value: float) -> tuple[str, float]:
     """The paper's sticky fraction (name, value) closest to a measured dimensionality."""
     return min(STICKY_FRACTIONS.items(), key=lambda item: abs(item[1] - value))
+
+
+def antipodal_pairs(weights: torch.Tensor, threshold: float = 0.5, tolerance: float = 5.0) -> int:
+    """How many pairs of represented features point in opposite directions (within ``tolerance`` degrees): (m, n) -> int."""
+    weights = _check_weights(weights)
+    if weights.dim() != 2:
+        raise ValueError(f"antipodal_pairs needs one (m, n) weight matrix, got {tuple(weights.shape)}.")
+    kept = torch.nn.functional.normalize(weights[:, feature_norms(weights) > threshold], dim=0)
+    cosines = (kept.T @ kept).triu(1)
+    return int((cosines < math.cos(math.radians(180 - tolerance))).sum())
 
 
 def features_per_neuron(weights: torch.Tensor, threshold: float = 0.3) -> torch.Tensor:

@@ -114,14 +114,109 @@ def test_bad_shapes_are_named() -> None:
         top_inputs(torch.zeros(12, 2), (2, 2), k=4)
 
 
-def test_explained_variance_exercise_check() -> None:
-    from helpers.checks import ExerciseError
-    from helpers.checks.superposition import check_explained_variance
+# --- directions screened like units, and the controls ------------------------------------------------
+def test_units_to_hold_and_participation_count_the_units_a_direction_uses() -> None:
+    from helpers.dictionary import participation, units_to_hold
 
-    dictionary = _identity_dictionary(3)
-    signed = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
-    assert check_explained_variance(dictionary, signed, 0.5)
-    with pytest.raises(ExerciseError, match="from the mean vector"):
-        check_explained_variance(dictionary, signed, 0.75)
-    with pytest.raises(ExerciseError, match="one number"):
-        check_explained_variance(dictionary, signed, [0.5])
+    directions = torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [3.0, -1.0, 0.0, 0.0]])
+    assert units_to_hold(directions).tolist() == [1, 1, 2, 1]  # half of (1, 1) is one unit exactly
+    assert units_to_hold(directions, 0.9).tolist() == [1, 2, 4, 1]  # (3, -1): the first unit holds 90%
+    assert units_to_hold(directions, 0.95).tolist() == [1, 2, 4, 2]
+    assert torch.allclose(participation(directions), torch.tensor([1.0, 2.0, 4.0, 100 / 82]))
+    with pytest.raises(ValueError, match="share"):
+        units_to_hold(directions, 0.0)
+
+
+def test_shuffled_units_keep_each_units_values_but_not_their_company() -> None:
+    from helpers.dictionary import shuffle_units
+
+    generator = torch.Generator().manual_seed(0)
+    shared = torch.rand(2000, 1, generator=generator)
+    vectors = torch.cat([shared, shared, torch.rand(2000, 1, generator=generator)], dim=1)
+    shuffled = shuffle_units(vectors, torch.Generator().manual_seed(1))
+    assert torch.equal(shuffled.sort(0).values, vectors.sort(0).values)  # every unit keeps its values
+    assert float(torch.corrcoef(vectors.T)[0, 1]) == pytest.approx(1.0)
+    assert abs(float(torch.corrcoef(shuffled.T)[0, 1])) < 0.1  # units 0 and 1 no longer fire together
+
+
+def test_random_directions_are_unit_length_and_seeded() -> None:
+    from helpers.dictionary import random_directions
+
+    first = random_directions(5, 7, torch.Generator().manual_seed(3))
+    assert first.shape == (5, 7) and torch.allclose(first.norm(dim=1), torch.ones(5))
+    assert torch.equal(first, random_directions(5, 7, torch.Generator().manual_seed(3)))
+
+
+@pytest.fixture(scope="module")
+def handmade_screen():
+    """The hand-built curve network of tests/test_tuning.py (arcs at 0, 45, ..., 315 degrees in channels 0-7) and its screen."""
+    from test_tuning import build_handmade_network
+
+    from helpers.tuning import find_curve_family
+
+    model = build_handmade_network()
+    return model, find_curve_family(model, "detectors", orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
+
+
+def test_screen_along_the_identity_gives_back_the_units_screen(handmade_screen) -> None:
+    import numpy as np
+
+    from helpers.dictionary import screen_along
+    from helpers.tuning import family_from_screen
+
+    _, family = handmade_screen
+    screen = family.screen
+    same = screen_along(screen, torch.eye(screen.curve.shape[-1]))
+    for name in ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin", "orientation_selectivity",
+                 "strength", "preferred", "score"):
+        assert np.allclose(getattr(same, name), getattr(screen, name)), name
+    assert list(same.polarity) == list(screen.polarity)
+    assert family_from_screen(same).channels == family.channels
+
+
+def test_a_direction_between_two_curve_units_is_a_curve_feature_in_the_gap(handmade_screen) -> None:
+    from helpers.dictionary import screen_along, units_to_hold
+    from helpers.tuning import angle_difference, family_from_screen
+
+    _, family = handmade_screen
+    screen = family.screen
+    channels = screen.curve.shape[-1]
+    between = torch.zeros(2, channels)
+    between[0, [0, 1]] = 2 ** -0.5  # the arcs at 0 and 45 degrees together
+    between[1, 8:12] = 0.5  # all four line units together: not a curve detector
+    found = family_from_screen(screen_along(screen, between))
+    assert found.channels == [0]
+    assert angle_difference(found.orientations[0], 22.5) < 12  # between its two units' orientations
+    assert units_to_hold(between[found.channels]).tolist() == [1]
+    assert units_to_hold(between[found.channels], 0.75).tolist() == [2]  # spread over two units
+
+
+def test_screen_along_refuses_read_outs_of_the_wrong_size(handmade_screen) -> None:
+    from helpers.dictionary import screen_along
+    from helpers.tuning import family_from_screen
+
+    _, family = handmade_screen
+    with pytest.raises(ValueError, match="one read-out"):
+        screen_along(family.screen, torch.zeros(3, 5))
+    nothing = family_from_screen(screen_along(family.screen, torch.zeros(0, family.screen.curve.shape[-1])))
+    assert len(nothing) == 0 and nothing.largest_gap() == 360
+    with pytest.raises(ValueError, match="bias"):
+        screen_along(family.screen, torch.eye(family.screen.curve.shape[-1]), torch.zeros(2))
+
+
+def test_sampled_vectors_draw_positions_of_each_image(handmade_screen) -> None:
+    from helpers.activations import capture
+    from helpers.dictionary import sampled_vectors
+    from helpers.images import RandomCrops
+
+    model, _ = handmade_screen
+    generator = torch.Generator().manual_seed(0)
+    photos = {"a": torch.rand(3, 80, 80, generator=generator), "b": torch.rand(3, 90, 80, generator=generator)}
+    source = RandomCrops(photos, count=3, size=64, seed=0, batch_size=2)
+    vectors = sampled_vectors(model, source, "detectors", per_image=5, generator=torch.Generator().manual_seed(0),
+                              progress=False)
+    assert vectors.shape == (15, 16)
+    maps = capture(model, source.images([0]), "detectors")["detectors"][0].flatten(1).T  # (h*w, C)
+    assert all(bool((maps - v).abs().amax(1).min() < 1e-5) for v in vectors[:5])  # each is a real position of image 0
+    everything = sampled_vectors(model, source, "detectors", per_image=10 ** 6, generator=torch.Generator(), progress=False)
+    assert everything.shape == (3 * 64 * 64, 16)

@@ -161,6 +161,12 @@ def test_end_to_end_on_a_tiny_network(tmp_path):
     scores = facet_scores(examples, features)
     assert scores.shape == (6,) and bool(((scores >= 0) & (scores <= 2)).all())
     assert len(rank_polysemantic(examples, features, count=2, min_selectivity=-10)) == 2
+    # Several layers from one pass give the same maps as one pass per layer.
+    from helpers.polysemanticity import feature_maps_of
+
+    both = feature_maps_of(model, source, ["conv1", "conv2"], progress=False)
+    assert torch.allclose(both["conv2"].maps, features.maps) and torch.allclose(both["conv2"].mean, features.mean)
+    assert torch.allclose(both["conv1"].maps, feature_maps(model, source, "conv1", progress=False).maps)
 
 
 def test_class_votes_go_through_the_classifier():

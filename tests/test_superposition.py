@@ -112,6 +112,19 @@ def test_dense_features_keep_m_and_sparse_features_go_into_superposition():
     assert float(interference(dense)[:2].max()) < 0.05  # ... and kept orthogonal
     assert int(represented_features(sparse)) > 2  # more features than dimensions
     assert sweep.index_of(0.9) == 1
+    # The untrained weights are kept as a control: the same shape, and not what training made of them.
+    assert sweep.initial_weights.shape == sweep.weights.shape and not torch.equal(sweep.initial_weights, sweep.weights)
+
+
+def test_antipodal_pairs_count_opposite_represented_features():
+    from helpers.superposition import antipodal_pairs
+
+    square = torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+    assert antipodal_pairs(square) == 2
+    assert antipodal_pairs(polygon(5)) == 0
+    assert antipodal_pairs(torch.tensor([[1.0, -0.1, 0.0], [0.0, 0.0, 1.0]])) == 0  # the partner is not represented
+    assert antipodal_pairs(torch.tensor([[1.0, -1.0], [0.0, 0.05]])) == 1  # within 5 degrees of opposite
+    assert antipodal_pairs(torch.tensor([[1.0, -1.0], [0.0, 0.2]])) == 0
 
 
 def test_features_per_neuron_counts_positive_weights_above_the_threshold():

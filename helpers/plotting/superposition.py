@@ -210,3 +210,43 @@ def class_votes_figure(votes: Sequence[torch.Tensor], titles: Sequence[str], lab
         ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def orientation_coverage_figure(rings: dict[str, Sequence[float]], title: str = "") -> Figure:
+    """Preferred orientations (degrees) on concentric rings, one ring per set (e.g. neurons, dictionary
+    features, a control), so the gaps each set leaves around the circle can be compared at a glance."""
+    fig = plt.figure(figsize=(4.6, 4.6))
+    ax = fig.add_subplot(projection="polar")
+    for i, (name, angles) in enumerate(rings.items()):
+        values = np.radians(np.asarray(list(angles), dtype=np.float64))
+        ax.scatter(values, np.full(len(values), 1.0 + i), s=22, color=plt.cm.tab10(i), label=f"{name} ({len(values)})")
+    ax.set_ylim(0, len(rings) + 0.6)
+    ax.set_yticks([])
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=1)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def loadings_figure(directions: torch.Tensor, titles: Sequence[str], marked: Sequence[int] = (), top: int = 8) -> Figure:
+    """One panel per direction: its ``top`` largest loadings on the layer's units (bars), units in ``marked``
+    (e.g. the curve neurons) in colour, the others grey: how many units a feature is spread over."""
+    directions = torch.as_tensor(directions, dtype=torch.float32)
+    count = max(len(directions), 1)
+    fig, axes = plt.subplots(1, count, figsize=(2.9 * count, 2.4), squeeze=False)
+    marked = set(int(m) for m in marked)
+    for ax, direction, title in zip(axes[0], directions, titles):
+        order = direction.abs().argsort(descending=True)[:top]
+        values = direction[order].numpy()
+        colours = ["tab:orange" if int(u) in marked else "grey" for u in order]
+        ax.bar(np.arange(len(order)), values, color=colours)
+        ax.set_xticks(np.arange(len(order)))
+        ax.set_xticklabels([str(int(u)) for u in order], fontsize=7, rotation=90)
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+    if not len(directions):
+        axes[0][0].axis("off")
+        axes[0][0].set_title("no direction to show", fontsize=8)
+    fig.tight_layout()
+    return fig
