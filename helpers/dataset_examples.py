@@ -275,6 +275,27 @@ class DatasetExamples:
         cols = torch.randint(self.map_size[1], (count,), generator=generator)
         return torch.stack([self.patch(int(i), int(r), int(c), pad_value) for i, r, c in zip(images, rows, cols)])
 
+    def patch_activations(self, model: CircuitModel, channel: int, patches: torch.Tensor, *, pre_activation: bool = False,
+                          pad_value: float = 0.5) -> torch.Tensor:
+        """The unit's activation on receptive-field patches, each seen exactly where the scan saw it (N,).
+
+        A patch fed to the network on its own lands off the layer's stride grid and beside zero
+        padding (a 3 x 3 patch through a stride-2 stem is never seen centred), so the unit is read at
+        other positions than the one it fired at. Here each patch is pasted into a ``pad_value`` canvas
+        of the scanned size at the box of the map's centre position, and the unit is read there.
+        """
+        from .activations import capture
+
+        channel = self._check(channel)
+        row, col = self.map_size[0] // 2, self.map_size[1] // 2
+        top, left, bottom, right = self.patch_box(row, col)
+        size = self.image_size
+        canvas = torch.full((len(patches), 3, size, size), pad_value, dtype=patches.dtype)
+        y0, x0, y1, x1 = max(top, 0), max(left, 0), min(bottom, size), min(right, size)
+        canvas[:, :, y0:y1, x0:x1] = patches[:, :, y0 - top : y1 - top, x0 - left : x1 - left]
+        maps = capture(model, canvas, self.layer, pre_activation=pre_activation)[self.layer]
+        return maps[:, channel, row, col]
+
     def _square(self, patch: torch.Tensor, pad_value: float) -> torch.Tensor:
         side = max(self.geometry.height, self.geometry.width)
         if patch.shape[1] == patch.shape[2] == side:
