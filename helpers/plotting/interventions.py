@@ -1,0 +1,120 @@
+"""Figures for lesson 09 (interventions): damage against random ablations, tuning curves, attribution maps."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from . import to_numpy_image
+
+
+def damage_figure(family: dict[str, float], random: dict[str, np.ndarray], title: str = "") -> Figure:
+    """One panel per stimulus group: the random ablations' damage (histogram) and the family's (red line)."""
+    groups = list(random)
+    figure, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 2.6), squeeze=False)
+    for ax, group in zip(axes[0], groups):
+        values = random[group][np.isfinite(random[group])]
+        if len(values):
+            ax.hist(values, bins=max(4, len(values) // 2), color="grey", label="random units")
+        if np.isfinite(family.get(group, np.nan)):
+            ax.axvline(family[group], color="tab:red", lw=2, label="curve family")
+        ax.set_title(group)
+        ax.set_xlabel("change of evoked response")
+    axes[0][0].set_ylabel("ablations")
+    axes[0][0].legend(fontsize=7)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def prediction_change_figure(family: float, random: Sequence[float], label: str) -> Figure:
+    """The family ablation's change of the network's predictions (red) against random ablations (grey)."""
+    figure, ax = plt.subplots(figsize=(4.5, 2.4))
+    values = np.asarray(random, dtype=float)
+    if len(values):
+        ax.hist(values, bins=max(4, len(values) // 2), color="grey", label="random units")
+    if np.isfinite(family):
+        ax.axvline(family, color="tab:red", lw=2, label="curve family")
+    ax.set_xlabel(label)
+    ax.set_ylabel("ablations")
+    ax.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def tuning_figure(angles: np.ndarray, curves: dict[str, np.ndarray], labels: Sequence[str], title: str = "", ncols: int = 4) -> Figure:
+    """Each unit's orientation tuning (rows of ``curves[name]``: (O, U)) under several conditions, one panel per unit."""
+    count = len(labels)
+    if count == 0:
+        figure, ax = plt.subplots(figsize=(4, 1.5))
+        ax.text(0.5, 0.5, "no units to show", ha="center", va="center")
+        ax.axis("off")
+        return figure
+    rows = int(np.ceil(count / ncols))
+    figure, axes = plt.subplots(rows, min(ncols, count), figsize=(2.6 * min(ncols, count), 2.1 * rows), squeeze=False)
+    styles = {0: ("black", "-"), 1: ("tab:red", "-"), 2: ("tab:blue", "--"), 3: ("tab:green", ":")}
+    for index, ax in enumerate(axes.flat):
+        if index >= count:
+            ax.axis("off")
+            continue
+        for k, (name, values) in enumerate(curves.items()):
+            colour, line = styles[k % len(styles)]
+            ax.plot(angles, values[:, index], color=colour, ls=line, label=name)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_title(labels[index], fontsize=8)
+        ax.set_xticks([0, 90, 180, 270])
+        ax.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=6)
+    axes[-1][0].set_xlabel("curve orientation (°)")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def bars_figure(values: dict[str, np.ndarray], labels: Sequence[str], ylabel: str, title: str = "") -> Figure:
+    """Grouped bars: one group per label, one bar per condition."""
+    figure, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(labels) + 2), 2.6))
+    width = 0.8 / max(1, len(values))
+    x = np.arange(len(labels))
+    for k, (name, heights) in enumerate(values.items()):
+        ax.bar(x + k * width, heights, width, label=name)
+    ax.set_xticks(x + width * (len(values) - 1) / 2)
+    ax.set_xticklabels(labels, fontsize=7, rotation=30)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def attribution_figure(crops: Sequence[torch.Tensor], maps: Sequence[torch.Tensor], inputs: Sequence[Sequence[str]], title: str = "") -> Figure:
+    """Per row: a dataset example (crop) and the activation x weight maps of its strongest inputs (red: carries the unit)."""
+    rows = len(crops)
+    if rows == 0:
+        figure, ax = plt.subplots(figsize=(4, 1.5))
+        ax.text(0.5, 0.5, "no examples to show", ha="center", va="center")
+        ax.axis("off")
+        return figure
+    cols = 1 + max(len(m) for m in maps)
+    figure, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.7 * rows), squeeze=False)
+    for row in range(rows):
+        axes[row][0].imshow(to_numpy_image(crops[row]))
+        axes[row][0].axis("off")
+        scale = max(max(float(torch.as_tensor(m).abs().max()) for m in maps[row]), 1e-9) if len(maps[row]) else 1.0
+        for col in range(1, cols):
+            ax = axes[row][col]
+            ax.axis("off")
+            if col - 1 < len(maps[row]):
+                ax.imshow(torch.as_tensor(maps[row][col - 1]).numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale)
+                ax.set_title(inputs[row][col - 1], fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,142 @@
+"""helpers.interventions on a hand-built network whose answers are known exactly."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import capture, wrap_model
+from helpers.dataset_examples import _model_fingerprint
+from helpers.interventions import (
+    ablated, attribution, incoming_conv, layer_means, patched, replaced_incoming_weights, replaced_weights, spliced,
+)
+
+SIZE = 8
+
+
+def hand_built() -> "object":
+    """a (3 -> 4 units, 1x1, + ReLU), b (4 -> 2 units, 3x3, + ReLU), then a linear classifier.
+
+    a:i copies colour channel i % 3 (times i + 1); b:0 sums every a unit over its 3x3 window with
+    weight 1 at the centre and 0 elsewhere, so b:0 = a:0 + a:1 + a:2 + a:3 at each position; b:1
+    reads only a:1, with weight 2.
+    """
+    torch.manual_seed(0)
+    first = nn.Conv2d(3, 4, 1, bias=False)
+    second = nn.Conv2d(4, 2, 3, padding=1, bias=True)
+    with torch.no_grad():
+        first.weight.zero_()
+        for i in range(4):
+            first.weight[i, i % 3] = i + 1
+        second.weight.zero_()
+        second.weight[0, :, 1, 1] = 1.0
+        second.weight[1, 1, 1, 1] = 2.0
+        second.bias.copy_(torch.tensor([0.5, -0.25]))
+    module = nn.Sequential(first, nn.ReLU(), second, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+    return wrap_model(module, {"a": "1", "b": "3"}, name="hand_built", input_size=SIZE)
+
+
+def images(count: int = 3, seed: int = 1) -> torch.Tensor:
+    return torch.rand(count, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+def test_zero_ablation_removes_exactly_the_units_contribution() -> None:
+    model, x = hand_built(), images()
+    before = capture(model, x, ["a", "b"], pre_activation=True)
+    a = capture(model, x, "a")["a"]
+    with ablated(model, ["a:1"]):
+        after = capture(model, x, ["a", "b"])
+        after_pre = capture(model, x, "b", pre_activation=True)["b"]
+    assert torch.all(after["a"][:, 1] == 0) and torch.equal(after["a"][:, [0, 2, 3]], a[:, [0, 2, 3]])
+    assert torch.allclose(after_pre[:, 0], before["b"][:, 0] - a[:, 1], atol=1e-6)
+    assert torch.allclose(after_pre[:, 1], torch.full_like(after_pre[:, 1], -0.25))  # b:1 read only a:1
+    # the pre-activation of the ablated layer itself is untouched: ablation acts on the unit's output
+    with ablated(model, "a:1"):
+        assert torch.equal(capture(model, x, "a", pre_activation=True)["a"], before["a"])
+
+
+def test_mean_ablation_uses_the_data_mean() -> None:
+    model, data = hand_built(), images(5, seed=2)
+    means = layer_means(model, "a", data, batch_size=2)
+    a = capture(model, data, "a")["a"]
+    assert torch.allclose(means, a.mean(dim=(0, 2, 3)), atol=1e-6)
+    with ablated(model, ["a:0", "a:3"], mode="mean", means=means):
+        after = capture(model, images(), "a")["a"]
+    assert torch.allclose(after[:, 0], torch.full_like(after[:, 0], float(means[0])))
+    assert torch.allclose(after[:, 3], torch.full_like(after[:, 3], float(means[3])))
+    with pytest.raises(ValueError, match="means"):
+        with ablated(model, "a:0", mode="mean"):
+            pass
+
+
+def test_restore_is_exact_also_after_an_exception() -> None:
+    model, x = hand_built(), images()
+    logits = model(x)
+    fingerprint = _model_fingerprint(model)
+    modules = dict(model.module.named_modules())
+    with pytest.raises(RuntimeError, match="inside"):
+        with ablated(model, ["a:0", "b:1"]), patched(model, "a", images(1, seed=5)):
+            assert _model_fingerprint(model) != fingerprint  # a cached scan of the intact network is never reused
+            raise RuntimeError("inside the block")
+    with pytest.raises(RuntimeError, match="inside"):
+        with replaced_weights(model, {"2.weight": (0, torch.zeros(4, 3, 3))}):
+            assert not torch.equal(model(x), logits)
+            raise RuntimeError("inside the block")
+    assert torch.equal(model(x), logits)
+    assert _model_fingerprint(model) == fingerprint
+    assert dict(model.module.named_modules()).keys() == modules.keys()
+    assert all(modules[name] is module for name, module in model.module.named_modules())
+
+
+def test_empty_ablation_changes_nothing() -> None:
+    model, x = hand_built(), images()
+    with ablated(model, []):
+        assert torch.equal(model(x), hand_built()(x))
+
+
+def test_patching_reproduces_the_source_activation() -> None:
+    model, x, source = hand_built(), images(3), images(3, seed=9)
+    wanted = capture(model, source, ["a", "b"])
+    with patched(model, "a", source):
+        got = capture(model, x, ["a", "b"])
+    assert torch.equal(got["a"], wanted["a"])
+    assert torch.allclose(got["b"], wanted["b"], atol=1e-6)  # b depends only on a: the whole downstream follows
+    with patched(model, "a", source[:1], channels=[1]):  # one image patched into all, one channel only
+        partial = capture(model, x, "a")["a"]
+    assert torch.equal(partial[:, 1], wanted["a"][:1, 1].expand_as(partial[:, 1]))
+    assert torch.equal(partial[:, 0], capture(model, x, "a")["a"][:, 0])
+
+
+def test_splice_puts_a_function_of_the_image_in_place_of_units() -> None:
+    model, x = hand_built(), images()
+    with spliced(model, "a", [2], lambda im: im[:, :1] * 10, key="ten times red"):
+        got = capture(model, x, "a")["a"]
+    assert torch.allclose(got[:, 2], x[:, 0] * 10)
+    with pytest.raises(ValueError, match="must return"):
+        with spliced(model, "a", [2, 3], lambda im: im[:, :1]):
+            capture(model, x, "a")
+
+
+def test_replaced_incoming_weights_and_restore() -> None:
+    model, x = hand_built(), images()
+    assert incoming_conv(model, "b") == "2"
+    before = capture(model, x, "b")["b"]
+    new = torch.zeros(4, 3, 3)
+    new[3, 1, 1] = 1.0  # b:1 now copies a:3 (4 x the red... channel 0) instead of 2 x a:1
+    with replaced_incoming_weights(model, "b:1", new, bias=0.0):
+        after = capture(model, x, ["a", "b"])
+    assert torch.allclose(after["b"][:, 1], after["a"][:, 3].clamp(min=0), atol=1e-6)
+    assert torch.equal(capture(model, x, "b")["b"], before)
+
+
+def test_attribution_splits_a_unit_into_its_inputs() -> None:
+    model, x = hand_built(), images(2)
+    a = capture(model, x, "a")["a"]
+    found = attribution(model, "b:0", x, positions=[(3, 4), (0, 0)])
+    assert found.maps.shape == (2, 4, SIZE, SIZE)
+    assert torch.allclose(found.per_input[0], a[0, :, 3, 4], atol=1e-6)  # weight 1 at the centre: activation itself
+    assert torch.allclose(found.total, torch.stack([a[0, :, 3, 4].sum(), a[1, :, 0, 0].sum()]), atol=1e-5)
+    one = attribution(model, "b:1", x)
+    assert torch.allclose(one.per_input[:, 1], 2 * a[:, 1].flatten(1).amax(1), atol=1e-5)
+    assert torch.all(one.per_input[:, [0, 2, 3]] == 0)
+    assert one.share_on([1]).tolist() == [1.0, 1.0] and one.top_inputs(0, 1) == [1]
