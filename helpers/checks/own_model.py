@@ -37,6 +37,8 @@ def check_most_confused(model: CircuitModel, data: LabelledImages, true_class: s
     expect(answer != true_class, f"{true_class!r} is the right class; the question asks which WRONG class it is taken for.",
            "Leave out the predictions that are right before counting.")
     counts[index] = -1
+    expect(counts.max() > 0, f"The network gets every {true_class} image right: it takes them for no other class.",
+           "Ask about a class it gets wrong sometimes (the one with the lowest accuracy).")
     mine = counts[data.classes.index(answer)]
     expect(mine == counts.max(),
            f"The network takes {int(mine)} of the {len(predicted)} {true_class} images for {answer!r}; another class is chosen more often.",
