@@ -252,3 +252,29 @@ def test_no_unsafe_loading_anywhere_in_helpers_or_scripts():
         code = "".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
         found += [f"{path}: {word}" for word in bad if word in code]
     assert not found, found
+
+
+def test_course_network_is_untrained_under_the_negative_control(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CACHE_DIR", tmp_path)
+    monkeypatch.setenv("CIRCUITS_WEIGHTS", "random")
+    control = training.course_network("shapes", count=32, size=16, width=2, seed=3, epochs=1)
+    assert control.history["step_loss"] == [] and not (tmp_path / "trained").exists()
+    twin = training.untrained_classifier(shapes_data(count=32, size=16), width=2, seed=3)
+    assert torch.equal(control.model.module.conv1.weight, twin.model.module.conv1.weight)
+    monkeypatch.setenv("CIRCUITS_WEIGHTS", "trained")
+    trained = training.course_network("shapes", count=32, size=16, width=2, seed=3, epochs=1)
+    assert len(trained.history["step_loss"]) > 0
+    assert not torch.equal(trained.model.module.conv1.weight, twin.model.module.conv1.weight)
+
+
+def test_top_examples_purity_counts_the_commonest_class():
+    torch.manual_seed(0)
+    net = SmallConvNet(2, width=1)
+    model = training.wrap_small_net(net, ["dark", "bright"], 8)
+    images = torch.cat([torch.full((6, 3, 8, 8), 0.1), torch.full((6, 3, 8, 8), 0.9)])
+    data = LabelledImages(images, torch.tensor([0] * 6 + [1] * 6), ["dark", "bright"])
+    purity = training.top_examples_purity(model, data, "conv1", k=6)
+    assert purity.shape == (1,)
+    assert np.isnan(purity[0]) or purity[0] == 1.0  # a unit's 6 strongest of two uniform groups are one group
+    with pytest.raises(ValueError, match="k must"):
+        training.top_examples_purity(model, data, "conv1", k=0)
