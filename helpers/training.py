@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import CACHE_DIR, DATASETS_DIR, fast_or_full, is_offline, weights_kind
+from .download import network_timeout
 from .images import ImageFolder
 from .models import CircuitModel, wrap_model
 from .shapes_dataset import SHAPE_CLASSES, ShapesDataset
@@ -99,7 +100,8 @@ def cifar10_data(count: int | None = 10000, train: bool = True, seed: int = 0) -
             "Use dataset='shapes' (drawn offline) or an image folder, or unset CIRCUITS_OFFLINE once."
         )
     DATASETS_DIR.mkdir(parents=True, exist_ok=True)
-    dataset = CIFAR10(str(DATASETS_DIR), train=train, download=not folder.is_dir())
+    with network_timeout():  # torchvision's downloader has no timeout of its own
+        dataset = CIFAR10(str(DATASETS_DIR), train=train, download=not folder.is_dir())
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).float() / 255.0
     labels = torch.tensor(dataset.targets)
     if count is not None and count < len(labels):

@@ -126,9 +126,6 @@ def test_prepare_data_prints_a_skip_line_for_a_silent_server(silent_server, tmp_
 
 #: Files whose third-party download is being wrapped in network_timeout() by their owner (training.py:
 #: CIFAR10(download=True), issue 16's training rows); empty this set once done.
-PENDING_TIMEOUT = {"training.py"}
-
-
 def test_network_timeout_bounds_a_third_party_downloader(silent_server):
     import urllib.request
 
@@ -151,7 +148,7 @@ def test_no_network_call_in_helpers_or_scripts_lacks_a_timeout():
             assert unsafe not in text, (path, unsafe)
         for downloader in ("torchvision.datasets", "download_url_to_file", "load_state_dict_from_url", "requests.get"):
             # third-party downloaders take no timeout: only inside helpers.download.network_timeout()
-            if downloader in text and path.name not in PENDING_TIMEOUT:
+            if downloader in text:
                 assert "network_timeout(" in text, (path, downloader)
         for line in text.splitlines():
             if "urlopen(" in line and not line.lstrip().startswith("#"):
