@@ -1,4 +1,7 @@
-"""Self-checks for the curve-circuits lesson's exercises."""
+"""Self-checks for the curve-circuits lesson's exercises (lesson 03).
+
+Each check recomputes the right answer from the student's model (or comparison set); messages never give it away.
+"""
 from __future__ import annotations
 
 import math
@@ -10,15 +13,17 @@ import torch
 from ..cleanroom import ComparisonSet, CurveDetectorSettings, match_family
 from ..models import CircuitModel, Unit
 from ..weights import top_inputs, unit_weights
-from . import expect, passed
+from . import exercise, expect, passed
 
 
+@exercise
 def check_strongest_input(model: CircuitModel, unit: str | Unit, answer: str | Unit) -> bool:
     """Exercise 1: the unit of the previous layer with the largest summed (net) expanded weight into ``unit``."""
     target = model.unit(unit)
+    expect(isinstance(answer, (str, Unit)), f"Give the unit as 'layer:channel' (a string), not {type(answer).__name__}.")
     try:
         chosen = model.unit(answer)
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, TypeError) as error:
         expect(False, f"{answer!r} is not a unit of {model.name}: {error}", "Write it as 'layer:channel'.")
     best = top_inputs(model, target, 1).excitatory[0]
     expect(chosen.layer == best.unit.layer,
@@ -31,6 +36,7 @@ def check_strongest_input(model: CircuitModel, unit: str | Unit, answer: str | U
     return passed(f"{chosen} excites {target} most, with a summed weight of {best.strength:+.3f}.")
 
 
+@exercise
 def check_composed_weight(model: CircuitModel, from_unit: str | Unit, to_unit: str | Unit, answer: torch.Tensor) -> bool:
     """Exercise 2: a k x k expanded weight composed by hand equals the library's."""
     expect(isinstance(answer, torch.Tensor), f"Expected a torch.Tensor, got {type(answer).__name__}.")
@@ -46,12 +52,20 @@ def check_composed_weight(model: CircuitModel, from_unit: str | Unit, to_unit: s
     return passed(f"your composed weight matches expanded_weights to {error:.1e} of its largest value.")
 
 
+@exercise
 def check_inhibition_effect(comparison: ComparisonSet, base: CurveDetectorSettings, answer: float) -> bool:
     """Exercise 3: the mean correlation with the real family once both kinds of inhibition are switched off."""
     expect(isinstance(answer, (int, float, np.floating)) and math.isfinite(float(answer)),
            f"Expected a correlation (a number), got {answer!r}.")
     without = match_family(comparison, replace(base, inhibition=0.0, cross_inhibition=0.0))
     with_inhibition = match_family(comparison, base)
+    if abs(float(answer) - without.mean) >= 1e-3 and abs(float(answer) - with_inhibition.mean) < 1e-3:
+        expect(False, f"{float(answer):.3f} is the match *with* the default inhibition.",
+               "Switch off both inhibition and cross_inhibition before calling match_family.")
+    for kind in ("inhibition", "cross_inhibition"):
+        half = match_family(comparison, replace(base, **{kind: 0.0}))
+        if abs(float(answer) - without.mean) >= 1e-3 and abs(float(answer) - half.mean) < 1e-3:
+            expect(False, f"{float(answer):.3f} is the match with only {kind} switched off.", "Switch off both kinds.")
     expect(abs(float(answer) - without.mean) < 1e-3,
            f"{float(answer):.3f} is not the mean correlation without inhibition on {comparison.name}.",
            "Set inhibition=0.0 and cross_inhibition=0.0 (dataclasses.replace(base, ...)) and call match_family(...).mean.")
