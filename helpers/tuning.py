@@ -801,6 +801,8 @@ CURVE_LAYERS: dict[str, str] = {
     "efficientnet_lite0": "blocks.3.2",
     "efficientnet_lite1": "blocks.3.2",
     "efficientnet_lite2": "blocks.3.2",
+    # the Lites' stride (16) and relative depth (0.44); of features.7-10 the family that covered the circle best
+    "mobilenet_v2": "features.8",
 }
 
 
