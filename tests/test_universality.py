@@ -159,19 +159,3 @@ def test_family_rows_and_table():
     with pytest.raises(ValueError, match="CurveFamily or a HighLowFamily"):
         family_summary(model, object())
     assert curve_screen_options(model)["width"] > 0.03  # thicker strokes for a 32-px network
-
-
-def test_exercise_checks_accept_right_and_explain_wrong_answers():
-    from helpers.checks import ExerciseError
-    from helpers.checks.universality import check_cka_invariances, check_most_similar_layer
-
-    features = _random(50, 4, 7)
-    assert check_cka_invariances(1.0, 1.0, 0.5, features)
-    with pytest.raises(ExerciseError, match="rotated copy should be 1"):
-        check_cka_invariances(0.7, 1.0, 0.5, features)
-    model = wrap_small_net(_small_model(6), ["a", "b", "c"], 32, name="m")
-    recorded = representations(model, torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(2)), grid=2)
-    result = cka_matrix(recorded, recorded)
-    assert check_most_similar_layer("conv2", result, "conv2")
-    with pytest.raises(ExerciseError, match="another layer scores higher"):
-        check_most_similar_layer("conv4", result, "conv1")
