@@ -107,3 +107,45 @@ def high_low_model() -> CircuitModel:
         highlow.weight[2] = 1 / 225
     module = nn.Sequential(energy, nn.ReLU(), highlow, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     return wrap_model(module, {"energy": "1", "highlow": "3"}, name="tiny_highlow", input_size=48)
+
+
+# --- exercise checks --------------------------------------------------------------------------------
+@pytest.fixture
+def strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strict mode, as when grading: a wrong or missing answer raises instead of printing."""
+    monkeypatch.setenv("CIRCUITS_STRICT", "1")
+
+
+@dataclass
+class ExerciseProbe:
+    """Asserts about an exercise check: a guess is rejected; the placeholder ``...`` is 'not attempted'."""
+
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture
+
+    def rejected(self, check, *args) -> None:
+        """``check(*args)`` fails as a wrong answer (not as a missing one)."""
+        from helpers.checks import ExerciseError, NotAttempted
+
+        with pytest.raises(ExerciseError) as caught:
+            check(*args)
+        assert not isinstance(caught.value, NotAttempted), caught.value
+
+    def not_attempted(self, *calls) -> None:
+        """Each call (with ``...`` as the answer) raises NotAttempted when strict, else prints it and returns False."""
+        from helpers.checks import NotAttempted
+
+        for call in calls:
+            with pytest.raises(NotAttempted):
+                call()
+        self.monkeypatch.delenv("CIRCUITS_STRICT")
+        for call in calls:
+            assert call() is False
+            assert "Not attempted yet" in self.capsys.readouterr().out
+        self.monkeypatch.setenv("CIRCUITS_STRICT", "1")
+
+
+@pytest.fixture
+def exercise_probe(strict: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> ExerciseProbe:
+    """An :class:`ExerciseProbe` in strict mode."""
+    return ExerciseProbe(monkeypatch, capsys)

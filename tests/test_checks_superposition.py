@@ -19,10 +19,7 @@ from helpers.superposition import ToyModelSweep
 from helpers.tuning import largest_gap
 
 
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    """Strict mode, as when grading: a wrong answer raises."""
-    monkeypatch.setenv("CIRCUITS_STRICT", "1")
+pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
 def rejected(check, *args) -> None:

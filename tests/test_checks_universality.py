@@ -15,10 +15,7 @@ from helpers.training import SmallConvNet, wrap_small_net
 from helpers.universality import CKAResult, linear_cka
 
 
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    """Strict mode, as when grading: a wrong answer raises."""
-    monkeypatch.setenv("CIRCUITS_STRICT", "1")
+pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
 def rejected(check, *args) -> None:
