@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 
-from helpers.checks import NotAttempted, ExerciseError
 from helpers.checks.superposition import (
     check_explained_variance, check_facet_score, check_first_superposition, check_largest_gap, check_square_of_pairs,
 )
@@ -22,18 +21,8 @@ from helpers.tuning import largest_gap
 pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
-def rejected(check, *args) -> None:
-    with pytest.raises(ExerciseError) as caught:
-        check(*args)
-    assert not isinstance(caught.value, NotAttempted)
 
 
-def placeholder_reports_not_attempted(monkeypatch, capsys, check, *args) -> None:
-    with pytest.raises(NotAttempted):
-        check(*args)
-    monkeypatch.delenv("CIRCUITS_STRICT")
-    assert check(*args) is False
-    assert "Not attempted yet" in capsys.readouterr().out
 
 
 def polygon(count: int, start: float = 0.0) -> torch.Tensor:
@@ -42,7 +31,7 @@ def polygon(count: int, start: float = 0.0) -> torch.Tensor:
 
 
 # --- exercise 1: the square of antipodal pairs ---------------------------------------------------
-def test_square_of_pairs(monkeypatch, capsys):
+def test_square_of_pairs(exercise_probe):
     assert check_square_of_pairs(torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]]))
     assert check_square_of_pairs(polygon(4, 0.3)[:, [0, 2, 1, 3]])  # any rotation, any order
     wrong = [
@@ -55,8 +44,8 @@ def test_square_of_pairs(monkeypatch, capsys):
         [[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]],  # not a tensor
     ]
     for answer in wrong:
-        rejected(check_square_of_pairs, answer)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_square_of_pairs, ...)
+        exercise_probe.rejected(check_square_of_pairs, answer)
+    exercise_probe.not_attempted(lambda: check_square_of_pairs(...))
 
 
 # --- exercise 2: the first sparsity with superposition --------------------------------------------
@@ -68,18 +57,18 @@ def sweep_keeping(kept: list[int], sparsities: list[float]) -> ToyModelSweep:
     return ToyModelSweep(weights, torch.zeros(len(kept), 5), torch.tensor(sparsities), torch.ones(5), torch.zeros(len(kept)))
 
 
-def test_first_superposition(monkeypatch, capsys):
+def test_first_superposition(exercise_probe):
     sparsities = [0.0, 0.3, 0.5, 0.7, 0.9]
     sweep = sweep_keeping([2, 2, 2, 4, 5], sparsities)
     assert check_first_superposition(sweep, 0.7)
     assert check_first_superposition(sweep, sweep.sparsities[3])  # a tensor straight from the sweep
     for answer in [0.0, 0.3, 0.5, 0.9, 0.75, 0.95, 1.0, 3, 4, "0.7", [0.7], True]:
-        rejected(check_first_superposition, sweep, answer)
+        exercise_probe.rejected(check_first_superposition, sweep, answer)
     # Another sweep's answer is wrong here, and this one's is wrong there.
     other = sweep_keeping([2, 2, 3, 4, 5], sparsities)
     assert check_first_superposition(other, 0.5)
-    rejected(check_first_superposition, other, 0.7)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_first_superposition, sweep, ...)
+    exercise_probe.rejected(check_first_superposition, other, 0.7)
+    exercise_probe.not_attempted(lambda: check_first_superposition(sweep, ...))
 
 
 # --- exercise 3: a facet score by hand ------------------------------------------------------------
@@ -102,7 +91,7 @@ def facets():
     return examples, features
 
 
-def test_facet_score(facets, monkeypatch, capsys):
+def test_facet_score(facets, exercise_probe):
     examples, features = facets
     k = 6
     points = top_example_features(examples, features, 0, k)
@@ -117,12 +106,12 @@ def test_facet_score(facets, monkeypatch, capsys):
     raw = examples.top_index[0]  # uncentred features
     uncentred = facet_diversity(features.maps[raw, :, 0, 0])
     for answer in [with_diagonal, similarity_only, other_unit, fewer, uncentred, 0.0, 0.5, 1.0, "0.9", [right]]:
-        rejected(check_facet_score, examples, features, 0, k, answer)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_facet_score, examples, features, 0, k, ...)
+        exercise_probe.rejected(check_facet_score, examples, features, 0, k, answer)
+    exercise_probe.not_attempted(lambda: check_facet_score(examples, features, 0, k, ...))
 
 
 # --- exercise 4: the variance a dictionary keeps --------------------------------------------------
-def test_explained_variance(monkeypatch, capsys):
+def test_explained_variance(exercise_probe):
     eye = torch.eye(3)
     dictionary = SparseDictionary(eye, torch.zeros(3), eye, torch.zeros(3), scale=1.0, l1=0.0)
     vectors = torch.tensor([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.0], [2.0, 1.0, -1.0], [0.5, 0.5, 0.5]])
@@ -134,12 +123,12 @@ def test_explained_variance(monkeypatch, capsys):
     ratio = float(error / (vectors - vectors.mean(0)).square().sum())
     active = dictionary.active_per_input(vectors)
     for answer in [from_zero, ratio, active, 1.0, 0.0, 0.5, right * 100, "0.6"]:
-        rejected(check_explained_variance, dictionary, vectors, answer)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_explained_variance, dictionary, vectors, ...)
+        exercise_probe.rejected(check_explained_variance, dictionary, vectors, answer)
+    exercise_probe.not_attempted(lambda: check_explained_variance(dictionary, vectors, ...))
 
 
 # --- exercise 5: the largest gap of neurons and features together ---------------------------------
-def test_largest_gap(monkeypatch, capsys):
+def test_largest_gap(exercise_probe):
     neurons = [10.0, 40.0, 100.0, 200.0]  # largest gap 170 (from 200 round to 10)
     features = [250.0, 300.0]
     right = largest_gap(neurons + features)  # 100: from 100 to 200
@@ -150,10 +139,10 @@ def test_largest_gap(monkeypatch, capsys):
     wrong = [largest_gap(neurons), largest_gap(features), 70.0, 60.0, 90.0, 360.0, 0.0, -100.0, 460.0, "100", [100.0]]
     assert no_wrap == pytest.approx(100.0)  # here the wrap-around arc is short; see the next case
     for answer in wrong:
-        rejected(check_largest_gap, neurons, features, answer)
+        exercise_probe.rejected(check_largest_gap, neurons, features, answer)
     # A case where forgetting the wrap-around gives the wrong answer.
     neurons, features = [90.0, 120.0], [150.0, 200.0]
     right = largest_gap(neurons + features)  # 250: from 200 round to 90
     assert check_largest_gap(neurons, features, right)
-    rejected(check_largest_gap, neurons, features, 50.0)  # the largest gap without the wrap-around arc
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_largest_gap, neurons, features, ...)
+    exercise_probe.rejected(check_largest_gap, neurons, features, 50.0)  # the largest gap without the wrap-around arc
+    exercise_probe.not_attempted(lambda: check_largest_gap(neurons, features, ...))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.checks import ExerciseError, NotAttempted
+from helpers.checks import ExerciseError
 from helpers.checks.universality import (
     check_cka_invariances, check_most_similar_layer, check_separated_share, separated_share,
 )
@@ -18,18 +18,8 @@ from helpers.universality import CKAResult, linear_cka
 pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
-def rejected(check, *args) -> None:
-    with pytest.raises(ExerciseError) as caught:
-        check(*args)
-    assert not isinstance(caught.value, NotAttempted)
 
 
-def placeholder_reports_not_attempted(monkeypatch, capsys, check, *args) -> None:
-    with pytest.raises(NotAttempted):
-        check(*args)
-    monkeypatch.delenv("CIRCUITS_STRICT")
-    assert check(*args) is False
-    assert "Not attempted yet" in capsys.readouterr().out
 
 
 # --- exercise 1: the most similar layer -----------------------------------------------------------------
@@ -40,23 +30,23 @@ def _cka_result(seed: int = 0) -> CKAResult:
                      np.linspace(0, 1, 5), np.linspace(0, 1, 7), False)
 
 
-def test_most_similar_layer(monkeypatch, capsys):
+def test_most_similar_layer(exercise_probe):
     result = _cka_result()
     for row, layer in enumerate(result.layers_a):
         best = result.layers_b[int(result.matrix[row].argmax())]
         assert check_most_similar_layer(result, layer, best)
         for wrong in result.layers_b:
             if wrong != best:
-                rejected(check_most_similar_layer, result, layer, wrong)  # every other column, neighbours included
+                exercise_probe.rejected(check_most_similar_layer, result, layer, wrong)  # every other column, neighbours included
         worst = result.layers_b[int(result.matrix[row].argmin())]
         assert "another layer" in str(pytest.raises(ExerciseError, check_most_similar_layer, result, layer, worst).value)
     # another row's answer, the row's own name, an index instead of a name, a layer of the wrong model
     first, second = result.layers_b[int(result.matrix[0].argmax())], result.layers_b[int(result.matrix[1].argmax())]
     if first != second:
-        rejected(check_most_similar_layer, result, "a1", first)
+        exercise_probe.rejected(check_most_similar_layer, result, "a1", first)
     for wrong in ("a1", int(result.matrix[1].argmax()), "b9", None):
-        rejected(check_most_similar_layer, result, "a1", wrong)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_most_similar_layer, result, "a1", ...)
+        exercise_probe.rejected(check_most_similar_layer, result, "a1", wrong)
+    exercise_probe.not_attempted(lambda: check_most_similar_layer(result, "a1", ...))
 
 
 def test_most_similar_layer_message_does_not_give_the_answer():
@@ -84,7 +74,7 @@ def stem_model():
     return wrap_small_net(net, ["a", "b", "c"], 32, name="stem")
 
 
-def test_separated_share(stem_model, monkeypatch, capsys):
+def test_separated_share(stem_model, exercise_probe):
     colour, grey, either = separated_share(stem_model)
     assert (colour, grey, either) == (pytest.approx(0.2), pytest.approx(0.3), pytest.approx(0.5))
     assert check_separated_share(stem_model, either)
@@ -92,16 +82,16 @@ def test_separated_share(stem_model, monkeypatch, capsys):
     wrong = [k / 10 for k in range(11) if k != 5]  # every other share, the neighbours 0.4 and 0.6 included
     wrong += [colour, grey, 1 - colour, 5, 10, 0.5 + 1e-3, -0.5, 50.0, "0.5", None, [either], float("nan"), True]
     for answer in wrong:
-        rejected(check_separated_share, stem_model, answer)
+        exercise_probe.rejected(check_separated_share, stem_model, answer)
     with pytest.raises(ExerciseError, match="only one of the two"):
         check_separated_share(stem_model, grey)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_separated_share, stem_model, ...)
+    exercise_probe.not_attempted(lambda: check_separated_share(stem_model, ...))
 
 
-def test_separated_share_of_another_model_is_rejected(stem_model):
+def test_separated_share_of_another_model_is_rejected(stem_model, exercise_probe):
     other = wrap_small_net(SmallConvNet(3, width=10), ["a", "b", "c"], 32, name="other")  # random: few separated
     assert separated_share(other)[2] != pytest.approx(separated_share(stem_model)[2])
-    rejected(check_separated_share, other, separated_share(stem_model)[2])
+    exercise_probe.rejected(check_separated_share, other, separated_share(stem_model)[2])
     assert check_separated_share(other, separated_share(other)[2])
 
 
@@ -124,17 +114,17 @@ def test_cka_invariances_right_answer(cka_setup):
     assert check_cka_invariances(features, *other_copies, tuple(linear_cka(features, c) for c in other_copies))
 
 
-def test_cka_invariances_rejects_typed_numbers_and_wrong_copies(cka_setup, monkeypatch, capsys):
+def test_cka_invariances_rejects_typed_numbers_and_wrong_copies(cka_setup, monkeypatch, exercise_probe):
     features, rotation, stretch, copies, values = cka_setup
     rotated, scaled, stretched = copies
     typed = [(1.0, 1.0, 0.5), (1.0, 1.0, 0.0), (1.0, 1.0, 1.0), (1.0, 1.0, round(values[2], 2)), (0.5, 0.5, 0.5),
              (1, 1, 0), (values[2], 1.0, 1.0), tuple(reversed(values))]
     for answer in typed:  # typed-in constants and the values in the wrong order
-        rejected(check_cka_invariances, features, *copies, answer)
+        exercise_probe.rejected(check_cka_invariances, features, *copies, answer)
     debiased = tuple(linear_cka(features, copy, debiased=True) for copy in copies)
-    rejected(check_cka_invariances, features, *copies, debiased)  # the other estimator
+    exercise_probe.rejected(check_cka_invariances, features, *copies, debiased)  # the other estimator
     other_stretch = features @ torch.diag(torch.logspace(0, 1, 16, dtype=torch.float64))
-    rejected(check_cka_invariances, features, *copies, (1.0, 1.0, linear_cka(features, other_stretch)))  # another stretch's value
+    exercise_probe.rejected(check_cka_invariances, features, *copies, (1.0, 1.0, linear_cka(features, other_stretch)))  # another stretch's value
     for wrong_copies in [
         (features, scaled, stretched),  # "rotated" by the identity
         (features @ stretch, scaled, stretched),  # not a rotation
@@ -145,15 +135,15 @@ def test_cka_invariances_rejects_typed_numbers_and_wrong_copies(cka_setup, monke
         (rotated[:, :8], scaled, stretched),  # wrong shape
         (rotated.numpy().tolist(), scaled, stretched),  # not a matrix
     ]:
-        rejected(check_cka_invariances, features, *wrong_copies, values)
+        exercise_probe.rejected(check_cka_invariances, features, *wrong_copies, values)
     nan_copy = stretched.clone()
     nan_copy[0, 0] = float("nan")
-    rejected(check_cka_invariances, features, rotated, scaled, nan_copy, values)
-    rejected(check_cka_invariances, features, *copies, values[:2])
-    rejected(check_cka_invariances, features, *copies, 1.0)
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_cka_invariances, features, ..., ..., ..., ...)
+    exercise_probe.rejected(check_cka_invariances, features, rotated, scaled, nan_copy, values)
+    exercise_probe.rejected(check_cka_invariances, features, *copies, values[:2])
+    exercise_probe.rejected(check_cka_invariances, features, *copies, 1.0)
+    exercise_probe.not_attempted(lambda: check_cka_invariances(features, ..., ..., ..., ...))
     monkeypatch.setenv("CIRCUITS_STRICT", "1")
-    placeholder_reports_not_attempted(monkeypatch, capsys, check_cka_invariances, features, *copies, ...)
+    exercise_probe.not_attempted(lambda: check_cka_invariances(features, *copies, ...))
 
 
 def test_wrong_answer_outside_strict_mode_prints_and_returns_false(cka_setup, monkeypatch, capsys):
