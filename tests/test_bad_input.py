@@ -5,8 +5,6 @@ behaviour. The trained-model cache rows are in tests/test_training.py.
 """
 from __future__ import annotations
 
-import io
-import json
 import os
 import socket
 import threading
