@@ -46,14 +46,19 @@ def prediction_change_figure(family: float, random: Sequence[float], label: str)
     return figure
 
 
+def message_figure(message: str) -> Figure:
+    """A small figure that only says ``message``: what a figure shows when there is nothing to draw."""
+    figure, ax = plt.subplots(figsize=(4, 1.5))
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    ax.axis("off")
+    return figure
+
+
 def tuning_figure(angles: np.ndarray, curves: dict[str, np.ndarray], labels: Sequence[str], title: str = "", ncols: int = 4) -> Figure:
     """Each unit's orientation tuning (rows of ``curves[name]``: (O, U)) under several conditions, one panel per unit."""
     count = len(labels)
     if count == 0:
-        figure, ax = plt.subplots(figsize=(4, 1.5))
-        ax.text(0.5, 0.5, "no units to show", ha="center", va="center")
-        ax.axis("off")
-        return figure
+        return message_figure("no units to show")
     rows = int(np.ceil(count / ncols))
     figure, axes = plt.subplots(rows, min(ncols, count), figsize=(2.6 * min(ncols, count), 2.1 * rows), squeeze=False)
     styles = {0: ("black", "-"), 1: ("tab:red", "-"), 2: ("tab:blue", "--"), 3: ("tab:green", ":")}
@@ -98,10 +103,7 @@ def attribution_figure(crops: Sequence[torch.Tensor], maps: Sequence[torch.Tenso
     """Per row: a dataset example (crop) and the activation x weight maps of its strongest inputs (red: carries the unit)."""
     rows = len(crops)
     if rows == 0:
-        figure, ax = plt.subplots(figsize=(4, 1.5))
-        ax.text(0.5, 0.5, "no examples to show", ha="center", va="center")
-        ax.axis("off")
-        return figure
+        return message_figure("no examples to show")
     cols = 1 + max(len(m) for m in maps)
     figure, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.7 * rows), squeeze=False)
     for row in range(rows):
