@@ -260,7 +260,7 @@ def screen_along(screen: "CurveScreen", weights: torch.Tensor | np.ndarray, bias
     Read-outs are linear, so the screen is exact only for the values the directions live in: pass the
     screen of the same reading (``pre_activation``) as the vectors a dictionary was trained on.
     """
-    from .tuning import _merge_screens, _score_screen, _typical_best_curve, polarity_of
+    from .tuning import merge_polarities, score_screen, typical_best_curve, polarity_of
 
     readout = np.asarray(torch.as_tensor(weights, dtype=torch.float64))
     channels = screen.curve.shape[-1]
@@ -278,15 +278,15 @@ def screen_along(screen: "CurveScreen", weights: torch.Tensor | np.ndarray, bias
                                              if getattr(empty, name, None) is not None})
     polarities = dict(screen.by_polarity) or {polarity_of(screen.style): screen}
     # The units' yardstick over every polarity drawn, as find_curve_family measures it.
-    typical = _typical_best_curve([part.curve.reshape(-1, channels).max(0) for part in polarities.values()])
+    typical = typical_best_curve([part.curve.reshape(-1, channels).max(0) for part in polarities.values()])
     screens = {}
     for name, part in polarities.items():
         raw = np.concatenate([part.curve.reshape(-1, channels), part.line.reshape(-1, channels),
                               part.corner.reshape(-1, channels), np.zeros((1, channels))]) + part.blank
-        screens[name] = _score_screen(raw @ readout.T + offset, part.placement, part.pre_activation, dict(part.style),
+        screens[name] = score_screen(raw @ readout.T + offset, part.placement, part.pre_activation, dict(part.style),
                                       part.orientations, part.radii, part.line_angles, part.line_offsets,
                                       part.corner_angles, typical)
         screens[name].polarity = np.full(len(readout), name, dtype=object)
     if len(screens) == 1:
         return next(iter(screens.values()))
-    return _merge_screens(screens, thresholds)
+    return merge_polarities(screens, thresholds)

@@ -479,10 +479,10 @@ def find_curve_family(
     parts = [responses[i * per_polarity : (i + 1) * per_polarity] for i in range(len(styles))]
     n_curve = len(angles) * len(radii_px)
     # Strength is measured against one yardstick for every polarity: the layer's typical best curve over all drawings.
-    typical = _typical_best_curve([(part[:n_curve] - part[-1]).max(0) for part in parts])
+    typical = typical_best_curve([(part[:n_curve] - part[-1]).max(0) for part in parts])
     screens = {}
     for index, (name, style) in enumerate(styles.items()):
-        screens[name] = _score_screen(
+        screens[name] = score_screen(
             parts[index], placement, pre_activation,
             {"length": stroke, **style}, angles, radii_px, line_angles, offsets_px, corner_angles, typical,
         )
@@ -490,7 +490,7 @@ def find_curve_family(
     if len(screens) == 1:
         screen = next(iter(screens.values()))
     else:
-        screen = _merge_screens(screens, (min_curve_selectivity, min_orientation_selectivity, min_strength))
+        screen = merge_polarities(screens, (min_curve_selectivity, min_orientation_selectivity, min_strength))
     return family_from_screen(screen, min_curve_selectivity, min_orientation_selectivity, min_strength, max_units)
 
 
@@ -505,7 +505,7 @@ def polarity_of(style: dict) -> str:
     return "dark" if float(np.mean(style.get("foreground", 0.0))) <= float(np.mean(style.get("background", 1.0))) else "light"
 
 
-def _score_screen(responses: np.ndarray, placement: Placement, pre_activation: bool, style: dict, angles: np.ndarray,
+def score_screen(responses: np.ndarray, placement: Placement, pre_activation: bool, style: dict, angles: np.ndarray,
                   radii_px: np.ndarray, line_angles: np.ndarray, offsets_px: np.ndarray,
                   corner_angles: Sequence[float], typical: float | None = None) -> CurveScreen:
     """Scores of every unit from raw responses to [curves, lines, corners, blank] drawn in one polarity.
@@ -534,7 +534,7 @@ def _score_screen(responses: np.ndarray, placement: Placement, pre_activation: b
     best_radius = radii_px[radius_index]
     firing = responses[:n_curve].max(0) > 0  # after a ReLU-like non-linearity the unit is active on its best curve
     if typical is None:
-        typical = _typical_best_curve([best_curve])
+        typical = typical_best_curve([best_curve])
     strength = np.where(driven, best_curve / max(typical, 1e-12), 0.0)
     score = np.where(firing & driven, np.clip(curve_selectivity, 0, None) * selectivity, 0.0)
     return CurveScreen(
@@ -547,7 +547,7 @@ def _score_screen(responses: np.ndarray, placement: Placement, pre_activation: b
     )
 
 
-def _typical_best_curve(best_curves: Sequence[np.ndarray]) -> float:
+def typical_best_curve(best_curves: Sequence[np.ndarray]) -> float:
     """The 90th percentile of the units' best curve responses (minus blank) where positive, over every polarity drawn."""
     values = np.concatenate([b[b > 0] for b in best_curves])
     return float(np.percentile(values, 90)) if len(values) else 1.0
@@ -559,7 +559,7 @@ def _passes(screen: CurveScreen, min_curve_selectivity: float, min_orientation_s
             & (screen.orientation_selectivity >= min_orientation_selectivity) & (screen.strength >= min_strength))
 
 
-def _merge_screens(screens: dict[str, CurveScreen], thresholds: tuple[float, float, float]) -> CurveScreen:
+def merge_polarities(screens: dict[str, CurveScreen], thresholds: tuple[float, float, float]) -> CurveScreen:
     """One screen that keeps, for each unit, its better polarity: the one it passes the thresholds in, then the higher score."""
     names = list(screens)
     keys = np.stack([_passes(screens[n], *thresholds) * 2.0 + screens[n].score for n in names])  # (P, C)
