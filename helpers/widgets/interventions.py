@@ -13,19 +13,17 @@ from ..models import CircuitModel, Unit
 from ..plotting.interventions import tuning_figure
 from . import Explorer
 
-CHOICES = ("curve family", "random units", "one member")
+CHOICES = ("one member", "curve family")
 
 
-def ablation_choice(model: CircuitModel, family_units: Sequence[Unit], layer: str, choice: str, member: int = 0, seed: int = 0) -> list[Unit]:
-    """The units a choice names: the whole family, as many random units of the layer (drawn with ``seed``), or one member."""
+def ablation_choice(family_units: Sequence[Unit], choice: str, member: int = 0) -> list[Unit]:
+    """The units a choice names: one member of the family (by index) or the whole family."""
     if choice not in CHOICES:
         raise ValueError(f"choice must be one of {CHOICES}, not {choice!r}.")
     family_units = list(family_units)
     if choice == "curve family":
         return family_units
-    if choice == "one member":
-        return [family_units[int(member) % len(family_units)]] if family_units else []
-    return random_units(model, layer, max(1, len(family_units)), np.random.default_rng(int(seed)), [u.channel for u in family_units])
+    return [family_units[int(member) % len(family_units)]] if family_units else []
 
 
 def ablation_tunings(model: CircuitModel, probe: ClientProbe, group: str, units: Sequence[Unit],
@@ -39,18 +37,24 @@ def ablation_tunings(model: CircuitModel, probe: ClientProbe, group: str, units:
 def ablation_figure(model: CircuitModel, probe: ClientProbe, angles: np.ndarray, family_units: Sequence[Unit], layer: str,
                     choice: str, member: int = 0, seed: int = 0, means: torch.Tensor | None = None,
                     intact: np.ndarray | None = None, group: str = "curves") -> Figure:
-    """The explorer's pure function: every client's tuning to curves, intact (black) and ablated (red)."""
-    units = ablation_choice(model, family_units, layer, choice, member, seed)
+    """The explorer's pure function: every client's tuning to curves, intact (black), with the chosen units ablated
+    (red), and with as many random units of the layer ablated (draw ``seed``, blue): the control beside every choice."""
+    units = ablation_choice(family_units, choice, member)
     before, after = ablation_tunings(model, probe, group, units, means, intact)
-    what = {"curve family": f"the curve family ({len(units)} units)", "random units": f"{len(units)} random units (draw {seed})",
+    rng = np.random.default_rng(int(seed))
+    control = random_units(model, layer, max(1, len(units)), rng, [u.channel for u in family_units])
+    _, after_random = ablation_tunings(model, probe, group, control, means, intact)
+    what = {"curve family": f"the curve family ({len(units)} units)",
             "one member": f"member {units[0]}" if units else "no member (empty family)"}[choice]
-    return tuning_figure(np.asarray(angles), {"intact": before, "ablated": after}, [str(u) for u in probe.units],
-                         title=f"clients' responses to curves with {what} ablated")
+    return tuning_figure(np.asarray(angles),
+                         {"intact": before, "ablated": after, f"{len(control)} random units (draw {seed})": after_random},
+                         [str(u) for u in probe.units], title=f"clients' responses to curves with {what} ablated")
 
 
 def ablation_explorer(model: CircuitModel, probe: ClientProbe, angles: np.ndarray, family_units: Sequence[Unit], layer: str,
                       means: torch.Tensor | None = None, intact: np.ndarray | None = None) -> Explorer:
-    """A dropdown (what to ablate) and sliders (which member, which random draw); each change reruns the clients."""
+    """A dropdown (one member or the whole family) and sliders (which member, which random draw for the control);
+    each change reruns the clients."""
     intact = probe_responses(model, probe) if intact is None else intact
     controls = {
         "choice": widgets.Dropdown(options=list(CHOICES), value=CHOICES[0], description="ablate"),
