@@ -1,8 +1,8 @@
 """The course's shared helpers: every notebook imports what it needs from here.
 
-Layers, from the ground up (no module imports one above it):
-models, zoo, images, stimuli -> activations -> featurevis, dataset_examples
--> tuning, weights, superposition, universality -> plotting, widgets.
+Layers, from the ground up (no module imports one above it; CONTRIBUTING.md lists every module):
+models, zoo, paper, layers, images, stimuli -> activations, probing -> featurevis, dataset_examples, tuning
+-> families, rotation, weights, frequency, superposition, universality, interventions ... -> plotting, widgets, checks.
 """
 from .activations import capture, receptive_field, unit_activation
 from .config import DATA_DIR, fast_or_full, is_fast, is_offline, seed_everything

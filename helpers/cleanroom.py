@@ -36,7 +36,7 @@ from .stimuli.curves import line
 
 if TYPE_CHECKING:  # only for type hints: the comparisons take a model and a family found by helpers.tuning
     from .models import CircuitModel
-    from .tuning import CurveFamily
+    from .families import CurveFamily
 
 
 @dataclass(frozen=True)

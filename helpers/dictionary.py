@@ -18,7 +18,7 @@ need several features to cancel it. :func:`train_sparse_dictionary` is determini
 seed; :func:`best_match` scores recovered directions against known ones (the toy models' check).
 
 Feature directions can be screened like units: :func:`screen_along` turns the course's curve screen
-(:func:`helpers.tuning.find_curve_family`) of a layer into the screen of any linear read-outs of
+(:func:`helpers.families.find_curve_family`) of a layer into the screen of any linear read-outs of
 that layer (dictionary directions, random directions; the identity gives back the units' own
 screen), with no new forward pass. :func:`units_to_hold` and :func:`participation` say over how
 many units a direction is spread, and :func:`shuffle_units` makes the shuffled-data control (each
@@ -39,7 +39,7 @@ from .images import ImageSource
 from .models import CircuitModel
 
 if TYPE_CHECKING:
-    from .tuning import CurveScreen
+    from .families import CurveScreen
 
 
 @dataclass
@@ -194,7 +194,7 @@ def best_match(found: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return (unit(known, dim=1) @ unit(found, dim=1).T).max(1).values
 
 
-def top_inputs(codes: torch.Tensor, map_size: tuple[int, int], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def top_examples(codes: torch.Tensor, map_size: tuple[int, int], k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each feature's ``k`` strongest images and where in them it peaked, from codes (N*h*w, n) laid out
     like :func:`layer_vectors`: image indices (n, k) and map positions (n, k, 2), strongest first.
     A feature never active gets index -1."""
@@ -250,17 +250,17 @@ def screen_along(screen: "CurveScreen", weights: torch.Tensor | np.ndarray, bias
                  *, thresholds: tuple[float, float, float] = (0.5, 0.7, 0.5)) -> "CurveScreen":
     """The curve screen of linear read-outs ``weights @ x + bias`` of the screened layer's values x.
 
-    ``screen`` is a finished :class:`helpers.tuning.CurveScreen` (``find_curve_family(...).screen``: it
+    ``screen`` is a finished :class:`helpers.families.CurveScreen` (``find_curve_family(...).screen``: it
     holds every unit's response to every drawing, in each contrast polarity drawn); ``weights`` (n, C)
     holds one read-out per row: dictionary directions, random directions, or the identity (which gives
     back the units' own screen). The read-outs are scored with the screen's own rules and yardstick
     (strength relative to the layer's *units*), each keeps its better polarity as units do (by
     ``thresholds``: the family's curve selectivity, orientation selectivity and strength), and their
-    "channels" are row indices, so :func:`helpers.tuning.family_from_screen` picks the curve-like ones.
+    "channels" are row indices, so :func:`helpers.families.curve_family` picks the curve-like ones.
     Read-outs are linear, so the screen is exact only for the values the directions live in: pass the
     screen of the same reading (``pre_activation``) as the vectors a dictionary was trained on.
     """
-    from .tuning import merge_polarities, score_screen, typical_best_curve, polarity_of
+    from .families.curves import merge_polarities, polarity_of, score_screen, typical_best_curve
 
     readout = np.asarray(torch.as_tensor(weights, dtype=torch.float64))
     channels = screen.curve.shape[-1]

@@ -353,7 +353,8 @@ def attribution(
     The weights are the expanded weights seen from that position (the gradient of the linearized
     network, as :func:`helpers.weights.linearized_forward` builds it), so strides and pools are handled.
     """
-    from .weights import linearized_forward, previous_layer
+    from .layers import previous_layer
+    from .weights import linearized_forward
 
     unit = model.unit(unit)
     if images.dim() == 3:
@@ -414,7 +415,7 @@ def make_probe(units: Sequence[Unit], groups: dict[str, torch.Tensor], blank: to
 def probe_responses(model: CircuitModel, probe: ClientProbe, *, ablate: Sequence[str | Unit] = (), mode: Literal["zero", "mean"] = "mean",
                     means: torch.Tensor | dict[str, torch.Tensor] | None = None) -> np.ndarray:
     """The probe units' responses (N, U) at the centre of their maps, with ``ablate`` ablated (none: intact)."""
-    from .tuning import unit_responses
+    from .probing import unit_responses
 
     if not probe.units:
         return np.zeros((len(probe.images), 0))
@@ -551,7 +552,7 @@ def fit_cleanroom_splice(model: CircuitModel, family: "object", settings: "objec
     from .cleanroom import settings_for_family
     from .dataset_examples import field_geometry
     from .stimuli.curves import blank, curve, line
-    from .tuning import unit_responses
+    from .probing import unit_responses
 
     settings = settings or settings_for_family(family)
     screen = family.screen

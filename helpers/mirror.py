@@ -27,7 +27,7 @@ from typing import Literal, Sequence
 import torch
 
 from .models import CircuitModel, Unit
-from .tuning import unit_responses
+from .probing import unit_responses
 from .weights import expanded_weights
 
 Facing = Literal["left", "right"]

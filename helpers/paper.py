@@ -1,15 +1,15 @@
-"""Facts from the Circuits papers about InceptionV1, and how to find the same place in another model.
+"""Facts from the Circuits papers about InceptionV1: its layers' shapes and the articles' units.
 
 The unit lists come from the articles' figures and data (Curve Detectors, Curve Circuits, High-Low
 Frequency Detectors, Zoom In); the architecture facts from ``data/reference/inceptionv1.json``.
-Notebooks use the units only when the active model is InceptionV1.
+Notebooks use the units only when the active model is InceptionV1; :func:`helpers.layers.equivalent_layer`
+finds the same place in another model.
 """
 from __future__ import annotations
 
 import json
 
 from .config import REPO_ROOT
-from .models import CircuitModel
 
 #: Facts about Lucid's InceptionV1 graph: state-dict names and shapes, padding, layer shapes, labels.
 INCEPTIONV1_REFERENCE = REPO_ROOT / "data" / "reference" / "inceptionv1.json"
@@ -44,28 +44,3 @@ CAR_UNIT = "mixed4c:447"
 CAR_INTO_DOG_UNITS = ("mixed4d:241", "mixed4d:277", "mixed4d:417")
 
 
-def _layers_by_stride(names: list[str], shapes: dict[str, tuple[int, int, int]], size: int) -> dict[int, list[str]]:
-    groups: dict[int, list[str]] = {}
-    for name in names:
-        groups.setdefault(round(size / shapes[name][1]), []).append(name)
-    return groups
-
-
-def equivalent_layer(model: CircuitModel, paper_layer: str) -> str:
-    """The layer of ``model`` that plays the role of an InceptionV1 layer (e.g. ``"mixed3b"``).
-
-    Layers are matched by spatial stride (how much the layer downsamples its input, which fixes how
-    large a patch a unit sees), then by relative position among the layers of that stride.
-    On InceptionV1 itself this returns ``paper_layer``.
-    """
-    if paper_layer not in INCEPTIONV1_SHAPES:
-        raise ValueError(f"Unknown InceptionV1 layer {paper_layer!r}. Choose one of {', '.join(INCEPTIONV1_SHAPES)}.")
-    if model.name == "inceptionv1":
-        return paper_layer
-    paper = _layers_by_stride(list(INCEPTIONV1_SHAPES), INCEPTIONV1_SHAPES, 224)
-    stride = next(s for s, names in paper.items() if paper_layer in names)
-    peers = paper[stride]
-    fraction = peers.index(paper_layer) / max(1, len(peers) - 1)
-    ours = _layers_by_stride(model.layer_names, model.layer_shapes(), model.input_size)
-    candidates = ours[min(ours, key=lambda s: abs(s - stride))]
-    return candidates[round(fraction * (len(candidates) - 1))]

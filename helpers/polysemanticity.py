@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .activations import capture
 from .dataset_examples import DatasetExamples
-from .dictionary import top_inputs
+from .dictionary import top_examples
 from .images import ImageSource
 from .models import CircuitModel, Unit
 
@@ -288,7 +288,7 @@ def code_facet_scores(codes: torch.Tensor, map_size: tuple[int, int], features: 
     fewer than ``k`` images. Scoring units and dictionary features the same way makes them comparable."""
     if k < 2:
         raise ValueError(f"The facet score needs at least two top examples, got k={k}.")
-    images, positions = top_inputs(codes, map_size, k)
+    images, positions = top_examples(codes, map_size, k)
     scores = torch.full((codes.shape[1],), float("nan"))
     complete = (images >= 0).all(1)
     if bool(complete.any()):

@@ -11,8 +11,10 @@ module measures it four ways, on any :class:`~helpers.models.CircuitModel`:
   (:func:`match_units`), against a baseline with the images shuffled (:func:`shuffled_match`).
 - **First-layer filters**, sorted by measurable criteria into oriented (Gabor-like),
   colour-contrast, low-frequency and other (:func:`classify_filter`).
-- **High-low frequency detectors**, with lesson 04's screen (:func:`helpers.frequency.find_high_low_family`)
-  run on every model with the same options (:func:`high_low_screen_options`).
+- **Families of units** (curve, high-low frequency, colour contrast), with the screens of
+  :mod:`helpers.families` run on every model with options that suit its input size
+  (e.g. :func:`~helpers.families.high_low.high_low_screen_options`); ``family.summary(model)`` gives
+  one row of the comparison table (:func:`format_table`).
 - A runner, :func:`run_on_models`, that applies the same measurements to several models.
 
 Images are shared: each model sees the same pictures, resized to its own input size, and each
@@ -31,9 +33,7 @@ from torch import nn
 
 from .activations import capture
 from .images import resize
-from .frequency import HighLowFamily
 from .models import CircuitModel, ImageNormalize
-from .tuning import largest_gap
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
 
@@ -128,13 +128,6 @@ def layer_features(
         for name in layers:
             pooled[name].append(F.adaptive_avg_pool2d(maps[name].float(), grid).cpu())
     return {name: torch.cat(values) for name, values in pooled.items()}
-
-
-def layer_at_depth(model: CircuitModel, fraction: float) -> str:
-    """The layer whose relative depth is closest to ``fraction`` (0 = first layer, 1 = last)."""
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must lie in [0, 1], got {fraction}.")
-    return min(model.layer_names, key=lambda name: abs(model.depth_fraction(name) - fraction))
 
 
 @dataclass
@@ -362,43 +355,6 @@ def classify_filters(filters: torch.Tensor | np.ndarray) -> list[FilterPropertie
 def filter_type_counts(properties: Sequence[FilterProperties]) -> dict[str, int]:
     """How many filters of each type (every type listed, zero included)."""
     return {kind: sum(p.kind == kind for p in properties) for kind in FILTER_TYPES}
-
-
-def curve_screen_options(model: CircuitModel) -> dict[str, object]:
-    """Options for :func:`helpers.tuning.find_curve_family` that suit the model's input size.
-
-    The defaults draw strokes 3% of the receptive field wide, well below a pixel for a 32-pixel
-    network; small inputs get thicker, longer strokes, the radii of the shapes it learned from, and a
-    one-position tolerance around the centre.
-    """
-    if model.input_size >= 96:
-        return {}
-    return {"width": 0.08, "length": 0.5, "radii": (0.15, 0.25, 0.35, 0.5), "neighbourhood": 1}
-
-
-def high_low_screen_options(model: CircuitModel) -> dict[str, object]:
-    """Options for :func:`helpers.frequency.find_high_low_family` that compare models fairly.
-
-    Stimuli at the model's own input size (so a 32-pixel network sees what it was trained on), a
-    frequency ratio of 6, four noise samples, and a member must fire on its best boundary and beat
-    both textures alone for every sample, with boundary selectivity at least 0.5.
-    """
-    return {"size": model.input_size, "ratio": 6.0, "seeds": 4, "every_seed": True, "min_response": 0.0, "min_boundary_selectivity": 0.5}
-
-
-def family_summary(model: CircuitModel, family: object) -> dict[str, object]:
-    """One table row for a curve family (:func:`helpers.tuning.find_curve_family`) or a high-low family."""
-    if isinstance(family, HighLowFamily):
-        kind, selectivity = "high-low", family.boundary_selectivity
-    elif hasattr(family, "curve_selectivity"):
-        kind, selectivity = "curve", family.curve_selectivity
-    else:
-        raise ValueError(f"Expected a CurveFamily or a HighLowFamily, got {type(family).__name__}.")
-    return {
-        "model": model.name, "family": kind, "layer": family.layer, "depth": round(model.depth_fraction(family.layer), 2),
-        "units": len(family), "of": model.channels(family.layer), "largest gap": round(largest_gap(family.orientations)),
-        "selectivity": round(float(np.mean(selectivity)), 2) if len(family) else float("nan"),
-    }
 
 
 def format_table(rows: Sequence[Mapping[str, object]]) -> str:

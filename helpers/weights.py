@@ -1,4 +1,4 @@
-"""Read a circuit off the weights: expanded weights between layers, strongest inputs and outputs, equivariance.
+"""Read a circuit off the weights: expanded weights between layers, strongest connections, equivariance.
 
 The *expanded weights* from layer A to layer B are the k x k spatial weights of the linear map that
 takes A's activation to B's pre-activation once every non-linearity in between is ignored (the
@@ -47,27 +47,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .activations import hooked_layers, run_until_captured
+from .layers import next_layer, previous_layer
 from .models import ACTIVATION_KINDS, CircuitModel, Unit
 
 Method = Literal["auto", "analytic", "linearized"]
-
-
-
-# --- which layers follow which -----------------------------------------------------------------
-def previous_layer(model: CircuitModel, layer: str) -> str:
-    """The interpretable layer just before ``layer`` (its direct inputs)."""
-    depth = model.layer_depth(layer)
-    if depth == 0:
-        raise ValueError(f"{layer!r} is the first layer of {model.name}; it reads the image, not another layer.")
-    return model.layer_names[depth - 1]
-
-
-def next_layer(model: CircuitModel, layer: str) -> str:
-    """The interpretable layer just after ``layer`` (its direct readers)."""
-    depth = model.layer_depth(layer)
-    if depth == len(model.layer_names) - 1:
-        raise ValueError(f"{layer!r} is the last layer of {model.name}; no layer reads it.")
-    return model.layer_names[depth + 1]
 
 
 def _check_pair(model: CircuitModel, from_layer: str, to_layer: str) -> None:
@@ -322,7 +305,7 @@ def _rank(unit: Unit, other_layer: str, grids: torch.Tensor, count: int) -> Conn
     return Connections(unit, other_layer, pick(True), pick(False))
 
 
-def top_inputs(
+def strongest_inputs(
     model: CircuitModel, unit: str | Unit, k: int = 8, *, from_layer: str | None = None, method: Method = "auto"
 ) -> Connections:
     """The ``k`` units of ``from_layer`` (default: the layer before) that excite / inhibit ``unit`` most."""
@@ -332,7 +315,7 @@ def top_inputs(
     return _rank(unit, from_layer, grids, k)
 
 
-def top_outputs(
+def strongest_outputs(
     model: CircuitModel, unit: str | Unit, k: int = 8, *, to_layer: str | None = None, method: Method = "auto"
 ) -> Connections:
     """The ``k`` units of ``to_layer`` (default: the layer after) that ``unit`` excites / inhibits most."""
@@ -480,7 +463,7 @@ def weight_view(
     """The strongest ``count`` excitatory or inhibitory inputs of a unit, with one colour scale for all grids."""
     if kind not in ("excitatory", "inhibitory"):
         raise ValueError(f"kind must be 'excitatory' or 'inhibitory', not {kind!r}.")
-    found = top_inputs(model, unit, count, from_layer=from_layer, method=method)
+    found = strongest_inputs(model, unit, count, from_layer=from_layer, method=method)
     connections = found.excitatory if kind == "excitatory" else found.inhibitory
     vmax = max(float(c.weights.abs().max()) for c in connections) or 1.0
     return WeightView(found.unit, found.other_layer, connections, kind, vmax)

@@ -4,13 +4,13 @@ from dataclasses import replace
 
 import pytest
 import torch
-from test_tuning import build_handmade_network
+from handmade_curves import build_handmade_network
 from test_weights import tiny_network
 
 from helpers.checks import ExerciseError
 from helpers.checks.circuits import check_composed_weight, check_inhibition_effect, check_strongest_input
 from helpers.cleanroom import match_family, screen_comparison, settings_for_family
-from helpers.tuning import find_curve_family
+from helpers.families import find_curve_family
 from helpers.weights import expanded_weights, unit_weights
 
 

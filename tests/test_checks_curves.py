@@ -2,13 +2,14 @@
 the placeholder reports "not attempted". Run on the hand-built curve network (eight arcs 45° apart)."""
 import numpy as np
 import pytest
-from test_tuning import build_handmade_network, build_mixed_polarity_network
+from handmade_curves import build_handmade_network, build_mixed_polarity_network
 
 from helpers.checks import ExerciseError, NotAttempted
 from helpers.checks.curves import (
     check_largest_gap, check_rotation_prediction, check_strongest_member, strongest_member_response,
 )
-from helpers.tuning import angle_difference, find_curve_family
+from helpers.families import find_curve_family
+from helpers.tuning import angle_difference
 
 SCREEN = dict(orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
 

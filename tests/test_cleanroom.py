@@ -83,9 +83,9 @@ def test_matching_a_family_of_itself_is_perfect() -> None:
 
 
 def test_screen_comparison_redraws_the_screen_exactly() -> None:
-    from test_tuning import build_handmade_network
+    from handmade_curves import build_handmade_network
 
-    from helpers.tuning import find_curve_family
+    from helpers.families import find_curve_family
 
     model = build_handmade_network()
     family = find_curve_family(model, "detectors", orientations=8, radii=(0.15, 0.3), length=0.65, width=0.1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.dictionary import (
-    SparseDictionary, best_match, layer_vectors, top_inputs, train_sparse_dictionary,
+    best_match, layer_vectors, SparseDictionary, top_examples, train_sparse_dictionary,
 )
 
 
@@ -89,13 +89,13 @@ def test_layer_vectors_are_image_major_then_row_then_column() -> None:
     assert torch.equal(vectors[1 * 4 + 1 * 2 + 0], maps[1, :, 1, 0])
 
 
-def test_top_inputs_names_images_and_peak_positions() -> None:
+def test_top_examples_names_images_and_peak_positions() -> None:
     map_size = (2, 2)
     codes = torch.zeros(3 * 4, 2)  # 3 images of 2x2 positions, 2 features
     codes[0 * 4 + 3, 0] = 5.0  # feature 0: image 0 at (1, 1) ...
     codes[2 * 4 + 2, 0] = 7.0  # ... and more strongly image 2 at (1, 0)
     codes[1 * 4 + 1, 1] = 1.0  # feature 1: only image 1, at (0, 1)
-    images, positions = top_inputs(codes, map_size, k=2)
+    images, positions = top_examples(codes, map_size, k=2)
     assert images.tolist() == [[2, 0], [1, -1]]
     assert positions[0].tolist() == [[1, 0], [1, 1]] and positions[1, 0].tolist() == [0, 1]
 
@@ -111,7 +111,7 @@ def test_bad_shapes_are_named() -> None:
     with pytest.raises(ValueError, match="at least two"):
         train_sparse_dictionary(torch.zeros(1, 3), 4, generator=torch.Generator())
     with pytest.raises(ValueError, match="more than the 3 images"):
-        top_inputs(torch.zeros(12, 2), (2, 2), k=4)
+        top_examples(torch.zeros(12, 2), (2, 2), k=4)
 
 
 # --- directions screened like units, and the controls ------------------------------------------------
@@ -149,10 +149,10 @@ def test_random_directions_are_unit_length_and_seeded() -> None:
 
 @pytest.fixture(scope="module")
 def handmade_screen():
-    """The hand-built curve network of tests/test_tuning.py (arcs at 0, 45, ..., 315 degrees in channels 0-7) and its screen."""
-    from test_tuning import build_handmade_network
+    """The hand-built curve network of tests/handmade_curves.py (arcs at 0, 45, ..., 315 degrees in channels 0-7) and its screen."""
+    from handmade_curves import build_handmade_network
 
-    from helpers.tuning import find_curve_family
+    from helpers.families import find_curve_family
 
     model = build_handmade_network()
     return model, find_curve_family(model, "detectors", orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
@@ -162,7 +162,7 @@ def test_screen_along_the_identity_gives_back_the_units_screen(handmade_screen) 
     import numpy as np
 
     from helpers.dictionary import screen_along
-    from helpers.tuning import family_from_screen
+    from helpers.families import curve_family
 
     _, family = handmade_screen
     screen = family.screen
@@ -171,12 +171,13 @@ def test_screen_along_the_identity_gives_back_the_units_screen(handmade_screen) 
                  "strength", "preferred", "score"):
         assert np.allclose(getattr(same, name), getattr(screen, name)), name
     assert list(same.polarity) == list(screen.polarity)
-    assert family_from_screen(same).channels == family.channels
+    assert curve_family(same).channels == family.channels
 
 
 def test_a_direction_between_two_curve_units_is_a_curve_feature_in_the_gap(handmade_screen) -> None:
     from helpers.dictionary import screen_along, units_to_hold
-    from helpers.tuning import angle_difference, family_from_screen
+    from helpers.families import curve_family
+    from helpers.tuning import angle_difference
 
     _, family = handmade_screen
     screen = family.screen
@@ -184,7 +185,7 @@ def test_a_direction_between_two_curve_units_is_a_curve_feature_in_the_gap(handm
     between = torch.zeros(2, channels)
     between[0, [0, 1]] = 2 ** -0.5  # the arcs at 0 and 45 degrees together
     between[1, 8:12] = 0.5  # all four line units together: not a curve detector
-    found = family_from_screen(screen_along(screen, between))
+    found = curve_family(screen_along(screen, between))
     assert found.channels == [0]
     assert angle_difference(found.orientations[0], 22.5) < 12  # between its two units' orientations
     assert units_to_hold(between[found.channels]).tolist() == [1]
@@ -193,12 +194,12 @@ def test_a_direction_between_two_curve_units_is_a_curve_feature_in_the_gap(handm
 
 def test_screen_along_refuses_read_outs_of_the_wrong_size(handmade_screen) -> None:
     from helpers.dictionary import screen_along
-    from helpers.tuning import family_from_screen
+    from helpers.families import curve_family
 
     _, family = handmade_screen
     with pytest.raises(ValueError, match="one read-out"):
         screen_along(family.screen, torch.zeros(3, 5))
-    nothing = family_from_screen(screen_along(family.screen, torch.zeros(0, family.screen.curve.shape[-1])))
+    nothing = curve_family(screen_along(family.screen, torch.zeros(0, family.screen.curve.shape[-1])))
     assert len(nothing) == 0 and nothing.largest_gap() == 360
     with pytest.raises(ValueError, match="bias"):
         screen_along(family.screen, torch.eye(family.screen.curve.shape[-1]), torch.zeros(2))

@@ -2,22 +2,15 @@
 import numpy as np
 import pytest
 
-from helpers.frequency import (
-    blurred_photo_responses,
-    find_high_low_family,
-    frequency_preference,
-    high_low_family,
-    layers_near_depth,
-    ratio_tuning,
-    screen_high_low,
-    side_weights,
-)
+from helpers.families import find_high_low_family, high_low_family, screen_high_low
+from helpers.frequency import blurred_photo_responses, frequency_preference, ratio_tuning, side_weights
+from helpers.layers import layers_near_depth
 from helpers.stimuli.boundaries import frequency_boundary
 
 
 def test_screen_finds_the_two_detectors_and_not_the_texture_unit(high_low_model):
     screen = screen_high_low(high_low_model, "highlow", orientations=8, seeds=2, size=high_low_model.input_size)
-    assert screen.tuning.shape == (8, 3)
+    assert screen.tuning().shape == (8, 3)
     family = high_low_family(screen, min_response=0.0)
     assert sorted(family.channels) == [0, 1]
     assert list(family.orientations) == sorted(family.orientations)

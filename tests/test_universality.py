@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.frequency import find_high_low_family
+from helpers.families import curve_screen_options, find_high_low_family, high_low_screen_options
 from helpers.training import SmallConvNet, wrap_small_net
+from helpers.layers import layer_at_depth
 from helpers.universality import (
-    FILTER_TYPES, cka_matrix, classify_filter, correlation_matrix, filter_properties,
-    filter_type_counts, classify_filters, first_layer_filters, high_low_screen_options, layer_at_depth,
-    linear_cka, match_units, representations, run_on_models, shuffled_match, family_summary, format_table,
-    curve_screen_options,
+    cka_matrix, classify_filter, classify_filters, correlation_matrix, filter_properties,
+    filter_type_counts, FILTER_TYPES, first_layer_filters, format_table, linear_cka, match_units,
+    representations, run_on_models, shuffled_match,
 )
 
 
@@ -152,10 +152,8 @@ def test_high_low_screen_returns_consistent_family():
 def test_family_rows_and_table():
     model = wrap_small_net(_small_model(5, width=6), ["a", "b", "c"], 32, name="m")
     family = find_high_low_family(model, "conv3", orientations=8, **{**high_low_screen_options(model), "seeds": (0, 1)})
-    row = family_summary(model, family)
+    row = family.summary(model)
     assert row["family"] == "high-low" and row["units"] == len(family) and row["of"] == 24 and row["depth"] == 0.67
     table = format_table([row, row])
     assert table.splitlines()[0].split()[0] == "model" and len(table.splitlines()) == 3
-    with pytest.raises(ValueError, match="CurveFamily or a HighLowFamily"):
-        family_summary(model, object())
     assert curve_screen_options(model)["width"] > 0.03  # thicker strokes for a 32-px network

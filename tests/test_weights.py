@@ -10,8 +10,8 @@ from torch import nn
 
 from helpers import load_model, wrap_model
 from helpers.weights import (
-    expanded_weights, family_equivariance, linearized_forward, rotate_grids, spatial_pattern, top_inputs, top_outputs,
-    unit_weights, weight_equivariance, weight_view,
+    expanded_weights, family_equivariance, linearized_forward, rotate_grids, spatial_pattern,
+    strongest_inputs, strongest_outputs, unit_weights, weight_equivariance, weight_view,
 )
 
 
@@ -97,12 +97,12 @@ def test_inceptionv1_branches_compose_into_5x5_grids() -> None:
 def test_unit_weights_and_strongest_connections(lite0) -> None:
     grids = expanded_weights(lite0, "blocks.3.1", "blocks.3.2", to_channels=[20])[0]
     assert torch.equal(unit_weights(lite0, "blocks.3.1:5", "blocks.3.2:20"), grids[5])
-    found = top_inputs(lite0, "blocks.3.2:20", 5)
+    found = strongest_inputs(lite0, "blocks.3.2:20", 5)
     sums = grids.sum(dim=(1, 2))
     assert [c.unit.channel for c in found.excitatory] == torch.argsort(sums, descending=True)[:5].tolist()
     assert [c.unit.channel for c in found.inhibitory] == torch.argsort(sums)[:5].tolist()
     assert all(c.strength > 0 for c in found.excitatory) and all(c.strength < 0 for c in found.inhibitory)
-    outputs = top_outputs(lite0, "blocks.3.1:5", 3)
+    outputs = strongest_outputs(lite0, "blocks.3.1:5", 3)
     column = expanded_weights(lite0, "blocks.3.1", "blocks.3.2")[:, 5].sum(dim=(1, 2))
     assert outputs.excitatory[0].unit.channel == int(column.argmax()) and outputs.other_layer == "blocks.3.2"
     view = weight_view(lite0, "blocks.3.2:20", 4, kind="inhibitory")
@@ -117,7 +117,7 @@ def test_bad_requests_say_what_is_allowed(lite0) -> None:
     with pytest.raises(ValueError, match="No closed form"):
         expanded_weights(lite0, "blocks.3.0", "blocks.3.2", method="analytic")
     with pytest.raises(ValueError, match="first layer"):
-        top_inputs(lite0, "stem:0")
+        strongest_inputs(lite0, "stem:0")
     with pytest.raises(ValueError, match="kind must be"):
         weight_view(lite0, "blocks.3.2:0", kind="both")
 

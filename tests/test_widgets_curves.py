@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from test_tuning import CURVE_ORIENTATIONS, build_handmade_network
+from handmade_curves import CURVE_ORIENTATIONS, build_handmade_network
 
-from helpers.tuning import find_curve_family
+from helpers.families import find_curve_family
 from helpers.widgets.curves import curve_explorer, family_curve_response
 
 

@@ -12,7 +12,7 @@ import torch
 
 from ..cleanroom import ComparisonSet, CurveDetectorSettings, match_family
 from ..models import CircuitModel, Unit
-from ..weights import top_inputs, unit_weights
+from ..weights import strongest_inputs, unit_weights
 from . import exercise, expect, passed
 
 
@@ -25,7 +25,7 @@ def check_strongest_input(model: CircuitModel, unit: str | Unit, answer: str | U
         chosen = model.unit(answer)
     except (KeyError, ValueError, TypeError) as error:
         expect(False, f"{answer!r} is not a unit of {model.name}: {error}", "Write it as 'layer:channel'.")
-    best = top_inputs(model, target, 1).excitatory[0]
+    best = strongest_inputs(model, target, 1).excitatory[0]
     expect(chosen.layer == best.unit.layer,
            f"{chosen} is in layer {chosen.layer}, but {target} reads layer {best.unit.layer}.",
            "Use expanded_weights(model, previous_layer, unit_layer) and look at the row of your unit.")

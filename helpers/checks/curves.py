@@ -11,7 +11,8 @@ import numpy as np
 
 from ..models import CircuitModel, Unit
 from ..stimuli.curves import curve
-from ..tuning import CurveFamily, angle_difference, largest_gap
+from ..families import CurveFamily
+from ..tuning import angle_difference, largest_gap
 from . import exercise, expect, passed
 
 

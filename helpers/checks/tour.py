@@ -5,7 +5,7 @@ import torch
 
 from ..activations import capture
 from ..models import CircuitModel, Unit
-from ..paper import equivalent_layer
+from ..layers import equivalent_layer
 from . import exercise, expect, passed
 
 

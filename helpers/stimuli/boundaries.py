@@ -140,7 +140,7 @@ def frequency_boundary(
     [0, 1] to about three standard deviations); ``low_frequency=0`` leaves that side flat grey.
     ``kind="noise"`` uses band-limited noise (one octave wide), ``kind="grating"`` sine stripes running
     across the boundary. ``center`` (x, y pixels) is the point the boundary passes through (e.g. a
-    unit's receptive-field centre, :func:`helpers.tuning.place_on_receptive_field`).
+    unit's receptive-field centre, :func:`helpers.probing.place_on_receptive_field`).
     """
     size = _check_size(size)
     high_frequency = _check_frequency(high_frequency, "high_frequency", allow_zero=True)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..models import CircuitModel
 from ..plotting.curves import stimulus_and_bars_figure
 from ..stimuli.curves import curve
-from ..tuning import CurveFamily
+from ..families import CurveFamily
 from . import Explorer
 
 

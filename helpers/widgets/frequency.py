@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from ..models import CircuitModel, Unit
 from ..plotting import to_numpy_image
 from ..stimuli.boundaries import frequency_boundary
-from ..tuning import place_on_receptive_field, unit_responses
+from ..probing import place_on_receptive_field, unit_responses
 from . import Explorer
 
 

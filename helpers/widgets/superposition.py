@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ..dictionary import SparseDictionary, top_inputs
+from ..dictionary import SparseDictionary, top_examples
 from ..images import ImageSource
 from ..plotting.superposition import image_rows_figure, sparsity_figure
 from ..superposition import ToyModelSweep
@@ -38,8 +38,8 @@ def dictionary_explorer(dictionary: SparseDictionary, activations: torch.Tensor,
     """Pick a unit and a rank: see the unit's top images above those of the dictionary feature that
     contributes the rank-th most to it (``activations`` laid out as :func:`helpers.dictionary.layer_vectors`)."""
     codes = dictionary.encode(activations)
-    unit_images, _ = top_inputs(activations, map_size, per_row)
-    feature_images, _ = top_inputs(codes, map_size, per_row)
+    unit_images, _ = top_examples(activations, map_size, per_row)
+    feature_images, _ = top_examples(codes, map_size, per_row)
 
     def show(unit: int, rank: int) -> Figure:
         share = dictionary.contributions(activations, unit, codes=codes)
