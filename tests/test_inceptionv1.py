@@ -363,8 +363,8 @@ def test_feature_visualization_swap_of_the_lrn_keeps_tensorflows_formula(random_
 
 def test_dataset_example_caches_change_with_the_lrn_setting(random_model, monkeypatch):
     # A scan cached with another LRN (no weights of its own) must not be served for this network.
-    from helpers.dataset_examples import _model_fingerprint
+    from helpers.dataset_examples import model_fingerprint
 
-    before = _model_fingerprint(random_model)
+    before = model_fingerprint(random_model)
     monkeypatch.setattr(random_model.module.localresponsenorm0, "size", 10)
-    assert _model_fingerprint(random_model) != before
+    assert model_fingerprint(random_model) != before

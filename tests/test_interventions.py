@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from helpers import capture, wrap_model
-from helpers.dataset_examples import _model_fingerprint
+from helpers.dataset_examples import model_fingerprint
 from helpers.interventions import (
     ablated, attribution, incoming_conv, layer_means, patched, replaced_incoming_weights, replaced_weights, spliced,
 )
@@ -72,18 +72,18 @@ def test_mean_ablation_uses_the_data_mean() -> None:
 def test_restore_is_exact_also_after_an_exception() -> None:
     model, x = hand_built(), images()
     logits = model(x)
-    fingerprint = _model_fingerprint(model)
+    fingerprint = model_fingerprint(model)
     modules = dict(model.module.named_modules())
     with pytest.raises(RuntimeError, match="inside"):
         with ablated(model, ["a:0", "b:1"]), patched(model, "a", images(1, seed=5)):
-            assert _model_fingerprint(model) != fingerprint  # a cached scan of the intact network is never reused
+            assert model_fingerprint(model) != fingerprint  # a cached scan of the intact network is never reused
             raise RuntimeError("inside the block")
     with pytest.raises(RuntimeError, match="inside"):
         with replaced_weights(model, {"2.weight": (0, torch.zeros(4, 3, 3))}):
             assert not torch.equal(model(x), logits)
             raise RuntimeError("inside the block")
     assert torch.equal(model(x), logits)
-    assert _model_fingerprint(model) == fingerprint
+    assert model_fingerprint(model) == fingerprint
     assert dict(model.module.named_modules()).keys() == modules.keys()
     assert all(modules[name] is module for name, module in model.module.named_modules())
 
