@@ -11,12 +11,16 @@ the kernel and its children, peak memory the largest resident set seen (on Linux
 own high-water mark, ``VmHWM``). A failing cell does not stop the run: the lesson goes on and the
 failed cells are counted and named. The table is printed; ``--out`` also writes it as JSON (``.json``)
 or Markdown (any other suffix, e.g. ``.md``), for the teacher's guide and the sizing of a hub.
+
+SIGTERM or SIGINT (Ctrl-C) stops the run at once: the running kernel and every process it started
+are shut down, nothing is written, and the script exits with 128 + the signal's number (143, 130).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -50,6 +54,55 @@ class Measurement:
     def ok(self) -> bool:
         """True when every cell ran without an error."""
         return not self.failed_cells and not self.error
+
+
+class Stopped(BaseException):
+    """Raised in the main thread when SIGTERM or SIGINT arrives: the run stops and its kernel is shut down."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    # A second signal while the kernel is being stopped ends the script at once (the signal's default).
+    for other in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(other, signal.SIG_DFL)
+    raise Stopped(signum)
+
+
+def process_tree(pid: int | None) -> list[psutil.Process]:
+    """A process and all its descendants (empty if ``pid`` is None or gone)."""
+    if pid is None:
+        return []
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def stop_processes(tree: list[psutil.Process], grace: float = 3.0) -> None:
+    """Terminate the processes still running (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+    for process in tree:
+        try:
+            process.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=grace)
+
+
+def _kernel_pid(kernel: object) -> int | None:
+    """The kernel's process id, once it has started."""
+    provisioner = getattr(kernel, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    return getattr(process, "pid", None)
 
 
 class KernelMonitor:
@@ -113,7 +166,12 @@ def _high_water_mark(pid: int) -> int:
 
 
 def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
-    """Execute one notebook in a fresh kernel with ``env`` and measure it; never raises on a failing cell."""
+    """Execute one notebook in a fresh kernel with ``env`` and measure it; never raises on a failing cell.
+
+    The notebook runs in a worker thread, so this (main) thread keeps its SIGTERM and SIGINT handlers
+    (nbclient would otherwise replace them with its own, which leave a running cell running): when
+    :class:`Stopped` is raised here, the kernel and its children are stopped and it propagates.
+    """
     result = Measurement(notebook.stem)
     nb = nbformat.read(notebook, as_version=4)
     result.cells = sum(cell.cell_type == "code" for cell in nb.cells)
@@ -136,6 +194,16 @@ def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
         if cell.cell_type == "code":
             print(f"  cell {cell_index} done at {time.perf_counter() - start:.0f} s", flush=True)
 
+    failure: list[BaseException] = []
+
+    def execute() -> None:
+        try:
+            client.execute()
+        except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
+            result.error = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+        except BaseException as error:  # raised again in the main thread
+            failure.append(error)
+
     try:
         with tempfile.TemporaryDirectory(prefix="measure-") as workdir:
             kernel = course_kernel(Path(workdir))
@@ -143,15 +211,28 @@ def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
                                     resources={"metadata": {"path": str(notebook.parent)}},
                                     on_notebook_start=started, on_notebook_complete=done,
                                     on_cell_executed=report)
+            worker = threading.Thread(target=execute, name=f"measure {notebook.stem}", daemon=True)
             try:
-                client.execute()
-            except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
-                result.error = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+                worker.start()
+                while worker.is_alive():
+                    worker.join(0.2)  # short waits, so a signal's handler runs promptly
+                if failure:
+                    raise failure[0]
+            except Stopped:
+                # Stop whatever kernel exists (one may still be starting) until the worker sees it die.
+                deadline = time.monotonic() + 30
+                while worker.is_alive() and time.monotonic() < deadline:
+                    stop_processes(process_tree(_kernel_pid(kernel)))
+                    worker.join(0.5)
+                raise
             finally:
                 if monitor is not None and not monitor._stop.is_set():
                     monitor.stop()
-                if kernel.has_kernel:
+                # shutdown_kernel stops the kernel's process group; a child that left the group is stopped too.
+                tree = process_tree(_kernel_pid(kernel))
+                if kernel.has_kernel and not worker.is_alive():
                     kernel.shutdown_kernel(now=True)
+                stop_processes(tree)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -195,6 +276,12 @@ def parse_env(pairs: list[str], fast: bool) -> dict[str, str]:
     return env
 
 
+def _print_row(row: Measurement) -> None:
+    print(f"  {row.wall_s:.0f} s wall, {row.cpu_s:.0f} s CPU, {row.peak_rss_mb:.0f} MB peak, "
+          f"{'ok' if row.ok else 'FAILED cells ' + str(row.failed_cells) + (' ' + row.error if row.error else '')}",
+          flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="lessons to measure (default: every notebooks/NN_*.ipynb)")
@@ -213,13 +300,22 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     settings = ("fast" if args.fast else "full") + " mode, offline" + "".join(f", {p}" for p in args.env)
     rows = []
-    for notebook in notebooks:
-        print(f"measuring {notebook.name} ({settings}) ...", flush=True)
-        row = measure(notebook, args.timeout, env)
-        print(f"  {row.wall_s:.0f} s wall, {row.cpu_s:.0f} s CPU, {row.peak_rss_mb:.0f} MB peak, "
-              f"{'ok' if row.ok else 'FAILED cells ' + str(row.failed_cells) + (' ' + row.error if row.error else '')}",
-              flush=True)
-        rows.append(row)
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for notebook in notebooks:
+            print(f"measuring {notebook.name} ({settings}) ...", flush=True)
+            try:
+                row = measure(notebook, args.timeout, env)
+            except Stopped as stop:
+                print(f"stopped by {stop} while measuring {notebook.name}: its kernel and the processes it started "
+                      f"were shut down; {len(rows)} lesson(s) measured before it, nothing written.",
+                      file=sys.stderr, flush=True)
+                return 128 + stop.signum
+            _print_row(row)
+            rows.append(row)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     table = markdown_table(rows, settings)
     print(table)
     if args.out:

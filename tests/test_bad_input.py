@@ -360,7 +360,7 @@ def test_stale_temporary_files_are_cleaned_on_the_next_save(tmp_path):
     import subprocess
     import sys
 
-    from helpers.dataset_examples import _save_cache
+    from helpers.dataset_examples import save_cache
 
     target = tmp_path / "dataset_examples" / "model-layer-0123.pt"
     target.parent.mkdir(parents=True)
@@ -381,6 +381,6 @@ def test_stale_temporary_files_are_cleaned_on_the_next_save(tmp_path):
         def to_state(self):
             return {"values": torch.zeros(2)}
 
-    _save_cache(target, Examples())
+    save_cache(target, Examples())
     assert target.exists() and not orphan.exists() and fresh.exists()
     assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, fresh.name])

@@ -142,7 +142,7 @@ def test_cache_hit_returns_the_same_result_and_settings_change_the_key(model, tm
     source = noise_source(24)
     first = scan(model, "conv2", source, tmp_path, top_k=4)
     calls = []
-    import helpers.dataset_examples as module
+    import helpers.dataset_examples.scan as module
 
     real_capture = module.capture
     monkeypatch.setattr(module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
@@ -173,6 +173,65 @@ def test_other_weights_same_name_do_not_share_a_cache(tmp_path):
     two.name = one.name
     settings = {"top_k": 2}
     assert cache_path(one, "conv1", source, settings, tmp_path) != cache_path(two, "conv1", source, settings, tmp_path)
+
+
+def test_a_scan_of_several_layers_fingerprints_the_weights_once(model, tmp_path, monkeypatch):
+    # Hashing every weight is the slow part of a cache look-up: once per scan, not once per layer.
+    import helpers.dataset_examples.cache as cache_module
+    import helpers.dataset_examples.scan as scan_module
+
+    real = cache_module.model_fingerprint
+    computed = []
+
+    def counting(*args, **kwargs):
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    for module in (cache_module, scan_module):  # wherever the scan looks it up
+        monkeypatch.setattr(module, "model_fingerprint", counting)
+    source = noise_source(8)
+    layers = ["conv1", "conv2", "conv1"]  # a repeated name is scanned once
+    for _ in range(2):  # scanned, then served from the cache: one fingerprint each time
+        computed.clear()
+        scan_layers(model, layers, source, top_k=2, cache_dir=tmp_path, progress=False)
+        assert len(computed) == 1, f"{len(computed)} fingerprints for one scan of two layers"
+
+
+def test_changed_weights_are_seen_by_the_next_scan_of_the_same_model(tmp_path, monkeypatch):
+    # The fingerprint is computed per scan, never remembered on the model: weights changed in place
+    # (as an intervention does) must not be served the intact network's cached scan.
+    import helpers.dataset_examples.scan as scan_module
+
+    net = small_convnet(2)
+    source = noise_source(8)
+    before = scan(net, "conv2", source, tmp_path, top_k=2)
+    calls = []
+    real_capture = scan_module.capture
+    monkeypatch.setattr(scan_module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    with torch.no_grad():
+        net.module[2].weight.mul_(-1)
+    after = scan(net, "conv2", source, tmp_path, top_k=2)
+    assert calls, "a scan of changed weights was served from the cache"
+    assert not torch.equal(before.top_value.nan_to_num(), after.top_value.nan_to_num())
+
+
+def test_field_geometry_measures_each_layer_and_size_once(monkeypatch):
+    from helpers.dataset_examples import field_geometry
+
+    net = small_convnet(3)
+    backward_passes = []
+    real_backward = torch.autograd.backward
+
+    def counting_backward(*args, **kwargs):
+        backward_passes.append(1)
+        return real_backward(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "backward", counting_backward)
+    first = field_geometry(net, "conv2", 4)  # the field touches a 4-pixel input's border: larger probes too
+    measured = [key for key in net._receptive_fields if key[0] == "conv2"]
+    assert len(measured) > 1 and len(backward_passes) == len(measured), "one backward pass per (layer, size) probed"
+    assert field_geometry(net, "conv2", 4) == first
+    assert len(backward_passes) == len(measured), "a second call must reuse the measurements"
 
 
 def test_corrupt_cache_file_is_rebuilt(model, tmp_path):

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
+import psutil
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "measure_lessons.py"
@@ -69,3 +73,41 @@ def test_fast_flag_env_and_markdown(tmp_path: Path) -> None:
     assert (folder / "env.txt").read_text() == "1 1 x"
     bad = subprocess.run([sys.executable, str(SCRIPT), "--env", "NOEQUALS", str(lesson)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_run_and_its_kernel(tmp_path: Path, signum: int) -> None:
+    # A cell that sleeps, after starting a child that leaves the kernel's process group: the signal
+    # must end the script promptly, with a message and a non-zero status, and leave neither behind.
+    pids = tmp_path / "pids.txt"
+    code = ("import os, subprocess, sys, time, pathlib\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+            f"pathlib.Path({str(pids)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\n"
+            "time.sleep(600)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code), nbformat.v4.new_code_cell("print('never')")])
+    lesson = tmp_path / "03_sleep.ipynb"
+    nbformat.write(nb, lesson)
+    script = subprocess.Popen([sys.executable, str(SCRIPT), "--fast", "--out", str(tmp_path / "table.json"), str(lesson)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    left: list[int] = []
+    try:
+        deadline = time.monotonic() + 180
+        while not pids.exists() or len(pids.read_text().split()) != 2:
+            assert script.poll() is None and time.monotonic() < deadline, "the sleeping cell never started"
+            time.sleep(0.2)
+        left = [int(pid) for pid in pids.read_text().split()]
+        script.send_signal(signum)
+        out, err = script.communicate(timeout=30)  # generous: the stop itself takes about a second
+        assert script.returncode == 128 + signum, (script.returncode, out[-2000:], err[-2000:])
+        assert f"stopped by {signal.Signals(signum).name}" in err and "03_sleep" in err, err[-2000:]
+        assert not (tmp_path / "table.json").exists()
+        for pid in left:  # the kernel and its child: gone (or a zombie waiting for init to reap it)
+            running = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            assert not running, f"process {pid} outlived the stopped script"
+    finally:
+        for process in [script, *(psutil.Process(pid) for pid in left if psutil.pid_exists(pid))]:
+            try:
+                process.kill()
+            except (OSError, psutil.Error):
+                pass
+        script.wait(timeout=30)

@@ -1,0 +1,240 @@
+"""The scan itself: one streaming pass over an image source, for every unit of one or more layers."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..activations import capture
+from ..images import ImageSource
+from ..models import CircuitModel
+from .cache import cache_path, load_cache, model_fingerprint, save_cache
+from .examples import DatasetExamples
+from .geometry import field_geometry
+from .histogram import StreamingHistogram
+
+
+def _check_settings(model: CircuitModel, layer: str, top_k: int, band: tuple[float, float], band_k: int,
+                    pre_activation: bool, reservoir: int, bins: int, exclude_border: int) -> None:
+    model.layer(layer)  # raises, listing the real layers, for an unknown name
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}.")
+    if band_k < 1:
+        raise ValueError(f"band_k must be at least 1, got {band_k}.")
+    if len(band) != 2 or not 0.0 <= band[0] < band[1] <= 1.0:
+        raise ValueError(f"band must be two fractions (low, high) with 0 <= low < high <= 1, e.g. (0.5, 0.9); got {band}.")
+    if reservoir < band_k:
+        raise ValueError(f"reservoir ({reservoir}) must hold at least band_k ({band_k}) images.")
+    if bins < 2 or bins % 2:
+        raise ValueError(f"bins must be an even number >= 2, got {bins}.")
+    if exclude_border < 0:
+        raise ValueError(f"exclude_border is a number of map cells, 0 or more; got {exclude_border}.")
+    if pre_activation and model.layer(layer).pre_activation_path is None:
+        raise ValueError(f"{model.name} layer {layer!r} has no separate pre-activation; use pre_activation=False.")
+
+
+def _pick_band(values: torch.Tensor, band: tuple[float, float], band_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For reservoir values (R, C): per unit the band limits (C, 2) and up to ``band_k`` member rows (C, band_k)."""
+    count, channels = values.shape
+    limits = torch.quantile(values.double(), torch.tensor(band, dtype=torch.float64), dim=0).T.float()  # (C, 2)
+    rows = torch.full((channels, band_k), -1, dtype=torch.int64)
+    order = values.argsort(dim=0, descending=True)  # highest first
+    for c in range(channels):
+        sorted_values = values[order[:, c], c]
+        inside = torch.nonzero((sorted_values >= limits[c, 0]) & (sorted_values <= limits[c, 1])).flatten()
+        if len(inside) == 0:
+            continue
+        chosen = inside[torch.linspace(0, len(inside) - 1, min(band_k, len(inside))).round().long().unique()]
+        rows[c, : len(chosen)] = order[chosen, c]
+    return limits, rows
+
+
+def _interior_maximum(maps: torch.Tensor, margin: int, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each unit's maximum over the map positions at least ``margin`` cells from the edge, and its
+    flat position in the whole map: (B, C) values and (B, C) indices."""
+    rows, cols = maps.shape[2:]
+    if 2 * margin >= min(rows, cols):
+        raise ValueError(f"exclude_border={margin} leaves no position of {layer}'s {rows}x{cols} map; "
+                         f"use at most {(min(rows, cols) - 1) // 2}.")
+    inner = maps[:, :, margin : rows - margin, margin : cols - margin].flatten(2)
+    best, inner_where = inner.max(2)
+    inner_cols = cols - 2 * margin
+    return best, (inner_where // inner_cols + margin) * cols + inner_where % inner_cols + margin
+
+
+class _LayerScan:
+    """The fixed-size running state of one layer's scan: fed batch by batch, then finished."""
+
+    def __init__(self, layer: str, channels: int, settings: dict):
+        self.layer = layer
+        self.channels = channels
+        self.settings = settings
+        top_k, reservoir = settings["top_k"], settings["reservoir"]
+        self.rng = np.random.default_rng(settings["seed"])
+        self.top_value = torch.full((channels, top_k), -math.inf)
+        self.top_index = torch.full((channels, top_k), -1, dtype=torch.int64)
+        self.top_flat = torch.zeros((channels, top_k), dtype=torch.int64)
+        self.sample_value = torch.zeros((reservoir, channels))
+        self.sample_flat = torch.zeros((reservoir, channels), dtype=torch.int64)
+        self.sample_index = torch.full((reservoir,), -1, dtype=torch.int64)
+        self.histogram = StreamingHistogram(channels, settings["bins"])
+        self.total = torch.zeros(channels, dtype=torch.float64)
+        self.total_squares = torch.zeros(channels, dtype=torch.float64)
+        self.firing = torch.zeros(channels, dtype=torch.int64)
+        self.seen = 0
+        self.map_size = (0, 0)
+
+    def add(self, indices: torch.Tensor, maps: torch.Tensor) -> None:
+        """Take in one batch: source ``indices`` (B,) and the layer's activation ``maps`` (B, C, h, w)."""
+        batch, channels, rows, cols = maps.shape
+        self.map_size = (rows, cols)
+        flat = maps.flatten(2)  # (B, C, h*w)
+        best, where = _interior_maximum(maps, self.settings["exclude_border"], self.layer)
+
+        merged_value = torch.cat([self.top_value, best.T], dim=1)
+        merged_index = torch.cat([self.top_index, indices[None].expand(channels, batch)], dim=1)
+        merged_flat = torch.cat([self.top_flat, where.T], dim=1)
+        self.top_value, keep = merged_value.topk(self.settings["top_k"], dim=1)
+        self.top_index, self.top_flat = merged_index.gather(1, keep), merged_flat.gather(1, keep)
+
+        reservoir = self.settings["reservoir"]
+        for j in range(batch):  # algorithm R: one draw per image, shared by all units
+            count = self.seen + j
+            slot = count if count < reservoir else int(self.rng.integers(count + 1))
+            if slot < reservoir:
+                self.sample_value[slot], self.sample_flat[slot], self.sample_index[slot] = best[j], where[j], indices[j]
+        self.seen += batch
+
+        self.histogram.add(flat)
+        self.total += flat.sum(dim=(0, 2)).double()
+        self.total_squares += flat.square().sum(dim=(0, 2)).double()
+        self.firing += (flat > 0).sum(dim=(0, 2))
+
+    def finish(self, model: CircuitModel, source: ImageSource) -> DatasetExamples:
+        """Read the band out of the reservoir and package everything as :class:`DatasetExamples`."""
+        filled = min(self.seen, self.settings["reservoir"])
+        values, flats, image_index = self.sample_value[:filled], self.sample_flat[:filled], self.sample_index[:filled]
+        limits, band_rows = _pick_band(values, tuple(self.settings["band"]), self.settings["band_k"])
+        empty = band_rows < 0
+        rows = band_rows.clamp_min(0)
+        unit_ids = torch.arange(self.channels)[:, None]
+        band_flat = flats[rows, unit_ids].masked_fill(empty, 0)
+        count = self.seen * self.map_size[0] * self.map_size[1]
+        mean = self.total / count
+        variance = (self.total_squares / count - mean.square()).clamp_min(0)
+        width = self.map_size[1]
+        state = dict(
+            model_name=model.name,
+            layer=self.layer,
+            source_key=source.key,
+            settings=self.settings,
+            num_images=self.seen,
+            map_size=self.map_size,
+            image_size=int(source.size),
+            geometry=vars(field_geometry(model, self.layer, int(source.size))),
+            top_value=self.top_value.masked_fill(self.top_index < 0, float("nan")),
+            top_index=self.top_index,
+            top_position=torch.stack([self.top_flat // width, self.top_flat % width], dim=-1),
+            band_value=values[rows, unit_ids].masked_fill(empty, float("nan")),
+            band_index=image_index[rows].masked_fill(empty, -1),
+            band_position=torch.stack([band_flat // width, band_flat % width], dim=-1),
+            band_limits=limits,
+            hist_counts=self.histogram.counts,
+            hist_low=self.histogram.low,
+            hist_width=self.histogram.width,
+            mean=mean.float(),
+            std=variance.sqrt().float(),
+            firing_fraction=(self.firing.double() / count).float(),
+        )
+        # Tensors made under inference_mode cannot be changed in place later; hand back ordinary copies.
+        state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+        return DatasetExamples.from_state(state, source)
+
+
+def scan_layers(
+    model: CircuitModel,
+    layers: Sequence[str],
+    source: ImageSource,
+    *,
+    top_k: int = 16,
+    band: tuple[float, float] = (0.5, 0.9),
+    band_k: int = 16,
+    pre_activation: bool = False,
+    reservoir: int = 1024,
+    bins: int = 64,
+    seed: int = 0,
+    exclude_border: int = 0,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> dict[str, DatasetExamples]:
+    """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer."""
+    from tqdm.auto import tqdm
+
+    layers = list(dict.fromkeys(layers))
+    if not layers:
+        raise ValueError("Pass at least one layer name to scan.")
+    band = tuple(float(b) for b in band)
+    for layer in layers:
+        _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins, exclude_border)
+    if len(source) == 0:
+        raise ValueError("The image source is empty: nothing to scan.")
+    settings = {"top_k": int(top_k), "band": list(band), "band_k": int(band_k), "pre_activation": bool(pre_activation),
+                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed), "exclude_border": int(exclude_border)}
+    fingerprint = model_fingerprint(model)  # hashes every weight: once per scan, not once per layer
+    paths = {layer: cache_path(model, layer, source, settings, cache_dir, fingerprint=fingerprint) for layer in layers}
+    found: dict[str, DatasetExamples] = {}
+    if cache:
+        for layer in layers:
+            cached = load_cache(paths[layer], settings, source)
+            if cached is not None:
+                found[layer] = cached
+    missing = [layer for layer in layers if layer not in found]
+    if missing:
+        scans = {layer: _LayerScan(layer, model.channels(layer), settings) for layer in missing}
+        batches = tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
+                       desc=f"scan {', '.join(missing)}", disable=not progress)
+        with torch.inference_mode():
+            for indices, images in batches:
+                maps = capture(model, images, missing, pre_activation=pre_activation)
+                for layer, running in scans.items():
+                    running.add(indices, maps[layer].float().cpu())
+        for layer, running in scans.items():
+            found[layer] = running.finish(model, source)
+            if cache:
+                save_cache(paths[layer], found[layer])
+    return {layer: found[layer] for layer in layers}
+
+
+def scan_layer(
+    model: CircuitModel,
+    layer: str,
+    source: ImageSource,
+    *,
+    top_k: int = 16,
+    band: tuple[float, float] = (0.5, 0.9),
+    band_k: int = 16,
+    pre_activation: bool = False,
+    reservoir: int = 1024,
+    bins: int = 64,
+    seed: int = 0,
+    exclude_border: int = 0,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> DatasetExamples:
+    """Find top and band dataset examples, a histogram and statistics for every unit of ``layer``.
+
+    One pass over ``source`` (see the module docstring for how memory stays fixed). ``seed`` drives
+    the reservoir sample. ``exclude_border`` > 0 picks each image's maximum (for the top and band
+    examples) only among map positions at least that many cells from the edge, where zero padding
+    makes the image's own border look like a strong edge; the histogram and statistics still cover
+    every position. ``cache`` reads and writes ``data/cache/dataset_examples/`` (or
+    ``cache_dir``), where a changed model, layer, source or setting never returns an old result.
+    """
+    return scan_layers(model, [layer], source, top_k=top_k, band=band, band_k=band_k, pre_activation=pre_activation,
+                       reservoir=reservoir, bins=bins, seed=seed, exclude_border=exclude_border, cache=cache,
+                       cache_dir=cache_dir, progress=progress)[layer]
