@@ -11,15 +11,16 @@ detectors. Every family module follows the same three steps:
 
 A subclass of :class:`Screen` adds the family's own measurements and says which one is its
 ``selectivity``; a subclass of :class:`Family` lists, with :func:`member_field`, the per-unit numbers
-its members carry. Everything else (tuning, table, spread, strongest, responses, subset, summary)
-works the same for every family.
+its members carry and, with :class:`Threshold`, the rules a member passes. Everything else (pick,
+tuning, table, spread, strongest, responses, subset, summary) works the same for every family, and
+:func:`find_family` sends each option of ``find_<kind>_family`` to the screen or to the pick.
 """
 from __future__ import annotations
 
 import dataclasses
 import inspect
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ class Threshold:
         return values > value if self.strict else values >= value
 
 
-def member_field(**options: object):
+def member_field(**options: Any) -> Any:
     """A per-member field of a :class:`Family` subclass: an array with one entry per member, copied from the
     screen's array of the same name for the chosen units (and kept in step by :meth:`Family.subset`)."""
     return field(metadata={"per_member": True}, **options)
