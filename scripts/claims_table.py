@@ -4,9 +4,13 @@ Each run of the lessons with ``CIRCUITS_CLAIMS_LOG=FOLDER`` leaves one ``<lesson
 (see ``helpers.claims``). This script reads the trained run's folder and the control run's folder,
 prints one row per claim, and exits with status 1 when a learned claim fails on the trained model,
 passes on the control, or was not evaluated on the control (a lesson that did not reach its
-"What we verified" cell). Further folders (``--also NAME=FOLDER``) add columns for information only.
+"What we verified" cell). ``--control NAME=FOLDER`` adds another random-weights control with the same rules
+(e.g. InceptionV1's architecture with random weights): a learned claim must fail there too, and so must the
+claims only that run evaluated (InceptionV1's own units, which the trained offline model never reaches).
+``--also NAME=FOLDER`` adds columns for information only.
 
-Usage: python scripts/claims_table.py TRAINED CONTROL [--also inceptionv1-random=FOLDER] [--markdown OUT.md]
+Usage: python scripts/claims_table.py TRAINED CONTROL [--control inceptionv1-random=FOLDER] [--also NAME=FOLDER]
+       [--markdown OUT.md]
 """
 from __future__ import annotations
 
@@ -36,47 +40,68 @@ def outcome(claim: dict | None) -> str:
     return "-" if claim is None else ("PASS" if claim["passed"] else "FAIL")
 
 
-def compare(trained: dict, control: dict, extra: dict[str, dict]) -> tuple[list[list[str]], list[str]]:
-    """The table's rows and the list of problems (learned claims that do not separate trained from control)."""
+def compare(trained: dict, control: dict, extra: dict[str, dict],
+            controls: dict[str, dict] | None = None) -> tuple[list[list[str]], list[str]]:
+    """The table's rows and the list of problems (learned claims that do not separate trained from a control).
+
+    ``controls``: further random-weights controls, each held to the same rule as ``control``; claims that only
+    they evaluated get a row of their own, and a learned one of them must fail there.
+    """
+    controls = controls or {}
     rows, problems = [], []
-    for key in sorted(trained):
+    only_in_controls = sorted({key for run in controls.values() for key in run} - set(trained))
+    for key in sorted(trained) + only_in_controls:
         lesson, statement = key
-        claim, against = trained[key], control.get(key)
-        verdict = ""
-        if claim["learned"]:
+        claim, against = trained.get(key), control.get(key)
+        verdicts = []
+        if claim is None:  # evaluated only on a further control (e.g. InceptionV1's own units)
+            passing = [name for name, run in controls.items() if key in run and run[key]["learned"] and run[key]["passed"]]
+            verdicts += [f"passes on {name}" for name in passing]
+        elif claim["learned"]:
             if not claim["passed"]:
-                verdict = "fails on the trained model"
-            elif against is None:
-                verdict = "not evaluated on the control"
-            elif against["passed"]:
-                verdict = "passes on the control too"
-        else:
-            verdict = "" if claim["passed"] else "fails (own control)"
+                verdicts.append("fails on the trained model")
+            for name, run in {"the control": control, **controls}.items():
+                if key not in run:
+                    verdicts.append(f"not evaluated on {name}")
+                elif run[key]["passed"]:
+                    verdicts.append(f"passes on {name} too")
+        elif not claim["passed"]:
+            verdicts.append("fails (own control)")
+        verdict = "; ".join(verdicts)
         if verdict:
             problems.append(f"{lesson}: {statement}: {verdict}")
-        rows.append([lesson, statement, "learned" if claim["learned"] else "own control", outcome(claim), outcome(against),
-                     *[outcome(run.get(key)) for run in extra.values()], verdict or "ok"])
+        kind = "own control" if claim is not None and not claim["learned"] else "learned"
+        rows.append([lesson, statement, kind, outcome(claim), outcome(against),
+                     *[outcome(run.get(key)) for run in {**controls, **extra}.values()], verdict or "ok"])
     return rows, problems
+
+
+def named_folders(items: list[str], option: str) -> dict[str, dict]:
+    """{NAME: claims} from ``NAME=FOLDER`` arguments."""
+    runs = {}
+    for item in items:
+        name, _, folder = item.partition("=")
+        if not name or not folder:
+            raise SystemExit(f"{option} takes NAME=FOLDER, got {item!r}.")
+        runs[name] = read_run(Path(folder))
+    return runs
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("trained", type=Path)
     parser.add_argument("control", type=Path)
-    parser.add_argument("--also", action="append", default=[], metavar="NAME=FOLDER")
+    parser.add_argument("--control", dest="controls", action="append", default=[], metavar="NAME=FOLDER",
+                        help="another random-weights control: learned claims must fail there too")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=FOLDER", help="a column for information only")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table as markdown")
     options = parser.parse_args(argv)
     trained, control = read_run(options.trained), read_run(options.control)
     if not trained:
         raise SystemExit(f"{options.trained} holds no claim logs: no lesson reached its 'What we verified' cell.")
-    extra = {}
-    for item in options.also:
-        name, _, folder = item.partition("=")
-        if not folder:
-            raise SystemExit(f"--also takes NAME=FOLDER, got {item!r}.")
-        extra[name] = read_run(Path(folder))
-    rows, problems = compare(trained, control, extra)
-    header = ["lesson", "claim", "kind", "trained", "random control", *extra, "verdict"]
+    controls, extra = named_folders(options.controls, "--control"), named_folders(options.also, "--also")
+    rows, problems = compare(trained, control, extra, controls)
+    header = ["lesson", "claim", "kind", "trained", "random control", *controls, *extra, "verdict"]
     markdown = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     markdown += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
     print("\n".join(markdown))
