@@ -444,14 +444,54 @@ def random_units(model: CircuitModel, layer: str, count: int, generator: np.rand
     return model.units(layer, sorted(int(c) for c in generator.choice(pool, count, replace=False)))
 
 
+def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: np.ndarray, generator: np.random.Generator, *,
+                  pool: int = 5) -> list[Unit]:
+    """For each member channel, a different non-member unit of ``layer`` drawn among the ``pool`` closest to it in ``key``.
+
+    ``key`` has one number per channel of ``layer`` (e.g. :func:`input_strength` onto some clients, or the
+    response to a stimulus): the drawn units match the members on it, so a difference between ablating the
+    members and ablating the drawn units cannot come from that number.
+    """
+    key = np.asarray(key, dtype=np.float64)
+    members = [int(m) for m in members]
+    others = np.setdiff1d(np.arange(model.channels(layer)), np.asarray(members, dtype=int))
+    chosen: list[int] = []
+    for member in members:
+        free = others[~np.isin(others, chosen)]
+        if not len(free):
+            break
+        nearest = free[np.argsort(np.abs(key[free] - key[member]), kind="stable")[:pool]]
+        chosen.append(int(generator.choice(nearest)))
+    return model.units(layer, chosen)
+
+
+def input_strength(model: CircuitModel, layer: str, clients: Sequence[str | Unit]) -> np.ndarray:
+    """How strongly each unit of ``layer`` feeds ``clients``: the L2 norm of its expanded weights to all of them."""
+    from .weights import expanded_weights
+
+    clients = [model.unit(u) for u in clients]
+    if not clients:
+        return np.zeros(model.channels(layer))
+    to_layer = clients[0].layer
+    weights = expanded_weights(model, layer, to_layer)[[u.channel for u in clients]]  # (clients, inputs, kh, kw)
+    return weights.transpose(0, 1).flatten(1).norm(dim=1).numpy().astype(np.float64)
+
+
 def random_ablation_damage(model: CircuitModel, probe: ClientProbe, intact: np.ndarray, layer: str, count: int, draws: int, *,
                            exclude: Sequence[int] = (), means: torch.Tensor | None = None, mode: Literal["zero", "mean"] = "mean",
-                           seed: int = 0) -> dict[str, np.ndarray]:
-    """:func:`response_damage` for ``draws`` ablations of ``count`` random units of ``layer`` each: a distribution per group."""
+                           seed: int = 0, matched_on: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """:func:`response_damage` for ``draws`` ablations of ``count`` random units of ``layer`` each: a distribution per group.
+
+    With ``matched_on`` (one number per channel), each draw is :func:`matched_units` of the ``exclude`` channels
+    (the members) instead: as many units, each as close as possible to one member on that number.
+    """
     generator = np.random.default_rng(seed)
     results: dict[str, list[float]] = {group: [] for group in probe.groups}
     for _ in range(draws):
-        units = random_units(model, layer, count, generator, exclude)
+        if matched_on is None:
+            units = random_units(model, layer, count, generator, exclude)
+        else:
+            units = matched_units(model, layer, exclude, matched_on, generator)
         damage = response_damage(probe, intact, probe_responses(model, probe, ablate=units, mode=mode, means=means))
         for group, value in damage.items():
             results[group].append(value)

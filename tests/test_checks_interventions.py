@@ -119,3 +119,28 @@ def test_placeholders_report_not_attempted(model, setting, monkeypatch, capsys) 
     assert check_prediction_kl(model, model.units("a", [1]), x, ...) is False
     assert check_top_attribution(model, "b:0", x, (4, 4), ...) is False
     assert capsys.readouterr().out.count("Not attempted yet") == 3
+
+
+# --- the lesson's matched controls ---------------------------------------------------------------------
+def test_input_strength_is_the_weight_norm_onto_the_clients(model) -> None:
+    from helpers.interventions import input_strength
+
+    # b:0 reads every a unit with weight 1, b:1 reads a:1 with weight 2: a:1 feeds the pair with norm sqrt(5).
+    strength = input_strength(model, "a", model.units("b", [0, 1]))
+    assert strength == pytest.approx([1.0, 5 ** 0.5, 1.0, 1.0], rel=1e-4)
+    assert input_strength(model, "a", model.units("b", [1])) == pytest.approx([0.0, 2.0, 0.0, 0.0], abs=1e-5)
+
+
+def test_matched_units_are_distinct_non_members_closest_in_the_key(model) -> None:
+    import numpy as np
+
+    from helpers.interventions import matched_units
+
+    key = np.array([0.0, 10.0, 1.0, 2.0])
+    rng = np.random.default_rng(0)
+    assert matched_units(model, "a", [0], key, rng, pool=1) == model.units("a", [2])
+    assert matched_units(model, "a", [1], key, rng, pool=1) == model.units("a", [3])
+    # two members: each gets its own unit, never a member, never the same unit twice
+    assert matched_units(model, "a", [0, 2], key, rng, pool=1) == model.units("a", [3, 1])
+    drawn = {u.channel for _ in range(20) for u in matched_units(model, "a", [0], key, rng, pool=2)}
+    assert drawn == {2, 3}
