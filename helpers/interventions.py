@@ -327,7 +327,7 @@ class Attribution:
         """The sum of all contributions (N,)."""
         return self.per_input.sum(1)
 
-    def top_inputs(self, image: int = 0, k: int = 6) -> list[int]:
+    def strongest_inputs(self, image: int = 0, k: int = 6) -> list[int]:
         """The ``k`` inputs that carry most of the unit's value in one image (largest positive contributions)."""
         return [int(i) for i in torch.argsort(self.per_input[image], descending=True)[:k]]
 

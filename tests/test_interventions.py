@@ -139,4 +139,4 @@ def test_attribution_splits_a_unit_into_its_inputs() -> None:
     one = attribution(model, "b:1", x)
     assert torch.allclose(one.per_input[:, 1], 2 * a[:, 1].flatten(1).amax(1), atol=1e-5)
     assert torch.all(one.per_input[:, [0, 2, 3]] == 0)
-    assert one.share_on([1]).tolist() == [1.0, 1.0] and one.top_inputs(0, 1) == [1]
+    assert one.share_on([1]).tolist() == [1.0, 1.0] and one.strongest_inputs(0, 1) == [1]
