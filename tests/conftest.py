@@ -149,3 +149,19 @@ class ExerciseProbe:
 def exercise_probe(strict: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> ExerciseProbe:
     """An :class:`ExerciseProbe` in strict mode."""
     return ExerciseProbe(monkeypatch, capsys)
+
+
+@pytest.fixture
+def backward_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at every ``torch.autograd.backward`` call while the test runs."""
+    import torch
+
+    calls: list[int] = []
+    real_backward = torch.autograd.backward
+
+    def counting_backward(*args, **kwargs):
+        calls.append(1)
+        return real_backward(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "backward", counting_backward)
+    return calls

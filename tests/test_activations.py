@@ -67,16 +67,8 @@ def test_receptive_field_of_stacked_3x3_convs() -> None:
     assert receptive_field(model, "c") == (7, 7, 14, 14)   # three 3x3 convs: 7 x 7
 
 
-def test_receptive_field_is_measured_once_per_layer_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_receptive_field_is_measured_once_per_layer_and_size(backward_passes: list[int]) -> None:
     model = wrap_model(net(), {"a": "1", "b": "3", "c": "5"}, input_size=21)
-    backward_passes = []
-    real_backward = torch.autograd.backward
-
-    def counting_backward(*args, **kwargs):
-        backward_passes.append(1)
-        return real_backward(*args, **kwargs)
-
-    monkeypatch.setattr(torch.autograd, "backward", counting_backward)
     first = receptive_field(model, "c")
     assert receptive_field(model, "c") == first and receptive_field(model, "c", model.input_size) == first
     assert len(backward_passes) == 1, "the second and third calls must reuse the first measurement"

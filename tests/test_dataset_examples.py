@@ -215,18 +215,10 @@ def test_changed_weights_are_seen_by_the_next_scan_of_the_same_model(tmp_path, m
     assert not torch.equal(before.top_value.nan_to_num(), after.top_value.nan_to_num())
 
 
-def test_field_geometry_measures_each_layer_and_size_once(monkeypatch):
+def test_field_geometry_measures_each_layer_and_size_once(backward_passes):
     from helpers.dataset_examples import field_geometry
 
     net = small_convnet(3)
-    backward_passes = []
-    real_backward = torch.autograd.backward
-
-    def counting_backward(*args, **kwargs):
-        backward_passes.append(1)
-        return real_backward(*args, **kwargs)
-
-    monkeypatch.setattr(torch.autograd, "backward", counting_backward)
     first = field_geometry(net, "conv2", 4)  # the field touches a 4-pixel input's border: larger probes too
     measured = [key for key in net._receptive_fields if key[0] == "conv2"]
     assert len(measured) > 1 and len(backward_passes) == len(measured), "one backward pass per (layer, size) probed"
