@@ -37,7 +37,8 @@ course: setup weights
 #  3. the negative control: every lesson on the same architecture with seeded random weights (fast
 #     mode), claims logged, not raised; and the student edition (nbgrader) on InceptionV1's
 #     architecture with random weights (fast mode): every cell of every lesson runs, exercises unanswered;
-#  4. the claim table: each claim must pass on the trained model and fail on the control.
+#  4. the claim table: each claim must pass on the trained model and fail on both controls (the same
+#     architecture with random weights, and InceptionV1's architecture with random weights).
 # Two workers share the CPU: OpenMP threads that wait by sleeping instead of spinning keep one process
 # from starving the other (a Lite0 forward pass beside a busy kernel: 1.01 s spinning, 0.33 s passive).
 CLAIMS  := $(CURDIR)/build/claims
@@ -53,7 +54,7 @@ test: setup
 	$(PY) scripts/classroom.py student --out build/student
 	CIRCUITS_MODEL=inceptionv1 CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/inceptionv1-random \
 		$(PYTEST) $(NBVAL) build/student
-	$(PY) scripts/claims_table.py $(CLAIMS)/trained $(CLAIMS)/control --also inceptionv1-random=$(CLAIMS)/inceptionv1-random \
+	$(PY) scripts/claims_table.py $(CLAIMS)/trained $(CLAIMS)/control --control inceptionv1-random=$(CLAIMS)/inceptionv1-random \
 		--markdown $(CLAIMS)/table.md
 
 # Quick loop while editing (not what CI runs): unit tests and every lesson in fast mode on the trained model.
