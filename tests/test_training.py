@@ -52,7 +52,7 @@ def test_save_load_and_cache(tiny_data, tmp_path, monkeypatch):
     loaded = load_trained(save_trained(result, tmp_path / "net.pt"))
     assert torch.equal(loaded.model(tiny_data.images[:4]), result.model(tiny_data.images[:4]))
     assert loaded.history == result.history
-    monkeypatch.setattr(training, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(training.store, "CACHE_DIR", tmp_path)
     settings = dict(count=32, size=16, width=2, epochs=1, progress=False)
     trained = trained_model("shapes", **settings)
     assert len(list((tmp_path / "trained").glob("*.pt"))) == 1
@@ -101,7 +101,7 @@ def test_bad_folders_give_clear_errors(tmp_path):
 
 def test_cifar10_offline_without_the_files_explains_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("CIRCUITS_OFFLINE", "1")
-    monkeypatch.setattr(training, "DATASETS_DIR", tmp_path)
+    monkeypatch.setattr(training.data, "DATASETS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="CIRCUITS_OFFLINE"):
         load_dataset("cifar10")
 
@@ -133,7 +133,7 @@ class _Marker:
 
 
 def _use_cache_in(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(training.store, "CACHE_DIR", tmp_path)
     path = training.trained_model_path("shapes", **{k: v for k, v in TINY.items() if k != "progress"})
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
@@ -189,7 +189,7 @@ def test_a_damaged_cache_is_named_and_rebuilt(tmp_path, monkeypatch, capsys, dam
 
 
 def test_the_cache_key_follows_an_image_folders_contents(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(training.store, "CACHE_DIR", tmp_path / "cache")
     root = tmp_path / "images"
     for i in range(4):
         _write_png(root / "cats" / f"{i}.png", 10 + i)
@@ -222,7 +222,7 @@ def test_a_save_killed_midway_leaves_no_orphan_after_the_next_save(tmp_path):
             open(file, "wb").write(b"half a network")
             print("saving", flush=True)
             time.sleep(60)
-        training.torch.save = stuck
+        training.store.torch.save = stuck
         training.save_trained(result, {str(folder / 'net.pt')!r})
     """)
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -255,7 +255,7 @@ def test_no_unsafe_loading_anywhere_in_helpers_or_scripts():
 
 
 def test_course_network_is_untrained_under_the_negative_control(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(training.store, "CACHE_DIR", tmp_path)
     monkeypatch.setenv("CIRCUITS_WEIGHTS", "random")
     control = training.course_network("shapes", count=32, size=16, width=2, seed=3, epochs=1)
     assert control.history["step_loss"] == [] and not (tmp_path / "trained").exists()

@@ -1,0 +1,128 @@
+"""Training and evaluating a small network, and its untrained control."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import CircuitModel
+from .data import LabelledImages
+from .networks import SmallConvNet, wrap_small_net
+
+
+@dataclass
+class TrainingResult:
+    """A trained network (wrapped), its per-epoch and per-step history, and the settings that made it."""
+
+    model: CircuitModel
+    history: dict[str, list[float]]
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def test_accuracy(self) -> float:
+        """Accuracy on the held-out images after the last epoch."""
+        return self.history["test_accuracy"][-1]
+
+
+def _evaluate(net: nn.Module, data: LabelledImages, batch_size: int = 256) -> tuple[float, float]:
+    net.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            images = data.images[start : start + batch_size]
+            labels = data.labels[start : start + batch_size]
+            logits = net((images - 0.5) / 0.5)
+            total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+            correct += int((logits.argmax(1) == labels).sum())
+    return total_loss / len(data), correct / len(data)
+
+
+def train_classifier(
+    data: LabelledImages,
+    *,
+    width: int = 16,
+    seed: int = 0,
+    epochs: int = 4,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    test_fraction: float = 0.2,
+    name: str | None = None,
+    progress: bool = True,
+) -> TrainingResult:
+    """Train a :class:`SmallConvNet` on ``data``: seeded (initial weights, split, batch order), deterministic on CPU.
+
+    Adam with a learning rate that decays linearly to zero; returns the wrapped network and the
+    history (``step_loss`` per step; ``train_loss``, ``train_accuracy``, ``test_loss``,
+    ``test_accuracy`` per epoch).
+    """
+    from tqdm.auto import tqdm
+
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}.")
+    train, test = data.split(test_fraction, seed=seed)
+    torch.manual_seed(seed)
+    net = SmallConvNet(len(data.classes), width)
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    steps_per_epoch = -(-len(train) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / (epochs * steps_per_epoch))
+    shuffle = torch.Generator().manual_seed(seed)
+    history: dict[str, list[float]] = {k: [] for k in ("step_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy")}
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"training width {width}, seed {seed}", disable=not progress)
+    for _epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(train), generator=shuffle)
+        for start in range(0, len(train), batch_size):
+            chosen = order[start : start + batch_size]
+            logits = net((train.images[chosen] - 0.5) / 0.5)
+            loss = F.cross_entropy(logits, train.labels[chosen])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            history["step_loss"].append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        for split_name, split in (("train", train), ("test", test)):
+            split_loss, accuracy = _evaluate(net, split)
+            history[f"{split_name}_loss"].append(split_loss)
+            history[f"{split_name}_accuracy"].append(accuracy)
+    bar.close()
+    settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": epochs, "batch_size": batch_size,
+                "learning_rate": learning_rate, "test_fraction": test_fraction, "size": data.size, "classes": list(data.classes)}
+    model = wrap_small_net(net, data.classes, data.size, name or f"small_net_w{width}_seed{seed}")
+    return TrainingResult(model, history, settings)
+
+
+def untrained_classifier(
+    data: LabelledImages, *, width: int = 16, seed: int = 0, test_fraction: float = 0.2, name: str | None = None
+) -> TrainingResult:
+    """The control for :func:`train_classifier`: the same architecture and seeded initial weights, never trained.
+
+    Only the batch-norm statistics are set, as averages over the training split (no gradient step), so
+    activations have a sensible scale; its history holds the accuracies of those untrained weights.
+    """
+    train, test = data.split(test_fraction, seed=seed)
+    torch.manual_seed(seed)
+    net = SmallConvNet(len(data.classes), width)
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over every batch
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(train), 256):
+            net((train.images[start : start + 256] - 0.5) / 0.5)
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.1
+    history: dict[str, list[float]] = {"step_loss": []}
+    for split_name, split in (("train", train), ("test", test)):
+        split_loss, accuracy = _evaluate(net, split)
+        history[f"{split_name}_loss"] = [split_loss]
+        history[f"{split_name}_accuracy"] = [accuracy]
+    settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": 0, "test_fraction": test_fraction,
+                "size": data.size, "classes": list(data.classes)}
+    model = wrap_small_net(net, data.classes, data.size, name or f"untrained_small_net_w{width}_seed{seed}")
+    return TrainingResult(model, history, settings)
