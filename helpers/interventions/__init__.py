@@ -1,0 +1,52 @@
+"""Change a network for the duration of a ``with`` block, then put it back exactly: ablate, edit, patch, splice.
+
+Observing a circuit is one kind of evidence; the strongest kind is causal: cut a circuit or rewrite
+it, predict what happens, and measure. Every tool here is a context manager that changes the model
+only inside its ``with`` block and restores it on the way out, also when the block raises::
+
+    with ablated(model, family.units):                     # the curve family silenced
+        after = capture(model, images, "blocks.3.3")        # capture, render and the scans all see it
+
+- :func:`ablated`: units set to zero, or to their mean over a data set (``mode="mean"``, see
+  :func:`layer_means`).
+- :func:`patched`: units take the activation they had for another input (activation patching).
+- :func:`spliced`: units computed by your own function of the input image (a hand-written detector).
+- :func:`replaced_weights` / :func:`replaced_incoming_weights`: parameter slices overwritten, then
+  restored from a copy.
+
+How: the module whose output is a layer's activation (``Layer.module_path``: for EfficientNet-Lite
+the ReLU6 inside ``BatchNormAct2d``, one hook point per layer) is *replaced* by a wrapper that runs
+the original module and then changes its output, the way captum.optim swaps ReLUs for redirected
+ReLUs. Hooks placed later by :func:`helpers.activations.capture` land on the wrapper, so they read the
+changed activation (and a pre-activation reading still sees the unchanged input). The wrapper
+carries a buffer describing the change, so the model's fingerprint changes with it and a cached
+dataset scan of the intact network is never returned for an intervened one.
+
+:func:`attribution` answers the reverse question without changing anything: which inputs of the
+previous layer carry a unit's activation on an image (activation x expanded weight, per input and
+position), as the Curve Detectors article does.
+
+Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`ablated`, :func:`patched`,
+:func:`spliced`, :func:`replaced_weights`, ...), :mod:`.attribution` (:func:`attribution`),
+:mod:`.experiments` (ablation experiments on a layer's clients and on the network's predictions),
+:mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family).
+"""
+from .attribution import Attribution, attribution
+from .edits import (
+    InterventionModule, Transform, ablated, incoming_conv, intervened_layer, layer_means, patched,
+    replaced_incoming_weights, replaced_weights, spliced,
+)
+from .experiments import (
+    ClientProbe, PredictionChange, input_strength, logits_of, make_probe, matched_units, prediction_change,
+    probe_responses, random_ablation_damage, random_units, response_damage,
+)
+from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
+
+__all__ = [
+    "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
+    "replaced_weights", "incoming_conv", "replaced_incoming_weights",
+    "Attribution", "attribution",
+    "ClientProbe", "make_probe", "probe_responses", "response_damage", "random_units", "matched_units",
+    "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
+    "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced",
+]

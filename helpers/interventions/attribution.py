@@ -1,0 +1,90 @@
+"""Attribution: which inputs of the previous layer carry a unit's activation on an image (activation x expanded weight)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..activations import capture
+from ..models import CircuitModel, Unit
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How the inputs of the previous layer carry a unit's value at one position of each image.
+
+    ``maps[n, i]`` is input ``i``'s activation times the weight through which the unit reads it, at
+    each position of the input layer's map (zero outside the unit's window); summed, it is the
+    unit's pre-activation along the linear path, minus what does not depend on the inputs (biases).
+    """
+
+    unit: Unit
+    input_layer: str
+    positions: list[tuple[int, int]]  # (row, col) of the unit read in each image
+    maps: torch.Tensor  # (N, I, H, W)
+
+    @property
+    def per_input(self) -> torch.Tensor:
+        """Total contribution (N, I) of each input unit."""
+        return self.maps.sum(dim=(2, 3))
+
+    @property
+    def total(self) -> torch.Tensor:
+        """The sum of all contributions (N,)."""
+        return self.per_input.sum(1)
+
+    def strongest_inputs(self, image: int = 0, k: int = 6) -> list[int]:
+        """The ``k`` inputs that carry most of the unit's value in one image (largest positive contributions)."""
+        return [int(i) for i in torch.argsort(self.per_input[image], descending=True)[:k]]
+
+    def share_on(self, channels: Sequence[int]) -> np.ndarray:
+        """Per image: the share of all positive contribution carried by ``channels`` (0 when there is none)."""
+        positive = self.per_input.clamp(min=0).double()
+        total = positive.sum(1)
+        part = positive[:, list(channels)].sum(1) if len(channels) else torch.zeros_like(total)
+        return torch.where(total > 0, part / total.clamp(min=1e-30), torch.zeros_like(total)).numpy()
+
+
+def attribution(
+    model: CircuitModel,
+    unit: str | Unit,
+    images: torch.Tensor,
+    positions: Sequence[tuple[int, int]] | None = None,
+    *,
+    from_layer: str | None = None,
+) -> Attribution:
+    """Activation x weight of every input of ``from_layer`` (default: the layer before) to ``unit``.
+
+    ``positions``: the unit's (row, col) in each image; default the position where it fires most.
+    The weights are the expanded weights seen from that position (the gradient of the linearized
+    network, as :func:`helpers.weights.linearized_forward` builds it), so strides and pools are handled.
+    """
+    from ..layers import previous_layer
+    from ..weights import linearized_forward
+
+    unit = model.unit(unit)
+    if images.dim() == 3:
+        images = images[None]
+    from_layer = from_layer or previous_layer(model, unit.layer)
+    size = images.shape[-1]
+    if images.shape[-2] != size:
+        raise ValueError(f"attribution needs square images, got {tuple(images.shape[-2:])}.")
+    with torch.inference_mode():
+        maps = capture(model, images, [from_layer, unit.layer])
+    inputs, own = maps[from_layer].detach().clone(), maps[unit.layer][:, unit.channel]
+    if positions is None:
+        flat = own.flatten(1).argmax(1)
+        positions = [(int(i) // own.shape[2], int(i) % own.shape[2]) for i in flat]
+    positions = [(int(r), int(c)) for r, c in positions]
+    if len(positions) != images.shape[0]:
+        raise ValueError(f"Give one (row, col) per image: {images.shape[0]} images, {len(positions)} positions.")
+    inject = inputs.clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = linearized_forward(model, from_layer, unit.layer, inject, size)
+        rows = torch.tensor([r for r, _ in positions])
+        cols = torch.tensor([c for _, c in positions])
+        out[torch.arange(len(positions)), unit.channel, rows, cols].sum().backward()
+    contributions = (inputs * inject.grad).detach().cpu()
+    return Attribution(unit, from_layer, positions, contributions)

@@ -1,0 +1,276 @@
+"""The ``with``-block interventions: a layer's activation or a parameter changed inside the block, always restored.
+
+How the wrapper works is told in :mod:`helpers.interventions`.
+"""
+from __future__ import annotations
+
+import hashlib
+from contextlib import ExitStack, contextmanager
+from typing import Callable, Iterable, Iterator, Literal, Sequence
+
+import torch
+from torch import nn
+
+from ..activations import capture
+from ..images import ImageSource
+from ..models import CircuitModel, Unit
+
+#: ``transform(output, images)`` returns the new activation; ``images`` are the batch's inputs in [0, 1].
+Transform = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def _key_buffer(key: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(hashlib.sha1(key.encode()).digest()), dtype=torch.uint8).clone()
+
+
+class InterventionModule(nn.Module):
+    """Runs the original module, then ``transform`` on its output (see the module docstring)."""
+
+    def __init__(self, original: nn.Module, transform: Transform, key: str, images: dict):
+        super().__init__()
+        self.original = original
+        self.transform = transform
+        self._images = images
+        # In the state dict, so the model's fingerprint (and every cache keyed by it) changes while the wrapper is in.
+        self.register_buffer("intervention", _key_buffer(key), persistent=True)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.transform(self.original(*inputs), self._images.get("images"))
+
+
+def _parent_and_name(module: nn.Module, path: str) -> tuple[nn.Module, str]:
+    parent_path, _, name = path.rpartition(".")
+    return (module.get_submodule(parent_path) if parent_path else module), name
+
+
+@contextmanager
+def intervened_layer(model: CircuitModel, layer: str, transform: Transform, key: str = "") -> Iterator[InterventionModule]:
+    """Low level: ``layer``'s activation becomes ``transform(activation, images)`` inside the ``with`` block.
+
+    ``images`` is the batch the model was called on (in [0, 1]), for transforms that need the input;
+    ``key`` describes the change (it goes into the model's fingerprint). Always restored.
+    """
+    path = model.layer(layer).module_path
+    parent, name = _parent_and_name(model.module, path)
+    original = getattr(parent, name)
+    stash: dict = {}
+    hook = model.preprocess.register_forward_pre_hook(lambda _m, inputs: stash.__setitem__("images", inputs[0]))
+    wrapper = InterventionModule(original, transform, f"{layer}|{key}", stash)
+    try:
+        setattr(parent, name, wrapper)
+        yield wrapper
+    finally:
+        setattr(parent, name, original)
+        hook.remove()
+        stash.clear()
+
+
+def _by_layer(model: CircuitModel, units: Iterable[str | Unit] | str | Unit) -> dict[str, list[int]]:
+    if isinstance(units, (str, Unit)):
+        units = [units]
+    grouped: dict[str, list[int]] = {}
+    for spec in units:
+        unit = model.unit(spec)
+        grouped.setdefault(unit.layer, [])
+        if unit.channel not in grouped[unit.layer]:
+            grouped[unit.layer].append(unit.channel)
+    return grouped
+
+
+def _set_channels(output: torch.Tensor, channels: list[int], values: torch.Tensor) -> torch.Tensor:
+    changed = output.clone()
+    changed[:, channels] = values.to(output.dtype).to(output.device).expand_as(changed[:, channels])
+    return changed
+
+
+def layer_means(model: CircuitModel, layer: str, images: torch.Tensor | ImageSource, *, batch_size: int = 32) -> torch.Tensor:
+    """Each unit's mean activation (C,) over images and positions: the value a mean ablation holds it at."""
+    total, count = None, 0
+    batches = images.split(batch_size) if isinstance(images, torch.Tensor) else iter(images)
+    with torch.inference_mode():
+        for batch in batches:
+            maps = capture(model, batch, layer)[layer].double()
+            summed = maps.sum(dim=(0, 2, 3))
+            total = summed if total is None else total + summed
+            count += maps.shape[0] * maps.shape[2] * maps.shape[3]
+    if total is None:
+        raise ValueError("layer_means needs at least one image.")
+    return (total / count).float().cpu()
+
+
+@contextmanager
+def ablated(
+    model: CircuitModel,
+    units: Iterable[str | Unit] | str | Unit,
+    *,
+    mode: Literal["zero", "mean"] = "zero",
+    means: dict[str, torch.Tensor] | torch.Tensor | None = None,
+) -> Iterator[dict[str, list[int]]]:
+    """Silence ``units`` inside the ``with`` block: set to zero, or (``mode="mean"``) to their mean activation.
+
+    ``means``: from :func:`layer_means`, one (C,) tensor per layer (a dict by layer name, or one tensor
+    when all units share a layer). An empty list of units changes nothing. Yields the channels per layer.
+    """
+    if mode not in ("zero", "mean"):
+        raise ValueError(f"mode must be 'zero' or 'mean', not {mode!r}.")
+    grouped = _by_layer(model, units)
+    if mode == "mean" and grouped:
+        if means is None:
+            raise ValueError("mode='mean' needs means=layer_means(model, layer, images): the mean over a data set.")
+        if isinstance(means, torch.Tensor):
+            if len(grouped) > 1:
+                raise ValueError("The units span several layers: pass means as a dict {layer: layer_means(...)}.")
+            means = {layer: means for layer in grouped}
+        missing = [layer for layer in grouped if layer not in means]
+        if missing:
+            raise ValueError(f"No means given for layer(s) {missing}.")
+    with ExitStack() as stack:
+        for layer, channels in grouped.items():
+            if mode == "zero":
+                values = torch.zeros(len(channels))
+            else:
+                layer_mean = torch.as_tensor(means[layer]).flatten().float()
+                if layer_mean.numel() != model.channels(layer):
+                    raise ValueError(f"means for {layer} must hold {model.channels(layer)} values, one per unit; got {layer_mean.numel()}.")
+                values = layer_mean[channels]
+            values = values.view(1, -1, 1, 1)
+            key = f"ablate {mode} {channels} {values.flatten().tolist()}"
+            stack.enter_context(intervened_layer(
+                model, layer, lambda output, _images, c=channels, v=values: _set_channels(output, c, v), key))
+        yield grouped
+
+
+@contextmanager
+def patched(
+    model: CircuitModel,
+    layer: str,
+    source: torch.Tensor,
+    channels: Sequence[int] | None = None,
+) -> Iterator[torch.Tensor]:
+    """Inside the ``with`` block, ``channels`` of ``layer`` (all by default) hold their activation for ``source``.
+
+    ``source``: images (N, 3, H, W) in [0, 1], one per image the model will run on, or one image
+    for all of them; the same size as those images. Yields the patched-in activation.
+    """
+    if source.dim() == 3:
+        source = source[None]
+    with torch.inference_mode():
+        activation = capture(model, source, layer)[layer].detach().clone()
+    chosen = list(range(model.channels(layer))) if channels is None else [int(c) for c in channels]
+    for c in chosen:
+        model.unit(layer, c)
+    patch = activation[:, chosen]
+
+    def transform(output: torch.Tensor, _images: torch.Tensor | None) -> torch.Tensor:
+        if patch.shape[-2:] != output.shape[-2:] or patch.shape[0] not in (1, output.shape[0]):
+            raise ValueError(f"The patch from the source images has shape {tuple(patch.shape)} but {layer} has "
+                             f"{tuple(output.shape)} here: use source images of the same size, one per image or one in all.")
+        return _set_channels(output, chosen, patch)
+
+    digest = hashlib.sha1(activation.cpu().numpy().tobytes()).hexdigest()
+    with intervened_layer(model, layer, transform, f"patch {chosen} {digest}"):
+        yield activation
+
+
+@contextmanager
+def spliced(
+    model: CircuitModel,
+    layer: str,
+    channels: Sequence[int],
+    compute: Callable[[torch.Tensor], torch.Tensor],
+    key: str = "",
+) -> Iterator[None]:
+    """Inside the ``with`` block, ``channels`` of ``layer`` are ``compute(images)``, shaped (N, len(channels), h, w).
+
+    ``images`` are the model's inputs in [0, 1]: put a hand-written detector in place of (or, with
+    spare channels, beside) the learned units. ``key`` names the computation (it enters the fingerprint).
+    """
+    chosen = [int(c) for c in channels]
+    for c in chosen:
+        model.unit(layer, c)
+
+    def transform(output: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
+        if images is None:
+            raise RuntimeError("spliced() needs the input images: call the model as model(images), not model.module(...).")
+        values = compute(images)
+        expected = (output.shape[0], len(chosen), *output.shape[2:])
+        if tuple(values.shape) != expected:
+            raise ValueError(f"compute(images) must return {expected} for {layer}; got {tuple(values.shape)}.")
+        return _set_channels(output, chosen, values)
+
+    with intervened_layer(model, layer, transform, f"splice {chosen} {key or getattr(compute, '__name__', repr(compute))}"):
+        yield None
+
+
+@contextmanager
+def replaced_weights(model: CircuitModel, edits: dict[str, tuple[object, torch.Tensor | float]]) -> Iterator[None]:
+    """Overwrite parameter slices inside the ``with`` block: ``{"blocks.3.2.conv_dw.weight": (channel, new)}``.
+
+    Each edit is (index, value) into the named parameter or buffer (``index`` anything a tensor
+    accepts, e.g. an int or a tuple of slices). The originals are copied first and written back exactly.
+    """
+    tensors = dict(model.module.named_parameters())
+    tensors.update(dict(model.module.named_buffers()))
+    saved: list[tuple[torch.Tensor, torch.Tensor]] = []
+    try:
+        with torch.no_grad():
+            for name, (index, value) in edits.items():
+                if name not in tensors:
+                    raise KeyError(f"{model.name} has no parameter {name!r}.")
+                tensor = tensors[name]
+                saved.append((tensor, tensor.detach().clone()))
+                tensor[index] = torch.as_tensor(value, dtype=tensor.dtype, device=tensor.device)
+        yield None
+    finally:
+        with torch.no_grad():
+            for tensor, original in reversed(saved):
+                tensor.copy_(original)
+
+
+def incoming_conv(model: CircuitModel, layer: str) -> str:
+    """The path of the last convolution with as many output channels as ``layer`` that runs before it."""
+    target = model.layer(layer)
+    order: list[str] = []
+    handles = []
+    for path, module in model.module.named_modules():
+        if isinstance(module, nn.Conv2d) and module.out_channels == target.channels:
+            handles.append(module.register_forward_hook(lambda _m, _i, _o, p=path: order.append(p)))
+    reached: dict[str, int] = {}
+
+    def arrived(_m: nn.Module, _i: object, _o: object) -> None:
+        reached.setdefault("at", len(order))
+
+    handles.append(model.module.get_submodule(target.module_path).register_forward_hook(arrived))
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, model.input_size, model.input_size, device=model.device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    before = order[: reached.get("at", 0)]
+    if not before:
+        raise ValueError(f"No convolution with {target.channels} output channels runs before {layer}; "
+                         "name the parameter yourself with replaced_weights(...).")
+    return before[-1]
+
+
+@contextmanager
+def replaced_incoming_weights(model: CircuitModel, unit: str | Unit, weights: torch.Tensor, *, conv: str | None = None,
+                              bias: float | None = None) -> Iterator[str]:
+    """Give ``unit`` new incoming weights (its filter in the convolution ``conv``) inside the ``with`` block.
+
+    ``conv`` defaults to :func:`incoming_conv`; ``weights`` must have that filter's shape. Yields the conv's path.
+    """
+    unit = model.unit(unit)
+    conv = conv or incoming_conv(model, unit.layer)
+    module = model.module.get_submodule(conv)
+    expected = tuple(module.weight.shape[1:])
+    if tuple(weights.shape) != expected:
+        raise ValueError(f"{conv} holds filters of shape {expected}; got {tuple(weights.shape)}.")
+    edits = {f"{conv}.weight": (unit.channel, weights)}
+    if bias is not None:
+        if module.bias is None:
+            raise ValueError(f"{conv} has no bias to set.")
+        edits[f"{conv}.bias"] = (unit.channel, bias)
+    with replaced_weights(model, edits):
+        yield conv

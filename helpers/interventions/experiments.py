@@ -1,0 +1,149 @@
+"""Ablation experiments: what silencing units does to a layer's clients and to the network's predictions."""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+
+from ..models import CircuitModel, Unit
+from .edits import ablated
+
+
+@dataclass(frozen=True)
+class ClientProbe:
+    """Stimuli in named groups (e.g. curves, lines, natural patches) and the units whose responses we follow.
+
+    The last image is the blank image: responses are taken relative to it ("evoked"), so an
+    intervention that only shifts a client's resting level does not count as changing what it sees.
+    """
+
+    units: list[Unit]
+    images: torch.Tensor  # (N, 3, H, W), the blank image last
+    groups: dict[str, tuple[int, int]]  # name -> (start, stop) rows of images
+    pre_activation: bool = True
+
+    def evoked(self, responses: np.ndarray, group: str) -> np.ndarray:
+        """Responses (n, U) to one group of stimuli minus the response to the blank image."""
+        start, stop = self.groups[group]
+        return responses[start:stop] - responses[-1]
+
+
+def make_probe(units: Sequence[Unit], groups: dict[str, torch.Tensor], blank: torch.Tensor, *, pre_activation: bool = True) -> ClientProbe:
+    """A :class:`ClientProbe` from named groups of images (each (n, 3, H, W)) and the blank image (3, H, W)."""
+    rows, start = {}, 0
+    for name, images in groups.items():
+        rows[name] = (start, start + len(images))
+        start += len(images)
+    images = torch.cat([*groups.values(), blank[None] if blank.dim() == 3 else blank])
+    return ClientProbe(list(units), images, rows, pre_activation)
+
+
+def probe_responses(model: CircuitModel, probe: ClientProbe, *, ablate: Sequence[str | Unit] = (), mode: Literal["zero", "mean"] = "mean",
+                    means: torch.Tensor | dict[str, torch.Tensor] | None = None) -> np.ndarray:
+    """The probe units' responses (N, U) at the centre of their maps, with ``ablate`` ablated (none: intact)."""
+    from ..probing import unit_responses
+
+    if not probe.units:
+        return np.zeros((len(probe.images), 0))
+    with ablated(model, list(ablate), mode=mode, means=means if len(ablate) else None) if len(ablate) else ExitStack():
+        return unit_responses(model, probe.units, probe.images, pre_activation=probe.pre_activation).numpy().astype(np.float64)
+
+
+def response_damage(probe: ClientProbe, intact: np.ndarray, changed: np.ndarray) -> dict[str, float]:
+    """Per group: how much the evoked responses changed, ||changed - intact|| / ||intact||, averaged over units.
+
+    0: the intervention changed nothing the stimuli evoke; 1: a change as large as the evoked response itself.
+    """
+    damage = {}
+    for group in probe.groups:
+        before, after = probe.evoked(intact, group), probe.evoked(changed, group)
+        norms = np.linalg.norm(before, axis=0)
+        keep = norms > 1e-9
+        damage[group] = float(np.mean(np.linalg.norm(after - before, axis=0)[keep] / norms[keep])) if keep.any() else float("nan")
+    return damage
+
+
+def random_units(model: CircuitModel, layer: str, count: int, generator: np.random.Generator, exclude: Sequence[int] = ()) -> list[Unit]:
+    """``count`` distinct random units of ``layer``, none of them in ``exclude``."""
+    pool = np.setdiff1d(np.arange(model.channels(layer)), np.asarray(list(exclude), dtype=int))
+    count = min(int(count), len(pool))
+    return model.units(layer, sorted(int(c) for c in generator.choice(pool, count, replace=False)))
+
+
+def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: np.ndarray, generator: np.random.Generator, *,
+                  pool: int = 5) -> list[Unit]:
+    """For each member channel, a different non-member unit of ``layer`` drawn among the ``pool`` closest to it in ``key``.
+
+    ``key`` has one number per channel of ``layer`` (e.g. :func:`input_strength` onto some clients, or the
+    response to a stimulus): the drawn units match the members on it, so a difference between ablating the
+    members and ablating the drawn units cannot come from that number.
+    """
+    key = np.asarray(key, dtype=np.float64)
+    members = [int(m) for m in members]
+    others = np.setdiff1d(np.arange(model.channels(layer)), np.asarray(members, dtype=int))
+    chosen: list[int] = []
+    for member in members:
+        free = others[~np.isin(others, chosen)]
+        if not len(free):
+            break
+        nearest = free[np.argsort(np.abs(key[free] - key[member]), kind="stable")[:pool]]
+        chosen.append(int(generator.choice(nearest)))
+    return model.units(layer, chosen)
+
+
+def input_strength(model: CircuitModel, layer: str, clients: Sequence[str | Unit]) -> np.ndarray:
+    """How strongly each unit of ``layer`` feeds ``clients``: the L2 norm of its expanded weights to all of them."""
+    from ..weights import expanded_weights
+
+    clients = [model.unit(u) for u in clients]
+    if not clients:
+        return np.zeros(model.channels(layer))
+    to_layer = clients[0].layer
+    weights = expanded_weights(model, layer, to_layer)[[u.channel for u in clients]]  # (clients, inputs, kh, kw)
+    return weights.transpose(0, 1).flatten(1).norm(dim=1).numpy().astype(np.float64)
+
+
+def random_ablation_damage(model: CircuitModel, probe: ClientProbe, intact: np.ndarray, layer: str, count: int, draws: int, *,
+                           exclude: Sequence[int] = (), means: torch.Tensor | None = None, mode: Literal["zero", "mean"] = "mean",
+                           seed: int = 0, matched_on: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """:func:`response_damage` for ``draws`` ablations of ``count`` random units of ``layer`` each: a distribution per group.
+
+    With ``matched_on`` (one number per channel), each draw is :func:`matched_units` of the ``exclude`` channels
+    (the members) instead: as many units, each as close as possible to one member on that number.
+    """
+    generator = np.random.default_rng(seed)
+    results: dict[str, list[float]] = {group: [] for group in probe.groups}
+    for _ in range(draws):
+        if matched_on is None:
+            units = random_units(model, layer, count, generator, exclude)
+        else:
+            units = matched_units(model, layer, exclude, matched_on, generator)
+        damage = response_damage(probe, intact, probe_responses(model, probe, ablate=units, mode=mode, means=means))
+        for group, value in damage.items():
+            results[group].append(value)
+    return {group: np.asarray(values) for group, values in results.items()}
+
+
+@dataclass(frozen=True)
+class PredictionChange:
+    """How an intervention changes the network's output on unlabelled images."""
+
+    kl: float  # mean KL(intact || changed) of the class distributions, nats
+    agreement: float  # share of images whose top-1 class is unchanged
+
+
+def logits_of(model: CircuitModel, images: torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
+    """Class logits (N, classes) in batches, without gradients."""
+    with torch.inference_mode():
+        return torch.cat([model(batch.to(model.device)).float().cpu() for batch in images.split(batch_size)])
+
+
+def prediction_change(intact_logits: torch.Tensor, changed_logits: torch.Tensor) -> PredictionChange:
+    """KL divergence and top-1 agreement between the intact network's predictions and the changed one's."""
+    log_p, log_q = intact_logits.log_softmax(-1), changed_logits.log_softmax(-1)
+    kl = float((log_p.exp() * (log_p - log_q)).sum(-1).mean())
+    agreement = float((intact_logits.argmax(-1) == changed_logits.argmax(-1)).float().mean())
+    return PredictionChange(kl, agreement)
