@@ -122,8 +122,8 @@ def test_prepare_data_prints_a_skip_line_for_a_silent_server(silent_server, tmp_
     assert line.startswith("imagewoof: skipped (the server did not answer within 1 s") and "prepare_data.py" in line
 
 
-#: Files whose third-party download is being wrapped in network_timeout() by their owner (training.py:
-#: CIFAR10(download=True), issue 16's training rows); empty this set once done.
+# helpers/training/data.py wraps torchvision's CIFAR10(download=True), which opens its URL with no timeout,
+# in network_timeout(): the same kind of call to a server that never answers must give up.
 def test_network_timeout_bounds_a_third_party_downloader(silent_server):
     import urllib.request
 
