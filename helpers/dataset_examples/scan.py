@@ -209,23 +209,7 @@ def scan_layers(
     return {layer: found[layer] for layer in layers}
 
 
-def scan_layer(
-    model: CircuitModel,
-    layer: str,
-    source: ImageSource,
-    *,
-    top_k: int = 16,
-    band: tuple[float, float] = (0.5, 0.9),
-    band_k: int = 16,
-    pre_activation: bool = False,
-    reservoir: int = 1024,
-    bins: int = 64,
-    seed: int = 0,
-    exclude_border: int = 0,
-    cache: bool = True,
-    cache_dir: Path | None = None,
-    progress: bool = True,
-) -> DatasetExamples:
+def scan_layer(model: CircuitModel, layer: str, source: ImageSource, **options: object) -> DatasetExamples:
     """Find top and band dataset examples, a histogram and statistics for every unit of ``layer``.
 
     One pass over ``source`` (see the module docstring for how memory stays fixed). ``seed`` drives
@@ -234,7 +218,9 @@ def scan_layer(
     makes the image's own border look like a strong edge; the histogram and statistics still cover
     every position. ``cache`` reads and writes ``data/cache/dataset_examples/`` (or
     ``cache_dir``), where a changed model, layer, source or setting never returns an old result.
+
+    ``options`` are :func:`scan_layers`' keywords: ``top_k`` (16), ``band`` ((0.5, 0.9)), ``band_k`` (16),
+    ``pre_activation``, ``reservoir`` (1024), ``bins`` (64), ``seed``, ``exclude_border``, ``cache``,
+    ``cache_dir``, ``progress``.
     """
-    return scan_layers(model, [layer], source, top_k=top_k, band=band, band_k=band_k, pre_activation=pre_activation,
-                       reservoir=reservoir, bins=bins, seed=seed, exclude_border=exclude_border, cache=cache,
-                       cache_dir=cache_dir, progress=progress)[layer]
+    return scan_layers(model, [layer], source, **options)[layer]
