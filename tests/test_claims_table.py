@@ -41,6 +41,12 @@ def test_a_further_control_gates_the_same_way_and_its_own_claims_must_fail(tmp_p
     assert "a: passes on iv1 too" in result.stdout and "paper unit: passes on iv1" in result.stdout
     # --also shows the same folder for information only
     assert table(trained, control, "--also", f"iv1={leaky}").returncode == 0
+    # another architecture's run names its own model: a claim it did not evaluate is no problem there
+    other_names = write_run(tmp_path / "i3", "inceptionv1", False, [("a, on inceptionv1", True, False)])
+    assert table(trained, control, "--control", f"iv1={other_names}").returncode == 0
+    # but the main control must evaluate every learned claim
+    result = table(trained, write_run(tmp_path / "c3", "lite0", False, [("b", True, False)]))
+    assert result.returncode == 1 and "a: not evaluated on the control" in result.stdout
 
 
 def test_missing_and_malformed_input_is_named(tmp_path) -> None:
