@@ -8,7 +8,7 @@
 c = get_config()  # noqa: F821 (provided by JupyterHub)
 
 COURSE = "/opt/circuits-course"          # a clone of the course, set up with `make setup`
-MEM_LIMIT = "4G"                         # per student: the largest lesson's kernel peak plus headroom
+MEM_LIMIT = "5G"                         # per student: the largest lesson's kernel peak plus headroom
 CPU_LIMIT = 1.0                          # cores per student (a hard cap)
 CPU_GUARANTEE = 0.5                      # what the server should keep free per student when sizing it
 

@@ -7,7 +7,9 @@ picks the members, ``find_<kind>_family(model, layer, ...)`` does both; the fami
 ``spread(n)``, ``strongest(n)``, ``responses(model, images)``, ``subset(...)`` and ``summary(model)``.
 
 Adding a family is one new module here: a :class:`Screen` subclass, a :class:`Family` subclass and
-the three functions (see ``colour_contrast.py``, the smallest).
+the three functions (see ``colour_contrast.py``, the smallest); nothing else changes. The two families
+the lessons use are re-exported below; any other is imported from its module, e.g.
+``from helpers.families.colour_contrast import find_colour_contrast_family``.
 """
 from .base import Family, Screen, find_family, member_field
 from .curves import (
