@@ -21,6 +21,7 @@ def previous_layer(model: CircuitModel, layer: str) -> str:
         raise ValueError(f"{layer!r} is the first layer of {model.name}; it reads the image, not another layer.")
     return model.layer_names[depth - 1]
 
+
 def next_layer(model: CircuitModel, layer: str) -> str:
     """The interpretable layer just after ``layer`` (its direct readers)."""
     depth = model.layer_depth(layer)
@@ -50,6 +51,7 @@ def _layers_by_stride(names: list[str], shapes: dict[str, tuple[int, int, int]],
     for name in names:
         groups.setdefault(round(size / shapes[name][1]), []).append(name)
     return groups
+
 
 def equivalent_layer(model: CircuitModel, paper_layer: str) -> str:
     """The layer of ``model`` that plays the role of an InceptionV1 layer (e.g. ``"mixed3b"``).
@@ -82,6 +84,7 @@ CURVE_LAYERS: dict[str, str] = {
     # the Lites' stride (16) and relative depth (0.44); of features.7-10 the family that covered the circle best
     "mobilenet_v2": "features.8",
 }
+
 
 def curve_layer(model: CircuitModel) -> str:
     """The layer in which to look for ``model``'s curve detectors (mixed3b's counterpart if not listed)."""

@@ -26,6 +26,7 @@ from .stimuli.curves import StimulusSet, stimulus_grid
 
 UnitsOrLayer = str | Unit | Sequence[str | Unit]
 
+
 @dataclass(frozen=True)
 class Placement:
     """Where the centre unit of ``layer`` looks, for ``size``-pixel inputs.
@@ -48,11 +49,13 @@ class Placement:
         """A :func:`~helpers.stimuli.curves.stimulus_grid` drawn at this size, centred on the receptive field."""
         return stimulus_grid(kind, sweep, size=self.size, center=self.center, **fixed)
 
+
 def place_on_receptive_field(model: CircuitModel, layer: str, size: int | None = None) -> Placement:
     """The :class:`Placement` of ``layer``'s centre unit at ``size`` (default: the model's input size)."""
     size = int(size or model.input_size)
     top, left, bottom, right = receptive_field(model, layer, size)
     return Placement(model.layer(layer).name, size, ((left + right) / 2, (top + bottom) / 2), float(max(bottom - top, right - left)))
+
 
 def fitting_size(model: CircuitModel, layer: str, multiple: int = 32) -> int:
     """The smallest input size (a multiple of ``multiple``, at most the model's) that holds the centre unit's whole receptive field.
@@ -66,6 +69,7 @@ def fitting_size(model: CircuitModel, layer: str, multiple: int = 32) -> int:
             return size
     return model.input_size
 
+
 def resolve_units(model: CircuitModel, units_or_layer: UnitsOrLayer) -> list[Unit]:
     """Checked units from a layer name (all its channels), one unit, or a list of units."""
     if isinstance(units_or_layer, Unit):
@@ -78,6 +82,7 @@ def resolve_units(model: CircuitModel, units_or_layer: UnitsOrLayer) -> list[Uni
     if not units:
         raise ValueError("No units given: pass a layer name, a unit like 'blocks.3.1:7', or a list of units.")
     return units
+
 
 def unit_responses(
     model: CircuitModel,
@@ -128,6 +133,7 @@ def unit_responses(
                 columns.append(window.flatten(1).amax(1))
             outputs.append(torch.stack(columns, dim=1).cpu())
     return torch.cat(outputs).clone()
+
 
 def default_pre_activation(model: CircuitModel, layer: str) -> bool:
     """True when the layer has a separate pre-activation (the tuning functions' default reading)."""

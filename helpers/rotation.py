@@ -21,6 +21,7 @@ from .models import CircuitModel, Unit
 from .probing import Placement, UnitsOrLayer, resolve_units, unit_responses
 from .tuning import preferred_orientation
 
+
 def rotate_about(images: torch.Tensor, degrees: float, center: tuple[float, float]) -> torch.Tensor:
     """Rotate images (N, 3, H, W) counter-clockwise by ``degrees`` about ``center`` (x, y), mirroring at the border.
 
@@ -40,6 +41,7 @@ def rotate_about(images: torch.Tensor, degrees: float, center: tuple[float, floa
     grid = grid.expand(images.shape[0], -1, -1, -1).to(images.dtype)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp(0, 1)
 
+
 def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placement) -> torch.Tensor:
     """Shift a (3, H, W) image so that ``point`` (x, y) lands on the placement's centre, at its size (mirrored borders)."""
     size = placement.size
@@ -50,6 +52,7 @@ def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placeme
     xs = (torch.arange(size) - shift_x).clamp(-(width - 1), 2 * width - 2)
     mirror = lambda idx, n: torch.where(idx < 0, -idx, torch.where(idx >= n, 2 * (n - 1) - idx, idx))  # noqa: E731
     return image[:, mirror(ys, height)][:, :, mirror(xs, width)]
+
 
 def centred_examples(
     examples,
@@ -87,6 +90,7 @@ def centred_examples(
         return torch.empty(0, 3, placement.size, placement.size)
     return torch.stack(images)
 
+
 def rotation_tuning(
     model: CircuitModel,
     units_or_layer: UnitsOrLayer,
@@ -114,6 +118,7 @@ def rotation_tuning(
     responses = unit_responses(model, units_or_layer, flat, pre_activation=pre_activation, neighbourhood=neighbourhood,
                                batch_size=batch_size, progress=progress)
     return responses.view(images.shape[0], len(angles), -1)
+
 
 @dataclass
 class JointTuning:
@@ -156,6 +161,7 @@ class JointTuning:
         """Each member's preferred orientation read from the rotated real images (see :meth:`by_orientation`)."""
         orientations, responses = self.by_orientation(exclude_own=exclude_own)
         return preferred_orientation(responses - responses.min(0), orientations, method)
+
 
 def joint_rotation_tuning(
     model: CircuitModel,

@@ -20,8 +20,10 @@ from .models import CircuitModel
 from .probing import Placement, UnitsOrLayer, unit_responses
 from .stimuli.curves import blank
 
+
 def _as_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
     return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+
 
 def _resultant(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """The part of tuning curves (O, U) above half their peak, summed as vectors around the circle, and its total."""
@@ -34,6 +36,7 @@ def _resultant(responses: np.ndarray | torch.Tensor, orientations: Sequence[floa
     weights = np.clip(values - values.max(0) / 2, 0, None)  # only what rises above half the peak counts
     vector = (weights * np.exp(1j * angles)[:, None]).sum(0)
     return vector, weights.sum(0)
+
 
 def preferred_orientation(
     responses: np.ndarray | torch.Tensor,
@@ -56,6 +59,7 @@ def preferred_orientation(
     vector, _ = _resultant(values, orientations)
     return np.degrees(np.angle(vector)) % 360
 
+
 def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> np.ndarray:
     """How sharply each unit prefers one orientation, in [0, 1], from tuning curves (O, U).
 
@@ -67,6 +71,7 @@ def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: 
     """
     vector, total = _resultant(responses, orientations)
     return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
+
 
 def orientation_tuning(
     model: CircuitModel,
@@ -88,12 +93,14 @@ def orientation_tuning(
     values = unit_responses(model, units_or_layer, images, pre_activation=pre_activation).numpy().astype(np.float64)
     return values[:-1] - values[-1]
 
+
 def largest_gap(orientations: Iterable[float]) -> float:
     """The widest arc of the circle (degrees) containing none of ``orientations`` (360 if there is one or none)."""
     angles = np.sort(np.asarray(list(orientations), dtype=np.float64) % 360)
     if len(angles) < 2:
         return 360.0
     return float(np.diff(np.concatenate([angles, angles[:1] + 360])).max())
+
 
 def angle_difference(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """The unsigned difference between angles in degrees, in [0, 180]."""
@@ -119,6 +126,7 @@ class NeighbourTest:
     def __str__(self) -> str:
         return (f"{self.hits} of {self.rows} ({self.rate:.0%}) within {self.tolerance:.0f}°, chance {self.chance:.0%}, "
                 f"permutation p = {self.p_value:.3g}")
+
 
 def neighbour_test(
     responses: np.ndarray | torch.Tensor,

@@ -262,10 +262,12 @@ def score_screen(responses: np.ndarray, placement: Placement, pre_activation: bo
         best_radius=best_radius, score=score,
     )
 
+
 def typical_best_curve(best_curves: Sequence[np.ndarray]) -> float:
     """The 90th percentile of the units' best curve responses (minus blank) where positive, over every polarity drawn."""
     values = np.concatenate([b[b > 0] for b in best_curves])
     return float(np.percentile(values, 90)) if len(values) else 1.0
+
 
 def _passes(screen: CurveScreen, min_curve_selectivity: float, min_orientation_selectivity: float, min_strength: float) -> np.ndarray:
     """(C,) whether each unit passes the family's rules in this screen, at these thresholds."""

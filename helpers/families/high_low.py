@@ -32,6 +32,7 @@ from ..stimuli.boundaries import frequency_boundary
 from ..tuning import orientation_selectivity, preferred_orientation
 from .base import Family, Screen, Threshold, find_family, member_field
 
+
 @dataclass(kw_only=True)
 class HighLowScreen(Screen):
     """Every unit of a layer against frequency boundaries and two same-texture controls."""
@@ -74,6 +75,7 @@ def check_frequencies(high_frequency: float, ratio: float) -> None:
         raise ValueError(f"high_frequency must be in (0, 0.5] cycles per pixel, not {high_frequency}.")
     if ratio <= 1:
         raise ValueError(f"ratio (high / low frequency) must be above 1, not {ratio}.")
+
 
 def screen_high_low(
     model: CircuitModel,
@@ -131,9 +133,11 @@ def screen_high_low(
     score = np.where(peak > 0, boundary_sel.clip(0, None) * orient_sel, 0.0)
     return HighLowScreen(
         layer=placement.layer, placement=placement, pre_activation=pre_activation, orientations=angles,
-        high_frequency=high_frequency, ratio=ratio, tuning_curves=tuning, fine_control=fine, smooth_control=smooth, peak=peak, boundary_selectivity=boundary_sel,
-        orientation_selectivity=orient_sel, preferred=preferred, score=score, every_seed=every_seed,
+        high_frequency=high_frequency, ratio=ratio, tuning_curves=tuning, fine_control=fine, smooth_control=smooth,
+        peak=peak, boundary_selectivity=boundary_sel, orientation_selectivity=orient_sel, preferred=preferred, score=score,
+        every_seed=every_seed,
     )
+
 
 def high_low_family(screen: HighLowScreen, max_units: int | None = None, **thresholds: float | bool) -> HighLowFamily:
     """Pick the high-low family from a finished screen (no new forward pass): :meth:`Family.pick` with the
