@@ -132,7 +132,7 @@ class ExerciseProbe:
         assert not isinstance(caught.value, NotAttempted), caught.value
 
     def not_attempted(self, *calls) -> None:
-        """Each call (with ``...`` as the answer) raises NotAttempted when strict, else prints it and returns False."""
+        """Each call (with ``...`` as the answer) raises NotAttempted when strict, else prints it and returns a score of 0."""
         from helpers.checks import NotAttempted
 
         for call in calls:
@@ -140,7 +140,7 @@ class ExerciseProbe:
                 call()
         self.monkeypatch.delenv("CIRCUITS_STRICT")
         for call in calls:
-            assert call() is False
+            assert not call()
             assert "Not attempted yet" in self.capsys.readouterr().out
         self.monkeypatch.setenv("CIRCUITS_STRICT", "1")
 

@@ -103,5 +103,5 @@ def test_placeholders_are_not_attempted(tiny, comparison_and_base, monkeypatch, 
              lambda: check_inhibition_effect(comparison, base, ...), lambda: check_inhibition_effect(None, base, ...))
     exercise_probe.not_attempted(*calls)
     monkeypatch.delenv("CIRCUITS_STRICT")
-    assert check_inhibition_effect(comparison, base, 0.123) is False
+    assert not check_inhibition_effect(comparison, base, 0.123)
     assert "Not right yet" in capsys.readouterr().out

@@ -98,7 +98,7 @@ def test_placeholders_are_not_attempted(model_and_family, monkeypatch, capsys) -
     monkeypatch.delenv("CIRCUITS_STRICT")
     for call in (lambda: check_largest_gap(family, ...), lambda: check_strongest_member(model, family, ...),
                  lambda: check_rotation_prediction(family, ...)):
-        assert call() is False
+        assert not call()
         assert "Not attempted yet" in capsys.readouterr().out
-    assert check_rotation_prediction(family, family.units[0]) is False  # wrong, not strict: printed, not raised
+    assert not check_rotation_prediction(family, family.units[0])  # wrong, not strict: printed, not raised
     assert "Not right yet" in capsys.readouterr().out

@@ -91,7 +91,7 @@ def test_placeholder_is_not_attempted(monkeypatch, model, capsys):
     with pytest.raises(NotAttempted):
         check_union_choice(..., np.ones(3), np.ones(3))
     monkeypatch.setenv("CIRCUITS_STRICT", "")
-    assert check_left_score(..., test, "heads:0") is False
-    assert check_left_score(0.25, test, "heads:0") is False
+    assert not check_left_score(..., test, "heads:0")
+    assert not check_left_score(0.25, test, "heads:0")
     out = capsys.readouterr().out
     assert "Not attempted yet" in out and "Not right yet" in out

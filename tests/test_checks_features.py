@@ -118,7 +118,7 @@ def test_placeholder_is_not_attempted(model, examples, monkeypatch, capsys) -> N
     for call in (lambda: check_top_in_standard_deviations(examples, 3, ...),
                  lambda: check_mix_vector(model, "conv2", 2, 5, ...),
                  lambda: check_receptive_patch(examples, 4, ...)):
-        assert call() is False
+        assert not call()
         assert "Not attempted yet" in capsys.readouterr().out
 
 

@@ -73,7 +73,7 @@ def test_placeholder_is_not_attempted(monkeypatch, high_low_model, capsys):
     with pytest.raises(NotAttempted):
         check_sharp_side(high_low_model, "highlow:0", frequency_boundary(48, 0, 0.3, 0.3), ...)
     monkeypatch.setenv("CIRCUITS_STRICT", "")
-    assert check_sharp_side(high_low_model, "highlow:0", frequency_boundary(48, 0, 0.3, 0.3), ...) is False
-    assert check_preferred_orientation(200.0, np.maximum(np.cos(np.radians(np.arange(0, 360, 30))), 0), np.arange(0, 360, 30)) is False
+    assert not check_sharp_side(high_low_model, "highlow:0", frequency_boundary(48, 0, 0.3, 0.3), ...)
+    assert not check_preferred_orientation(200.0, np.maximum(np.cos(np.radians(np.arange(0, 360, 30))), 0), np.arange(0, 360, 30))
     out = capsys.readouterr().out
     assert "Not attempted yet" in out and "Not right yet" in out

@@ -115,9 +115,9 @@ def test_placeholders_report_not_attempted(model, setting, monkeypatch, capsys) 
     with pytest.raises(NotAttempted):
         check_top_attribution(model, "b:0", x, (4, 4), ...)
     monkeypatch.delenv("CIRCUITS_STRICT")
-    assert check_strongest_member_ablation(model, *setting, ...) is False
-    assert check_prediction_kl(model, model.units("a", [1]), x, ...) is False
-    assert check_top_attribution(model, "b:0", x, (4, 4), ...) is False
+    assert not check_strongest_member_ablation(model, *setting, ...)
+    assert not check_prediction_kl(model, model.units("a", [1]), x, ...)
+    assert not check_top_attribution(model, "b:0", x, (4, 4), ...)
     assert capsys.readouterr().out.count("Not attempted yet") == 3
 
 

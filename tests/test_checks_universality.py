@@ -149,5 +149,5 @@ def test_cka_invariances_rejects_typed_numbers_and_wrong_copies(cka_setup, monke
 def test_wrong_answer_outside_strict_mode_prints_and_returns_false(cka_setup, monkeypatch, capsys):
     features, _rotation, _stretch, copies, _values = cka_setup
     monkeypatch.delenv("CIRCUITS_STRICT")
-    assert check_cka_invariances(features, *copies, (1.0, 1.0, 0.5)) is False
+    assert not check_cka_invariances(features, *copies, (1.0, 1.0, 0.5))
     assert "Not right yet" in capsys.readouterr().out
