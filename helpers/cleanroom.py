@@ -83,10 +83,10 @@ def line_directions(count: int) -> np.ndarray:
     return np.arange(count) * 180.0 / count
 
 
-def line_filters(count: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Even (line) and odd (edge) filters (count, 1, k, k), each zero-mean and unit-norm, one per direction."""
+def line_filters(count: int, scale: float, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Even (line) and odd (edge) filters (count, 1, k, k), each zero-mean and unit-norm, one per direction, on ``device``."""
     radius = max(2, math.ceil(3.5 * scale))
-    coords = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    coords = torch.arange(-radius, radius + 1, dtype=torch.float64, device=device)
     y, x = torch.meshgrid(-coords, coords, indexing="ij")  # y up, as in the stimuli's angles
     evens, odds = [], []
     for direction in line_directions(count):
@@ -109,7 +109,7 @@ def line_energy(images: torch.Tensor, count: int = 12, scale: float = 1.5) -> to
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be (N, 3, H, W) in [0, 1], got {tuple(images.shape)}.")
     grey = images.float().mean(dim=1, keepdim=True)
-    even, odd = line_filters(count, scale)
+    even, odd = line_filters(count, scale, grey.device)
     pad = even.shape[-1] // 2
     padded = F.pad(grey, (pad, pad, pad, pad), mode="replicate")
     return torch.sqrt(F.conv2d(padded, even) ** 2 + F.conv2d(padded, odd) ** 2 + 1e-12)
@@ -135,8 +135,8 @@ def _arc_points(orientation: float, radius: float, arc_length: float, step: floa
     return x, y, tangent
 
 
-def curve_kernel(settings: CurveDetectorSettings = CurveDetectorSettings()) -> torch.Tensor:
-    """The curve unit's weights over (line direction, row, column): (orientations, k, k); red excites, blue inhibits.
+def curve_kernel(settings: CurveDetectorSettings = CurveDetectorSettings(), device: torch.device | str | None = None) -> torch.Tensor:
+    """The curve unit's weights over (line direction, row, column): (orientations, k, k) on ``device``; red excites, blue inhibits.
 
     Excitation sums to 1; the opposite arc sums to ``-inhibition`` and the cross-oriented detectors to
     ``-cross_inhibition``, so the settings are relative strengths whatever the radius.
@@ -158,7 +158,7 @@ def curve_kernel(settings: CurveDetectorSettings = CurveDetectorSettings()) -> t
     kernel = arc_map(s.orientation, 0.0)
     kernel = kernel - s.inhibition * arc_map(s.orientation + 180, 0.0)
     kernel = kernel - s.cross_inhibition * arc_map(s.orientation, 90.0)
-    return torch.from_numpy(kernel).float()
+    return torch.from_numpy(kernel).float().to(device)
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def cleanroom_responses(
     if images.dim() == 3:
         images = images[None]
     row, col = _center_pixel(images.shape[-2:], center)
-    kernels = torch.stack([curve_kernel(settings.rotated_to(o)) for o in orientations])  # (F, D, k, k)
+    kernels = torch.stack([curve_kernel(settings.rotated_to(o), images.device) for o in orientations])  # (F, D, k, k)
     half = kernels.shape[-1] // 2
     # Only the window the unit reads needs line detectors: cut it out (with the filters' margin) first.
     margin = half + line_filters(settings.orientations, settings.line_scale)[0].shape[-1] // 2
@@ -204,7 +204,7 @@ def cleanroom_map(images: torch.Tensor, settings: CurveDetectorSettings = CurveD
     if images.dim() == 3:
         images = images[None]
     energy = line_energy(images, settings.orientations, settings.line_scale)
-    kernel = curve_kernel(settings)
+    kernel = curve_kernel(settings, energy.device)
     half = kernel.shape[-1] // 2
     out = F.conv2d(F.pad(energy, (half, half, half, half)), kernel[None])[:, 0]
     return out.clamp(min=0) if rectify else out
@@ -300,4 +300,4 @@ def image_comparison(model: "CircuitModel", family: "CurveFamily", images: torch
 def match_family(comparison: ComparisonSet, settings: CurveDetectorSettings, *, orientation_offset: float = 0.0) -> Match:
     """Correlate each real unit with a hand-built unit at its preferred orientation (plus ``orientation_offset``)."""
     built = cleanroom_responses(comparison.images, comparison.orientations + orientation_offset, settings, center=comparison.center)
-    return compare_responses(comparison.real, built.numpy())
+    return compare_responses(comparison.real, built.cpu().numpy())

@@ -45,7 +45,7 @@ class CleanroomSplice:
 
         settings = self.settings
         orientations = self.orientations if orientations is None else orientations
-        kernels = torch.stack([curve_kernel(settings.rotated_to(float(o))) for o in orientations])  # (F, D, k, k)
+        kernels = torch.stack([curve_kernel(settings.rotated_to(float(o)), images.device) for o in orientations])  # (F, D, k, k)
         half = kernels.shape[-1] // 2
         energy = line_energy(images, settings.orientations, settings.line_scale)
         h, w = size
@@ -65,7 +65,7 @@ class CleanroomSplice:
     def compute(self, images: torch.Tensor, size: tuple[int, int], orientations: np.ndarray | None = None) -> torch.Tensor:
         """The calibrated activation (N, F, h, w) that replaces the members."""
         raw = self.raw_maps(images, size, orientations).double()
-        as_column = lambda v: torch.as_tensor(v, dtype=torch.float64).view(1, -1, 1, 1)  # noqa: E731
+        as_column = lambda v: torch.as_tensor(v, dtype=torch.float64, device=raw.device).view(1, -1, 1, 1)  # noqa: E731
         value = as_column(self.blank) + as_column(self.gain) * raw + as_column(self.offset)
         return value.clamp(self.low, self.high).float()
 
@@ -110,7 +110,7 @@ def fit_cleanroom_splice(model: CircuitModel, family: "object", settings: "objec
     _, rows, cols = model.layer_shapes(placement.size)[family.layer]
     centre = replace(splice, first_center=(splice.first_center[0] + (cols // 2) * geometry.stride,
                                            splice.first_center[1] + (rows // 2) * geometry.stride))
-    raw = centre.raw_maps(images[:-1], (1, 1))[:, :, 0, 0].double().numpy()  # (N, F) at the centre unit only
+    raw = centre.raw_maps(images[:-1], (1, 1))[:, :, 0, 0].double().cpu().numpy()  # (N, F) at the centre unit only
     gains, offsets, fits = [], [], []
     for f in range(count):
         x, y = raw[:, f], real[:, f]

@@ -1,0 +1,120 @@
+"""Tensors follow the model's device: caught on a CPU-only machine with a *fake* GPU.
+
+CI has no GPU, so a helper that creates a tensor on the CPU and mixes it with the model's CUDA tensors
+(lesson 03's ``check_composed_weight`` and lesson 09's clean-room splice both did) used to pass every
+test. PyTorch's ``FakeTensorMode`` makes tensors that carry a device and a shape but no values, and it
+checks device propagation exactly as CUDA does: mixing a fake ``cuda:0`` tensor with a CPU one raises
+"Expected all tensors to be on the same device". Fake tensors cannot be read (``float()``, ``.numpy()``),
+so a helper run this way either finishes or stops at its first value read, and both count as a pass;
+only a device mix fails.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch._subclasses.fake_tensor import DataDependentOutputException, FakeTensorMode
+
+from helpers.cleanroom import CurveDetectorSettings, cleanroom_map, cleanroom_responses, line_energy
+from helpers.interventions.splice import CleanroomSplice
+
+DEVICE_MIX = ("same device", "Input type", "is not on the expected device", "different from other tensors")
+
+
+def _is_device_mix(error: BaseException) -> bool:
+    return any(phrase in str(error) for phrase in DEVICE_MIX)
+
+
+def on_fake_gpu(function, *args, **kwargs):
+    """Run ``function`` with fake CUDA tensors; fail on a device mix, accept a stop at the first value read."""
+    try:
+        return function(*args, **kwargs)
+    except (DataDependentOutputException, NotImplementedError) as error:
+        if _is_device_mix(error):
+            raise AssertionError(f"{function.__name__} mixes devices: {error}") from error
+        return None  # reached a value read, which fake tensors cannot give: no device mix before it
+    except RuntimeError as error:
+        if _is_device_mix(error) or "numpy" in str(error).lower():
+            # A CUDA tensor's .numpy() fails too, without .cpu() first.
+            raise AssertionError(f"{function.__name__} mixes devices: {error}") from error
+        raise
+
+
+@pytest.fixture
+def fake_gpu():
+    """Inside it, ``torch.rand(..., device="cuda")`` is a fake CUDA tensor, even on a machine without a GPU."""
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        yield mode
+
+
+def test_the_fake_gpu_catches_a_device_mix(fake_gpu):
+    images = torch.rand(1, 3, 8, 8, device="cuda")
+    with pytest.raises(AssertionError, match="mixes devices"):
+        on_fake_gpu(torch.nn.functional.conv2d, images, torch.ones(1, 3, 3, 3))  # a CPU weight on CUDA input
+    assert on_fake_gpu(lambda: float(images.sum())) is None  # a value read is not a device mix
+
+
+# --- lesson 09: the clean-room splice ("Input type (torch.cuda.FloatTensor) and weight type (torch.FloatTensor)")
+def test_cleanroom_units_run_on_the_images_device(fake_gpu):
+    images = torch.rand(2, 3, 48, 48, device="cuda")
+    settings = CurveDetectorSettings(radius=8.0, arc_length=16.0)
+    assert on_fake_gpu(line_energy, images, 8).device.type == "cuda"
+    assert on_fake_gpu(cleanroom_responses, images, [0.0, 90.0], settings).device.type == "cuda"
+    assert on_fake_gpu(cleanroom_map, images, settings).device.type == "cuda"
+
+
+def test_the_splice_computes_on_the_images_device(fake_gpu):
+    count = 3
+    splice = CleanroomSplice("layer", [0, 1, 2], np.array([0.0, 90.0, 180.0]), CurveDetectorSettings(radius=8.0, arc_length=16.0),
+                             gain=np.ones(count), offset=np.zeros(count), blank=np.zeros(count), fit=np.ones(count),
+                             stride=8.0, first_center=(3.5, 3.5))
+    images = torch.rand(2, 3, 64, 64, device="cuda")
+    out = on_fake_gpu(splice.compute, images, (8, 8))  # what cleanroom_spliced's hook runs inside the forward pass
+    assert out.device.type == "cuda" and tuple(out.shape) == (2, count, 8, 8)
+
+
+# --- lesson 03: check_composed_weight ("Expected all tensors to be on the same device, cuda:0 and cpu")
+@pytest.fixture(scope="module")
+def lite():
+    """EfficientNet-Lite0's architecture with seeded random weights (no weights file needed), on the CPU."""
+    from helpers import load_model
+
+    return load_model("efficientnet_lite0", weights="random", device="cpu", verbose=False)
+
+
+@pytest.fixture
+def lite_on_fake_gpu(lite):
+    """A copy of it on a fake GPU (the zoo's cached model is left alone)."""
+    copied = copy.deepcopy(lite)
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        yield copied.to("cuda")
+
+
+def _composed_by_hand(model) -> torch.Tensor:
+    """Lesson 03's solution to exercise 2: on the model's device, as a student computes it."""
+    def scale(bn):
+        return bn.weight / torch.sqrt(bn.running_var + bn.eps)
+
+    source, target = model.module.blocks[3][1], model.module.blocks[3][2]
+    project = scale(source.bn3)[:, None] * source.conv_pwl.weight[:, :, 0, 0]
+    expand = scale(target.bn1)[:, None] * target.conv_pw.weight[:, :, 0, 0]
+    return (scale(target.bn2)[20] * target.conv_dw.weight[20, 0] * (expand @ project)[20, 5]).detach()
+
+
+def test_expanded_weights_come_back_on_the_cpu_for_a_gpu_model(lite_on_fake_gpu):
+    from helpers.weights import unit_weights
+
+    model = lite_on_fake_gpu
+    assert model.device.type == "cuda" and _composed_by_hand(model).device.type == "cuda"
+    assert on_fake_gpu(unit_weights, model, "blocks.3.1:5", "blocks.3.2:20").device.type == "cpu"  # as capture's results
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="needs the check to move the answer to the CPU (helpers/checks/circuits.py, lesson owner)")
+def test_check_composed_weight_accepts_an_answer_on_the_gpu(lite_on_fake_gpu):
+    from helpers.checks.circuits import check_composed_weight
+
+    model = lite_on_fake_gpu
+    on_fake_gpu(check_composed_weight, model, "blocks.3.1:5", "blocks.3.2:20", _composed_by_hand(model))
