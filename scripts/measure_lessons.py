@@ -1,7 +1,7 @@
 """Measure what each lesson costs to run: wall time, CPU time and peak memory of its kernel.
 
-Usage: python scripts/measure_lessons.py [--fast] [--env KEY=VAL ...] [--timeout S] [--out table.json|table.md]
-       [notebooks ...]
+Usage: python scripts/measure_lessons.py [--fast] [--gpu-memory] [--env KEY=VAL ...] [--timeout S]
+       [--out table.json|table.md] [notebooks ...]
 
 Each lesson (default: every ``notebooks/NN_*.ipynb``) is executed top to bottom, one at a time, in a
 fresh kernel running this script's own Python, in full mode (``CIRCUITS_FAST`` unset) and offline
@@ -12,6 +12,11 @@ own high-water mark, ``VmHWM``). A failing cell does not stop the run: the lesso
 failed cells are counted and named. The table is printed; ``--out`` also writes it as JSON (``.json``)
 or Markdown (any other suffix, e.g. ``.md``), for the teacher's guide and the sizing of a hub.
 
+``--gpu-memory`` adds each lesson's peak GPU memory: a last cell, appended to the kernel's copy of the
+lesson, reads PyTorch's own high-water marks (``torch.cuda.max_memory_allocated`` and ``..._reserved``,
+summed over the GPUs; a fresh kernel starts at zero), and ``nvidia-smi``, where present, is polled for
+the kernel's processes, whose figure also holds the CUDA context that PyTorch does not count.
+
 SIGTERM or SIGINT (Ctrl-C) stops the run at once: the running kernel and every process it started
 are shut down, nothing is written, and the script exits with 128 + the signal's number (143, 130).
 """
@@ -20,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +53,10 @@ class Measurement:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
+    peak_gpu_allocated_mb: float | None = None  # PyTorch's high-water mark (tensors), with --gpu-memory
+    peak_gpu_reserved_mb: float | None = None  # PyTorch's caching allocator's high-water mark
+    peak_gpu_process_mb: float | None = None  # nvidia-smi's largest reading for the kernel's processes (with the context)
+    gpu: str = ""  # the GPU's name, or why there is no figure
     cells: int = 0
     failed_cells: list[int] = field(default_factory=list)
     error: str = ""
@@ -108,11 +119,14 @@ def _kernel_pid(kernel: object) -> int | None:
 class KernelMonitor:
     """Polls a process tree in a thread: the largest resident memory and the latest CPU time seen."""
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
+    def __init__(self, pid: int, interval: float = 0.2, gpu: bool = False) -> None:
         self.process = psutil.Process(pid)
         self.interval = interval
         self.peak_rss = 0
         self.cpu = 0.0
+        self.gpu = gpu and shutil.which("nvidia-smi") is not None
+        self.peak_gpu_mb: float | None = None
+        self._samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -148,10 +162,41 @@ class KernelMonitor:
         # Live children count with their own times; once ended and waited for, in children_user/system.
         self.cpu = max(self.cpu, cpu + sum(children_cpu.values()))
         self.peak_rss = max(self.peak_rss, rss, peak)
+        self._samples += 1
+        if self.gpu and self._samples % 5 == 1:  # nvidia-smi takes tens of milliseconds: once a second
+            used = gpu_memory_of({self.process.pid, *children_cpu})
+            if used is not None:
+                self.peak_gpu_mb = max(self.peak_gpu_mb or 0.0, used)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample()
+
+
+def gpu_memory_of(pids: set[int]) -> float | None:
+    """GPU memory (MB) that ``nvidia-smi`` reports for these processes, or None where it cannot say."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    used = 0.0
+    for line in out.splitlines():
+        pid, _, memory = line.partition(",")
+        if pid.strip().isdigit() and int(pid) in pids and memory.strip().replace(".", "", 1).isdigit():
+            used += float(memory)
+    return used
+
+
+#: Appended to the kernel's copy of a lesson with --gpu-memory: PyTorch's peaks, written where the env says.
+GPU_MEMORY_CELL = """import json as _json, os as _os, torch as _torch
+_gpu = {"gpu": "no CUDA GPU in this kernel"}
+if _torch.cuda.is_available():
+    _count = _torch.cuda.device_count()
+    _gpu = {"gpu": _torch.cuda.get_device_name(0),
+            "allocated": sum(_torch.cuda.max_memory_allocated(d) for d in range(_count)) / 2**20,
+            "reserved": sum(_torch.cuda.max_memory_reserved(d) for d in range(_count)) / 2**20}
+open(_os.environ["MEASURE_GPU_FILE"], "w").write(_json.dumps(_gpu))"""
 
 
 def _high_water_mark(pid: int) -> int:
@@ -165,8 +210,10 @@ def _high_water_mark(pid: int) -> int:
     return 0
 
 
-def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
+def measure(notebook: Path, timeout: int, env: dict[str, str], gpu_memory: bool = False) -> Measurement:
     """Execute one notebook in a fresh kernel with ``env`` and measure it; never raises on a failing cell.
+
+    ``gpu_memory``: also record the peak GPU memory (see the module's docstring).
 
     The notebook runs in a worker thread, so this (main) thread keeps its SIGTERM and SIGINT handlers
     (nbclient would otherwise replace them with its own, which leave a running cell running): when
@@ -175,6 +222,11 @@ def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
     result = Measurement(notebook.stem)
     nb = nbformat.read(notebook, as_version=4)
     result.cells = sum(cell.cell_type == "code" for cell in nb.cells)
+    lesson_cells = len(nb.cells)
+    gpu_file = Path(tempfile.mkstemp(prefix="measure-gpu-", suffix=".json")[1]) if gpu_memory else None
+    if gpu_file is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(GPU_MEMORY_CELL))
+        env = {**env, "MEASURE_GPU_FILE": str(gpu_file)}
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
@@ -184,7 +236,7 @@ def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
     def started(**_: object) -> None:
         nonlocal monitor
         pid = client.km.provisioner.process.pid  # type: ignore[union-attr]
-        monitor = KernelMonitor(pid).start()
+        monitor = KernelMonitor(pid, gpu=gpu_memory).start()
 
     def done(**_: object) -> None:
         if monitor is not None:
@@ -240,24 +292,53 @@ def measure(notebook: Path, timeout: int, env: dict[str, str]) -> Measurement:
     if monitor is not None:
         result.cpu_s = monitor.cpu
         result.peak_rss_mb = monitor.peak_rss / 2**20
-    code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+        result.peak_gpu_process_mb = monitor.peak_gpu_mb
+    if gpu_file is not None:
+        _read_gpu_file(gpu_file, result)
+    code_cells = [i for i, cell in enumerate(nb.cells[:lesson_cells]) if cell.cell_type == "code"]
     result.failed_cells = [i for i in code_cells if any(out.get("output_type") == "error" for out in nb.cells[i].get("outputs", []))]
     return result
 
 
+def _read_gpu_file(path: Path, result: Measurement) -> None:
+    """Fill the GPU columns from what the appended cell wrote (nothing there: the lesson's kernel died first)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        record = {}
+    finally:
+        path.unlink(missing_ok=True)
+    result.gpu = record.get("gpu", "not measured: the kernel did not reach the last cell")
+    result.peak_gpu_allocated_mb = record.get("allocated")
+    result.peak_gpu_reserved_mb = record.get("reserved")
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def markdown_table(rows: list[Measurement], settings: str) -> str:
-    """The measurements as a Markdown table."""
-    lines = [f"Measured by `scripts/measure_lessons.py` ({settings}); {os.cpu_count()} CPU cores.", "",
-             "| lesson | wall (s) | CPU user+sys (s) | peak memory (MB) | failed cells |",
-             "|---|---:|---:|---:|---|"]
+    """The measurements as a Markdown table (with GPU columns when any lesson's GPU memory was measured)."""
+    gpu = any(r.gpu for r in rows)
+    gpu_names = sorted({r.gpu for r in rows if r.gpu})
+    head = "| lesson | wall (s) | CPU user+sys (s) | peak memory (MB) |"
+    head += " peak GPU allocated (MB) | peak GPU reserved (MB) | GPU process, nvidia-smi (MB) |" if gpu else ""
+    lines = [f"Measured by `scripts/measure_lessons.py` ({settings}); {os.cpu_count()} CPU cores"
+             + (f"; GPU: {', '.join(gpu_names)}" if gpu else "") + ".", "",
+             head + " failed cells |", "|---|---:|---:|---:|" + ("---:|---:|---:|" if gpu else "") + "---|"]
     for row in rows:
         failed = ", ".join(map(str, row.failed_cells)) or "none"
         if row.error:
             failed += f" ({row.error})"
-        lines.append(f"| {row.lesson} | {row.wall_s:.0f} | {row.cpu_s:.0f} | {row.peak_rss_mb:.0f} | {failed} |")
+        gpu_cells = (f" {_mb(row.peak_gpu_allocated_mb)} | {_mb(row.peak_gpu_reserved_mb)} | {_mb(row.peak_gpu_process_mb)} |"
+                     if gpu else "")
+        lines.append(f"| {row.lesson} | {row.wall_s:.0f} | {row.cpu_s:.0f} | {row.peak_rss_mb:.0f} |{gpu_cells} {failed} |")
     total = Measurement("total", sum(r.wall_s for r in rows), sum(r.cpu_s for r in rows),
                         max((r.peak_rss_mb for r in rows), default=0.0))
-    lines.append(f"| **all** | {total.wall_s:.0f} | {total.cpu_s:.0f} | {total.peak_rss_mb:.0f} (max) | |")
+    most = lambda name: max((getattr(r, name) for r in rows if getattr(r, name) is not None), default=None)  # noqa: E731
+    gpu_total = (f" {_mb(most('peak_gpu_allocated_mb'))} (max) | {_mb(most('peak_gpu_reserved_mb'))} (max) | "
+                 f"{_mb(most('peak_gpu_process_mb'))} (max) |" if gpu else "")
+    lines.append(f"| **all** | {total.wall_s:.0f} | {total.cpu_s:.0f} | {total.peak_rss_mb:.0f} (max) |{gpu_total} |")
     return "\n".join(lines)
 
 
@@ -288,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="measure fast mode (CIRCUITS_FAST=1) instead of full mode")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VAL", help="extra kernel environment (repeatable)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
-    parser.add_argument("--out", type=Path, help="also write the table: .json, or Markdown for any other suffix")
+    parser.add_argument("--out", type=Path, action="append", default=[],
+                        help="also write the table: .json, or Markdown for any other suffix (repeatable)")
+    parser.add_argument("--gpu-memory", action="store_true", help="also record each lesson's peak GPU memory")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
@@ -305,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         for notebook in notebooks:
             print(f"measuring {notebook.name} ({settings}) ...", flush=True)
             try:
-                row = measure(notebook, args.timeout, env)
+                row = measure(notebook, args.timeout, env, args.gpu_memory)
             except Stopped as stop:
                 print(f"stopped by {stop} while measuring {notebook.name}: its kernel and the processes it started "
                       f"were shut down; {len(rows)} lesson(s) measured before it, nothing written.",
@@ -318,15 +401,15 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, handler)
     table = markdown_table(rows, settings)
     print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        if args.out.suffix == ".json":
+    for out in args.out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".json":
             record = {"settings": settings, "cpu_cores": os.cpu_count(),
                       "lessons": [asdict(r) | {"ok": r.ok} for r in rows]}
-            args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         else:
-            args.out.write_text(table + "\n", encoding="utf-8")
-        print(f"written: {args.out}")
+            out.write_text(table + "\n", encoding="utf-8")
+        print(f"written: {out}")
     return 0 if all(r.ok for r in rows) else 1
 
 
