@@ -118,3 +118,18 @@ def test_check_composed_weight_accepts_an_answer_on_the_gpu(lite_on_fake_gpu):
 
     model = lite_on_fake_gpu
     on_fake_gpu(check_composed_weight, model, "blocks.3.1:5", "blocks.3.2:20", _composed_by_hand(model))
+
+
+def test_a_spliced_model_runs_on_the_gpu(lite_on_fake_gpu):
+    """Lesson 09's failing cell, end to end: the hand-built units replace three units inside a forward pass."""
+    from helpers.interventions import cleanroom_spliced
+
+    model, count = lite_on_fake_gpu, 3
+    splice = CleanroomSplice("blocks.3.2", [0, 1, 2], np.array([0.0, 90.0, 180.0]), CurveDetectorSettings(radius=8.0, arc_length=16.0),
+                             gain=np.ones(count), offset=np.zeros(count), blank=np.zeros(count), fit=np.ones(count),
+                             stride=16.0, first_center=(7.5, 7.5))
+    images = torch.rand(2, 3, 96, 96, device="cuda")
+    with cleanroom_spliced(model, splice):
+        # The network itself (model(...) first checks the images' values, which fake tensors do not have).
+        logits = on_fake_gpu(lambda: model.module(model.preprocess(images)))
+    assert logits.device.type == "cuda" and tuple(logits.shape) == (2, 1000)
