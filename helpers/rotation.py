@@ -30,7 +30,8 @@ def rotate_about(images: torch.Tensor, degrees: float, center: tuple[float, floa
     if images.dim() != 4:
         raise ValueError(f"images must be (N, 3, H, W), got {tuple(images.shape)}.")
     _, _, height, width = images.shape
-    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(height, device=images.device) + 0.5, torch.arange(width, device=images.device) + 0.5,
+                            indexing="ij")
     dx, dy = xs - center[0], ys - center[1]
     radians = math.radians(degrees)
     cos, sin = math.cos(radians), math.sin(radians)
@@ -48,8 +49,8 @@ def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placeme
     shift_x = round(placement.center[0] - point[0])
     shift_y = round(placement.center[1] - point[1])
     _, height, width = image.shape
-    ys = (torch.arange(size) - shift_y).clamp(-(height - 1), 2 * height - 2)
-    xs = (torch.arange(size) - shift_x).clamp(-(width - 1), 2 * width - 2)
+    ys = (torch.arange(size, device=image.device) - shift_y).clamp(-(height - 1), 2 * height - 2)
+    xs = (torch.arange(size, device=image.device) - shift_x).clamp(-(width - 1), 2 * width - 2)
     mirror = lambda idx, n: torch.where(idx < 0, -idx, torch.where(idx >= n, 2 * (n - 1) - idx, idx))  # noqa: E731
     return image[:, mirror(ys, height)][:, :, mirror(xs, width)]
 

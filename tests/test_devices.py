@@ -133,3 +133,25 @@ def test_a_spliced_model_runs_on_the_gpu(lite_on_fake_gpu):
         # The network itself (model(...) first checks the images' values, which fake tensors do not have).
         logits = on_fake_gpu(lambda: model.module(model.preprocess(images)))
     assert logits.device.type == "cuda" and tuple(logits.shape) == (2, 1000)
+
+
+def test_forward_only_helpers_follow_a_gpu_model(lite_on_fake_gpu):
+    """Helpers of this engineer's modules that run without reading a value: no device mix on a GPU model.
+
+    (Helpers that capture activations stop at capture's finiteness check, the first value read; helpers that
+    take gradients cannot run on a fake GPU at all: autograd asks the real CUDA driver.)
+    """
+    from helpers.interventions import ablated
+    from helpers.mirror import weights_between
+    from helpers.rotation import recentre, rotate_about
+    from helpers.probing import Placement
+    from helpers.universality import first_layer_filters
+
+    model = lite_on_fake_gpu
+    images = torch.rand(2, 3, 96, 96, device="cuda")
+    assert on_fake_gpu(rotate_about, images, 30.0, (40.0, 50.0)).device.type == "cuda"
+    assert on_fake_gpu(recentre, images[0], (30.0, 30.0), Placement("blocks.3.2", 64, (32.0, 32.0), 40.0)).device.type == "cuda"
+    assert on_fake_gpu(weights_between, model, ["blocks.3.1:0"], ["blocks.3.2:1"]).device.type == "cpu"
+    assert on_fake_gpu(first_layer_filters, model).device.type == "cpu"
+    with ablated(model, ["blocks.3.2:0"], mode="mean", means=torch.zeros(model.channels("blocks.3.2"))):
+        assert on_fake_gpu(lambda: model.module(model.preprocess(images))).device.type == "cuda"

@@ -21,7 +21,7 @@ def rotate_grids(grids: torch.Tensor, degrees: float) -> torch.Tensor:
     angle = math.radians(degrees)
     cos, sin = math.cos(angle), math.sin(angle)
     # grid_sample maps output positions to input positions: the inverse rotation (y points down).
-    theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=flat.dtype).expand(flat.shape[0], 2, 3)
+    theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=flat.dtype, device=flat.device).expand(flat.shape[0], 2, 3)
     grid = F.affine_grid(theta, list(flat.shape), align_corners=True)
     return F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=True).reshape(shape)
 
