@@ -1,7 +1,7 @@
 """Side by side with Lucent: time to reach the same activation on the same units.
 
 Usage: python benchmarks/compare_lucent.py [--model efficientnet_lite0] [--layer blocks.2.1]
-       [--units 4] [--steps 128] [--size 128] [--threads N]
+       [--units 4] [--steps 128] [--size 128] [--threads N] [--device cpu|cuda]
 
 Both libraries optimize a *channel* objective (mean over positions) for each unit, with a
 Fourier parameterization, decorrelated colours, Adam at lr 0.05 and their own standard
@@ -14,6 +14,10 @@ over positions (what Lucent's objective reads). Printed: per method the seconds,
 activation reached, and the seconds each needs to reach a common threshold (the lowest final
 activation of all methods), interpolated from images kept at several step counts and a constant
 time per step.
+
+``--device`` (default: the course's choice, a GPU when there is one) puts both on the same device. Lucent
+itself always uses ``cuda:0`` when PyTorch sees a GPU, so on such a machine it runs only with ``--device cuda``
+(or ``cuda:0``); elsewhere it is skipped with a message. GPU timings wait for the queued work to finish.
 """
 from __future__ import annotations
 
@@ -102,25 +106,33 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the course's choice)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.model == "inceptionv1":
         from helpers.inceptionv1 import build_inceptionv1
 
+        from helpers.config import select_device
+
         torch.manual_seed(0)
-        model = build_inceptionv1()
+        model = build_inceptionv1().to(select_device(args.device))
     else:
-        model = load_model(args.model, verbose=False)
+        model = load_model(args.model, device=args.device, verbose=False)
+    lucent_device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")  # what Lucent picks, always
     channels = [7 * i % model.channels(args.layer) for i in range(args.units)]
     checkpoints = sorted({max(1, args.steps * k // 16) for k in range(1, 17)})
-    print(f"{model.name} {args.layer} channels {channels}, {args.size} px, {args.steps} steps, {torch.get_num_threads()} threads")
+    print(f"{model.name} {args.layer} channels {channels}, {args.size} px, {args.steps} steps, on {model.device}"
+          + (f" ({torch.cuda.get_device_name(model.device)})" if model.device.type == "cuda" else f", {torch.get_num_threads()} threads"))
 
     results = {}
-    try:
-        results["lucent (one unit per call)"] = lucent_run(model, args.layer, channels, args.steps, args.size, checkpoints)
-    except Exception as error:  # report precisely what breaks, then go on with ours
-        print(f"Lucent failed: {type(error).__name__}: {error}")
+    if model.device != lucent_device:
+        print(f"Lucent skipped: it always runs on {lucent_device} on this machine, and the model is on {model.device}.")
+    else:
+        try:
+            results["lucent (one unit per call)"] = lucent_run(model, args.layer, channels, args.steps, args.size, checkpoints)
+        except Exception as error:  # report precisely what breaks, then go on with ours
+            print(f"Lucent failed: {type(error).__name__}: {error}")
     results["ours, one unit per call"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=False)
     results[f"ours, {len(channels)} units in one batch"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=True)
 

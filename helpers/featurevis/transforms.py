@@ -186,7 +186,10 @@ class Compose:
             # grid_sample works in coordinates normalized to [-1, 1] by half the side of each image;
             # input and output windows have the same side, so the matrix needs no rescaling.
             theta = torch.cat([matrix, (2.0 * offset / size).unsqueeze(-1)], dim=-1)
-            grid = F.affine_grid(theta.to(images.device, images.dtype), [count, channels, size, size], align_corners=False)
+            if images.is_cuda:  # drawn on the CPU (the same draws on every device); a pinned copy does not wait for the GPU
+                theta = theta.pin_memory()
+            grid = F.affine_grid(theta.to(images.device, images.dtype, non_blocking=True), [count, channels, size, size],
+                                 align_corners=False)
         # Sampling (image - fill) with zero padding fills everything outside the image with ``fill``.
         return F.grid_sample(images - self.fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + self.fill
 
