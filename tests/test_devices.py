@@ -11,13 +11,16 @@ only a device mix fails.
 from __future__ import annotations
 
 import copy
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 from torch._subclasses.fake_tensor import DataDependentOutputException, FakeTensorMode
 
-from helpers.cleanroom import CurveDetectorSettings, cleanroom_map, cleanroom_responses, line_energy
+from helpers.cleanroom import (
+    ComparisonSet, CurveDetectorSettings, cleanroom_map, cleanroom_responses, line_energy, match_family,
+)
 from helpers.interventions.splice import CleanroomSplice
 
 DEVICE_MIX = ("same device", "Input type", "is not on the expected device", "different from other tensors")
@@ -27,19 +30,29 @@ def _is_device_mix(error: BaseException) -> bool:
     return any(phrase in str(error) for phrase in DEVICE_MIX)
 
 
+class _ValueRead(Exception):
+    """A fake CPU tensor was turned into a NumPy array: a value read, not a device mix."""
+
+
+def _numpy_on_fake(tensor: torch.Tensor, *args, **kwargs):
+    if tensor.device.type != "cpu":  # as on a real GPU: .numpy() needs .cpu() first
+        raise AssertionError(f"can't convert a {tensor.device} tensor to numpy: use .cpu() first")
+    raise _ValueRead
+
+
 def on_fake_gpu(function, *args, **kwargs):
     """Run ``function`` with fake CUDA tensors; fail on a device mix, accept a stop at the first value read."""
-    try:
-        return function(*args, **kwargs)
-    except (DataDependentOutputException, NotImplementedError) as error:
-        if _is_device_mix(error):
-            raise AssertionError(f"{function.__name__} mixes devices: {error}") from error
-        return None  # reached a value read, which fake tensors cannot give: no device mix before it
-    except RuntimeError as error:
-        if _is_device_mix(error) or "numpy" in str(error).lower():
-            # A CUDA tensor's .numpy() fails too, without .cpu() first.
-            raise AssertionError(f"{function.__name__} mixes devices: {error}") from error
-        raise
+    with mock.patch.object(torch.Tensor, "numpy", _numpy_on_fake):
+        try:
+            return function(*args, **kwargs)
+        except (DataDependentOutputException, NotImplementedError, _ValueRead) as error:
+            if _is_device_mix(error):
+                raise AssertionError(f"{function.__name__} mixes devices: {error}") from error
+            return None  # reached a value read, which fake tensors cannot give: no device mix before it
+        except RuntimeError as error:
+            if _is_device_mix(error):
+                raise AssertionError(f"{function.__name__} mixes devices: {error}") from error
+            raise
 
 
 @pytest.fixture
@@ -54,6 +67,9 @@ def test_the_fake_gpu_catches_a_device_mix(fake_gpu):
     with pytest.raises(AssertionError, match="mixes devices"):
         on_fake_gpu(torch.nn.functional.conv2d, images, torch.ones(1, 3, 3, 3))  # a CPU weight on CUDA input
     assert on_fake_gpu(lambda: float(images.sum())) is None  # a value read is not a device mix
+    assert on_fake_gpu(lambda: images.cpu().numpy()) is None
+    with pytest.raises(AssertionError, match="use .cpu"):
+        on_fake_gpu(lambda: np.asarray(images))
 
 
 # --- lesson 09: the clean-room splice ("Input type (torch.cuda.FloatTensor) and weight type (torch.FloatTensor)")
@@ -63,6 +79,8 @@ def test_cleanroom_units_run_on_the_images_device(fake_gpu):
     assert on_fake_gpu(line_energy, images, 8).device.type == "cuda"
     assert on_fake_gpu(cleanroom_responses, images, [0.0, 90.0], settings).device.type == "cuda"
     assert on_fake_gpu(cleanroom_map, images, settings).device.type == "cuda"
+    comparison = ComparisonSet("photos on the GPU", images, np.zeros((2, 2)), np.array([0.0, 90.0]), (24.0, 24.0), ("a", "b"))
+    on_fake_gpu(match_family, comparison, settings)  # reads its result with .cpu() before NumPy
 
 
 def test_the_splice_computes_on_the_images_device(fake_gpu):
