@@ -34,15 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import WEIGHTS_DIR, is_offline
-from .download import (
-    DownloadError,
-    WeightsFileError,
-    check_state_dict,
-    download,
-    download_and_extract,
-    file_sha256,
-    load_checked_state_dict,
-)
+from .download import DownloadError, download, download_and_extract
+from .files import WeightsFileError, check_state_dict, file_sha256, load_checked_state_dict
 from .models import Branch, CircuitModel, ImageNormalize, Layer
 
 #: The public PyTorch conversion of the graph (what Lucent downloads). No checksum is published:

@@ -18,6 +18,8 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
+from .files import first_non_finite
+
 #: Images may stray this far outside [0, 1] (interpolation overshoot, jitter) before they are refused as
 #: another scale (0..255, a normalised tensor): a dark 0..255 image still reaches far beyond it.
 IMAGE_RANGE_TOLERANCE = (-1.0, 2.0)
@@ -158,8 +160,6 @@ def check_images(images: object, *, channels: int | None = 3, what: str = "image
 
 def non_finite_parameter(module: nn.Module) -> str | None:
     """The name of the first parameter or buffer of ``module`` holding NaN or infinity, or None."""
-    from .download import first_non_finite
-
     return first_non_finite(dict(module.named_parameters()) | dict(module.named_buffers()))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..activations import capture
+from ..files import save_or_warn
 from ..images import ImageSource
 from ..models import CircuitModel
 from .cache import cache_path, load_cache, model_fingerprint, save_cache
@@ -204,8 +205,8 @@ def scan_layers(
                     running.add(indices, maps[layer].float().cpu())
         for layer, running in scans.items():
             found[layer] = running.finish(model, source)
-            if cache:
-                save_cache(paths[layer], found[layer])
+            if cache:  # a folder that refuses the file costs a warning, never the finished scan
+                save_or_warn(paths[layer], lambda path: save_cache(path, found[layer]), f"the scan of {layer}")
     return {layer: found[layer] for layer in layers}
 
 
