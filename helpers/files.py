@@ -46,6 +46,28 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def make_folder(folder: str | Path) -> Path:
+    """Create ``folder`` and its missing parents with the permission bits of the nearest existing one.
+
+    A teacher who makes the data folder shared (``chmod 1777`` or a group folder ``2775``) shares every
+    cache folder the course creates inside it, so students of other uids can add their own files.
+    """
+    folder = Path(folder)
+    missing = []
+    existing = folder
+    while not existing.exists():
+        missing.append(existing)
+        existing = existing.parent
+    mode = existing.stat().st_mode & 0o7777
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        try:
+            os.chmod(created, mode)
+        except OSError:  # made meanwhile by another user: theirs to share
+            pass
+    return folder
+
+
 def temporary_path(path: str | Path) -> Path:
     """A fresh temporary name beside ``path``: hidden, with this process's id (so a cleaner knows when its writer is gone)."""
     path = Path(path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..config import CACHE_DIR
-from ..files import remove_stale_temporaries, write_atomically
+from ..files import make_folder, remove_stale_temporaries, write_atomically
 from ..images import ImageSource
 from ..models import CircuitModel
 from .examples import DatasetExamples
@@ -57,9 +57,9 @@ def cache_path(model: CircuitModel, layer: str, source: ImageSource, settings: d
 
 def load_cache(path: Path, settings: dict, source: ImageSource) -> DatasetExamples | None:
     """The cached scan at ``path`` if it was made with ``settings`` on ``source``; None if absent, stale or unreadable."""
-    if not path.exists():
-        return None
     try:
+        if not path.exists():
+            return None
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != FORMAT_VERSION or state["examples"]["settings"] != settings:
             return None
@@ -72,6 +72,6 @@ def load_cache(path: Path, settings: dict, source: ImageSource) -> DatasetExampl
 
 def save_cache(path: Path, examples: DatasetExamples) -> None:
     """Write ``examples`` to ``path`` atomically, readable by the whole class (see :func:`helpers.files.write_atomically`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     remove_stale_temporaries(path.parent)  # orphans of saves that were killed (kill -9) mid-write
     write_atomically(path, lambda temporary: torch.save({"format": FORMAT_VERSION, "examples": examples.to_state()}, temporary))

@@ -9,7 +9,7 @@ from typing import Sequence
 import torch
 
 from ..config import CACHE_DIR, fast_or_full, weights_kind
-from ..files import describe_load_error, file_sha256, remove_stale_temporaries, save_or_warn, write_atomically
+from ..files import describe_load_error, file_sha256, make_folder, remove_stale_temporaries, save_or_warn, write_atomically
 from .data import load_dataset
 from .fitting import TrainingResult, train_classifier, untrained_classifier
 from .networks import SmallConvNet, wrap_small_net
@@ -35,7 +35,7 @@ def save_trained(result: TrainingResult, path: str | Path) -> Path:
     orphans of interrupted saves are removed first.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     remove_stale_temporaries(path.parent)
     state = {name: tensor.detach().cpu().clone() for name, tensor in result.model.module.state_dict().items()}
     write_atomically(path, lambda temporary: torch.save(state, temporary))
