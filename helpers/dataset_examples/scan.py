@@ -175,6 +175,11 @@ def scan_layers(
     """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer."""
     from tqdm.auto import tqdm
 
+    if isinstance(layers, str) or not all(isinstance(layer, str) for layer in layers):
+        raise TypeError(f"scan_layers takes a list of layer names, got {layers!r}; for one layer use scan_layer(model, layer, source).")
+    if not isinstance(source, ImageSource):
+        raise TypeError(f"source must be an image source, got a {type(source).__name__}: wrap images in a folder with "
+                        "ImageFolder(path, size=...) or crops of photographs with RandomCrops(photos, count=..., size=...).")
     layers = list(dict.fromkeys(layers))
     if not layers:
         raise ValueError("Pass at least one layer name to scan.")
@@ -224,4 +229,6 @@ def scan_layer(model: CircuitModel, layer: str, source: ImageSource, **options: 
     ``pre_activation``, ``reservoir`` (1024), ``bins`` (64), ``seed``, ``exclude_border``, ``cache``,
     ``cache_dir``, ``progress``.
     """
+    if not isinstance(layer, str):
+        raise TypeError(f"scan_layer takes one layer name, got {layer!r}; for several layers use scan_layers(model, layers, source).")
     return scan_layers(model, [layer], source, **options)[layer]

@@ -33,6 +33,8 @@ Diversity reads post-activations (the pattern of what fires, as in style statist
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
@@ -125,6 +127,8 @@ class Objective:
     def __mul__(self, factor: float) -> "Objective":
         if not isinstance(factor, (int, float)):
             return NotImplemented
+        if not math.isfinite(factor):
+            raise ValueError(f"An objective's weight must be a finite number, got {factor}: NaN or infinity makes every step NaN.")
         return Objective([(c * factor, t) for c, t in self.terms])
 
     __rmul__ = __mul__
