@@ -234,9 +234,8 @@ class RandomCrops(ImageSource):
             raise ValueError("RandomCrops needs at least one photograph.")
         if self.count < 1 or not 0 < self.scales[0] <= self.scales[1] <= 1:
             raise ValueError(f"Need count >= 1 and 0 < scales[0] <= scales[1] <= 1; got count={self.count}, scales={self.scales}.")
-        self.size = whole_number(self.size, "size", minimum=1)
-        self.batch_size = whole_number(self.batch_size, "batch_size", minimum=1)
-        self.count = whole_number(self.count, "count", minimum=1)
+        self.size, self.batch_size = whole_number(self.size, "size"), whole_number(self.batch_size, "batch_size")
+        self.count = whole_number(self.count, "count")
         if int(self.size) < 1 or int(self.batch_size) < 1:
             raise ValueError(f"RandomCrops needs size >= 1 pixel and batch_size >= 1; got size={self.size}, "
                              f"batch_size={self.batch_size}.")

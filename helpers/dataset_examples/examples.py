@@ -77,6 +77,9 @@ class DatasetExamples:
     def _need_source(self) -> ImageSource:
         if self.source is None:
             raise ValueError("These dataset examples have no image source attached; set .source to the scanned source.")
+        if self.source.key != self.source_key:  # a file edited, added or removed since the scan: its indices point elsewhere
+            raise ValueError(f"The images changed since this scan of {self.layer} (the source is now {self.source.key}, the "
+                             f"scan saw {self.source_key}), so its examples would show other pixels: scan again with scan_layer.")
         return self.source
 
     # --- top examples ------------------------------------------------------------------------

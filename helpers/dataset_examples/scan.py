@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..activations import capture
+from ..arguments import whole_number
 from ..files import save_or_warn
 from ..images import ImageSource
 from ..models import CircuitModel
@@ -184,12 +185,14 @@ def scan_layers(
     if not layers:
         raise ValueError("Pass at least one layer name to scan.")
     band = tuple(float(b) for b in band)
+    top_k, band_k, reservoir = whole_number(top_k, "top_k"), whole_number(band_k, "band_k"), whole_number(reservoir, "reservoir")
+    bins, seed, exclude_border = whole_number(bins, "bins"), whole_number(seed, "seed"), whole_number(exclude_border, "exclude_border")
     for layer in layers:
         _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins, exclude_border)
     if len(source) == 0:
         raise ValueError("The image source is empty: nothing to scan.")
-    settings = {"top_k": int(top_k), "band": list(band), "band_k": int(band_k), "pre_activation": bool(pre_activation),
-                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed), "exclude_border": int(exclude_border)}
+    settings = {"top_k": top_k, "band": list(band), "band_k": band_k, "pre_activation": bool(pre_activation),
+                "reservoir": reservoir, "bins": bins, "seed": seed, "exclude_border": exclude_border}
     fingerprint = model_fingerprint(model)  # hashes every weight: once per scan, not once per layer
     paths = {layer: cache_path(model, layer, source, settings, cache_dir, fingerprint=fingerprint) for layer in layers}
     found: dict[str, DatasetExamples] = {}

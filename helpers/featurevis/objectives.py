@@ -41,6 +41,7 @@ from typing import Callable, Literal, Sequence
 import torch
 
 from ..activations import hooked_layers, run_until_captured
+from ..arguments import whole_number
 from ..models import CircuitModel, Unit
 
 LOGITS = "<logits>"  # pseudo-layer name of the network's output
@@ -146,7 +147,7 @@ def _describe(coefficient: float, term: Term) -> str:
 
 
 def _parse(unit: str | Unit | tuple[str, int], channel: int | None) -> Unit:
-    return Unit(str(unit), int(channel)) if channel is not None else Unit.parse(unit)
+    return Unit(str(unit), whole_number(channel, "channel")) if channel is not None else Unit.parse(unit)
 
 
 def neuron(unit: str | Unit | tuple[str, int], channel: int | None = None) -> Objective:

@@ -181,9 +181,7 @@ def patched(
         source = source[None]
     with torch.inference_mode():
         activation = capture(model, source, layer)[layer].detach().clone()
-    chosen = list(range(model.channels(layer))) if channels is None else [int(c) for c in channels]
-    for c in chosen:
-        model.unit(layer, c)
+    chosen = list(range(model.channels(layer))) if channels is None else [model.unit(layer, c).channel for c in channels]
     patch = activation[:, chosen]
 
     def transform(output: torch.Tensor, _images: torch.Tensor | None) -> torch.Tensor:
@@ -210,9 +208,7 @@ def spliced(
     ``images`` are the model's inputs in [0, 1]: put a hand-written detector in place of (or, with
     spare channels, beside) the learned units. ``key`` names the computation (it enters the fingerprint).
     """
-    chosen = [int(c) for c in channels]
-    for c in chosen:
-        model.unit(layer, c)
+    chosen = [model.unit(layer, c).channel for c in channels]
 
     def transform(output: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
         if images is None:
