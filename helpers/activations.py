@@ -10,6 +10,7 @@ from typing import Iterator, Literal, Sequence
 
 import torch
 
+from .arguments import whole_number
 from .models import CircuitModel, Unit, _raise_non_finite_output, _reused_message
 
 
@@ -93,6 +94,11 @@ def capture(
     position, the paper's "neuron". ``pre_activation=True`` reads values before the non-linearity.
     The forward pass stops after the deepest layer asked for.
     """
+    if not isinstance(layers, str) and not (isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers)):
+        raise TypeError(f"layers must be a layer name or a list of layer names (e.g. {model.layer_names[-1]!r}), "
+                        f"got {layers!r} ({type(layers).__name__}); model.layer_names lists them.")
+    if at not in ("map", "center"):
+        raise ValueError(f"at must be 'map' or 'center', not {at!r}.")
     names = [layers] if isinstance(layers, str) else list(layers)
     # model(...) checks the images (type, shape, dtype, range, NaN) and moves them to the model's device.
     with torch.set_grad_enabled(grad), hooked_layers(model, names, pre_activation=pre_activation) as store:
@@ -103,8 +109,6 @@ def capture(
             _raise_non_finite_output(model, f"layer {name!r}")
     if at == "center":
         out = {name: value[:, :, value.shape[2] // 2, value.shape[3] // 2] for name, value in out.items()}
-    elif at != "map":
-        raise ValueError(f"at must be 'map' or 'center', not {at!r}.")
     if not grad:  # back to the CPU, where the rest of the course's tools (numpy, plots, CPU tensors) work
         out = {name: value.cpu() if value.device.type not in ("cpu", "meta") else value for name, value in out.items()}
     return out
@@ -137,8 +141,8 @@ def receptive_field(model: CircuitModel, layer: str, size: int | None = None) ->
     is non-zero exactly inside the receptive field (random input, so no unit is silent everywhere).
     Measured once per model, layer and size (a property of the architecture), then remembered.
     """
-    size = size or model.input_size
-    key = (model.layer(layer).name, int(size))
+    size = model.input_size if size is None else whole_number(size, "size", minimum=1)
+    key = (model.layer(layer).name, size)
     if key not in model._receptive_fields:
         model._receptive_fields[key] = _measure_receptive_field(model, layer, size)
     return model._receptive_fields[key]
@@ -154,6 +158,9 @@ def _measure_receptive_field(model: CircuitModel, layer: str, size: int) -> tupl
         h, w = value.shape[2] // 2, value.shape[3] // 2
         value[:, :, h, w].sum().backward()
     seen = images.grad.abs().sum(dim=(0, 1)) > 0
+    if not bool(seen.any()):
+        raise ValueError(f"No input pixel changes the centre unit of {layer!r} on {model.name} (every gradient is 0): "
+                         "its units may be ablated or dead. Measure the receptive field outside an intervention.")
     rows = torch.nonzero(seen.any(1)).flatten()
     cols = torch.nonzero(seen.any(0)).flatten()
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1

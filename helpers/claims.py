@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .config import is_fast, is_strict
+from .files import write_atomically
 from .models import CircuitModel
 
 
@@ -117,7 +117,5 @@ class Claims:
         path.mkdir(parents=True, exist_ok=True)
         record = {"lesson": self.lesson, "model": self.model.name, "trained": self.model.trained, "fast": is_fast(),
                   "claims": [asdict(claim) for claim in self.results]}
-        handle, temporary = tempfile.mkstemp(dir=path, suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            json.dump(record, file, indent=1)
-        os.replace(temporary, path / f"{self.lesson}.json")
+        write_atomically(path / f"{self.lesson}.json",
+                         lambda temporary: temporary.write_text(json.dumps(record, indent=1), encoding="utf-8"))

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .stats import pearson
 from .stimuli.curves import line
 
 if TYPE_CHECKING:  # only for type hints: the comparisons take a model and a family found by helpers.tuning
@@ -211,17 +212,6 @@ def cleanroom_map(images: torch.Tensor, settings: CurveDetectorSettings = CurveD
 
 
 # --- comparing with a real family --------------------------------------------------------------
-def pearson(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
-    """Pearson correlation of two equally long series (0 when either is constant)."""
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"Need two series of the same length, got {a.shape[0]} and {b.shape[0]}.")
-    a, b = a - a.mean(), b - b.mean()
-    denominator = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / denominator if denominator > 0 else 0.0
-
-
 @dataclass(frozen=True)
 class Match:
     """How well hand-built units track real ones on one set of images."""

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("CIRCUITS_DATA_DIR", REPO_ROOT / "data"))
+#: ``CIRCUITS_DATA_DIR`` may start with ``~`` and may be relative (to the folder Python started in); it is made absolute once.
+_DATA_DIR_SETTING = os.environ.get("CIRCUITS_DATA_DIR", "").strip()
+DATA_DIR = Path(_DATA_DIR_SETTING).expanduser().resolve() if _DATA_DIR_SETTING else REPO_ROOT / "data"
 WEIGHTS_DIR = DATA_DIR / "weights"
 DATASETS_DIR = DATA_DIR / "datasets"
 CACHE_DIR = DATA_DIR / "cache"

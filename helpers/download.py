@@ -21,12 +21,10 @@ import urllib.request
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Mapping, Sequence
-
-import torch
-from torch import nn
+from typing import Callable, Iterator, Sequence
 
 from .config import is_offline
+from .files import remove_stale_temporaries, write_atomically
 
 #: Seconds to wait for the server to answer (and between two chunks of data).
 DEFAULT_TIMEOUT = 60.0
@@ -51,15 +49,6 @@ class DownloadError(OSError):
         return self.args[0]
 
 
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @contextmanager
 def network_timeout(seconds: float | None = None) -> Iterator[None]:
     """Bound every socket wait inside a ``with`` block, for third-party downloaders that take no timeout.
@@ -76,30 +65,6 @@ def network_timeout(seconds: float | None = None) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(previous)
-
-
-def remove_stale_temporaries(folder: str | Path, pattern: str, *, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete files matching ``pattern`` in ``folder`` last modified more than ``older_than_s`` ago; returns them.
-
-    Temporary files are renamed into place or deleted by the code that wrote them; one still there long
-    after is the leftover of a process that was killed (``kill -9``, a power cut) and would stay forever.
-    Younger ones may belong to a save in progress in another process, so they are left alone.
-    """
-    import time
-
-    folder = Path(folder)
-    removed = []
-    if not folder.is_dir():
-        return removed
-    limit = time.time() - older_than_s
-    for path in folder.glob(pattern):
-        try:
-            if path.is_file() and path.stat().st_mtime < limit:
-                path.unlink()
-                removed.append(path)
-        except OSError:  # vanished meanwhile, or not ours to delete
-            continue
-    return removed
 
 
 def _check_sha256_argument(sha256: str | None) -> str | None:
@@ -159,13 +124,12 @@ def download(
     if is_offline():
         raise DownloadError(url, dest, "CIRCUITS_OFFLINE is set, so the network is not used")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(dest.parent, f".{dest.name}.*.part")  # left by a download that was killed
-    handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
-    temporary = Path(handle.name)
-    try:
+    remove_stale_temporaries(dest.parent)  # left by a download that was killed
+
+    def fetch(temporary: Path) -> None:
         try:
             request = urllib.request.Request(url, headers={"User-Agent": "circuits-course"})
-            with handle, urllib.request.urlopen(request, timeout=timeout) as response:
+            with open(temporary, "wb") as handle, urllib.request.urlopen(request, timeout=timeout) as response:
                 written, digest, expected_length = _stream_to(response, handle, url, progress)
         except urllib.error.HTTPError as error:
             raise DownloadError(url, dest, f"the server answered HTTP {error.code} ({error.reason})") from error
@@ -184,11 +148,8 @@ def download(
                 check(temporary)
             except Exception as error:  # any rejection by the caller's check, reported with its reason
                 raise DownloadError(url, dest, f"the downloaded file failed its check: {error}") from error
-        os.replace(temporary, dest)
-        return dest
-    finally:
-        handle.close()
-        temporary.unlink(missing_ok=True)
+
+    return write_atomically(dest, fetch)
 
 
 def _safe_member_name(name: str) -> PurePosixPath:
@@ -291,73 +252,3 @@ def download_and_extract(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         archive.unlink(missing_ok=True)
-
-
-class WeightsFileError(ValueError):
-    """A weights file that cannot be read, or whose tensors do not fit the architecture."""
-
-
-def check_state_dict(state_dict: Mapping[str, torch.Tensor], module: nn.Module, *, origin: str, fix: str = "") -> None:
-    """Raise :class:`WeightsFileError` unless ``state_dict`` has exactly ``module``'s tensor names and shapes."""
-    fix = f" {fix}" if fix else ""
-    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise WeightsFileError(f"{origin} does not hold a state dict (a dict of tensor names to tensors).{fix}")
-    expected = module.state_dict()
-    missing = [name for name in expected if name not in state_dict]
-    unexpected = [name for name in state_dict if name not in expected]
-    if missing or unexpected:
-        raise WeightsFileError(
-            f"{origin} does not match the architecture: {len(missing)} tensor(s) missing (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}).{fix}"
-        )
-    for name, tensor in expected.items():
-        if tuple(state_dict[name].shape) != tuple(tensor.shape):
-            raise WeightsFileError(
-                f"{origin}: tensor {name!r} has shape {tuple(state_dict[name].shape)}, but the architecture needs "
-                f"{tuple(tensor.shape)}.{fix}"
-            )
-    bad = first_non_finite(state_dict)
-    if bad is not None:
-        raise WeightsFileError(f"{origin}: tensor {bad!r} holds NaN or infinite values, so every activation after it "
-                               f"would be NaN.{fix}")
-
-
-def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
-    """The name of the first floating-point tensor holding a NaN or an infinity (meta tensors skipped), or None."""
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point() and tensor.device.type != "meta" and not bool(torch.isfinite(tensor).all()):
-            return name
-    return None
-
-
-def describe_load_error(error: BaseException) -> str:
-    """What went wrong in ``torch.load``, in one line, without PyTorch's advice to retry with ``weights_only`` off.
-
-    That advice would run whatever code a crafted file holds; the course never loads a file that way.
-    """
-    text = str(error)
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        text = text[text.index(marker) + len(marker):]
-    lines = [line.strip() for line in text.splitlines()
-             if line.strip() and not any(word in line for word in ("weights_only", "trusted source", "torch.load"))]
-    first = lines[0] if lines else ""
-    return f"{type(error).__name__}: {first}" if first else type(error).__name__
-
-
-def load_checked_state_dict(path: str | Path, module: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
-    """Read a state dict with ``torch.load(weights_only=True)`` and check its names and shapes against ``module``.
-
-    ``source`` (where the file comes from) goes into the error message, which says how to fix the file.
-    """
-    path = Path(path)
-    fix = f"Delete {path} and download it again from {source}."
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        raise WeightsFileError(
-            f"{path} could not be read as a PyTorch state dict (truncated or corrupt?): {describe_load_error(error)}. "
-            f"{fix}"
-        ) from None
-    check_state_dict(state_dict, module, origin=str(path), fix=fix)
-    return dict(state_dict)

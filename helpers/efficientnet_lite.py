@@ -105,7 +105,7 @@ def build_efficientnet_lite(name: str = "efficientnet_lite0", weights: Path | No
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as error:  # a truncated or foreign file
-            from .download import describe_load_error
+            from .files import describe_load_error
 
             raise ValueError(f"Cannot read {name} weights at {weights}: {describe_load_error(error)}. "
                              f"Reinstall {package.replace('_', '-')}.") from None

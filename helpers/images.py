@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .arguments import whole_number
 from .config import DATASETS_DIR, is_offline
 
 #: scikit-image's bundled pictures that are photographs of real scenes (others are synthetic or need a download).
@@ -58,10 +59,13 @@ def _scaled_to_unit(array: np.ndarray) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"The image holds NaN or infinite values ({int((~np.isfinite(array)).sum())} of {array.size}).")
     low, high = float(array.min()), float(array.max())
-    if high <= 1.5 and low >= -0.5:
+    if high <= 1.1 and low >= -0.1:
         return array  # [0, 1] (a little overshoot from resampling is clipped below)
-    if low >= -0.5 and high <= 255.5:
+    if low >= -0.5 and 2.0 < high <= 255.5:
         return array / 255.0  # floats holding 0..255 values
+    if low >= -0.5 and high <= 2.0:
+        raise ValueError(f"The image's values run from {low:.4g} to {high:.4g}: is that [0, 1] gone too far, [0, 2], or a "
+                         "very dark 0..255 image? Say which: divide by the scale you used (x / 2, x / 255) to get [0, 1].")
     raise ValueError(f"The image's values run from {low:.4g} to {high:.4g}: neither [0, 1] nor 0..255. Rescale it to "
                      "[0, 1] first (e.g. (x - x.min()) / (x.max() - x.min())).")
 
@@ -107,12 +111,22 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     return image[:, top : top + size, left : left + size]
 
 
-def load_image(path: str | Path) -> torch.Tensor:
-    """Read an image file as a (3, H, W) tensor in [0, 1]; raises ValueError if it is not an image."""
+def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
+    """Read an image file as a (3, H, W) tensor in [0, 1]; raises ValueError naming the file if it is not an image.
+
+    With ``size``, an image whose short side is at least 4 x ``size`` is read reduced (by a whole
+    factor, keeping it at least 2 x ``size``) before it is converted, so a huge photograph costs memory
+    for its crop, not for all its pixels. An image over Pillow's pixel limit (a decompression bomb) is refused.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
+            if size is not None and min(img.size) >= 4 * size:
+                img.draft(img.mode, (2 * size, 2 * size))  # JPEG: decode at a fraction of the resolution
+                factor = min(img.size) // (2 * size)
+                if factor >= 2:
+                    img = (img if img.mode in ("L", "RGB", "RGBA", "I", "F") else img.convert("RGB")).reduce(factor)
             if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
                 # 16-bit greyscale (PNG): convert("RGB") would clip every value above 255 to white.
                 pixels = np.asarray(img)
@@ -122,6 +136,8 @@ def load_image(path: str | Path) -> torch.Tensor:
             if img.mode == "F":
                 return to_image_tensor(np.asarray(img))
             return to_image_tensor(np.asarray(img.convert("RGB")))
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path} is too large to read safely ({error}); shrink it, or remove it from the folder.") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"{path} is not a readable image: {error}") from error
 
@@ -218,6 +234,8 @@ class RandomCrops(ImageSource):
             raise ValueError("RandomCrops needs at least one photograph.")
         if self.count < 1 or not 0 < self.scales[0] <= self.scales[1] <= 1:
             raise ValueError(f"Need count >= 1 and 0 < scales[0] <= scales[1] <= 1; got count={self.count}, scales={self.scales}.")
+        self.size, self.batch_size = whole_number(self.size, "size"), whole_number(self.batch_size, "batch_size")
+        self.count = whole_number(self.count, "count")
         if int(self.size) < 1 or int(self.batch_size) < 1:
             raise ValueError(f"RandomCrops needs size >= 1 pixel and batch_size >= 1; got size={self.size}, "
                              f"batch_size={self.batch_size}.")
@@ -295,8 +313,11 @@ class ImageFolder(ImageSource):
     batch_size: int = 32
     files: list[Path] = field(init=False)
     skipped: list[Path] = field(init=False, default_factory=list)
+    _first_problem: str = field(init=False, repr=False, default="")
 
     def __post_init__(self) -> None:
+        self.size = whole_number(self.size, "size", minimum=1)
+        self.batch_size = whole_number(self.batch_size, "batch_size", minimum=1)
         root = Path(self.root).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(f"Image folder {root} does not exist (or is not a folder).")
@@ -319,22 +340,24 @@ class ImageFolder(ImageSource):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         """The ``index``-th image, centre-cropped; raises ValueError if the file is unreadable."""
-        return center_crop(load_image(self.files[index]), self.size)
+        return center_crop(load_image(self.files[index], self.size), self.size)
 
     def _readable(self, index: int) -> torch.Tensor | None:
         try:
             return self[index]
-        except ValueError:
+        except ValueError as error:
             if self.files[index] not in self.skipped:
                 self.skipped.append(self.files[index])
+                self._first_problem = self._first_problem or str(error)
             return None
 
     def indexed_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (indices, images) batches, then report how many files could not be read."""
-        self.skipped = []
+        self.skipped, self._first_problem = [], ""
         yield from super().indexed_batches()
         if self.skipped:
-            print(f"ImageFolder: skipped {len(self.skipped)} unreadable file(s) of {len(self.files)}, e.g. {self.skipped[0]}.")
+            print(f"ImageFolder: skipped {len(self.skipped)} unreadable file(s) of {len(self.files)} (listed in .skipped): "
+                  f"{self._first_problem}")
         if len(self.skipped) == len(self.files):
             raise ValueError(f"None of the {len(self.files)} image files under {self.root} could be read.")
 

@@ -34,15 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import WEIGHTS_DIR, is_offline
-from .download import (
-    DownloadError,
-    WeightsFileError,
-    check_state_dict,
-    download,
-    download_and_extract,
-    file_sha256,
-    load_checked_state_dict,
-)
+from .download import DownloadError, download, download_and_extract
+from .files import WeightsFileError, check_state_dict, file_sha256, load_checked_state_dict, write_atomically
 from .models import Branch, CircuitModel, ImageNormalize, Layer
 
 #: The public PyTorch conversion of the graph (what Lucent downloads). No checksum is published:
@@ -348,7 +341,7 @@ def _write_record(url: str) -> None:
         "bytes": path.stat().st_size,
         "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    record_file().write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_atomically(record_file(), lambda temporary: temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8"))
 
 
 def download_labels(labels_url: str | None = None, *, progress: bool = True) -> Path:

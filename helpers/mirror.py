@@ -28,6 +28,7 @@ import torch
 
 from .models import CircuitModel, Unit
 from .probing import unit_responses
+from .stats import correlation_columns
 from .weights import expanded_weights
 
 Facing = Literal["left", "right"]
@@ -336,11 +337,6 @@ def own_image_test(model: CircuitModel, units: Sequence[str | Unit], images: tor
     return MirrorTest(units, as_given[rows, rows][:, None], mirrored[rows, rows][:, None], 1 / 3, 1e-3)
 
 
-def _standardized(responses: torch.Tensor) -> torch.Tensor:
-    centred = responses - responses.mean(0)
-    return centred / centred.norm(dim=0).clamp(min=1e-9)
-
-
 @dataclass
 class MirrorPartners:
     """For every unit of a layer: how well it, and every other unit, follows its responses under mirroring.
@@ -405,7 +401,7 @@ def partners_from_test(test: MirrorTest) -> MirrorPartners:
     if len(layers) != 1 or test.on_left.shape[1] < 3:
         raise ValueError("Give a mirror test of the units of ONE layer on at least 3 images.")
     given, mirrored = test.on_left.T.double(), test.on_right.T.double()  # (N, C)
-    correlation = (_standardized(given).T @ _standardized(mirrored)).float()
+    correlation = correlation_columns(given, mirrored).float()
     return MirrorPartners(layers.pop(), list(test.units), correlation, given.mean(0).float())
 
 

@@ -10,6 +10,7 @@ Model zoo entries (InceptionV1, EfficientNet-Lite, torchvision models) live in `
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,9 +19,12 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
+from .arguments import whole_number
+from .files import first_non_finite
+
 #: Images may stray this far outside [0, 1] (interpolation overshoot, jitter) before they are refused as
-#: another scale (0..255, a normalised tensor): a dark 0..255 image still reaches far beyond it.
-IMAGE_RANGE_TOLERANCE = (-1.0, 2.0)
+#: another scale (0..255, a normalised tensor such as torchvision's ``Normalize(0.5, 0.5)`` in [-1, 1], [0, 2]).
+IMAGE_RANGE_TOLERANCE = (-0.1, 1.1)
 _CONVERT_HINT = ("convert with helpers.images.to_image_tensor(array) (it takes HxW, HxWx3 or HxWx4 arrays, uint8, "
                  "uint16 or floats, and scales by the type's range) and stack images with torch.stack")
 
@@ -89,7 +93,7 @@ class Unit:
         if isinstance(spec, Unit):
             return spec
         if isinstance(spec, tuple) and len(spec) == 2:
-            return cls(str(spec[0]), int(spec[1]))
+            return cls(str(spec[0]), whole_number(spec[1], "channel"))
         if isinstance(spec, str) and ":" in spec:
             layer, _, channel = spec.rpartition(":")
             if channel.strip().isdigit() and layer.strip():
@@ -150,7 +154,9 @@ def check_images(images: object, *, channels: int | None = 3, what: str = "image
                              f"would be NaN. Find where they came from (a division by zero, a failed load) and fix them.")
         low, high = (float(v) for v in torch.aminmax(values))
     if low < IMAGE_RANGE_TOLERANCE[0] or high > IMAGE_RANGE_TOLERANCE[1]:
-        guess = " (it looks like 0..255: divide by 255)" if high > 2 and low >= 0 and high <= 255 else ""
+        guess = (" (it looks like 0..255: divide by 255)" if high > 2 and low >= 0 and high <= 255 else
+                 " (it looks normalised to [-1, 1]: use (images + 1) / 2)" if low >= -1.01 and high <= 1.01 and low < 0 else
+                 " (it looks like [0, 2]: divide by 2)" if low >= 0 and high <= 2.01 else "")
         raise ValueError(f"{what} range from {low:.4g} to {high:.4g}, but the course's models take images in [0, 1]"
                          f"{guess}; {_CONVERT_HINT}. The model's own preprocessing does the normalisation.")
     return images
@@ -158,14 +164,12 @@ def check_images(images: object, *, channels: int | None = 3, what: str = "image
 
 def non_finite_parameter(module: nn.Module) -> str | None:
     """The name of the first parameter or buffer of ``module`` holding NaN or infinity, or None."""
-    from .download import first_non_finite
-
     return first_non_finite(dict(module.named_parameters()) | dict(module.named_buffers()))
 
 
 def _raise_non_finite_output(model: "CircuitModel", where: str) -> None:
     bad = non_finite_parameter(model.module)
-    cause = (f"its weights hold NaN or infinite values (first: {bad!r}); reload the model or find what wrote them"
+    cause = (f"its weights hold NaN or infinite values (first: {bad!r}); reload it with load_model(name, fresh=True) or find what wrote them"
              if bad else "an overflow inside the network (the input was checked and is finite)")
     raise ValueError(f"{model.name} produced NaN or infinite values at {where}: {cause}.")
 
@@ -188,6 +192,9 @@ class ImageNormalize(nn.Module):
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
+        if len(mean) != len(std) or any(not math.isfinite(float(v)) for v in [*mean, *std]) or any(float(v) == 0 for v in std):
+            raise ValueError(f"ImageNormalize needs one finite mean and one finite, non-zero std per channel, got mean={tuple(mean)}, "
+                             f"std={tuple(std)}: a std of 0 divides by zero (every activation would be NaN or infinite).")
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
 
@@ -241,7 +248,8 @@ class CircuitModel:
 
     def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
         """The one entry point of every image into the network: checked (:func:`check_images`), then moved to its device."""
-        return check_images(images, channels=self.in_channels).to(self.device)
+        images = check_images(images, channels=self.in_channels)
+        return images.to(self.device, torch.float32 if images.dtype == torch.float64 else images.dtype)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits for a batch of images in [0, 1] RGB, shape (N, 3, H, W), on any device (moved to the model's)."""
@@ -252,6 +260,9 @@ class CircuitModel:
 
     def top_classes(self, images: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
         """The k most probable (label, probability) pairs for each image of a batch."""
+        k = whole_number(k, "k", minimum=1)
+        if k > len(self.labels):
+            raise ValueError(f"k must be at most the number of classes ({len(self.labels)}), got {k}.")
         with torch.no_grad():
             probabilities = self(images).softmax(-1)
         values, indices = probabilities.topk(k, dim=-1)
@@ -297,7 +308,7 @@ class CircuitModel:
 
     def unit(self, spec: "str | Unit | tuple[str, int]", channel: int | None = None) -> Unit:
         """A checked unit: ``model.unit("mixed3b:379")`` or ``model.unit("mixed3b", 379)``."""
-        unit = Unit(str(spec), int(channel)) if channel is not None else Unit.parse(spec)
+        unit = Unit(str(spec), whole_number(channel, "channel")) if channel is not None else Unit.parse(spec)
         count = self.layer(unit.layer).channels
         if not 0 <= unit.channel < count:
             raise UnknownNameError(
@@ -402,6 +413,11 @@ def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequen
             raise UnknownNameError(f"The module has no submodule {path!r}.{_closest(path, list(modules)[1:], 30)}")
 
         def record(_module: nn.Module, _inputs: object, output: torch.Tensor, path: str = path) -> None:
+            if not isinstance(output, torch.Tensor) or output.dim() != 4:
+                got = f"a {type(output).__name__}" + (f" of shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else "")
+                raise ValueError(f"wrap_model: module {path!r} gives {got}, but a layer must give feature maps (N, C, H, W). "
+                                 "Choose convolutional modules (a fully connected layer or a module returning a tuple "
+                                 "has no map of positions to show).")
             found.setdefault(path, int(output.shape[1]))
             calls[path] = calls.get(path, 0) + 1
 
@@ -410,6 +426,10 @@ def _channels_from_trace(module: nn.Module, preprocess: nn.Module, paths: Sequen
         with torch.no_grad():
             module.eval()
             module(preprocess(torch.zeros(1, in_channels, input_size, input_size, device=_device_of(module))))
+    except RuntimeError as error:
+        raise ValueError(f"wrap_model: the network fails on a blank (1, {in_channels}, {input_size}, {input_size}) image: "
+                         f"{str(error).splitlines()[0]}. Check in_channels (the channels the first layer takes) and "
+                         "input_size (too small for the network's pooling?).") from None
     finally:
         for handle in handles:
             handle.remove()
@@ -432,8 +452,8 @@ def wrap_model(
     layers: Sequence[str] | dict[str, str] | None = None,
     *,
     name: str = "my_model",
-    mean: Sequence[float] = (0.0, 0.0, 0.0),
-    std: Sequence[float] = (1.0, 1.0, 1.0),
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
     input_size: int = 224,
     labels: Sequence[str] | None = None,
     in_channels: int = 3,
@@ -444,8 +464,16 @@ def wrap_model(
     paths (``{"conv1": "features.1"}``); each module's output is that layer's activation. When a
     path names an activation module (ReLU, ...), its input is also available as the pre-activation.
     Left out, every ReLU/ReLU6/GELU/SiLU module becomes a layer. ``mean``/``std`` give the
-    preprocessing from images in [0, 1].
+    preprocessing from images in [0, 1] (default: none, 0 and 1 for each of the ``in_channels``).
+    Layers must give feature maps (N, C, H, W); ``labels`` must name every class the network outputs.
     """
+    in_channels = whole_number(in_channels, "in_channels", minimum=1)
+    input_size = whole_number(input_size, "input_size", minimum=1)
+    mean = (0.0,) * in_channels if mean is None else tuple(mean)
+    std = (1.0,) * in_channels if std is None else tuple(std)
+    if len(mean) != in_channels or len(std) != in_channels:
+        raise ValueError(f"wrap_model: mean and std need one value per input channel (in_channels={in_channels}), "
+                         f"got {len(mean)} and {len(std)}.")
     guessed = layers is None
     if guessed:
         layers = find_activation_layers(module)
@@ -453,7 +481,8 @@ def wrap_model(
             raise ValueError("No activation modules found: pass layers=[...] with the module paths to use.")
     mapping = dict(layers) if isinstance(layers, dict) else {path: path for path in layers}
     preprocess = ImageNormalize(mean, std).to(_device_of(module))
-    channels, calls = _channels_from_trace(module, preprocess, list(mapping.values()), input_size, in_channels)
+    paths = list(dict.fromkeys(mapping.values()))  # one module named twice is hooked once
+    channels, calls = _channels_from_trace(module, preprocess, paths, input_size, in_channels)
     reused = {path: count for path, count in calls.items() if count > 1}
     if reused and not guessed:
         path, count = next(iter(reused.items()))
@@ -478,6 +507,9 @@ def wrap_model(
     with torch.no_grad():
         blank = torch.zeros(1, in_channels, input_size, input_size, device=_device_of(module))
         num_classes = module(preprocess(blank)).shape[-1]
+    if labels is not None and len(labels) != num_classes:
+        raise ValueError(f"wrap_model: the network outputs {num_classes} classes, but {len(labels)} labels were given; "
+                         "give one label per output.")
     wrapped = CircuitModel(
         name=name,
         module=module,

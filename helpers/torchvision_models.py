@@ -44,7 +44,8 @@ import torchvision.models as tvm
 from torch import nn
 
 from .config import WEIGHTS_DIR, is_offline
-from .download import DownloadError, download, load_checked_state_dict
+from .download import DownloadError, download
+from .files import load_checked_state_dict
 from .models import Branch, CircuitModel, ImageNormalize, Layer, UnknownNameError, _closest
 
 # torch.hub's convention: the file name holds "-<first hex digits of its SHA-256>." (e.g. resnet18-f37072fd.pth).
@@ -130,7 +131,7 @@ def install_hint(name: str) -> str:
 
 def check_full_sha256(name: str, path: str | Path) -> None:
     """Raise :class:`WeightsFileError` unless the file's SHA-256 is the one published for ``name`` (when one is known)."""
-    from .download import WeightsFileError, file_sha256
+    from .files import WeightsFileError, file_sha256
 
     expected = _spec(name).sha256
     if expected is None:

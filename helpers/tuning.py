@@ -18,6 +18,7 @@ import torch
 
 from .models import CircuitModel
 from .probing import Placement, UnitsOrLayer, unit_responses
+from .stats import circular_concentration, circular_mean
 from .stimuli.curves import blank
 
 
@@ -25,17 +26,14 @@ def _as_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
     return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
 
-def _resultant(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """The part of tuning curves (O, U) above half their peak, summed as vectors around the circle, and its total."""
+def _upper_half(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> np.ndarray:
+    """The part of tuning curves (O, U) above half their peak: the weight each orientation gets in the circular statistics."""
     values = np.clip(_as_numpy(responses).astype(np.float64), 0, None)
-    angles = np.radians(np.asarray(orientations, dtype=np.float64))
     if values.ndim == 1:
         values = values[:, None]
-    if values.shape[0] != len(angles):
-        raise ValueError(f"responses have {values.shape[0]} rows but there are {len(angles)} orientations.")
-    weights = np.clip(values - values.max(0) / 2, 0, None)  # only what rises above half the peak counts
-    vector = (weights * np.exp(1j * angles)[:, None]).sum(0)
-    return vector, weights.sum(0)
+    if values.shape[0] != len(orientations):
+        raise ValueError(f"responses have {values.shape[0]} rows but there are {len(orientations)} orientations.")
+    return np.clip(values - values.max(0) / 2, 0, None)  # only what rises above half the peak counts
 
 
 def preferred_orientation(
@@ -56,8 +54,7 @@ def preferred_orientation(
         return np.asarray(orientations, dtype=np.float64)[column.argmax(0)] % 360
     if method != "circular_mean":
         raise ValueError(f"method must be 'circular_mean' or 'argmax', not {method!r}.")
-    vector, _ = _resultant(values, orientations)
-    return np.degrees(np.angle(vector)) % 360
+    return circular_mean(orientations, _upper_half(values, orientations))
 
 
 def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: Sequence[float]) -> np.ndarray:
@@ -69,8 +66,7 @@ def orientation_selectivity(responses: np.ndarray | torch.Tensor, orientations: 
     circle or sit at two opposite orientations (a line detector sees both sides of a curve).
     Units that never respond get 0.
     """
-    vector, total = _resultant(responses, orientations)
-    return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
+    return circular_concentration(orientations, _upper_half(responses, orientations))
 
 
 def orientation_tuning(

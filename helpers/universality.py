@@ -34,6 +34,7 @@ from torch import nn
 from .activations import capture
 from .images import resize
 from .models import CircuitModel, ImageNormalize
+from .stats import correlation_columns
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
 
@@ -209,13 +210,7 @@ def correlation_matrix(responses_a: torch.Tensor | np.ndarray, responses_b: torc
     a, b = _as_matrix(responses_a, "responses_a"), _as_matrix(responses_b, "responses_b")
     if len(a) != len(b) or len(a) < 2:
         raise ValueError(f"Both response sets need the same samples (at least 2); got {len(a)} and {len(b)} rows.")
-
-    def standardise(x: torch.Tensor) -> torch.Tensor:
-        x = x - x.mean(0)
-        scale = x.norm(dim=0)
-        return torch.where(scale > 1e-12 * max(1.0, float(scale.max())), x / scale.clamp_min(1e-300), torch.zeros_like(x))
-
-    return (standardise(a).T @ standardise(b)).numpy()
+    return correlation_columns(a, b).numpy()
 
 
 @dataclass

@@ -111,8 +111,11 @@ def default_model_name() -> tuple[str, str]:
 
 
 def load_model(name: str | None = None, *, weights: str | None = None, device: str | None = None,
-               verbose: bool = True) -> CircuitModel:
+               verbose: bool = True, fresh: bool = False) -> CircuitModel:
     """Load a zoo model by name (the active model when ``name`` is None); loaded models are reused.
+
+    ``fresh=True`` builds it again from its weights file and replaces the reused one: the way out when
+    a cell damaged the model (wrote NaN into a weight, left an intervention in place).
 
     ``weights`` is "trained" or "random" (the negative control); None reads ``CIRCUITS_WEIGHTS``.
     ``device`` is "cpu", "cuda" (or "cuda:N") or "mps"; None reads ``CIRCUITS_DEVICE``, and when that
@@ -128,7 +131,7 @@ def load_model(name: str | None = None, *, weights: str | None = None, device: s
         raise ValueError(f"weights={weights!r} is not understood; use one of {', '.join(WEIGHT_KINDS)}.")
     target = select_device(device)
     key = (name, weights, str(target))
-    if key not in _loaded:
+    if fresh or key not in _loaded:
         _loaded[key] = MODELS[name](weights == "trained").to(target)
     if verbose:
         control = "" if weights == "trained" else (

@@ -16,7 +16,8 @@ import argparse
 import sys
 
 from helpers.config import DATASETS_DIR, is_offline
-from helpers.download import DownloadError, WeightsFileError
+from helpers.download import DownloadError
+from helpers.files import WeightsFileError
 from helpers.images import IMAGENETTE_URLS, imagenette
 from helpers.zoo import available_models, weights_available
 

@@ -20,7 +20,8 @@ import helpers.images as images_module
 import helpers.inceptionv1 as inception
 from helpers import zoo
 from helpers.activations import capture
-from helpers.download import DownloadError, WeightsFileError, load_checked_state_dict
+from helpers.download import DownloadError
+from helpers.files import WeightsFileError, load_checked_state_dict
 from helpers.featurevis import neuron, objective_values, render_units
 from helpers.images import ImageFolder, RandomCrops, load_image, to_image_tensor
 from helpers.models import CircuitModel, ImageNormalize, Layer, wrap_model

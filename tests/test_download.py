@@ -11,14 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.download import (
-    DownloadError,
-    WeightsFileError,
-    download,
-    download_and_extract,
-    file_sha256,
-    load_checked_state_dict,
-)
+from helpers.download import DownloadError, download, download_and_extract
+from helpers.files import WeightsFileError, file_sha256, load_checked_state_dict
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB, several chunks for the progress bar
 

@@ -18,7 +18,8 @@ from torch import nn
 
 import helpers.inceptionv1 as inception
 from helpers.config import REPO_ROOT
-from helpers.download import DownloadError, WeightsFileError, file_sha256
+from helpers.download import DownloadError
+from helpers.files import WeightsFileError, file_sha256
 
 REFERENCE = REPO_ROOT / "data" / "reference" / "inceptionv1.json"
 

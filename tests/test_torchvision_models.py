@@ -9,7 +9,8 @@ import torch
 import torchvision.models as tvm
 
 import helpers.torchvision_models as tv
-from helpers.download import DownloadError, WeightsFileError
+from helpers.download import DownloadError
+from helpers.files import WeightsFileError
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def mobilenet():
 
 
 def test_mobilenet_v2_loads_offline_from_its_wheel_with_every_key(mobilenet, monkeypatch):
-    from helpers.download import file_sha256
+    from helpers.files import file_sha256
 
     monkeypatch.setenv("CIRCUITS_OFFLINE", "1")
     path = tv.packaged_weights_file("mobilenet_v2")

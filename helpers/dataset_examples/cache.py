@@ -2,18 +2,17 @@
 
 A file's name holds every setting that changes the result (the model's name and a fingerprint of
 its architecture and weights, the layer, the source, the settings and :data:`FORMAT_VERSION`), so a
-changed model or setting never reads an old result. Files are written to a temporary file and renamed.
+changed model or setting never reads an old result. Files are written atomically and readable by every user.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..config import CACHE_DIR
+from ..files import make_folder, remove_stale_temporaries, write_atomically
 from ..images import ImageSource
 from ..models import CircuitModel
 from .examples import DatasetExamples
@@ -58,9 +57,9 @@ def cache_path(model: CircuitModel, layer: str, source: ImageSource, settings: d
 
 def load_cache(path: Path, settings: dict, source: ImageSource) -> DatasetExamples | None:
     """The cached scan at ``path`` if it was made with ``settings`` on ``source``; None if absent, stale or unreadable."""
-    if not path.exists():
-        return None
     try:
+        if not path.exists():
+            return None
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != FORMAT_VERSION or state["examples"]["settings"] != settings:
             return None
@@ -72,17 +71,7 @@ def load_cache(path: Path, settings: dict, source: ImageSource) -> DatasetExampl
 
 
 def save_cache(path: Path, examples: DatasetExamples) -> None:
-    """Write ``examples`` to ``path`` through a temporary file and a rename (a killed save leaves no half file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from ..download import remove_stale_temporaries
-
-    remove_stale_temporaries(path.parent, "*.pt*.tmp")  # orphans of saves that were killed (kill -9) mid-write
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save({"format": FORMAT_VERSION, "examples": examples.to_state()}, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
+    """Write ``examples`` to ``path`` atomically, readable by the whole class (see :func:`helpers.files.write_atomically`)."""
+    make_folder(path.parent)
+    remove_stale_temporaries(path.parent)  # orphans of saves that were killed (kill -9) mid-write
+    write_atomically(path, lambda temporary: torch.save({"format": FORMAT_VERSION, "examples": examples.to_state()}, temporary))

@@ -10,10 +10,16 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..arguments import whole_number
 from ..images import ImageSource
 from ..models import CircuitModel
 from .geometry import FieldGeometry, crop_box
 
+
+
+def _how_many(k: int | None) -> int | None:
+    """``k`` checked as a count (None: all): a negative k would silently mean "all but the last ones"."""
+    return None if k is None else whole_number(k, "k", minimum=0)
 
 @dataclass
 class DatasetExamples:
@@ -63,13 +69,17 @@ class DatasetExamples:
         return sum(v.numel() * v.element_size() for v in vars(self).values() if isinstance(v, torch.Tensor))
 
     def _check(self, channel: int) -> int:
-        if not 0 <= int(channel) < self.channels:
+        channel = whole_number(channel, "channel")
+        if not 0 <= channel < self.channels:
             raise ValueError(f"Layer {self.layer!r} has channels 0..{self.channels - 1}; got {channel}.")
-        return int(channel)
+        return channel
 
     def _need_source(self) -> ImageSource:
         if self.source is None:
             raise ValueError("These dataset examples have no image source attached; set .source to the scanned source.")
+        if self.source.key != self.source_key:  # a file edited, added or removed since the scan: its indices point elsewhere
+            raise ValueError(f"The images changed since this scan of {self.layer} (the source is now {self.source.key}, the "
+                             f"scan saw {self.source_key}), so its examples would show other pixels: scan again with scan_layer.")
         return self.source
 
     # --- top examples ------------------------------------------------------------------------
@@ -79,17 +89,17 @@ class DatasetExamples:
     def top_values(self, channel: int, k: int | None = None) -> torch.Tensor:
         """The unit's largest per-image maxima, largest first (at most ``k``)."""
         channel = self._check(channel)
-        return self.top_value[channel][self._valid_top(channel)][:k]
+        return self.top_value[channel][self._valid_top(channel)][:_how_many(k)]
 
     def top_indices(self, channel: int, k: int | None = None) -> torch.Tensor:
         """Source indices of the unit's top images, best first."""
         channel = self._check(channel)
-        return self.top_index[channel][self._valid_top(channel)][:k]
+        return self.top_index[channel][self._valid_top(channel)][:_how_many(k)]
 
     def top_positions(self, channel: int, k: int | None = None) -> torch.Tensor:
         """(row, col) map positions of the maximum in each top image, shape (k, 2)."""
         channel = self._check(channel)
-        return self.top_position[channel][self._valid_top(channel)][:k]
+        return self.top_position[channel][self._valid_top(channel)][:_how_many(k)]
 
     def top_images(self, channel: int, k: int | None = None) -> torch.Tensor:
         """The unit's top images, whole, read again from the source: (k, 3, S, S)."""
@@ -106,17 +116,17 @@ class DatasetExamples:
     def band_values(self, channel: int, k: int | None = None) -> torch.Tensor:
         """Per-image maxima of the unit's band members (moderate activations), highest first."""
         channel = self._check(channel)
-        return self.band_value[channel][self._valid_band(channel)][:k]
+        return self.band_value[channel][self._valid_band(channel)][:_how_many(k)]
 
     def band_indices(self, channel: int, k: int | None = None) -> torch.Tensor:
         """Source indices of the unit's band members."""
         channel = self._check(channel)
-        return self.band_index[channel][self._valid_band(channel)][:k]
+        return self.band_index[channel][self._valid_band(channel)][:_how_many(k)]
 
     def band_positions(self, channel: int, k: int | None = None) -> torch.Tensor:
         """(row, col) positions of the maximum in each band member, shape (k, 2)."""
         channel = self._check(channel)
-        return self.band_position[channel][self._valid_band(channel)][:k]
+        return self.band_position[channel][self._valid_band(channel)][:_how_many(k)]
 
     def band_range(self, channel: int) -> tuple[float, float]:
         """The per-image-maximum values at the band's two percentiles."""

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from ..activations import capture
+from ..arguments import whole_number
+from ..files import save_or_warn
 from ..images import ImageSource
 from ..models import CircuitModel
 from .cache import cache_path, load_cache, model_fingerprint, save_cache
@@ -174,16 +176,23 @@ def scan_layers(
     """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer."""
     from tqdm.auto import tqdm
 
+    if isinstance(layers, str) or not all(isinstance(layer, str) for layer in layers):
+        raise TypeError(f"scan_layers takes a list of layer names, got {layers!r}; for one layer use scan_layer(model, layer, source).")
+    if not isinstance(source, ImageSource):
+        raise TypeError(f"source must be an image source, got a {type(source).__name__}: wrap images in a folder with "
+                        "ImageFolder(path, size=...) or crops of photographs with RandomCrops(photos, count=..., size=...).")
     layers = list(dict.fromkeys(layers))
     if not layers:
         raise ValueError("Pass at least one layer name to scan.")
     band = tuple(float(b) for b in band)
+    top_k, band_k, reservoir = whole_number(top_k, "top_k"), whole_number(band_k, "band_k"), whole_number(reservoir, "reservoir")
+    bins, seed, exclude_border = whole_number(bins, "bins"), whole_number(seed, "seed"), whole_number(exclude_border, "exclude_border")
     for layer in layers:
         _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins, exclude_border)
     if len(source) == 0:
         raise ValueError("The image source is empty: nothing to scan.")
-    settings = {"top_k": int(top_k), "band": list(band), "band_k": int(band_k), "pre_activation": bool(pre_activation),
-                "reservoir": int(reservoir), "bins": int(bins), "seed": int(seed), "exclude_border": int(exclude_border)}
+    settings = {"top_k": top_k, "band": list(band), "band_k": band_k, "pre_activation": bool(pre_activation),
+                "reservoir": reservoir, "bins": bins, "seed": seed, "exclude_border": exclude_border}
     fingerprint = model_fingerprint(model)  # hashes every weight: once per scan, not once per layer
     paths = {layer: cache_path(model, layer, source, settings, cache_dir, fingerprint=fingerprint) for layer in layers}
     found: dict[str, DatasetExamples] = {}
@@ -204,8 +213,8 @@ def scan_layers(
                     running.add(indices, maps[layer].float().cpu())
         for layer, running in scans.items():
             found[layer] = running.finish(model, source)
-            if cache:
-                save_cache(paths[layer], found[layer])
+            if cache:  # a folder that refuses the file costs a warning, never the finished scan
+                save_or_warn(paths[layer], lambda path: save_cache(path, found[layer]), f"the scan of {layer}")
     return {layer: found[layer] for layer in layers}
 
 
@@ -223,4 +232,6 @@ def scan_layer(model: CircuitModel, layer: str, source: ImageSource, **options: 
     ``pre_activation``, ``reservoir`` (1024), ``bins`` (64), ``seed``, ``exclude_border``, ``cache``,
     ``cache_dir``, ``progress``.
     """
+    if not isinstance(layer, str):
+        raise TypeError(f"scan_layer takes one layer name, got {layer!r}; for several layers use scan_layers(model, layers, source).")
     return scan_layers(model, [layer], source, **options)[layer]

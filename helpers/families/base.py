@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
 import torch
 
+from ..arguments import whole_number
 from ..models import CircuitModel, Unit
 from ..probing import Placement, unit_responses
 from ..tuning import largest_gap
@@ -135,6 +137,12 @@ class Family:
         if unknown:
             raise TypeError(f"Unknown threshold(s) {', '.join(sorted(unknown))} for a {cls.kind} family; "
                             f"allowed: {', '.join(sorted(cls.threshold_options()))} and max_units.")
+        if max_units is not None:
+            max_units = whole_number(max_units, "max_units", minimum=1)
+        nan = [name for name, value in thresholds.items() if isinstance(value, float) and not math.isfinite(value)]
+        if nan:
+            raise ValueError(f"Threshold(s) {', '.join(nan)} must be finite numbers, got "
+                             f"{', '.join(repr(thresholds[n]) for n in nan)}: NaN fails every comparison.")
         passes = np.ones(screen.channels, dtype=bool)
         for rule in cls.thresholds:
             passes &= rule.passes(screen, thresholds.get(rule.option, rule.default))

@@ -33,12 +33,15 @@ Diversity reads post-activations (the pattern of what fires, as in style statist
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 import torch
 
 from ..activations import hooked_layers, run_until_captured
+from ..arguments import whole_number
 from ..models import CircuitModel, Unit
 
 LOGITS = "<logits>"  # pseudo-layer name of the network's output
@@ -125,6 +128,8 @@ class Objective:
     def __mul__(self, factor: float) -> "Objective":
         if not isinstance(factor, (int, float)):
             return NotImplemented
+        if not math.isfinite(factor):
+            raise ValueError(f"An objective's weight must be a finite number, got {factor}: NaN or infinity makes every step NaN.")
         return Objective([(c * factor, t) for c, t in self.terms])
 
     __rmul__ = __mul__
@@ -142,7 +147,7 @@ def _describe(coefficient: float, term: Term) -> str:
 
 
 def _parse(unit: str | Unit | tuple[str, int], channel: int | None) -> Unit:
-    return Unit(str(unit), int(channel)) if channel is not None else Unit.parse(unit)
+    return Unit(str(unit), whole_number(channel, "channel")) if channel is not None else Unit.parse(unit)
 
 
 def neuron(unit: str | Unit | tuple[str, int], channel: int | None = None) -> Objective:

@@ -28,6 +28,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from ..arguments import finite_number, whole_number
 from ..models import CircuitModel, Unit
 from .objectives import BatchedObjectives, Objective, channel, neuron
 from .param import ImageParam, make_param
@@ -191,8 +192,14 @@ def render(
     """
     from tqdm.auto import tqdm
 
+    steps, size, seed = whole_number(steps, "steps"), whole_number(size, "size"), whole_number(seed, "seed")
     if steps < 1 or size < 8:
         raise ValueError(f"render needs steps >= 1 and size >= 8, got steps={steps}, size={size}.")
+    finite_number(lr, "lr", positive=True)
+    if color_matrix is not None and not bool(torch.isfinite(torch.as_tensor(color_matrix)).all()):
+        raise ValueError("color_matrix holds NaN or infinite values; pass a finite (3, 3) matrix or None for the default.")
+    if any(not 1 <= whole_number(step, "snapshot_steps") <= steps for step in snapshot_steps):
+        raise ValueError(f"snapshot_steps must be step counts between 1 and steps={steps}, got {list(snapshot_steps)}.")
     batched = BatchedObjectives(model, objectives, images_per_objective=images_per_objective, pre_activation=pre_activation)
     count = batched.count
     generator = torch.Generator().manual_seed(int(seed))

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..activations import capture
+from ..arguments import whole_number
 from ..images import ImageSource
 from ..models import CircuitModel, Unit
 
@@ -60,9 +61,26 @@ def intervened_layer(model: CircuitModel, layer: str, transform: Transform, key:
         setattr(parent, name, wrapper)
         yield wrapper
     finally:
-        setattr(parent, name, original)
+        _remove_wrapper(parent, name, wrapper)
         hook.remove()
         stash.clear()
+
+
+def _remove_wrapper(parent: nn.Module, name: str, wrapper: InterventionModule) -> None:
+    """Take ``wrapper`` out of the chain of wrappers at ``parent.name``, whatever order the ``with`` blocks exit in.
+
+    Blocks exited out of order (``a.__exit__()`` before ``b.__exit__()``) must still leave exactly the
+    module that was there before both: a later wrapper on top of this one is re-linked to what this one wrapped.
+    """
+    installed = getattr(parent, name)
+    if installed is wrapper:
+        setattr(parent, name, wrapper.original)
+        return
+    while isinstance(installed, InterventionModule):
+        if installed.original is wrapper:
+            installed.original = wrapper.original
+            return
+        installed = installed.original
 
 
 def _by_layer(model: CircuitModel, units: Iterable[str | Unit] | str | Unit) -> dict[str, list[int]]:
@@ -85,6 +103,9 @@ def _set_channels(output: torch.Tensor, channels: list[int], values: torch.Tenso
 
 def layer_means(model: CircuitModel, layer: str, images: torch.Tensor | ImageSource, *, batch_size: int = 32) -> torch.Tensor:
     """Each unit's mean activation (C,) over images and positions: the value a mean ablation holds it at."""
+    batch_size = whole_number(batch_size, "batch_size", minimum=1)
+    if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[0] == 0:
+        raise ValueError("layer_means needs at least one image; got an empty batch (0 images).")
     total, count = None, 0
     batches = images.split(batch_size) if isinstance(images, torch.Tensor) else iter(images)
     with torch.inference_mode():
@@ -133,6 +154,10 @@ def ablated(
                 if layer_mean.numel() != model.channels(layer):
                     raise ValueError(f"means for {layer} must hold {model.channels(layer)} values, one per unit; got {layer_mean.numel()}.")
                 values = layer_mean[channels]
+                if not bool(torch.isfinite(values).all()):
+                    raise ValueError(f"means for {layer} hold NaN or infinite values at channels "
+                                     f"{[c for c, v in zip(channels, values.tolist()) if not v == v or abs(v) == float('inf')]}: "
+                                     "recompute them with layer_means(model, layer, images) on finite images.")
             values = values.view(1, -1, 1, 1)
             key = f"ablate {mode} {channels} {values.flatten().tolist()}"
             stack.enter_context(intervened_layer(
@@ -156,9 +181,7 @@ def patched(
         source = source[None]
     with torch.inference_mode():
         activation = capture(model, source, layer)[layer].detach().clone()
-    chosen = list(range(model.channels(layer))) if channels is None else [int(c) for c in channels]
-    for c in chosen:
-        model.unit(layer, c)
+    chosen = list(range(model.channels(layer))) if channels is None else [model.unit(layer, c).channel for c in channels]
     patch = activation[:, chosen]
 
     def transform(output: torch.Tensor, _images: torch.Tensor | None) -> torch.Tensor:
@@ -185,9 +208,7 @@ def spliced(
     ``images`` are the model's inputs in [0, 1]: put a hand-written detector in place of (or, with
     spare channels, beside) the learned units. ``key`` names the computation (it enters the fingerprint).
     """
-    chosen = [int(c) for c in channels]
-    for c in chosen:
-        model.unit(layer, c)
+    chosen = [model.unit(layer, c).channel for c in channels]
 
     def transform(output: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
         if images is None:

@@ -8,6 +8,7 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
+from ..arguments import whole_number
 from ..models import CircuitModel, Unit
 from .edits import ablated
 
@@ -69,7 +70,7 @@ def response_damage(probe: ClientProbe, intact: np.ndarray, changed: np.ndarray)
 def random_units(model: CircuitModel, layer: str, count: int, generator: np.random.Generator, exclude: Sequence[int] = ()) -> list[Unit]:
     """``count`` distinct random units of ``layer``, none of them in ``exclude``."""
     pool = np.setdiff1d(np.arange(model.channels(layer)), np.asarray(list(exclude), dtype=int))
-    count = min(int(count), len(pool))
+    count = min(whole_number(count, "count", minimum=0), len(pool))
     return model.units(layer, sorted(int(c) for c in generator.choice(pool, count, replace=False)))
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..models import CircuitModel
+from ..stats import pearson
 from .edits import _set_channels, intervened_layer
 
 
@@ -117,7 +118,7 @@ def fit_cleanroom_splice(model: CircuitModel, family: "object", settings: "objec
         (gain, offset), *_ = np.linalg.lstsq(np.stack([x, np.ones_like(x)], axis=1), y, rcond=None)
         gains.append(gain)
         offsets.append(offset)
-        fits.append(np.corrcoef(x, y)[0, 1] if x.std() > 0 and y.std() > 0 else 0.0)
+        fits.append(pearson(x, y))
     return replace(splice, gain=np.asarray(gains), offset=np.asarray(offsets), blank=resting, fit=np.asarray(fits))
 
 

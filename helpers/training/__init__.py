@@ -21,7 +21,7 @@ from .evaluation import class_accuracy, top_examples_purity
 from .fitting import TrainingResult, train_classifier, untrained_classifier
 from .networks import NORMALIZE_MEAN, NORMALIZE_STD, SMALL_NET_LAYERS, SmallConvNet, wrap_small_net
 from .store import (
-    CACHE_FORMAT, STALE_TEMPORARY_SECONDS, TrainedCacheError, clean_stale_temporaries, course_network,
+    CACHE_FORMAT, TrainedCacheError, course_network,
     course_network_settings, folder_fingerprint, load_trained, save_trained, trained_model, trained_model_path,
     trained_model_settings,
 )
@@ -30,7 +30,7 @@ __all__ = [
     "LabelledImages", "shapes_data", "cifar10_data", "folder_data", "load_dataset",
     "NORMALIZE_MEAN", "NORMALIZE_STD", "SMALL_NET_LAYERS", "SmallConvNet", "wrap_small_net",
     "TrainingResult", "train_classifier", "untrained_classifier",
-    "CACHE_FORMAT", "STALE_TEMPORARY_SECONDS", "TrainedCacheError", "clean_stale_temporaries", "save_trained",
+    "CACHE_FORMAT", "TrainedCacheError", "save_trained",
     "load_trained", "folder_fingerprint", "trained_model_settings", "trained_model_path", "trained_model",
     "course_network_settings", "course_network",
     "top_examples_purity", "class_accuracy",

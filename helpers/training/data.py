@@ -1,12 +1,14 @@
 """Labelled data sets: the course's shapes, CIFAR-10 or a folder of images with one subfolder per class."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from ..arguments import whole_number
 from ..config import DATASETS_DIR, is_offline
 from ..download import network_timeout
 from ..images import ImageFolder
@@ -47,6 +49,11 @@ class LabelledImages:
         if cut >= len(self):
             raise ValueError(f"{len(self)} images are too few to split off a test set of {test_fraction:.0%}.")
         test, train = order[:cut], order[cut:]
+        unseen = [name for label, name in enumerate(self.classes) if not bool((self.labels[train] == label).any())]
+        if unseen or cut < 10:
+            warnings.warn(f"{self.name}: " + (f"no training image for class(es) {', '.join(unseen)} (the network cannot learn "
+                          "them); " if unseen else "") + f"the test set holds only {cut} image(s), so its accuracy is noise. "
+                          "Use more images per class.", RuntimeWarning, stacklevel=2)
         return (
             LabelledImages(self.images[train], self.labels[train], self.classes, f"{self.name} (train)"),
             LabelledImages(self.images[test], self.labels[test], self.classes, f"{self.name} (test)"),
@@ -88,7 +95,8 @@ def folder_data(root: str | Path, size: int = 32) -> LabelledImages:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"Image folder {root} does not exist (or is not a folder).")
-    class_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # Hidden folders and macOS's zip debris (__MACOSX) are not classes.
+    class_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != "__MACOSX")
     if len(class_folders) < 2:
         raise ValueError(
             f"{root} needs one subfolder per class (at least two), e.g. {root}/cats/*.jpg and {root}/dogs/*.jpg; "
@@ -110,6 +118,10 @@ def load_dataset(
     dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] | None = None
 ) -> LabelledImages:
     """``"shapes"`` (offline; ``classes`` picks shapes), ``"cifar10"`` (needs the network once) or a folder with one subfolder per class."""
+    count = whole_number(count, "count", minimum=1)
+    size = whole_number(size, "size", minimum=1)
+    if classes is not None and len(classes) == 0:
+        raise ValueError("classes=[] picks no class: leave classes=None for all shapes, or name at least two.")
     if classes is not None and dataset != "shapes":
         raise ValueError("classes= only chooses among the shapes; a folder's classes are its subfolders.")
     if dataset == "shapes":

@@ -3,23 +3,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from ..config import CACHE_DIR, fast_or_full, weights_kind
+from ..files import describe_load_error, file_sha256, make_folder, remove_stale_temporaries, save_or_warn, write_atomically
 from .data import load_dataset
 from .fitting import TrainingResult, train_classifier, untrained_classifier
 from .networks import SmallConvNet, wrap_small_net
 
 #: Version of the trained-network cache format; part of every cache key.
 CACHE_FORMAT = 2
-
-#: A temporary file left by a save older than this (seconds) is an orphan (its writer was killed): removed on the next save.
-STALE_TEMPORARY_SECONDS = 600
 
 
 class TrainedCacheError(ValueError):
@@ -30,75 +26,22 @@ def _settings_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's process: assume it is alive
-    return True
-
-
-def clean_stale_temporaries(folder: str | Path, max_age: float = STALE_TEMPORARY_SECONDS) -> list[Path]:
-    """Remove temporary files of interrupted saves in ``folder``: their writer is gone, or they are older than ``max_age`` s."""
-    import time
-
-    removed = []
-    for temporary in Path(folder).glob(".*.tmp"):
-        parts = temporary.name.split(".")
-        pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
-        try:
-            age = time.time() - temporary.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if (pid is not None and pid != os.getpid() and not _process_alive(pid)) or age > max_age:
-            temporary.unlink(missing_ok=True)
-            removed.append(temporary)
-    return removed
-
-
-def _write_atomically(path: Path, write) -> None:
-    """Call ``write(temporary_path)``, then rename it to ``path``; the temporary file carries our process id."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; a cache is for everyone
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save_trained(result: TrainingResult, path: str | Path) -> Path:
     """Save a trained small network: its weights only (a state dict of tensors) and a JSON file of everything else.
 
     ``path`` holds the weights (``torch.save`` of tensors, loadable with ``weights_only=True``);
     ``path`` with the suffix ``.json`` holds the settings, history, name and the weights' SHA-256.
-    Both are written to temporary files, then renamed; orphans of interrupted saves are removed first.
+    Both are written atomically and readable by every user (:func:`helpers.files.write_atomically`);
+    orphans of interrupted saves are removed first.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(path.parent)
+    make_folder(path.parent)
+    remove_stale_temporaries(path.parent)
     state = {name: tensor.detach().cpu().clone() for name, tensor in result.model.module.state_dict().items()}
-    _write_atomically(path, lambda temporary: torch.save(state, temporary))
+    write_atomically(path, lambda temporary: torch.save(state, temporary))
     record = {"format": CACHE_FORMAT, "name": result.model.name, "settings": result.settings,
-              "history": result.history, "weights_sha256": _file_sha256(path)}
-
-    def write_json(temporary: str) -> None:
-        with open(temporary, "w") as file:
-            json.dump(record, file)
-
-    _write_atomically(_settings_path(path), write_json)
+              "history": result.history, "weights_sha256": file_sha256(path)}
+    write_atomically(_settings_path(path), lambda temporary: temporary.write_text(json.dumps(record), encoding="utf-8"))
     return path
 
 
@@ -121,7 +64,7 @@ def load_trained(path: str | Path) -> TrainingResult:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise TrainedCacheError(f"The trained network {path} cannot be used: its settings file {record_path.name} is missing or damaged "
                                 f"({type(error).__name__}: {error}). Delete both files and train again.") from error
-    if _file_sha256(path) != record.get("weights_sha256"):
+    if file_sha256(path) != record.get("weights_sha256"):
         raise TrainedCacheError(f"The weights file {path} does not match its settings file {record_path.name} "
                                 "(changed, truncated or replaced). Delete both files and train again.")
     try:
@@ -131,8 +74,8 @@ def load_trained(path: str | Path) -> TrainingResult:
         net = SmallConvNet(len(classes), int(state["conv1.weight"].shape[0]))
         net.load_state_dict(state)
     except Exception as error:  # torch's unpickler, a wrong shape, a missing key: all mean a bad file
-        raise TrainedCacheError(f"The weights file {path} cannot be loaded ({type(error).__name__}: "
-                                f"{str(error).splitlines()[0] if str(error) else ''}). Delete it and train again.") from None
+        raise TrainedCacheError(f"The weights file {path} cannot be loaded ({describe_load_error(error)}). "
+                                "Delete it and train again.") from None
     model = wrap_small_net(net, classes, size, name)
     return TrainingResult(model, {k: list(v) for k, v in history.items()}, settings)
 
@@ -210,8 +153,8 @@ def trained_model(
     data = load_dataset(dataset, count=count, size=size, seed=data_seed, classes=classes)
     result = train_classifier(data, width=width, seed=seed, epochs=epochs, progress=progress,
                               name=f"small_net_{label}_w{width}_seed{seed}")
-    if cache:
-        save_trained(result, path)
+    if cache:  # a folder that refuses the file costs a warning, never the finished training
+        save_or_warn(path, lambda target: save_trained(result, target), f"the trained network {result.model.name}")
     return result
 
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ..layers import previous_layer
 from ..models import CircuitModel, Unit
+from ..stats import pearson
 from .expanded import Method, expanded_weights
 
 
@@ -24,13 +25,6 @@ def rotate_grids(grids: torch.Tensor, degrees: float) -> torch.Tensor:
     theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=flat.dtype, device=flat.device).expand(flat.shape[0], 2, 3)
     grid = F.affine_grid(theta, list(flat.shape), align_corners=True)
     return F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=True).reshape(shape)
-
-
-def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.flatten().double(), b.flatten().double()
-    a, b = a - a.mean(), b - b.mean()
-    denominator = float(a.norm() * b.norm())
-    return float(a @ b) / denominator if denominator > 0 else 0.0
 
 
 def spatial_pattern(grids: torch.Tensor) -> torch.Tensor:
@@ -54,9 +48,9 @@ def weight_equivariance(
     if grids_a.shape != grids_b.shape:
         raise ValueError(f"Both units must read the same layer: shapes {tuple(grids_a.shape)} and {tuple(grids_b.shape)}.")
     if mode == "per_input":
-        return _correlation(rotate_grids(grids_a, degrees), grids_b)
+        return pearson(rotate_grids(grids_a, degrees), grids_b)
     if mode == "spatial":
-        return _correlation(rotate_grids(spatial_pattern(grids_a), degrees), spatial_pattern(grids_b))
+        return pearson(rotate_grids(spatial_pattern(grids_a), degrees), spatial_pattern(grids_b))
     raise ValueError(f"mode must be 'per_input' or 'spatial', not {mode!r}.")
 
 

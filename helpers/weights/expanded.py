@@ -177,7 +177,8 @@ def linearized_weights(
     """
     _check_pair(model, from_layer, to_layer)
     size = size or model.input_size
-    channels = list(range(model.channels(to_layer))) if to_channels is None else [int(c) for c in to_channels]
+    channels = (list(range(model.channels(to_layer))) if to_channels is None
+                else [model.unit(to_layer, c).channel for c in to_channels])
     shape = model.layer_shapes(size)[from_layer]
     gradients = []
     starts = range(0, len(channels), chunk)

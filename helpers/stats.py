@@ -1,0 +1,68 @@
+"""Statistics the course computes in many places, written once: correlation, standardizing, circular statistics.
+
+Conventions, everywhere: a series (or column) that never varies correlates 0 with everything (a dead
+unit is not evidence either way); angles are in degrees.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+def _as_float64(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def pearson(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
+    """Pearson correlation of two equally long series, in float64 (0 when either is constant)."""
+    a, b = _as_float64(a).ravel(), _as_float64(b).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"Need two series of the same length, got {a.shape[0]} and {b.shape[0]}.")
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt(float(a @ a) * float(b @ b)))
+    return float(a @ b) / denominator if denominator > 0 else 0.0
+
+
+def standardize_columns(x: torch.Tensor) -> torch.Tensor:
+    """Each column centred and scaled to unit length, so ``standardize_columns(a).T @ standardize_columns(b)`` is a correlation.
+
+    A column that does not vary (its spread below 1e-12 of the largest column's) becomes zeros.
+    """
+    x = x - x.mean(0)
+    scale = x.norm(dim=0)
+    tiny = 1e-12 * max(1.0, float(scale.max())) if scale.numel() else 1.0
+    return torch.where(scale > tiny, x / scale.clamp_min(1e-300), torch.zeros_like(x))
+
+
+def correlation_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation (Ca, Cb) between every column of ``a`` (N, Ca) and every column of ``b`` (N, Cb)."""
+    return standardize_columns(a).T @ standardize_columns(b)
+
+
+def circular_resultant(angles_degrees: Sequence[float] | np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted vector sum of unit vectors at ``angles_degrees`` (O,) for each column of ``weights`` (O, U), and the total weight.
+
+    Its direction is the circular mean; its length over the total weight is one minus the circular variance.
+    """
+    angles = np.radians(np.asarray(angles_degrees, dtype=np.float64))
+    weights = np.asarray(weights, dtype=np.float64)
+    column = weights if weights.ndim > 1 else weights[:, None]
+    vector = (column * np.exp(1j * angles)[:, None]).sum(0)
+    total = column.sum(0)
+    return (vector, total) if weights.ndim > 1 else (vector[0], total[0])
+
+
+def circular_mean(angles_degrees: Sequence[float] | np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted circular mean of ``angles_degrees`` in [0, 360) for each column of ``weights``."""
+    vector, _ = circular_resultant(angles_degrees, weights)
+    return np.degrees(np.angle(vector)) % 360
+
+
+def circular_concentration(angles_degrees: Sequence[float] | np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One minus the weighted circular variance, in [0, 1], for each column of ``weights`` (0 where the weights are all 0)."""
+    vector, total = circular_resultant(angles_degrees, weights)
+    return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
