@@ -33,15 +33,20 @@ CODE_STUB = "# Write your answer here: replace the ... above with your own code.
 
 
 def lessons(names: list[str]) -> list[Path]:
-    """The teacher notebooks to use: all of notebooks/, or those named (with or without .ipynb)."""
+    """The teacher notebooks to use: all of notebooks/, or those named (with or without .ipynb), or paths
+    to teacher notebooks elsewhere."""
     available = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if not names:
         return available
     by_name = {path.stem: path for path in available}
-    unknown = [name for name in names if Path(name).stem not in by_name]
+    unknown = [name for name in names if Path(name).stem not in by_name and not _notebook_file(name)]
     if unknown:
         raise SystemExit(f"Unknown lesson(s) {', '.join(unknown)}; the lessons are {', '.join(by_name)}.")
-    return [by_name[Path(name).stem] for name in names]
+    return [Path(name).resolve() if _notebook_file(name) else by_name[Path(name).stem] for name in names]
+
+
+def _notebook_file(name: str) -> bool:
+    return name.endswith(".ipynb") and Path(name).is_file()
 
 
 def nbgrader(*arguments: str, course: Path, env: dict[str, str] | None = None) -> None:
@@ -60,7 +65,7 @@ def nbgrader(*arguments: str, course: Path, env: dict[str, str] | None = None) -
         raise SystemExit(f"nbgrader {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}")
 
 
-def student_edition(names: list[str], out: Path, course: Path = COURSE) -> list[Path]:
+def student_edition(names: list[str], out: Path, course: Path = COURSE, quiet: bool = False) -> list[Path]:
     """Generate the student edition of the chosen lessons into ``out``; returns the notebooks written."""
     written = []
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +77,8 @@ def student_edition(names: list[str], out: Path, course: Path = COURSE) -> list[
         nbgrader("generate_assignment", path.stem, "--force", course=course)
         shutil.copy2(course / "release" / path.stem / path.name, out / path.name)
         written.append(out / path.name)
-        print(f"student edition: {out / path.name}")
+        if not quiet:
+            print(f"student edition: {out / path.name}")
     return written
 
 
