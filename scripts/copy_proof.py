@@ -144,7 +144,6 @@ def prove(teacher: Path, work: Path, call_seconds: float = 20, budget: float = 1
             for index, cell in enumerate(notebook.cells):
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)
-            report["student_seconds"] = round(time.perf_counter() - start, 1)
             payload, result = work / "payload.json", work / "result.json"
             payload.write_text(json.dumps({"printed": printed(notebook), "exercises": graded,
                                            "call_seconds": call_seconds, "budget": budget}), encoding="utf-8")
@@ -157,6 +156,7 @@ def prove(teacher: Path, work: Path, call_seconds: float = 20, budget: float = 1
         report["problems"].append(f"{type(error).__name__}: {str(error)[-2000:]}")
         return report
     report["pool"] = found["pool"]
+    report["cpu_s"] = {"student edition": found["cpu_student_s"], "candidates": found["cpu_probe_s"]}
     for exercise, attack in zip(graded, found["exercises"]):
         attack["cell"] = exercise["cell"]
         if not exercise["answer_names"]:
@@ -172,7 +172,9 @@ def failures(report: dict) -> list[str]:
     for attack in report["exercises"]:
         where = f"{report['lesson']} {attack['grade_id']}"
         found += [f"{where}: {problem}" for problem in attack["problems"]]
-        found += [f"{where}: full points for {entry}" for entry in attack["full"]]
+        if attack["full"]:
+            shown = "; ".join(attack["full"][:5]) + (f"; and {len(attack['full']) - 5} more" if len(attack["full"]) > 5 else "")
+            found.append(f"{where}: {len(attack['full'])} candidate(s) earn full points: {shown}")
         found += [f"{where}: {leak}" for leak in attack["leaks"]]
         if attack["untried_near"]:
             found.append(f"{where}: {attack['untried_near']} candidates near the teacher's answer left untried "
@@ -183,8 +185,7 @@ def failures(report: dict) -> list[str]:
 def summary(report: dict) -> str:
     """One line per exercise: the answer kinds, candidates tried, and what earned points."""
     lines = [f"{report['lesson']}: {sum(a['tried'] for a in report['exercises'])} candidates "
-             f"in {report.get('seconds', 0):.0f} s (student edition {report.get('student_seconds', 0):.0f} s; "
-             f"pool {report.get('pool', {})})"]
+             f"in {report.get('seconds', 0):.0f} s wall, CPU {report.get('cpu_s', {})} s; pool {report.get('pool', {})}"]
     for attack in report["exercises"]:
         kinds = ", ".join(f"{name}: {kind}" for name, kind in attack["kinds"].items()) or "-"
         lines.append(f"  {attack['grade_id']} ({attack['points']:g} pt; {kinds}): {attack['tried']} tried, "

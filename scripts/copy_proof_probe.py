@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import resource
 import signal
 import time
 import types
@@ -384,6 +385,7 @@ def attack(namespace: dict, pool: Pool, exercise: dict, call_seconds: float, bud
 
 def probe(namespace: dict, payload_path: str, result_path: str) -> None:
     """Run every exercise's attack in grading mode and write the reports to ``result_path`` as JSON."""
+    cpu_start = cpu_seconds()
     with open(payload_path, encoding="utf-8") as file:
         payload = json.load(file)
     os.environ["CIRCUITS_GRADING"] = "1"
@@ -394,7 +396,14 @@ def probe(namespace: dict, payload_path: str, result_path: str) -> None:
     reports = [attack(namespace, pool, exercise, payload["call_seconds"], payload["budget"])
                for exercise in payload["exercises"]]
     with open(result_path, "w", encoding="utf-8") as file:
-        json.dump({"pool": sizes, "exercises": reports}, file)
+        json.dump({"pool": sizes, "exercises": reports, "cpu_student_s": round(cpu_start, 1),
+                   "cpu_probe_s": round(cpu_seconds() - cpu_start, 1)}, file)
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) this kernel and its finished children have used so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_in_kernel(payload_path: str, result_path: str) -> str:

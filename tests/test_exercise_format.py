@@ -172,8 +172,9 @@ def _last_heading(cells: Cells, heading: str) -> int:
 
 
 def checks_are_locked_and_graded(cells: Cells) -> list[str]:
-    """Each code answer is followed by a locked, graded check cell calling a helpers.checks function; its
-    points equal the check's ``points``."""
+    """Each code answer is followed by a locked, graded check cell whose last expression calls one
+    helpers.checks function with the `my_` answer (its value is the score); its points equal the check's
+    ``points``."""
     problems = []
     imported = _check_points(cells)
     for i, cell in enumerate(cells):
@@ -196,6 +197,11 @@ def checks_are_locked_and_graded(cells: Cells) -> list[str]:
                             f"{called[0]} gives {imported[called[0]]}")
         if not re.search(r"\bmy_\w+", text(check)):
             problems.append(f"cell {i + 1}: passes no `my_` answer to the check")
+        body = ast.parse(text(check)).body
+        if not (body and isinstance(body[-1], ast.Expr) and isinstance(body[-1].value, ast.Call)
+                and getattr(body[-1].value.func, "id", "") == called[0]) or text(check).rstrip().endswith(";"):
+            problems.append(f"cell {i + 1}: the check call must be the cell's last expression (its value is the "
+                            "score nbgrader reads)")
     return problems
 
 
@@ -336,6 +342,10 @@ def _unlocked_check(cells: Cells) -> None:
     cells[4]["metadata"]["nbgrader"]["locked"] = False
 
 
+def _score_hidden(cells: Cells) -> None:
+    cells[4]["source"] += ";"
+
+
 def _wrong_points(cells: Cells) -> None:
     cells[4]["metadata"]["nbgrader"]["points"] = 3
 
@@ -344,7 +354,8 @@ BREAKS = {_without_marks: headers_have_marks, _one_implementation: implementatio
           _answer_not_my: answers_are_my_names, _open_hint: hints_fold, _no_rubric: written_answers,
           _no_written_answer: written_answers, _no_study_time: opening, _no_distill_section: opening,
           _two_takeaways: ending, _two_review_questions: ending, _no_review_section: ending,
-          _unlocked_check: checks_are_locked_and_graded, _wrong_points: checks_are_locked_and_graded}
+          _unlocked_check: checks_are_locked_and_graded, _wrong_points: checks_are_locked_and_graded,
+          _score_hidden: checks_are_locked_and_graded}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.__name__)
