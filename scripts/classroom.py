@@ -208,15 +208,15 @@ def _answer_names(source: str) -> list[str]:
 
 def submission(student: Path, teacher: Path, wrong: bool) -> dict:
     """The student edition filled in: every answer cell with the teacher's solution, every written answer
-    with a sentence; with ``wrong``, every second code answer spoiled (SPOIL)."""
+    with a sentence; with ``wrong``, every second answer that a check grades spoiled (SPOIL)."""
     import nbformat
 
     solutions = {cell.metadata["nbgrader"]["grade_id"]: cell.source
                  for cell in nbformat.read(teacher, as_version=4).cells
                  if cell.metadata.get("nbgrader", {}).get("solution")}
     notebook = nbformat.read(student, as_version=4)
-    code_answers = 0
-    for cell in notebook.cells:
+    checked = 0
+    for cell, after in zip(notebook.cells, notebook.cells[1:] + [None]):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id not in solutions:
             continue
@@ -224,9 +224,11 @@ def submission(student: Path, teacher: Path, wrong: bool) -> dict:
             cell.source = WRITTEN
             continue
         cell.source = solutions[grade_id]
-        if wrong and code_answers % 2 == 1:
+        if after is None or after.cell_type != "code" or not after.metadata.get("nbgrader", {}).get("grade"):
+            continue  # an answer no check grades (the student's own choice): always the teacher's
+        if wrong and checked % 2 == 1:
             cell.source += "".join(SPOIL.format(name=name) for name in _answer_names(cell.source))
-        code_answers += 1
+        checked += 1
     return notebook
 
 

@@ -172,7 +172,7 @@ def _last_heading(cells: Cells, heading: str) -> int:
 
 
 def checks_are_locked_and_graded(cells: Cells) -> list[str]:
-    """Each code answer is followed by a locked, graded check cell whose last expression calls one
+    """Each code answer is followed by a written answer graded by hand, or by a locked, graded check cell whose last expression calls one
     helpers.checks function with the `my_` answer (its value is the score); its points equal the check's
     ``points``."""
     problems = []
@@ -182,9 +182,11 @@ def checks_are_locked_and_graded(cells: Cells) -> list[str]:
             continue
         check = cells[i + 1] if i + 1 < len(cells) else None
         meta = grading(check) if check else {}
+        if check and check["cell_type"] == "markdown" and meta.get("grade") and meta.get("solution"):
+            continue  # a choice graded by hand with the written answer after it (the student's own experiment)
         if not (check and check["cell_type"] == "code" and meta.get("grade") and meta.get("locked")
                 and not meta.get("solution")):
-            problems.append(f"cell {i + 1}: not the locked, graded check of answer cell {i}")
+            problems.append(f"cell {i + 1}: not the locked, graded check of answer cell {i} (nor a written answer)")
             continue
         called = re.findall(r"\b(check_\w+)\(", text(check))
         if len(called) != 1:
@@ -192,6 +194,8 @@ def checks_are_locked_and_graded(cells: Cells) -> list[str]:
             continue
         if called[0] not in imported:
             problems.append(f"cell {i + 1}: {called[0]} is not imported from helpers.checks")
+        elif imported[called[0]] is None:
+            problems.append(f"cell {i + 1}: {called[0]} is not an @exercise check of helpers.checks (no `points`)")
         elif imported[called[0]] != meta.get("points"):
             problems.append(f"cell {i + 1}: graded with {meta.get('points')} points but "
                             f"{called[0]} gives {imported[called[0]]}")
@@ -205,8 +209,8 @@ def checks_are_locked_and_graded(cells: Cells) -> list[str]:
     return problems
 
 
-def _check_points(cells: Cells) -> dict[str, float]:
-    """``points`` of every check function the notebook imports from helpers.checks (by importing it)."""
+def _check_points(cells: Cells) -> dict[str, float | None]:
+    """``points`` of every name the notebook imports from helpers.checks (None: not an @exercise check)."""
     import importlib
 
     points = {}
@@ -221,9 +225,7 @@ def _check_points(cells: Cells) -> dict[str, float]:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers.checks"):
                 module = importlib.import_module(node.module)
                 for alias in node.names:
-                    function = getattr(module, alias.name, None)
-                    if hasattr(function, "points"):
-                        points[alias.asname or alias.name] = function.points
+                    points[alias.asname or alias.name] = getattr(getattr(module, alias.name, None), "points", None)
     return points
 
 

@@ -56,6 +56,8 @@ def test_exercises_are_nbgrader_regions_with_graded_checks(path: Path) -> None:
         assert re.search(r"=\s*\.\.\.|^\s+\.\.\.\s*$", before, re.M), \
             f"cell {i} ({meta['grade_id']}): no placeholder (`my_answer = ...`, or a function body of `...`) before the region"
         check = cells[i + 1]
+        if check["cell_type"] == "markdown" and check["metadata"].get("nbgrader", {}).get("solution"):
+            continue  # a choice (the student's own experiment) graded by hand with the written answer after it
         assert check["metadata"].get("nbgrader", {}).get("grade") and check["metadata"]["nbgrader"].get("locked"), \
             f"cell {i + 1} must be the locked, graded check of {meta['grade_id']}"
         assert "check_" in "".join(check["source"]), f"cell {i + 1} must call a helpers.checks function"
