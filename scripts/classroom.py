@@ -275,14 +275,20 @@ def round_trip(names: list[str], folder: Path, course: Path = COURSE) -> list[st
 
 
 def solution_lines(cells: list) -> list[str]:
-    """The lines of a teacher notebook's solutions (code regions and written answers' rubrics) that
-    appear nowhere else in it: what a student edition or a feedback page must never show."""
-    regions = [region for cell in cells for region in SOLUTION.findall(cell.source)]
-    regions += [cell.source for cell in cells if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution")]
-    outside = "\n".join(SOLUTION.sub("", cell.source) for cell in cells
-                         if not (cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution")))
+    """The lines of a teacher notebook's solutions (code and written answers' regions, or the whole text of
+    a written answer without one) that appear nowhere else in it: what no student edition or feedback
+    page may show."""
+    regions, outside = [], []
+    for cell in cells:
+        found = SOLUTION.findall(cell.source)
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution") and not found:
+            regions.append(cell.source)  # nbgrader replaces the whole cell
+        else:
+            regions += found
+            outside.append(SOLUTION.sub("", cell.source))
+    rest = "\n".join(outside)
     lines = {line.strip() for region in regions for line in region.splitlines()}
-    return sorted(line for line in lines if len(line) > 3 and not line.startswith("#") and line not in outside)
+    return sorted(line for line in lines if len(line) > 3 and not line.startswith("#") and line not in rest)
 
 
 def main(argv: list[str]) -> None:

@@ -169,9 +169,10 @@ def attributes(value: object) -> Iterator[tuple[str, object]]:
         if isinstance(member, (property, functools.cached_property, types.FunctionType)):
             try:
                 with time_limit(5), contextlib.redirect_stdout(io.StringIO()):
-                    yield name, getattr(value, name)
+                    inner = getattr(value, name)
             except (Exception, CallTimeout):
                 continue
+            yield name, inner
 
 
 def trivial_functions() -> list[Candidate]:
@@ -272,8 +273,12 @@ class CheckCell:
         self.body = compile(tree, "<check>", "exec")
         self.last = compile(ast.Expression(last.value), "<check>", "eval") if last is not None else None
 
-    def run(self, namespace: dict, seconds: float) -> tuple[float | None, str]:
-        """The check's score with this namespace (None when it raised or ran out of time), and its output."""
+    def run(self, namespace: dict, seconds: float, networks: tuple[torch.nn.Module, ...] = ()) -> tuple[float | None, str]:
+        """The check's score with this namespace (None when it raised or ran out of time), and its output.
+
+        The ``networks`` are put back in the train/eval modes they had: a candidate such as a bound
+        ``train`` method must not change what the next check measures."""
+        modes = [(module, module.training) for network in networks for module in network.modules()]
         out = io.StringIO()
         score: float | None = None
         try:
@@ -287,6 +292,8 @@ class CheckCell:
             out.write(f"\n[copy-proof: the check raised {type(error).__name__}: {error}]")
         finally:
             _close_figures()
+            for module, training in modes:
+                module.training = training
         return score, out.getvalue()
 
 
@@ -335,7 +342,8 @@ def attack(namespace: dict, pool: Pool, exercise: dict, call_seconds: float, bud
         report["problems"].append(f"the teacher's answer cell does not define {missing or 'an answer'}")
         return report
     base = {**namespace, **answers}
-    teacher_score, _ = check.run(dict(base), max(call_seconds, 60))
+    networks = tuple({id(c.value): c.value for c in pool.others if isinstance(c.value, torch.nn.Module)}.values())
+    teacher_score, _ = check.run(dict(base), max(call_seconds, 60), networks)
     report["teacher_score"] = teacher_score
     if teacher_score is None or teacher_score < exercise["points"]:
         report["problems"].append(f"the teacher's answer scores {teacher_score} of {exercise['points']}: "
@@ -352,7 +360,7 @@ def attack(namespace: dict, pool: Pool, exercise: dict, call_seconds: float, bud
             if time.perf_counter() - start > budget:
                 report["untried_near"] += max(0, near - tried_here)
                 break
-            score, output = check.run({**base, name: candidate.value}, call_seconds)
+            score, output = check.run({**base, name: candidate.value}, call_seconds, networks)
             tried_here += 1
             entry = f"{name} = {candidate.origin}" if kind == "function" else \
                 f"{name} = {_short(candidate.value)} ({candidate.origin})"
@@ -375,7 +383,7 @@ def attack(namespace: dict, pool: Pool, exercise: dict, call_seconds: float, bud
             for candidate in [c for c in again if c.value not in known][:50]:
                 if time.perf_counter() - start > budget:
                     break
-                score, _ = check.run({**base, name: candidate.value}, call_seconds)
+                score, _ = check.run({**base, name: candidate.value}, call_seconds, networks)
                 report["tried"] += 1
                 if score is not None and score >= exercise["points"]:
                     report["full"].append(f"{name} = {_short(candidate.value)} ({candidate.origin})")
