@@ -20,7 +20,6 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 HEADER = re.compile(r"^###\s+Exercise\s+(\d+):\s*\S", re.M)
 MARKS = re.compile(r"\*\*Difficulty\*\*\s+[1-5]/5\s+·\s+\*\*Importance\*\*\s+[1-5]/5\s+·\s+\*\*Study time\*\*\s+\d+\s+min")
 DISTILL = re.compile(r"https://distill\.pub/20\d\d/[\w/-]+#[\w-]+")
-MODULE = re.compile(r"^(import|from)\s+helpers\.checks(\.\w+)?\s|helpers\.checks", re.M)
 
 Cells = list[dict]
 
