@@ -10,8 +10,9 @@ environment this script was given (CI: the trained offline model, ``CIRCUITS_FAS
 (``my_...``) replaced by each candidate answer of the same kind as the teacher's answer:
 
 - functions (function exercises): every callable reachable from the notebook's names (imported helpers,
-  their modules' functions, the methods of the course's objects) and functions that do nothing
-  (returning their first argument, zeros, 0 or 1);
+  their modules' functions, the methods of the course's objects) that can be called as the teacher's
+  function is (the others can only fail), and functions that do nothing (returning their first
+  argument, zeros, 0 or 1);
 - numbers, integers, strings: every number printed by any cell (a percentage also as a fraction) and
   every number or string reachable from the names the notebook imports or defines: the values, their
   attributes one level down (fields, and the properties of the course's own classes), the entries of
@@ -126,7 +127,7 @@ def printed(notebook: nbformat.NotebookNode) -> list[tuple[str, str]]:
     return texts
 
 
-def prove(teacher: Path, work: Path, call_seconds: float = 20, budget: float = 120, cell_timeout: int = 1800) -> dict:
+def prove(teacher: Path, work: Path, call_seconds: float = 20, budget: float = 180, cell_timeout: int = 1800) -> dict:
     """Make the student edition of ``teacher``, run it, attack its checks; returns the lesson's report."""
     start = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
@@ -204,7 +205,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("lessons", nargs="*", help="lessons (names in notebooks/ or teacher notebook paths)")
     parser.add_argument("--jobs", type=int, default=1, help="lessons proved at once (default 1)")
     parser.add_argument("--call-timeout", type=float, default=20, help="seconds one check call may take (default 20)")
-    parser.add_argument("--budget", type=float, default=120, help="seconds of candidates per exercise (default 120)")
+    parser.add_argument("--budget", type=float, default=180, help="seconds of candidates per exercise (default 180)")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "copy_proof", help="working folder")
     parser.add_argument("--json", type=Path, help="also write every lesson's report as JSON")
     options = parser.parse_args(argv)

@@ -22,7 +22,7 @@ import signal
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -220,6 +220,25 @@ def kind_of(value: object) -> str:
     return type(value).__name__
 
 
+def callable_like(candidate: object, teacher: Callable) -> bool:
+    """False when ``candidate`` cannot be called the way the teacher's function can (a check calls the
+    answer as its signature says): such a candidate can only fail, so it needs no check call."""
+    try:
+        wanted, offered = inspect.signature(teacher), inspect.signature(candidate)
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in wanted.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = sum(p.default is p.empty for p in positional)
+    keywords = {p.name: None for p in wanted.parameters.values() if p.kind == p.KEYWORD_ONLY and p.default is p.empty}
+    for count in range(required, len(positional) + 1):
+        try:
+            offered.bind(*[None] * count, **keywords)
+            return True
+        except TypeError:
+            continue
+    return False
+
+
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
     scale = float(np.abs(b).max()) if b.size else 0.0
     return float(np.abs(a - b).max()) / (scale or 1.0) if a.size else 0.0
@@ -229,7 +248,8 @@ def candidates_for(pool: Pool, teacher: object, kind: str) -> tuple[list[Candida
     """Candidates of the teacher's kind, nearest to the teacher's answer first; and how many are near it
     (within 10 %, or equal), which must all be tried."""
     if kind == "function":
-        return (pool.callables[:MAX_CALLABLES] + trivial_functions()), len(pool.callables[:MAX_CALLABLES]) + 4
+        callables = [c for c in pool.callables if callable_like(c.value, teacher)][:MAX_CALLABLES] + trivial_functions()
+        return callables, len(callables)
     if kind == "bool":
         return [Candidate(True, "True"), Candidate(False, "False")], 2
     if kind in ("int", "number"):

@@ -8,6 +8,7 @@ wrong answer prints the right one.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import textwrap
 from pathlib import Path
 
@@ -204,3 +205,15 @@ def test_failures_name_each_leak_and_nothing_else(report: dict) -> None:
     found = copy_proof.failures(report)
     assert {line.split(":")[0] for line in found} == {"99_fixture ex2-check", "99_fixture ex3-check",
                                                        "99_fixture ex5-check"}, found
+
+
+def test_a_function_that_cannot_be_called_like_the_answer_is_ruled_out_without_a_check_call() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from copy_proof_probe import callable_like
+
+    def answer(maps, layer, top=3):
+        return maps
+
+    assert callable_like(lambda a, b: 0, answer) and callable_like(lambda a, b, c=None, *rest: 0, answer)
+    assert callable_like(lambda *args, **kwargs: 0, answer)
+    assert not callable_like(lambda a: 0, answer) and not callable_like(lambda a, b, c, d: 0, answer)
