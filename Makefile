@@ -1,7 +1,7 @@
 # The course's two commands (see README.md):
 #   make course   set up everything on a fresh machine, then open JupyterLab on notebooks/
 #   make test     set up the same environment if missing, then run every test and execute every notebook
-# Other targets: make setup, make weights, make test-fast, make student, make autograde, make html,
+# Other targets: make setup, make weights, make test-fast, make student, make autograde, make roundtrip, make html,
 # make benchmark, make strip.
 
 PYTHON ?= python3
@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Where CI and tests keep the notebooks' dataset-example caches (git-ignored).
 export CIRCUITS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: course setup weights test test-fast student autograde html benchmark strip clean
+.PHONY: course setup weights test test-fast student autograde roundtrip html benchmark strip clean
 
 setup: $(STAMP)
 
@@ -31,12 +31,19 @@ course: setup weights
 	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # `make test` is what CI runs, in four stages:
-#  1. unit tests, widget callbacks, notebook hygiene, the classroom round trip, the browser and hub tests;
+#  1. unit tests, widget callbacks, notebook hygiene, the exercise format, the copy-proof tool on a
+#     hand-made lesson, the classroom round trip (lesson 00), the browser and hub tests;
 #  2. every lesson in FULL mode (what students run), one at a time, strict: a failing claim or exercise
 #     check fails; the run's wall time, CPU time and peak memory per lesson go to build/sizing.md;
-#  3. the negative control: every lesson on the same architecture with seeded random weights (fast
-#     mode), claims logged, not raised; and the student edition (nbgrader) on InceptionV1's
-#     architecture with random weights (fast mode): every cell of every lesson runs, exercises unanswered;
+#  3. the controls and the classroom editions, fast mode:
+#     - every lesson on the same architecture with seeded random weights, claims logged, not raised;
+#     - the teacher edition on InceptionV1's architecture with random weights, claims logged, not
+#       raised, checks not strict (a check may fail on random weights): a solution or a check that
+#       crashes there fails the build;
+#     - copy-proof (scripts/copy_proof.py) on the trained offline model: each lesson's student edition
+#       (nbgrader) runs to the end with exercises unanswered, then every number it printed and every
+#       value and function it holds is fed to each check as an answer; none may earn full points
+#       (candidates per lesson: build/copy_proof.json);
 #  4. the claim table: each claim must pass on the trained model and fail on both controls (the same
 #     architecture with random weights, and InceptionV1's architecture with random weights).
 # Two workers share the CPU: OpenMP threads that wait by sleeping instead of spinning keep one process
@@ -46,14 +53,14 @@ PYTEST  := OMP_WAIT_POLICY=PASSIVE CIRCUITS_OFFLINE=1 $(PY) -m pytest -n 2 --dis
 NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=1800
 
 test: setup
-	rm -rf $(CLAIMS) build/student
+	rm -rf $(CLAIMS) build/copy_proof
 	$(PYTEST) tests
 	OMP_WAIT_POLICY=PASSIVE $(PY) scripts/measure_lessons.py --env CIRCUITS_STRICT=1 --env CIRCUITS_CLAIMS_LOG=$(CLAIMS)/trained \
 		--out build/sizing.md
 	CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/control $(PYTEST) $(NBVAL) notebooks
-	$(PY) scripts/classroom.py student --out build/student
-	CIRCUITS_MODEL=inceptionv1 CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/inceptionv1-random \
-		$(PYTEST) $(NBVAL) build/student
+	CIRCUITS_MODEL=inceptionv1 CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_STRICT=0 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/inceptionv1-random \
+		$(PYTEST) $(NBVAL) notebooks
+	OMP_WAIT_POLICY=PASSIVE CIRCUITS_OFFLINE=1 CIRCUITS_FAST=1 $(PY) scripts/copy_proof.py --jobs 2 --json build/copy_proof.json
 	$(PY) scripts/claims_table.py $(CLAIMS)/trained $(CLAIMS)/control --control inceptionv1-random=$(CLAIMS)/inceptionv1-random \
 		--markdown $(CLAIMS)/table.md
 
@@ -62,14 +69,19 @@ test-fast: setup
 	$(PYTEST) tests
 	CIRCUITS_FAST=1 $(PYTEST) $(NBVAL) notebooks
 
-# The classroom editions (see docs/teaching.md): the student edition of every lesson into student/, and
-# autograding of SUBMISSIONS/<student>/<lesson>.ipynb into a table of points (grades.csv).
+# The classroom editions (see docs/teaching.md): the student edition of every lesson into student/;
+# autograding of SUBMISSIONS/<student>/<lesson>.ipynb into a table of points (grades.csv: partial credit
+# per exercise, written answers "to grade by hand") and each student's feedback (feedback/<student>/);
+# and the round trip of every lesson (a correct, a partly wrong and an untouched submission), full mode.
 student: setup
 	$(PY) scripts/classroom.py student --out student
 
 autograde: setup
 	@test -n "$(SUBMISSIONS)" || (echo "usage: make autograde SUBMISSIONS=folder-of-<student>/<lesson>.ipynb"; exit 2)
-	$(PY) scripts/classroom.py autograde $(SUBMISSIONS) --out grades.csv
+	$(PY) scripts/classroom.py autograde $(SUBMISSIONS) --out grades.csv --feedback feedback
+
+roundtrip: setup
+	CIRCUITS_OFFLINE=1 $(PY) scripts/classroom.py roundtrip --out build/roundtrip
 
 html: setup
 	$(PY) scripts/render_course.py
@@ -82,4 +94,4 @@ strip:
 	$(PY) scripts/strip_notebooks.py
 
 clean:
-	rm -rf $(VENV) build site student grades.csv
+	rm -rf $(VENV) build site student grades.csv feedback

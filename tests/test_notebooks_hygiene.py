@@ -47,13 +47,20 @@ def test_exercises_are_nbgrader_regions_with_graded_checks(path: Path) -> None:
     ids = [meta["grade_id"] for _, meta in graders]
     assert len(ids) == len(set(ids)), f"grade ids repeat: {ids}"
     for i, meta in answers:
+        if cells[i]["cell_type"] == "markdown":  # a written answer, graded by hand: nbgrader replaces all of it
+            assert meta.get("grade") and meta.get("points"), f"cell {i} ({meta['grade_id']}): a written answer needs points"
+            continue
         text = "".join(cells[i]["source"])
         before, marker, _ = text.partition("### BEGIN SOLUTION")
         assert marker and "### END SOLUTION" in text, f"cell {i} ({meta['grade_id']}): no solution region"
-        assert re.search(r"=\s*\.\.\.", before), f"cell {i} ({meta['grade_id']}): no `answer = ...` placeholder before the region"
+        assert re.search(r"=\s*\.\.\.|^\s+\.\.\.\s*$", before, re.M), \
+            f"cell {i} ({meta['grade_id']}): no placeholder (`my_answer = ...`, or a function body of `...`) before the region"
         check = cells[i + 1]
+        if check["cell_type"] == "markdown" and check["metadata"].get("nbgrader", {}).get("solution"):
+            continue  # a choice (the student's own experiment) graded by hand with the written answer after it
         assert check["metadata"].get("nbgrader", {}).get("grade") and check["metadata"]["nbgrader"].get("locked"), \
             f"cell {i + 1} must be the locked, graded check of {meta['grade_id']}"
         assert "check_" in "".join(check["source"]), f"cell {i + 1} must call a helpers.checks function"
+        assert check["metadata"]["nbgrader"].get("points"), f"cell {i + 1}: a graded check needs points"
     shown = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and re.search(r"<summary>\s*Solution", "".join(c["source"]))]
     assert not shown, f"cells {shown} print solutions; the teacher edition keeps them in nbgrader regions only"
