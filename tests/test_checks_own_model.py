@@ -6,7 +6,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from helpers.checks.own_model import check_confusion_matrix, check_training_step, confusion_counts, training_step
+from torch import nn
+
+from helpers import wrap_model
+from helpers.checks.own_model import (
+    check_confusion_matrix, check_training_step, check_wrapped, confusion_counts, training_step,
+)
 
 
 def confusion(net, data) -> torch.Tensor:
@@ -60,3 +65,26 @@ def test_wrong_training_steps_lose_points(wrong) -> None:
 
 def test_placeholder_is_not_attempted(exercise_probe) -> None:
     exercise_probe.not_attempted(lambda: check_confusion_matrix(...), lambda: check_training_step(lambda *a: None))
+
+
+def _module():
+    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
+                         nn.Conv2d(6, 12, 3, padding=1), nn.BatchNorm2d(12), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 4)).eval()
+
+
+def test_wrapped(strict: None) -> None:
+    torch.manual_seed(0)
+    module = _module()
+    module[4].running_mean.fill_(0.3)  # so that the batch norm's output has negative values
+    assert check_wrapped(module, wrap_model(module, {"first": "2", "second": "5"}, input_size=32))
+    wrong = [
+        wrap_model(module, {"first": "2", "second": "4"}, input_size=32),  # the batch norm, before the ReLU
+        wrap_model(module, {"first": "2", "second": "3"}, input_size=32),  # the convolution
+        wrap_model(module, {"first": "0", "second": "2"}, input_size=32),  # the first ReLU
+        wrap_model(_module(), {"first": "2", "second": "5"}, input_size=32),  # another module
+        module, "5", 5,
+    ]
+    for answer in wrong:
+        with pytest.raises(AssertionError):
+            check_wrapped(module, answer)

@@ -14,10 +14,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..activations import capture
 from ..models import CircuitModel, wrap_model
 from ..training import LabelledImages, shapes_data, untrained_classifier
 from ..training.networks import SmallConvNet
-from . import Grade, call_answer, exercise, expect, expect_close
+from . import Grade, call_answer, exercise, expect, expect_close, passed
 
 
 def predictions(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
@@ -113,3 +114,33 @@ def check_training_step(my_training_step: Callable) -> Grade:
                 expect_close(theirs_parameter.detach(), mine.detach(), f"the weights {parameter} after the steps",
                              rtol=1e-3, atol=1e-6, hint=hint)
     return grade
+
+
+@exercise
+def check_wrapped(module: torch.nn.Module, answer: CircuitModel) -> bool:
+    """Exercise 4: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
+    expect(isinstance(answer, CircuitModel), f"wrap_model returns a CircuitModel; you passed {type(answer).__name__}.",
+           "my_wrapped = wrap_model(exercise_module, {...}, input_size=32)")
+    expect(answer.module is module, "Wrap the module you were given, not a new copy of it.")
+    expect("second" in answer.layer_names, f"The wrapped model has no layer called 'second' (its layers: {answer.layer_names}).",
+           "The dictionary given to wrap_model maps the course's names to module paths: {'first': ..., 'second': ...}.")
+    relus = [m for m in module.modules() if isinstance(m, torch.nn.ReLU)]
+    expect(len(relus) >= 2, "The module should have two ReLUs.")
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    seen: list[torch.Tensor] = []
+    hook = relus[1].register_forward_hook(lambda _m, _i, output: seen.append(output.detach().clone()))
+    try:
+        with torch.no_grad():
+            module(answer.preprocess(x))
+    finally:
+        hook.remove()
+    want = seen[0]
+    with torch.no_grad():
+        got = capture(answer, x, "second")["second"]
+    expect(got.shape == want.shape, f"Layer 'second' gives maps of shape {tuple(got.shape[1:])}, but the second ReLU's are "
+           f"{tuple(want.shape[1:])}.", "print(exercise_module) lists the module paths: '0', '1', ...")
+    expect(bool((got >= 0).all()), "Layer 'second' has negative values: it reads a layer before the ReLU.",
+           "Point it at the second ReLU itself.")
+    expect(torch.allclose(got, want, atol=1e-5), "Layer 'second' does not read the second ReLU's output.",
+           "print(exercise_module) lists the module paths: '0', '1', ...")
+    return passed(f"{answer.name}'s layer 'second' is the second ReLU: every course tool can use it now.")
