@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.nn import functional as F
-
 from torch import nn
+from torch.nn import functional as F
 
 from helpers import wrap_model
 from helpers.checks.own_model import (

@@ -60,3 +60,7 @@ def test_wrong_correlation_methods_lose_points(wrong) -> None:
 
 def test_placeholder_is_not_attempted(exercise_probe) -> None:
     exercise_probe.not_attempted(lambda: check_linear_cka(...), lambda: check_correlation_matrix(lambda a, b: None))
+
+
+def test_a_result_that_is_not_a_number_loses_points() -> None:
+    assert check_linear_cka(lambda x, y: {"cka": 1.0}) == 0

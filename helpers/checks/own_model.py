@@ -18,7 +18,7 @@ from ..activations import capture
 from ..models import CircuitModel, wrap_model
 from ..training import LabelledImages, shapes_data, untrained_classifier
 from ..training.networks import SmallConvNet
-from . import Grade, call_answer, exercise, expect, expect_close, passed
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close, passed
 
 
 def predictions(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
@@ -81,8 +81,10 @@ def _stepped(step: Callable, net: nn.Module, batches: list[tuple[torch.Tensor, t
     losses = []
     for images, labels in batches:
         loss = call_answer(step, net, images.clone(), labels.clone(), optimizer) if returns_loss else step(net, images, labels, optimizer)
-        expect(torch.as_tensor(loss).numel() == 1, "Your function should return the loss: one number.")
-        losses.append(float(loss))
+        try:
+            losses.append(float(loss))
+        except (TypeError, ValueError, RuntimeError):
+            raise ExerciseError(f"Your function should return the loss: one number, not {type(loss).__name__}.") from None
     return losses, net
 
 

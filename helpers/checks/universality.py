@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from ..universality import correlation_matrix, linear_cka
-from . import Grade, call_answer, exercise, expect, expect_close
+from . import ExerciseError, Grade, call_answer, exercise, expect_close
 
 #: Colour fraction above which a stem filter counts as almost pure colour, and below which almost pure grey.
 PURE_COLOUR, PURE_GREY = 0.9, 0.3
@@ -30,6 +30,14 @@ def _latent_pair(count: int, width_a: int, width_b: int, seed: int) -> tuple[tor
 def _orthogonal(size: int, seed: int) -> torch.Tensor:
     q, _ = torch.linalg.qr(torch.randn(size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
     return q
+
+
+def _one_number(answer: object, hint: str) -> float:
+    """The student's result as a float, or a failed part saying it should be one number."""
+    try:
+        return float(answer)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError(f"Your function should return one number, not {type(answer).__name__}.\nHint: {hint}") from None
 
 
 @exercise(points=3)
@@ -51,9 +59,8 @@ def check_linear_cka(my_linear_cka: Callable) -> Grade:
     }
     for name, (first, second) in cases.items():
         with grade.part(name):
-            answer = call_answer(my_linear_cka, first.clone(), second.clone())
-            expect(torch.as_tensor(answer).numel() == 1, "Your function should return one number.", hint)
-            expect_close(float(answer), linear_cka(first, second), "CKA", rtol=1e-4, atol=1e-6, hint=hint)
+            answer = _one_number(call_answer(my_linear_cka, first.clone(), second.clone()), hint)
+            expect_close(answer, linear_cka(first, second), "CKA", rtol=1e-4, atol=1e-6, hint=hint)
     return grade
 
 

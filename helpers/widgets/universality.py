@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import ipywidgets as widgets
-import numpy as np
 import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
