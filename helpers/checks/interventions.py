@@ -1,72 +1,121 @@
-"""Self-checks for lesson 09's exercises (interventions)."""
+"""Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook.
+
+Each check registers the student's hook on layers the notebook never uses (a small hand-built network
+whose answer is known, and other layers and units of the active model), runs the network and compares
+its logits with the course's own ``with``-block interventions (:func:`~helpers.interventions.ablated`,
+:func:`~helpers.interventions.patched`). Every tensor is made on the model's device.
+"""
 from __future__ import annotations
 
-import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-from ..interventions import ClientProbe, ablated, attribution, logits_of, prediction_change, probe_responses, response_damage
-from ..models import CircuitModel, Unit
-from . import expect, exercise, passed
+from ..activations import capture
+from ..interventions import ablated, logits_of, patched
+from ..layers import layer_at_depth
+from ..models import CircuitModel, wrap_model
+from . import Grade, call_answer, exercise, expect, expect_close
+
+SIZE = 8
 
 
-@exercise
-def check_strongest_member_ablation(model: CircuitModel, probe: ClientProbe, candidates: Sequence[Unit],
-                                    means: torch.Tensor, answer: object) -> bool:
-    """Exercise 1: the candidate member whose mean ablation alone changes the client's curve response most."""
-    candidates = [model.unit(u) for u in candidates]
-    expect(len(candidates) > 0 and len(probe.units) > 0,
-           "This model has no curve family (or no client) to ablate, so there is nothing to find.",
-           "On random weights that is expected; with trained weights, rerun the family cell.")
-    expect(answer is not None, "Your answer is None: name one unit of candidates_1.")
+def hand_built_network() -> CircuitModel:
+    """a (3 -> 4 units, 1x1, ReLU) and b (4 -> 2 units, 3x3, ReLU), then a linear classifier: a:i copies colour i % 3."""
+    first, second = nn.Conv2d(3, 4, 1, bias=False), nn.Conv2d(4, 2, 3, padding=1)
+    head = nn.Linear(2, 3)
+    with torch.no_grad():
+        first.weight.zero_()
+        for i in range(4):
+            first.weight[i, i % 3] = i + 1
+        second.weight.copy_(torch.linspace(-1, 1, second.weight.numel()).reshape(second.weight.shape))
+        second.bias.copy_(torch.tensor([0.5, -0.25]))
+        head.weight.copy_(torch.tensor([[1.0, -1.0], [0.5, 2.0], [-1.0, 0.25]]))
+        head.bias.zero_()
+    module = nn.Sequential(first, nn.ReLU(), second, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), head).eval()
+    return wrap_model(module, {"a": "1", "b": "3"}, name="hand_built", input_size=SIZE)
+
+
+def _images(model: CircuitModel, count: int, seed: int) -> torch.Tensor:
+    size = model.input_size
+    return torch.rand(count, 3, size, size, generator=torch.Generator().manual_seed(seed)).to(model.device)
+
+
+def _layer_module(model: CircuitModel, layer: str) -> nn.Module:
+    return model.module.get_submodule(model.layer(layer).module_path)
+
+
+def _with_hook(model: CircuitModel, layer: str, hook: object, images: torch.Tensor) -> torch.Tensor:
+    expect(callable(hook), f"Your function should return a hook (a function), not {type(hook).__name__}.",
+           "Define `def hook(module, inputs, output): ...` inside your function and return it.")
+    handle = _layer_module(model, layer).register_forward_hook(hook)
     try:
-        chosen = model.unit(answer)
-    except (KeyError, ValueError, TypeError) as error:
-        expect(False, f"{answer!r} is not a unit of {model.name}: {error}", "Answer with one element of candidates_1.")
-    expect(chosen in candidates, f"{chosen} is not one of the candidates.", "Pick the answer among candidates_1.")
-    intact = probe_responses(model, probe)
-    changes = {u: response_damage(probe, intact, probe_responses(model, probe, ablate=[u], means=means))["curves"] for u in candidates}
-    best = max(changes, key=changes.get)
-    expect(chosen == best, f"Ablating {chosen} changes the client's curve response by {changes[chosen]:.3f}; another member "
-           f"changes it more.", "Measure every candidate with response_damage(...)['curves'] and take the largest.")
-    return passed(f"ablating {chosen} alone changes the client's curve response by {changes[chosen]:.3f}, more than any other candidate.")
+        return logits_of(model, images)
+    except Exception as error:  # the student's hook failed inside the forward pass
+        expect(False, f"Running the network with your hook raised {type(error).__name__}: {error}")
+    finally:
+        handle.remove()
 
 
-@exercise
-def check_prediction_kl(model: CircuitModel, units: Sequence[Unit], images: torch.Tensor, answer: object) -> bool:
-    """Exercise 2: the mean KL(intact || zero-ablated) of the class distributions on ``images``, in nats."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = float(answer)
-    expect(isinstance(answer, (int, float, np.floating, np.integer)) and not isinstance(answer, bool),
-           f"Expected a number (nats), got {type(answer).__name__}.")
-    value = float(answer)
-    expect(math.isfinite(value) and value >= 0, f"{value} cannot be a KL divergence: it is never negative.")
-    reference = logits_of(model, images)
-    with ablated(model, list(units)):
-        zeroed = logits_of(model, images)
-    truth = prediction_change(reference, zeroed).kl
-    expect(abs(value - truth) <= 1e-3 * truth + 1e-7,
-           f"{value:.6f} nats is not the mean KL(intact || zero-ablated) on these images.",
-           "Zero ablation is ablated(model, units) with no mode; KL(p || q) = sum p (log p - log q), averaged over images. "
-           "Check the order (intact first) and that you average, not sum.")
-    return passed(f"zero-ablating the units moves the predictions by {truth:.5f} nats on average.")
+def _held_out_units(model: CircuitModel, depth: float, count: int, seed: int) -> tuple[str, list[int]]:
+    layer = layer_at_depth(model, depth)
+    channels = np.random.default_rng(seed).choice(model.channels(layer), size=min(count, model.channels(layer)), replace=False)
+    return layer, sorted(int(c) for c in channels)
 
 
-@exercise
-def check_top_attribution(model: CircuitModel, unit: str | Unit, image: torch.Tensor, position: tuple[int, int], answer: object) -> bool:
-    """Exercise 3: the input channel with the largest activation x weight contribution to ``unit`` at ``position``."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1 and not answer.is_floating_point():
-        answer = int(answer)
-    expect(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
-           f"Expected a channel number (int), got {type(answer).__name__}.",
-           "Use int(...) on the argmax of the attribution's per_input row.")
-    found = attribution(model, unit, image, [tuple(position)])
-    row = found.per_input[0]
-    channel = int(answer)
-    expect(0 <= channel < row.numel(), f"{found.input_layer} has channels 0..{row.numel() - 1}; {channel} is not one of them.")
-    best = int(row.argmax())
-    expect(channel == best, f"{found.input_layer}:{channel} contributes {float(row[channel]):+.3f}; another input contributes more.",
-           "Sum each input's map over positions (per_input) and take the largest, not the largest activation or weight alone.")
-    return passed(f"{found.input_layer}:{channel} carries {float(row[channel]):+.3f} of {found.unit}'s input there.")
+@exercise(points=3)
+def check_ablation_hook(my_ablation_hook: Callable, model: CircuitModel) -> Grade:
+    """Exercise 1: my_ablation_hook(channels, values) returns a forward hook that holds those channels of a layer at values."""
+    grade = Grade()
+    hint = ("The hook gets (module, inputs, output): return a copy of output whose channels (dimension 1) hold "
+            "values, one per channel, the same at every image and position.")
+    small = hand_built_network()
+    cases: list[tuple[str, CircuitModel, str, list[int], str]] = [
+        ("a hand-built network, two units zeroed", small, "a", [1, 3], "zero"),
+        ("a hand-built network, one unit held at a value", small, "b", [0], "mean"),
+    ]
+    for depth, seed, mode in ((0.2, 1, "zero"), (0.6, 2, "mean")):
+        layer, channels = _held_out_units(model, depth, 5, seed)
+        cases.append((f"{model.name}'s {layer}, five units {'zeroed' if mode == 'zero' else 'held at values'}",
+                      model, layer, channels, mode))
+    for index, (name, net, layer, channels, mode) in enumerate(cases):
+        with grade.part(name):
+            images = _images(net, 4, seed=40 + index)
+            values = (torch.zeros(len(channels)) if mode == "zero" else
+                      torch.rand(len(channels), generator=torch.Generator().manual_seed(50 + index)) + 0.5).to(net.device)
+            means = torch.zeros(net.channels(layer), device=net.device)
+            means[channels] = values
+            with ablated(net, net.units(layer, channels), mode=mode, means=means if mode == "mean" else None):
+                reference = logits_of(net, images)
+            hook = call_answer(my_ablation_hook, list(channels), values.clone())
+            expect_close(_with_hook(net, layer, hook, images), reference, "the logits with your hook", rtol=1e-4, atol=1e-5,
+                         hint=hint)
+    return grade
+
+
+@exercise(points=2)
+def check_patch_hook(my_patch_hook: Callable, model: CircuitModel) -> Grade:
+    """Exercise 2: my_patch_hook(source_activation, channels) returns a forward hook that puts the source's activation in those channels."""
+    grade = Grade()
+    hint = ("Return a copy of output whose channels hold source_activation's same channels (dimension 1); one source "
+            "image broadcasts over the whole batch.")
+    small = hand_built_network()
+    cases: list[tuple[str, CircuitModel, str, Sequence[int], int]] = [
+        ("a hand-built network, two units patched image by image", small, "a", [0, 2], 3),
+        ("a hand-built network, one source image for the whole batch", small, "b", [1], 1),
+    ]
+    layer, channels = _held_out_units(model, 0.4, 6, seed=3)
+    cases.append((f"{model.name}'s {layer}, six units patched", model, layer, channels, 3))
+    for index, (name, net, layer, channels, sources) in enumerate(cases):
+        with grade.part(name):
+            images, source = _images(net, 3, seed=60 + index), _images(net, sources, seed=70 + index)
+            with patched(net, layer, source, list(channels)):
+                reference = logits_of(net, images)
+            with torch.inference_mode():
+                activation = capture(net, source, layer)[layer].clone()
+            hook = call_answer(my_patch_hook, activation, list(channels))
+            expect_close(_with_hook(net, layer, hook, images), reference, "the logits with your hook", rtol=1e-4, atol=1e-5,
+                         hint=hint)
+    return grade

@@ -1,78 +1,128 @@
-"""Self-checks for the exercises of lesson 08 (your own model and data set).
+"""Self-checks for the exercises of lesson 09 (your own model and data set): a confusion matrix and a training step.
 
-Each check recomputes the right answer from the network and images passed in, so it works for any
-settings, any seed and any data set, and rejects answers typed in from another run.
+Each check calls the student's function on networks and data the notebook never shows (an untrained
+small network on shapes of another seed, hand-built networks whose predictions are known, fresh
+copies of small networks stepped side by side) and compares it with the course's implementation here.
 """
 from __future__ import annotations
 
+import copy
+from typing import Callable
+
 import numpy as np
 import torch
+from torch import nn
+from torch.nn import functional as F
 
-from . import exercise, expect, passed
 from ..activations import capture
-from ..models import CircuitModel
-from ..training import LabelledImages
+from ..models import CircuitModel, wrap_model
+from ..training import LabelledImages, shapes_data, untrained_classifier
+from ..training.networks import SmallConvNet
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close, passed
 
 
 def predictions(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
-    """The class index the network predicts for every image of ``data``."""
+    """The class index the network predicts for every image of ``data`` (on the CPU)."""
     with torch.no_grad():
-        return torch.cat([model(data.images[start : start + batch_size]).argmax(1) for start in range(0, len(data), batch_size)])
+        return torch.cat([model(data.images[start : start + batch_size]).argmax(1).cpu()
+                          for start in range(0, len(data), batch_size)])
 
 
-def _class_name(answer: object, data: LabelledImages, what: str) -> str:
-    expect(isinstance(answer, str), f"Answer with a class name (a string such as {data.classes[0]!r}), not {type(answer).__name__}.")
-    expect(answer in data.classes, f"{answer!r} is not a class of this data set.", f"The classes are {data.classes}.")
-    return answer
+def confusion_counts(model: CircuitModel, data: LabelledImages) -> np.ndarray:
+    """How many images of each true class (rows) the network gives each class (columns): (classes, classes)."""
+    k = len(data.classes)
+    pairs = data.labels.cpu() * k + predictions(model, data)
+    return torch.bincount(pairs, minlength=k * k).reshape(k, k).numpy()
 
 
-@exercise
-def check_most_confused(model: CircuitModel, data: LabelledImages, true_class: str, answer: str) -> bool:
-    """Exercise 1: the class that the network most often predicts, wrongly, for images of ``true_class``."""
-    expect(true_class in data.classes, f"{true_class!r} is not a class of this data set: {data.classes}.")
-    answer = _class_name(answer, data, "confused")
-    index = data.classes.index(true_class)
-    predicted = predictions(model, data)[data.labels == index]
-    counts = torch.bincount(predicted, minlength=len(data.classes)).numpy().astype(float)
-    expect(answer != true_class, f"{true_class!r} is the right class; the question asks which WRONG class it is taken for.",
-           "Leave out the predictions that are right before counting.")
-    counts[index] = -1
-    expect(counts.max() > 0, f"The network gets every {true_class} image right: it takes them for no other class.",
-           "Ask about a class it gets wrong sometimes (the one with the lowest accuracy).")
-    mine = counts[data.classes.index(answer)]
-    expect(mine == counts.max(),
-           f"The network takes {int(mine)} of the {len(predicted)} {true_class} images for {answer!r}; another class is chosen more often.",
-           f"Predict every {true_class} image (model(images).argmax(1)), then count the predictions per class.")
-    return passed(f"{true_class} images are most often mistaken for {answer} ({int(mine)} of {len(predicted)}).")
+def training_step(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
+    """One step of gradient descent on the cross-entropy of ``net``'s logits; returns the loss before the step."""
+    loss = F.cross_entropy(net(images), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
 
 
-def class_mean_activation(model: CircuitModel, data: LabelledImages, layer: str) -> np.ndarray:
-    """Mean activation (over images of each class and positions) of every unit of ``layer``: (classes, C)."""
+def _always(class_index: int, classes: list[str], size: int) -> CircuitModel:
+    """A hand-built network that gives every image the same class: its confusion matrix is known."""
+    head = nn.Linear(2, len(classes))
     with torch.no_grad():
-        maps = torch.cat([capture(model, data.images[start : start + 256], layer)[layer].mean(dim=(2, 3))
-                          for start in range(0, len(data), 256)])
-    return np.stack([maps[data.labels == c].mean(0).numpy() for c in range(len(data.classes))])
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[class_index] = 1.0
+    module = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), head).eval()
+    return wrap_model(module, {"conv": "1"}, name=f"always_{classes[class_index]}", input_size=size, labels=classes)
 
 
-@exercise
-def check_top_unit_for_class(model: CircuitModel, data: LabelledImages, layer: str, class_name: str, answer: int) -> bool:
-    """Exercise 2: the unit of ``layer`` whose mean activation on ``class_name`` images is highest."""
-    expect(class_name in data.classes, f"{class_name!r} is not a class of this data set: {data.classes}.")
-    means = class_mean_activation(model, data, layer)[data.classes.index(class_name)]
-    expect(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool) and 0 <= int(answer) < len(means),
-           f"Answer with a channel number of {layer}, an int from 0 to {len(means) - 1}.")
-    best = int(means.argmax())
-    expect(int(answer) == best,
-           f"Unit {layer}:{answer} averages {means[int(answer)]:.3f} on {class_name} images; another unit averages more.",
-           "Capture the layer on the images of that class only, average over images and positions, take the argmax.")
-    return passed(f"{layer}:{best} is the unit that responds most to {class_name}s (mean {means[best]:.3f}).")
+@exercise(points=2)
+def check_confusion_matrix(my_confusion_matrix: Callable) -> Grade:
+    """Exercise 1: my_confusion_matrix(net, data) counts the images of each true class (rows) given each class (columns)."""
+    grade = Grade()
+    hint = "Predict every image (net(images).argmax(1)); add 1 at [true label, predicted class] for each image."
+    data = shapes_data(count=96, seed=77)
+    few = shapes_data(count=40, seed=78, classes=["circle", "line", "corner"])
+    cases = {
+        "an untrained small network on shapes it never saw": (untrained_classifier(data, width=4, seed=5).model, data),
+        "a network that always answers one class": (_always(2, list(few.classes), few.size), few),
+        "another network on three classes": (untrained_classifier(few, width=4, seed=6).model, few),
+    }
+    for name, (net, images) in cases.items():
+        with grade.part(name):
+            answer = call_answer(my_confusion_matrix, net, images)
+            expect_close(answer, confusion_counts(net, images), "confusion matrix", rtol=0, atol=0.5, hint=hint)
+    return grade
+
+
+def _stepped(step: Callable, net: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
+             make_optimizer: Callable[[nn.Module], torch.optim.Optimizer], returns_loss: bool) -> tuple[list[float], nn.Module]:
+    net = copy.deepcopy(net)
+    optimizer = make_optimizer(net)
+    losses = []
+    for images, labels in batches:
+        loss = call_answer(step, net, images.clone(), labels.clone(), optimizer) if returns_loss else step(net, images, labels, optimizer)
+        try:
+            losses.append(float(loss))
+        except (TypeError, ValueError, RuntimeError):
+            raise ExerciseError(f"Your function should return the loss: one number, not {type(loss).__name__}.") from None
+    return losses, net
+
+
+@exercise(points=3)
+def check_training_step(my_training_step: Callable) -> Grade:
+    """Exercise 2: my_training_step(net, images, labels, optimizer) takes one gradient step on the cross-entropy and returns the loss."""
+    grade = Grade()
+    hint = ("Compute the logits and F.cross_entropy, clear the old gradients (optimizer.zero_grad()), "
+            "loss.backward(), optimizer.step(), and return loss.item().")
+    data = shapes_data(count=48, seed=91)
+    inputs = (data.images - 0.5) / 0.5
+    batches = [(inputs[i : i + 16], data.labels[i : i + 16]) for i in range(0, 48, 16)]
+    torch.manual_seed(3)
+    small = SmallConvNet(len(data.classes), width=4).train()
+    torch.manual_seed(4)
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(3 * data.size * data.size, len(data.classes)))
+    cases = {
+        "a small conv network, three steps of SGD with momentum":
+            (small, lambda net: torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)),
+        "the same network, three steps of Adam": (small, lambda net: torch.optim.Adam(net.parameters(), lr=1e-3)),
+        "a linear classifier, three steps of plain SGD": (linear, lambda net: torch.optim.SGD(net.parameters(), lr=0.1)),
+    }
+    for name, (net, make_optimizer) in cases.items():
+        with grade.part(name):
+            losses, theirs = _stepped(my_training_step, net, batches, make_optimizer, returns_loss=True)
+            reference_losses, ours = _stepped(training_step, net, batches, make_optimizer, returns_loss=False)
+            expect_close(losses, reference_losses, "the returned losses", rtol=1e-4, atol=1e-6, hint=hint)
+            for (parameter, mine), theirs_parameter in zip(ours.named_parameters(), theirs.parameters()):
+                expect_close(theirs_parameter.detach(), mine.detach(), f"the weights {parameter} after the steps",
+                             rtol=1e-3, atol=1e-6, hint=hint)
+    return grade
 
 
 @exercise
 def check_wrapped(module: torch.nn.Module, answer: CircuitModel) -> bool:
-    """Exercise 3: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
+    """Exercise 4: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
     expect(isinstance(answer, CircuitModel), f"wrap_model returns a CircuitModel; you passed {type(answer).__name__}.",
-           "answer = wrap_model(exercise_module, {...}, input_size=32)")
+           "my_wrapped = wrap_model(exercise_module, {...}, input_size=32)")
     expect(answer.module is module, "Wrap the module you were given, not a new copy of it.")
     expect("second" in answer.layer_names, f"The wrapped model has no layer called 'second' (its layers: {answer.layer_names}).",
            "The dictionary given to wrap_model maps the course's names to module paths: {'first': ..., 'second': ...}.")
