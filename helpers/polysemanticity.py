@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .activations import capture
 from .dataset_examples import DatasetExamples
-from .dictionary import top_examples
+from .dictionary import PeakCodes
 from .images import ImageSource
 from .models import CircuitModel, Unit
 
@@ -281,18 +281,18 @@ def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | N
     return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, k, -1))
 
 
-def code_facet_scores(codes: torch.Tensor, map_size: tuple[int, int], features: FeatureMaps, k: int) -> torch.Tensor:
-    """The facet score of anything with a value per image and position, laid out as
-    :func:`helpers.dictionary.layer_vectors` does (``codes`` (N*h*w, n): a sparse dictionary's codes,
-    or a layer's own units), from each column's ``k`` top images: (n,), NaN for a column active on
-    fewer than ``k`` images. Scoring units and dictionary features the same way makes them comparable."""
+def code_facet_scores(peaks: PeakCodes, features: FeatureMaps, k: int) -> torch.Tensor:
+    """The facet score of every column of :class:`helpers.dictionary.PeakCodes` (a sparse dictionary's
+    features, or a layer's own units, from :func:`helpers.dictionary.scan_peaks`), from each column's ``k``
+    top images: (n,), NaN for a column active on fewer than ``k`` images. Scoring units and dictionary
+    features the same way makes them comparable."""
     if k < 2:
         raise ValueError(f"The facet score needs at least two top examples, got k={k}.")
-    images, positions = top_examples(codes, map_size, k)
-    scores = torch.full((codes.shape[1],), float("nan"))
+    images, positions = peaks.top(k)
+    scores = torch.full((images.shape[0],), float("nan"))
     complete = (images >= 0).all(1)
     if bool(complete.any()):
-        points = features.at(images[complete].flatten(), positions[complete].reshape(-1, 2), map_size)
+        points = features.at(images[complete].flatten(), positions[complete].reshape(-1, 2), peaks.map_size)
         scores[complete] = _mean_cosine_distance(points.view(int(complete.sum()), k, -1))
     return scores
 
