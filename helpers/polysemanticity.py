@@ -346,7 +346,9 @@ def class_votes(model: CircuitModel, layer: str) -> torch.Tensor:
 
     For the last layer these are the classifier's weights; for the layer before, the classifier's
     weights times the expanded weights into the last layer, summed over the spatial grid (the
-    effect of the unit firing evenly everywhere, which the final average pooling sees).
+    effect of the unit firing evenly everywhere, which the final average pooling sees). Without a
+    closed form (InceptionV1's mixed4e, two layers before the last) the grids are linearized a few
+    output channels at a time and summed at once: only (channels, channels) numbers are kept.
     """
     from .weights import expanded_weights
 
@@ -354,5 +356,15 @@ def class_votes(model: CircuitModel, layer: str) -> torch.Tensor:
     votes = classifier_weights(model)
     if model.layer(layer).name == last:
         return votes
-    grids = expanded_weights(model, layer, last)  # (last channels, layer channels, k, k)
-    return votes @ grids.sum(dim=(2, 3))
+    try:
+        summed = expanded_weights(model, layer, last, method="analytic").sum(dim=(2, 3))  # (last channels, channels)
+    except ValueError:  # no closed form: linearize in chunks of output channels
+        outputs = range(model.channels(last))
+        summed = torch.cat([
+            expanded_weights(model, layer, last, method="linearized", to_channels=outputs[start:start + _VOTE_CHUNK])
+            .sum(dim=(2, 3)) for start in range(0, len(outputs), _VOTE_CHUNK)
+        ])
+    return votes @ summed.float().cpu()
+
+
+_VOTE_CHUNK = 64  # output channels linearized at a time by class_votes
