@@ -44,13 +44,17 @@ def test_exercises_are_nbgrader_regions_with_graded_checks(path: Path) -> None:
     graders = [(i, c["metadata"]["nbgrader"]) for i, c in enumerate(cells) if "nbgrader" in c["metadata"]]
     answers = [(i, meta) for i, meta in graders if meta.get("solution")]
     assert len(answers) >= 3, f"{path.name} has {len(answers)} exercises; every lesson needs at least 3"
+    # A written answer (a markdown solution cell) is graded by hand, with no region and no check cell.
+    answers = [(i, meta) for i, meta in answers if cells[i]["cell_type"] == "code"]
     ids = [meta["grade_id"] for _, meta in graders]
     assert len(ids) == len(set(ids)), f"grade ids repeat: {ids}"
     for i, meta in answers:
         text = "".join(cells[i]["source"])
         before, marker, _ = text.partition("### BEGIN SOLUTION")
         assert marker and "### END SOLUTION" in text, f"cell {i} ({meta['grade_id']}): no solution region"
-        assert re.search(r"=\s*\.\.\.", before), f"cell {i} ({meta['grade_id']}): no `answer = ...` placeholder before the region"
+        # `my_answer = ...`, or a function whose body is `...` (CONTRIBUTING.md's implementation exercises)
+        assert re.search(r"=\s*\.\.\.|\n\s+\.\.\.\s*\n", before), \
+            f"cell {i} ({meta['grade_id']}): no `answer = ...` placeholder (or `...` function body) before the region"
         check = cells[i + 1]
         assert check["metadata"].get("nbgrader", {}).get("grade") and check["metadata"]["nbgrader"].get("locked"), \
             f"cell {i + 1} must be the locked, graded check of {meta['grade_id']}"
