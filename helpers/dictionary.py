@@ -1,6 +1,6 @@
 """Sparse dictionaries: read a layer as more features than it has units, each active on few inputs.
 
-Superposition (lesson 06) says a layer of ``d`` units can store more than ``d`` features as
+Superposition (lesson 07) says a layer of ``d`` units can store more than ``d`` features as
 *directions* in its activation space, which makes single units polysemantic. A sparse dictionary
 (a one-layer sparse autoencoder, as Bricken et al. 2023 used on language models and Gorton 2024 on
 InceptionV1) tries to recover those directions from activations alone:
@@ -27,8 +27,9 @@ unit's values permuted on their own, so that no direction shared by several unit
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
@@ -108,6 +109,16 @@ def layer_vectors(maps: torch.Tensor) -> torch.Tensor:
     return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float()
 
 
+def _layer_batches(model: CircuitModel, source: ImageSource, layer: str, *, pre_activation: bool,
+                   progress: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(image indices, maps (B, C, h, w) on the CPU) batch by batch: one pass over ``source`` that stops at ``layer``."""
+    name = model.layer(layer).name
+    with torch.inference_mode():
+        for indices, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
+                                    desc=f"vectors {name}", disable=not progress):
+            yield indices, capture(model, images, name, pre_activation=pre_activation)[name].float().cpu()
+
+
 def sampled_vectors(
     model: CircuitModel,
     source: ImageSource,
@@ -119,26 +130,96 @@ def sampled_vectors(
     progress: bool = True,
 ) -> torch.Tensor:
     """Activation vectors (N * per_image, C) of ``layer``: ``per_image`` positions drawn at random (without
-    repeats) from each image's map, one pass over ``source`` that stops at ``layer``. For layers whose
-    maps are too large to keep whole (``layer_vectors`` of every position)."""
-    import math
-
-    name = model.layer(layer).name
+    repeats) from each image's map, one pass over ``source`` that stops at ``layer``. Memory grows with
+    ``per_image``, not with the map's size: the way to train a dictionary on a layer with large maps."""
     if per_image < 1:
         raise ValueError(f"per_image must be at least 1 position, got {per_image}")
     chunks = []
-    with torch.inference_mode():
-        for _, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
-                              desc=f"vectors {name}", disable=not progress):
-            maps = capture(model, images, name, pre_activation=pre_activation)[name].float().cpu()
-            flat = maps.flatten(2)  # (B, C, h*w)
-            count = min(per_image, flat.shape[2])
-            picks = torch.argsort(torch.rand(flat.shape[0], flat.shape[2], generator=generator), dim=1)[:, :count]
-            chunks.append(torch.gather(flat, 2, picks[:, None, :].expand(-1, flat.shape[1], -1)).permute(0, 2, 1)
-                          .reshape(-1, flat.shape[1]))
+    for _, maps in _layer_batches(model, source, layer, pre_activation=pre_activation, progress=progress):
+        flat = maps.flatten(2)  # (B, C, h*w)
+        count = min(per_image, flat.shape[2])
+        picks = torch.argsort(torch.rand(flat.shape[0], flat.shape[2], generator=generator), dim=1)[:, :count]
+        chunks.append(torch.gather(flat, 2, picks[:, None, :].expand(-1, flat.shape[1], -1)).permute(0, 2, 1)
+                      .reshape(-1, flat.shape[1]))
     if not chunks:
         raise ValueError("The image source gave no images.")
     return torch.cat(chunks)
+
+
+@dataclass
+class PeakCodes:
+    """Each image's strongest value of every column (units or dictionary features) and where it peaked.
+
+    ``values`` (N, n): the largest value over the image's map positions; ``where`` (N, n): that position as
+    ``row * width + column`` of a map of ``map_size``. Enough to find every column's top images (:meth:`top`)
+    without keeping a value for every position of every image.
+    """
+
+    values: torch.Tensor
+    where: torch.Tensor
+    map_size: tuple[int, int]
+
+    def top(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each column's ``k`` strongest images and where in them it peaked: image indices (n, k) and map
+        positions (n, k, 2), strongest first; a column never active gets index -1."""
+        if not 1 <= k <= self.values.shape[0]:
+            raise ValueError(f"k={k} must lie between 1 and the {self.values.shape[0]} images scanned")
+        values, images = self.values.T.topk(k, dim=1)  # (n, k)
+        flat = self.where.T.gather(1, images)
+        images = images.masked_fill(values <= 0, -1)
+        cols = self.map_size[1]
+        return images, torch.stack([flat // cols, flat % cols], dim=-1)
+
+
+def peak_codes(codes: torch.Tensor, map_size: tuple[int, int]) -> PeakCodes:
+    """The per-image peaks of codes (N*h*w, n) laid out like :func:`layer_vectors` (image-major)."""
+    rows, cols = map_size
+    if codes.ndim != 2 or codes.shape[0] % (rows * cols):
+        raise ValueError(f"expected codes of shape (N*{rows}*{cols}, n), got {tuple(codes.shape)}")
+    values, where = codes.reshape(-1, rows * cols, codes.shape[1]).max(1)  # (N, n)
+    return PeakCodes(values, where, (rows, cols))
+
+
+def scan_peaks(
+    model: CircuitModel,
+    source: ImageSource,
+    layer: str,
+    encoders: dict[str, Callable[[torch.Tensor], torch.Tensor] | None],
+    *,
+    pre_activation: bool = False,
+    progress: bool = True,
+) -> dict[str, PeakCodes]:
+    """:class:`PeakCodes` of ``layer`` read through each encoder (``dictionary.encode``, or None for the units
+    themselves), in one streaming pass over ``source``: only one batch's maps are held at a time."""
+    if not encoders:
+        raise ValueError("Name at least one encoder (None reads the units themselves).")
+    found: dict[str, list[PeakCodes]] = {name: [] for name in encoders}
+    order, map_size = [], None
+    for indices, maps in _layer_batches(model, source, layer, pre_activation=pre_activation, progress=progress):
+        map_size = tuple(maps.shape[2:])
+        vectors = layer_vectors(maps)
+        for name, encode in encoders.items():
+            found[name].append(peak_codes(vectors if encode is None else encode(vectors), map_size))
+        order.append(indices)
+    if map_size is None:
+        raise ValueError("The image source gave no images.")
+    order = torch.cat(order).long()
+    result = {}
+    for name, parts in found.items():
+        values, where = torch.cat([p.values for p in parts]), torch.cat([p.where for p in parts])
+        placed_values = torch.zeros((len(source), values.shape[1]))  # unreadable images stay zero: never top
+        placed_where = torch.zeros((len(source), values.shape[1]), dtype=torch.long)
+        placed_values[order], placed_where[order] = values, where
+        result[name] = PeakCodes(placed_values, placed_where, map_size)
+    return result
+
+
+def dictionary_loss(batch: torch.Tensor, *, encoder: torch.Tensor, encoder_bias: torch.Tensor, directions: torch.Tensor,
+                    centre: torch.Tensor, l1: float) -> torch.Tensor:
+    """A sparse dictionary's training loss on a batch (B, d): mean squared reconstruction error per input
+    (summed over units) plus ``l1`` times the mean sum of the codes."""
+    codes = torch.relu((batch - centre) @ encoder.T + encoder_bias)
+    return (centre + codes @ directions - batch).square().sum(1).mean() + l1 * codes.sum(1).mean()
 
 
 def train_sparse_dictionary(
@@ -174,8 +255,8 @@ def train_sparse_dictionary(
     optimizer = torch.optim.Adam([encoder, encoder_bias, directions, centre], lr=lr)
     for _ in tqdm(range(steps), desc="sparse dictionary", disable=not progress):
         batch = data[torch.randint(len(data), (min(batch_size, len(data)),), generator=generator)]
-        codes = torch.relu((batch - centre) @ encoder.T + encoder_bias)
-        loss = (centre + codes @ directions - batch).square().sum(1).mean() + l1 * codes.sum(1).mean()
+        loss = dictionary_loss(batch, encoder=encoder, encoder_bias=encoder_bias, directions=directions, centre=centre,
+                               l1=l1)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -198,15 +279,7 @@ def top_examples(codes: torch.Tensor, map_size: tuple[int, int], k: int) -> tupl
     """Each feature's ``k`` strongest images and where in them it peaked, from codes (N*h*w, n) laid out
     like :func:`layer_vectors`: image indices (n, k) and map positions (n, k, 2), strongest first.
     A feature never active gets index -1."""
-    rows, cols = map_size
-    per_image = codes.reshape(-1, rows * cols, codes.shape[1])  # (N, h*w, n)
-    if k > per_image.shape[0]:
-        raise ValueError(f"k={k} is more than the {per_image.shape[0]} images scanned")
-    peak, where = per_image.max(1)  # (N, n)
-    values, images = peak.T.topk(k, dim=1)  # (n, k)
-    flat = where.T.gather(1, images)
-    images = images.masked_fill(values <= 0, -1)
-    return images, torch.stack([flat // cols, flat % cols], dim=-1)
+    return peak_codes(codes, map_size).top(k)
 
 
 # --- directions read like units ---------------------------------------------------------------

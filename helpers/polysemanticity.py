@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .activations import capture
 from .dataset_examples import DatasetExamples
-from .dictionary import top_examples
+from .dictionary import PeakCodes
 from .images import ImageSource
 from .models import CircuitModel, Unit
 
@@ -281,18 +281,18 @@ def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | N
     return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, k, -1))
 
 
-def code_facet_scores(codes: torch.Tensor, map_size: tuple[int, int], features: FeatureMaps, k: int) -> torch.Tensor:
-    """The facet score of anything with a value per image and position, laid out as
-    :func:`helpers.dictionary.layer_vectors` does (``codes`` (N*h*w, n): a sparse dictionary's codes,
-    or a layer's own units), from each column's ``k`` top images: (n,), NaN for a column active on
-    fewer than ``k`` images. Scoring units and dictionary features the same way makes them comparable."""
+def code_facet_scores(peaks: PeakCodes, features: FeatureMaps, k: int) -> torch.Tensor:
+    """The facet score of every column of :class:`helpers.dictionary.PeakCodes` (a sparse dictionary's
+    features, or a layer's own units, from :func:`helpers.dictionary.scan_peaks`), from each column's ``k``
+    top images: (n,), NaN for a column active on fewer than ``k`` images. Scoring units and dictionary
+    features the same way makes them comparable."""
     if k < 2:
         raise ValueError(f"The facet score needs at least two top examples, got k={k}.")
-    images, positions = top_examples(codes, map_size, k)
-    scores = torch.full((codes.shape[1],), float("nan"))
+    images, positions = peaks.top(k)
+    scores = torch.full((images.shape[0],), float("nan"))
     complete = (images >= 0).all(1)
     if bool(complete.any()):
-        points = features.at(images[complete].flatten(), positions[complete].reshape(-1, 2), map_size)
+        points = features.at(images[complete].flatten(), positions[complete].reshape(-1, 2), peaks.map_size)
         scores[complete] = _mean_cosine_distance(points.view(int(complete.sum()), k, -1))
     return scores
 
@@ -346,7 +346,9 @@ def class_votes(model: CircuitModel, layer: str) -> torch.Tensor:
 
     For the last layer these are the classifier's weights; for the layer before, the classifier's
     weights times the expanded weights into the last layer, summed over the spatial grid (the
-    effect of the unit firing evenly everywhere, which the final average pooling sees).
+    effect of the unit firing evenly everywhere, which the final average pooling sees). Without a
+    closed form (InceptionV1's mixed4e, two layers before the last) the grids are linearized a few
+    output channels at a time and summed at once: only (channels, channels) numbers are kept.
     """
     from .weights import expanded_weights
 
@@ -354,5 +356,15 @@ def class_votes(model: CircuitModel, layer: str) -> torch.Tensor:
     votes = classifier_weights(model)
     if model.layer(layer).name == last:
         return votes
-    grids = expanded_weights(model, layer, last)  # (last channels, layer channels, k, k)
-    return votes @ grids.sum(dim=(2, 3))
+    try:
+        summed = expanded_weights(model, layer, last, method="analytic").sum(dim=(2, 3))  # (last channels, channels)
+    except ValueError:  # no closed form: linearize in chunks of output channels
+        outputs = range(model.channels(last))
+        summed = torch.cat([
+            expanded_weights(model, layer, last, method="linearized", to_channels=outputs[start:start + _VOTE_CHUNK])
+            .sum(dim=(2, 3)) for start in range(0, len(outputs), _VOTE_CHUNK)
+        ])
+    return votes @ summed.float().cpu()
+
+
+_VOTE_CHUNK = 64  # output channels linearized at a time by class_votes

@@ -86,10 +86,24 @@ class ToyModel(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Reconstruct a (copies, batch, n) batch of features through the m hidden dimensions."""
-        hidden = torch.einsum("cmn,cbn->cbm", self.W, features)
-        if self.hidden_relu:
-            hidden = torch.relu(hidden)
-        return torch.relu(torch.einsum("cmn,cbm->cbn", self.W, hidden) + self.b[:, None, :])
+        return toy_reconstruction(self.W, self.b, features, hidden_relu=self.hidden_relu)
+
+
+def toy_reconstruction(weights: torch.Tensor, biases: torch.Tensor, features: torch.Tensor, *,
+                       hidden_relu: bool = False) -> torch.Tensor:
+    """``ReLU(Wᵀ W x + b)`` for stacked toy models: weights (copies, m, n), biases (copies, n), features (copies, batch, n)."""
+    hidden = torch.einsum("cmn,cbn->cbm", weights, features)
+    if hidden_relu:
+        hidden = torch.relu(hidden)
+    return torch.relu(torch.einsum("cmn,cbm->cbn", weights, hidden) + biases[:, None, :])
+
+
+def toy_loss(weights: torch.Tensor, biases: torch.Tensor, features: torch.Tensor, importance: torch.Tensor, *,
+             hidden_relu: bool = False) -> torch.Tensor:
+    """Each stacked toy model's training loss (copies,): the importance-weighted squared reconstruction error,
+    averaged over the batch and the features."""
+    error = importance * (toy_reconstruction(weights, biases, features, hidden_relu=hidden_relu) - features) ** 2
+    return error.mean(dim=(1, 2))
 
 
 @dataclass
@@ -164,8 +178,7 @@ def train_toy_models(
     with torch.enable_grad(), _one_thread():
         for _ in tqdm(range(steps), desc=f"toy models ({sparsity.numel()} sparsities)", disable=not progress):
             features = sample_features(batch_size, n_features, sparsity, generator)
-            error = importance * (model(features) - features) ** 2
-            loss_per_copy = error.mean(dim=(1, 2))
+            loss_per_copy = toy_loss(model.W, model.b, features, importance, hidden_relu=hidden_relu)
             optimizer.zero_grad(set_to_none=True)
             loss_per_copy.sum().backward()
             optimizer.step()

@@ -110,7 +110,7 @@ def test_bad_shapes_are_named() -> None:
         layer_vectors(torch.zeros(4, 5))
     with pytest.raises(ValueError, match="at least two"):
         train_sparse_dictionary(torch.zeros(1, 3), 4, generator=torch.Generator())
-    with pytest.raises(ValueError, match="more than the 3 images"):
+    with pytest.raises(ValueError, match="between 1 and the 3 images"):
         top_examples(torch.zeros(12, 2), (2, 2), k=4)
 
 
@@ -221,3 +221,35 @@ def test_sampled_vectors_draw_positions_of_each_image(handmade_screen) -> None:
     assert all(bool((maps - v).abs().amax(1).min() < 1e-5) for v in vectors[:5])  # each is a real position of image 0
     everything = sampled_vectors(model, source, "detectors", per_image=10 ** 6, generator=torch.Generator(), progress=False)
     assert everything.shape == (3 * 64 * 64, 16)
+
+
+def test_scan_peaks_streams_the_same_top_images_as_the_whole_layer(handmade_screen) -> None:
+    from helpers.activations import capture
+    from helpers.dictionary import scan_peaks
+    from helpers.images import RandomCrops
+
+    model, _ = handmade_screen
+    generator = torch.Generator().manual_seed(0)
+    source = RandomCrops({"a": torch.rand(3, 80, 80, generator=generator)}, count=5, size=32, seed=0, batch_size=2)
+    dictionary = _identity_dictionary(16)
+    dictionary.encoder_bias -= 0.1  # codes differ from the units
+    peaks = scan_peaks(model, source, "detectors", {"units": None, "features": dictionary.encode}, progress=False)
+    maps = capture(model, source.images(list(range(5))), "detectors")["detectors"]
+    vectors = layer_vectors(maps)
+    for name, codes in (("units", vectors), ("features", dictionary.encode(vectors))):
+        images, positions = peaks[name].top(3)
+        expected_images, expected_positions = top_examples(codes, tuple(maps.shape[2:]), 3)
+        assert torch.equal(images, expected_images) and torch.equal(positions, expected_positions)
+    with pytest.raises(ValueError, match="at least one encoder"):
+        scan_peaks(model, source, "detectors", {}, progress=False)
+
+
+def test_the_training_loss_is_reconstruction_plus_l1() -> None:
+    from helpers.dictionary import dictionary_loss
+
+    batch = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    eye = torch.eye(2)
+    exact = dictionary_loss(batch, encoder=eye, encoder_bias=torch.zeros(2), directions=eye, centre=torch.zeros(2), l1=0.5)
+    assert float(exact) == pytest.approx(0.5 * 1.5)  # rebuilt exactly; codes sum to 1 and 2
+    none = dictionary_loss(batch, encoder=-eye, encoder_bias=torch.zeros(2), directions=eye, centre=torch.zeros(2), l1=0.5)
+    assert float(none) == pytest.approx(2.5)  # no code active: the squared norms 1 and 4, averaged

@@ -8,6 +8,7 @@ from torch import nn
 from helpers.dataset_examples import DatasetExamples, FieldGeometry, scan_layer
 from helpers.images import RandomCrops
 from helpers.models import wrap_model
+from helpers.dictionary import peak_codes
 from helpers.polysemanticity import (
     FeatureMaps,
     class_share,
@@ -134,12 +135,12 @@ def test_code_facet_scores_agree_with_the_examples_route(three_kinds):
     codes[[0, 1, 2, 3], 0] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # column 0: the four images of kind 0
     codes[[0, 4, 8, 1], 1] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # column 1: images of all three kinds
     codes[5, 2] = 1.0  # column 2: active on one image only
-    scores = code_facet_scores(codes, (1, 1), features, k=4)
+    scores = code_facet_scores(peak_codes(codes, (1, 1)), features, k=4)
     assert scores[0] < 0.01 and scores[1] > 0.5 and torch.isnan(scores[2])
     expected = facet_diversity(features.at(torch.tensor([0, 4, 8, 1]), torch.zeros(4, 2, dtype=torch.long), (1, 1)))
     assert float(scores[1]) == pytest.approx(expected)
     with pytest.raises(ValueError, match="at least two"):
-        code_facet_scores(codes, (1, 1), features, k=1)
+        code_facet_scores(peak_codes(codes, (1, 1)), features, k=1)
 
 
 def tiny_classifier():

@@ -145,3 +145,13 @@ def test_hidden_relu_makes_the_hidden_layer_non_negative():
         linear.W.copy_(model.W)
         linear.b.zero_()
     assert torch.equal(linear(features), torch.tensor([[[0.0, 1.0, 0.0]]]))
+
+
+def test_toy_loss_weights_each_features_squared_error_by_its_importance():
+    from helpers.superposition import toy_loss
+
+    weights = torch.eye(2, 3)[None]  # feature 2 has no dimension: it is always rebuilt as ReLU(b) = 0
+    features = torch.tensor([[[1.0, 0.5, 1.0], [0.0, 0.0, 0.5]]])
+    importance = torch.tensor([1.0, 1.0, 4.0])
+    loss = toy_loss(weights, torch.zeros(1, 3), features, importance)
+    assert loss.shape == (1,) and float(loss[0]) == pytest.approx(4 * (1.0 + 0.25) / 6)

@@ -64,7 +64,7 @@ def test_lesson_figures_draw_from_hand_made_data():
 
 
 def test_dictionary_explorer_shows_the_feature_of_each_rank_for_each_unit():
-    from helpers.dictionary import SparseDictionary
+    from helpers.dictionary import SparseDictionary, peak_codes
     from helpers.widgets.superposition import dictionary_explorer
     from helpers.images import RandomCrops
 
@@ -73,7 +73,8 @@ def test_dictionary_explorer_shows_the_feature_of_each_rank_for_each_unit():
     dictionary = SparseDictionary(directions.clone(), torch.zeros(4), directions, torch.zeros(3), scale=1.0, l1=0.0)
     source = RandomCrops({"noise": torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))}, count=5, size=8)
     activations = torch.rand(5 * 4, 3, generator=torch.Generator().manual_seed(1))  # 5 images of 2x2 positions
-    explorer = dictionary_explorer(dictionary, activations, source, (2, 2), "layer", per_row=3)
+    units, features = peak_codes(activations, (2, 2)), peak_codes(dictionary.encode(activations), (2, 2))
+    explorer = dictionary_explorer(dictionary, activations, units, features, source, "layer", per_row=3)
     share = dictionary.contributions(activations, 0)
     assert explorer.result.unit == 0 and explorer.result.feature == int(share.argmax())
     explorer.controls["rank"].value = 2

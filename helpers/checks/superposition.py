@@ -1,37 +1,20 @@
-"""Self-checks for the polysemanticity and superposition lesson's exercises.
-
-Each check recomputes the right answer from the objects the student's own lesson built (a toy-model
-sweep, the scanned examples, the trained dictionary, the screened orientations) and never prints it.
-"""
+"""Checks of lesson 07's exercises (toy models of superposition and sparse dictionaries): a square of
+antipodal pairs built by hand, the toy model's importance-weighted loss and a sparse dictionary's loss,
+each called on held-out inputs and compared with :mod:`helpers.superposition` and :mod:`helpers.dictionary`."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable
 
-import numpy as np
 import torch
 
-from ..dataset_examples import DatasetExamples
-from ..dictionary import SparseDictionary
-from ..polysemanticity import FeatureMaps, facet_diversity, top_example_features
-from ..superposition import ToyModelSweep, feature_dimensionality, feature_norms, represented_features
-from ..tuning import largest_gap
-from . import exercise, expect, passed
-
-
-def _one_number(value: object, what: str) -> float:
-    """The answer as a float, or an ExerciseError saying a single number was expected."""
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if isinstance(value, np.ndarray):
-        is_scalar = value.size == 1
-    else:
-        is_scalar = isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool
-    expect(is_number or is_scalar, f"Give {what} as one number, not {type(value).__name__}.")
-    return float(value)
+from ..dictionary import SparseDictionary, dictionary_loss
+from ..superposition import feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss
+from . import Grade, call_answer, exercise, expect, expect_close, passed
 
 
 @exercise
 def check_square_of_pairs(weights: torch.Tensor) -> bool:
-    """Exercise 1: a (2, 4) weight matrix placing 4 features as two antipodal pairs (a square), each D_i = 1/2."""
+    """Exercise 3: a (2, 4) weight matrix placing 4 features as two antipodal pairs (a square), each D_i = 1/2."""
     expect(isinstance(weights, torch.Tensor) and tuple(weights.shape) == (2, 4),
            f"Give a (2, 4) tensor: 2 hidden dimensions, one column per feature; got {getattr(weights, 'shape', type(weights).__name__)}.")
     weights = weights.float()
@@ -51,64 +34,95 @@ def check_square_of_pairs(weights: torch.Tensor) -> bool:
     return passed("Two antipodal pairs at right angles: four features in two dimensions, D_i = 1/2 each.")
 
 
-@exercise
-def check_first_superposition(sweep: ToyModelSweep, sparsity: float) -> bool:
-    """Exercise 2: the smallest sparsity of the sweep at which the toy model keeps more features than dimensions."""
-    value = _one_number(sparsity, "the sparsity")
-    kept = represented_features(sweep.weights)
-    over = torch.nonzero(kept > sweep.n_hidden).flatten()
-    expect(len(over) > 0, "In this sweep no model keeps more features than dimensions: train sparser models.")
-    first = float(sweep.sparsities[int(over[0])])
-    expect(0 <= value < 1, f"A sparsity is a probability in [0, 1); {value} is not.")
-    nearest = sweep.index_of(value)
-    expect(abs(value - first) < 1e-4,
-           f"S = {value:.3f} is not it: the model of the sweep nearest that sparsity keeps "
-           f"{int(kept[nearest])} features in {sweep.n_hidden} dimensions, and it must be the FIRST model (lowest S) "
-           "that keeps more features than dimensions.",
-           "Use represented_features(sweep.weights), find the first entry above sweep.n_hidden, and read that "
-           "model's sparsity from sweep.sparsities (do not type it in: copy it from the tensor).")
-    return passed(f"From S = {first:.3f} on, the model keeps {int(kept[int(over[0])])} features in {sweep.n_hidden} dimensions.")
+def _scalar(answer: object) -> object:
+    """A one-number answer (a float or a tensor of one element) as a 0-d tensor; anything else unchanged."""
+    try:
+        value = torch.as_tensor(answer.detach() if isinstance(answer, torch.Tensor) else answer)
+    except (TypeError, ValueError, RuntimeError):
+        return answer
+    return value.reshape(()) if value.numel() == 1 else value
 
 
-@exercise
-def check_facet_score(examples: DatasetExamples, features: FeatureMaps, channel: int, k: int, score: float) -> bool:
-    """Exercise 3: a unit's facet score computed by hand (mean cosine distance between its top-k examples' features)."""
-    value = _one_number(score, "the facet score")
-    expected = facet_diversity(top_example_features(examples, features, channel, k))
-    expect(0 <= value <= 2, f"A mean of 1 - cosine similarity lies between 0 and 2; {value:.4f} does not.",
-           "Cosine similarity of unit vectors is their dot product.")
-    expect(abs(value - expected) < 1e-3,
-           f"Your score {value:.4f} is not the facet score of {examples.layer}:{channel}'s top {k} examples.",
-           "Average 1 - cosine similarity over the k (k - 1) ordered pairs i != j only: leave out each example's "
-           "similarity to itself (the diagonal, always 1).")
-    return passed(f"{examples.layer}:{channel} has facet score {expected:.3f} over its top {k} examples.")
+def _toy_case(n_features: int, n_hidden: int, sparsity: float, importance: torch.Tensor, seed: int,
+              batch: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random toy model (weights (m, n), a bias with negative entries) and a batch of its sparse features."""
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.randn(n_hidden, n_features, generator=generator) / n_hidden ** 0.5
+    bias = 0.3 * torch.randn(n_features, generator=generator) - 0.1
+    features = sample_features(batch, n_features, [sparsity], generator)[0]
+    return weights, bias, features, importance
 
 
-@exercise
-def check_explained_variance(dictionary: SparseDictionary, vectors: torch.Tensor, fraction: float) -> bool:
-    """Exercise 4: the fraction of the vectors' variance a sparse dictionary's reconstruction keeps, computed by hand."""
-    value = _one_number(fraction, "the fraction")
-    expected = dictionary.explained_variance(vectors)
-    expect(value <= 1, f"A fraction of variance kept cannot exceed 1; {value:.4f} does.")
-    expect(abs(value - expected) < 1e-3,
-           f"Your fraction {value:.4f} is not the share of variance the dictionary's reconstruction keeps.",
-           "Sum the squared error over all vectors and units, and divide by the squared distance of every vector "
-           "from the mean vector (not from zero); then take one minus that.")
-    return passed(f"The dictionary keeps {expected:.1%} of the variance with {dictionary.features} features.")
+@exercise(points=3)
+def check_toy_loss(loss: Callable) -> Grade:
+    """Exercise 1: a toy model's loss: the importance-weighted squared error of ReLU(WᵀWx + b), averaged."""
+    grade = Grade()
+    eye = torch.eye(2, 3)
+    cases = {
+        "a hand-built model that drops its third feature": (
+            eye, torch.tensor([0.0, -0.2, 0.0]), torch.tensor([[1.0, 0.5, 1.0], [0.0, 0.0, 0.5], [0.3, 0.0, 0.0]]),
+            torch.tensor([1.0, 2.0, 4.0])),
+        "20 features in 5 dimensions, importance 0.7^i": _toy_case(20, 5, 0.9, feature_importance(20, 0.7), 71),
+        "7 features in 3 dimensions, dense, equal importance": _toy_case(7, 3, 0.0, torch.ones(7), 72),
+        "12 features in 4 dimensions, some features unimportant": _toy_case(
+            12, 4, 0.5, torch.tensor([1.0, 0.0] * 6), 73),
+    }
+    for name, (weights, bias, features, importance) in cases.items():
+        with grade.part(name):
+            answer = call_answer(loss, weights.clone(), bias.clone(), features.clone(), importance.clone())
+            reference = toy_loss(weights[None], bias[None], features[None], importance)[0]
+            expect_close(_scalar(answer),
+                         reference, "your loss", rtol=1e-4,
+                         hint="Rebuild x' = ReLU(Wᵀ (W x) + b) for every input of the batch, weight each feature's "
+                              "squared error by its importance, and average over the batch AND the features.")
+    return grade
 
 
-@exercise
-def check_largest_gap(neuron_orientations: Sequence[float], feature_orientations: Sequence[float], gap: float) -> bool:
-    """Exercise 5: the widest arc of the circle that neither a curve neuron nor a curve-like dictionary feature prefers."""
-    value = _one_number(gap, "the gap in degrees")
-    together = [float(o) for o in neuron_orientations] + [float(o) for o in feature_orientations]
-    expected = largest_gap(together)
-    expect(0 <= value <= 360, f"A gap on the circle lies between 0 and 360 degrees; {value:.1f} does not.")
-    alone = largest_gap(neuron_orientations)
-    expect(abs(value - alone) >= 0.5 or abs(alone - expected) < 0.5,
-           "That is the largest gap of the neurons alone.", "Pool the neurons' and the features' orientations first.")
-    expect(abs(value - expected) < 0.5,
-           f"{value:.1f}° is not the widest empty arc of the pooled orientations.",
-           "Sort the angles, take the differences between neighbours, and do not forget the arc that wraps around "
-           "from the last angle back to the first (the first plus 360).")
-    return passed(f"Neurons and dictionary features together leave no gap wider than {expected:.0f}°.")
+def _dictionary_case(vectors: torch.Tensor, features: int, seed: int) -> dict[str, torch.Tensor]:
+    """Random dictionary parameters (not trained) for vectors of the vectors' width, with a non-zero centre."""
+    generator = torch.Generator().manual_seed(seed)
+    width = vectors.shape[1]
+    directions = torch.nn.functional.normalize(torch.randn(features, width, generator=generator), dim=1)
+    return {"encoder": directions + 0.1 * torch.randn(features, width, generator=generator),
+            "encoder_bias": 0.1 * torch.randn(features, generator=generator),
+            "directions": directions, "centre": 0.1 * torch.randn(width, generator=generator)}
+
+
+@exercise(points=3)
+def check_dictionary_loss(loss: Callable, dictionary: SparseDictionary, vectors: torch.Tensor) -> Grade:
+    """Exercise 2: a sparse dictionary's training loss: squared reconstruction error plus l1 times the codes' sum."""
+    grade = Grade()
+    generator = torch.Generator().manual_seed(707)
+    width = dictionary.units
+    held_out = vectors[torch.randperm(len(vectors), generator=generator)[:96]] / dictionary.scale
+    trained = {"encoder": dictionary.encoder, "encoder_bias": dictionary.encoder_bias,
+               "directions": dictionary.directions, "centre": dictionary.centre / dictionary.scale}
+    toy = torch.rand(50, 6, generator=generator) * (torch.rand(50, 6, generator=generator) < 0.3)
+    cases = {
+        "your lesson's trained dictionary, on other activation vectors": (held_out, trained, 0.05),
+        "the same dictionary with a stronger L1 price": (held_out, trained, 0.7),
+        "a random dictionary of 10 features in 6 dimensions": (toy, _dictionary_case(toy, 10, 1), 0.1),
+        f"a random dictionary of {width // 2 + 1} features on your layer, no L1": (
+            held_out[:32], _dictionary_case(held_out, width // 2 + 1, 2), 0.0),
+    }
+    hint = ("codes = ReLU((x - centre) @ encoderᵀ + encoder_bias); rebuilt = centre + codes @ directions; sum the "
+            "squared error over units, average over inputs, and add l1 times the average sum of the codes.")
+    for name, (batch, parameters, l1) in cases.items():
+        with grade.part(name):
+            inputs = {key: value.detach().clone() for key, value in parameters.items()}
+            answer = call_answer(loss, batch.clone(), inputs["encoder"], inputs["encoder_bias"], inputs["directions"],
+                                 inputs["centre"], l1)
+            reference = dictionary_loss(batch, l1=l1, **parameters)
+            expect_close(_scalar(answer),
+                         reference.detach(), "your loss", rtol=1e-4, hint=hint)
+    with grade.part("training with your loss moves the directions as the course's loss does"):
+        parameters = {key: value.detach().clone().requires_grad_(True) for key, value in _dictionary_case(toy, 8, 3).items()}
+        answer = call_answer(loss, toy, parameters["encoder"], parameters["encoder_bias"], parameters["directions"],
+                             parameters["centre"], 0.2)
+        expect(isinstance(answer, torch.Tensor) and answer.requires_grad,
+               "Your loss is not a tensor that gradients flow through: training could not use it.",
+               "Compute it with torch operations on the given tensors (no .item(), no numpy, no detach).")
+        mine = torch.autograd.grad(answer, parameters["directions"])[0]
+        reference = torch.autograd.grad(dictionary_loss(toy, l1=0.2, **parameters), parameters["directions"])[0]
+        expect_close(mine, reference, "the gradient of your loss with respect to the directions", rtol=1e-3, hint=hint)
+    return grade

@@ -1,4 +1,4 @@
-"""Figures for the superposition lesson: toy models' weights and geometry, and polysemantic units' examples."""
+"""Figures for lessons 06 and 07: polysemantic units' examples and class votes, toy models' weights and geometry, dictionaries."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,4 +1,4 @@
-"""The superposition lesson's widgets: a sparsity slider over a precomputed sweep of toy models, and
+"""Lesson 07's widgets (superposition and dictionaries): a sparsity slider over a precomputed sweep of toy models, and
 an explorer of a sparse dictionary's features unit by unit."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ..dictionary import SparseDictionary, top_examples
+from ..dictionary import PeakCodes, SparseDictionary
 from ..images import ImageSource
 from ..plotting.superposition import image_rows_figure, sparsity_figure
 from ..superposition import ToyModelSweep
@@ -33,22 +33,24 @@ def _same_sparsities(first: ToyModelSweep, second: ToyModelSweep) -> bool:
         (first.sparsities - second.sparsities).abs().max() < 1e-6)
 
 
-def dictionary_explorer(dictionary: SparseDictionary, activations: torch.Tensor, source: ImageSource,
-                        map_size: tuple[int, int], layer: str, unit: int = 0, per_row: int = 6) -> Explorer:
+def dictionary_explorer(dictionary: SparseDictionary, vectors: torch.Tensor, units: PeakCodes, features: PeakCodes,
+                        source: ImageSource, layer: str, unit: int = 0, per_row: int = 6) -> Explorer:
     """Pick a unit and a rank: see the unit's top images above those of the dictionary feature that
-    contributes the rank-th most to it (``activations`` laid out as :func:`helpers.dictionary.layer_vectors`)."""
-    codes = dictionary.encode(activations)
-    unit_images, _ = top_examples(activations, map_size, per_row)
-    feature_images, _ = top_examples(codes, map_size, per_row)
+    contributes the rank-th most to it (contributions averaged over ``vectors``; top images from the
+    per-image peaks of the units and of the features, :func:`helpers.dictionary.scan_peaks`)."""
+    codes = dictionary.encode(vectors)
+    unit_images, _ = units.top(per_row)
+    feature_images, _ = features.top(per_row)
 
     def show(unit: int, rank: int) -> Figure:
-        share = dictionary.contributions(activations, unit, codes=codes)
+        share = dictionary.contributions(vectors, unit, codes=codes)
         feature = int(share.argsort(descending=True)[rank - 1])
-        rows = [source.images(unit_images[unit]), source.images(feature_images[feature])]
+        rows = [_images(source, unit_images[unit]), _images(source, feature_images[feature])]
         figure = image_rows_figure(rows, [
             f"{layer}:{unit}: its top images",
             f"dictionary feature {feature}, contribution rank {rank}: "
-            f"{float(share[feature] / share.clamp_min(0).sum()):.0%} of the unit's rebuilt activity"], per_row=per_row)
+            f"{float(share[feature] / share.clamp_min(0).sum().clamp_min(1e-12)):.0%} of the unit's rebuilt activity"],
+            per_row=per_row)
         figure.unit, figure.feature = unit, feature
         return figure
 
@@ -58,3 +60,8 @@ def dictionary_explorer(dictionary: SparseDictionary, activations: torch.Tensor,
     }
     return Explorer(show, controls, title=f"Sparse dictionary of {layer}: {dictionary.features} features")
 
+
+def _images(source: ImageSource, indices: torch.Tensor) -> torch.Tensor:
+    """The images at ``indices`` (-1 marks a missing one); a blank tile when there are none."""
+    found = indices[indices >= 0]
+    return source.images(found) if len(found) else torch.ones(1, 3, 8, 8)
