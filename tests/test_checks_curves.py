@@ -78,3 +78,26 @@ def test_placeholders_are_not_attempted(capsys) -> None:
 def test_strict_mode_raises_on_a_wrong_answer(strict) -> None:
     with pytest.raises(ExerciseError):
         check_preferred_orientation(lambda r, o: 0.0)
+
+
+def solution_selectivity(responses, orientations):
+    values = np.clip(np.asarray(responses, dtype=float), 0, None)
+    weights = np.clip(values - values.max() / 2, 0, None)
+    total = weights.sum()
+    return float(abs((weights * np.exp(1j * np.radians(orientations))).sum()) / total) if total > 0 else 0.0
+
+
+def test_selectivity_right_answer_passes(strict) -> None:
+    from helpers.checks.curves import check_orientation_selectivity
+    assert check_orientation_selectivity(solution_selectivity)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda r, o: float(abs((np.clip(r, 0, None) * np.exp(1j * np.radians(o))).sum()) / max(np.clip(r, 0, None).sum(), 1e-12)),  # no half-peak
+    lambda r, o: float(abs((np.clip(r - r.max() / 2, 0, None) * np.exp(1j * np.radians(o))).sum())),                          # not normalized
+    lambda r, o: float(np.max(r) / max(np.abs(r).sum(), 1e-12)),
+    lambda r, o: 1.0,
+])
+def test_selectivity_wrong_methods_lose_points(wrong) -> None:
+    from helpers.checks.curves import check_orientation_selectivity
+    assert not check_orientation_selectivity(wrong)

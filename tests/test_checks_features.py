@@ -75,3 +75,24 @@ def test_placeholders_are_not_attempted(model, capsys) -> None:
     assert not check_fourier_image(lambda spectrum, size: None)
     assert not check_visualize(..., model)
     assert "Not attempted yet" in capsys.readouterr().out
+
+
+def solution_colour(raw, color_matrix):
+    matrix = color_matrix / color_matrix.norm(dim=0).max()
+    return torch.sigmoid(torch.einsum("ij,njhw->nihw", matrix, raw))
+
+
+def test_colour_right_answer_passes(strict) -> None:
+    from helpers.checks.features import check_colour_image
+    assert check_colour_image(solution_colour)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda raw, m: torch.sigmoid(torch.einsum("ij,njhw->nihw", m, raw)),                                     # not normalized
+    lambda raw, m: torch.sigmoid(torch.einsum("ji,njhw->nihw", m / m.norm(dim=0).max(), raw)),              # transposed
+    lambda raw, m: torch.einsum("ij,njhw->nihw", m / m.norm(dim=0).max(), raw).clamp(0, 1),                 # no sigmoid
+    lambda raw, m: torch.sigmoid(torch.einsum("ij,njhw->nihw", m / m.norm(dim=1).max(), raw)),              # row norms
+])
+def test_colour_wrong_methods_lose_points(wrong) -> None:
+    from helpers.checks.features import check_colour_image
+    assert not check_colour_image(wrong)

@@ -77,3 +77,24 @@ def test_placeholders_are_not_attempted(model, capsys) -> None:
     assert not check_capture_hook(lambda module, inputs, path: None, model)
     assert not check_strongest_units(..., model)
     assert "Not attempted yet" in capsys.readouterr().out
+
+
+def solution_top_classes(logits, labels, k):
+    values, indices = logits.softmax(-1).topk(k)
+    return [(labels[int(i)], float(p)) for p, i in zip(values, indices)]
+
+
+def test_top_classes_right_answer_passes(model, strict) -> None:
+    from helpers.checks.tour import check_top_classes
+    assert check_top_classes(solution_top_classes, model)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda logits, labels, k: [(labels[int(i)], float(p)) for p, i in zip(*logits.sigmoid().topk(k))],
+    lambda logits, labels, k: [(labels[int(i)], float(p)) for p, i in zip(*logits.topk(k))],
+    lambda logits, labels, k: list(reversed(solution_top_classes(logits, labels, k))),
+    lambda logits, labels, k: solution_top_classes(logits, labels, k + 1),
+])
+def test_top_classes_wrong_methods_lose_points(model, wrong) -> None:
+    from helpers.checks.tour import check_top_classes
+    assert not check_top_classes(wrong, model)

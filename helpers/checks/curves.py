@@ -1,8 +1,8 @@
-"""Self-checks for lesson 02's exercises: drawing a curve stimulus and reading a preferred orientation.
+"""Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and selectivity.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes, radii, orientations,
 centres; hand-built tuning curves, one wrapping around 0 degrees) and compares it with the course's own
-implementation (:func:`helpers.stimuli.curves.curve`, :func:`helpers.tuning.preferred_orientation`).
+implementation (:func:`helpers.stimuli.curves.curve`, :mod:`helpers.tuning`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..stimuli.curves import curve
-from ..tuning import angle_difference, preferred_orientation
+from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
 from . import Grade, call_answer, exercise, expect
 
 #: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
@@ -86,4 +86,32 @@ def check_preferred_orientation(my_preferred_orientation: Callable) -> Grade:
             expect(off <= 2.0, f"Your preferred orientation is {off:.0f}° away from the course's reading of this curve.",
                    "Keep only what rises above half the peak (responses below 0 count as 0), add the orientations as "
                    "vectors on the circle weighted by that, and take the direction of the sum (np.angle, in [0, 360)).")
+    return grade
+
+
+def selectivity_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Hand-built tuning curves whose selectivities span the range: sharp, broad, two opposite peaks, flat, silent."""
+    sixteen = np.arange(0, 360, 22.5)
+    return [
+        ("one sharp peak", sixteen, _bump(sixteen, 60.0, width=20.0)),
+        ("one broad peak on a raised floor", sixteen, _bump(sixteen, 300.0, width=60.0) + 0.4),
+        ("two opposite peaks (a line detector)", sixteen, _bump(sixteen, 45.0) + _bump(sixteen, 225.0, 0.9)),
+        ("a unit that never responds", sixteen, -np.ones(len(sixteen))),
+    ]
+
+
+@exercise(points=2)
+def check_orientation_selectivity(my_orientation_selectivity: Callable) -> Grade:
+    """Exercise 3: my_orientation_selectivity(responses, orientations): how sharply a tuning curve prefers one orientation."""
+    grade = Grade()
+    for name, orientations, responses in selectivity_cases():
+        with grade.part(name):
+            got = call_answer(my_orientation_selectivity, responses.copy(), orientations.copy())
+            expect(np.size(got) == 1, f"Return one number, not {type(got).__name__} of size {np.size(got)}.")
+            value = float(np.asarray(got, dtype=np.float64).reshape(()))
+            expected = float(orientation_selectivity(responses, orientations)[0])
+            expect(np.isfinite(value) and abs(value - expected) <= 0.02,
+                   f"Your selectivity differs from the course's reading of this curve by {abs(value - expected):.2f}.",
+                   "The same weights as the preferred orientation (what rises above half the peak, negatives as 0); the "
+                   "length of their vector sum divided by their plain sum; 0 for a unit that never responds.")
     return grade

@@ -1,4 +1,4 @@
-"""Self-checks for lesson 00's exercises: a forward hook that captures a layer, and reading the strongest units.
+"""Self-checks for lesson 00's exercises: a forward hook that captures a layer, the strongest units, the top classes.
 
 Each check runs the student's function on inputs the notebook never shows (other layers, another photograph, a
 small hand-built network) and compares it with the course's own implementation (:func:`helpers.activations.capture`).
@@ -97,4 +97,36 @@ def check_strongest_units(my_strongest_units: Callable, model: CircuitModel) -> 
     held_out = capture(model, photo("astronaut", 96)[None], layer)[layer][0]
     with grade.part(f"{model.name} {layer} on a photograph the lesson does not use"):
         _expect_channels(call_answer(my_strongest_units, held_out.clone(), 3), held_out, 3, f"{layer}")
+    return grade
+
+
+def _expect_classes(answer: object, expected: list[tuple[str, float]], what: str) -> None:
+    expect(isinstance(answer, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in answer),
+           f"{what}: return a list of (label, probability) pairs.")
+    expect(len(answer) == len(expected), f"{what}: you returned {len(answer)} classes; {len(expected)} were asked for.")
+    expect([label for label, _ in answer] == [label for label, _ in expected],
+           f"{what}: the classes (or their order) differ from the model's most probable ones.",
+           "Most probable first: the k largest probabilities, in decreasing order.")
+    expect_close(torch.tensor([float(p) for _, p in answer]), torch.tensor([p for _, p in expected]), f"{what} probabilities",
+                 rtol=1e-4, atol=1e-6, hint="Probabilities come from a softmax over all classes of the logits.")
+
+
+@exercise(points=2)
+def check_top_classes(my_top_classes: Callable, model: CircuitModel) -> Grade:
+    """Exercise 3: my_top_classes(logits, labels, k): the k most probable (label, probability) pairs of one image."""
+    grade = Grade()
+    generator = torch.Generator().manual_seed(21)
+    labels = [f"class {i}" for i in range(12)]
+    logits = torch.randn(12, generator=generator) * 4
+    probabilities = logits.softmax(-1)
+    values, indices = probabilities.topk(4)
+    with grade.part("hand-built logits of 12 classes"):
+        _expect_classes(call_answer(my_top_classes, logits.clone(), list(labels), 4),
+                        [(labels[i], float(p)) for p, i in zip(values, indices)], "hand-built logits")
+    picture = photo("astronaut", model.input_size)[None]
+    with grade.part(f"{model.name} on a photograph the lesson does not use"):
+        with torch.no_grad():
+            held_out = model(picture)[0].cpu()
+        _expect_classes(call_answer(my_top_classes, held_out.clone(), list(model.labels), 3),
+                        model.top_classes(picture, k=3)[0], model.name)
     return grade
