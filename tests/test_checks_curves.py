@@ -1,104 +1,103 @@
-"""Lesson 02's exercise checks: the right answer passes, plausible wrong answers and typed-in guesses fail,
-the placeholder reports "not attempted". Run on the hand-built curve network (eight arcs 45° apart)."""
+"""Lesson 02's exercise checks: the course's method gets full marks, neighbouring methods lose points,
+the placeholder reports "not attempted"."""
+from __future__ import annotations
+
+import math
+
 import numpy as np
 import pytest
-from handmade_curves import build_handmade_network, build_mixed_polarity_network
+import torch
 
-from helpers.checks import ExerciseError, NotAttempted
-from helpers.checks.curves import (
-    check_largest_gap, check_rotation_prediction, check_strongest_member, strongest_member_response,
-)
-from helpers.families import find_curve_family
-from helpers.tuning import angle_difference
-
-SCREEN = dict(orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
+from helpers.checks import ExerciseError
+from helpers.checks.curves import check_curve, check_preferred_orientation
+from helpers.stimuli.curves import curve
 
 
-pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
+def solution_curve(size, orientation, radius, length, width, center):
+    x, y = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
+    theta = math.radians(orientation)
+    cx, cy = center[0] - radius * math.cos(theta), center[1] + radius * math.sin(theta)
+    angle = np.arctan2(-(y - cy), x - cx)
+    offset = np.angle(np.exp(1j * (angle - theta)))
+    distance = np.abs(np.hypot(x - cx, y - cy) - radius)
+    ink = (np.abs(offset) <= length / radius / 2) & (distance <= width / 2)
+    return torch.from_numpy(np.where(ink, 0.0, 1.0)).float().expand(3, size, size).clone()
 
 
-@pytest.fixture(scope="module")
-def model_and_family():
-    model = build_mixed_polarity_network()  # seven dark arcs and one light arc: the family mixes polarities
-    family = find_curve_family(model, "detectors", **SCREEN)
-    assert len(family) == 8
-    return model, family
+def solution_preferred(responses, orientations):
+    values = np.clip(np.asarray(responses, dtype=float), 0, None)
+    weights = np.clip(values - values.max() / 2, 0, None)
+    return float(np.degrees(np.angle((weights * np.exp(1j * np.radians(orientations))).sum())) % 360)
 
 
-@pytest.fixture(scope="module")
-def uneven():
-    """A family whose gaps differ: drop two members of the hand-built family so one arc is wider."""
-    model = build_handmade_network()
-    family = find_curve_family(model, "detectors", **SCREEN)
-    return family.subset([0, 1, 3, 4, 5, 7])
+def test_curve_right_answers_pass(strict) -> None:
+    assert check_curve(curve)
+    assert check_curve(solution_curve)
 
 
-def test_largest_gap_right_answer_and_guesses(uneven) -> None:
-    ordered = np.sort(uneven.orientations % 360)
-    right = float(np.max(np.diff(np.append(ordered, ordered[0] + 360))))
-    assert check_largest_gap(uneven, right)
-    inner = float(np.diff(ordered).max())  # forgetting the arc that wraps around
-    wrong = [inner, right - 5, right + 5, 45.0, 90.0, 0.0, 360.0, 180.0, right / 2, -right]
-    for answer in wrong:
-        if abs(answer - right) < 0.5:
-            continue
-        with pytest.raises(ExerciseError):
-            check_largest_gap(uneven, answer)
-    for bad in ("90", None, float("nan"), True):
-        with pytest.raises(ExerciseError):
-            check_largest_gap(uneven, bad)
+@pytest.mark.parametrize("wrong", [
+    lambda size, orientation, **kw: solution_curve(size, -orientation, **kw),          # y axis not flipped
+    lambda size, orientation, **kw: solution_curve(size, orientation + 180, **kw),     # concave side
+    lambda size, orientation, radius, length, width, center: solution_curve(size, orientation, radius, length, 2 * width, center),
+    lambda size, orientation, radius, length, width, center: solution_curve(
+        size, orientation, radius, length, width, (center[0] + radius * math.cos(math.radians(orientation)),
+                                                   center[1] - radius * math.sin(math.radians(orientation)))),  # circle centre at `center`
+    lambda size, orientation, radius, length, width, center: solution_curve(size, orientation, radius, 2 * length, width, center),
+    lambda size, **kw: torch.ones(3, size, size),
+])
+def test_curve_wrong_methods_lose_points(wrong) -> None:
+    assert not check_curve(wrong)
 
 
-def test_wrapping_gap_gets_its_own_message() -> None:
-    family = find_curve_family(build_handmade_network(), "detectors", **SCREEN).subset([1, 2, 3, 4, 5])  # 45..225°
-    ordered = np.sort(family.orientations)
-    with pytest.raises(ExerciseError, match="wraps around|missing"):
-        check_largest_gap(family, float(np.diff(ordered).max()))
+def test_preferred_orientation_right_answers_pass(strict) -> None:
+    from helpers.tuning import preferred_orientation
+    assert check_preferred_orientation(solution_preferred)
+    assert check_preferred_orientation(lambda r, o: preferred_orientation(r, o)[0])
 
 
-def test_strongest_member_right_answer_and_every_other_member(model_and_family) -> None:
-    model, family = model_and_family
-    responses = strongest_member_response(model, family, 200, "dark")
-    right = family.units[int(np.argmax(responses))]
-    assert check_strongest_member(model, family, right)
-    assert check_strongest_member(model, family, str(right))
-    for unit in family.units:
-        if unit != right:
-            with pytest.raises(ExerciseError) as error:
-                check_strongest_member(model, family, unit)
-            assert str(right) not in str(error.value)  # the message never names the right member
-    for bad in (200, "detectors:99", "nonsense", family.units[0].channel):
-        with pytest.raises(ExerciseError):
-            check_strongest_member(model, family, bad)
+@pytest.mark.parametrize("wrong", [
+    lambda r, o: float(o[np.argmax(r)]),                                                  # argmax
+    lambda r, o: float(np.sum(np.clip(r, 0, None) * o) / np.sum(np.clip(r, 0, None))),   # linear mean
+    lambda r, o: float(np.degrees(np.angle((np.clip(r, 0, None) * np.exp(1j * np.radians(o))).sum())) % 360),  # no half-peak
+    lambda r, o: 90.0,
+])
+def test_preferred_orientation_wrong_methods_lose_points(wrong) -> None:
+    assert not check_preferred_orientation(wrong)
 
 
-def test_rotation_prediction_right_answer_and_every_other_member(model_and_family) -> None:
-    _, family = model_and_family
-    target = (family.orientations[0] + 90) % 360
-    right = family.units[int(np.argmin(angle_difference(family.orientations, target)))]
-    assert check_rotation_prediction(family, right)
-    clockwise = family.units[int(np.argmin(angle_difference(family.orientations, (family.orientations[0] - 90) % 360)))]
-    with pytest.raises(ExerciseError, match="clockwise"):
-        check_rotation_prediction(family, clockwise)
-    for unit in family.units:
-        if unit != right:
-            with pytest.raises(ExerciseError) as error:
-                check_rotation_prediction(family, unit)
-            assert str(right) not in str(error.value)
+def test_placeholders_are_not_attempted(capsys) -> None:
+    def my_curve(size, orientation, radius, length, width, center):
+        ...
+
+    assert not check_curve(my_curve)
+    assert not check_curve(...)
+    assert not check_preferred_orientation(lambda r, o: None)
+    assert "Not attempted yet" in capsys.readouterr().out
+
+
+def test_strict_mode_raises_on_a_wrong_answer(strict) -> None:
     with pytest.raises(ExerciseError):
-        check_rotation_prediction(family, 90)
+        check_preferred_orientation(lambda r, o: 0.0)
 
 
-def test_placeholders_are_not_attempted(model_and_family, monkeypatch, capsys) -> None:
-    model, family = model_and_family
-    for call in (lambda: check_largest_gap(family, ...), lambda: check_strongest_member(model, family, ...),
-                 lambda: check_rotation_prediction(family, ...)):
-        with pytest.raises(NotAttempted):
-            call()
-    monkeypatch.delenv("CIRCUITS_STRICT")
-    for call in (lambda: check_largest_gap(family, ...), lambda: check_strongest_member(model, family, ...),
-                 lambda: check_rotation_prediction(family, ...)):
-        assert not call()
-        assert "Not attempted yet" in capsys.readouterr().out
-    assert not check_rotation_prediction(family, family.units[0])  # wrong, not strict: printed, not raised
-    assert "Not right yet" in capsys.readouterr().out
+def solution_selectivity(responses, orientations):
+    values = np.clip(np.asarray(responses, dtype=float), 0, None)
+    weights = np.clip(values - values.max() / 2, 0, None)
+    total = weights.sum()
+    return float(abs((weights * np.exp(1j * np.radians(orientations))).sum()) / total) if total > 0 else 0.0
+
+
+def test_selectivity_right_answer_passes(strict) -> None:
+    from helpers.checks.curves import check_orientation_selectivity
+    assert check_orientation_selectivity(solution_selectivity)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda r, o: float(abs((np.clip(r, 0, None) * np.exp(1j * np.radians(o))).sum()) / max(np.clip(r, 0, None).sum(), 1e-12)),  # no half-peak
+    lambda r, o: float(abs((np.clip(r - r.max() / 2, 0, None) * np.exp(1j * np.radians(o))).sum())),                          # not normalized
+    lambda r, o: float(np.max(r) / max(np.abs(r).sum(), 1e-12)),
+    lambda r, o: 1.0,
+])
+def test_selectivity_wrong_methods_lose_points(wrong) -> None:
+    from helpers.checks.curves import check_orientation_selectivity
+    assert not check_orientation_selectivity(wrong)

@@ -1,97 +1,117 @@
-"""Self-checks for the curve-detector lesson's exercises (lesson 02).
+"""Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and selectivity.
 
-Each check recomputes the right answer from the student's own family and model, so typed-in numbers
-and another member's answer fail; wrong-answer messages never name the right member or value.
+Each check runs the student's function on inputs the notebook never shows (other sizes, radii, orientations,
+centres; hand-built tuning curves, one wrapping around 0 degrees) and compares it with the course's own
+implementation (:func:`helpers.stimuli.curves.curve`, :mod:`helpers.tuning`).
 """
 from __future__ import annotations
 
-import math
+from typing import Callable
 
 import numpy as np
+import torch
 
-from ..models import CircuitModel, Unit
 from ..stimuli.curves import curve
-from ..families import CurveFamily
-from ..tuning import angle_difference, largest_gap
-from . import exercise, expect, passed
+from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
+from . import Grade, call_answer, exercise, expect
+
+#: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
+CURVE_CASES = (
+    (40, 30.0, 9.0, 20.0, 2.0, (18.5, 21.0)),
+    (57, 250.0, 15.0, 30.0, 3.0, (30.0, 26.0)),
+    (64, 135.0, 20.0, 40.0, 4.0, (32.0, 32.0)),
+    (48, 350.0, 6.0, 16.0, 2.0, (22.0, 25.0)),
+)
 
 
-def _member(family: CurveFamily, answer: object, what: str) -> Unit:
-    """The family member a student named (a Unit or 'layer:channel'), or a clear error."""
-    expect(isinstance(answer, (str, Unit)), f"Give {what} as a unit (e.g. family.units[3]) or 'layer:channel', "
-           f"not {type(answer).__name__}.")
-    try:
-        unit = Unit.parse(answer) if isinstance(answer, str) else answer
-    except (ValueError, TypeError) as error:
-        expect(False, f"{answer!r} is not a unit name: {error}", "Units are written 'layer:channel'.")
-    expect(unit in family.units, f"{unit} is not a member of the family.", "Pick one of family.units.")
-    return unit
+def _ink(image: torch.Tensor) -> torch.Tensor:
+    """Where an image of dark strokes on a white ground holds ink (more than half dark), as a boolean map."""
+    return (1 - image.float().mean(0)) > 0.5
 
 
-@exercise
-def check_largest_gap(family: CurveFamily, answer: float) -> bool:
-    """Exercise 1: the widest arc of orientations (degrees) that no member of the family prefers."""
-    expect(isinstance(answer, (int, float, np.integer, np.floating)) and not isinstance(answer, bool)
-           and math.isfinite(float(answer)), f"Expected a number of degrees, got {answer!r}.")
-    truth = largest_gap(family.orientations)
-    expect(0 <= float(answer) <= 360, f"A gap on the circle lies between 0 and 360 degrees; you gave {float(answer):.1f}.")
-    if len(family) >= 2:
-        ordered = np.sort(family.orientations % 360)
-        inner = float(np.diff(ordered).max())
-        expect(not (abs(float(answer) - inner) < 0.5 and abs(inner - truth) >= 0.5),
-               f"{float(answer):.1f} degrees is the widest gap between neighbours, but one arc is missing.",
-               "Do not forget the arc that wraps around from the largest orientation back to the smallest (+360).")
-    expect(abs(float(answer) - truth) < 0.5, f"{float(answer):.1f} degrees is not the widest empty arc.",
-           "Sort the orientations, take the differences between neighbours, and do not forget the gap that wraps "
-           "around from the last orientation back to the first (+360).")
-    return passed(f"the widest arc with no preferred orientation spans {truth:.0f} degrees.")
+@exercise(points=3)
+def check_curve(my_curve: Callable) -> Grade:
+    """Exercise 1: my_curve(size, orientation, radius, length, width, center) draws a dark arc on white."""
+    grade = Grade()
+    for size, orientation, radius, length, width, center in CURVE_CASES:
+        with grade.part(f"{size} px, orientation {orientation:g}°, radius {radius:g}, width {width:g}"):
+            got = call_answer(my_curve, size=size, orientation=orientation, radius=radius, length=length,
+                              width=width, center=center)
+            expect(isinstance(got, torch.Tensor), f"Return the image as a tensor, not {type(got).__name__}.")
+            expect(tuple(got.shape) == (3, size, size),
+                   f"Your image has shape {tuple(got.shape)}; a (3, {size}, {size}) image was expected.")
+            expect(bool(torch.isfinite(got).all()) and float(got.min()) >= 0 and float(got.max()) <= 1,
+                   "The image must hold values in [0, 1]: 0 for ink, 1 for the white ground.")
+            mine = _ink(got.detach().cpu())
+            course = _ink(curve(size, orientation=orientation, radius=radius, length=length, width=width, center=center))
+            overlap = float((mine & course).sum()) / max(float((mine | course).sum()), 1.0)
+            expect(overlap >= 0.7, f"Your stroke overlaps the course's by {overlap:.0%} (intersection over union; "
+                   "at least 70% is needed).",
+                   "The arc's midpoint sits at `center`; its circle's centre lies `radius` behind it, opposite the "
+                   "orientation; angles turn counter-clockwise with y pointing up (rows grow downwards); the arc spans "
+                   "length / radius radians; a pixel is ink within width / 2 of the circle.")
+    return grade
 
 
-def strongest_member_response(model: CircuitModel, family: CurveFamily, orientation: float,
-                              polarity: str = "dark") -> np.ndarray:
-    """The members' responses (minus blank) to one curve of ``orientation`` at the family's typical radius."""
-    screen = family.screen
-    radius = float(np.median(screen.best_radius[family.channels]))
-    image = curve(screen.placement.size, orientation=orientation, radius=radius, center=screen.placement.center,
-                  **family.style(polarity))
-    return family.responses(model, image[None], polarity=polarity)[0]
+def _bump(orientations: np.ndarray, peak: float, height: float = 1.0, width: float = 30.0) -> np.ndarray:
+    """A smooth tuning bump on the circle (a von Mises shape) of ``height`` centred at ``peak`` degrees."""
+    return height * np.exp((np.cos(np.radians(orientations - peak)) - 1) * (180 / (np.pi * width)) ** 2)
 
 
-@exercise
-def check_strongest_member(model: CircuitModel, family: CurveFamily, answer: str | Unit, orientation: float = 200,
-                           polarity: str = "dark") -> bool:
-    """Exercise 2: the member that responds most to a dark curve of orientation 200 degrees at the family's typical radius."""
-    expect(len(family) > 0, "This model's family is empty, so no member can respond.", "Try the lesson on a trained model.")
-    unit = _member(family, answer, "the member")
-    responses = strongest_member_response(model, family, orientation, polarity)
-    winner = family.units[int(np.argmax(responses))]
-    mine = float(responses[family.units.index(unit)])
-    expect(unit == winner,
-           f"{unit} responds {mine:.2f} to that curve, but another member responds more.",
-           "Draw the curve with family.screen.placement, the typical radius (the median of "
-           "family.screen.best_radius over the members) and family.style('dark'), then take the member with the "
-           "largest family.responses(model, image[None], polarity='dark').")
-    preferred = family.orientations[family.units.index(unit)]
-    return passed(f"{unit} responds most; it prefers {preferred:.0f} degrees, "
-                  f"{float(angle_difference(preferred, orientation)):.0f} degrees from the curve you drew.")
+def tuning_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Hand-built tuning curves where the argmax, a linear mean and an unthresholded circular mean all go wrong."""
+    eight, sixteen = np.arange(0, 360, 45.0), np.arange(0, 360, 22.5)
+    rng = np.random.default_rng(17)
+    noisy = _bump(sixteen, 200.0) + 0.05 * rng.standard_normal(len(sixteen))
+    return [
+        ("a peak between two sampled orientations", eight, _bump(eight, 20.0)),
+        ("a peak that wraps around 0°", sixteen, _bump(sixteen, 350.0) + _bump(sixteen, 5.0, 0.8)),
+        ("a main peak and a weaker second bump", sixteen, _bump(sixteen, 100.0) + _bump(sixteen, 250.0, 0.45) + 0.2),
+        ("a noisy curve with inhibition", sixteen, noisy - 0.5 * _bump(sixteen, 20.0)),
+    ]
 
 
-@exercise
-def check_rotation_prediction(family: CurveFamily, answer: str | Unit, source_index: int = 0, angle: float = 90) -> bool:
-    """Exercise 3: after rotating the first member's favourite curve by 90 degrees, the member expected to respond most."""
-    expect(len(family) > source_index, "This model's family is too small for this exercise.")
-    unit = _member(family, answer, "your prediction")
-    source = family.units[source_index]
-    target = (family.orientations[source_index] + angle) % 360
-    distances = angle_difference(family.orientations, target)
-    best = family.units[int(np.argmin(distances))]
-    mine = float(distances[family.units.index(unit)])
-    if unit != best and float(angle_difference(family.orientations[family.units.index(unit)],
-                                                (family.orientations[source_index] - angle) % 360)) < 1e-6:
-        expect(False, f"{unit} is where the curve would go if it turned clockwise.",
-               "Angles grow counter-clockwise: rotating by +a turns orientation θ into θ + a.")
-    expect(unit == best,
-           f"{unit} prefers an orientation {mine:.0f} degrees away from the rotated curve's; another member is closer.",
-           "Rotating an image counter-clockwise by a degrees turns a curve of orientation θ into one of θ + a; "
-           "pick the member whose preferred orientation is nearest on the circle (angle_difference).")
-    return passed(f"rotated by {angle:.0f} degrees, {source}'s curve faces {target:.0f} degrees: {best}'s turn.")
+@exercise(points=3)
+def check_preferred_orientation(my_preferred_orientation: Callable) -> Grade:
+    """Exercise 2: my_preferred_orientation(responses, orientations): a tuning curve's preferred orientation, degrees."""
+    grade = Grade()
+    for name, orientations, responses in tuning_cases():
+        with grade.part(name):
+            got = call_answer(my_preferred_orientation, responses.copy(), orientations.copy())
+            expect(np.size(got) == 1, f"Return one angle in degrees, not {type(got).__name__} of size {np.size(got)}.")
+            value = float(np.asarray(got, dtype=np.float64).reshape(()))
+            expect(np.isfinite(value), "Your angle is not a finite number.")
+            expected = float(preferred_orientation(responses, orientations)[0])
+            off = float(angle_difference(value, expected))
+            expect(off <= 2.0, f"Your preferred orientation is {off:.0f}° away from the course's reading of this curve.",
+                   "Keep only what rises above half the peak (responses below 0 count as 0), add the orientations as "
+                   "vectors on the circle weighted by that, and take the direction of the sum (np.angle, in [0, 360)).")
+    return grade
+
+
+def selectivity_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Hand-built tuning curves whose selectivities span the range: sharp, broad, two opposite peaks, flat, silent."""
+    sixteen = np.arange(0, 360, 22.5)
+    return [
+        ("one sharp peak", sixteen, _bump(sixteen, 60.0, width=20.0)),
+        ("one broad peak on a raised floor", sixteen, _bump(sixteen, 300.0, width=60.0) + 0.4),
+        ("two opposite peaks (a line detector)", sixteen, _bump(sixteen, 45.0) + _bump(sixteen, 225.0, 0.9)),
+        ("a unit that never responds", sixteen, -np.ones(len(sixteen))),
+    ]
+
+
+@exercise(points=2)
+def check_orientation_selectivity(my_orientation_selectivity: Callable) -> Grade:
+    """Exercise 3: my_orientation_selectivity(responses, orientations): how sharply a tuning curve prefers one orientation."""
+    grade = Grade()
+    for name, orientations, responses in selectivity_cases():
+        with grade.part(name):
+            got = call_answer(my_orientation_selectivity, responses.copy(), orientations.copy())
+            expect(np.size(got) == 1, f"Return one number, not {type(got).__name__} of size {np.size(got)}.")
+            value = float(np.asarray(got, dtype=np.float64).reshape(()))
+            expected = float(orientation_selectivity(responses, orientations)[0])
+            expect(np.isfinite(value) and abs(value - expected) <= 0.02,
+                   f"Your selectivity differs from the course's reading of this curve by {abs(value - expected):.2f}.",
+                   "The same weights as the preferred orientation (what rises above half the peak, negatives as 0); the "
+                   "length of their vector sum divided by their plain sum; 0 for a unit that never responds.")
+    return grade

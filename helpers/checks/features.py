@@ -1,87 +1,130 @@
-"""Self-checks for lesson 01's exercises, "Features are the fundamental unit".
+"""Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour.
 
-Each check recomputes the right answer from the student's own scan and model, so typed-in numbers, the
-answer for another unit and the near misses a student is likely to make all fail, with a hint that does
-not give the answer away.
+Each check runs the student's function on inputs the notebook never shows (other sizes and seeds, other units, a
+small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`).
 """
 from __future__ import annotations
 
-import math
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
+from torch import nn
 
-from ..dataset_examples import DatasetExamples
-from ..models import CircuitModel
-from . import exercise, expect, passed
-
-
-def _number(answer: object) -> float:
-    expect(isinstance(answer, (int, float)) and not isinstance(answer, bool)
-           or (isinstance(answer, torch.Tensor) and answer.numel() == 1),
-           f"Answer with one number, not {type(answer).__name__}.")
-    value = float(answer)  # type: ignore[arg-type]
-    expect(math.isfinite(value), f"Your answer is {value}; it should be a finite number.")
-    return value
+from ..activations import capture
+from ..featurevis import channel, render
+from ..featurevis.param import FourierImage, PixelImage, color_matrix_from_images, imagenet_color_matrix
+from ..models import CircuitModel, Unit, wrap_model
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
 
 
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-3 * max(1.0, abs(b))
+@exercise(points=3)
+def check_fourier_image(my_fourier_image: Callable) -> Grade:
+    """Exercise 1: my_fourier_image(spectrum, size): the image (before colour mixing) from scaled Fourier coefficients."""
+    grade = Grade()
+    for size, count, seed in ((24, 1, 11), (33, 2, 12), (50, 1, 13)):  # even and odd sizes, never the lesson's
+        reference = FourierImage(size, count, generator=torch.Generator().manual_seed(seed), std=1.0)
+        with grade.part(f"{count} image(s) of {size} x {size} px, seed {seed}"):
+            spectrum = reference.spectrum.detach().clone()
+            got = call_answer(my_fourier_image, spectrum, size)
+            expect(isinstance(got, torch.Tensor), f"Return a tensor, not {type(got).__name__}.")
+            expect_close(got, reference.decorrelated().detach(), f"size {size}", rtol=1e-3, atol=1e-5,
+                         hint="Scale each coefficient by 1 / frequency (the lowest frequency for the constant term), "
+                              "normalized to a mean square of 1, then take the orthonormal inverse real FFT.")
+    return grade
 
 
-@exercise
-def check_top_in_standard_deviations(examples: DatasetExamples, channel: int, answer: float) -> bool:
-    """Exercise 1: how many standard deviations above its mean activation is the unit's top example?"""
-    value = _number(answer)
-    stats = examples.summary(channel)
-    expected = (stats["top_value"] - stats["mean"]) / stats["std"]
-    if not _close(value, expected):
-        expect(not _close(value, stats["top_value"] / stats["std"]),
-               "You divided the top value by the standard deviation but forgot to subtract the mean first.")
-        expect(not _close(value, stats["top_value"] - stats["mean"]),
-               "You subtracted the mean but did not divide by the standard deviation.")
-        expect(not _close(value, (stats["top_value"] - stats["mean"]) / stats["std"] ** 2),
-               "You divided by the variance; divide by the standard deviation instead.")
-        expect(False, f"{value:.3f} is not how far this unit's top example lies above its mean, in standard deviations.",
-               "Compute it from the scan of this unit: (examples.top_values(channel)[0] - examples.mean[channel]) "
-               "divided by examples.std[channel]; check that you used the right channel.")
-    return passed(f"The top example is {expected:.1f} standard deviations above the mean: a rare, strong response "
-                  "(4 standard deviations happen once in about 30,000 Gaussian draws).")
+def _pre_activation(model: CircuitModel, layer: str) -> bool:
+    return model.layer(layer).pre_activation_path is not None
 
 
-@exercise
-def check_mix_vector(model: CircuitModel, layer: str, first: int, second: int, vector: torch.Tensor) -> bool:
-    """Exercise 2: a channel-space vector of ``layer`` with weight 1 on ``first``, 0.5 on ``second``, 0 elsewhere."""
-    expect(isinstance(vector, torch.Tensor), f"Give the vector as a torch tensor, not {type(vector).__name__}.",
-           "Start from torch.zeros(model.channels(layer)).")
-    vector = vector.detach().float().flatten()
+def _objective(model: CircuitModel, image: torch.Tensor, unit: Unit) -> float:
+    """The unit's channel averaged over positions (before its non-linearity when there is one)."""
+    maps = capture(model, image[None], unit.layer, pre_activation=_pre_activation(model, unit.layer))[unit.layer]
+    return float(maps[0, unit.channel].mean())
+
+
+@contextmanager
+def _render_blocked() -> Iterator[None]:
+    """While the student's loop runs, the course's ``render`` refuses to work: the loop must be their own."""
+    render_module = sys.modules[render.__module__]
+    original = render_module.BatchedObjectives
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ExerciseError("Your function called the course's render(): write the optimization loop yourself.")
+
+    render_module.BatchedObjectives = refuse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        render_module.BatchedObjectives = original  # type: ignore[assignment]
+
+
+def _tiny_network(device: torch.device) -> CircuitModel:
+    """A seeded two-layer network: its units respond to colour and orientation at 32 px."""
+    generator = torch.Generator().manual_seed(5)
+    module = nn.Sequential(nn.Conv2d(3, 6, 5, padding=2), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU(),
+                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return wrap_model(module.to(device), {"conv2": "3"}, name="tiny-features", input_size=32)
+
+
+def _held_out_units(model: CircuitModel) -> list[Unit]:
+    """Two units of a layer the lesson does not render by hand: early, so the check stays cheap."""
+    layer = model.layer_names[min(2, len(model.layer_names) - 1)]
     channels = model.channels(layer)
-    expect(vector.numel() == channels, f"Your vector has {vector.numel()} entries; layer {layer!r} has {channels} channels.",
-           "Start from torch.zeros(model.channels(layer)).")
-    others = vector.clone()
-    others[[first, second]] = 0
-    expect(bool(others.abs().max() == 0), f"{int((others != 0).sum())} entries other than the two neurons are non-zero.",
-           "Only the two neurons' entries should carry a weight.")
-    a, b = float(vector[first]), float(vector[second])
-    expect(a > 0 and b > 0, "Both neurons need a positive weight.")
-    expect(not math.isclose(a, b, rel_tol=1e-6), "The two weights are equal: that is the even mix shown above, not this one.")
-    expect(not math.isclose(a, 2 * b, rel_tol=1e-6) or math.isclose(a, 1.0, rel_tol=1e-6),
-           "The ratio is right but the weights are scaled: give the first neuron exactly weight 1.")
-    expect(math.isclose(a, 1.0, rel_tol=1e-6) and math.isclose(b, 0.5, rel_tol=1e-6),
-           "The weights are not the ones asked for: is the larger weight on `first`, and the smaller on `second`?")
-    return passed("A direction that is neither neuron: its visualization shows what the two have in common, and more.")
+    return [model.unit(layer, channels // 3), model.unit(layer, (2 * channels) // 3)]
 
 
-@exercise
-def check_receptive_patch(examples: DatasetExamples, channel: int, patch: torch.Tensor) -> bool:
-    """Exercise 3: crop the unit's best image to the receptive field of the position where it fires most."""
-    expect(isinstance(patch, torch.Tensor) and patch.dim() == 3 and patch.shape[0] == 3,
-           "Give the patch as a (3, height, width) tensor.")
-    expected = examples.top_patches(channel, 1)[0]
-    expect(tuple(patch.shape) == tuple(expected.shape),
-           f"Your patch is {tuple(patch.shape[1:])} pixels, not the size of this layer's receptive field.",
-           "Take the box from examples.patch_box(row, col) at examples.top_positions(channel)[0].")
-    expect(torch.allclose(patch.float(), expected, atol=1e-6),
-           "The patch has the right size but not the right pixels: is it the top image (examples.top_indices(channel)[0]) "
-           "cut at the top position's box, padded with 0.5 outside the image?",
-           "helpers.dataset_examples.crop_box(image, box) cuts and pads.")
-    return passed("That is the patch the unit sees when it fires most: nothing outside it can change the activation.")
+@exercise(points=3)
+def check_visualize(my_visualize: Callable, model: CircuitModel, steps: int = 48, size: int = 64) -> Grade:
+    """Exercise 2: my_visualize(model, unit, steps, size, seed) optimizes an image that makes the unit fire."""
+    grade = Grade()
+    tiny = _tiny_network(model.device)
+    cases = [(tiny, tiny.unit("conv2", 3), 32), *((model, unit, size) for unit in _held_out_units(model))]
+    for network, unit, side in cases:
+        with grade.part(f"{network.name} unit {unit}"):
+            course = render(network, channel(unit), steps=steps, size=side, seed=1, progress=False,
+                            pre_activation=_pre_activation(network, unit.layer)).images[0]
+            grey = torch.full((3, side, side), 0.5)
+            start, target = _objective(network, grey, unit), _objective(network, course, unit)
+            with _render_blocked():
+                image = call_answer(my_visualize, network, unit, steps=steps, size=side, seed=1)
+            expect(isinstance(image, torch.Tensor), f"Return the image as a tensor, not {type(image).__name__}.")
+            image = image.detach().cpu().float()
+            image = image[0] if image.dim() == 4 and image.shape[0] == 1 else image
+            expect(tuple(image.shape) == (3, side, side),
+                   f"Your image has shape {tuple(image.shape)}; a (3, {side}, {side}) image was expected.")
+            expect(bool(torch.isfinite(image).all()) and float(image.min()) >= 0 and float(image.max()) <= 1,
+                   "Your image must hold finite values in [0, 1].", "Pass the parameterization through a sigmoid.")
+            reached = _objective(network, image, unit)
+            share = (reached - start) / max(target - start, 1e-6)
+            expect(share >= 0.6, f"Your image raises the unit {share:.0%} as far above a grey image as the course's "
+                   "render does (at least 60% is needed).",
+                   "Maximize the activation (minimize its negative) with Adam for all the steps, on the channel's mean "
+                   "over positions, reading the layer with capture(..., grad=True).")
+    return grade
+
+
+@exercise(points=2)
+def check_colour_image(my_colour_image: Callable) -> Grade:
+    """Exercise 3: my_colour_image(raw, color_matrix): mix decorrelated colours into RGB and squash them into [0, 1]."""
+    grade = Grade()
+    generator = torch.Generator().manual_seed(31)
+    photos = torch.rand(4, 3, 16, 16, generator=generator) ** torch.tensor([1.0, 2.0, 0.5]).view(1, 3, 1, 1)
+    matrices = {"ImageNet's colour matrix": imagenet_color_matrix(),
+                "a matrix from other images' colours": color_matrix_from_images(photos),
+                "a lopsided hand-built matrix": torch.tensor([[2.0, 0.1, 0.0], [0.5, 1.0, 0.3], [0.0, -0.4, 0.2]])}
+    for name, matrix in matrices.items():
+        with grade.part(name):
+            reference = PixelImage(12, 2, color_matrix=matrix, std=1.0, generator=generator)
+            raw = reference.decorrelated().detach().clone()
+            got = call_answer(my_colour_image, raw, matrix.clone())
+            expect(isinstance(got, torch.Tensor), f"Return a tensor, not {type(got).__name__}.")
+            expect_close(got, reference().detach(), name, rtol=1e-4, atol=1e-5,
+                         hint="Scale the matrix so that its longest column has length 1, mix the channels of every "
+                              "pixel with it (RGB = M @ raw), then apply a sigmoid.")
+    return grade

@@ -1,46 +1,132 @@
-"""Self-checks for the tour notebook's exercises."""
+"""Self-checks for lesson 00's exercises: a forward hook that captures a layer, the strongest units, the top classes.
+
+Each check runs the student's function on inputs the notebook never shows (other layers, another photograph, a
+small hand-built network) and compares it with the course's own implementation (:func:`helpers.activations.capture`).
+"""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+from torch import nn
 
 from ..activations import capture
-from ..models import CircuitModel, Unit
-from ..layers import equivalent_layer
-from . import exercise, expect, passed
+from ..images import photo
+from ..models import CircuitModel, wrap_model
+from . import Grade, call_answer, exercise, expect, expect_close
 
 
-@exercise
-def check_unit_name(model: CircuitModel, answer: str, layer: str, channel: int) -> bool:
-    """Exercise 1: write the paper-style name of ``channel`` in ``layer``."""
-    expect(isinstance(answer, str), f"Give the name as a string, not {type(answer).__name__}.", "e.g. 'mixed3b:379'")
-    expect(":" in answer, f"{answer!r} has no ':' between layer and channel.", "Units are written 'layer:channel'.")
-    unit = Unit.parse(answer)
-    expect(unit.layer == layer, f"The layer part is {unit.layer!r}, but the unit lives in {layer!r}.")
-    expect(unit.channel == channel, f"The channel part is {unit.channel}, but we asked for channel {channel}.",
-           "Channels are counted from 0.")
-    model.unit(answer)
-    return passed(f"{answer} is how the course (and the paper) names that unit.")
+def _hooks(module: nn.Module) -> int:
+    """How many forward hooks (and pre-hooks) are registered anywhere in ``module``."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in module.modules())
 
 
-@exercise
-def check_equivalent_layer(model: CircuitModel, answer: str) -> bool:
-    """Exercise 2: the active model's layer with mixed3b's stride (8: a 28 x 28 map at 224 px)."""
-    model.layer(answer)
-    shape = model.layer_shapes(224)[answer]
-    expect(shape[1] == 28, f"{answer} has a {shape[1]}x{shape[2]} map at 224 px; mixed3b's is 28x28.",
-           "Look at model.summary(224) for layers with a 28 x 28 map.")
-    best = equivalent_layer(model, "mixed3b")
-    expect(answer == best, f"{answer} has the right stride, but it is not the last layer at that stride ({best}).",
-           "mixed3b is the second (last) layer at stride 8 in InceptionV1.")
-    return passed(f"{answer} plays mixed3b's role in {model.name}.")
+def _tiny_network(device: torch.device) -> CircuitModel:
+    """A seeded three-layer network whose layers' inputs and outputs all differ (ReLU, tanh, a pooling)."""
+    generator = torch.Generator().manual_seed(7)
+    module = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(), nn.Conv2d(5, 4, 3, stride=2), nn.Tanh(),
+                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    return wrap_model(module.to(device), {"relu": "1", "conv2": "2", "tanh": "3"}, name="tiny-tour", input_size=16)
 
 
-@exercise
-def check_strongest_unit(model: CircuitModel, image: torch.Tensor, layer: str, answer: int) -> bool:
-    """Exercise 3: the unit of ``layer`` with the largest activation anywhere on ``image``."""
-    maxima = capture(model, image[None], layer)[layer][0].flatten(1).amax(1)
-    best = int(maxima.argmax())
-    expect(isinstance(answer, int), f"Answer with a channel number (int), not {type(answer).__name__}.")
-    expect(answer == best, f"Unit {answer} peaks at {float(maxima[answer]):.2f}, but another unit goes higher.",
-           "Take the maximum over positions for every channel, then the argmax over channels.")
-    return passed(f"{layer}:{best} fires hardest on this image (peak {float(maxima[best]):.2f}).")
+def _compare_capture(my_capture: Callable, model: CircuitModel, images: torch.Tensor, layer: str, what: str) -> None:
+    """The student's hook on one layer against ``capture`` (inputs preprocessed as the model does)."""
+    expected = capture(model, images, layer)[layer]
+    before = _hooks(model.module)
+    with torch.no_grad():
+        inputs = model.preprocess(model.prepare_input(images))
+    got = call_answer(my_capture, model.module, inputs, model.layer(layer).module_path)
+    expect(isinstance(got, torch.Tensor), f"{what}: return the captured activations as a tensor, not {type(got).__name__}.")
+    expect(_hooks(model.module) == before, f"{what}: your hook is still registered after the function returned.",
+           "Keep the handle that register_forward_hook returns and call handle.remove() (a try/finally is safest).")
+    expect_close(got, expected, what, rtol=1e-4, atol=1e-5,
+                 hint="A forward hook receives (module, inputs, output): keep the output, not the inputs.")
+
+
+@exercise(points=3)
+def check_capture_hook(my_capture: Callable, model: CircuitModel) -> Grade:
+    """Exercise 1: my_capture(module, inputs, path) returns the output of the submodule ``path`` (a forward hook)."""
+    grade = Grade()
+    tiny = _tiny_network(model.device)
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    for layer in ("relu", "tanh"):
+        with grade.part(f"a small hand-built network, module {tiny.layer(layer).module_path!r}"):
+            _compare_capture(my_capture, tiny, images, layer, f"hand-built network, {layer}")
+    names = model.layer_names
+    held_out = [names[0], names[len(names) // 2 + 1]]  # the first layer and one past the middle
+    picture = photo("astronaut", 96)[None]
+    for layer in held_out:
+        with grade.part(f"{model.name}, layer {layer}"):
+            _compare_capture(my_capture, model, picture, layer, f"{model.name} {layer}")
+    return grade
+
+
+def _reference_strongest(maps: torch.Tensor, k: int) -> list[int]:
+    """The course's reading: each channel's maximum over positions, the k largest first."""
+    return maps.flatten(1).amax(1).topk(k).indices.tolist()
+
+
+def _expect_channels(answer: object, maps: torch.Tensor, k: int, what: str) -> None:
+    expect(isinstance(answer, (list, tuple, torch.Tensor)),
+           f"{what}: return a list of channel numbers, not {type(answer).__name__}.")
+    got = [int(c) for c in (answer.tolist() if isinstance(answer, torch.Tensor) else answer)]
+    expect(len(got) == k, f"{what}: you returned {len(got)} channels; {k} were asked for.")
+    expected = _reference_strongest(maps, k)
+    expect(set(got) == set(expected), f"{what}: {len(set(got) - set(expected))} of your {k} channels are not among the "
+           "strongest.", "Strongest means the largest value anywhere on the channel's map (a maximum over positions), "
+           "not its mean or its centre.")
+    expect(got == expected, f"{what}: the right channels, in the wrong order.", "Strongest first.")
+
+
+@exercise(points=2)
+def check_strongest_units(my_strongest_units: Callable, model: CircuitModel) -> Grade:
+    """Exercise 2: my_strongest_units(maps, k): the k channels whose maximum over positions is largest, strongest first."""
+    grade = Grade()
+    # Hand-built maps where the channel with the highest mean, the highest centre and the highest peak all differ.
+    maps = torch.zeros(4, 5, 5)
+    maps[0] += 1.0            # highest mean, flat
+    maps[1, 2, 2] = 2.0       # highest centre
+    maps[2, 0, 4] = 3.0       # highest peak, in a corner
+    maps[3, 4, 0] = 2.5       # second peak
+    with grade.part("hand-built maps (peak, centre and mean disagree)"):
+        _expect_channels(call_answer(my_strongest_units, maps.clone(), 2), maps, 2, "hand-built maps")
+    layer = model.layer_names[len(model.layer_names) // 3]
+    held_out = capture(model, photo("astronaut", 96)[None], layer)[layer][0]
+    with grade.part(f"{model.name} {layer} on a photograph the lesson does not use"):
+        _expect_channels(call_answer(my_strongest_units, held_out.clone(), 3), held_out, 3, f"{layer}")
+    return grade
+
+
+def _expect_classes(answer: object, expected: list[tuple[str, float]], what: str) -> None:
+    expect(isinstance(answer, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in answer),
+           f"{what}: return a list of (label, probability) pairs.")
+    expect(len(answer) == len(expected), f"{what}: you returned {len(answer)} classes; {len(expected)} were asked for.")
+    expect([label for label, _ in answer] == [label for label, _ in expected],
+           f"{what}: the classes (or their order) differ from the model's most probable ones.",
+           "Most probable first: the k largest probabilities, in decreasing order.")
+    expect_close(torch.tensor([float(p) for _, p in answer]), torch.tensor([p for _, p in expected]), f"{what} probabilities",
+                 rtol=1e-4, atol=1e-6, hint="Probabilities come from a softmax over all classes of the logits.")
+
+
+@exercise(points=2)
+def check_top_classes(my_top_classes: Callable, model: CircuitModel) -> Grade:
+    """Exercise 3: my_top_classes(logits, labels, k): the k most probable (label, probability) pairs of one image."""
+    grade = Grade()
+    generator = torch.Generator().manual_seed(21)
+    labels = [f"class {i}" for i in range(12)]
+    logits = torch.randn(12, generator=generator) * 4
+    probabilities = logits.softmax(-1)
+    values, indices = probabilities.topk(4)
+    with grade.part("hand-built logits of 12 classes"):
+        _expect_classes(call_answer(my_top_classes, logits.clone(), list(labels), 4),
+                        [(labels[i], float(p)) for p, i in zip(values, indices)], "hand-built logits")
+    picture = photo("astronaut", model.input_size)[None]
+    with grade.part(f"{model.name} on a photograph the lesson does not use"):
+        with torch.no_grad():
+            held_out = model(picture)[0].cpu()
+        _expect_classes(call_answer(my_top_classes, held_out.clone(), list(model.labels), 3),
+                        model.top_classes(picture, k=3)[0], model.name)
+    return grade
