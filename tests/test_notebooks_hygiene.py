@@ -42,7 +42,7 @@ def test_notebook_has_lesson_structure(path: Path) -> None:
 def test_exercises_are_nbgrader_regions_with_graded_checks(path: Path) -> None:
     cells = json.loads(path.read_text())["cells"]
     graders = [(i, c["metadata"]["nbgrader"]) for i, c in enumerate(cells) if "nbgrader" in c["metadata"]]
-    answers = [(i, meta) for i, meta in graders if meta.get("solution")]
+    answers = [(i, meta) for i, meta in graders if meta.get("solution") and cells[i]["cell_type"] == "code"]
     assert len(answers) >= 3, f"{path.name} has {len(answers)} exercises; every lesson needs at least 3"
     ids = [meta["grade_id"] for _, meta in graders]
     assert len(ids) == len(set(ids)), f"grade ids repeat: {ids}"
@@ -50,7 +50,8 @@ def test_exercises_are_nbgrader_regions_with_graded_checks(path: Path) -> None:
         text = "".join(cells[i]["source"])
         before, marker, _ = text.partition("### BEGIN SOLUTION")
         assert marker and "### END SOLUTION" in text, f"cell {i} ({meta['grade_id']}): no solution region"
-        assert re.search(r"=\s*\.\.\.", before), f"cell {i} ({meta['grade_id']}): no `answer = ...` placeholder before the region"
+        assert re.search(r"=\s*\.\.\.|^\s+\.\.\.\s*$", before, re.M), \
+            f"cell {i} ({meta['grade_id']}): no `answer = ...` placeholder (or a function body `...`) before the region"
         check = cells[i + 1]
         assert check["metadata"].get("nbgrader", {}).get("grade") and check["metadata"]["nbgrader"].get("locked"), \
             f"cell {i + 1} must be the locked, graded check of {meta['grade_id']}"
