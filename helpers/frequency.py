@@ -25,6 +25,7 @@ from .probing import place_on_receptive_field, unit_responses
 from .stimuli.boundaries import blur_half_plane, frequency_boundary
 from .tuning import angle_difference
 from .weights import expanded_weights
+from .weights.nmf import WeightFactors, weight_factors
 
 
 def _units_with_orientations(model: CircuitModel, units: Sequence[str | Unit], orientations: Sequence[float]) -> list[Unit]:
@@ -116,14 +117,48 @@ def side_weights(
         raise ValueError(f"preference must have one value per unit of {from_layer} ({model.channels(from_layer)}), got {len(preference)}.")
     weights = expanded_weights(model, from_layer, layer, to_channels=[u.channel for u in units]).double()
     maps = torch.einsum("c,uchw->uhw", torch.as_tensor(preference, dtype=torch.float64), weights)
-    k_rows, k_cols = maps.shape[-2:]
+    dipole = [float((grid * _toward(grid.shape, angle)).sum()) for grid, angle in zip(maps, orientations)]
+    return SideWeights(units, from_layer, np.asarray(orientations, dtype=np.float64), maps.float(), np.array(dipole))
+
+
+def _toward(shape: Sequence[int], angle: float) -> torch.Tensor:
+    """(k, k) each position's offset from the window's centre along ``angle`` (degrees; > 0 on that side)."""
+    k_rows, k_cols = shape[-2:]
     rows, cols = torch.meshgrid(torch.arange(k_rows, dtype=torch.float64), torch.arange(k_cols, dtype=torch.float64), indexing="ij")
     x, y = cols - (k_cols - 1) / 2, (k_rows - 1) / 2 - rows
-    dipole = []
-    for grid, angle in zip(maps, orientations):
-        toward = x * math.cos(math.radians(angle)) + y * math.sin(math.radians(angle))
-        dipole.append(float((grid * toward).sum()))
-    return SideWeights(units, from_layer, np.asarray(orientations, dtype=np.float64), maps.float(), np.array(dipole))
+    return x * math.cos(math.radians(angle)) + y * math.sin(math.radians(angle))
+
+
+@dataclass
+class SideFactors:
+    """Each detector's expanded weights in two NMF factors: where each lies and which frequencies it reads."""
+
+    units: list[Unit]
+    factors: list[WeightFactors]
+    position: np.ndarray  # (U, 2) each factor's mean offset toward the fine side (window pixels)
+    reads: np.ndarray  # (U, 2) each factor's channel profile weighted by the inputs' frequency preference, per unit of |profile|
+
+    @property
+    def fine_minus_smooth(self) -> np.ndarray:
+        """(U,) frequency read by the factor on the fine side minus the factor on the other side (> 0: as the paper says)."""
+        fine = self.position.argmax(1)
+        rows = np.arange(len(fine))
+        return self.reads[rows, fine] - self.reads[rows, 1 - fine]
+
+
+def side_factors(model: CircuitModel, sides: SideWeights, preference: np.ndarray, *, steps: int = 300) -> SideFactors:
+    """Factor each detector of :func:`side_weights` into two NMF parts (:mod:`helpers.weights.nmf`) and read each part's side and frequency."""
+    layer = sides.units[0].layer
+    weights = expanded_weights(model, sides.from_layer, layer, to_channels=[u.channel for u in sides.units])
+    preference = np.asarray(preference, dtype=np.float64)
+    factors, position, reads = [], [], []
+    for grids, angle in zip(weights, sides.orientations):
+        found = weight_factors(grids, 2, steps=steps)
+        toward = _toward(grids.shape, float(angle)).float()
+        factors.append(found)
+        position.append([float((m * toward).sum() / m.sum().clamp(min=1e-9)) for m in found.spatial])
+        reads.append([float(p.double().numpy() @ preference / max(float(p.abs().sum()), 1e-9)) for p in found.channels])
+    return SideFactors(list(sides.units), factors, np.array(position), np.array(reads))
 
 
 def blurred_photo_responses(

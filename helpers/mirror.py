@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 
 from .models import CircuitModel, Unit
@@ -442,3 +443,67 @@ def pair_weights(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Un
     targets = [model.unit(t) for t in targets]
     return PairWeights(list(zip(a_units, b_units)), targets,
                        net_weight(weights_between(model, a_units, targets)), net_weight(weights_between(model, b_units, targets)))
+
+
+# --- mutual inhibition between the mirrored pathways ---------------------------------------------
+
+
+@dataclass
+class PathwayInhibition:
+    """Net weights from the mirror pairs of one layer into those of the next: along each side and across.
+
+    ``same`` averages A->C and B->D, ``cross`` A->D and B->C, where C is the member of a later pair whose
+    responses follow A's (on the same images) and D its partner; both in units of the mean |net weight|
+    between the two layers. ``shuffled_cross`` is ``cross`` for random pairings of the layers' units, chosen
+    the same way (so the side assignment's own bias is in the control too).
+    """
+
+    same: float
+    cross: float
+    shuffled_same: np.ndarray
+    shuffled_cross: np.ndarray
+
+    @property
+    def p(self) -> float:
+        """The share (add-one) of shuffled pairings whose cross weight is at most the real one's."""
+        return float((np.sum(self.shuffled_cross <= self.cross) + 1) / (len(self.shuffled_cross) + 1))
+
+
+def pathway_inhibition(
+    model: CircuitModel, first: MirrorTest, second: MirrorTest, first_pairs: Sequence[tuple[Unit, Unit]],
+    second_pairs: Sequence[tuple[Unit, Unit]], *, draws: int = 200, seed: int = 0,
+) -> PathwayInhibition:
+    """Same-side and cross net weights between the mirror pairs of two consecutive layers, against shuffled pairings.
+
+    ``first`` and ``second`` are mirror tests of *every* unit of each layer on the same images.
+    """
+    if not first_pairs or not second_pairs:
+        raise ValueError("Give at least one mirror pair in each layer.")
+    layer, next_layer_name = first.units[0].layer, second.units[0].layer
+    weights = net_weight(expanded_weights(model, layer, next_layer_name)).double()  # (C2, C1)
+    scale = float(weights.abs().mean())
+    follows = (_standardized(first.on_left.T.double()).T @ _standardized(second.on_left.T.double())).numpy()  # (C1, C2)
+
+    def measure(pairs_a: Sequence[tuple[int, int]], pairs_b: Sequence[tuple[int, int]]) -> tuple[float, float]:
+        same, cross = [], []
+        for a, b in pairs_a:
+            for c, d in pairs_b:
+                if follows[a, c] + follows[b, d] < follows[a, d] + follows[b, c]:
+                    c, d = d, c
+                same.append(float(weights[c, a] + weights[d, b]) / 2)
+                cross.append(float(weights[d, a] + weights[c, b]) / 2)
+        return float(np.mean(same)) / scale, float(np.mean(cross)) / scale
+
+    def channels(pairs: Sequence[tuple[Unit, Unit]]) -> list[tuple[int, int]]:
+        return [(model.unit(a).channel, model.unit(b).channel) for a, b in pairs]
+
+    same, cross = measure(channels(first_pairs), channels(second_pairs))
+    rng = np.random.default_rng(seed)
+
+    def shuffled(count: int, units: int) -> list[tuple[int, int]]:
+        order = rng.permutation(units)
+        return [(int(order[2 * i]), int(order[2 * i + 1])) for i in range(count)]
+
+    control = np.array([measure(shuffled(len(first_pairs), len(first.units)), shuffled(len(second_pairs), len(second.units)))
+                        for _ in range(draws)])
+    return PathwayInhibition(same, cross, control[:, 0], control[:, 1])

@@ -37,6 +37,9 @@ DOG_HEAD_UNITS: dict[str, tuple[int, ...]] = {
     "mixed4b": (384, 409, 418, 429, 431, 443),
     "mixed4c": (254, 407),
 }
+#: Of those, the units the article shows as oriented (one facing) and as mirror-invariant (the union).
+DOG_HEAD_ORIENTED: tuple[str, ...] = ("mixed4a:222", "mixed4a:308", "mixed4b:429", "mixed4b:443")
+DOG_HEAD_INVARIANT: tuple[str, ...] = ("mixed4b:409", "mixed4b:418")
 
 #: Zoom In's polysemantic example and its car-into-dogs superposition example.
 POLYSEMANTIC_UNIT = "mixed4e:55"

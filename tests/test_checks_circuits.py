@@ -2,16 +2,18 @@
 "not attempted". Small fixtures: a tiny random convolutional network, and the hand-built curve network."""
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from handmade_curves import build_handmade_network
 from test_weights import tiny_network
 
 from helpers.checks import ExerciseError
-from helpers.checks.circuits import check_composed_weight, check_inhibition_effect, check_strongest_input
+from helpers.checks.circuits import check_block_expanded_weight, check_inhibition_effect, check_selectivity_test
 from helpers.cleanroom import match_family, screen_comparison, settings_for_family
 from helpers.families import find_curve_family
-from helpers.weights import expanded_weights, unit_weights
+from helpers.weights import unit_weights
+from helpers.weights.connections import input_selectivity_test
 
 
 pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
@@ -22,54 +24,69 @@ def tiny():
     return tiny_network(seed=3)
 
 
-def test_strongest_input_right_answer_and_every_other_input(tiny) -> None:
-    sums = expanded_weights(tiny, "a", "b", to_channels=[2])[0].sum(dim=(1, 2))
-    right = int(sums.argmax())
-    assert check_strongest_input(tiny, "b:2", f"a:{right}")
-    for channel in range(tiny.channels("a")):
-        if channel != right:
-            with pytest.raises(ExerciseError) as error:
-                check_strongest_input(tiny, "b:2", f"a:{channel}")
-            assert f"a:{right}" not in str(error.value)
-    weakest = int(sums.argmin())  # the strongest *inhibitory* input, a plausible confusion
-    with pytest.raises(ExerciseError):
-        check_strongest_input(tiny, "b:2", f"a:{weakest}")
-    for bad in (f"c:{right}", f"b:{right}", right, "a:99", "a-0"):
-        with pytest.raises(ExerciseError):
-            check_strongest_input(tiny, "b:2", bad)
-
-
-def test_composed_weight_right_answer_and_wrong_grids(tiny) -> None:
-    truth = unit_weights(tiny, "a:1", "b:2")
-    assert check_composed_weight(tiny, "a:1", "b:2", truth.clone())
-    wrong = [-truth, 2 * truth, truth.T.contiguous() if not torch.allclose(truth, truth.T) else truth + 1,
-             unit_weights(tiny, "a:0", "b:2"), unit_weights(tiny, "a:1", "b:1"), torch.zeros_like(truth),
-             truth[:2, :2], truth.flatten()]
-    for grid in wrong:
-        with pytest.raises(ExerciseError):
-            check_composed_weight(tiny, "a:1", "b:2", grid)
-    with pytest.raises(ExerciseError, match="opposite sign"):
-        check_composed_weight(tiny, "a:1", "b:2", -truth)
-    with pytest.raises(ExerciseError):
-        check_composed_weight(tiny, "a:1", "b:2", truth.numpy())
-
-
-def test_composed_weight_on_efficientnet_by_hand() -> None:
+@pytest.fixture(scope="module")
+def lite0():
     from helpers import load_model
 
-    lite0 = load_model("efficientnet_lite0", verbose=False)
-    scale = lambda bn: bn.weight / torch.sqrt(bn.running_var + bn.eps)  # noqa: E731
-    source, target = lite0.module.blocks[3][1], lite0.module.blocks[3][2]
+    return load_model("efficientnet_lite0", verbose=False)
+
+
+def scale(bn):
+    return bn.weight / torch.sqrt(bn.running_var + bn.eps)
+
+
+def block_expanded_weight(source, target, i, o):
+    """The course's answer to exercise 1."""
     project = scale(source.bn3)[:, None] * source.conv_pwl.weight[:, :, 0, 0]
     expand = scale(target.bn1)[:, None] * target.conv_pw.weight[:, :, 0, 0]
-    grid = (scale(target.bn2)[20] * target.conv_dw.weight[20, 0] * (expand @ project)[20, 5]).detach()
-    assert check_composed_weight(lite0, "blocks.3.1:5", "blocks.3.2:20", grid)
-    no_bn = (target.conv_dw.weight[20, 0] * (target.conv_pw.weight[:, :, 0, 0] @ source.conv_pwl.weight[:, :, 0, 0])[20, 5]).detach()
-    with pytest.raises(ExerciseError):  # forgetting the batch norms
-        check_composed_weight(lite0, "blocks.3.1:5", "blocks.3.2:20", no_bn)
-    with pytest.raises(ExerciseError):  # the transposed entry [5, 20]
-        check_composed_weight(lite0, "blocks.3.1:5", "blocks.3.2:20",
-                              (scale(target.bn2)[20] * target.conv_dw.weight[20, 0] * (expand @ project)[5, 20]).detach())
+    return (scale(target.bn2)[o] * target.conv_dw.weight[o, 0] * (expand @ project)[o, i]).detach()
+
+
+def no_batch_norms(source, target, i, o):
+    return (target.conv_dw.weight[o, 0] * (target.conv_pw.weight[:, :, 0, 0] @ source.conv_pwl.weight[:, :, 0, 0])[o, i]).detach()
+
+
+def transposed_entry(source, target, i, o):
+    return block_expanded_weight(source, target, o % source.conv_pwl.out_channels, i % target.conv_dw.out_channels)
+
+
+def last_norm_forgotten(source, target, i, o):
+    return block_expanded_weight(source, target, i, o) / scale(target.bn2)[o].detach()
+
+
+@pytest.mark.parametrize("model_name", ["tiny", "lite0"])
+def test_block_expanded_weight_full_marks_and_wrong_methods(model_name, request) -> None:
+    model = request.getfixturevalue(model_name)
+    assert check_block_expanded_weight(block_expanded_weight, model) == 3
+    for wrong in (no_batch_norms, transposed_entry, last_norm_forgotten, lambda s, t, i, o: -block_expanded_weight(s, t, i, o),
+                  lambda s, t, i, o: unit_weights(model, f"{model.layer_names[0]}:0", f"{model.layer_names[1]}:0")):
+        with pytest.raises(ExerciseError):
+            check_block_expanded_weight(wrong, model)
+
+
+def selectivity_test(net_weights, selectivity, family, count=8, draws=2000, seed=0):
+    """The course's answer to exercise 2, written as a student would."""
+    per_unit = selectivity[np.argsort(-net_weights, axis=1)[:, :count]].mean(1)
+    others = np.setdiff1d(np.arange(len(net_weights)), family)
+    rng = np.random.default_rng(seed)
+    random_sets = np.array([per_unit[rng.choice(others, len(family), replace=False)].mean() for _ in range(draws)])
+    value = per_unit[family].mean()
+    return value, (np.sum(random_sets >= value) + 1) / (draws + 1)
+
+
+def test_selectivity_test_full_marks_and_wrong_methods() -> None:
+    assert check_selectivity_test(selectivity_test) == 3
+    assert check_selectivity_test(lambda *a, **k: selectivity_test(*a, **{**k, "seed": 1})) == 3  # another seed is fine
+    wrong = (
+        lambda n, s, f, count=8, **k: selectivity_test(np.abs(n), s, f, count, **k),  # absolute weights
+        lambda n, s, f, count=8, **k: selectivity_test(-n, s, f, count, **k),  # inhibitory inputs
+        lambda n, s, f, count=8, **k: (selectivity_test(n, s, f, count, **k)[0], 0.5),  # a guessed p-value
+        lambda n, s, f, count=8, **k: (s[np.argsort(-n, axis=1)[:, :count]].mean(1).mean(), 0.01),  # the layer's mean
+        lambda n, s, f, count=8, **k: input_selectivity_test(n, s, f, count=count, **k),  # the course's own function
+    )
+    for function in wrong:
+        with pytest.raises(ExerciseError):
+            check_selectivity_test(function)
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +116,9 @@ def test_inhibition_effect_right_answer_and_near_misses(comparison_and_base) -> 
 
 def test_placeholders_are_not_attempted(tiny, comparison_and_base, monkeypatch, capsys, exercise_probe) -> None:
     comparison, base = comparison_and_base
-    calls = (lambda: check_strongest_input(tiny, "b:2", ...), lambda: check_composed_weight(tiny, "a:1", "b:2", ...),
-             lambda: check_inhibition_effect(comparison, base, ...), lambda: check_inhibition_effect(None, base, ...))
+    calls = (lambda: check_block_expanded_weight(lambda *a: None, tiny), lambda: check_selectivity_test(lambda *a, **k: None),
+             lambda: check_block_expanded_weight(..., tiny), lambda: check_inhibition_effect(comparison, base, ...),
+             lambda: check_inhibition_effect(None, base, ...))
     exercise_probe.not_attempted(*calls)
     monkeypatch.delenv("CIRCUITS_STRICT")
     assert not check_inhibition_effect(comparison, base, 0.123)

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from helpers.checks import ExerciseError, NotAttempted
-from helpers.checks.dog_heads import check_left_score, check_mirror_partner, check_union_choice
-from helpers.mirror import MirrorPartners, mirror_test, own_image_test, partners_from_test
-from test_mirror import ARROW, build_network, left_arrows, mixed_arrows
+from helpers.checks.dog_heads import check_mirror_partners, check_mirror_test, check_union_choice
+from helpers.mirror import MirrorTest, mirror_score, mirror_test, partners_from_test
+from helpers.models import Unit
+from helpers.probing import unit_responses
+from test_mirror import build_network, left_arrows, mixed_arrows
 
 
 pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
@@ -21,51 +23,51 @@ def model():
     return build_network()
 
 
-def half_arrows(count: int = 6, size: int = 32) -> torch.Tensor:
-    """Left arrows with a faint right arrow beside them: heads:0 answers them more, heads:1 a little."""
-    images = left_arrows(count, size)
-    images[:, :, 20:27, 20:27] += 0.9 * ARROW.flip(-1)
-    return images.clamp(0, 1)
+def my_mirror_test(model, units, images):
+    """The course's answer to exercise 1, written as a student would."""
+    given = unit_responses(model, units, images, at="max").clamp(min=0).sum(0)
+    mirrored = unit_responses(model, units, images.flip(-1), at="max").clamp(min=0).sum(0)
+    total = given + mirrored
+    return torch.where(total > 0, (given - mirrored) / total.clamp(min=1e-12), torch.zeros_like(total))
 
 
-def test_left_score_exact(model):
-    test = mirror_test(model, ["heads:0", "heads:1", "merge:0", "merge:2"], half_arrows())
-    scores = test.left_score.tolist()
-    assert len({round(s, 3) for s in scores}) >= 3  # the units' answers differ, so another unit's answer is wrong
-    for row, unit in enumerate(test.units):
-        assert check_left_score(scores[row], test, unit)
-        for wrong in [-1.0, -0.5, 0.0, 0.5, 1.0, 1 / 3] + [s for s in scores if abs(s - scores[row]) > 1e-3]:
-            if abs(wrong - scores[row]) > 1e-3:
-                with pytest.raises(ExerciseError, match="left score"):
-                    check_left_score(wrong, test, unit)
-    with pytest.raises(ExerciseError):
-        check_left_score("0.5", test, "heads:0")
-
-
-def test_own_image_test_scores_each_unit_on_its_own_image(model):
-    arrows = left_arrows(2)
-    test = own_image_test(model, ["heads:0", "heads:1"], torch.stack([arrows[0], arrows[0].flip(-1)]))
-    assert test.left_score.tolist() == pytest.approx([1.0, 1.0])  # each answers its own image, not the mirror
-    assert check_left_score(1.0, test, "heads:1")
-
-
-def test_mirror_partner_only_the_partner(model):
+def test_mirror_test_full_marks_and_wrong_methods(model):
     images = mixed_arrows()
-    partners = partners_from_test(mirror_test(model, model.units("heads"), images))
-    assert int(partners.partner[0]) == 1 and int(partners.partner[1]) == 0
-    assert check_mirror_partner(partners, 0, 1) and check_mirror_partner(partners, 1, 0)
-    for wrong in (0, 2, 3, -1, 1.0, "1"):
+    assert check_mirror_test(my_mirror_test, model, "merge", images) == 3
+    wrong = (
+        lambda m, u, x: -my_mirror_test(m, u, x),  # the sides swapped
+        lambda m, u, x: my_mirror_test(m, u, x.flip(-2)) * 0 + my_mirror_test(m, u, x).sign(),  # labels, not scores
+        lambda m, u, x: mirror_score(unit_responses(m, u, x, at="center").T, unit_responses(m, u, x.flip(-1), at="center").T),
+        lambda m, u, x: mirror_score(unit_responses(m, u, x, at="max").T, unit_responses(m, u, x.flip(-2), at="max").T),
+        lambda m, u, x: mirror_test(m, u, x),  # the library's object, not the scores
+        lambda m, u, x: mirror_test(m, u, x).left_score,  # the course's own implementation
+        lambda m, u, x: mirror_score(unit_responses(m, u, x, at="max").T, unit_responses(m, u, x.flip(-1), at="max").T),
+    )
+    for function in wrong:
         with pytest.raises(ExerciseError):
-            check_mirror_partner(partners, 0, wrong)
-    generator = torch.Generator().manual_seed(0)
-    correlation = torch.rand(8, 8, generator=generator) * 0.5
-    correlation[3, 6] = 0.9
-    synthetic = MirrorPartners("layer", [model.unit("heads", 0)] * 8, correlation, torch.ones(8))
-    assert check_mirror_partner(synthetic, 3, 6)
-    for wrong in range(8):
-        if wrong != 6:
-            with pytest.raises(ExerciseError):
-                check_mirror_partner(synthetic, 3, wrong)
+            check_mirror_test(function, model, "merge", images)
+
+
+def my_mirror_partners(given, mirrored):
+    """The course's answer to exercise 2, written as a student would."""
+    standardize = lambda r: (r - r.mean(0)) / (r - r.mean(0)).norm(dim=0).clamp(min=1e-9)  # noqa: E731
+    correlation = standardize(given).T @ standardize(mirrored)
+    correlation.fill_diagonal_(-2)
+    return correlation.argmax(1)
+
+
+def test_mirror_partners_full_marks_and_wrong_methods(model):
+    test = mirror_test(model, model.units("heads"), mixed_arrows())
+    assert check_mirror_partners(my_mirror_partners, test) == 3
+    def with_self(given, mirrored):
+        standardize = lambda r: (r - r.mean(0)) / (r - r.mean(0)).norm(dim=0).clamp(min=1e-9)  # noqa: E731
+        return (standardize(given).T @ standardize(mirrored)).argmax(1)
+    wrong = (with_self, lambda g, m: my_mirror_partners(g, g), lambda g, m: my_mirror_partners(g.T @ g, m.T @ m),
+             lambda g, m: torch.arange(g.shape[1]).roll(1), lambda g, m: my_mirror_partners(m, g).argsort(),
+             lambda g, m: partners_from_test(MirrorTest([Unit("x", c) for c in range(g.shape[1])], g.T, m.T, 1 / 3, 1e-3)).partner)
+    for function in wrong:
+        with pytest.raises(ExerciseError):
+            check_mirror_partners(function, test)
 
 
 def test_union_choice_only_the_most_even():
@@ -85,13 +87,15 @@ def test_union_choice_only_the_most_even():
 
 
 def test_placeholder_is_not_attempted(monkeypatch, model, capsys):
-    test = mirror_test(model, ["heads:0"], left_arrows())
+    test = mirror_test(model, model.units("heads"), mixed_arrows())
     with pytest.raises(NotAttempted):
-        check_left_score(..., test, "heads:0")
+        check_mirror_test(lambda *args: None, model, "heads", left_arrows())
+    with pytest.raises(NotAttempted):
+        check_mirror_partners(..., test)
     with pytest.raises(NotAttempted):
         check_union_choice(..., np.ones(3), np.ones(3))
     monkeypatch.setenv("CIRCUITS_STRICT", "")
-    assert not check_left_score(..., test, "heads:0")
-    assert not check_left_score(0.25, test, "heads:0")
+    assert not check_mirror_partners(..., test)
+    assert not check_mirror_partners(lambda g, m: torch.zeros(g.shape[1], dtype=torch.long), test)
     out = capsys.readouterr().out
-    assert "Not attempted yet" in out and "Not right yet" in out
+    assert "Not attempted yet" in out and "cases right" in out

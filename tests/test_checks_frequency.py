@@ -5,45 +5,68 @@ Run in strict mode (CIRCUITS_STRICT=1), where a wrong answer raises. The network
 """
 import numpy as np
 import pytest
+import torch
 
 from helpers.checks import ExerciseError, NotAttempted
-from helpers.checks.frequency import check_fine_on_top, check_preferred_orientation, check_sharp_side
+from helpers.checks.frequency import check_boundary, check_sharp_side, check_side_selectivity
 from helpers.frequency import sharp_side_sweep
-from helpers.stimuli.boundaries import frequency_boundary
+from helpers.stimuli.boundaries import frequency_boundary, half_plane_mask
+from helpers.tuning import orientation_selectivity, preferred_orientation
 
 
 pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
 
 
-def test_fine_on_top_accepts_only_the_top(monkeypatch):
-    assert check_fine_on_top(frequency_boundary(96, 90, 0.25, 0.03))
-    assert check_fine_on_top(frequency_boundary(64, 90, 0.3, 0.03, seed=4))
-    for orientation in range(0, 360, 30):  # every other orientation of a 30-degree sweep fails
-        if orientation != 90:
-            with pytest.raises(ExerciseError):
-                check_fine_on_top(frequency_boundary(96, orientation, 0.25, 0.03))
-    for wrong in (frequency_boundary(96, 0, 0.25, 0.25), frequency_boundary(96, 0, 0.03, 0.03), np.zeros((3, 96, 96)), 90):
-        with pytest.raises(ExerciseError):  # one texture everywhere, not an image, a typed number
-            check_fine_on_top(wrong)
+def boundary(fine, smooth, orientation):
+    """The course's answer to exercise 1, written as a student would."""
+    size = fine.shape[-1]
+    rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    x, y = cols + 0.5 - size / 2, size / 2 - (rows + 0.5)
+    angle = np.radians(orientation)
+    fine_side = x * np.cos(angle) + y * np.sin(angle) > 0
+    return torch.where(fine_side, fine, smooth)
 
 
-def test_preferred_orientation_within_half_a_step():
-    angles = np.arange(0, 360, 15)
-    curve = np.maximum(np.cos(np.radians(angles - 60)), 0)
-    assert check_preferred_orientation(60, curve, angles)
-    assert check_preferred_orientation(float(angles[np.argmax(curve)]), curve, angles)
-    for answer in angles:  # the neighbours (45, 75) and everything further fail
-        if answer != 60:
-            with pytest.raises(ExerciseError, match="not where this curve peaks"):
-                check_preferred_orientation(float(answer), curve, angles)
-    with pytest.raises(ExerciseError):
-        check_preferred_orientation("60", curve, angles)
-    skewed = np.array([0, 0, 0, 1.0, 0.9, 0.8, 0.0, 0, 0, 0, 0, 0])  # argmax 90, circular mean 115
-    coarse = np.arange(0, 360, 30)
-    assert check_preferred_orientation(90, skewed, coarse) and check_preferred_orientation(115, skewed, coarse)
-    for answer in (0, 30, 60, 150, 180, 210, 240, 270, 300, 330):  # more than one step from both answers
+def test_boundary_full_marks_and_wrong_methods():
+    assert check_boundary(boundary) == 3
+    wrong = (
+        lambda f, s, o: boundary(s, f, o),  # the sides swapped
+        lambda f, s, o: boundary(f, s, -o),  # y growing downwards (clockwise angles)
+        lambda f, s, o: boundary(f, s, o + 90),  # the direction taken along the line
+        lambda f, s, o: boundary(f, s, 90.0),  # always fine on top
+        lambda f, s, o: (f + s) / 2,  # a blend, no boundary
+        lambda f, s, o: (lambda m: m * f + (1 - m) * s)(half_plane_mask(f.shape[-1], o)),  # the course's own function
+    )
+    for function in wrong:
         with pytest.raises(ExerciseError):
-            check_preferred_orientation(answer, skewed, coarse)
+            check_boundary(function)
+
+
+def side_selectivity(tuning, orientations):
+    """The course's answer to exercise 2, written as a student would."""
+    values = np.clip(tuning, 0, None)
+    weights = np.clip(values - values.max() / 2, 0, None)
+    vector = (weights * np.exp(1j * np.radians(orientations))).sum()
+    return float(np.degrees(np.angle(vector)) % 360), float(abs(vector) / weights.sum())
+
+
+def test_side_selectivity_full_marks_and_wrong_methods():
+    assert check_side_selectivity(side_selectivity) == 3
+    def no_half_peak(tuning, orientations):
+        values = np.clip(tuning, 0, None)
+        vector = (values * np.exp(1j * np.radians(orientations))).sum()
+        return float(np.degrees(np.angle(vector)) % 360), float(abs(vector) / values.sum())
+    def argmax(tuning, orientations):
+        return float(orientations[np.argmax(tuning)]), side_selectivity(tuning, orientations)[1]
+    def doubled_angles(tuning, orientations):  # the half-circle (axis) selectivity of lesson 02's lines
+        return side_selectivity(tuning, 2 * np.asarray(orientations))
+    def peak_over_mean(tuning, orientations):
+        return float(orientations[np.argmax(tuning)]), float(1 - np.mean(tuning) / np.max(tuning))
+    def library(tuning, orientations):
+        return float(preferred_orientation(tuning, orientations)[0]), float(orientation_selectivity(tuning, orientations)[0])
+    for function in (no_half_peak, argmax, doubled_angles, peak_over_mean, library):
+        with pytest.raises(ExerciseError):
+            check_side_selectivity(function)
 
 
 def test_sharp_side_only_the_best_direction(high_low_model):
@@ -67,13 +90,13 @@ def test_sharp_side_only_the_best_direction(high_low_model):
 
 def test_placeholder_is_not_attempted(monkeypatch, high_low_model, capsys):
     with pytest.raises(NotAttempted):
-        check_fine_on_top(...)
+        check_boundary(lambda *args: None)
     with pytest.raises(NotAttempted):
-        check_preferred_orientation(..., np.ones(12), np.arange(0, 360, 30))
+        check_side_selectivity(...)
     with pytest.raises(NotAttempted):
         check_sharp_side(high_low_model, "highlow:0", frequency_boundary(48, 0, 0.3, 0.3), ...)
     monkeypatch.setenv("CIRCUITS_STRICT", "")
     assert not check_sharp_side(high_low_model, "highlow:0", frequency_boundary(48, 0, 0.3, 0.3), ...)
-    assert not check_preferred_orientation(200.0, np.maximum(np.cos(np.radians(np.arange(0, 360, 30))), 0), np.arange(0, 360, 30))
+    assert not check_side_selectivity(lambda tuning, orientations: (0.0, 0.5))
     out = capsys.readouterr().out
-    assert "Not attempted yet" in out and "Not right yet" in out
+    assert "Not attempted yet" in out and "0 of 4 cases right" in out

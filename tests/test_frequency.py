@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from helpers.families import find_high_low_family, high_low_family, screen_high_low
-from helpers.frequency import blurred_photo_responses, frequency_preference, ratio_tuning, side_weights
+from helpers.frequency import blurred_photo_responses, frequency_preference, ratio_tuning, side_factors, side_weights
 from helpers.layers import layers_near_depth
 from helpers.stimuli.boundaries import frequency_boundary
 
@@ -54,6 +54,17 @@ def test_frequency_preference_and_weights_point_to_the_fine_side(high_low_model)
     assert np.all(sides.dipole > 0) and sides.agreement == 1.0
     wrong = side_weights(high_low_model, ["highlow:0"], [180.0], preference)
     assert wrong.dipole[0] < 0
+
+
+def test_nmf_factors_put_the_high_frequency_part_on_the_fine_side(high_low_model):
+    preference = frequency_preference(high_low_model, "energy", size=high_low_model.input_size)
+    sides = side_weights(high_low_model, ["highlow:0", "highlow:1"], [0.0, 180.0], preference)
+    found = side_factors(high_low_model, sides, preference)
+    assert found.position.shape == found.reads.shape == (2, 2)
+    assert all(f.explained > 0.99 for f in found.factors)  # excites on one side, inhibits on the other: two parts
+    assert np.all(found.fine_minus_smooth > 0)  # the excitatory part lies on the fine side and reads high frequencies
+    turned = side_factors(high_low_model, side_weights(high_low_model, ["highlow:0"], [180.0], preference), preference)
+    assert turned.fine_minus_smooth[0] < 0
 
 
 def test_blurred_photographs_follow_the_fine_side(high_low_model):

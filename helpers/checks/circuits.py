@@ -1,55 +1,121 @@
 """Self-checks for the curve-circuits lesson's exercises (lesson 03).
 
-Each check recomputes the right answer from the student's model (or comparison set); messages never give it away.
+Each check calls the student's function on cases the notebook never shows (other blocks and channels, a
+small hand-built block whose answer is known, random weight tables) and compares it with the course's
+implementation; messages say how far off an answer is, never the answer.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..cleanroom import ComparisonSet, CurveDetectorSettings, match_family
-from ..models import CircuitModel, Unit
-from ..weights import strongest_inputs, unit_weights
-from . import exercise, expect, passed
+from ..models import CircuitModel, wrap_model
+from . import Grade, call_answer, exercise, expect, expect_close, passed
+from .withheld import withheld
 
 
-@exercise
-def check_strongest_input(model: CircuitModel, unit: str | Unit, answer: str | Unit) -> bool:
-    """Exercise 1: the unit of the previous layer with the largest summed (net) expanded weight into ``unit``."""
-    target = model.unit(unit)
-    expect(isinstance(answer, (str, Unit)), f"Give the unit as 'layer:channel' (a string), not {type(answer).__name__}.")
-    try:
-        chosen = model.unit(answer)
-    except (KeyError, ValueError, TypeError) as error:
-        expect(False, f"{answer!r} is not a unit of {model.name}: {error}", "Write it as 'layer:channel'.")
-    best = strongest_inputs(model, target, 1).excitatory[0]
-    expect(chosen.layer == best.unit.layer,
-           f"{chosen} is in layer {chosen.layer}, but {target} reads layer {best.unit.layer}.",
-           "Use expanded_weights(model, previous_layer, unit_layer) and look at the row of your unit.")
-    summed = float(unit_weights(model, chosen, target).sum())
-    expect(chosen == best.unit,
-           f"{chosen} sends a summed weight of {summed:+.3f}, but another unit sends {best.strength:+.3f}.",
-           "Sum each input's k x k grid (weights[unit.channel].sum(dim=(1, 2))) and take the argmax.")
-    return passed(f"{chosen} excites {target} most, with a summed weight of {best.strength:+.3f}.")
+class _Block(nn.Module):
+    """A hand-built EfficientNet-style block: 1x1 expansion, batch norm, ReLU6, depthwise kxk, batch norm, ReLU6, 1x1 projection, batch norm."""
+
+    def __init__(self, channels: int, hidden: int, kernel: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.conv_pw, self.bn1 = nn.Conv2d(channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden)
+        self.act1 = nn.ReLU6()
+        self.conv_dw = nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2, groups=hidden, bias=False)
+        self.bn2, self.act2 = nn.BatchNorm2d(hidden), nn.ReLU6()
+        self.conv_pwl, self.bn3 = nn.Conv2d(hidden, channels, 1, bias=False), nn.BatchNorm2d(channels)
+        with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.Conv2d):
+                    module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / math.sqrt(module.weight[0].numel()))
+                elif isinstance(module, nn.BatchNorm2d):
+                    for name in ("weight", "bias", "running_mean"):
+                        getattr(module, name).copy_(torch.randn(module.num_features, generator=generator) * 0.5 + (name == "weight"))
+                    module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn3(self.conv_pwl(self.act2(self.bn2(self.conv_dw(self.act1(self.bn1(self.conv_pw(x))))))))
 
 
-@exercise
-def check_composed_weight(model: CircuitModel, from_unit: str | Unit, to_unit: str | Unit, answer: torch.Tensor) -> bool:
-    """Exercise 2: a k x k expanded weight composed by hand equals the library's."""
-    expect(isinstance(answer, torch.Tensor), f"Expected a torch.Tensor, got {type(answer).__name__}.")
-    truth = unit_weights(model, from_unit, to_unit)
-    expect(tuple(answer.shape) == tuple(truth.shape),
-           f"Your grid has shape {tuple(answer.shape)}; the expanded weight is {tuple(truth.shape)}.",
-           "The result is one k x k grid: the depthwise kernel of the output unit times one number.")
-    error = float((answer.float() - truth).abs().max() / truth.abs().max().clamp(min=1e-12))
-    if error > 1e-3 and float((answer.float() + truth).abs().max() / truth.abs().max().clamp(min=1e-12)) < 1e-3:
-        expect(False, "Your grid has the right pattern but the opposite sign.", "Check the sign of each factor you multiplied.")
-    expect(error < 1e-3, f"Your grid differs from the expanded weight by {error:.1%} of its largest value.",
-           "Fold in every batch-norm scale (weight / sqrt(running_var + eps)), not the shifts, in the right order.")
-    return passed(f"your composed weight matches expanded_weights to {error:.1e} of its largest value.")
+def _two_blocks(seed: int, kernel: int, device: torch.device) -> tuple[CircuitModel, _Block, _Block]:
+    """Two hand-built blocks in a row, wrapped so that the course's linearized expanded weights apply."""
+    generator = torch.Generator().manual_seed(seed)
+    first, second = _Block(4, 6, 3, generator), _Block(4, 5, kernel, generator)
+    module = nn.Sequential(nn.Conv2d(3, 4, 1), first, second, nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval().to(device)
+    model = wrap_model(module, {"first": "1.act2", "second": "2.act2"}, name="two_blocks", input_size=32)
+    return model, first, second
+
+
+@exercise(points=3)
+def check_block_expanded_weight(my_block_expanded_weight: Callable, model: CircuitModel) -> Grade:
+    """Exercise 1: the k x k expanded weight from one block's expanded activation to the next block's, composed by hand."""
+    from ..weights import unit_weights
+
+    grade = Grade()
+    hint = "Fold every batch-norm scale (weight / sqrt(running_var + eps)) into its convolution; ignore the shifts."
+    for seed, kernel, (i, o) in ((11, 3, (2, 4)), (12, 5, (5, 1))):
+        hand_built, first, second = _two_blocks(seed, kernel, model.device)
+        with grade.part(f"a hand-built pair of blocks ({kernel}x{kernel} depthwise), channels {i} -> {o}"):
+            answer = call_answer(my_block_expanded_weight, first, second, i, o)
+            expect_close(answer, unit_weights(hand_built, f"first:{i}", f"second:{o}", method="linearized"), "The grid",
+                         rtol=1e-3, hint=hint)
+    with grade.part("a pair of blocks whose answer is known: identities, depthwise kernel 1..9, batch norms scaling by 2"):
+        _, first, second = _two_blocks(13, 3, model.device)
+        with torch.no_grad():
+            for block in (first, second):
+                for bn in (block.bn1, block.bn2, block.bn3):
+                    bn.weight.fill_(2.0)
+                    bn.running_var.fill_(1.0 - bn.eps)
+            first.conv_pwl.weight.copy_(torch.eye(4, 6)[:, :, None, None])
+            second.conv_pw.weight.copy_(torch.eye(5, 4)[:, :, None, None])
+            second.conv_dw.weight.copy_(torch.arange(1.0, 10.0).reshape(1, 1, 3, 3).expand(5, 1, 3, 3))
+        known = 8.0 * torch.arange(1.0, 10.0).reshape(3, 3)  # three batch norms, each x2, on the kernel 1..9
+        expect_close(call_answer(my_block_expanded_weight, first, second, 3, 3), known, "The grid", hint=hint)
+    if model.name.startswith("efficientnet_lite"):
+        generator = np.random.default_rng(7)
+        for source, target in (("blocks.4.0", "blocks.4.1"), ("blocks.2.0", "blocks.2.1")):
+            i, o = (int(generator.integers(model.channels(layer))) for layer in (source, target))
+            with grade.part(f"{model.name}: {source}:{i} -> {target}:{o}"):
+                blocks = [model.module.blocks[int(name.split(".")[1])][int(name.split(".")[2])] for name in (source, target)]
+                answer = call_answer(my_block_expanded_weight, *blocks, i, o)
+                expect_close(answer, unit_weights(model, f"{source}:{i}", f"{target}:{o}"), "The grid", rtol=1e-3, hint=hint)
+    return grade
+
+
+@exercise(points=3)
+def check_selectivity_test(my_selectivity_test: Callable) -> Grade:
+    """Exercise 2: the permutation test of whether a family's strongest inputs are more selective than random units'."""
+    from ..weights import connections
+
+    grade = Grade()
+    rng = np.random.default_rng(5)
+    cases = []
+    for units, inputs, family_size, count in ((60, 40, 6, 8), (90, 70, 10, 5)):
+        net, selectivity = rng.normal(size=(units, inputs)), rng.uniform(size=inputs)
+        family = rng.choice(units, family_size, replace=False)
+        cases.append((f"random weights, {units} units, family of {family_size}, top {count}", net, selectivity, family, count))
+    net, selectivity = rng.normal(size=(50, 30)), rng.uniform(0, 0.3, size=30)
+    selectivity[:5] = 1.0  # the family reads only these five selective inputs: p must be as small as 2000 draws allow
+    net[:6, :5] += 10.0
+    cases.append(("a family built to read the five most selective inputs", net, selectivity, np.arange(6), 5))
+    for name, net, selectivity, family, count in cases:
+        with grade.part(name):
+            with withheld(connections, "_strongest_input_means"):  # input_selectivity_test is not an answer here
+                answer = call_answer(my_selectivity_test, net.copy(), selectivity.copy(), family.copy(), count=count,
+                                     draws=2000, seed=0)
+            expect(isinstance(answer, tuple) and len(answer) == 2, "Return a pair (family mean, p-value).")
+            value, p = connections.input_selectivity_test(net, selectivity, family, count=count, draws=2000, seed=0)
+            expect_close(float(answer[0]), value, "The family's mean selectivity", rtol=1e-6,
+                         hint="Each unit's strongest inputs are its `count` largest net weights (excitatory, not absolute).")
+            expect(abs(float(answer[1]) - p) <= 0.04, "The p-value is not what 2000 random sets of non-family units give.",
+                   "Draw sets of as many units as the family, from units outside it; p = (hits + 1) / (draws + 1).")
+    return grade
 
 
 @exercise
@@ -69,5 +135,4 @@ def check_inhibition_effect(comparison: ComparisonSet, base: CurveDetectorSettin
     expect(abs(float(answer) - without.mean) < 1e-3,
            f"{float(answer):.3f} is not the mean correlation without inhibition on {comparison.name}.",
            "Set inhibition=0.0 and cross_inhibition=0.0 (dataclasses.replace(base, ...)) and call match_family(...).mean.")
-    change = "drops" if without.mean < with_inhibition.mean else "rises"
-    return passed(f"without inhibition the mean correlation {change} from {with_inhibition.mean:.2f} to {without.mean:.2f}.")
+    return passed("that is the match without inhibition; compare it with the match printed above.")

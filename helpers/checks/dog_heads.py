@@ -1,51 +1,104 @@
 """Self-checks for the dog-head (unioning over cases) lesson's exercises.
 
-Each check recomputes the right answer from the test, the partners or the weights it is given; a
-typed-in number, a neighbouring unit or another unit's answer fails.
+The function exercises are called on a small hand-built network whose left unit, right unit and union are
+known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
+the course's implementation (:mod:`helpers.mirror`); the union choice is recomputed from the weights given.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Callable
 
-from ..mirror import MirrorPartners, MirrorTest
-from ..models import Unit
-from . import exercise, expect, passed
+import numpy as np
+import torch
+from torch import nn
+
+from .. import mirror
+from ..mirror import MirrorTest, mirror_test, partners_from_test
+from ..models import CircuitModel, Unit, wrap_model
+from . import Grade, call_answer, exercise, expect, expect_close, passed
+from .withheld import withheld
 
 Number = (int, float, np.floating, np.integer)
 
 
-@exercise
-def check_left_score(answer: float, test: MirrorTest, unit: str | Unit) -> bool:
-    """Exercise 1: a unit's left score computed by hand from ``test.on_left`` and ``test.on_right``."""
-    unit = Unit.parse(unit)
-    expect(unit in test.units, f"{unit} is not one of the tested units.")
-    expect(isinstance(answer, Number) and not isinstance(answer, bool), f"Answer with a number, not {type(answer).__name__}.")
-    row = test.units.index(unit)
-    truth = float(test.left_score[row])
-    expect(abs(float(answer) - truth) < 1e-3,
-           f"{float(answer):+.3f} is not {unit}'s left score.",
-           "L = the response to the image as given, R = to its mirror image (negative values count as 0); "
-           "the score is (L - R) / (L + R).")
-    return passed(f"{unit}'s left score is {truth:+.3f}: label '{test.labels[row]}'.")
+_ARROW = torch.tensor([[0, 0, 0, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0],
+                       [0, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0]], dtype=torch.float32)  # points left
 
 
-@exercise
-def check_mirror_partner(partners: MirrorPartners, unit: int, answer: int) -> bool:
-    """Exercise 2: the other unit whose responses to mirrored images best follow ``unit``'s responses to the images."""
-    expect(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
-           f"Answer with a channel number (int), not {type(answer).__name__}.")
-    count = len(partners.units)
-    expect(0 <= int(answer) < count, f"Channel {answer} does not exist: the layer has {count} units.")
-    expect(int(answer) != int(unit), "That is the unit itself: its partner is another unit.",
-           "Leave the unit's own column out before taking the best one.")
-    row = partners.correlation[int(unit)]
-    best = int(partners.partner[int(unit)])
-    expect(int(answer) == best,
-           f"Unit {answer}'s responses to mirrored crops follow unit {unit}'s with correlation {float(row[int(answer)]):+.2f}; "
-           "another unit follows them more closely.",
-           "Take the argmax of partners.correlation[k] over every column except k.")
-    return passed(f"Unit {best} follows unit {unit} under mirroring with correlation {float(row[best]):+.2f} "
-                  f"(unit {unit} follows itself with {float(row[int(unit)]):+.2f}).")
+def _arrow_network(device: torch.device) -> CircuitModel:
+    """A known circuit: heads:0 answers a left arrow, heads:1 a right arrow; merge:0 = left - right, merge:1 = right - left, merge:2 = their union."""
+    template = _ARROW - _ARROW.mean()
+    heads, merge = nn.Conv2d(3, 3, 7, padding=3), nn.Conv2d(3, 3, 3, padding=1)
+    with torch.no_grad():
+        heads.weight.zero_()
+        heads.weight[0], heads.weight[1] = template / 3, template.flip(-1) / 3
+        heads.bias.copy_(torch.tensor([-0.6, -0.6, -1e3]) * float((template * _ARROW).sum()))
+        merge.weight.zero_()
+        merge.bias.zero_()
+        merge.weight[0, 0, 1, 1], merge.weight[0, 1, 1, 1], merge.weight[1, 1, 1, 1], merge.weight[1, 0, 1, 1] = 1.0, -1.0, 1.0, -1.0
+        merge.weight[2, :2] = 1.0 / 9
+    module = nn.Sequential(heads, nn.ReLU(), merge, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()).to(device)
+    return wrap_model(module, {"heads": "1", "merge": "3"}, name="arrows", input_size=32)
+
+
+def _arrows(count: int, seed: int, right_share: float = 0.0) -> torch.Tensor:
+    """Left arrows at random places on black; ``right_share`` of a right arrow beside each."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.zeros(count, 3, 32, 32)
+    for i in range(count):
+        top, left = torch.randint(2, 16, (2,), generator=generator).tolist()
+        images[i, :, top : top + 7, left : left + 7] = _ARROW
+        images[i, :, 22:29, 22:29] += right_share * (i % 3) / 2 * _ARROW.flip(-1)
+    return images.clamp(0, 1)
+
+
+@exercise(points=3)
+def check_mirror_test(my_mirror_test: Callable, model: CircuitModel, layer: str, images: torch.Tensor) -> Grade:
+    """Exercise 1: each unit's left score from its responses to images (facing left) and to their mirror images."""
+    grade = Grade()
+    arrows = _arrow_network(model.device)
+    hint = ("Read each unit's largest value over positions on the images and on image.flip(-1); "
+            "sum each side's responses over the images (negatives as 0), then (L - R) / (L + R), 0 when both are 0.")
+    chosen = np.random.default_rng(9).choice(model.channels(layer), min(6, model.channels(layer)), replace=False)
+    cases = (("a known circuit: a left unit, a right unit, a union, a silent unit", arrows,
+              ["heads:0", "heads:1", "merge:2", "heads:2"], _arrows(6, 1)),
+             ("the same circuit on left arrows with a fainter right arrow beside some", arrows,
+              ["heads:0", "heads:1", "merge:0", "merge:1", "merge:2"], _arrows(9, 2, right_share=0.9)),
+             (f"{len(chosen)} other units of {layer} on your images", model, [str(u) for u in model.units(layer, chosen)], images))
+    for name, network, units, pictures in cases:
+        with grade.part(name):
+            truth = mirror_test(network, units, pictures).left_score
+            with withheld(mirror, "_balance"):  # mirror_test(...).left_score and mirror_score are not answers here
+                answer = call_answer(my_mirror_test, network, units, pictures)
+            expect_close(answer, truth, "The left scores", atol=1e-3, hint=hint)
+    return grade
+
+
+@exercise(points=3)
+def check_mirror_partners(my_mirror_partners: Callable, test: MirrorTest) -> Grade:
+    """Exercise 2: every unit's mirror partner, from responses (N, C) to images and to their mirror images."""
+    grade = Grade()
+    rng = np.random.default_rng(4)
+    given = torch.as_tensor(rng.gamma(2.0, size=(40, 6)), dtype=torch.float32)
+    swap = [3, 4, 2, 0, 1, 5]  # units 0 and 3, 1 and 4 are mirror pairs; 2 and 5 are mirror-invariant
+    mirrored = given[:, swap] + 0.3 * torch.as_tensor(rng.normal(size=(40, 6)), dtype=torch.float32)
+    built = MirrorTest([Unit("built", c) for c in range(6)], given.T, mirrored.T, 1 / 3, 1e-3)
+    hint = ("Correlate unit a's responses to the images with unit b's responses to the mirror images, for every a and b "
+            "(standardize each column over the images); a unit's partner is the best b other than a itself.")
+    for name, case in (("six hand-made units: two mirror pairs and two invariant units", built),
+                       (f"every unit of {test.units[0].layer}", test)):
+        with grade.part(name):
+            with withheld(mirror, "_standardized"):  # nor is partners_from_test(...).partner
+                answer = call_answer(my_mirror_partners, case.on_left.T.clone(), case.on_right.T.clone())
+            try:
+                answer = torch.as_tensor(answer).detach().cpu().flatten()
+            except (TypeError, ValueError, RuntimeError):
+                expect(False, f"Return the partners as a tensor of channel numbers, not {type(answer).__name__}.")
+            truth = partners_from_test(case).partner
+            expect(answer.numel() == len(truth), f"Return one partner per unit ({len(truth)}), not {answer.numel()}.")
+            active = (case.on_left.std(1) > 0) & (case.on_right.std(1) > 0)  # silent units have no correlation to rank
+            expect_close(answer[active], truth[active], "The partners", atol=0, rtol=0, hint=hint)
+    return grade
 
 
 @exercise

@@ -1,68 +1,83 @@
 """Self-checks for the high-low frequency lesson's exercises.
 
-Each check recomputes the right answer from what it is given (the student's image, the unit's tuning
-curve, the unit itself on the photograph), and accepts only answers within half a sampling step of it:
-every answer one step (or more) away, and any typed-in constant that is not the unit's own answer, fails.
+The function exercises are called on cases the notebook never shows (other sizes and directions, hand-made
+tuning curves) and compared with the course's implementation; the sharp-side answer is recomputed on the
+photograph and accepted within half a sampling step. Messages never give the answer.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable
 
 import numpy as np
 import torch
 
+from .. import tuning as tuning_module
 from ..frequency import sharp_side_sweep
 from ..models import CircuitModel, Unit
-from ..stimuli.boundaries import high_frequency_fraction
-from ..tuning import angle_difference, preferred_orientation
-from . import exercise, expect, passed
+from ..stimuli import boundaries
+from ..stimuli.boundaries import half_plane_mask
+from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
+from . import Grade, call_answer, exercise, expect, expect_close, passed
+from .withheld import withheld
 
 Number = (int, float, np.floating, np.integer)
 
 
-def _strips(image: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Four strips just above and just below the horizontal midline, at the left and right edges."""
-    size = image.shape[-1]
-    near, far = size // 2 - max(2, size // 25), size // 2 - size * 5 // 25
-    left, right = slice(size // 50 + 1, size // 4), slice(size - size // 4, size - size // 50 - 1)
-    above, below = slice(far, near), slice(size - near, size - far)
-    return {"top left": image[:, above, left], "top right": image[:, above, right],
-            "bottom left": image[:, below, left], "bottom right": image[:, below, right]}
+def _known_boundary(size: int, orientation: float) -> tuple[torch.Tensor, ...]:
+    """Two textures (a checkerboard and a smooth ramp), the course's composite of them, and the pixels away from the boundary."""
+    rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    fine = ((rows + cols) % 2).float()
+    smooth = torch.linspace(0.2, 0.8, size)[None, :].expand(size, size).clone()
+    mask = half_plane_mask(size, orientation)
+    x, y = cols + 0.5 - size / 2, size / 2 - (rows + 0.5)
+    distance = x * np.cos(np.radians(orientation)) + y * np.sin(np.radians(orientation))
+    return fine, smooth, mask * fine + (1 - mask) * smooth, distance.abs() > 6  # the soft step is flat by then
 
 
-@exercise
-def check_fine_on_top(image: torch.Tensor) -> bool:
-    """Exercise 1: a (3, S, S) boundary image with the fine texture in the top half and the smooth one below."""
-    expect(isinstance(image, torch.Tensor) and image.dim() == 3 and image.shape[0] == 3 and image.shape[1] == image.shape[2],
-           f"Give one square (3, S, S) image, not {getattr(image, 'shape', type(image).__name__)}.",
-           "frequency_boundary(...) returns exactly that.")
-    expect(image.shape[-1] >= 48, f"The image is only {image.shape[-1]} px; make it at least 48 px (the exercise asks for 96).")
-    fine = {name: high_frequency_fraction(strip) for name, strip in _strips(image).items()}
-    for side in ("left", "right"):
-        top, bottom = fine[f"top {side}"], fine[f"bottom {side}"]
-        expect(top > 0.5 and top > 3 * bottom,
-               f"Just above the midline on the {side}, {top:.0%} of the power is at high frequency; just below it, {bottom:.0%}: "
-               "the boundary is not horizontal with the fine texture on top.",
-               "orientation is the direction of the fine side, counter-clockwise from 'right' (0°).")
-    return passed("Fine texture on top over a smooth bottom, on the left and on the right of the picture.")
+@exercise(points=3)
+def check_boundary(my_boundary: Callable) -> Grade:
+    """Exercise 1: one texture on the side a direction points to, the other texture on the other side."""
+    grade = Grade()
+    for size, orientation in ((40, 90.0), (64, 30.0), (57, 250.0)):
+        with grade.part(f"{size} px, fine side at {orientation:.0f}°"):
+            fine, smooth, truth, away = _known_boundary(size, orientation)
+            with withheld(boundaries, "_coordinates"):  # half_plane_mask is not an answer here
+                answer = call_answer(my_boundary, fine.clone(), smooth.clone(), orientation)
+            expect(isinstance(answer, torch.Tensor) and tuple(answer.shape) == (size, size),
+                   f"Return one ({size}, {size}) tensor, like the textures.")
+            expect_close(answer[away], truth[away], "Away from the boundary line, the image", atol=1e-3,
+                         hint="The side the direction points to: x * cos(angle) + y * sin(angle) > 0, with y growing upwards "
+                              "(rows grow downwards) and x, y measured from the image's centre.")
+    return grade
 
 
-@exercise
-def check_preferred_orientation(answer: float, tuning: np.ndarray, orientations: Sequence[float]) -> bool:
-    """Exercise 2: the preferred orientation (degrees) read from one unit's tuning curve over 360 degrees."""
-    expect(isinstance(answer, Number) and not isinstance(answer, bool), f"Answer with a number of degrees, not {type(answer).__name__}.")
-    orientations = np.asarray(orientations, dtype=np.float64)
-    tuning = np.asarray(tuning, dtype=np.float64)
-    expect(len(orientations) >= 4 and tuning.shape == orientations.shape, "The tuning curve needs one response per orientation.")
-    step = 360.0 / len(orientations)
-    peak = float(orientations[int(np.argmax(tuning))])
-    mean = float(preferred_orientation(tuning[:, None], orientations)[0])
-    error = float(min(angle_difference(float(answer), peak), angle_difference(float(answer), mean)))
-    expect(error <= step / 2,
-           f"{float(answer) % 360:.0f}° is not where this curve peaks: it is at least {error:.0f}° from the preferred orientation "
-           f"(the curve is sampled every {step:.0f}°).",
-           "Take the orientation with the largest response (np.argmax), or the circular mean of the curve.")
-    return passed(f"The unit wants its fine side at about {mean:.0f}° (largest sample at {peak:.0f}°).")
+@exercise(points=3)
+def check_side_selectivity(my_side_selectivity: Callable) -> Grade:
+    """Exercise 2: a unit's preferred side and how sharply it prefers it, from a tuning curve over the full circle."""
+    grade = Grade()
+    rng = np.random.default_rng(3)
+    angles = {24: np.arange(24) * 15.0, 12: np.arange(12) * 30.0}
+    bump = lambda centre, a: np.exp(np.cos(np.radians(a - centre)) * 2.0)  # noqa: E731
+    cases = {
+        "a one-sided bump at 100° on a floor": (bump(100, angles[24]) + 0.5, angles[24]),
+        "two opposite bumps (a texture boundary, both polarities)": (bump(40, angles[24]) + bump(220, angles[24]), angles[24]),
+        "an uneven curve sampled every 30°": (rng.gamma(2.0, size=12), angles[12]),
+        "a tuning curve with negative responses": (rng.normal(size=24) + bump(300, angles[24]), angles[24]),
+    }
+    for name, (tuning, orientations) in cases.items():
+        with grade.part(name):
+            with withheld(tuning_module, "_resultant"):  # nor are preferred_orientation and orientation_selectivity
+                answer = call_answer(my_side_selectivity, tuning.copy(), orientations.copy())
+            expect(isinstance(answer, tuple) and len(answer) == 2, "Return a pair (preferred orientation in degrees, selectivity).")
+            preferred = float(preferred_orientation(tuning, orientations)[0])
+            selectivity = float(orientation_selectivity(tuning, orientations)[0])
+            expect_close(float(answer[1]), selectivity, "The selectivity", atol=1e-3,
+                         hint="Only the part of the curve above half its peak counts (negative responses as 0); "
+                              "the selectivity is the length of the weighted vector sum over the total weight.")
+            if selectivity > 0.05:  # a direction only means something when the curve has one
+                expect(float(angle_difference(float(answer[0]), preferred)) < 0.5,
+                       "The preferred orientation is off: it should be the direction of the weighted vector sum, in [0, 360).")
+    return grade
 
 
 @exercise
@@ -80,7 +95,7 @@ def check_sharp_side(model: CircuitModel, unit: str | Unit, photo: torch.Tensor,
     error = float(angle_difference(float(answer), best))
     expect(error <= step / 2,
            f"With the sharp side at {float(answer) % 360:.0f}° {unit} gives {yours:.2f}, but another direction gives "
-           f"{float(sweep.max()):.2f}: yours is {error:.0f}° off the best one.",
+           "a larger response.",
            f"Blur the photograph with blur_half_plane at every direction in np.arange(0, 360, {step:g}) (sharp side = "
            "orientation, centre = the unit's receptive field) and keep the direction with the largest response.")
     return passed(f"{unit} gives {yours:.2f} with the sharp side at {float(answer) % 360:.0f}°, its best direction on this photograph.")

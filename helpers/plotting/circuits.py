@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from ..cleanroom import CurveDetectorSettings, Match, curve_kernel
 from ..weights import Connections, WeightView
+from ..weights.nmf import WeightFactors
 from . import weight_heatmap
 
 
@@ -138,5 +139,23 @@ def tuning_pair_figure(orientations: np.ndarray, real: np.ndarray, cleanroom: np
         ax.set_title(labels[i], fontsize=8)
     axes[0, 0].set_ylabel("response / peak")
     axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def weight_factors_figure(factors: Sequence[WeightFactors], names: Sequence[str], labels: Sequence[Sequence[str]],
+                          size: float = 1.6) -> Figure:
+    """One row per unit: each NMF factor's spatial map, titled with what its channel profile reads (``labels``)."""
+    count = max(len(f.spatial) for f in factors)
+    fig, axes = plt.subplots(len(factors), count, figsize=(size * count + 1.5, size * len(factors) + 0.3), squeeze=False)
+    for row, (found, name, row_labels) in enumerate(zip(factors, names, labels)):
+        for column in range(count):
+            ax = axes[row, column]
+            ax.axis("off")
+            if column < len(found.spatial):
+                ax.imshow(found.spatial[column].numpy(), cmap="Greens", vmin=0, vmax=1)
+                ax.set_title(row_labels[column], fontsize=7)
+        axes[row, 0].text(-0.6, 0.5, f"{name}\n{found.explained:.0%} explained", transform=axes[row, 0].transAxes,
+                          fontsize=7, ha="right", va="center")
     fig.tight_layout()
     return fig

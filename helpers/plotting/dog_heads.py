@@ -73,3 +73,18 @@ def plot_cross_weights(cross: "object", title: str = "") -> Figure:
     ax.set_title(title or "mean net weight between paths", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_inhibition(inhibition: "object") -> Figure:
+    """The real same-side and cross weights between mirrored pathways against those of shuffled pairings."""
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    for values, real, colour, name in ((inhibition.shuffled_same, inhibition.same, "tab:blue", "same side"),
+                                       (inhibition.shuffled_cross, inhibition.cross, "tab:red", "cross")):
+        ax.hist(values, bins=30, color=colour, alpha=0.4, label=f"{name}, shuffled pairings")
+        ax.axvline(real, color=colour, linewidth=2, label=f"{name}, mirror pairs")
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("mean net weight (units of the mean |net weight|)")
+    ax.set_ylabel("pairings")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from ..layers import next_layer, previous_layer
@@ -77,3 +78,30 @@ def family_usage(
     to_layer = to_layer or next_layer(model, layer)
     weights = expanded_weights(model, layer, to_layer, method=method)[:, [u.channel for u in units]]
     return weights.flatten(1).norm(dim=1)
+
+
+def _strongest_input_means(net_weights: np.ndarray, selectivity: np.ndarray, count: int) -> np.ndarray:
+    """(units,) the mean score of each unit's ``count`` strongest excitatory inputs."""
+    return selectivity[np.argsort(-net_weights, axis=1)[:, :count]].mean(1)
+
+
+def input_selectivity_test(
+    net_weights: np.ndarray, selectivity: np.ndarray, family_channels: Sequence[int], *, count: int = 8,
+    draws: int = 2000, seed: int = 0,
+) -> tuple[float, float]:
+    """Are a family's strongest excitatory inputs more selective than random units'? (family mean, permutation p).
+
+    ``net_weights`` (units, inputs) are expanded weights summed over space, ``selectivity`` (inputs,) a score of
+    each input unit; each unit's ``count`` largest net weights are its strongest inputs. The p-value is the
+    share (add-one) of ``draws`` random sets of as many non-family units whose mean is at least the family's.
+    """
+    net_weights, selectivity = np.asarray(net_weights, dtype=np.float64), np.asarray(selectivity, dtype=np.float64)
+    family = np.asarray(family_channels, dtype=int)
+    if net_weights.ndim != 2 or net_weights.shape[1] != len(selectivity) or len(family) == 0:
+        raise ValueError("Give net_weights (units, inputs), selectivity (inputs,) and at least one family channel.")
+    per_unit = _strongest_input_means(net_weights, selectivity, count)
+    others = np.setdiff1d(np.arange(len(net_weights)), family)
+    rng = np.random.default_rng(seed)
+    random_sets = np.array([per_unit[rng.choice(others, len(family), replace=False)].mean() for _ in range(draws)])
+    value = float(per_unit[family].mean())
+    return value, float((np.sum(random_sets >= value) + 1) / (draws + 1))
