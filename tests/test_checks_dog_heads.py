@@ -3,12 +3,11 @@
 Run in strict mode (CIRCUITS_STRICT=1). The network is test_mirror.py's tiny hand-built one: ``heads:0``
 answers a left arrow, ``heads:1`` its mirror image (a right arrow), ``heads:2`` never fires.
 """
-import numpy as np
 import pytest
 import torch
 
 from helpers.checks import ExerciseError, NotAttempted
-from helpers.checks.dog_heads import check_mirror_partners, check_mirror_test, check_union_choice
+from helpers.checks.dog_heads import check_mirror_partners, check_mirror_test
 from helpers.mirror import MirrorTest, mirror_score, mirror_test, partners_from_test
 from helpers.models import Unit
 from helpers.probing import unit_responses
@@ -70,20 +69,6 @@ def test_mirror_partners_full_marks_and_wrong_methods(model):
             check_mirror_partners(function, test)
 
 
-def test_union_choice_only_the_most_even():
-    rng = np.random.default_rng(0)
-    left_net, right_net = rng.normal(size=20), rng.normal(size=20)
-    allowed = rng.random(20) > 0.3
-    best = int(np.argmax(np.where(allowed, np.minimum(left_net, right_net), -np.inf)))
-    assert check_union_choice(best, left_net, right_net, allowed)
-    for wrong in range(20):
-        if wrong != best:
-            with pytest.raises(ExerciseError):
-                check_union_choice(wrong, left_net, right_net, allowed)
-    for wrong in (int(np.argmax(left_net)), int(np.argmax(right_net)), int(np.argmax(left_net + right_net)), 20, float(best)):
-        if wrong != best or isinstance(wrong, float):
-            with pytest.raises(ExerciseError):
-                check_union_choice(wrong, left_net, right_net, allowed)
 
 
 def test_placeholder_is_not_attempted(monkeypatch, model, capsys):
@@ -92,8 +77,6 @@ def test_placeholder_is_not_attempted(monkeypatch, model, capsys):
         check_mirror_test(lambda *args: None, model, "heads", left_arrows())
     with pytest.raises(NotAttempted):
         check_mirror_partners(..., test)
-    with pytest.raises(NotAttempted):
-        check_union_choice(..., np.ones(3), np.ones(3))
     monkeypatch.setenv("CIRCUITS_STRICT", "")
     assert not check_mirror_partners(..., test)
     assert not check_mirror_partners(lambda g, m: torch.zeros(g.shape[1], dtype=torch.long), test)

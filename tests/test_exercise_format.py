@@ -273,18 +273,18 @@ def good_lesson() -> Cells:
                 "    ### BEGIN SOLUTION\n    return int(maps.flatten(1).amax(1).argmax())\n    ### END SOLUTION\n")
     return [
         _code("from helpers import load_model, seed_everything\n"
-              "from helpers.checks.tour import check_strongest_unit, check_unit_name\n"
+              "from helpers.checks.tour import check_strongest_units, check_top_classes\n"
               "seed_everything(0)\nmodel = load_model()"),
         _md("# A lesson\n\n**What you will learn.** ...\n\nIt follows [Zoom In, claim 1]"
             "(https://distill.pub/2020/circuits/zoom-in/#claim-1).\n\n**Study time** about 60 min; "
             "**compute time** about 2 min on a laptop CPU."),
         _md(f"### Exercise 1: the strongest unit\n\n{MARK_LINE}\n\nWrite it.\n\n{HINT}"),
         _code(function, _answer("ex1-answer")),
-        _code("check_strongest_unit(model, image, layer, my_strongest)", _graded("ex1-check", 1)),
+        _code("check_strongest_units(my_strongest, model)", _graded("ex1-check", 2)),
         _md(f"### Exercise 2: a unit's name\n\n{MARK_LINE}\n\nWrite it.\n\n{HINT}"),
         _code('def my_name(layer, channel):\n    """The unit\'s name."""\n    ...\n'
               '    ### BEGIN SOLUTION\n    return f"{layer}:{channel}"\n    ### END SOLUTION\n', _answer("ex2-answer")),
-        _code("check_unit_name(model, my_name(layer, 7), layer, 7)", _graded("ex2-check", 1)),
+        _code("check_top_classes(my_name, model)", _graded("ex2-check", 2)),
         _md(f"### Exercise 3: what it means\n\n{MARK_LINE}\n\nExplain."),
         _md("**Rubric** (2 points): one point for each of ...", {**_graded("ex3-written", 2), "solution": True,
                                                                    "locked": False}),

@@ -15,7 +15,7 @@ from torch import nn
 from .. import mirror
 from ..mirror import MirrorTest, mirror_test, partners_from_test
 from ..models import CircuitModel, Unit, wrap_model
-from . import Grade, call_answer, exercise, expect, expect_close, passed
+from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 
 Number = (int, float, np.floating, np.integer)
@@ -101,19 +101,3 @@ def check_mirror_partners(my_mirror_partners: Callable, test: MirrorTest) -> Gra
     return grade
 
 
-@exercise
-def check_union_choice(answer: int, left_net: np.ndarray, right_net: np.ndarray, allowed: np.ndarray | None = None) -> bool:
-    """Exercise 3: the downstream channel (among ``allowed``) whose weaker case is strongest: the most even union."""
-    expect(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
-           f"Answer with a channel number (int), not {type(answer).__name__}.")
-    left_net, right_net = np.asarray(left_net, dtype=np.float64), np.asarray(right_net, dtype=np.float64)
-    allowed = np.ones(len(left_net), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
-    expect(0 <= int(answer) < len(left_net) and bool(allowed[int(answer)]),
-           f"Channel {answer} is not one of the candidates (it must respond to the images).", "Keep only the allowed (active) units.")
-    evenness = np.where(allowed, np.minimum(left_net, right_net), -np.inf)
-    best = int(np.argmax(evenness))
-    expect(int(answer) == best,
-           f"Channel {answer} gets {left_net[answer]:+.3f} from one case and {right_net[answer]:+.3f} from the other; "
-           "another allowed channel does better on its weaker side.",
-           "Rank by the smaller of the two net weights (np.minimum), among the allowed units only.")
-    return passed(f"Channel {best} is excited by both cases: {left_net[best]:+.3f} and {right_net[best]:+.3f}.")

@@ -12,12 +12,10 @@ import numpy as np
 import torch
 
 from .. import tuning as tuning_module
-from ..frequency import sharp_side_sweep
-from ..models import CircuitModel, Unit
 from ..stimuli import boundaries
 from ..stimuli.boundaries import half_plane_mask
 from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
-from . import Grade, call_answer, exercise, expect, expect_close, passed
+from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 
 Number = (int, float, np.floating, np.integer)
@@ -80,22 +78,3 @@ def check_side_selectivity(my_side_selectivity: Callable) -> Grade:
     return grade
 
 
-@exercise
-def check_sharp_side(model: CircuitModel, unit: str | Unit, photo: torch.Tensor, answer: float, sigma: float = 3.0,
-                     step: float = 15.0) -> bool:
-    """Exercise 3: the side (degrees, a multiple of ``step``) to keep sharp in ``photo`` so that ``unit`` fires most."""
-    expect(isinstance(answer, Number) and not isinstance(answer, bool),
-           f"Answer with a number of degrees (the sharp side's direction), not {type(answer).__name__}.")
-    unit = model.unit(unit)
-    orientations = np.arange(0.0, 360.0, step)
-    sweep = sharp_side_sweep(model, unit, photo, orientations, sigma)
-    best = float(orientations[int(np.argmax(sweep))])
-    expect(float(sweep.max()) > 0, f"{unit} does not fire on this photograph with either side blurred: pick another photograph.")
-    yours = float(sharp_side_sweep(model, unit, photo, [float(answer)], sigma)[0])
-    error = float(angle_difference(float(answer), best))
-    expect(error <= step / 2,
-           f"With the sharp side at {float(answer) % 360:.0f}° {unit} gives {yours:.2f}, but another direction gives "
-           "a larger response.",
-           f"Blur the photograph with blur_half_plane at every direction in np.arange(0, 360, {step:g}) (sharp side = "
-           "orientation, centre = the unit's receptive field) and keep the direction with the largest response.")
-    return passed(f"{unit} gives {yours:.2f} with the sharp side at {float(answer) % 360:.0f}°, its best direction on this photograph.")
