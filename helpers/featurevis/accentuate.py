@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..models import CircuitModel
-from .objectives import Objective, objective_values
+from .objectives import BatchedObjectives, Objective, objective_values
 from .param import PhotoImage, imagenet_color_matrix
 from .render import render
 
@@ -69,3 +69,16 @@ def accentuate(model: CircuitModel, objectives: Objective | Sequence[Objective],
     before = objective_values(model, objectives, start, pre_activation=pre_activation).cpu()
     change = (result.images - start.cpu()).pow(2).mean(dim=(1, 2, 3)).sqrt()
     return Accentuation(photos=start.cpu(), images=result.images, before=before, after=result.values, change=change)
+
+
+def accentuation_step(model: CircuitModel, objective: Objective, images: torch.Tensor, photos: torch.Tensor,
+                      closeness: float, lr: float) -> torch.Tensor:
+    """One plain gradient-ascent step in pixel space on objective - closeness x mean squared change, clipped to [0, 1].
+
+    (What :func:`accentuate` does with Adam in a Fourier basis, reduced to its core; images and photos (N, 3, S, S).)
+    """
+    images = images.detach().to(model.device).requires_grad_(True)
+    batched = BatchedObjectives(model, [objective] * images.shape[0])
+    gain = batched(images) - closeness * (images - photos.to(model.device)).pow(2).mean(dim=(1, 2, 3))
+    (gradient,) = torch.autograd.grad(gain.sum(), images)
+    return (images + lr * gradient).clamp(0, 1).detach()
