@@ -45,17 +45,20 @@ def check_natural_image(my_natural_image: Callable) -> Grade:
 def check_accentuation_step(my_accentuation_step: Callable, model: CircuitModel, layer: str) -> Grade:
     """Exercise 2: one gradient step of accentuation in pixel space."""
     grade = Grade()
-    cases = {
+    cases = {  # unit, photograph, closeness, the largest pixel change one step should make
         "another unit, a cat photograph": (min(3, model.channels(layer) - 1), "chelsea", 5.0, 0.05),
-        "a strong closeness penalty": (min(11, model.channels(layer) - 1), "coffee", 500.0, 0.02),
-        "a large step that reaches the pixel range's edges": (min(5, model.channels(layer) - 1), "astronaut", 1.0, 5.0),
+        "a strong closeness penalty": (min(11, model.channels(layer) - 1), "coffee", 20000.0, 0.05),
+        "a large step that reaches the pixel range's edges": (min(5, model.channels(layer) - 1), "astronaut", 1.0, 0.5),
     }
-    for name, (index, picture, closeness, lr) in cases.items():
+    for name, (index, picture, closeness, reach) in cases.items():
         with grade.part(name):
             photos = photo(picture, 48).unsqueeze(0)
             generator = torch.Generator().manual_seed(index)
-            images = (photos + 0.05 * torch.randn(photos.shape, generator=generator)).clamp(0, 1)
+            images = (photos + 0.05 * torch.randn(photos.shape, generator=generator)).clamp(0.02, 0.98)
             objective = channel(layer, index)
+            # A step size that makes the course's step change some pixel by about ``reach``, whatever the model's scale.
+            probe = (accentuation_step(model, objective, images, photos, closeness, 1e-4).cpu() - images).abs().max()
+            lr = reach * 1e-4 / max(float(probe), 1e-12)
             answer = call_answer(my_accentuation_step, model, objective, images, photos, closeness, lr)
             expect_close(answer, accentuation_step(model, objective, images, photos, closeness, lr), name,
                          rtol=1e-3, atol=1e-4,

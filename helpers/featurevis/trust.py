@@ -168,3 +168,18 @@ class Scoreboard:
             right = sum(rounds[index].answer == choice for index, choice in answered)
             result[kind] = (right / len(answered), len(answered))
         return result
+
+
+def smiley(size: int) -> torch.Tensor:
+    """A drawn yellow smiley face on blue (3, size, size): a picture no photograph of the course resembles."""
+    if size < 8:
+        raise ValueError(f"smiley needs size >= 8, got {size}.")
+    y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    face = (x**2 + y**2) < 0.8**2
+    eyes = ((x + 0.3) ** 2 + (y + 0.25) ** 2 < 0.1**2) | ((x - 0.3) ** 2 + (y + 0.25) ** 2 < 0.1**2)
+    radius = torch.sqrt(x**2 + (y - 0.05) ** 2)
+    mouth = (radius > 0.4) & (radius < 0.52) & (y > 0.2)
+    image = torch.stack([torch.full_like(x, 0.1), torch.full_like(x, 0.2), torch.full_like(x, 0.7)])
+    yellow = torch.tensor([0.95, 0.85, 0.1]).view(3, 1, 1)
+    image = torch.where(face, yellow, image)
+    return torch.where(eyes | mouth, torch.zeros(3, 1, 1), image)
