@@ -13,6 +13,10 @@ so it does not upsample to 224 px):
   * the course's :func:`render` with ``param="natural"`` (natural-spectrum magnitudes, phases
     optimized), all units in one batch.
 
+Seconds are process CPU seconds (user + system), not wall time: on a shared machine other jobs
+change wall time from one method to the next, CPU time much less; run with ``--threads 1`` to
+compare like with like.
+
 One scorer judges every image, without transforms: the unit's post-activation value averaged
 over positions (what Lucent's objective reads). Printed: per method the seconds, the mean pixel
 standard deviation of its images (contrast as displayed, no stretching), the mean activation
@@ -59,7 +63,7 @@ def lucent_run(model: CircuitModel, layer: str, channels: list[int], steps: int,
     wrapped = PreprocessedModule(model).eval()
     name = "net_" + model.layer(layer).module_path.replace(".", "_")
     per_step: dict[int, list[torch.Tensor]] = {k: [] for k in checkpoints}
-    start = time.perf_counter()
+    start = time.process_time()
     for index, unit in enumerate(channels):
         torch.manual_seed(index)
         images = lucent_render.render_vis(
@@ -68,7 +72,7 @@ def lucent_run(model: CircuitModel, layer: str, channels: list[int], steps: int,
         )
         for k, array in zip(checkpoints, images):
             per_step[k].append(torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float())
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     return seconds, {k: torch.cat(v) for k, v in per_step.items()}
 
 
@@ -80,13 +84,13 @@ def ours_run(model: CircuitModel, layer: str, channels: list[int], steps: int, s
         from helpers.featurevis.param import make_param
 
         make_param("natural", size, 1)
-    start = time.perf_counter()
+    start = time.process_time()
     if batched:
         snapshots = render(model, [channel(layer, c) for c in channels], **options).snapshots
     else:
         runs = [render(model, channel(layer, c), seed=i, **options).snapshots for i, c in enumerate(channels)]
         snapshots = {k: torch.cat([r[k] for r in runs]) for k in checkpoints}
-    return time.perf_counter() - start, snapshots
+    return time.process_time() - start, snapshots
 
 
 def seconds_to_reach(threshold: float, curve: list[tuple[int, float]], seconds_per_step: float) -> float:
@@ -146,7 +150,7 @@ def main() -> None:
     else:
         threshold, what = min(curve[-1][1] for curve in curves.values()), "the lowest final activation"
     print(f"\nthreshold = {what} = {threshold:.3f}")
-    print(f"{'method':<40} {'seconds':>8} {'pixel std':>10} {'activation':>11} {'s to threshold':>15}")
+    print(f"{'method':<40} {'CPU s':>8} {'pixel std':>10} {'activation':>11} {'s to threshold':>15}")
     for method, (seconds, snapshots) in results.items():
         reach = seconds_to_reach(threshold, curves[method], seconds / args.steps)
         contrast = float(snapshots[checkpoints[-1]].flatten(1).std(dim=1).mean())
