@@ -6,7 +6,7 @@ import torch
 
 from helpers.featurevis import channel, make_param, render
 from helpers.featurevis.trust import (
-    Scoreboard, coarse_contrast, fooled_copy, game_rounds, picture_likeness, unit_means,
+    Scoreboard, coarse_contrast, fooled_copy, game_rounds, picture_likeness, smiley, unit_means,
 )
 from helpers.images import RandomCrops, offline_patches, photo
 
@@ -81,3 +81,11 @@ def test_scoreboard_scores_each_reference_kind(tiny):
     assert board.accuracy(rounds) == {"natural": (1.0, 4), "synthetic": (0.25, 4)}
     with pytest.raises(ValueError, match="0 \\(left\\) or 1"):
         board.record(0, "natural", 2)
+
+
+def test_smiley_is_a_picture_in_range():
+    face = smiley(40)
+    assert face.shape == (3, 40, 40) and 0 <= float(face.min()) and float(face.max()) <= 1
+    assert float(face[:, 20, 20].sum()) > float(face[:, 0, 0].sum())  # a bright face on a dark blue ground
+    with pytest.raises(ValueError, match="size"):
+        smiley(4)
