@@ -1,19 +1,28 @@
-"""Side by side with Lucent: time to reach the same activation on the same units.
+"""Side by side with Lucent: contrast, activation and time to reach Lucent's activation on the same units.
 
-Usage: python benchmarks/compare_lucent.py [--model efficientnet_lite0] [--layer blocks.2.1]
-       [--units 4] [--steps 128] [--size 128] [--threads N] [--device cpu|cuda]
+Usage: python benchmarks/compare_lucent.py [--model efficientnet_lite0] [--layer blocks.3.2]
+       [--units 4] [--steps 512] [--size 128] [--threads N] [--per-unit] [--device cpu|cuda]
 
-Both libraries optimize a *channel* objective (mean over positions) for each unit, with a
-Fourier parameterization, decorrelated colours, Adam at lr 0.05 and their own standard
-transforms, at the same image size (Lucent is told ``fixed_image_size`` so it does not upsample
-to 224 px). Lucent renders one unit at a time through the full network (its API optimizes one
-objective per call); ours renders them one at a time and all in one batch.
+Every method optimizes a *channel* objective (mean over positions) for each unit, with Adam at lr
+0.05 and its own standard transforms, at the same image size (Lucent is told ``fixed_image_size``
+so it does not upsample to 224 px):
+  * Lucent's ``render_vis`` (Fourier parameterization, decorrelated colours), one unit per call
+    through the full network (its API optimizes one objective per call);
+  * the course's :func:`render` with its Fourier default, all units in one batch (``--per-unit``
+    adds one call per unit);
+  * the course's :func:`render` with ``param="natural"`` (natural-spectrum magnitudes, phases
+    optimized), all units in one batch.
+
+On the CPU, seconds are process CPU seconds (user + system), not wall time: on a shared machine
+other jobs change wall time from one method to the next, CPU time much less; run with ``--threads 1``
+to compare like with like. On a GPU they are wall seconds, once the queued work has finished.
 
 One scorer judges every image, without transforms: the unit's post-activation value averaged
-over positions (what Lucent's objective reads). Printed: per method the seconds, steps, the mean
-activation reached, and the seconds each needs to reach a common threshold (the lowest final
-activation of all methods), interpolated from images kept at several step counts and a constant
-time per step.
+over positions (what Lucent's objective reads). Printed: per method the seconds, the mean pixel
+standard deviation of its images (contrast as displayed, no stretching), the mean activation
+reached, and the seconds it needs to reach Lucent's final activation (interpolated from images
+kept every 1/32 of the run and a constant time per step); without Lucent, the lowest final
+activation of all methods is the threshold.
 
 ``--device`` (default: the course's choice, a GPU when there is one) puts both on the same device. Lucent
 itself always uses ``cuda:0`` when PyTorch sees a GPU, so on such a machine it runs only with ``--device cuda``
@@ -45,6 +54,14 @@ class PreprocessedModule(nn.Module):
         return self.net(self.preprocess(images))
 
 
+def clock(device: torch.device) -> float:
+    """Seconds so far: this process's CPU time on the CPU; wall time on a GPU, once its queued work is done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        return time.perf_counter()
+    return time.process_time()
+
+
 def score(model: CircuitModel, layer: str, channels: list[int], images: torch.Tensor) -> torch.Tensor:
     """Post-activation channel mean of each image's own unit (the common scorer)."""
     return objective_values(model, [channel(layer, c) for c in channels], images, pre_activation=False)
@@ -58,7 +75,7 @@ def lucent_run(model: CircuitModel, layer: str, channels: list[int], steps: int,
     wrapped = PreprocessedModule(model).eval()
     name = "net_" + model.layer(layer).module_path.replace(".", "_")
     per_step: dict[int, list[torch.Tensor]] = {k: [] for k in checkpoints}
-    start = time.perf_counter()
+    start = clock(model.device)
     for index, unit in enumerate(channels):
         torch.manual_seed(index)
         images = lucent_render.render_vis(
@@ -67,21 +84,25 @@ def lucent_run(model: CircuitModel, layer: str, channels: list[int], steps: int,
         )
         for k, array in zip(checkpoints, images):
             per_step[k].append(torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float())
-    seconds = time.perf_counter() - start
+    seconds = clock(model.device) - start
     return seconds, {k: torch.cat(v) for k, v in per_step.items()}
 
 
 def ours_run(model: CircuitModel, layer: str, channels: list[int], steps: int, size: int, checkpoints: list[int],
-             batched: bool) -> tuple[float, dict[int, torch.Tensor]]:
-    """Render with helpers.featurevis: all units in one batch, or one call per unit."""
-    options = dict(steps=steps, size=size, progress=False, snapshot_steps=checkpoints, pre_activation=True)
-    start = time.perf_counter()
+             batched: bool, param: str = "fourier") -> tuple[float, dict[int, torch.Tensor]]:
+    """Render with helpers.featurevis (parameterization ``param``): all units in one batch, or one call per unit."""
+    options = dict(steps=steps, size=size, progress=False, snapshot_steps=checkpoints, pre_activation=True, param=param)
+    if param == "natural":  # measure (or load) the spectrum before the clock starts: a one-off, cached cost
+        from helpers.featurevis.param import make_param
+
+        make_param("natural", size, 1)
+    start = clock(model.device)
     if batched:
         snapshots = render(model, [channel(layer, c) for c in channels], **options).snapshots
     else:
         runs = [render(model, channel(layer, c), seed=i, **options).snapshots for i, c in enumerate(channels)]
         snapshots = {k: torch.cat([r[k] for r in runs]) for k in checkpoints}
-    return time.perf_counter() - start, snapshots
+    return clock(model.device) - start, snapshots
 
 
 def seconds_to_reach(threshold: float, curve: list[tuple[int, float]], seconds_per_step: float) -> float:
@@ -98,15 +119,16 @@ def seconds_to_reach(threshold: float, curve: list[tuple[int, float]], seconds_p
 
 
 def main() -> None:
-    """Run both libraries and print the comparison table."""
+    """Run every method once and print the comparison table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="efficientnet_lite0", help="zoo model (inceptionv1 uses random weights)")
-    parser.add_argument("--layer", default="blocks.2.1")
+    parser.add_argument("--layer", default="blocks.3.2")
     parser.add_argument("--units", type=int, default=4, help="how many units (channels 0, 7, 14, ...)")
-    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=512)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the course's choice)")
+    parser.add_argument("--per-unit", action="store_true", help="also time the course's render one unit per call")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -121,31 +143,39 @@ def main() -> None:
         model = load_model(args.model, device=args.device, verbose=False)
     lucent_device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")  # what Lucent picks, always
     channels = [7 * i % model.channels(args.layer) for i in range(args.units)]
-    checkpoints = sorted({max(1, args.steps * k // 16) for k in range(1, 17)})
+    checkpoints = sorted({max(1, args.steps * k // 32) for k in range(1, 33)})
     print(f"{model.name} {args.layer} channels {channels}, {args.size} px, {args.steps} steps, on {model.device}"
           + (f" ({torch.cuda.get_device_name(model.device)})" if model.device.type == "cuda" else f", {torch.get_num_threads()} threads"))
 
+    lucent = "lucent render_vis (one unit per call)"
     results = {}
     if model.device != lucent_device:
         print(f"Lucent skipped: it always runs on {lucent_device} on this machine, and the model is on {model.device}.")
     else:
         try:
-            results["lucent (one unit per call)"] = lucent_run(model, args.layer, channels, args.steps, args.size, checkpoints)
+            results[lucent] = lucent_run(model, args.layer, channels, args.steps, args.size, checkpoints)
         except Exception as error:  # report precisely what breaks, then go on with ours
             print(f"Lucent failed: {type(error).__name__}: {error}")
-    results["ours, one unit per call"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=False)
-    results[f"ours, {len(channels)} units in one batch"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=True)
+    if args.per_unit:
+        results["course fourier, one unit per call"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=False)
+    for param in ("fourier", "natural"):
+        results[f"course {param}, {len(channels)} units in one batch"] = ours_run(
+            model, args.layer, channels, args.steps, args.size, checkpoints, batched=True, param=param)
 
     curves = {}
     for method, (_seconds, snapshots) in results.items():
         curves[method] = [(k, float(score(model, args.layer, channels, snapshots[k]).mean())) for k in checkpoints]
-    threshold = min(curve[-1][1] for curve in curves.values())
-    print(f"\ncommon threshold = lowest final mean activation = {threshold:.3f}")
-    print(f"{'method':<32} {'seconds':>8} {'steps':>6} {'activation':>11} {'s to threshold':>15}")
-    for method, (seconds, _snapshots) in results.items():
+    if lucent in curves:
+        threshold, what = curves[lucent][-1][1], f"Lucent's {args.steps}-step activation"
+    else:
+        threshold, what = min(curve[-1][1] for curve in curves.values()), "the lowest final activation"
+    print(f"\nthreshold = {what} = {threshold:.3f}")
+    print(f"{'method':<40} {'seconds':>8} {'pixel std':>10} {'activation':>11} {'s to threshold':>15}")
+    for method, (seconds, snapshots) in results.items():
         reach = seconds_to_reach(threshold, curves[method], seconds / args.steps)
-        print(f"{method:<32} {seconds:8.1f} {args.steps:6d} {curves[method][-1][1]:11.3f} {reach:15.1f}")
-    print("\nmean activation by step:", {m: [round(v, 2) for _k, v in c[3::4]] for m, c in curves.items()}, "at steps", checkpoints[3::4])
+        contrast = float(snapshots[checkpoints[-1]].flatten(1).std(dim=1).mean())
+        print(f"{method:<40} {seconds:8.1f} {contrast:10.3f} {curves[method][-1][1]:11.3f} {reach:15.1f}")
+    print("\nmean activation by step:", {m: [round(v, 2) for _k, v in c[7::8]] for m, c in curves.items()}, "at steps", checkpoints[7::8])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Feature visualization: optimize images that make units of a network fire.
 
-``param`` (how images are parameterized), ``transforms`` (random jitter/scale/rotation),
+``param`` (how images are parameterized; ``spectrum`` measures photographs' spectrum for the
+natural-spectrum one), ``accentuate`` (the smallest change to a photo that drives a unit), ``transforms`` (random jitter/scale/rotation),
 ``objectives`` (what to maximize; compose with + - *), ``render`` (the batched optimizer).
 Typical use::
 
@@ -12,7 +13,11 @@ from .objectives import (
     BatchedObjectives, Objective, channel, class_logit, custom, direction, diversity, neuron, objective_values,
     random_direction,
 )
-from .param import FourierImage, ImageParam, PixelImage, color_matrix_from_images, imagenet_color_matrix, make_param
+from .accentuate import Accentuation, accentuate
+from .param import (
+    FourierImage, ImageParam, NaturalSpectrumImage, PhotoImage, PixelImage, color_matrix_from_images, imagenet_color_matrix,
+    make_param,
+)
 from .render import (
     BandedLocalResponseNorm, RedirectedReLU, RenderResult, faster_modules, redirected_relus, render, render_units,
 )
@@ -21,7 +26,8 @@ from .transforms import Compose, Jitter, Pad, RandomRotate, RandomScale, get_tra
 __all__ = [
     "BatchedObjectives", "Objective", "channel", "class_logit", "custom", "direction", "diversity", "neuron", "objective_values",
     "random_direction",
-    "FourierImage", "ImageParam", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
+    "Accentuation", "accentuate",
+    "FourierImage", "ImageParam", "NaturalSpectrumImage", "PhotoImage", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
     "BandedLocalResponseNorm", "RedirectedReLU", "RenderResult", "faster_modules", "redirected_relus", "render", "render_units",
     "Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "get_transforms", "light_transforms", "standard_transforms",
 ]

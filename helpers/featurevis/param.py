@@ -1,15 +1,20 @@
 """Image parameterizations: the numbers the optimizer changes, and how they become images.
 
 Every parameterization is an ``nn.Module`` whose ``forward()`` (no argument) returns a batch of
-images (N, 3, S, S) in [0, 1]. Two are provided:
+images (N, 3, S, S) in [0, 1]. Four are provided:
 
 * :class:`PixelImage` – one free number per pixel and colour channel.
 * :class:`FourierImage` – the image's 2-D Fourier coefficients, scaled by 1/frequency so that
   a step of the optimizer changes coarse structure as easily as fine detail (plain pixels
   favour high-frequency noise), with colours expressed in a decorrelated colour basis.
+* :class:`NaturalSpectrumImage` – only the phases of the Fourier coefficients are free; their
+  magnitudes are fixed to the average spectrum of photographs (:mod:`.spectrum`; MACO, Fel et
+  al. 2023), so every image has a photograph's contrast by construction.
+* :class:`PhotoImage` – a given photograph plus a learnable change in the Fourier basis of
+  :class:`FourierImage` (starts exactly at the photograph; used by accentuation).
 
-Both pass the result through a colour matrix (see :func:`color_matrix_from_images`) and a
-sigmoid, so pixels always stay in [0, 1]; both start from small random numbers drawn from a
+All pass the result through a colour matrix (see :func:`color_matrix_from_images`) and a
+sigmoid, so pixels always stay in [0, 1]; the random ones start from numbers drawn from a
 ``torch.Generator``, so the same seed gives the same start.
 """
 from __future__ import annotations
@@ -27,6 +32,10 @@ _IMAGENET_EIGENVECTORS = torch.tensor(
     [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]]
 )
 _IMAGENET_EIGENVALUES = torch.tensor([0.2175, 0.0188, 0.0045])
+#: Radians per unit of NaturalSpectrumImage's learnable numbers (render's lr 0.05 then turns phases up to ~2 rad a step: measured fastest of 1, 3, 10, 20, 40).
+PHASE_GAIN = 40.0
+#: Photographs' pixels are clipped to [PHOTO_EDGE, 1 - PHOTO_EDGE] before the inverse sigmoid (keeps them finite).
+PHOTO_EDGE = 0.005
 
 
 def imagenet_color_matrix() -> torch.Tensor:
@@ -138,15 +147,76 @@ class FourierImage(ImageParam):
         return torch.fft.irfft2(coefficients, s=(self.size, self.size), norm="ortho")
 
 
-PARAMETERIZATIONS = {"fourier": FourierImage, "pixel": PixelImage}
+def to_optimized_space(images: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
+    """The numbers (N, C, S, S) that the sigmoid and colour matrix ``color`` turn back into ``images`` (in [0, 1])."""
+    logits = torch.logit(images.clamp(PHOTO_EDGE, 1 - PHOTO_EDGE))
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(color.to(images.dtype)).to(images.device), logits)
+
+
+def natural_image_from_phases(magnitude: torch.Tensor, phase: torch.Tensor, size: int) -> torch.Tensor:
+    """Images (N, C, size, size) before colour mixing: inverse orthonormal FFT of magnitude * exp(i * phase)."""
+    return torch.fft.irfft2(torch.polar(magnitude.expand_as(phase), phase), s=(size, size), norm="ortho")
+
+
+class NaturalSpectrumImage(ImageParam):
+    """Images whose Fourier magnitudes are fixed to photographs' average spectrum; only the phases are learned.
+
+    ``magnitude`` (C, size, size//2+1) is measured by :func:`helpers.featurevis.spectrum.natural_spectrum`
+    unless given. Phases start uniformly random; ``phase_gain`` scales the learnable numbers into radians
+    so that the renderer's usual learning rate turns phases at a useful pace.
+    """
+
+    def __init__(self, size: int, count: int = 1, *, channels: int = 3, color_matrix: torch.Tensor | None = None,
+                 magnitude: torch.Tensor | None = None, phase_gain: float = PHASE_GAIN,
+                 generator: torch.Generator | None = None):
+        super().__init__(size, count, channels, color_matrix)
+        if magnitude is None:
+            from .spectrum import natural_spectrum
+
+            magnitude = natural_spectrum(size, self.color)
+        width = size // 2 + 1
+        if tuple(magnitude.shape) != (channels, size, width):
+            raise ValueError(f"magnitude must have shape ({channels}, {size}, {width}) for {size}-px images, got {tuple(magnitude.shape)}.")
+        if phase_gain <= 0:
+            raise ValueError(f"phase_gain must be positive, got {phase_gain}.")
+        self.phase_gain = float(phase_gain)
+        self.register_buffer("magnitude", torch.as_tensor(magnitude, dtype=torch.float32).clone(), persistent=False)
+        start = (torch.rand(count, channels, size, width, generator=generator) * 2 - 1) * torch.pi
+        self.phase = nn.Parameter(start / self.phase_gain)
+
+    def decorrelated(self) -> torch.Tensor:
+        """Inverse FFT of the fixed magnitudes with the current phases."""
+        return natural_image_from_phases(self.magnitude, self.phase * self.phase_gain, self.size)
+
+
+class PhotoImage(ImageParam):
+    """Given photographs plus a learnable change in :class:`FourierImage`'s 1/f-scaled basis (zero at the start)."""
+
+    def __init__(self, photos: torch.Tensor, *, color_matrix: torch.Tensor | None = None, decay: float = 1.0):
+        if photos.dim() != 4 or photos.shape[-1] != photos.shape[-2]:
+            raise ValueError(f"photos must be square images (N, C, S, S) in [0, 1], got shape {tuple(photos.shape)}.")
+        count, channels, size, _ = photos.shape
+        super().__init__(size, count, channels, color_matrix)
+        self.register_buffer("base", to_optimized_space(photos.detach().float().cpu(), self.color), persistent=False)
+        self.register_buffer("scale", frequency_scale(size, decay), persistent=False)
+        self.spectrum = nn.Parameter(torch.zeros(count, channels, size, size // 2 + 1, 2))
+
+    def decorrelated(self) -> torch.Tensor:
+        """The photograph (in the optimized space) plus the inverse FFT of the scaled change."""
+        change = torch.view_as_complex(self.spectrum) * self.scale
+        return self.base + torch.fft.irfft2(change, s=(self.size, self.size), norm="ortho")
+
+
+PARAMETERIZATIONS = {"fourier": FourierImage, "pixel": PixelImage, "natural": NaturalSpectrumImage}
 
 
 def make_param(kind: str, size: int, count: int = 1, *, seed: int | torch.Generator = 0, decorrelate: bool = True,
                color_matrix: torch.Tensor | None = None, channels: int = 3, std: float = 0.01) -> ImageParam:
-    """Build a parameterization by name (``"fourier"`` or ``"pixel"``) for ``count`` images of ``size`` px.
+    """Build a parameterization by name (``"fourier"``, ``"pixel"`` or ``"natural"``) for ``count`` images of ``size`` px.
 
     Colours use ImageNet's decorrelation matrix unless ``color_matrix`` is given (e.g. from
-    :func:`color_matrix_from_images`) or ``decorrelate=False`` (plain RGB).
+    :func:`color_matrix_from_images`) or ``decorrelate=False`` (plain RGB). ``std`` is the spread of
+    the random start of ``"fourier"`` and ``"pixel"`` (``"natural"`` starts from random phases).
     """
     if kind not in PARAMETERIZATIONS:
         raise ValueError(f"Unknown parameterization {kind!r}; choose one of {sorted(PARAMETERIZATIONS)}.")
@@ -155,4 +225,5 @@ def make_param(kind: str, size: int, count: int = 1, *, seed: int | torch.Genera
         color_matrix = imagenet_color_matrix()
     elif not decorrelate:
         color_matrix = None
-    return PARAMETERIZATIONS[kind](size, count, channels=channels, color_matrix=color_matrix, std=std, generator=generator)
+    options = {} if kind == "natural" else {"std": std}
+    return PARAMETERIZATIONS[kind](size, count, channels=channels, color_matrix=color_matrix, generator=generator, **options)

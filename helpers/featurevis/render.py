@@ -177,18 +177,22 @@ def render(
     channels_last: bool = True,
     snapshot_steps: Sequence[int] = (),
     optimizer: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
+    penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True,
 ) -> RenderResult:
     """Optimize one image per objective (``images_per_objective`` each), all in one batch.
 
-    ``param`` is ``"fourier"``, ``"pixel"`` or a ready :class:`ImageParam` with the right count;
+    ``param`` is ``"fourier"``, ``"pixel"``, ``"natural"`` (fixed natural spectrum, learned phases) or a
+    ready :class:`ImageParam` with the right count;
     ``transforms`` a preset (``"standard"``, ``"light"``, ``"none"``), a list of steps or a
     Compose; ``redirect_steps`` steps use redirected ReLU gradients; ``pre_activation`` reads
     layers before their non-linearity; ``channels_last`` feeds the network NHWC images (10-25%
     faster on CPU for InceptionV1 and EfficientNet, see benchmarks/featurevis_speed.py); ``snapshot_steps``
     keeps the images after those step counts in ``result.snapshots``; ``optimizer`` is a factory that
     takes the image parameters and returns a ``torch.optim`` optimizer (default: Adam with ``lr``),
-    e.g. ``optimizer=lambda params: torch.optim.SGD(params, lr=1.0, momentum=0.9)``. Deterministic for a given ``seed``.
+    e.g. ``optimizer=lambda params: torch.optim.SGD(params, lr=1.0, momentum=0.9)``; ``penalty`` maps the
+    untransformed images (N, 3, S, S) to a cost (N,) subtracted from the objectives while optimizing (e.g.
+    distance to a photograph, see :func:`helpers.featurevis.accentuate`). Deterministic for a given ``seed``.
     """
     from tqdm.auto import tqdm
 
@@ -228,11 +232,19 @@ def render(
     def run(first: int, last: int) -> None:
         for step in range(first, last):
             optimizer.zero_grad(set_to_none=True)
-            images = chain(image_param(), generator)
+            plain = image_param()
+            images = chain(plain, generator)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             values = batched(images)
-            (-values.sum()).backward()
+            loss = -values.sum()
+            if penalty is not None:
+                cost = penalty(plain)
+                if not isinstance(cost, torch.Tensor) or cost.shape != values.shape:
+                    raise ValueError(f"penalty must return one cost per image, shape ({count},); it returned "
+                                     f"{getattr(cost, 'shape', type(cost).__name__)}.")
+                loss = loss + cost.sum()
+            loss.backward()
             optimizer.step()
             history[step] = values.detach().cpu()
             gradient = parameters[0].grad

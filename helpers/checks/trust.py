@@ -1,0 +1,67 @@
+"""Self-checks for lesson 11 (trusting feature visualizations): each compares the student's function with the
+course's implementation on held-out sizes, seeds, units and photographs."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..featurevis import channel
+from ..featurevis.accentuate import accentuation_step
+from ..featurevis.param import natural_image_from_phases
+from ..images import photo
+from ..models import CircuitModel
+from . import Grade, call_answer, exercise, expect_close
+
+
+def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random positive magnitude (C, S, S//2+1) with a zero mean term, and random phases (N, C, S, S//2+1)."""
+    generator = torch.Generator().manual_seed(seed)
+    magnitude = torch.rand(channels, size, size // 2 + 1, generator=generator) + 0.1
+    magnitude[:, 0, 0] = 0
+    phase = (torch.rand(count, channels, size, size // 2 + 1, generator=generator) * 2 - 1) * torch.pi
+    return magnitude, phase
+
+
+@exercise(points=3)
+def check_natural_image(my_natural_image: Callable) -> Grade:
+    """Exercise 1: build images from a fixed magnitude spectrum and optimized phases."""
+    grade = Grade()
+    for name, (size, channels, count, seed) in {
+        "16 px, 3 channels, 2 images": (16, 3, 2, 101),
+        "an odd size, 21 px, 1 channel": (21, 1, 3, 202),
+        "40 px, 3 channels, another seed": (40, 3, 1, 303),
+    }.items():
+        with grade.part(name):
+            magnitude, phase = _random_case(size, channels, count, seed)
+            answer = call_answer(my_natural_image, magnitude, phase, size)
+            expect_close(answer, natural_image_from_phases(magnitude, phase, size), name, rtol=1e-4, atol=1e-5,
+                         hint="Combine magnitude and phase into complex coefficients, then take the inverse real FFT "
+                              "with the output size given and the orthonormal scaling.")
+    return grade
+
+
+@exercise(points=3)
+def check_accentuation_step(my_accentuation_step: Callable, model: CircuitModel, layer: str) -> Grade:
+    """Exercise 2: one gradient step of accentuation in pixel space."""
+    grade = Grade()
+    cases = {  # unit, photograph, closeness, the largest pixel change one step should make
+        "another unit, a cat photograph": (min(3, model.channels(layer) - 1), "chelsea", 5.0, 0.05),
+        "a strong closeness penalty": (min(11, model.channels(layer) - 1), "coffee", 20000.0, 0.05),
+        "a large step that reaches the pixel range's edges": (min(5, model.channels(layer) - 1), "astronaut", 1.0, 0.5),
+    }
+    for name, (index, picture, closeness, reach) in cases.items():
+        with grade.part(name):
+            photos = photo(picture, 48).unsqueeze(0)
+            generator = torch.Generator().manual_seed(index)
+            images = (photos + 0.05 * torch.randn(photos.shape, generator=generator)).clamp(0.02, 0.98)
+            objective = channel(layer, index)
+            # A step size that makes the course's step change some pixel by about ``reach``, whatever the model's scale.
+            probe = (accentuation_step(model, objective, images, photos, closeness, 1e-4).cpu() - images).abs().max()
+            lr = reach * 1e-4 / max(float(probe), 1e-12)
+            answer = call_answer(my_accentuation_step, model, objective, images, photos, closeness, lr)
+            expect_close(answer, accentuation_step(model, objective, images, photos, closeness, lr), name,
+                         rtol=1e-3, atol=1e-4,
+                         hint="Ascend the objective MINUS closeness times the mean squared change from the photo, "
+                              "one step of size lr along the gradient, and keep pixels in [0, 1].")
+    return grade

@@ -1,0 +1,108 @@
+"""The magnitude spectrum of natural photographs, measured from the course's own pictures and cached.
+
+Natural images have a characteristic power spectrum (roughly 1/f**2): the natural-spectrum
+parameterization (:class:`helpers.featurevis.param.NaturalSpectrumImage`, after MACO, Fel et al. 2023)
+keeps an image's Fourier magnitudes fixed to this average and lets the optimizer change only the
+phases, so every image it makes has the contrast of a photograph by construction.
+
+The spectrum is measured in the space the parameterizations optimize in: pixels passed through
+the inverse sigmoid (logit) and the inverse colour matrix, the mean of each image removed. Random
+phases with these magnitudes, through the colour matrix and the sigmoid, give images whose pixels
+spread like the photographs'. Photographs come from Imagenette when it is on disk, otherwise from
+scikit-image's bundled photographs (no download, ever); the result is cached in ``data/cache``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from ..config import CACHE_DIR, DATASETS_DIR
+from ..images import ImageFolder, ImageSource, offline_patches
+from .param import PHOTO_EDGE, to_optimized_space
+
+FORMAT_VERSION = 1
+
+
+def default_photos(size: int, count: int = 256) -> ImageSource:
+    """Photographs to measure: Imagenette's validation images when present on disk, else scikit-image's crops."""
+    folder = DATASETS_DIR / "imagenette2-160" / "val"
+    if folder.is_dir():
+        return ImageFolder(folder, size=size)
+    return offline_patches(count=count, size=size)
+
+
+def measure_spectrum(images: Iterable[torch.Tensor], color: torch.Tensor, limit: int | None = None) -> torch.Tensor:
+    """Root-mean-square Fourier magnitude (C, S, S//2+1) of images (N, C, S, S) in [0, 1], in the optimized space.
+
+    ``color`` is the parameterization's (normalized) colour matrix; the zero-frequency term is set to 0,
+    so images built from this spectrum have a mid-grey mean and only the phases decide what they show.
+    """
+    total, count = None, 0
+    for batch in images:
+        if batch.dim() != 4 or batch.shape[1] != color.shape[0] or batch.shape[-1] != batch.shape[-2]:
+            raise ValueError(f"measure_spectrum needs square (N, {color.shape[0]}, S, S) images, got {tuple(batch.shape)}.")
+        raw = to_optimized_space(batch.double(), color.double())
+        raw = raw - raw.mean(dim=(2, 3), keepdim=True)
+        power = torch.fft.rfft2(raw, norm="ortho").abs().pow(2).sum(0)
+        total = power if total is None else total + power
+        count += batch.shape[0]
+        if limit is not None and count >= limit:
+            break
+    if not count:
+        raise ValueError("measure_spectrum got no images.")
+    magnitude = (total / count).sqrt()
+    magnitude[:, 0, 0] = 0.0
+    return magnitude.float()
+
+
+def _cache_file(source: ImageSource, color: torch.Tensor, limit: int) -> Path:
+    digest = hashlib.sha256(f"{FORMAT_VERSION}:{source.key}:{limit}:{PHOTO_EDGE}".encode())
+    digest.update(color.detach().cpu().double().numpy().tobytes())
+    return CACHE_DIR / "natural_spectrum" / f"spectrum-{source.size}px-{digest.hexdigest()[:16]}.pt"
+
+
+def _save(path: Path, magnitude: torch.Tensor) -> None:
+    """Write through a temporary file and a rename; a cache that cannot be written costs a warning only."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(handle)
+        try:
+            torch.save(magnitude, temporary)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        warnings.warn(f"Could not cache the natural spectrum in {path.parent} ({error}); it will be measured again.", stacklevel=3)
+
+
+def natural_spectrum(size: int, color: torch.Tensor, *, source: ImageSource | None = None, limit: int = 256,
+                     use_cache: bool = True) -> torch.Tensor:
+    """The photographs' RMS magnitude spectrum (C, size, size//2+1) for ``size``-px images and colour matrix ``color``.
+
+    ``color`` is the normalized colour matrix of the parameterization (identity: plain RGB). Cached in
+    ``data/cache/natural_spectrum`` keyed by the photographs, the size and the colour matrix.
+    """
+    if int(size) < 2:
+        raise ValueError(f"natural_spectrum needs size >= 2 pixels, got {size}.")
+    source = default_photos(int(size), limit) if source is None else source
+    if source.size != size:
+        raise ValueError(f"The photographs are {source.size} px but a {size}-px spectrum was asked for.")
+    path = _cache_file(source, color, limit)
+    if use_cache and path.exists():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # a truncated or foreign file: measure again
+            pass
+    magnitude = measure_spectrum(iter(source), color.detach().cpu(), limit)
+    if use_cache:
+        _save(path, magnitude)
+    return magnitude

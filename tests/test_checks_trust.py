@@ -1,0 +1,63 @@
+"""Lesson 11's exercise checks: the course's answer earns full marks, neighbouring methods lose points,
+the placeholder is 'not attempted'."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers.checks.trust import check_accentuation_step, check_natural_image
+from helpers.featurevis.objectives import BatchedObjectives
+from helpers.featurevis.param import natural_image_from_phases
+
+from test_featurevis import tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_model()
+
+
+def no_answer(*_args):
+    """The student edition's placeholder body."""
+
+
+def test_natural_image_check_grades_the_answer_and_its_near_misses():
+    assert check_natural_image(natural_image_from_phases) == 3
+    unscaled = lambda m, p, s: torch.fft.irfft2(torch.polar(m.expand_as(p), p), s=(s, s))  # noqa: E731 (no ortho)
+    assert check_natural_image(unscaled) == 0
+    no_size = lambda m, p, s: torch.fft.irfft2(torch.polar(m.expand_as(p), p), norm="ortho")  # noqa: E731 (odd sizes)
+    assert 0 < check_natural_image(no_size) < 3
+    real_part = lambda m, p, s: torch.fft.ifft2(  # noqa: E731 (a full complex FFT of half a spectrum)
+        torch.nn.functional.pad(torch.polar(m.expand_as(p), p), (0, s - p.shape[-1])), norm="ortho").real
+    assert check_natural_image(real_part) == 0
+    assert check_natural_image(no_answer) == 0
+
+
+def right_step(model, objective, images, photos, closeness, lr):
+    images = images.detach().requires_grad_(True)
+    value = BatchedObjectives(model, [objective] * images.shape[0])(images)
+    cost = closeness * (images - photos).pow(2).mean(dim=(1, 2, 3))
+    (gradient,) = torch.autograd.grad((value - cost).sum(), images)
+    return (images + lr * gradient).clamp(0, 1).detach()
+
+
+def test_accentuation_step_check_grades_the_answer_and_its_near_misses(tiny):
+    assert check_accentuation_step(right_step, tiny, "conv2") == 3
+
+    def no_penalty(model, objective, images, photos, closeness, lr):
+        return right_step(model, objective, images, photos, 0.0, lr)
+
+    def no_clip(model, objective, images, photos, closeness, lr):
+        images = images.detach().requires_grad_(True)
+        value = BatchedObjectives(model, [objective] * images.shape[0])(images)
+        cost = closeness * (images - photos).pow(2).mean(dim=(1, 2, 3))
+        (gradient,) = torch.autograd.grad((value - cost).sum(), images)
+        return (images + lr * gradient).detach()
+
+    def descent(model, objective, images, photos, closeness, lr):
+        return right_step(model, objective, images, photos, closeness, -lr)
+
+    assert check_accentuation_step(no_penalty, tiny, "conv2") < 3
+    assert check_accentuation_step(no_clip, tiny, "conv2") < 3
+    assert check_accentuation_step(descent, tiny, "conv2") == 0
+    assert check_accentuation_step(no_answer, tiny, "conv2") == 0
