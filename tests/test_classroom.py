@@ -45,8 +45,9 @@ def student_edition(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_student_edition_holds_no_solution_code(student_edition: Path, lesson: str) -> None:
     teacher = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4).cells
-    regions = [match for cell in teacher for match in SOLUTION.findall(cell.source)]
-    assert len(regions) >= 3, f"{lesson} has {len(regions)} solution regions; every lesson needs at least 3 exercises"
+    answers = [cell for cell in teacher if cell.metadata.get("nbgrader", {}).get("solution")]
+    assert len(answers) >= 3, (f"{lesson} has {len(answers)} answer cells; every lesson needs at least 3 "
+                               "(two implementation exercises and a written answer)")
     student = "\n".join(source(cell) for cell in cells(student_edition / f"{lesson}.ipynb"))
     leaked = [line for line in classroom.solution_lines(teacher) if line in student]
     assert not leaked, f"the student edition of {lesson} still holds solution code or a rubric: {leaked}"
@@ -66,7 +67,10 @@ def test_round_trip_grades_right_partly_wrong_and_untouched_submissions(tmp_path
     problems = classroom.round_trip([lesson], tmp_path, course=tmp_path / "course")
     assert not problems, problems
     grades = (tmp_path / "grades.csv").read_text()
-    assert f"correct,{lesson},ex1-check,1" in grades and f"untouched,{lesson},ex1-check,0" in grades
+    teacher = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4).cells
+    points = next(cell.metadata["nbgrader"]["points"] for cell in teacher
+                  if cell.metadata.get("nbgrader", {}).get("grade_id") == "ex1-check")
+    assert f"correct,{lesson},ex1-check,{points:g}" in grades and f"untouched,{lesson},ex1-check,0" in grades
     assert (tmp_path / "feedback" / "partly_wrong" / f"{lesson}.html").is_file()
 
 
