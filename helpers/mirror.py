@@ -482,7 +482,7 @@ def pathway_inhibition(
     layer, next_layer_name = first.units[0].layer, second.units[0].layer
     weights = net_weight(expanded_weights(model, layer, next_layer_name)).double()  # (C2, C1)
     scale = float(weights.abs().mean())
-    follows = (_standardized(first.on_left.T.double()).T @ _standardized(second.on_left.T.double())).numpy()  # (C1, C2)
+    follows = correlation_columns(first.on_left.T.double(), second.on_left.T.double()).numpy()  # (C1, C2)
 
     def measure(pairs_a: Sequence[tuple[int, int]], pairs_b: Sequence[tuple[int, int]]) -> tuple[float, float]:
         same, cross = [], []

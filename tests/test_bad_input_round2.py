@@ -21,15 +21,9 @@ from helpers.dataset_examples import cache_path, load_cache, save_cache, scan_la
 from helpers.files import save_or_warn, write_atomically
 from helpers.images import RandomCrops
 from helpers.models import CircuitModel, wrap_model
+from test_bad_input import small_net  # the same three-layer network as the first round
 
 NOBODY = 65534
-
-
-def small_net() -> CircuitModel:
-    torch.manual_seed(0)
-    module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
-                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2))
-    return wrap_model(module, {"a": "1", "b": "3"}, input_size=16)
 
 
 @pytest.fixture
@@ -64,6 +58,7 @@ def as_other_user(job, uid: int = NOBODY) -> None:
         os.close(reader)
         code = 0
         try:
+            torch.set_num_threads(1)  # the parent's OpenMP threads are not in the child: a parallel region would wait for them
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)

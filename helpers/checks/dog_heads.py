@@ -88,7 +88,7 @@ def check_mirror_partners(my_mirror_partners: Callable, test: MirrorTest) -> Gra
     for name, case in (("six hand-made units: two mirror pairs and two invariant units", built),
                        (f"every unit of {test.units[0].layer}", test)):
         with grade.part(name):
-            with withheld(mirror, "_standardized"):  # nor is partners_from_test(...).partner
+            with withheld(mirror, "correlation_columns"):  # nor is partners_from_test(...).partner
                 answer = call_answer(my_mirror_partners, case.on_left.T.clone(), case.on_right.T.clone())
             try:
                 answer = torch.as_tensor(answer).detach().cpu().flatten()

@@ -64,7 +64,7 @@ def check_side_selectivity(my_side_selectivity: Callable) -> Grade:
     }
     for name, (tuning, orientations) in cases.items():
         with grade.part(name):
-            with withheld(tuning_module, "_resultant"):  # nor are preferred_orientation and orientation_selectivity
+            with withheld(tuning_module, "_upper_half"):  # nor are preferred_orientation and orientation_selectivity
                 answer = call_answer(my_side_selectivity, tuning.copy(), orientations.copy())
             expect(isinstance(answer, tuple) and len(answer) == 2, "Return a pair (preferred orientation in degrees, selectivity).")
             preferred = float(preferred_orientation(tuning, orientations)[0])
