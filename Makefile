@@ -60,7 +60,7 @@ test: setup
 	CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/control $(PYTEST) $(NBVAL) notebooks
 	CIRCUITS_MODEL=inceptionv1 CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_STRICT=0 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/inceptionv1-random \
 		$(PYTEST) $(NBVAL) notebooks
-	OMP_WAIT_POLICY=PASSIVE CIRCUITS_OFFLINE=1 CIRCUITS_FAST=1 $(PY) scripts/copy_proof.py --jobs 2 --json build/copy_proof.json
+	OMP_WAIT_POLICY=PASSIVE CIRCUITS_OFFLINE=1 CIRCUITS_FAST=1 $(PY) scripts/copy_proof.py --jobs 2 --call-timeout 120 --json build/copy_proof.json
 	$(PY) scripts/claims_table.py $(CLAIMS)/trained $(CLAIMS)/control --control inceptionv1-random=$(CLAIMS)/inceptionv1-random \
 		--markdown $(CLAIMS)/table.md
 

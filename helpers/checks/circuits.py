@@ -7,16 +7,14 @@ implementation; messages say how far off an answer is, never the answer.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..cleanroom import ComparisonSet, CurveDetectorSettings, match_family
 from ..models import CircuitModel, wrap_model
-from . import Grade, call_answer, exercise, expect, expect_close, passed
+from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 
 
@@ -118,23 +116,3 @@ def check_selectivity_test(my_selectivity_test: Callable) -> Grade:
     return grade
 
 
-@exercise
-def check_inhibition_effect(comparison: ComparisonSet | None, base: CurveDetectorSettings, answer: float) -> bool:
-    """Exercise 3: the mean correlation with the real family once both kinds of inhibition are switched off."""
-    expect(comparison is not None, "This model has no curve family, so there is no hand-built match to measure: "
-           "nothing to answer here (on EfficientNet-Lite0 or InceptionV1's trained weights there is).")
-    expect(isinstance(answer, (int, float, np.floating)) and math.isfinite(float(answer)),
-           f"Expected a correlation (a number), got {answer!r}.")
-    without = match_family(comparison, replace(base, inhibition=0.0, cross_inhibition=0.0))
-    with_inhibition = match_family(comparison, base)
-    if abs(float(answer) - without.mean) >= 1e-3 and abs(float(answer) - with_inhibition.mean) < 1e-3:
-        expect(False, f"{float(answer):.3f} is the match *with* the default inhibition.",
-               "Switch off both inhibition and cross_inhibition before calling match_family.")
-    for kind in ("inhibition", "cross_inhibition"):
-        half = match_family(comparison, replace(base, **{kind: 0.0}))
-        if abs(float(answer) - without.mean) >= 1e-3 and abs(float(answer) - half.mean) < 1e-3:
-            expect(False, f"{float(answer):.3f} is the match with only {kind} switched off.", "Switch off both kinds.")
-    expect(abs(float(answer) - without.mean) < 1e-3,
-           f"{float(answer):.3f} is not the mean correlation without inhibition on {comparison.name}.",
-           "Set inhibition=0.0 and cross_inhibition=0.0 (dataclasses.replace(base, ...)) and call match_family(...).mean.")
-    return passed("that is the match without inhibition; compare it with the match printed above.")
