@@ -363,11 +363,12 @@ def attack(namespace: dict, pool: Pool, exercise: dict, call_seconds: float, bud
         return report
     base = {**namespace, **answers}
     networks = tuple({id(c.value): c.value for c in pool.others if isinstance(c.value, torch.nn.Module)}.values())
-    teacher_score, _ = check.run(dict(base), max(call_seconds, 60), networks)
+    teacher_score, teacher_output = check.run(dict(base), max(call_seconds, 60), networks)
     report["teacher_score"] = teacher_score
     if teacher_score is None or teacher_score < exercise["points"]:
         report["problems"].append(f"the teacher's answer scores {teacher_score} of {exercise['points']}: "
-                                  "no candidate can be judged against a check that fails the course's answer")
+                                  "no candidate can be judged against a check that fails the course's answer "
+                                  f"(the check said: {teacher_output.strip()[-400:]})")
         return report
     start = time.perf_counter()
     for name, teacher in answers.items():
