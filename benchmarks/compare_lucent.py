@@ -12,6 +12,9 @@ so it does not upsample to 224 px):
     adds one call per unit);
   * the course's :func:`render` with ``param="natural"`` (natural-spectrum magnitudes, phases
     optimized), all units in one batch.
+Each course method runs twice: optimizing the unit before its non-linearity (the course's default,
+which keeps a gradient when a ReLU6 saturates) and after it (what Lucent optimizes), so a gap to
+Lucent's activation can be told apart from a difference of objective.
 
 On the CPU, seconds are process CPU seconds (user + system), not wall time: on a shared machine
 other jobs change wall time from one method to the next, CPU time much less; run with ``--threads 1``
@@ -89,9 +92,11 @@ def lucent_run(model: CircuitModel, layer: str, channels: list[int], steps: int,
 
 
 def ours_run(model: CircuitModel, layer: str, channels: list[int], steps: int, size: int, checkpoints: list[int],
-             batched: bool, param: str = "fourier") -> tuple[float, dict[int, torch.Tensor]]:
-    """Render with helpers.featurevis (parameterization ``param``): all units in one batch, or one call per unit."""
-    options = dict(steps=steps, size=size, progress=False, snapshot_steps=checkpoints, pre_activation=True, param=param)
+             batched: bool, param: str = "fourier", pre_activation: bool = True) -> tuple[float, dict[int, torch.Tensor]]:
+    """Render with helpers.featurevis (parameterization ``param``, the objective read before the non-linearity
+    or after it, as Lucent reads it): all units in one batch, or one call per unit."""
+    options = dict(steps=steps, size=size, progress=False, snapshot_steps=checkpoints, pre_activation=pre_activation,
+                   param=param)
     if param == "natural":  # measure (or load) the spectrum before the clock starts: a one-off, cached cost
         from helpers.featurevis.param import make_param
 
@@ -159,8 +164,11 @@ def main() -> None:
     if args.per_unit:
         results["course fourier, one unit per call"] = ours_run(model, args.layer, channels, args.steps, args.size, checkpoints, batched=False)
     for param in ("fourier", "natural"):
-        results[f"course {param}, {len(channels)} units in one batch"] = ours_run(
-            model, args.layer, channels, args.steps, args.size, checkpoints, batched=True, param=param)
+        for pre_activation in (True, False):
+            where = "pre-activation" if pre_activation else "post-activation"
+            results[f"course {param}, {where}, {len(channels)} in a batch"] = ours_run(
+                model, args.layer, channels, args.steps, args.size, checkpoints, batched=True, param=param,
+                pre_activation=pre_activation)
 
     curves = {}
     for method, (_seconds, snapshots) in results.items():
@@ -170,11 +178,11 @@ def main() -> None:
     else:
         threshold, what = min(curve[-1][1] for curve in curves.values()), "the lowest final activation"
     print(f"\nthreshold = {what} = {threshold:.3f}")
-    print(f"{'method':<40} {'seconds':>8} {'pixel std':>10} {'activation':>11} {'s to threshold':>15}")
+    print(f"{'method':<46} {'seconds':>8} {'pixel std':>10} {'activation':>11} {'s to threshold':>15}")
     for method, (seconds, snapshots) in results.items():
         reach = seconds_to_reach(threshold, curves[method], seconds / args.steps)
         contrast = float(snapshots[checkpoints[-1]].flatten(1).std(dim=1).mean())
-        print(f"{method:<40} {seconds:8.1f} {contrast:10.3f} {curves[method][-1][1]:11.3f} {reach:15.1f}")
+        print(f"{method:<46} {seconds:8.1f} {contrast:10.3f} {curves[method][-1][1]:11.3f} {reach:15.1f}")
     print("\nmean activation by step:", {m: [round(v, 2) for _k, v in c[7::8]] for m, c in curves.items()}, "at steps", checkpoints[7::8])
 
 

@@ -296,9 +296,12 @@ class CheckCell:
     def run(self, namespace: dict, seconds: float, networks: tuple[torch.nn.Module, ...] = ()) -> tuple[float | None, str]:
         """The check's score with this namespace (None when it raised or ran out of time), and its output.
 
-        The ``networks`` are put back in the train/eval modes they had: a candidate such as a bound
-        ``train`` method must not change what the next check measures."""
+        The ``networks`` are put back in the train/eval modes and the hooks they had: a candidate such as
+        a bound ``train`` method, or a ``register_forward_hook`` handed a tensor, must not change what the
+        next check measures."""
         modes = [(module, module.training) for network in networks for module in network.modules()]
+        hooks = [(table, dict(table)) for network in networks for module in network.modules()
+                 for table in _hook_tables(module)]
         out = io.StringIO()
         score: float | None = None
         try:
@@ -314,7 +317,15 @@ class CheckCell:
             _close_figures()
             for module, training in modes:
                 module.training = training
+            for table, kept in hooks:
+                table.clear()
+                table.update(kept)
         return score, out.getvalue()
+
+
+def _hook_tables(module: torch.nn.Module) -> list[dict]:
+    """The dictionaries in which ``module`` keeps its hooks (forward, pre-forward, backward, state-dict...)."""
+    return [value for key, value in vars(module).items() if key.startswith("_") and "hooks" in key and isinstance(value, dict)]
 
 
 def _close_figures() -> None:
@@ -362,7 +373,8 @@ def attack(namespace: dict, pool: Pool, exercise: dict, call_seconds: float, bud
         report["problems"].append(f"the teacher's answer cell does not define {missing or 'an answer'}")
         return report
     base = {**namespace, **answers}
-    networks = tuple({id(c.value): c.value for c in pool.others if isinstance(c.value, torch.nn.Module)}.values())
+    networks = tuple({id(module): module for c in pool.others
+                      for module in (c.value, getattr(c.value, "module", None)) if isinstance(module, torch.nn.Module)}.values())
     teacher_score, teacher_output = check.run(dict(base), max(call_seconds, 60), networks)
     report["teacher_score"] = teacher_score
     if teacher_score is None or teacher_score < exercise["points"]:

@@ -220,3 +220,18 @@ def test_a_function_that_cannot_be_called_like_the_answer_is_ruled_out_without_a
     assert callable_like(lambda a, b: 0, answer) and callable_like(lambda a, b, c=None, *rest: 0, answer)
     assert callable_like(lambda *args, **kwargs: 0, answer)
     assert not callable_like(lambda a: 0, answer) and not callable_like(lambda a, b, c, d: 0, answer)
+
+
+def test_a_candidate_that_hooks_a_network_does_not_change_the_next_check() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import torch
+    from copy_proof_probe import CheckCell
+
+    network = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    check = CheckCell("my_answer(torch.zeros(1))\nfloat(network(torch.ones(1, 2)).shape[1])")
+    namespace = {"torch": torch, "network": network}
+    score, output = check.run({**namespace, "my_answer": network[0].register_forward_hook}, 10, (network,))
+    assert score is None and "not callable" in output
+    assert not network[0]._forward_hooks, "a tensor left as a forward hook breaks every later forward pass"
+    score, output = check.run({**namespace, "my_answer": lambda x: x}, 10, (network,))
+    assert score == 2.0, output

@@ -13,6 +13,8 @@ from helpers.weights import (
     expanded_weights, family_equivariance, linearized_forward, rotate_grids, spatial_pattern,
     strongest_inputs, strongest_outputs, unit_weights, weight_equivariance, weight_view,
 )
+from helpers.weights.equivariance import hue_rotation, transform_weights, transformed_copies
+from helpers.weights.expanded import image_weights
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,33 @@ def test_family_equivariance_of_rotated_units() -> None:
     assert summary.rotated[0] > 0.99 and summary.gain > 0.3
     with pytest.raises(ValueError, match="one orientation per unit"):
         family_equivariance(model, ["b:0", "b:1"], [0.0])
+
+
+def test_image_weights_compose_every_convolution_back_to_the_pixels() -> None:
+    model = tiny_network()
+    first, second = model.module[0].weight.detach(), model.module[2].weight.detach().numpy()
+    assert torch.allclose(image_weights(model, "a", size=16), first, atol=1e-6)
+    expected = np.zeros((4, 3, 5, 5))
+    for o in range(4):
+        for i in range(3):
+            expected[o, i] = sum(convolve2d(second[o, m], first.numpy()[m, i], mode="full") for m in range(3))
+    assert np.allclose(image_weights(model, "b", size=16, chunk=3).numpy(), expected, atol=1e-5)
+
+
+def test_transformed_copies_find_the_turned_mirrored_and_recoloured_unit() -> None:
+    generator = torch.Generator().manual_seed(1)
+    base = torch.randn(1, 3, 7, 7, generator=generator)
+    others = torch.randn(5, 3, 7, 7, generator=generator)
+    layer = torch.cat([base, transform_weights(base, "rotation"), transform_weights(base, "reflection"),
+                       transform_weights(base, "hue"), others])
+    for transformation, partner in (("rotation", 1), ("reflection", 2), ("hue", 3)):
+        found = transformed_copies(layer, transformation)
+        assert found.partner[0] == partner and found.copy[0] > 0.999, transformation
+        assert found.copy[4:].max() < 0.5 and found.share_with_copy(0.5) < 0.5
+    assert torch.allclose(hue_rotation(120.0) @ hue_rotation(120.0) @ hue_rotation(120.0), torch.eye(3, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(hue_rotation(120.0) @ torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64),
+                          torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64), atol=1e-12)  # red turns green
+    with pytest.raises(ValueError, match="rotation"):
+        transform_weights(layer, "scale")
+    with pytest.raises(ValueError, match="image-space"):
+        transform_weights(torch.zeros(2, 4, 3, 3), "hue")

@@ -224,8 +224,9 @@ def render(
         raise TypeError(f"optimizer must be a function of the parameters returning a torch.optim.Optimizer, got {optimizer!r}.")
     with torch.no_grad():
         start = image_param().clone()
-    history = torch.empty(steps, count)
-    gradient_seen = torch.zeros(count, dtype=torch.bool)
+    # kept on the model's device while optimizing: copying to the host every step would make the GPU wait
+    history = torch.empty(steps, count, device=model.device)
+    gradient_seen = torch.zeros(count, dtype=torch.bool, device=model.device)
     snapshots: dict[int, torch.Tensor] = {}
     bar = tqdm(total=steps, disable=not progress, desc=f"render {count} images")
 
@@ -246,9 +247,8 @@ def render(
                 loss = loss + cost.sum()
             loss.backward()
             optimizer.step()
-            history[step] = values.detach().cpu()
-            gradient = parameters[0].grad
-            gradient_seen.logical_or_(gradient.detach().flatten(1).abs().amax(1).cpu() > 0)
+            history[step] = values.detach()
+            gradient_seen.logical_or_(parameters[0].grad.detach().flatten(1).abs().amax(1) > 0)
             if step + 1 in snapshot_steps:
                 with torch.no_grad():
                     snapshots[step + 1] = image_param().detach().cpu()
@@ -267,6 +267,7 @@ def render(
     finally:
         bar.close()
     moved = (images - start).flatten(1).abs().amax(1).cpu()
+    history, gradient_seen = history.cpu(), gradient_seen.cpu()
     flat = (history.amax(0) - history.amin(0)) <= 1e-5 * (1 + history.abs().amax(0))
     per_image = [o for o in batched.objectives for _ in range(batched.per)]
     result = RenderResult(images=images.cpu(), values=values, history=history, objectives=per_image,

@@ -1,4 +1,4 @@
-"""Equivariance: how well one unit's weights, rotated, match another's (rotated copies in a family)."""
+"""Equivariance: how well one unit's weights, transformed (rotated, mirrored, hue-shifted), match another's."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..layers import previous_layer
 from ..models import CircuitModel, Unit
-from ..stats import pearson
+from ..stats import correlation_columns, pearson
 from .expanded import Method, expanded_weights
 
 
@@ -105,3 +105,61 @@ def family_equivariance(
             rotated.append(weight_equivariance(grids[i], grids[j], orientations[j] - orientations[i], mode=mode))
             unrotated.append(weight_equivariance(grids[i], grids[j], 0.0, mode=mode))
     return EquivarianceSummary(pairs, np.array(rotated), np.array(unrotated), mode)
+
+
+# --- one idea, three transformations ----------------------------------------------------------
+Transformation = Literal["rotation", "reflection", "hue"]
+TRANSFORMATIONS: tuple[Transformation, ...] = ("rotation", "reflection", "hue")
+
+
+def hue_rotation(degrees: float) -> torch.Tensor:
+    """The 3 x 3 matrix that turns RGB colours by ``degrees`` about the grey axis (120 degrees: red to green to blue)."""
+    axis = torch.ones(3, dtype=torch.float64) / math.sqrt(3.0)
+    cross = torch.tensor([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]], dtype=torch.float64)
+    angle = math.radians(degrees)
+    return torch.eye(3, dtype=torch.float64) + math.sin(angle) * cross + (1 - math.cos(angle)) * cross @ cross
+
+
+def transform_weights(weights: torch.Tensor, transformation: Transformation) -> torch.Tensor:
+    """Image-space weights (U, 3, k, k) of the units that see a transformed image as ``weights`` see the image:
+    rotated a quarter turn, mirrored left-right, or with colours turned 120 degrees of hue."""
+    if weights.dim() != 4 or weights.shape[1] != 3:
+        raise ValueError(f"weights must be image-space weights (U, 3, k, k), got shape {tuple(weights.shape)}.")
+    if transformation == "rotation":
+        return torch.rot90(weights, 1, dims=(2, 3))
+    if transformation == "reflection":
+        return torch.flip(weights, dims=(3,))
+    if transformation == "hue":
+        return torch.einsum("ij,ujhw->uihw", hue_rotation(120.0).to(weights), weights)
+    raise ValueError(f"transformation must be one of {TRANSFORMATIONS}, not {transformation!r}.")
+
+
+@dataclass(frozen=True)
+class TransformedCopies:
+    """For each unit of a layer: how well its transformed weights match another unit's, against its nearest plain neighbour."""
+
+    transformation: str
+    copy: np.ndarray  # (U,) best correlation of the unit's transformed weights with another unit's weights
+    partner: np.ndarray  # (U,) that other unit's channel
+    plain: np.ndarray  # (U,) best correlation of the unit's own weights with another unit's weights
+
+    def share_with_copy(self, bar: float) -> float:
+        """The share of units whose transformed weights correlate above ``bar`` with another unit's."""
+        return float((self.copy > bar).mean())
+
+    @property
+    def share_beating_plain(self) -> float:
+        """The share of units whose transformed copy matches another unit better than their nearest plain neighbour does."""
+        return float((self.copy > self.plain).mean())
+
+
+def transformed_copies(weights: torch.Tensor, transformation: Transformation) -> TransformedCopies:
+    """Look for each unit's transformed copy among the other units of its layer (weights: (U, 3, k, k))."""
+    if weights.shape[0] < 2:
+        raise ValueError(f"Need at least two units to look for copies, got {weights.shape[0]}.")
+    flat = weights.flatten(1).double().T
+    others = ~torch.eye(weights.shape[0], dtype=torch.bool)
+    copies = correlation_columns(transform_weights(weights.double(), transformation).flatten(1).T, flat)
+    plain = correlation_columns(flat, flat)
+    copy, partner = copies.masked_fill(~others, -2.0).max(dim=1)
+    return TransformedCopies(transformation, copy.numpy(), partner.numpy(), plain.masked_fill(~others, -2.0).max(dim=1).values.numpy())

@@ -113,11 +113,13 @@ def _analytic(model: CircuitModel, from_layer: str, to_layer: str) -> torch.Tens
 
 
 # --- linearized: any model ---------------------------------------------------------------------
-def _linearizing_hooks(model: CircuitModel, from_layer: str, inject: torch.Tensor) -> list:
-    """Hooks that swap ``from_layer``'s activation for ``inject`` and make everything after it linear."""
+def _linearizing_hooks(model: CircuitModel, from_layer: str | None, inject: torch.Tensor | None = None) -> list:
+    """Hooks that make the network linear after ``from_layer`` (after the image when None): every activation
+    and local response normalization passes its input through, every max-pool averages; ``inject`` replaces
+    ``from_layer``'s activation."""
     modules = dict(model.module.named_modules())
-    source = model.layer(from_layer).module_path
-    handles = [modules[source].register_forward_hook(lambda _m, _i, _o: inject)]
+    source = model.layer(from_layer).module_path if from_layer is not None else None
+    handles = [modules[source].register_forward_hook(lambda _m, _i, _o: inject)] if source is not None else []
 
     def identity(_m, inputs, _o):
         return inputs[0]
@@ -133,6 +135,15 @@ def _linearizing_hooks(model: CircuitModel, from_layer: str, inject: torch.Tenso
         elif isinstance(module, nn.MaxPool2d):
             handles.append(module.register_forward_hook(average_pool))
     return handles
+
+
+def _window(gradients: torch.Tensor, what: str) -> torch.Tensor:
+    """``gradients`` (U, C, H, W) cropped to the rows and columns any unit depends on."""
+    seen = gradients.abs().sum(dim=(0, 1)) > 0
+    if not seen.any():
+        raise ValueError(f"{what}: is the order right?")
+    rows, cols = torch.nonzero(seen.any(1)).flatten(), torch.nonzero(seen.any(0)).flatten()
+    return gradients[:, :, int(rows[0]) : int(rows[-1]) + 1, int(cols[0]) : int(cols[-1]) + 1]
 
 
 def linearized_forward(
@@ -190,12 +201,31 @@ def linearized_weights(
             h, w = out.shape[2] // 2, out.shape[3] // 2
             out[torch.arange(len(batch)), batch, h, w].sum().backward()
         gradients.append(inject.grad.detach().cpu())
-    grad = torch.cat(gradients)
-    seen = grad.abs().sum(dim=(0, 1)) > 0
-    if not seen.any():
-        raise ValueError(f"{to_layer} does not depend on {from_layer} in {model.name}: is the order right?")
-    rows, cols = torch.nonzero(seen.any(1)).flatten(), torch.nonzero(seen.any(0)).flatten()
-    return grad[:, :, int(rows[0]) : int(rows[-1]) + 1, int(cols[0]) : int(cols[-1]) + 1]
+    return _window(torch.cat(gradients), f"{to_layer} does not depend on {from_layer} in {model.name}")
+
+
+def image_weights(model: CircuitModel, layer: str, *, size: int = 64, chunk: int = 64) -> torch.Tensor:
+    """Expanded weights from the image: how each RGB pixel moves ``layer``'s centre units when every
+    non-linearity is removed (the preprocessing included). Returns (C, 3, k, k) on the CPU, cropped to the
+    window the centre units read; ``size`` must exceed that window."""
+    model.layer(layer)
+    channels = model.channels(layer)
+    pre_activation = model.layer(layer).pre_activation_path is not None
+    gradients = []
+    handles = _linearizing_hooks(model, None)
+    try:
+        for start in range(0, channels, chunk):
+            batch = torch.arange(start, min(start + chunk, channels), device=model.device)
+            images = torch.full((len(batch), 3, size, size), 0.5, device=model.device, requires_grad=True)
+            with torch.enable_grad(), hooked_layers(model, [layer], pre_activation=pre_activation) as store:
+                run_until_captured(model, images)
+                maps = store[layer]
+                maps[torch.arange(len(batch), device=model.device), batch, maps.shape[2] // 2, maps.shape[3] // 2].sum().backward()
+            gradients.append(images.grad.detach().cpu())
+    finally:
+        for handle in handles:
+            handle.remove()
+    return _window(torch.cat(gradients), f"{layer} does not depend on the image in {model.name}")
 
 
 # --- the public entry points -------------------------------------------------------------------
