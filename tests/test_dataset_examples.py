@@ -144,8 +144,8 @@ def test_cache_hit_returns_the_same_result_and_settings_change_the_key(model, tm
     calls = []
     import helpers.dataset_examples.scan as module
 
-    real_capture = module.capture
-    monkeypatch.setattr(module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    real_stream = module.stream
+    monkeypatch.setattr(module, "stream", lambda *a, **k: calls.append(1) or real_stream(*a, **k))
     again = scan(model, "conv2", source, tmp_path, top_k=4)
     assert calls == []  # served from the cache
     for name, value in first.to_state().items():
@@ -206,8 +206,8 @@ def test_changed_weights_are_seen_by_the_next_scan_of_the_same_model(tmp_path, m
     source = noise_source(8)
     before = scan(net, "conv2", source, tmp_path, top_k=2)
     calls = []
-    real_capture = scan_module.capture
-    monkeypatch.setattr(scan_module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    real_stream = scan_module.stream
+    monkeypatch.setattr(scan_module, "stream", lambda *a, **k: calls.append(1) or real_stream(*a, **k))
     with torch.no_grad():
         net.module[2].weight.mul_(-1)
     after = scan(net, "conv2", source, tmp_path, top_k=2)
