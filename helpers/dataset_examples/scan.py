@@ -182,8 +182,6 @@ class _LayerScan:
             std=variance.sqrt().float(),
             firing_fraction=(self.firing.double() / count).float(),
         )
-        # Tensors made under inference_mode cannot be changed in place later; hand back ordinary copies.
-        state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
         return DatasetExamples.from_state(state, source)
 
 

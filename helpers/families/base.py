@@ -135,7 +135,8 @@ class Family:
         :attr:`thresholds` (each at its default unless given here), at most ``max_units`` of them by score."""
         if max_units is not None:
             max_units = whole_number(max_units, "max_units", minimum=1)
-        return cls.from_screen(screen, screen.chosen(cls.passes(screen, **thresholds), max_units))
+        passes = cls.passes(screen, **thresholds)  # checks the thresholds before the screen is read
+        return cls.from_screen(screen, screen.chosen(passes, max_units))
 
     @classmethod
     def passes(cls, screen: Screen, **thresholds: float | bool) -> np.ndarray:
