@@ -1,17 +1,53 @@
-"""Read what a network's layers compute for a batch of images.
+"""Read what a network's layers compute for a batch of images, or a stream of them.
 
 :func:`capture` hooks the layers asked for, runs the network, and stops the forward pass right
-after the deepest of them, so asking for ``mixed3b`` never pays for ``mixed5b``.
+after the deepest of them, so asking for ``mixed3b`` never pays for ``mixed5b``. :func:`stream`
+does it batch by batch over many images (a tensor or an image source), the one loop every
+measurement over a data set goes through. :func:`read_at` reads units' maps at a position, the one
+meaning of ``at=`` across the course.
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
-from typing import Iterator, Literal, Sequence
+from typing import Iterable, Iterator, Literal, Sequence
 
 import torch
 
 from .arguments import whole_number
+from .images import ImageSource, resize
 from .models import CircuitModel, Unit, _raise_non_finite_output, _reused_message
+
+#: Where a unit's map is read: the whole map, its central position (the paper's "neuron"), its maximum or its mean.
+At = Literal["map", "center", "max", "mean"]
+AT_VALUES: tuple[str, ...] = ("map", "center", "max", "mean")
+
+
+def read_at(maps: torch.Tensor, at: At = "map", *, neighbourhood: int = 0) -> torch.Tensor:
+    """Units' maps (..., h, w) read at a position: ``"map"`` keeps them (and any value without positions, such
+    as logits, as it is); ``"center"`` the central position, or with ``neighbourhood=k`` the maximum over the
+    (2k+1) x (2k+1) positions around it; ``"max"`` the maximum and ``"mean"`` the mean over positions."""
+    check_at(at)
+    if at == "map":
+        return maps
+    if maps.dim() < 3:
+        raise ValueError(f"at={at!r} reads a position of maps (..., h, w), but these values have shape {tuple(maps.shape)}.")
+    if at == "max":
+        return maps.flatten(-2).amax(-1)
+    if at == "mean":
+        return maps.mean(dim=(-2, -1))
+    row, col = maps.shape[-2] // 2, maps.shape[-1] // 2
+    if neighbourhood == 0:
+        return maps[..., row, col]
+    window = maps[..., max(row - neighbourhood, 0) : row + neighbourhood + 1, max(col - neighbourhood, 0) : col + neighbourhood + 1]
+    return window.flatten(-2).amax(-1)
+
+
+def check_at(at: str, allowed: Sequence[str] = AT_VALUES) -> str:
+    """``at`` itself if it is one of ``allowed`` (the reader's values by default); else a ValueError naming them."""
+    if at not in allowed:
+        raise ValueError(f"at must be one of {', '.join(repr(a) for a in allowed)}, not {at!r}.")
+    return at
 
 
 class _StopForward(Exception):
@@ -80,7 +116,7 @@ def capture(
     layers: str | Sequence[str],
     *,
     pre_activation: bool = False,
-    at: Literal["map", "center"] = "map",
+    at: At = "map",
     grad: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Activations of ``layers`` for images in [0, 1] RGB, shape (N, 3, H, W).
@@ -91,14 +127,14 @@ def capture(
     (H, W, 3) array) is refused with a message saying how to convert it. A layer whose module runs several times per forward pass is refused too.
 
     ``at="map"`` returns (N, C, h, w) spatial maps; ``at="center"`` returns (N, C) at the central
-    position, the paper's "neuron". ``pre_activation=True`` reads values before the non-linearity.
+    position, the paper's "neuron" (``"max"``, ``"mean"``: see :func:`read_at`). ``pre_activation=True``
+    reads values before the non-linearity.
     The forward pass stops after the deepest layer asked for.
     """
     if not isinstance(layers, str) and not (isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers)):
         raise TypeError(f"layers must be a layer name or a list of layer names (e.g. {model.layer_names[-1]!r}), "
                         f"got {layers!r} ({type(layers).__name__}); model.layer_names lists them.")
-    if at not in ("map", "center"):
-        raise ValueError(f"at must be 'map' or 'center', not {at!r}.")
+    check_at(at)
     names = [layers] if isinstance(layers, str) else list(layers)
     # model(...) checks the images (type, shape, dtype, range, NaN) and moves them to the model's device.
     with torch.set_grad_enabled(grad), hooked_layers(model, names, pre_activation=pre_activation) as store:
@@ -107,8 +143,7 @@ def capture(
     for name, value in out.items():
         if value.device.type != "meta" and not bool(torch.isfinite(value.detach()).all()):
             _raise_non_finite_output(model, f"layer {name!r}")
-    if at == "center":
-        out = {name: value[:, :, value.shape[2] // 2, value.shape[3] // 2] for name, value in out.items()}
+    out = {name: read_at(value, at) for name, value in out.items()}
     if not grad:  # back to the CPU, where the rest of the course's tools (numpy, plots, CPU tensors) work
         out = {name: value.cpu() if value.device.type not in ("cpu", "meta") else value for name, value in out.items()}
     return out
@@ -119,19 +154,66 @@ def unit_activation(
     images: torch.Tensor,
     unit: str | Unit,
     *,
-    at: Literal["map", "center", "max"] = "center",
+    at: At = "center",
     pre_activation: bool = False,
 ) -> torch.Tensor:
-    """One unit's activation per image: at the centre (N,), its maximum over positions (N,), or its map (N, h, w)."""
+    """One unit's activation per image read by :func:`read_at`: at the centre (N,), its maximum or mean over positions (N,), or its map (N, h, w)."""
     unit = model.unit(unit)
+    check_at(at)
     maps = capture(model, images, unit.layer, pre_activation=pre_activation)[unit.layer][:, unit.channel]
-    if at == "map":
-        return maps
-    if at == "max":
-        return maps.flatten(1).amax(1)
-    if at == "center":
-        return maps[:, maps.shape[1] // 2, maps.shape[2] // 2]
-    raise ValueError(f"at must be 'center', 'max' or 'map', not {at!r}.")
+    return read_at(maps, at)
+
+
+def stream(
+    model: CircuitModel,
+    images: torch.Tensor | ImageSource,
+    layers: str | Sequence[str],
+    *,
+    batch_size: int | None = None,
+    pre_activation: bool = False,
+    size: int | None = None,
+    progress: bool = True,
+    description: str = "activations",
+) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """(image indices (B,), {layer: activations (B, C, h, w)}) batch by batch: every loop over many images.
+
+    ``images``: a tensor (N, 3, H, W) (or one (3, H, W) image) in [0, 1], cut into batches of ``batch_size``
+    (default 64), or an :class:`~helpers.images.ImageSource`, which batches itself (its own ``batch_size``;
+    unreadable images are left out, so the indices say which images came). Each batch is resized to
+    ``size`` pixels when given, run on the model's device under ``torch.inference_mode`` (no gradient), and
+    the activations come back as float32 on the CPU. One progress bar (tqdm) counts the batches.
+    """
+    from tqdm.auto import tqdm
+
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if isinstance(images, ImageSource):
+        if batch_size is not None:
+            raise ValueError(f"An image source batches itself (its batch_size is {images.batch_size}): "
+                             "set batch_size on the source, not here.")
+        batches, total = images.indexed_batches(), math.ceil(len(images) / images.batch_size)
+    elif isinstance(images, torch.Tensor):
+        images = images[None] if images.dim() == 3 else images
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be a batch (N, 3, H, W) in [0, 1], got {tuple(images.shape)}.")
+        step = 64 if batch_size is None else whole_number(batch_size, "batch_size", minimum=1)
+        batches = ((torch.arange(start, min(start + step, len(images))), images[start : start + step])
+                   for start in range(0, len(images), step))
+        total = math.ceil(len(images) / step)
+    else:
+        raise TypeError(f"images must be a tensor (N, 3, H, W) in [0, 1] or an image source, got a {type(images).__name__}.")
+    return _run_batches(model, tqdm(batches, total=total, desc=description, disable=not progress), names,
+                        pre_activation=pre_activation, size=size)
+
+
+def _run_batches(model: CircuitModel, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], names: list[str], *,
+                 pre_activation: bool, size: int | None) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """:func:`stream`'s loop, apart so that bad arguments raise when :func:`stream` is called, not at the first batch."""
+    for indices, batch in batches:
+        if size is not None and tuple(batch.shape[-2:]) != (size, size):
+            batch = resize(batch, size)
+        with torch.inference_mode():  # entered per batch: a generator's context would leak into the caller's loop
+            maps = capture(model, batch, names, pre_activation=pre_activation)
+        yield indices, {name: value.float() for name, value in maps.items()}
 
 
 def receptive_field(model: CircuitModel, layer: str, size: int | None = None) -> tuple[int, int, int, int]:

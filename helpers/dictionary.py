@@ -17,30 +17,25 @@ input with no feature active is the zero vector, and subtracting the mean would 
 need several features to cancel it. :func:`train_sparse_dictionary` is deterministic under a
 seed; :func:`best_match` scores recovered directions against known ones (the toy models' check).
 
-Feature directions can be screened like units: :func:`screen_along` turns the course's curve screen
-(:func:`helpers.families.find_curve_family`) of a layer into the screen of any linear read-outs of
-that layer (dictionary directions, random directions; the identity gives back the units' own
-screen), with no new forward pass. :func:`units_to_hold` and :func:`participation` say over how
+Feature directions can be screened like units: the course's curve screen of a layer
+(``find_curve_family(...).screen``) re-scores itself for any linear read-outs of that layer with
+:meth:`helpers.families.CurveScreen.along` (dictionary directions, random directions; the identity
+gives back the units' own screen), with no new forward pass. :func:`units_to_hold` and :func:`participation` say over how
 many units a direction is spread, and :func:`shuffle_units` makes the shuffled-data control (each
 unit's values permuted on their own, so that no direction shared by several units survives).
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .activations import capture
+from .activations import stream
 from .images import ImageSource
 from .models import CircuitModel
-
-if TYPE_CHECKING:
-    from .families import CurveScreen
 
 
 @dataclass
@@ -109,16 +104,6 @@ def layer_vectors(maps: torch.Tensor) -> torch.Tensor:
     return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float()
 
 
-def _layer_batches(model: CircuitModel, source: ImageSource, layer: str, *, pre_activation: bool,
-                   progress: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(image indices, maps (B, C, h, w) on the CPU) batch by batch: one pass over ``source`` that stops at ``layer``."""
-    name = model.layer(layer).name
-    with torch.inference_mode():
-        for indices, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
-                                    desc=f"vectors {name}", disable=not progress):
-            yield indices, capture(model, images, name, pre_activation=pre_activation)[name].float().cpu()
-
-
 def sampled_vectors(
     model: CircuitModel,
     source: ImageSource,
@@ -135,7 +120,9 @@ def sampled_vectors(
     if per_image < 1:
         raise ValueError(f"per_image must be at least 1 position, got {per_image}")
     chunks = []
-    for _, maps in _layer_batches(model, source, layer, pre_activation=pre_activation, progress=progress):
+    layer = model.layer(layer).name
+    for _, captured in stream(model, source, layer, pre_activation=pre_activation, progress=progress, description=f"vectors {layer}"):
+        maps = captured[layer]
         flat = maps.flatten(2)  # (B, C, h*w)
         count = min(per_image, flat.shape[2])
         picks = torch.argsort(torch.rand(flat.shape[0], flat.shape[2], generator=generator), dim=1)[:, :count]
@@ -195,7 +182,9 @@ def scan_peaks(
         raise ValueError("Name at least one encoder (None reads the units themselves).")
     found: dict[str, list[PeakCodes]] = {name: [] for name in encoders}
     order, map_size = [], None
-    for indices, maps in _layer_batches(model, source, layer, pre_activation=pre_activation, progress=progress):
+    layer = model.layer(layer).name
+    for indices, captured in stream(model, source, layer, pre_activation=pre_activation, progress=progress, description=f"vectors {layer}"):
+        maps = captured[layer]
         map_size = tuple(maps.shape[2:])
         vectors = layer_vectors(maps)
         for name, encode in encoders.items():
@@ -317,49 +306,3 @@ def units_to_hold(directions: torch.Tensor, share: float = 0.5) -> torch.Tensor:
         raise ValueError(f"expected directions of shape (n, d), got {tuple(squared.shape)}")
     cumulative = squared.sort(1, descending=True).values.cumsum(1) / squared.sum(1, keepdim=True).clamp_min(1e-12)
     return (cumulative < share - 1e-6).sum(1) + 1
-
-
-def screen_along(screen: "CurveScreen", weights: torch.Tensor | np.ndarray, bias: torch.Tensor | np.ndarray | None = None,
-                 *, thresholds: tuple[float, float, float] = (0.5, 0.7, 0.5)) -> "CurveScreen":
-    """The curve screen of linear read-outs ``weights @ x + bias`` of the screened layer's values x.
-
-    ``screen`` is a finished :class:`helpers.families.CurveScreen` (``find_curve_family(...).screen``: it
-    holds every unit's response to every drawing, in each contrast polarity drawn); ``weights`` (n, C)
-    holds one read-out per row: dictionary directions, random directions, or the identity (which gives
-    back the units' own screen). The read-outs are scored with the screen's own rules and yardstick
-    (strength relative to the layer's *units*), each keeps its better polarity as units do (by
-    ``thresholds``: the family's curve selectivity, orientation selectivity and strength), and their
-    "channels" are row indices, so :func:`helpers.families.curve_family` picks the curve-like ones.
-    Read-outs are linear, so the screen is exact only for the values the directions live in: pass the
-    screen of the same reading (``pre_activation``) as the vectors a dictionary was trained on.
-    """
-    from .families.curves import merge_polarities, polarity_of, score_screen, typical_best_curve
-
-    readout = np.asarray(torch.as_tensor(weights, dtype=torch.float64))
-    channels = screen.curve.shape[-1]
-    if readout.ndim != 2 or readout.shape[1] != channels:
-        raise ValueError(f"weights must be (n, {channels}): one read-out of the layer's {channels} units per row; "
-                         f"got {tuple(readout.shape)}")
-    offset = np.zeros(len(readout)) if bias is None else np.asarray(torch.as_tensor(bias, dtype=torch.float64))
-    if offset.shape != (len(readout),):
-        raise ValueError(f"bias must hold one number per read-out ({len(readout)}), got shape {offset.shape}")
-    if len(readout) == 0:  # no read-out at all (e.g. a dictionary with no live feature): an empty screen
-        empty = screen_along(screen, np.zeros((1, channels)), thresholds=thresholds)
-        per_readout = ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin", "orientation_selectivity",
-                       "strength", "preferred", "best_radius", "score", "polarity")
-        return dataclasses.replace(empty, **{name: getattr(empty, name)[..., :0] for name in per_readout
-                                             if getattr(empty, name, None) is not None})
-    polarities = dict(screen.by_polarity) or {polarity_of(screen.style): screen}
-    # The units' yardstick over every polarity drawn, as find_curve_family measures it.
-    typical = typical_best_curve([part.curve.reshape(-1, channels).max(0) for part in polarities.values()])
-    screens = {}
-    for name, part in polarities.items():
-        raw = np.concatenate([part.curve.reshape(-1, channels), part.line.reshape(-1, channels),
-                              part.corner.reshape(-1, channels), np.zeros((1, channels))]) + part.blank
-        screens[name] = score_screen(raw @ readout.T + offset, part.placement, part.pre_activation, dict(part.style),
-                                      part.orientations, part.radii, part.line_angles, part.line_offsets,
-                                      part.corner_angles, typical)
-        screens[name].polarity = np.full(len(readout), name, dtype=object)
-    if len(screens) == 1:
-        return next(iter(screens.values()))
-    return merge_polarities(screens, thresholds)

@@ -21,14 +21,12 @@ k-means and the silhouette are written here in a few lines of torch (no scikit-l
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
-from .activations import capture
+from .activations import stream
 from .dataset_examples import DatasetExamples
 from .dictionary import PeakCodes
 from .images import ImageSource
@@ -209,13 +207,10 @@ def feature_maps_of(
         raise ValueError("Name at least one layer.")
     maps: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     read: list[torch.Tensor] = []
-    with torch.inference_mode():
-        for indices, images in tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
-                                    desc=f"features {', '.join(names)}", disable=not progress):
-            captured = capture(model, images, names)
-            for name in names:
-                maps[name].append(captured[name].float().cpu())
-            read.append(indices)
+    for indices, captured in stream(model, source, names, progress=progress, description=f"features {', '.join(names)}"):
+        for name in names:
+            maps[name].append(captured[name])
+        read.append(indices)
     order = torch.cat(read)
     result = {}
     for name in names:

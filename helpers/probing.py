@@ -1,7 +1,7 @@
 """Probing units: where to draw a stimulus for a layer, and how units respond to a batch of stimuli.
 
 Everything here is batched: one forward pass per batch of stimuli reads *every* unit asked for
-(a whole layer costs the same as one unit), through :func:`helpers.activations.capture`.
+(a whole layer costs the same as one unit), through :func:`helpers.activations.stream`.
 
 - :class:`Placement` / :func:`place_on_receptive_field` / :func:`fitting_size`: where to draw a
   stimulus so that a layer's centre unit sees it, scaled to its receptive field (measured once per
@@ -16,11 +16,11 @@ arrays; a single number is a float.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 
-from .activations import capture, receptive_field
+from .activations import At, check_at, read_at, receptive_field, stream
 from .models import CircuitModel, Unit
 from .stimuli.curves import StimulusSet, stimulus_grid
 
@@ -89,7 +89,7 @@ def unit_responses(
     units_or_layer: UnitsOrLayer,
     stimuli: torch.Tensor | StimulusSet,
     *,
-    at: Literal["center", "max"] = "center",
+    at: At = "center",
     neighbourhood: int = 0,
     pre_activation: bool = False,
     batch_size: int = 64,
@@ -97,20 +97,18 @@ def unit_responses(
 ) -> torch.Tensor:
     """Responses (N, U) of units to N stimuli, one forward pass per batch for all units together.
 
-    ``at="center"`` reads the centre position of each unit's map (the paper's neuron), or with
-    ``neighbourhood=k`` the maximum over the (2k+1) x (2k+1) positions around it, which forgives a
-    stimulus that lands a little off the centre; ``at="max"`` takes the maximum over the whole map.
-    ``pre_activation=True`` reads values before the non-linearity (negative values show inhibition).
+    Each unit's map is read by :func:`~helpers.activations.read_at`: ``at="center"`` reads its centre
+    position (the paper's neuron), or with ``neighbourhood=k`` the maximum over the (2k+1) x (2k+1)
+    positions around it, which forgives a stimulus that lands a little off the centre; ``at="max"`` the
+    maximum over the whole map, ``at="mean"`` its mean. ``pre_activation=True`` reads values before the
+    non-linearity (negative values show inhibition).
     """
-    from tqdm.auto import tqdm
-
     images = stimuli.images if isinstance(stimuli, StimulusSet) else stimuli
     if images.dim() == 3:
         images = images[None]
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"stimuli must be images of shape (N, 3, H, W), got {tuple(images.shape)}.")
-    if at not in ("center", "max"):
-        raise ValueError(f"at must be 'center' or 'max', not {at!r}.")
+    check_at(at, ("center", "max", "mean"))  # one number per unit and image
     if neighbourhood < 0:
         raise ValueError(f"neighbourhood must be >= 0 positions, not {neighbourhood}.")
     if batch_size < 1:
@@ -118,20 +116,10 @@ def unit_responses(
     units = resolve_units(model, units_or_layer)
     layers = list(dict.fromkeys(u.layer for u in units))
     outputs = []
-    starts = range(0, images.shape[0], batch_size)
-    with torch.inference_mode():
-        for start in tqdm(starts, desc="responses", disable=not progress):
-            maps = capture(model, images[start : start + batch_size], layers, pre_activation=pre_activation)
-            columns = []
-            for unit in units:
-                value = maps[unit.layer][:, unit.channel].float()
-                if at == "max":
-                    columns.append(value.flatten(1).amax(1))
-                    continue
-                row, col = value.shape[1] // 2, value.shape[2] // 2
-                window = value[:, max(row - neighbourhood, 0) : row + neighbourhood + 1, max(col - neighbourhood, 0) : col + neighbourhood + 1]
-                columns.append(window.flatten(1).amax(1))
-            outputs.append(torch.stack(columns, dim=1).cpu())
+    for _, maps in stream(model, images, layers, batch_size=batch_size, pre_activation=pre_activation,
+                          progress=progress, description="responses"):
+        columns = [read_at(maps[unit.layer][:, unit.channel], at, neighbourhood=neighbourhood) for unit in units]
+        outputs.append(torch.stack(columns, dim=1))
     return torch.cat(outputs).clone()
 
 

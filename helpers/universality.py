@@ -31,8 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .activations import capture
-from .images import resize
+from .activations import stream
 from .models import CircuitModel, ImageNormalize
 from .stats import correlation_columns
 
@@ -112,22 +111,16 @@ def layer_features(
     progress: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Each layer's activations (N, C, grid, grid): the maps average-pooled to a grid, for images resized to the model's input size."""
-    from tqdm.auto import tqdm
-
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be a batch (N, 3, H, W) in [0, 1], got {tuple(images.shape)}.")
     if grid < 1:
         raise ValueError(f"grid must be at least 1, got {grid}.")
     layers = [model.layer(name).name for name in layers]
     pooled: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    for start in tqdm(range(0, len(images), batch_size), desc=f"{model.name} activations", disable=not progress):
-        batch = images[start : start + batch_size]
-        if batch.shape[-1] != model.input_size or batch.shape[-2] != model.input_size:
-            batch = resize(batch, model.input_size)
-        with torch.no_grad():
-            maps = capture(model, batch, layers)
+    for _, maps in stream(model, images, layers, batch_size=batch_size, size=model.input_size, progress=progress,
+                          description=f"{model.name} activations"):
         for name in layers:
-            pooled[name].append(F.adaptive_avg_pool2d(maps[name].float(), grid).cpu())
+            pooled[name].append(F.adaptive_avg_pool2d(maps[name], grid))
     return {name: torch.cat(values) for name, values in pooled.items()}
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.activations import capture, receptive_field, unit_activation
+from helpers.activations import capture, read_at, receptive_field, stream, unit_activation
 from helpers.models import wrap_model
 
 
@@ -57,8 +57,51 @@ def test_unit_activation_modes() -> None:
     assert maps.shape == (3, 12, 12)
     assert torch.allclose(unit_activation(model, images, "b:2", at="max"), maps.flatten(1).amax(1))
     assert torch.allclose(unit_activation(model, images, "b:2"), maps[:, 6, 6])
-    with pytest.raises(ValueError, match="at must be"):
-        unit_activation(model, images, "b:2", at="mean")
+    assert torch.allclose(unit_activation(model, images, "b:2", at="mean"), maps.mean(dim=(1, 2)))
+    with pytest.raises(ValueError, match="at must be one of 'map', 'center', 'max', 'mean'"):
+        unit_activation(model, images, "b:2", at="middle")
+
+
+def test_read_at_reads_every_position_the_same_way_for_maps_of_any_rank() -> None:
+    maps = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5)
+    assert torch.equal(read_at(maps, "map"), maps)
+    assert torch.equal(read_at(maps, "center"), maps[:, :, 2, 2])
+    assert torch.equal(read_at(maps, "max"), maps[:, :, 4, 4])
+    assert torch.allclose(read_at(maps, "mean"), maps.mean(dim=(2, 3)))
+    assert torch.equal(read_at(maps[:, 1], "center"), maps[:, 1, 2, 2])  # one unit's maps (N, h, w)
+    # neighbourhood=1: the largest of the 3 x 3 positions around the centre
+    assert torch.equal(read_at(maps, "center", neighbourhood=1), maps[:, :, 3, 3])
+    logits = torch.rand(2, 7)
+    assert read_at(logits, "map") is logits  # values without positions pass through "map"
+    with pytest.raises(ValueError, match="reads a position"):
+        read_at(logits, "center")
+
+
+def test_stream_batches_a_tensor_or_a_source_the_same_way() -> None:
+    from helpers.images import RandomCrops
+
+    model = wrap_model(net(), {"a": "1", "b": "3"}, input_size=12)
+    images = torch.rand(5, 3, 12, 12)
+    batches = list(stream(model, images, ["a", "b"], batch_size=2, progress=False))
+    assert [indices.tolist() for indices, _ in batches] == [[0, 1], [2, 3], [4]]
+    whole = capture(model, images, ["a", "b"])
+    for name in ("a", "b"):
+        streamed = torch.cat([maps[name] for _, maps in batches])
+        assert streamed.dtype == torch.float32 and streamed.device.type == "cpu"
+        torch.testing.assert_close(streamed, whole[name])
+    assert torch.is_grad_enabled()  # inference mode never leaks out of the generator
+    source = RandomCrops({"noise": torch.rand(3, 40, 40)}, count=3, size=12, batch_size=2)
+    from_source = list(stream(model, source, "b", progress=False))
+    assert [indices.tolist() for indices, _ in from_source] == [[0, 1], [2]]
+    torch.testing.assert_close(torch.cat([maps["b"] for _, maps in from_source]), capture(model, source.images(range(3)), "b")["b"])
+    resized = next(stream(model, torch.rand(2, 3, 20, 20), "b", size=12, progress=False))[1]["b"]
+    assert resized.shape[-2:] == (12, 12)
+    with pytest.raises(ValueError, match="batches itself"):
+        next(stream(model, source, "b", batch_size=4))
+    with pytest.raises(TypeError, match="image source"):
+        next(stream(model, [images], "b"))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        next(stream(model, torch.rand(2, 1, 12, 12), "b"))
 
 
 def test_receptive_field_of_stacked_3x3_convs() -> None:

@@ -144,8 +144,8 @@ def test_cache_hit_returns_the_same_result_and_settings_change_the_key(model, tm
     calls = []
     import helpers.dataset_examples.scan as module
 
-    real_capture = module.capture
-    monkeypatch.setattr(module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    real_stream = module.stream
+    monkeypatch.setattr(module, "stream", lambda *a, **k: calls.append(1) or real_stream(*a, **k))
     again = scan(model, "conv2", source, tmp_path, top_k=4)
     assert calls == []  # served from the cache
     for name, value in first.to_state().items():
@@ -206,8 +206,8 @@ def test_changed_weights_are_seen_by_the_next_scan_of_the_same_model(tmp_path, m
     source = noise_source(8)
     before = scan(net, "conv2", source, tmp_path, top_k=2)
     calls = []
-    real_capture = scan_module.capture
-    monkeypatch.setattr(scan_module, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    real_stream = scan_module.stream
+    monkeypatch.setattr(scan_module, "stream", lambda *a, **k: calls.append(1) or real_stream(*a, **k))
     with torch.no_grad():
         net.module[2].weight.mul_(-1)
     after = scan(net, "conv2", source, tmp_path, top_k=2)
@@ -354,3 +354,30 @@ def test_most_selective_ranks_by_top_value_in_standard_deviations(model, tmp_pat
     assert chosen == sorted(alive, key=lambda c: -float(z[c]))[:3]
     with pytest.raises(ValueError, match="count"):
         ex.most_selective(0)
+
+
+def test_scan_settings_are_one_checked_frozen_object_that_makes_the_cache_key(model, tmp_path):
+    import dataclasses
+
+    from helpers.dataset_examples import ScanSettings
+
+    settings = ScanSettings(top_k=4, band=[0.2, 0.6])
+    assert settings.band == (0.2, 0.6)
+    # the very dict the cache key was made of before the settings were an object, so old caches stay valid
+    assert settings.key() == {"top_k": 4, "band": [0.2, 0.6], "band_k": 16, "pre_activation": False, "reservoir": 1024,
+                              "bins": 64, "seed": 0, "exclude_border": 0}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.top_k = 5
+    with pytest.raises(ValueError, match="bins"):
+        ScanSettings(bins=3)
+    with pytest.raises(ValueError, match="reservoir"):
+        ScanSettings(reservoir=4, band_k=8)
+    with pytest.raises(TypeError, match="top_k must be a whole number"):
+        ScanSettings(top_k=2.0)
+    source = noise_source(6)
+    given = scan(model, "conv1", source, tmp_path, settings=ScanSettings(top_k=3, band_k=2))
+    keywords = scan(model, "conv1", source, tmp_path, top_k=3, band_k=2)
+    assert given.settings == keywords.settings
+    torch.testing.assert_close(given.top_value, keywords.top_value, equal_nan=True)
+    with pytest.raises(TypeError, match="Unknown scan setting.*top_count"):
+        scan(model, "conv1", source, tmp_path, top_count=3)

@@ -158,15 +158,14 @@ def handmade_screen():
     return model, find_curve_family(model, "detectors", orientations=24, radii=(0.15, 0.3, 0.5), length=0.65, width=0.1)
 
 
-def test_screen_along_the_identity_gives_back_the_units_screen(handmade_screen) -> None:
+def test_a_screen_along_the_identity_gives_back_the_units_screen(handmade_screen) -> None:
     import numpy as np
 
-    from helpers.dictionary import screen_along
     from helpers.families import curve_family
 
     _, family = handmade_screen
     screen = family.screen
-    same = screen_along(screen, torch.eye(screen.curve.shape[-1]))
+    same = screen.along(torch.eye(screen.curve.shape[-1]))
     for name in ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin", "orientation_selectivity",
                  "strength", "preferred", "score"):
         assert np.allclose(getattr(same, name), getattr(screen, name)), name
@@ -175,7 +174,7 @@ def test_screen_along_the_identity_gives_back_the_units_screen(handmade_screen) 
 
 
 def test_a_direction_between_two_curve_units_is_a_curve_feature_in_the_gap(handmade_screen) -> None:
-    from helpers.dictionary import screen_along, units_to_hold
+    from helpers.dictionary import units_to_hold
     from helpers.families import curve_family
     from helpers.tuning import angle_difference
 
@@ -185,24 +184,23 @@ def test_a_direction_between_two_curve_units_is_a_curve_feature_in_the_gap(handm
     between = torch.zeros(2, channels)
     between[0, [0, 1]] = 2 ** -0.5  # the arcs at 0 and 45 degrees together
     between[1, 8:12] = 0.5  # all four line units together: not a curve detector
-    found = curve_family(screen_along(screen, between))
+    found = curve_family(screen.along(between))
     assert found.channels == [0]
     assert angle_difference(found.orientations[0], 22.5) < 12  # between its two units' orientations
     assert units_to_hold(between[found.channels]).tolist() == [1]
     assert units_to_hold(between[found.channels], 0.75).tolist() == [2]  # spread over two units
 
 
-def test_screen_along_refuses_read_outs_of_the_wrong_size(handmade_screen) -> None:
-    from helpers.dictionary import screen_along
+def test_a_screen_along_directions_refuses_read_outs_of_the_wrong_size(handmade_screen) -> None:
     from helpers.families import curve_family
 
     _, family = handmade_screen
     with pytest.raises(ValueError, match="one read-out"):
-        screen_along(family.screen, torch.zeros(3, 5))
-    nothing = curve_family(screen_along(family.screen, torch.zeros(0, family.screen.curve.shape[-1])))
+        family.screen.along(torch.zeros(3, 5))
+    nothing = curve_family(family.screen.along(torch.zeros(0, family.screen.curve.shape[-1])))
     assert len(nothing) == 0 and nothing.largest_gap() == 360
     with pytest.raises(ValueError, match="bias"):
-        screen_along(family.screen, torch.eye(family.screen.curve.shape[-1]), torch.zeros(2))
+        family.screen.along(torch.eye(family.screen.curve.shape[-1]), torch.zeros(2))
 
 
 def test_sampled_vectors_draw_positions_of_each_image(handmade_screen) -> None:

@@ -96,3 +96,27 @@ def test_bad_input_is_explained(handmade) -> None:
         find_curve_family(handmade, "detectors", orientations=2)
     with pytest.raises(TypeError, match="Unknown option.*radius.*allowed:.*radii"):
         find_curve_family(handmade, "detectors", radius=0.2)
+
+
+def test_the_drawing_is_one_frozen_object_apart_from_the_family_thresholds(handmade) -> None:
+    import dataclasses
+
+    from helpers.families import CurveDrawing, CurveFamily, curve_family, screen_curves
+
+    drawing = CurveDrawing(orientations=16, radii=[0.3], length=0.65, width=0.1)
+    assert drawing.radii == (0.3,)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        drawing.orientations = 8
+    screen = screen_curves(handmade, "detectors", drawing)
+    found = find_curve_family(handmade, "detectors", orientations=16, radii=(0.3,), length=0.65, width=0.1)
+    assert curve_family(screen).channels == found.channels
+    assert np.array_equal(CurveFamily.passes(screen), CurveFamily.passes(found.screen))
+    # a threshold reaches both the pick and the screen's choice of each unit's better polarity
+    strict = screen_curves(handmade, "detectors", drawing, thresholds={"min_strength": 10.0})
+    assert not CurveFamily.passes(strict, min_strength=10.0).any()
+    with pytest.raises(ValueError, match="at least 4"):
+        CurveDrawing(orientations=2)
+    with pytest.raises(ValueError, match="not both"):
+        CurveDrawing(polarity="dark", foreground=1.0)
+    with pytest.raises(TypeError, match="Unknown threshold"):
+        CurveFamily.passes(screen, min_sharpness=0.5)

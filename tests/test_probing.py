@@ -40,7 +40,7 @@ def test_bad_input_is_explained(handmade) -> None:
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         unit_responses(handmade, "detectors", torch.zeros(2, 1, 8, 8))
     with pytest.raises(ValueError, match="at must be"):
-        unit_responses(handmade, "detectors", torch.zeros(1, 3, 8, 8), at="mean")
+        unit_responses(handmade, "detectors", torch.zeros(1, 3, 8, 8), at="map")
     with pytest.raises(ValueError, match="No units"):
         resolve_units(handmade, [])
     with pytest.raises(KeyError, match="no layer"):

@@ -36,10 +36,10 @@ from .cache import FORMAT_VERSION, cache_path, load_cache, model_fingerprint, sa
 from .examples import DatasetExamples
 from .geometry import MAX_FIELD_SEARCH_SIZE, FieldGeometry, crop_box, field_geometry
 from .histogram import StreamingHistogram
-from .scan import scan_layer, scan_layers
+from .scan import ScanSettings, scan_layer, scan_layers
 
 __all__ = [
-    "scan_layer", "scan_layers", "DatasetExamples", "FieldGeometry", "field_geometry", "crop_box",
+    "scan_layer", "scan_layers", "ScanSettings", "DatasetExamples", "FieldGeometry", "field_geometry", "crop_box",
     "MAX_FIELD_SEARCH_SIZE", "StreamingHistogram", "cache_path", "model_fingerprint", "load_cache", "save_cache",
     "FORMAT_VERSION",
 ]

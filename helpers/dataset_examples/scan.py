@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..activations import capture
+from ..activations import stream
 from ..arguments import whole_number
 from ..files import save_or_warn
 from ..images import ImageSource
@@ -19,23 +20,53 @@ from .geometry import field_geometry
 from .histogram import StreamingHistogram
 
 
-def _check_settings(model: CircuitModel, layer: str, top_k: int, band: tuple[float, float], band_k: int,
-                    pre_activation: bool, reservoir: int, bins: int, exclude_border: int) -> None:
-    model.layer(layer)  # raises, listing the real layers, for an unknown name
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}.")
-    if band_k < 1:
-        raise ValueError(f"band_k must be at least 1, got {band_k}.")
-    if len(band) != 2 or not 0.0 <= band[0] < band[1] <= 1.0:
-        raise ValueError(f"band must be two fractions (low, high) with 0 <= low < high <= 1, e.g. (0.5, 0.9); got {band}.")
-    if reservoir < band_k:
-        raise ValueError(f"reservoir ({reservoir}) must hold at least band_k ({band_k}) images.")
-    if bins < 2 or bins % 2:
-        raise ValueError(f"bins must be an even number >= 2, got {bins}.")
-    if exclude_border < 0:
-        raise ValueError(f"exclude_border is a number of map cells, 0 or more; got {exclude_border}.")
-    if pre_activation and model.layer(layer).pre_activation_path is None:
-        raise ValueError(f"{model.name} layer {layer!r} has no separate pre-activation; use pre_activation=False.")
+@dataclass(frozen=True)
+class ScanSettings:
+    """Every setting that changes a scan's result: checked once when made, and the cache key's part (:meth:`key`).
+
+    ``top_k`` strongest images per unit; ``band`` the (low, high) quantiles of the typical examples and
+    ``band_k`` how many; ``reservoir`` images sampled to find the band (``seed`` drives the sample);
+    ``bins`` of the histogram; ``exclude_border`` map cells ignored at the edge when picking each image's
+    maximum; ``pre_activation`` reads values before the non-linearity.
+    """
+
+    top_k: int = 16
+    band: tuple[float, float] = (0.5, 0.9)
+    band_k: int = 16
+    pre_activation: bool = False
+    reservoir: int = 1024
+    bins: int = 64
+    seed: int = 0
+    exclude_border: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "band_k", "reservoir", "bins", "seed", "exclude_border"):
+            object.__setattr__(self, name, whole_number(getattr(self, name), name))
+        object.__setattr__(self, "band", tuple(float(b) for b in self.band))
+        object.__setattr__(self, "pre_activation", bool(self.pre_activation))
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}.")
+        if self.band_k < 1:
+            raise ValueError(f"band_k must be at least 1, got {self.band_k}.")
+        if len(self.band) != 2 or not 0.0 <= self.band[0] < self.band[1] <= 1.0:
+            raise ValueError(f"band must be two fractions (low, high) with 0 <= low < high <= 1, e.g. (0.5, 0.9); got {self.band}.")
+        if self.reservoir < self.band_k:
+            raise ValueError(f"reservoir ({self.reservoir}) must hold at least band_k ({self.band_k}) images.")
+        if self.bins < 2 or self.bins % 2:
+            raise ValueError(f"bins must be an even number >= 2, got {self.bins}.")
+        if self.exclude_border < 0:
+            raise ValueError(f"exclude_border is a number of map cells, 0 or more; got {self.exclude_border}.")
+
+    def check(self, model: CircuitModel, layer: str) -> None:
+        """Raise if ``layer`` is not one of ``model``'s, or has no separate pre-activation when one is asked for."""
+        model.layer(layer)  # raises, listing the real layers, for an unknown name
+        if self.pre_activation and model.layer(layer).pre_activation_path is None:
+            raise ValueError(f"{model.name} layer {layer!r} has no separate pre-activation; use pre_activation=False.")
+
+    def key(self) -> dict:
+        """The settings as plain values: the cache key's part and what a finished scan records."""
+        return {"top_k": self.top_k, "band": list(self.band), "band_k": self.band_k, "pre_activation": self.pre_activation,
+                "reservoir": self.reservoir, "bins": self.bins, "seed": self.seed, "exclude_border": self.exclude_border}
 
 
 def _pick_band(values: torch.Tensor, band: tuple[float, float], band_k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,19 +101,19 @@ def _interior_maximum(maps: torch.Tensor, margin: int, layer: str) -> tuple[torc
 class _LayerScan:
     """The fixed-size running state of one layer's scan: fed batch by batch, then finished."""
 
-    def __init__(self, layer: str, channels: int, settings: dict):
+    def __init__(self, layer: str, channels: int, settings: ScanSettings):
         self.layer = layer
         self.channels = channels
         self.settings = settings
-        top_k, reservoir = settings["top_k"], settings["reservoir"]
-        self.rng = np.random.default_rng(settings["seed"])
+        top_k, reservoir = settings.top_k, settings.reservoir
+        self.rng = np.random.default_rng(settings.seed)
         self.top_value = torch.full((channels, top_k), -math.inf)
         self.top_index = torch.full((channels, top_k), -1, dtype=torch.int64)
         self.top_flat = torch.zeros((channels, top_k), dtype=torch.int64)
         self.sample_value = torch.zeros((reservoir, channels))
         self.sample_flat = torch.zeros((reservoir, channels), dtype=torch.int64)
         self.sample_index = torch.full((reservoir,), -1, dtype=torch.int64)
-        self.histogram = StreamingHistogram(channels, settings["bins"])
+        self.histogram = StreamingHistogram(channels, settings.bins)
         self.total = torch.zeros(channels, dtype=torch.float64)
         self.total_squares = torch.zeros(channels, dtype=torch.float64)
         self.firing = torch.zeros(channels, dtype=torch.int64)
@@ -94,15 +125,15 @@ class _LayerScan:
         batch, channels, rows, cols = maps.shape
         self.map_size = (rows, cols)
         flat = maps.flatten(2)  # (B, C, h*w)
-        best, where = _interior_maximum(maps, self.settings["exclude_border"], self.layer)
+        best, where = _interior_maximum(maps, self.settings.exclude_border, self.layer)
 
         merged_value = torch.cat([self.top_value, best.T], dim=1)
         merged_index = torch.cat([self.top_index, indices[None].expand(channels, batch)], dim=1)
         merged_flat = torch.cat([self.top_flat, where.T], dim=1)
-        self.top_value, keep = merged_value.topk(self.settings["top_k"], dim=1)
+        self.top_value, keep = merged_value.topk(self.settings.top_k, dim=1)
         self.top_index, self.top_flat = merged_index.gather(1, keep), merged_flat.gather(1, keep)
 
-        reservoir = self.settings["reservoir"]
+        reservoir = self.settings.reservoir
         for j in range(batch):  # algorithm R: one draw per image, shared by all units
             count = self.seen + j
             slot = count if count < reservoir else int(self.rng.integers(count + 1))
@@ -117,9 +148,9 @@ class _LayerScan:
 
     def finish(self, model: CircuitModel, source: ImageSource) -> DatasetExamples:
         """Read the band out of the reservoir and package everything as :class:`DatasetExamples`."""
-        filled = min(self.seen, self.settings["reservoir"])
+        filled = min(self.seen, self.settings.reservoir)
         values, flats, image_index = self.sample_value[:filled], self.sample_flat[:filled], self.sample_index[:filled]
-        limits, band_rows = _pick_band(values, tuple(self.settings["band"]), self.settings["band_k"])
+        limits, band_rows = _pick_band(values, self.settings.band, self.settings.band_k)
         empty = band_rows < 0
         rows = band_rows.clamp_min(0)
         unit_ids = torch.arange(self.channels)[:, None]
@@ -132,7 +163,7 @@ class _LayerScan:
             model_name=model.name,
             layer=self.layer,
             source_key=source.key,
-            settings=self.settings,
+            settings=self.settings.key(),
             num_images=self.seen,
             map_size=self.map_size,
             image_size=int(source.size),
@@ -151,8 +182,6 @@ class _LayerScan:
             std=variance.sqrt().float(),
             firing_fraction=(self.firing.double() / count).float(),
         )
-        # Tensors made under inference_mode cannot be changed in place later; hand back ordinary copies.
-        state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
         return DatasetExamples.from_state(state, source)
 
 
@@ -160,22 +189,17 @@ def scan_layers(
     model: CircuitModel,
     layers: Sequence[str],
     source: ImageSource,
+    settings: ScanSettings | None = None,
     *,
-    top_k: int = 16,
-    band: tuple[float, float] = (0.5, 0.9),
-    band_k: int = 16,
-    pre_activation: bool = False,
-    reservoir: int = 1024,
-    bins: int = 64,
-    seed: int = 0,
-    exclude_border: int = 0,
     cache: bool = True,
     cache_dir: Path | None = None,
     progress: bool = True,
+    **options: object,
 ) -> dict[str, DatasetExamples]:
-    """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer."""
-    from tqdm.auto import tqdm
+    """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer.
 
+    ``settings`` (a :class:`ScanSettings`, default its defaults) with ``options`` replacing its fields, e.g. ``top_k=8``.
+    """
     if isinstance(layers, str) or not all(isinstance(layer, str) for layer in layers):
         raise TypeError(f"scan_layers takes a list of layer names, got {layers!r}; for one layer use scan_layer(model, layer, source).")
     if not isinstance(source, ImageSource):
@@ -184,38 +208,41 @@ def scan_layers(
     layers = list(dict.fromkeys(layers))
     if not layers:
         raise ValueError("Pass at least one layer name to scan.")
-    band = tuple(float(b) for b in band)
-    top_k, band_k, reservoir = whole_number(top_k, "top_k"), whole_number(band_k, "band_k"), whole_number(reservoir, "reservoir")
-    bins, seed, exclude_border = whole_number(bins, "bins"), whole_number(seed, "seed"), whole_number(exclude_border, "exclude_border")
+    settings = _with_options(settings or ScanSettings(), options)
     for layer in layers:
-        _check_settings(model, layer, top_k, band, band_k, pre_activation, reservoir, bins, exclude_border)
+        settings.check(model, layer)
     if len(source) == 0:
         raise ValueError("The image source is empty: nothing to scan.")
-    settings = {"top_k": top_k, "band": list(band), "band_k": band_k, "pre_activation": bool(pre_activation),
-                "reservoir": reservoir, "bins": bins, "seed": seed, "exclude_border": exclude_border}
     fingerprint = model_fingerprint(model)  # hashes every weight: once per scan, not once per layer
-    paths = {layer: cache_path(model, layer, source, settings, cache_dir, fingerprint=fingerprint) for layer in layers}
+    paths = {layer: cache_path(model, layer, source, settings.key(), cache_dir, fingerprint=fingerprint) for layer in layers}
     found: dict[str, DatasetExamples] = {}
     if cache:
         for layer in layers:
-            cached = load_cache(paths[layer], settings, source)
+            cached = load_cache(paths[layer], settings.key(), source)
             if cached is not None:
                 found[layer] = cached
     missing = [layer for layer in layers if layer not in found]
     if missing:
         scans = {layer: _LayerScan(layer, model.channels(layer), settings) for layer in missing}
-        batches = tqdm(source.indexed_batches(), total=math.ceil(len(source) / source.batch_size),
-                       desc=f"scan {', '.join(missing)}", disable=not progress)
-        with torch.inference_mode():
-            for indices, images in batches:
-                maps = capture(model, images, missing, pre_activation=pre_activation)
-                for layer, running in scans.items():
-                    running.add(indices, maps[layer].float().cpu())
+        for indices, maps in stream(model, source, missing, pre_activation=settings.pre_activation, progress=progress,
+                                    description=f"scan {', '.join(missing)}"):
+            for layer, running in scans.items():
+                running.add(indices, maps[layer])
         for layer, running in scans.items():
             found[layer] = running.finish(model, source)
             if cache:  # a folder that refuses the file costs a warning, never the finished scan
                 save_or_warn(paths[layer], lambda path: save_cache(path, found[layer]), f"the scan of {layer}")
     return {layer: found[layer] for layer in layers}
+
+
+def _with_options(settings: ScanSettings, options: dict[str, object]) -> ScanSettings:
+    """``settings`` with the fields named in ``options`` replaced; an unknown name raises, listing the known ones."""
+    known = {f.name for f in fields(ScanSettings)}
+    unknown = set(options) - known
+    if unknown:
+        raise TypeError(f"Unknown scan setting(s) {', '.join(sorted(unknown))}; allowed: "
+                        f"{', '.join(sorted(known | {'cache', 'cache_dir', 'progress'}))}.")
+    return replace(settings, **options) if options else settings
 
 
 def scan_layer(model: CircuitModel, layer: str, source: ImageSource, **options: object) -> DatasetExamples:
@@ -228,9 +255,9 @@ def scan_layer(model: CircuitModel, layer: str, source: ImageSource, **options: 
     every position. ``cache`` reads and writes ``data/cache/dataset_examples/`` (or
     ``cache_dir``), where a changed model, layer, source or setting never returns an old result.
 
-    ``options`` are :func:`scan_layers`' keywords: ``top_k`` (16), ``band`` ((0.5, 0.9)), ``band_k`` (16),
-    ``pre_activation``, ``reservoir`` (1024), ``bins`` (64), ``seed``, ``exclude_border``, ``cache``,
-    ``cache_dir``, ``progress``.
+    ``options`` are :func:`scan_layers`' keywords: ``settings`` (a :class:`ScanSettings`) or its fields
+    ``top_k`` (16), ``band`` ((0.5, 0.9)), ``band_k`` (16), ``pre_activation``, ``reservoir`` (1024),
+    ``bins`` (64), ``seed``, ``exclude_border``; and ``cache``, ``cache_dir``, ``progress``.
     """
     if not isinstance(layer, str):
         raise TypeError(f"scan_layer takes one layer name, got {layer!r}; for several layers use scan_layers(model, layers, source).")

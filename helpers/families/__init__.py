@@ -14,6 +14,7 @@ the lessons use are re-exported below; any other is imported from its module, e.
 from .base import Family, Screen, find_family, member_field
 from .curves import (
     POLARITIES,
+    CurveDrawing,
     CurveFamily,
     CurveScreen,
     curve_family,
@@ -25,6 +26,6 @@ from .high_low import HighLowFamily, HighLowScreen, find_high_low_family, high_l
 
 __all__ = [
     "Family", "Screen", "find_family", "member_field",
-    "POLARITIES", "CurveFamily", "CurveScreen", "curve_family", "curve_screen_options", "find_curve_family", "screen_curves",
+    "POLARITIES", "CurveDrawing", "CurveFamily", "CurveScreen", "curve_family", "curve_screen_options", "find_curve_family", "screen_curves",
     "HighLowFamily", "HighLowScreen", "find_high_low_family", "high_low_family", "high_low_screen_options", "screen_high_low",
 ]

@@ -133,12 +133,18 @@ class Family:
     def pick(cls: type[FamilyT], screen: Screen, max_units: int | None = None, **thresholds: float | bool) -> FamilyT:
         """The family picked from a finished screen (no new forward pass): the units that pass every rule of
         :attr:`thresholds` (each at its default unless given here), at most ``max_units`` of them by score."""
+        if max_units is not None:
+            max_units = whole_number(max_units, "max_units", minimum=1)
+        passes = cls.passes(screen, **thresholds)  # checks the thresholds before the screen is read
+        return cls.from_screen(screen, screen.chosen(passes, max_units))
+
+    @classmethod
+    def passes(cls, screen: Screen, **thresholds: float | bool) -> np.ndarray:
+        """(C,) whether each unit of ``screen`` passes every rule of :attr:`thresholds` (each at its default unless given)."""
         unknown = set(thresholds) - cls.threshold_options()
         if unknown:
             raise TypeError(f"Unknown threshold(s) {', '.join(sorted(unknown))} for a {cls.kind} family; "
                             f"allowed: {', '.join(sorted(cls.threshold_options()))} and max_units.")
-        if max_units is not None:
-            max_units = whole_number(max_units, "max_units", minimum=1)
         nan = [name for name, value in thresholds.items() if isinstance(value, float) and not math.isfinite(value)]
         if nan:
             raise ValueError(f"Threshold(s) {', '.join(nan)} must be finite numbers, got "
@@ -146,7 +152,7 @@ class Family:
         passes = np.ones(screen.channels, dtype=bool)
         for rule in cls.thresholds:
             passes &= rule.passes(screen, thresholds.get(rule.option, rule.default))
-        return cls.from_screen(screen, screen.chosen(passes, max_units))
+        return passes
 
     @classmethod
     def threshold_options(cls) -> set[str]:
@@ -242,18 +248,29 @@ def find_family(
     screen: Callable[..., Screen],
     family: type[FamilyT],
     options: dict[str, object],
+    *,
+    drawing: type | None = None,
 ) -> FamilyT:
     """Run a family's screen on ``layer`` and pick its members: what every ``find_<kind>_family`` does.
 
-    Each option goes where it is named: to ``screen`` if its signature has it (what is drawn and
-    read), to :meth:`Family.pick` if it is one of the family's thresholds or ``max_units`` (to both
-    when both name it); an option neither knows raises an error that lists the allowed ones.
+    Each option goes where it is named: into the screen's ``drawing`` settings (a frozen dataclass, when the
+    family has one) if it is one of its fields, else to ``screen`` if its signature has it (what is drawn and
+    read), to :meth:`Family.pick` if it is one of the family's thresholds or ``max_units`` (to both when both
+    name it; a screen that takes ``thresholds`` gets them all as a dict); an option none knows raises an
+    error that lists the allowed ones.
     """
-    screen_names = set(inspect.signature(screen).parameters) - {"model", "layer"}
+    drawing_names = {f.name for f in dataclasses.fields(drawing)} if drawing else set()
+    screen_names = set(inspect.signature(screen).parameters) - {"model", "layer", "drawing", "thresholds"}
     pick_names = family.threshold_options() | {"max_units"}
-    unknown = set(options) - screen_names - pick_names
+    unknown = set(options) - drawing_names - screen_names - pick_names
     if unknown:
         raise TypeError(f"Unknown option(s) {', '.join(sorted(unknown))} for {screen.__name__} / a {family.kind} family; "
-                        f"allowed: {', '.join(sorted(screen_names | pick_names))}.")
-    finished = screen(model, layer, **{k: v for k, v in options.items() if k in screen_names})
+                        f"allowed: {', '.join(sorted(drawing_names | screen_names | pick_names))}.")
+    thresholds = {k: v for k, v in options.items() if k in family.threshold_options()}
+    extra: dict[str, object] = {k: v for k, v in options.items() if k in screen_names}
+    if drawing:
+        extra["drawing"] = drawing(**{k: v for k, v in options.items() if k in drawing_names})
+    if "thresholds" in inspect.signature(screen).parameters:
+        extra["thresholds"] = thresholds
+    finished = screen(model, layer, **extra)
     return family.pick(finished, **{k: v for k, v in options.items() if k in pick_names})

@@ -2,13 +2,15 @@
 
 - :func:`screen_curves`: every unit against curves (every orientation x radii), straight lines of the
   same length, corners and a blank image, drawn on the centre unit's receptive field, in both contrast
-  polarities, in one batched pass (a :class:`CurveScreen`);
+  polarities, in one batched pass (a :class:`CurveScreen`), as a :class:`CurveDrawing` says;
+  :meth:`CurveScreen.along` re-scores a finished screen for directions of the layer instead of units;
 - :func:`curve_family`: the units that pass the thresholds, from a finished screen;
 - :func:`find_curve_family`: both at once;
 - :func:`curve_screen_options`: options that suit a model's input size.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Sequence
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from ..models import CircuitModel
-from ..probing import Placement, default_pre_activation, fitting_size, place_on_receptive_field, unit_responses
+from ..probing import default_pre_activation, fitting_size, place_on_receptive_field, unit_responses
 from ..stimuli.curves import blank, line
 from ..tuning import orientation_selectivity, preferred_orientation
 from .base import Family, Screen, Threshold, find_family, member_field
@@ -79,6 +81,51 @@ class CurveScreen(Screen):
         """The contrast polarities this screen drew ("dark", "light"), in drawing order."""
         return tuple(self.by_polarity) or (polarity_of(self.style),)
 
+    def along(self, weights: torch.Tensor | np.ndarray, bias: torch.Tensor | np.ndarray | None = None,
+              **thresholds: float) -> "CurveScreen":
+        """This screen re-scored for linear read-outs ``weights @ x + bias`` of the screened layer's values x.
+
+        ``weights`` (n, C) holds one read-out per row: dictionary directions, random directions, or the
+        identity (which gives back the units' own screen). The read-outs are scored with the screen's own
+        rules and yardstick (strength relative to the layer's *units*), each keeps its better polarity as
+        units do (by the family's ``thresholds``, e.g. ``min_curve_selectivity``), and their "channels" are
+        row indices, so :func:`curve_family` picks the curve-like ones. Read-outs are linear, so this is
+        exact only for the values the directions live in: re-score the screen of the same reading
+        (``pre_activation``) as the vectors a dictionary was trained on.
+        """
+        readout = np.asarray(torch.as_tensor(weights, dtype=torch.float64))
+        channels = self.curve.shape[-1]
+        if readout.ndim != 2 or readout.shape[1] != channels:
+            raise ValueError(f"weights must be (n, {channels}): one read-out of the layer's {channels} units per row; "
+                             f"got {tuple(readout.shape)}")
+        offset = np.zeros(len(readout)) if bias is None else np.asarray(torch.as_tensor(bias, dtype=torch.float64))
+        if offset.shape != (len(readout),):
+            raise ValueError(f"bias must hold one number per read-out ({len(readout)}), got shape {offset.shape}")
+        if len(readout) == 0:  # no read-out at all (e.g. a dictionary with no live feature): an empty screen
+            empty = self.along(np.zeros((1, channels)), **thresholds)
+            per_readout = ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin", "orientation_selectivity",
+                           "strength", "preferred", "best_radius", "score", "polarity")
+            return dataclasses.replace(empty, **{name: getattr(empty, name)[..., :0] for name in per_readout
+                                                 if getattr(empty, name, None) is not None})
+        polarities = dict(self.by_polarity) or {polarity_of(self.style): self}
+        # The units' yardstick over every polarity drawn, as the screen itself measured it.
+        typical = typical_best_curve([part.curve.reshape(-1, channels).max(0) for part in polarities.values()])
+        screens = {}
+        for name, part in polarities.items():
+            raw = np.concatenate([part.curve.reshape(-1, channels), part.line.reshape(-1, channels),
+                                  part.corner.reshape(-1, channels), np.zeros((1, channels))]) + part.blank
+            screens[name] = _scored(raw @ readout.T + offset, part._layout(), typical)
+            screens[name].polarity = np.full(len(readout), name, dtype=object)
+        if len(screens) == 1:
+            return next(iter(screens.values()))
+        return merge_polarities(screens, thresholds)
+
+    def _layout(self) -> dict:
+        """What was drawn and how it was read (every field but the per-unit numbers): the frame of a re-scored screen."""
+        return dict(layer=self.layer, placement=self.placement, pre_activation=self.pre_activation, style=dict(self.style),
+                    orientations=self.orientations, radii=self.radii, line_angles=self.line_angles,
+                    line_offsets=self.line_offsets, corner_angles=self.corner_angles)
+
     def polarity_screen(self, polarity: str) -> "CurveScreen":
         """The screen of one polarity alone (every unit measured with dark-on-light or light-on-dark drawings)."""
         if polarity not in POLARITIES:
@@ -130,104 +177,115 @@ class CurveFamily(Family):
         return values + self.screen.blank[self.channels] - self.screen.polarity_screen(polarity).blank[self.channels]
 
 
+@dataclass(frozen=True)
+class CurveDrawing:
+    """What the curve screen draws and how it reads each unit; sizes are fractions of the receptive field.
+
+    ``orientations`` evenly spaced around the circle x ``radii`` for curves; lines of the same ``length``
+    (``orientations // 2`` directions x ``line_offsets``); corners (``orientations`` x ``corner_angles``);
+    strokes ``width`` wide. ``polarity`` "both" (default), "dark" or "light", or explicit ``foreground`` /
+    ``background`` grey levels; ``size`` the input size (default: :func:`~helpers.probing.fitting_size`);
+    ``pre_activation`` (default: before the non-linearity where the layer has one) and ``neighbourhood``
+    as in :func:`~helpers.probing.unit_responses`.
+    """
+
+    orientations: int = 16
+    radii: tuple[float, ...] = (0.06, 0.1, 0.16, 0.25)
+    length: float = 0.35
+    width: float = 0.03
+    line_offsets: tuple[float, ...] = (-0.08, 0.0, 0.08)
+    corner_angles: tuple[float, ...] = (60.0, 90.0, 120.0)
+    pre_activation: bool | None = None
+    neighbourhood: int = 0
+    size: int | None = None
+    foreground: float | None = None
+    background: float | None = None
+    polarity: Literal["both", "dark", "light"] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("radii", "line_offsets", "corner_angles"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.orientations < 4:
+            raise ValueError(f"orientations must be at least 4 (evenly spaced around 360 degrees), not {self.orientations}.")
+        if not self.radii or min(self.radii) <= 0:
+            raise ValueError(f"radii must be positive fractions of the receptive field, not {self.radii!r}.")
+        if self.polarity not in (None, "both", *POLARITIES):
+            raise ValueError(f"polarity must be 'both', 'dark' or 'light', not {self.polarity!r}.")
+        if (self.foreground is not None or self.background is not None) and self.polarity is not None:
+            raise ValueError("Give either polarity= or explicit foreground/background colours, not both.")
+
+    def colours(self) -> dict[str, tuple[float, float]]:
+        """{name: (foreground, background)} of each polarity drawn."""
+        if self.foreground is not None or self.background is not None:
+            return {"custom": (0.0 if self.foreground is None else self.foreground, 1.0 if self.background is None else self.background)}
+        wanted = POLARITIES if self.polarity in (None, "both") else (self.polarity,)
+        return {p: POLARITY_COLOURS[p] for p in wanted}
+
+
 def screen_curves(
     model: CircuitModel,
     layer: str,
+    drawing: CurveDrawing = CurveDrawing(),
     *,
-    orientations: int = 16,
-    radii: Sequence[float] = (0.06, 0.1, 0.16, 0.25),
-    length: float = 0.35,
-    width: float = 0.03,
-    line_offsets: Sequence[float] = (-0.08, 0.0, 0.08),
-    corner_angles: Sequence[float] = (60.0, 90.0, 120.0),
-    pre_activation: bool | None = None,
-    neighbourhood: int = 0,
-    size: int | None = None,
-    foreground: float | None = None,
-    background: float | None = None,
-    polarity: Literal["both", "dark", "light"] | None = None,
-    min_curve_selectivity: float = 0.5,
-    min_orientation_selectivity: float = 0.7,
-    min_strength: float = 0.5,
+    thresholds: dict[str, float] | None = None,
     batch_size: int = 64,
     progress: bool = False,
 ) -> CurveScreen:
-    """Screen every unit of ``layer`` with curves, lines and corners (see :func:`find_curve_family` for the scores).
+    """Screen every unit of ``layer`` with the curves, lines and corners of ``drawing`` (see :func:`find_curve_family` for the scores).
 
     **Contrast polarity.** By default (``polarity="both"``) every stimulus is drawn twice, dark on a
     light ground (``"dark"``: foreground 0, background 1) and light on a dark ground (``"light"``), in
     one batched pass; each unit is scored in both and keeps its better polarity (the one in which it
-    passes the ``min_*`` thresholds, then the higher score), recorded in ``screen.polarity``;
-    ``screen.polarity_screen(p)`` holds each polarity's own screen. Some units answer only one
-    polarity, so a one-polarity screen would depend on which way round curves are drawn.
-    ``polarity="dark"`` or ``"light"``, or explicit ``foreground``/``background`` values, screen one
-    polarity only.
+    passes the family's ``thresholds``, e.g. ``{"min_strength": 0.6}``, then the higher score), recorded in
+    ``screen.polarity``; ``screen.polarity_screen(p)`` holds each polarity's own screen. Some units
+    answer only one polarity, so a one-polarity screen would depend on which way round curves are drawn.
 
-    Stimuli are centred on the centre unit's receptive field (:func:`~helpers.probing.place_on_receptive_field`),
-    at ``size`` pixels (default: :func:`~helpers.probing.fitting_size`, which gives the same responses as
-    full size); ``radii``, ``length``, ``width`` and ``line_offsets`` are fractions of its side. Each
-    unit sees curves (``orientations`` evenly spaced around the circle x ``radii``), straight lines of
-    the same length (``orientations // 2`` directions x ``line_offsets``), corners (``orientations`` x
-    ``corner_angles``) and a blank image. All responses are taken relative to the blank image.
+    Stimuli are centred on the centre unit's receptive field (:func:`~helpers.probing.place_on_receptive_field`).
+    All responses are taken relative to the blank image.
     """
-    if orientations < 4:
-        raise ValueError(f"orientations must be at least 4 (evenly spaced around 360 degrees), not {orientations}.")
-    if not radii or min(radii) <= 0:
-        raise ValueError(f"radii must be positive fractions of the receptive field, not {radii!r}.")
-    if polarity not in (None, "both", *POLARITIES):
-        raise ValueError(f"polarity must be 'both', 'dark' or 'light', not {polarity!r}.")
-    if foreground is not None or background is not None:
-        if polarity not in (None,):
-            raise ValueError("Give either polarity= or explicit foreground/background colours, not both.")
-        colours = {"custom": (0.0 if foreground is None else foreground, 1.0 if background is None else background)}
-    else:
-        wanted = POLARITIES if polarity in (None, "both") else (polarity,)
-        colours = {p: POLARITY_COLOURS[p] for p in wanted}
-    pre_activation = default_pre_activation(model, layer) if pre_activation is None else pre_activation
-    placement = place_on_receptive_field(model, layer, size or fitting_size(model, layer))
-    angles = np.arange(orientations) * 360.0 / orientations
+    pre_activation = default_pre_activation(model, layer) if drawing.pre_activation is None else drawing.pre_activation
+    placement = place_on_receptive_field(model, layer, drawing.size or fitting_size(model, layer))
+    angles = np.arange(drawing.orientations) * 360.0 / drawing.orientations
     line_angles = angles[angles < 180]
-    stroke = placement.pixels(length)
-    radii_px = np.array([placement.pixels(r) for r in radii])
-    offsets_px = np.array([placement.pixels(o) for o in line_offsets])
+    stroke = placement.pixels(drawing.length)
+    radii_px = np.array([placement.pixels(r) for r in drawing.radii])
+    offsets_px = np.array([placement.pixels(o) for o in drawing.line_offsets])
 
     batches, styles = [], {}
-    for name, (fg, bg) in colours.items():
-        style = {"width": placement.pixels(width), "foreground": fg, "background": bg}
+    for name, (fg, bg) in drawing.colours().items():
+        style = {"width": placement.pixels(drawing.width), "foreground": fg, "background": bg}
         styles[name] = style
         curves = placement.draw("curve", {"orientation": angles, "radius": radii_px}, length=stroke, **style)
         lines = torch.stack([
             line(placement.size, angle=a, length=stroke, center=_shifted(placement.center, a + 90, offset), **style)
             for a in line_angles for offset in offsets_px
         ])
-        corners = placement.draw("corner", {"orientation": angles, "angle": list(corner_angles)}, length=stroke, **style)
+        corners = placement.draw("corner", {"orientation": angles, "angle": list(drawing.corner_angles)}, length=stroke, **style)
         batches.append(torch.cat([curves.images, lines, corners.images, blank(placement.size, bg)[None]]))
     per_polarity = batches[0].shape[0]
     # One batched pass for every polarity: every unit of the layer sees every drawing.
-    responses = unit_responses(model, layer, torch.cat(batches), pre_activation=pre_activation, neighbourhood=neighbourhood,
+    responses = unit_responses(model, layer, torch.cat(batches), pre_activation=pre_activation, neighbourhood=drawing.neighbourhood,
                                batch_size=batch_size, progress=progress).numpy().astype(np.float64)
 
     parts = [responses[i * per_polarity : (i + 1) * per_polarity] for i in range(len(styles))]
     n_curve = len(angles) * len(radii_px)
     # Strength is measured against one yardstick for every polarity: the layer's typical best curve over all drawings.
     typical = typical_best_curve([(part[:n_curve] - part[-1]).max(0) for part in parts])
-    screens = {
-        name: score_screen(parts[index], placement, pre_activation, {"length": stroke, **style}, angles, radii_px,
-                           line_angles, offsets_px, corner_angles, typical)
-        for index, (name, style) in enumerate(styles.items())
-    }
+    layout = dict(layer=placement.layer, placement=placement, pre_activation=pre_activation, orientations=angles,
+                  radii=radii_px, line_angles=line_angles, line_offsets=offsets_px,
+                  corner_angles=np.asarray(drawing.corner_angles, dtype=np.float64))
+    screens = {name: _scored(parts[index], {**layout, "style": {"length": stroke, **style}}, typical)
+               for index, (name, style) in enumerate(styles.items())}
     if len(screens) == 1:
         return next(iter(screens.values()))
-    return merge_polarities(screens, (min_curve_selectivity, min_orientation_selectivity, min_strength))
+    return merge_polarities(screens, thresholds or {})
 
 
-def score_screen(responses: np.ndarray, placement: Placement, pre_activation: bool, style: dict, angles: np.ndarray,
-                  radii_px: np.ndarray, line_angles: np.ndarray, offsets_px: np.ndarray,
-                  corner_angles: Sequence[float], typical: float | None = None) -> CurveScreen:
-    """Scores of every unit from raw responses to [curves, lines, corners, blank] drawn in one polarity.
-
-    ``typical``: the best-curve response that counts as strength 1 (default: this screen's 90th percentile).
-    """
+def _scored(responses: np.ndarray, layout: dict, typical: float) -> CurveScreen:
+    """Scores of every unit from raw responses to [curves, lines, corners, blank] drawn in one polarity, in the
+    frame ``layout`` (:meth:`CurveScreen._layout`); ``typical`` is the best-curve response that counts as strength 1."""
+    angles, radii_px = layout["orientations"], layout["radii"]
+    line_angles, offsets_px, corner_angles = layout["line_angles"], layout["line_offsets"], layout["corner_angles"]
     n_curve, n_line = len(angles) * len(radii_px), len(line_angles) * len(offsets_px)
     baseline = responses[-1]
     relative = responses - baseline
@@ -247,19 +305,13 @@ def score_screen(responses: np.ndarray, placement: Placement, pre_activation: bo
     tuning = np.take_along_axis(curve_part, radius_index[None, None, :], axis=1)[:, 0]  # (O, C)
     selectivity = orientation_selectivity(tuning, angles)
     preferred = preferred_orientation(tuning, angles)
-    best_radius = radii_px[radius_index]
     firing = responses[:n_curve].max(0) > 0  # after a ReLU-like non-linearity the unit is active on its best curve
-    if typical is None:
-        typical = typical_best_curve([best_curve])
     strength = np.where(driven, best_curve / max(typical, 1e-12), 0.0)
     score = np.where(firing & driven, np.clip(curve_selectivity, 0, None) * selectivity, 0.0)
     return CurveScreen(
-        layer=placement.layer, placement=placement, pre_activation=pre_activation, style=style,
-        orientations=angles,
-        radii=radii_px, line_angles=line_angles, line_offsets=offsets_px, corner_angles=np.asarray(corner_angles, dtype=np.float64),
-        curve=curve_part, line=line_part, corner=corner_part, blank=baseline, curve_selectivity=curve_selectivity,
+        **layout, curve=curve_part, line=line_part, corner=corner_part, blank=baseline, curve_selectivity=curve_selectivity,
         corner_margin=corner_margin, orientation_selectivity=selectivity, strength=strength, preferred=preferred,
-        best_radius=best_radius, score=score,
+        best_radius=radii_px[radius_index], score=score,
     )
 
 
@@ -269,17 +321,11 @@ def typical_best_curve(best_curves: Sequence[np.ndarray]) -> float:
     return float(np.percentile(values, 90)) if len(values) else 1.0
 
 
-def _passes(screen: CurveScreen, min_curve_selectivity: float, min_orientation_selectivity: float, min_strength: float) -> np.ndarray:
-    """(C,) whether each unit passes the family's rules in this screen, at these thresholds."""
-    given = {"min_curve_selectivity": min_curve_selectivity, "min_orientation_selectivity": min_orientation_selectivity,
-             "min_strength": min_strength}
-    return np.all([rule.passes(screen, given.get(rule.option, rule.default)) for rule in CurveFamily.thresholds], axis=0)
-
-
-def merge_polarities(screens: dict[str, CurveScreen], thresholds: tuple[float, float, float]) -> CurveScreen:
-    """One screen that keeps, for each unit, its better polarity: the one it passes the thresholds in, then the higher score."""
+def merge_polarities(screens: dict[str, CurveScreen], thresholds: dict[str, float]) -> CurveScreen:
+    """One screen that keeps, for each unit, its better polarity: the one it passes the family's ``thresholds`` in
+    (:meth:`Family.passes`), then the higher score."""
     names = list(screens)
-    keys = np.stack([_passes(screens[n], *thresholds) * 2.0 + screens[n].score for n in names])  # (P, C)
+    keys = np.stack([CurveFamily.passes(screens[n], **thresholds) * 2.0 + screens[n].score for n in names])  # (P, C)
     choice = keys.argmax(0)  # ties go to the first polarity drawn ("dark")
 
     def pick(attribute: str) -> np.ndarray:
@@ -288,9 +334,7 @@ def merge_polarities(screens: dict[str, CurveScreen], thresholds: tuple[float, f
 
     first = screens[names[0]]
     merged = CurveScreen(
-        layer=first.layer, placement=first.placement, pre_activation=first.pre_activation, style=dict(first.style),
-        orientations=first.orientations, radii=first.radii, line_angles=first.line_angles, line_offsets=first.line_offsets,
-        corner_angles=first.corner_angles,
+        **first._layout(),
         **{name: pick(name) for name in ("curve", "line", "corner", "blank", "curve_selectivity", "corner_margin",
                                           "orientation_selectivity", "strength", "preferred", "best_radius", "score")},
     )
@@ -308,8 +352,9 @@ def curve_family(screen: CurveScreen, max_units: int | None = None, **thresholds
 def find_curve_family(model: CircuitModel, layer: str, **options) -> CurveFamily:
     """Screen every unit of ``layer`` and return its curve family, sorted by preferred orientation.
 
-    ``options`` go to :func:`screen_curves` (what is drawn and read) and :func:`curve_family` (the
-    thresholds, which the screen also uses to choose each unit's better polarity).
+    ``options`` are the fields of :class:`CurveDrawing` (what is drawn and read), :func:`screen_curves`'
+    ``batch_size`` and ``progress``, and :func:`curve_family`'s ``max_units`` and thresholds (which the
+    screen also uses to choose each unit's better polarity).
 
     Scores, per unit (responses minus the blank image's):
 
@@ -330,7 +375,7 @@ def find_curve_family(model: CircuitModel, layer: str, **options) -> CurveFamily
     selectivity, orientation selectivity and strength above the thresholds and a corner margin
     >= 0; at most ``max_units`` of them, by score = curve selectivity x orientation selectivity.
     """
-    return find_family(model, layer, screen_curves, CurveFamily, options)
+    return find_family(model, layer, screen_curves, CurveFamily, options, drawing=CurveDrawing)
 
 
 def _shifted(center: tuple[float, float], direction: float, distance: float) -> tuple[float, float]:

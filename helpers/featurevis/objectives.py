@@ -36,24 +36,24 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from ..activations import hooked_layers, run_until_captured
+from ..activations import At, check_at, hooked_layers, read_at, run_until_captured
 from ..arguments import whole_number
 from ..models import CircuitModel, Unit
 
 LOGITS = "<logits>"  # pseudo-layer name of the network's output
-Where = Literal["center", "mean", "all"]
 
 
 @dataclass(frozen=True)
 class LinearTerm:
-    """``coefficient * (weights · activations of layer)``, read at the centre or averaged over positions."""
+    """``coefficient * (weights · activations of layer)``, read by :func:`~helpers.activations.read_at`: at the
+    centre, averaged over positions, or as they are (``"map"``: logits, which have no positions)."""
 
     layer: str
-    where: Where
+    at: At
     weights: tuple[float, ...] | None = None  # dense channel weights (direction), or None for one channel
     channel: int | None = None
     description: str = ""
@@ -162,10 +162,9 @@ def channel(unit: str | Unit | tuple[str, int], channel: int | None = None) -> O
     return Objective([(1.0, LinearTerm(unit.layer, "mean", channel=unit.channel, description=f"channel {unit}"))])
 
 
-def direction(layer: str, vector: Sequence[float] | torch.Tensor, *, at: Literal["center", "mean"] = "mean") -> Objective:
+def direction(layer: str, vector: Sequence[float] | torch.Tensor, *, at: At = "mean") -> Objective:
     """A direction in a layer's channel space (normalized to length 1), at the centre or averaged."""
-    if at not in ("center", "mean"):
-        raise ValueError(f"at must be 'center' or 'mean', not {at!r}.")
+    check_at(at, ("center", "mean"))
     values = torch.as_tensor(vector, dtype=torch.float32).flatten()
     norm = float(values.norm())
     if norm == 0 or not torch.isfinite(values).all():
@@ -174,7 +173,7 @@ def direction(layer: str, vector: Sequence[float] | torch.Tensor, *, at: Literal
     return Objective([(1.0, LinearTerm(layer, at, weights=weights, description=f"direction in {layer} ({at})"))])
 
 
-def random_direction(model: CircuitModel, layer: str, *, seed: int | torch.Generator = 0, at: Literal["center", "mean"] = "mean") -> Objective:
+def random_direction(model: CircuitModel, layer: str, *, seed: int | torch.Generator = 0, at: At = "mean") -> Objective:
     """A random direction (Gaussian, then normalized) in a layer's channel space."""
     generator = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
     return direction(layer, torch.randn(model.channels(layer), generator=generator), at=at)
@@ -182,7 +181,7 @@ def random_direction(model: CircuitModel, layer: str, *, seed: int | torch.Gener
 
 def class_logit(label: int, name: str | None = None) -> Objective:
     """One output logit of the network (needs the full forward pass)."""
-    return Objective([(1.0, LinearTerm(LOGITS, "all", channel=int(label), description=f"logit {name or label}"))])
+    return Objective([(1.0, LinearTerm(LOGITS, "map", channel=int(label), description=f"logit {name or label}"))])
 
 
 def diversity(layer: str) -> Objective:
@@ -234,7 +233,7 @@ class BatchedObjectives:
         self.count = len(objectives) * self.per
         self.needs_logits = any(LOGITS in o.layers for o in objectives)
         # Which value each layer is read at: (layer, pre?) -> hook key.
-        self._linear: dict[tuple[str, Where, bool], torch.Tensor] = {}
+        self._linear: dict[tuple[str, At, bool], torch.Tensor] = {}
         self._diversity: list[tuple[int, float, str]] = []  # (objective index, coefficient, layer)
         self._custom: list[tuple[int, float, CustomTerm, bool]] = []  # (objective index, coefficient, term, pre?)
         channels: dict[str, int] = {}
@@ -253,7 +252,7 @@ class BatchedObjectives:
                     continue
                 pre = pre_activation and term.layer != LOGITS and self._has_pre(term.layer)
                 width = len(model.labels) if term.layer == LOGITS else channels[term.layer]
-                key = (term.layer, term.where, pre)
+                key = (term.layer, term.at, pre)
                 weights = self._linear.setdefault(key, torch.zeros(len(objectives), width))
                 weights[index] += coefficient * term.vector(width)
         # Expand per-objective weights to per-image weights once, not at every step.
@@ -296,12 +295,8 @@ class BatchedObjectives:
             raise ValueError(f"Expected {self.count} images ({len(self.objectives)} objectives x {self.per}), got {images.shape[0]}.")
         found = self.activations(images)
         total = images.new_zeros(self.count)
-        for (layer, where, pre), weights in self._linear.items():
-            value = found[(layer, pre)]
-            if where == "center":
-                value = value[:, :, value.shape[2] // 2, value.shape[3] // 2]
-            elif where == "mean":
-                value = value.mean(dim=(2, 3))
+        for (layer, at, pre), weights in self._linear.items():
+            value = read_at(found[(layer, pre)], at)
             total = total + (value * weights.to(value.device)).sum(1)
         for index, coefficient, layer in self._diversity:
             group = slice(index * self.per, (index + 1) * self.per)

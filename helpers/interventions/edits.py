@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
-from ..activations import capture
+from ..activations import capture, stream
 from ..arguments import whole_number
 from ..images import ImageSource
 from ..models import CircuitModel, Unit
@@ -107,13 +107,12 @@ def layer_means(model: CircuitModel, layer: str, images: torch.Tensor | ImageSou
     if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[0] == 0:
         raise ValueError("layer_means needs at least one image; got an empty batch (0 images).")
     total, count = None, 0
-    batches = images.split(batch_size) if isinstance(images, torch.Tensor) else iter(images)
-    with torch.inference_mode():
-        for batch in batches:
-            maps = capture(model, batch, layer)[layer].double()
-            summed = maps.sum(dim=(0, 2, 3))
-            total = summed if total is None else total + summed
-            count += maps.shape[0] * maps.shape[2] * maps.shape[3]
+    for _, found in stream(model, images, layer, batch_size=batch_size if isinstance(images, torch.Tensor) else None,
+                           progress=False, description=f"means of {layer}"):
+        maps = found[layer].double()
+        summed = maps.sum(dim=(0, 2, 3))
+        total = summed if total is None else total + summed
+        count += maps.shape[0] * maps.shape[2] * maps.shape[3]
     if total is None:
         raise ValueError("layer_means needs at least one image.")
     return (total / count).float().cpu()

@@ -14,13 +14,12 @@ def top_examples_purity(model: CircuitModel, data: LabelledImages, layer: str, k
     1 means all its top images are of one class; about ``1 / classes`` is what chance gives; NaN for a
     unit that never fires on ``data``.
     """
-    from ..activations import capture
+    from ..activations import read_at, stream
 
     if not 1 <= k <= len(data):
         raise ValueError(f"k must lie between 1 and the number of images ({len(data)}), got {k}.")
-    with torch.no_grad():
-        peaks = torch.cat([capture(model, data.images[start : start + 256], layer)[layer].amax(dim=(2, 3))
-                           for start in range(0, len(data), 256)])
+    peaks = torch.cat([read_at(maps[layer], "max")
+                       for _, maps in stream(model, data.images, layer, batch_size=256, progress=False, description="peaks")])
     purity = np.full(peaks.shape[1], np.nan)
     for unit in range(peaks.shape[1]):
         if float(peaks[:, unit].max()) > 0:
