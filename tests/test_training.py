@@ -278,3 +278,16 @@ def test_top_examples_purity_counts_the_commonest_class():
     assert np.isnan(purity[0]) or purity[0] == 1.0  # a unit's 6 strongest of two uniform groups are one group
     with pytest.raises(ValueError, match="k must"):
         training.top_examples_purity(model, data, "conv1", k=0)
+
+
+def test_checkpoints_keep_the_network_after_every_epoch(tiny_data, tmp_path):
+    result = _train(tiny_data, epochs=2)
+    assert len(result.checkpoints) == 2
+    images = tiny_data.images[:4]
+    assert torch.equal(result.after_epoch(2)(images), result.model(images))  # the last checkpoint is the final network
+    assert not torch.equal(result.after_epoch(1).module.conv1.weight, result.model.module.conv1.weight)
+    loaded = load_trained(save_trained(result, tmp_path / "net.pt"))
+    assert len(loaded.checkpoints) == 2
+    assert torch.equal(loaded.after_epoch(1)(images), result.after_epoch(1)(images))
+    with pytest.raises(ValueError, match="between 1 and 2"):
+        result.after_epoch(3)

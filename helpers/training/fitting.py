@@ -14,16 +14,26 @@ from .networks import SmallConvNet, wrap_small_net
 
 @dataclass
 class TrainingResult:
-    """A trained network (wrapped), its per-epoch and per-step history, and the settings that made it."""
+    """A trained network (wrapped), its per-epoch and per-step history, the settings that made it, and its
+    weights at the end of each epoch (``checkpoints[e - 1]``: a state dict after epoch ``e``)."""
 
     model: CircuitModel
     history: dict[str, list[float]]
     settings: dict[str, object] = field(default_factory=dict)
+    checkpoints: list[dict[str, torch.Tensor]] = field(default_factory=list)
 
     @property
     def test_accuracy(self) -> float:
         """Accuracy on the held-out images after the last epoch."""
         return self.history["test_accuracy"][-1]
+
+    def after_epoch(self, epoch: int) -> CircuitModel:
+        """The network as it was at the end of ``epoch`` (1 to the number of epochs trained), to watch it learn."""
+        if not 1 <= epoch <= len(self.checkpoints):
+            raise ValueError(f"epoch must be between 1 and {len(self.checkpoints)} (the epochs with a checkpoint), got {epoch}.")
+        net = SmallConvNet(len(self.model.labels), int(self.checkpoints[epoch - 1]["conv1.weight"].shape[0]))
+        net.load_state_dict(self.checkpoints[epoch - 1])
+        return wrap_small_net(net, self.model.labels, self.model.input_size, f"{self.model.name}_epoch{epoch}")
 
 
 def _evaluate(net: nn.Module, data: LabelledImages, batch_size: int = 256) -> tuple[float, float]:
@@ -69,6 +79,7 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / (epochs * steps_per_epoch))
     shuffle = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {k: [] for k in ("step_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy")}
+    checkpoints: list[dict[str, torch.Tensor]] = []
     bar = tqdm(total=epochs * steps_per_epoch, desc=f"training width {width}, seed {seed}", disable=not progress)
     for _epoch in range(epochs):
         net.train()
@@ -88,11 +99,12 @@ def train_classifier(
             split_loss, accuracy = _evaluate(net, split)
             history[f"{split_name}_loss"].append(split_loss)
             history[f"{split_name}_accuracy"].append(accuracy)
+        checkpoints.append({name: tensor.detach().clone() for name, tensor in net.state_dict().items()})
     bar.close()
     settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": epochs, "batch_size": batch_size,
                 "learning_rate": learning_rate, "test_fraction": test_fraction, "size": data.size, "classes": list(data.classes)}
     model = wrap_small_net(net, data.classes, data.size, name or f"small_net_w{width}_seed{seed}")
-    return TrainingResult(model, history, settings)
+    return TrainingResult(model, history, settings, checkpoints)
 
 
 def untrained_classifier(

@@ -14,8 +14,11 @@ from .data import load_dataset
 from .fitting import TrainingResult, train_classifier, untrained_classifier
 from .networks import SmallConvNet, wrap_small_net
 
-#: Version of the trained-network cache format; part of every cache key.
-CACHE_FORMAT = 2
+#: Version of the trained-network cache format; part of every cache key (3: the per-epoch checkpoints are kept).
+CACHE_FORMAT = 3
+
+#: How a checkpoint's tensors are named in the weights file: ``epoch3/conv1.weight``.
+CHECKPOINT_PREFIX = "epoch{}/"
 
 
 class TrainedCacheError(ValueError):
@@ -27,7 +30,7 @@ def _settings_path(path: Path) -> Path:
 
 
 def save_trained(result: TrainingResult, path: str | Path) -> Path:
-    """Save a trained small network: its weights only (a state dict of tensors) and a JSON file of everything else.
+    """Save a trained small network: its weights and per-epoch checkpoints (tensors only) and a JSON file of everything else.
 
     ``path`` holds the weights (``torch.save`` of tensors, loadable with ``weights_only=True``);
     ``path`` with the suffix ``.json`` holds the settings, history, name and the weights' SHA-256.
@@ -38,6 +41,8 @@ def save_trained(result: TrainingResult, path: str | Path) -> Path:
     make_folder(path.parent)
     remove_stale_temporaries(path.parent)
     state = {name: tensor.detach().cpu().clone() for name, tensor in result.model.module.state_dict().items()}
+    for epoch, checkpoint in enumerate(result.checkpoints, start=1):
+        state.update({CHECKPOINT_PREFIX.format(epoch) + name: tensor.cpu() for name, tensor in checkpoint.items()})
     write_atomically(path, lambda temporary: torch.save(state, temporary))
     record = {"format": CACHE_FORMAT, "name": result.model.name, "settings": result.settings,
               "history": result.history, "weights_sha256": file_sha256(path)}
@@ -71,13 +76,21 @@ def load_trained(path: str | Path) -> TrainingResult:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ValueError("not a dictionary of tensors")
-        net = SmallConvNet(len(classes), int(state["conv1.weight"].shape[0]))
-        net.load_state_dict(state)
+        final = {name: tensor for name, tensor in state.items() if "/" not in name}
+        width = int(final["conv1.weight"].shape[0])
+        net = SmallConvNet(len(classes), width)
+        net.load_state_dict(final)
+        checkpoints = []
+        for epoch in range(1, int(settings.get("epochs", 0)) + 1):
+            prefix = CHECKPOINT_PREFIX.format(epoch)
+            checkpoint = {name[len(prefix):]: tensor for name, tensor in state.items() if name.startswith(prefix)}
+            SmallConvNet(len(classes), width).load_state_dict(checkpoint)  # raises when a checkpoint is incomplete
+            checkpoints.append(checkpoint)
     except Exception as error:  # torch's unpickler, a wrong shape, a missing key: all mean a bad file
         raise TrainedCacheError(f"The weights file {path} cannot be loaded ({describe_load_error(error)}). "
                                 "Delete it and train again.") from None
     model = wrap_small_net(net, classes, size, name)
-    return TrainingResult(model, {k: list(v) for k, v in history.items()}, settings)
+    return TrainingResult(model, {k: list(v) for k, v in history.items()}, settings, checkpoints)
 
 
 def folder_fingerprint(root: str | Path) -> str:
