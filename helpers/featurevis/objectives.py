@@ -256,7 +256,8 @@ class BatchedObjectives:
                 weights = self._linear.setdefault(key, torch.zeros(len(objectives), width))
                 weights[index] += coefficient * term.vector(width)
         # Expand per-objective weights to per-image weights once, not at every step.
-        self._linear = {key: w.repeat_interleave(self.per, dim=0) for key, w in self._linear.items()}
+        # on the model's device once, not copied there at every optimization step
+        self._linear = {key: w.repeat_interleave(self.per, dim=0).to(model.device) for key, w in self._linear.items()}
         custom_pre = {term.layer for _i, _c, term, pre in self._custom if pre}
         custom_post = {term.layer for _i, _c, term, pre in self._custom if not pre}
         self.pre_layers = sorted({k[0] for k in self._linear if k[2]} | custom_pre, key=model.layer_depth)
@@ -297,7 +298,7 @@ class BatchedObjectives:
         total = images.new_zeros(self.count)
         for (layer, at, pre), weights in self._linear.items():
             value = read_at(found[(layer, pre)], at)
-            total = total + (value * weights.to(value.device)).sum(1)
+            total = total + (value * weights).sum(1)
         for index, coefficient, layer in self._diversity:
             group = slice(index * self.per, (index + 1) * self.per)
             extra = torch.zeros_like(total)
