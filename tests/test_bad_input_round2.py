@@ -20,7 +20,8 @@ import helpers.training as training
 from helpers.dataset_examples import cache_path, load_cache, save_cache, scan_layer
 from helpers.files import save_or_warn, write_atomically
 from helpers.images import RandomCrops
-from helpers.models import CircuitModel, wrap_model
+from helpers.models import CircuitModel
+from helpers.wrapping import wrap_model
 from test_bad_input import small_net  # the same three-layer network as the first round
 
 NOBODY = 65534

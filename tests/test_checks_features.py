@@ -9,7 +9,7 @@ from torch import nn
 from helpers.activations import capture
 from helpers.checks.features import check_fourier_image, check_visualize
 from helpers.featurevis import channel, render
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from torch import nn
 
 from helpers.dataset_examples import scan_layers
 from helpers.images import RandomCrops
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 from helpers.widgets.features import UnitView, feature_explorer, unit_view
 
 

@@ -15,7 +15,8 @@ from torch import nn
 from ..activations import capture
 from ..featurevis import channel, render
 from ..featurevis.param import FourierImage, PixelImage, color_matrix_from_images, imagenet_color_matrix
-from ..models import CircuitModel, Unit, wrap_model
+from ..models import CircuitModel, Unit
+from ..wrapping import wrap_model
 from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
 
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from ..activations import capture
 from ..images import photo
-from ..models import CircuitModel, wrap_model
+from ..models import CircuitModel
+from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 
 

@@ -58,23 +58,6 @@ def plot_union_weights(summary: "object") -> Figure:
     return fig
 
 
-def plot_cross_weights(cross: "object", title: str = "") -> Figure:
-    """The 2 x 2 table of mean net weights between the left and right paths (red excites, blue inhibits)."""
-    table = np.array([[cross.left_to_left, cross.left_to_right], [cross.right_to_left, cross.right_to_right]])
-    fig, ax = plt.subplots(figsize=(3.2, 2.8))
-    vmax = float(np.abs(table).max()) or 1.0
-    ax.imshow(table, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-    for (row, col), value in np.ndenumerate(table):
-        ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=9)
-    ax.set_xticks([0, 1])
-    ax.set_xticklabels(["to left", "to right"])
-    ax.set_yticks([0, 1])
-    ax.set_yticklabels(["from left", "from right"])
-    ax.set_title(title or "mean net weight between paths", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def plot_inhibition(inhibition: "object") -> Figure:
     """The real same-side and cross weights between mirrored pathways against those of shuffled pairings."""
     fig, ax = plt.subplots(figsize=(6, 2.6))
