@@ -31,12 +31,12 @@ class UnknownNameError(KeyError, ValueError):
         return str(self.args[0])
 
 
-def closest(name: str, choices: Sequence[str], shown: int = 12) -> str:
+def closest(name: str, choices: Sequence[str], count: int = 12) -> str:
     """The end of an unknown-name message: the near matches of ``name`` and the names that exist."""
     import difflib
 
     near = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-    listing = ", ".join(choices[:shown]) + (f", ... ({len(choices)} in all)" if len(choices) > shown else "")
+    listing = ", ".join(choices[:count]) + (f", ... ({len(choices)} in all)" if len(choices) > count else "")
     hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
     return f"{hint} Available: {listing}."
 
@@ -190,14 +190,14 @@ class CircuitModel:
             raise_non_finite_output(self, "its output")
         return logits
 
-    def top_classes(self, images: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
-        """The k most probable (label, probability) pairs for each image of a batch."""
-        k = whole_number(k, "k", minimum=1)
-        if k > len(self.labels):
-            raise ValueError(f"k must be at most the number of classes ({len(self.labels)}), got {k}.")
+    def top_classes(self, images: torch.Tensor, count: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``count`` most probable (label, probability) pairs for each image of a batch."""
+        count = whole_number(count, "count", minimum=1)
+        if count > len(self.labels):
+            raise ValueError(f"count must be at most the number of classes ({len(self.labels)}), got {count}.")
         with torch.no_grad():
             probabilities = self(images).softmax(-1)
-        values, indices = probabilities.topk(k, dim=-1)
+        values, indices = probabilities.topk(count, dim=-1)
         return [[(self.labels[i], float(p)) for p, i in zip(row_p, row_i)] for row_p, row_i in zip(values, indices)]
 
     @property

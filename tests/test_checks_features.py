@@ -77,8 +77,8 @@ def test_placeholders_are_not_attempted(model, capsys) -> None:
     assert "Not attempted yet" in capsys.readouterr().out
 
 
-def solution_colour(raw, color_matrix):
-    matrix = color_matrix / color_matrix.norm(dim=0).max()
+def solution_colour(raw, colour_matrix):
+    matrix = colour_matrix / colour_matrix.norm(dim=0).max()
     return torch.sigmoid(torch.einsum("ij,njhw->nihw", matrix, raw))
 
 

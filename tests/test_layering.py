@@ -86,3 +86,9 @@ def written(level: tuple[int, str]) -> str:
 def test_layer_four_is_split_into_ordered_sub_layers() -> None:
     subs = {letter for number, letter in layer_map().values() if number == 4}
     assert "" not in subs and len(subs) >= 2, f"layer 4's modules must each sit in a lettered sub-layer, got {sorted(subs)}"
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {path.relative_to(HELPERS).as_posix(): n for path in HELPERS.rglob("*.py")
+            if (n := len(path.read_text().splitlines())) > 400}
+    assert not long, f"one job per module: split these (CONTRIBUTING.md, Layout): {long}"

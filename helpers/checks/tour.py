@@ -129,5 +129,5 @@ def check_top_classes(my_top_classes: Callable, model: CircuitModel) -> Grade:
         with torch.no_grad():
             held_out = model(picture)[0].cpu()
         _expect_classes(call_answer(my_top_classes, held_out.clone(), list(model.labels), 3),
-                        model.top_classes(picture, k=3)[0], model.name)
+                        model.top_classes(picture, count=3)[0], model.name)
     return grade

@@ -1,7 +1,7 @@
 """Drawing for the notebooks. Only ``plotting`` and ``widgets`` draw; every other module is headless.
 
 This module holds the conversions every figure shares, so a saved image is the displayed image:
-:func:`to_numpy_image` is the one conversion used both by :func:`show_images` and :func:`save_image`.
+:func:`to_numpy_image` is the one conversion used both by :func:`images_figure` and :func:`save_image`.
 Lesson-specific figures live in submodules (``helpers.plotting.curves`` and so on).
 """
 from __future__ import annotations
@@ -56,14 +56,14 @@ def stretch_for_display(image: torch.Tensor) -> torch.Tensor:
 
 
 def save_image(image: torch.Tensor | np.ndarray, path: str | Path) -> Path:
-    """Save an image in [0, 1] as a PNG, pixel for pixel what :func:`show_images` displays."""
+    """Save an image in [0, 1] as a PNG, pixel for pixel what :func:`images_figure` displays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plt.imsave(path, to_numpy_image(image))
     return path
 
 
-def show_images(
+def images_figure(
     images: torch.Tensor | Sequence[torch.Tensor],
     titles: Sequence[str] | None = None,
     ncols: int | None = None,

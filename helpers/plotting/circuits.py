@@ -105,17 +105,17 @@ def cleanroom_direction_figure(settings: CurveDetectorSettings, size: float = 1.
     )
 
 
-def match_figure(match: Match, labels: Sequence[str], title: str, shown: int = 4) -> Figure:
+def match_figure(match: Match, labels: Sequence[str], title: str, count: int = 4) -> Figure:
     """Per-unit correlation bars, and scatter plots of real vs hand-built responses for a few units."""
-    shown = min(shown, len(labels))
-    fig, axes = plt.subplots(1, shown + 1, figsize=(3.0 * (shown + 1), 2.8), squeeze=False)
+    count = min(count, len(labels))
+    fig, axes = plt.subplots(1, count + 1, figsize=(3.0 * (count + 1), 2.8), squeeze=False)
     bars = axes[0, 0]
     bars.bar(range(len(labels)), match.correlations, color=["tab:red" if r > 0 else "tab:blue" for r in match.correlations])
     bars.axhline(match.mean, color="black", lw=1, ls="--", label=f"mean r = {match.mean:.2f}")
     bars.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
     bars.set_ylabel("correlation r")
     bars.legend(fontsize=7)
-    picks = np.linspace(0, len(labels) - 1, shown).round().astype(int)
+    picks = np.linspace(0, len(labels) - 1, count).round().astype(int)
     for ax, f in zip(axes[0, 1:], picks):
         ax.scatter(match.cleanroom[:, f], match.real[:, f], s=8, alpha=0.6)
         ax.set_xlabel("hand-built response", fontsize=8)

@@ -13,7 +13,7 @@ from . import weight_heatmap
 LABEL_COLOURS = {"left": "tab:blue", "right": "tab:red", "invariant": "tab:gray", "silent": "white"}
 
 
-def plot_mirror_scores(groups: dict[str, "object"], threshold: float = 1 / 3) -> Figure:
+def mirror_scores_figure(groups: dict[str, "object"], threshold: float = 1 / 3) -> Figure:
     """Left scores of several mirror tests side by side (one panel per test, e.g. per layer), coloured by label."""
     fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3), squeeze=False, sharey=True)
     for ax, (title, test) in zip(axes[0], groups.items()):
@@ -31,7 +31,7 @@ def plot_mirror_scores(groups: dict[str, "object"], threshold: float = 1 / 3) ->
     return fig
 
 
-def plot_union_scatter(left_net: np.ndarray, right_net: np.ndarray, highlight: Sequence[int] = (), title: str = "") -> Figure:
+def union_scatter_figure(left_net: np.ndarray, right_net: np.ndarray, highlight: Sequence[int] = (), title: str = "") -> Figure:
     """Net weight from the left-leaning units against net weight from the right-leaning ones, one dot per downstream unit."""
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ax.scatter(left_net, right_net, s=8, color="tab:gray", alpha=0.6)
@@ -47,7 +47,7 @@ def plot_union_scatter(left_net: np.ndarray, right_net: np.ndarray, highlight: S
     return fig
 
 
-def plot_union_weights(summary: "object") -> Figure:
+def union_weights_figure(summary: "object") -> Figure:
     """The target's kernels from the left units and from the right units (summed over each set), on one colour scale."""
     fig, axes = plt.subplots(1, 2, figsize=(4.4, 2.4))
     vmax = float(torch.maximum(summary.left_map.abs().max(), summary.right_map.abs().max())) or 1.0
@@ -58,7 +58,7 @@ def plot_union_weights(summary: "object") -> Figure:
     return fig
 
 
-def plot_inhibition(inhibition: "object") -> Figure:
+def inhibition_figure(inhibition: "object") -> Figure:
     """The real same-side and cross weights between mirrored pathways against those of shuffled pairings."""
     fig, ax = plt.subplots(figsize=(6, 2.6))
     for values, real, colour, name in ((inhibition.shuffled_same, inhibition.same, "tab:blue", "same side"),
