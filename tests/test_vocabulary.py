@@ -77,6 +77,9 @@ def test_a_function_that_returns_a_figure_is_named_something_figure() -> None:
             wrong.append(f"{where}: {function.name} returns a Figure: name it <what>_figure")
         if re.match(r"(plot|show)_", function.name):
             wrong.append(f"{where}: {function.name}: a figure is <what>_figure, drawing onto given axes draw_<what>")
+        first = parameters(function)[0].arg if parameters(function) else ""
+        if first in ("ax", "axes") and returns == "None" and not function.name.startswith("draw_"):
+            wrong.append(f"{where}: {function.name} draws onto the axes it is given: name it draw_<what>")
         if function.name.startswith("draw_") and where.split("/")[0] in ("plotting", "widgets"):
             takes_axes = any(a.arg in ("ax", "axes") for a in parameters(function))
             if returns != "None" or not takes_axes:

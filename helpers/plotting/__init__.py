@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
-
 import numpy as np
 import torch
 from matplotlib import pyplot as plt
@@ -95,7 +93,7 @@ def images_figure(
     return fig
 
 
-def weight_heatmap(ax: plt.Axes, weights: torch.Tensor | np.ndarray, title: str | None = None, vmax: float | None = None) -> None:
+def draw_weight_heatmap(ax: plt.Axes, weights: torch.Tensor | np.ndarray, title: str | None = None, vmax: float | None = None) -> None:
     """Draw a k x k weight grid the Circuits way: red excites, blue inhibits, white is zero."""
     weights = weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else np.asarray(weights)
     vmax = vmax or float(np.abs(weights).max()) or 1.0
@@ -104,8 +102,3 @@ def weight_heatmap(ax: plt.Axes, weights: torch.Tensor | np.ndarray, title: str 
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=8)
-
-
-def headless() -> bool:
-    """True when matplotlib draws to no screen (tests, CI, scripts)."""
-    return matplotlib.get_backend().lower() in {"agg", "pdf", "svg", "ps", "cairo", "template"}

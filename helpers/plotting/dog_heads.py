@@ -8,7 +8,7 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import weight_heatmap
+from . import draw_weight_heatmap
 
 LABEL_COLOURS = {"left": "tab:blue", "right": "tab:red", "invariant": "tab:gray", "silent": "white"}
 
@@ -51,8 +51,8 @@ def union_weights_figure(summary: "object") -> Figure:
     """The target's kernels from the left units and from the right units (summed over each set), on one colour scale."""
     fig, axes = plt.subplots(1, 2, figsize=(4.4, 2.4))
     vmax = float(torch.maximum(summary.left_map.abs().max(), summary.right_map.abs().max())) or 1.0
-    weight_heatmap(axes[0], summary.left_map, f"from left units\nnet {summary.left_net:+.2f}", vmax=vmax)
-    weight_heatmap(axes[1], summary.right_map, f"from right units\nnet {summary.right_net:+.2f}", vmax=vmax)
+    draw_weight_heatmap(axes[0], summary.left_map, f"from left units\nnet {summary.left_net:+.2f}", vmax=vmax)
+    draw_weight_heatmap(axes[1], summary.right_map, f"from right units\nnet {summary.right_net:+.2f}", vmax=vmax)
     fig.suptitle(f"into {summary.target}", fontsize=9)
     fig.tight_layout()
     return fig

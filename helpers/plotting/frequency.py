@@ -8,7 +8,7 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import to_numpy_image, weight_heatmap
+from . import to_numpy_image, draw_weight_heatmap
 
 
 def boundary_grid_figure(grid: torch.Tensor, orientations: Sequence[float], ratios: Sequence[float], size: float = 1.3) -> Figure:
@@ -123,7 +123,7 @@ def side_maps_figure(maps: torch.Tensor, orientations: Sequence[float], labels: 
     fig, axes = plt.subplots(1, count, figsize=(1.7 * count, 2.1), squeeze=False)
     vmax = float(maps.abs().max()) or 1.0
     for ax, grid, angle, label in zip(axes[0], maps, orientations, labels):
-        weight_heatmap(ax, grid, label, vmax=vmax)
+        draw_weight_heatmap(ax, grid, label, vmax=vmax)
         k = grid.shape[-1]
         centre = (k - 1) / 2
         dx, dy = 0.35 * k * np.cos(np.radians(angle)), -0.35 * k * np.sin(np.radians(angle))
