@@ -46,7 +46,7 @@ QUIET = {
     "joint_rotation_tuning", "linearized_weights", "expanded_weights", "layer_features", "representations",
     "course_network",
 }
-HOW_MANY_WORDS = {"k", "top", "top_k", "n", "num", "number", "how_many", "shown", "limit", "n_units", "num_units"}
+HOW_MANY_WORDS = {"k", "top", "top_k", "n", "num", "number", "how_many", "show", "shown", "limit", "n_units", "num_units"}
 
 
 @functools.cache

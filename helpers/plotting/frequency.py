@@ -65,12 +65,12 @@ def layer_screen_figure(layers: Sequence[str], depths: Sequence[float], fraction
 
 
 def family_tuning_figure(tuning: np.ndarray, orientations: Sequence[float], labels: Sequence[str], preferred: Sequence[float],
-                       show: int | None = None) -> Figure:
-    """Members' tuning curves (O, F), each scaled to its peak, on a polar plot (the first ``show``), and a histogram of all preferred orientations."""
+                       max_curves: int | None = None) -> Figure:
+    """Members' tuning curves (O, F), each scaled to its peak, on a polar plot (the first ``max_curves``), and a histogram of all preferred orientations."""
     fig = plt.figure(figsize=(9, 4))
     polar = fig.add_subplot(1, 2, 1, projection="polar")
     angles = np.radians(np.append(orientations, orientations[0]))
-    columns = range(tuning.shape[1]) if show is None else np.argsort(-tuning.max(0), kind="stable")[:show]
+    columns = range(tuning.shape[1]) if max_curves is None else np.argsort(-tuning.max(0), kind="stable")[:max_curves]
     colours = plt.cm.hsv(np.asarray(preferred) / 360.0)
     for column in columns:
         colour = colours[column]
