@@ -20,7 +20,10 @@ HOW_MANY_LATER = {
     for name in ("top_values", "top_indices", "top_positions", "top_images", "top_patches", "band_values",
                  "band_indices", "band_positions", "band_patches")
 } | {
-    ("dataset_examples/scan.py", "scan_layers", "top_k"),
+    ("dataset_examples/scan.py", "scan_layers", "top_k"),  # ScanSettings's fields after the streaming merge:
+    ("dataset_examples/scan.py", "scan_layers", "band_k"),
+    ("dataset_examples/scan.py", "ScanSettings", "top_k"),
+    ("dataset_examples/scan.py", "ScanSettings", "band_k"),
     ("dictionary.py", "top", "k"),
     ("dictionary.py", "top_examples", "k"),
     ("interventions/attribution.py", "strongest_inputs", "k"),
@@ -87,11 +90,25 @@ def test_a_function_that_returns_a_figure_is_named_something_figure() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def settings_fields() -> Iterator[tuple[str, str, str, str]]:
+    """(path, class, field, annotation) of every public annotated field of a helpers class (a settings object's
+    fields are its parameters)."""
+    for where, tree in sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) \
+                            and not item.target.id.startswith("_"):
+                        yield where, node.name, item.target.id, ast.unparse(item.annotation)
+
+
 def test_how_many_is_count() -> None:
-    wrong = [f"{where}: {function.name}({a.arg}=...): say count (or max_<things> for an upper bound)"
-             for where, function in public_functions() for a in parameters(function)
-             if a.arg in HOW_MANY_WORDS and "int" in (ast.unparse(a.annotation) if a.annotation else "int")
-             and (where, function.name, a.arg) not in HOW_MANY_LATER]
+    named = [(where, function.name, a.arg, ast.unparse(a.annotation) if a.annotation else "int")
+             for where, function in public_functions() for a in parameters(function)]
+    wrong = [f"{where}: {owner}({name}=...): say count (or max_<things> for an upper bound)"
+             for where, owner, name, annotation in named + list(settings_fields())
+             if (name in HOW_MANY_WORDS or name.endswith("_k")) and annotation.startswith("int")
+             and (where, owner, name) not in HOW_MANY_LATER]
     assert not wrong, "\n".join(wrong)
 
 
