@@ -138,7 +138,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.model == "inceptionv1":
-        from helpers.inceptionv1 import build_inceptionv1
+        from helpers.inceptionv1_weights import build_inceptionv1
 
         from helpers.config import select_device
 

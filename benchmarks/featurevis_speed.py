@@ -122,7 +122,7 @@ def main() -> None:
     peaks = matmul_peak_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul peak: "
           f"{peaks[0]:.1f} GFLOP/s per wall second [{peaks[1]:.1f} per CPU second x threads]")
-    from helpers.inceptionv1 import build_inceptionv1
+    from helpers.inceptionv1_weights import build_inceptionv1
 
     torch.manual_seed(0)
     report(build_inceptionv1(), "mixed3b", args, peaks)

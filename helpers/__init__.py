@@ -7,7 +7,8 @@ models, zoo, paper, layers, images, stimuli -> activations, probing -> featurevi
 from .activations import capture, receptive_field, unit_activation
 from .config import DATA_DIR, fast_or_full, is_fast, is_offline, seed_everything
 from .images import ImageFolder, RandomCrops, offline_patches, photo, sample_photos
-from .models import CircuitModel, Layer, Unit, UnknownNameError, wrap_model
+from .models import CircuitModel, Layer, Unit, UnknownNameError
+from .wrapping import wrap_model
 from .zoo import available_models, default_model_name, load_model
 
 __all__ = [

@@ -200,17 +200,6 @@ def cleanroom_responses(
     return responses.clamp(min=0) if rectify else responses
 
 
-def cleanroom_map(images: torch.Tensor, settings: CurveDetectorSettings = CurveDetectorSettings(), *, rectify: bool = True) -> torch.Tensor:
-    """The hand-built unit's response at every position (N, H, W): where in the image it sees its curve."""
-    if images.dim() == 3:
-        images = images[None]
-    energy = line_energy(images, settings.orientations, settings.line_scale)
-    kernel = curve_kernel(settings, energy.device)
-    half = kernel.shape[-1] // 2
-    out = F.conv2d(F.pad(energy, (half, half, half, half)), kernel[None])[:, 0]
-    return out.clamp(min=0) if rectify else out
-
-
 # --- comparing with a real family --------------------------------------------------------------
 @dataclass(frozen=True)
 class Match:

@@ -287,14 +287,6 @@ class RandomCrops(ImageSource):
         return patch.flip(-1) if flip else patch
 
 
-def shifted_crops(image: torch.Tensor, count: int = 8, size: int = 224, scales: tuple[float, float] = (0.7, 1.0), seed: int = 0) -> torch.Tensor:
-    """(count, 3, size, size) random square crops of one (3, H, W) image, never flipped (so a mirror test keeps its facing)."""
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be (3, H, W) in [0, 1], got shape {tuple(image.shape)}.")
-    crops = RandomCrops({"image": image}, count=count, size=size, scales=scales, seed=seed, flip=False)
-    return torch.stack([crops[i] for i in range(count)])
-
-
 def offline_patches(count: int = 1024, size: int = 224, seed: int = 0, batch_size: int = 32) -> RandomCrops:
     """Random crops of scikit-image's photographs: the course's offline stand-in for a data set."""
     return RandomCrops(sample_photos(), count=count, size=size, seed=seed, batch_size=batch_size)

@@ -58,7 +58,7 @@ def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placeme
 def centred_examples(
     examples,
     channel: int,
-    k: int,
+    count: int,
     placement: Placement,
     which: Literal["top", "band"] = "top",
     margin: float = 0.0,
@@ -68,7 +68,7 @@ def centred_examples(
 
     Examples whose receptive-field centre lies less than ``margin`` pixels from the photograph's
     border are skipped (there the unit sees the image's edge, and the shifted image would be mostly
-    mirrored border). Returns (k', 3, S, S) with S the placement's size and k' <= k; ready for
+    mirrored border). Returns (count', 3, S, S) with S the placement's size and count' <= count; ready for
     :func:`rotation_tuning` and :func:`joint_rotation_tuning`.
     """
     if which not in ("top", "band"):
@@ -85,7 +85,7 @@ def centred_examples(
         if min(x, y, examples.image_size - x, examples.image_size - y) < margin:
             continue
         images.append(recentre(source[index], (x, y), placement))
-        if len(images) == k:
+        if len(images) == count:
             break
     if not images:
         return torch.empty(0, 3, placement.size, placement.size)

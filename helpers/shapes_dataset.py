@@ -32,16 +32,16 @@ def _polygon(corners: int, rotation: float) -> np.ndarray:
     return np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
-def shape_outline(name: str, rng: np.random.Generator) -> np.ndarray:
+def shape_outline(name: str, generator: np.random.Generator) -> np.ndarray:
     """Points (M, 2) of a shape's stroke in a unit frame (about [-1, 1]), before rotation and placement."""
     if name == "line":
         return np.array([[-1.0, 0.0], [1.0, 0.0]])
     if name == "corner":
-        half_angle = np.deg2rad(rng.uniform(30, 60))  # opening angle 60-120 degrees
+        half_angle = np.deg2rad(generator.uniform(30, 60))  # opening angle 60-120 degrees
         arm = np.array([np.cos(half_angle), np.sin(half_angle)])
         return np.stack([arm * [1, 1], [0.0, 0.0], arm * [1, -1]]) - [0.5 * np.cos(half_angle), 0]
     if name == "arc":
-        span = np.deg2rad(rng.uniform(90, 200))
+        span = np.deg2rad(generator.uniform(90, 200))
         angles = np.linspace(-span / 2, span / 2, _POINTS_PER_CURVE)
         return np.stack([np.cos(angles), np.sin(angles)], axis=1)
     if name == "circle":
@@ -52,10 +52,10 @@ def shape_outline(name: str, rng: np.random.Generator) -> np.ndarray:
         return _polygon(4, np.pi / 4)
     if name == "wave":
         x = np.linspace(-1, 1, _POINTS_PER_CURVE)
-        periods = rng.uniform(1.0, 2.0)
-        return np.stack([x, 0.35 * np.sin(np.pi * periods * x + rng.uniform(0, 2 * np.pi))], axis=1)
+        periods = generator.uniform(1.0, 2.0)
+        return np.stack([x, 0.35 * np.sin(np.pi * periods * x + generator.uniform(0, 2 * np.pi))], axis=1)
     if name == "spiral":
-        turns = rng.uniform(1.25, 2.0)
+        turns = generator.uniform(1.25, 2.0)
         angles = np.linspace(0, 2 * np.pi * turns, 2 * _POINTS_PER_CURVE)
         radius = 0.15 + 0.85 * angles / angles[-1]
         return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
@@ -82,30 +82,30 @@ def render_stroke(points: np.ndarray, size: int, width: float) -> np.ndarray:
     return np.clip(width / 2 + 0.5 - distance, 0.0, 1.0).reshape(size, size)
 
 
-def _colours(rng: np.random.Generator, min_contrast: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+def _colours(generator: np.random.Generator, min_contrast: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
     while True:
-        background, foreground = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+        background, foreground = generator.uniform(0, 1, 3), generator.uniform(0, 1, 3)
         if abs(background.mean() - foreground.mean()) >= min_contrast:
             return background, foreground
 
 
-def draw_shape(name: str, size: int = 32, rng: np.random.Generator | None = None, noise: float = 0.03) -> torch.Tensor:
+def draw_shape(name: str, size: int = 32, generator: np.random.Generator | None = None, noise: float = 0.03) -> torch.Tensor:
     """One random image (3, size, size) in [0, 1] of the shape ``name``: colours, scale, angle, place and stroke vary."""
     if size < 8:
         raise ValueError(f"size must be at least 8 pixels, got {size}.")
-    rng = rng if rng is not None else np.random.default_rng()
-    outline = shape_outline(name, rng)
-    angle = rng.uniform(0, 2 * np.pi)
+    generator = generator if generator is not None else np.random.default_rng()
+    outline = shape_outline(name, generator)
+    angle = generator.uniform(0, 2 * np.pi)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    scale = size * rng.uniform(0.25, 0.42)
-    centre = size / 2 + rng.uniform(-0.12, 0.12, 2) * size
+    scale = size * generator.uniform(0.25, 0.42)
+    centre = size / 2 + generator.uniform(-0.12, 0.12, 2) * size
     points = outline @ rotation.T * scale + centre
-    width = rng.uniform(0.04, 0.08) * size
+    width = generator.uniform(0.04, 0.08) * size
     coverage = render_stroke(points, size, width)[None]
-    background, foreground = _colours(rng)
+    background, foreground = _colours(generator)
     image = background[:, None, None] * (1 - coverage) + foreground[:, None, None] * coverage
     if noise > 0:
-        image = image + rng.normal(0, noise, image.shape)
+        image = image + generator.normal(0, noise, image.shape)
     return torch.from_numpy(np.clip(image, 0, 1).astype(np.float32))
 
 

@@ -257,11 +257,6 @@ def angle_gaps(angles: torch.Tensor) -> torch.Tensor:
     return torch.diff(torch.cat([angles, angles[:1] + 360]))
 
 
-def nearest_sticky_fraction(value: float) -> tuple[str, float]:
-    """The paper's sticky fraction (name, value) closest to a measured dimensionality."""
-    return min(STICKY_FRACTIONS.items(), key=lambda item: abs(item[1] - value))
-
-
 def antipodal_pairs(weights: torch.Tensor, threshold: float = 0.5, tolerance: float = 5.0) -> int:
     """How many pairs of represented features point in opposite directions (within ``tolerance`` degrees): (m, n) -> int."""
     weights = _check_weights(weights)

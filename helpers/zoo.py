@@ -13,7 +13,7 @@ import os
 from typing import Callable
 
 from .config import WEIGHT_KINDS, select_device, weights_kind
-from .models import CircuitModel, UnknownNameError, _closest
+from .models import CircuitModel, UnknownNameError, closest
 
 OFFLINE_DEFAULT = "efficientnet_lite0"
 
@@ -32,7 +32,7 @@ def _efficientnet(name: str) -> Callable[[bool], CircuitModel]:
 
 
 def _inceptionv1(trained: bool) -> CircuitModel:
-    from .inceptionv1 import build_inceptionv1, load_inceptionv1
+    from .inceptionv1_weights import build_inceptionv1, load_inceptionv1
 
     return load_inceptionv1() if trained else build_inceptionv1(None, seed=CONTROL_SEED)
 
@@ -77,7 +77,7 @@ def weights_available(name: str) -> bool:
         path = weights_path(name)
         return path is not None and path.exists()
     if name == "inceptionv1":
-        from .inceptionv1 import weights_file
+        from .inceptionv1_weights import weights_file
 
         return weights_file().exists()
     from .torchvision_models import weights_file as torchvision_weights_file
@@ -88,7 +88,7 @@ def weights_available(name: str) -> bool:
 def check_name(name: str) -> str:
     """Return ``name`` if it is a zoo model, else raise an error listing the zoo."""
     if name not in MODELS:
-        raise UnknownNameError(f"Unknown model {name!r}.{_closest(name, available_models())}")
+        raise UnknownNameError(f"Unknown model {name!r}.{closest(name, available_models())}")
     return name
 
 
@@ -98,7 +98,7 @@ def default_model_name() -> tuple[str, str]:
     if chosen:
         return check_name(chosen), "CIRCUITS_MODEL is set"
     if weights_available("inceptionv1"):
-        from .inceptionv1 import weights_problem
+        from .inceptionv1_weights import weights_problem
 
         problem = weights_problem()
         if problem is None:

@@ -40,7 +40,7 @@ def prepare_model(name: str, *, force: bool = False, progress: bool = True) -> s
         return f"{name}: skipped (CIRCUITS_OFFLINE is set). {_later('--models', name)}"
     try:
         if name == "inceptionv1":
-            from helpers.inceptionv1 import download_weights
+            from helpers.inceptionv1_weights import download_weights
 
             path = download_weights(force=force, progress=progress)
         else:

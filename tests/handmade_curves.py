@@ -3,7 +3,7 @@ detectors and four random filters. Several test modules screen it, because its a
 import torch
 from torch import nn
 
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 from helpers.stimuli.curves import curve, line
 
 KERNEL = 21

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from helpers.activations import capture, read_at, receptive_field, stream, unit_activation
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 
 
 class CountingConv(nn.Conv2d):

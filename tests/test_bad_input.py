@@ -18,13 +18,15 @@ from torch import nn
 
 import helpers.images as images_module
 import helpers.inceptionv1 as inception
+import helpers.inceptionv1_weights as inception_weights
 from helpers import zoo
 from helpers.activations import capture
 from helpers.download import DownloadError
 from helpers.files import WeightsFileError, load_checked_state_dict
 from helpers.featurevis import neuron, objective_values, render_units
 from helpers.images import ImageFolder, RandomCrops, load_image, to_image_tensor
-from helpers.models import CircuitModel, ImageNormalize, Layer, wrap_model
+from helpers.models import CircuitModel, ImageNormalize, Layer
+from helpers.wrapping import wrap_model
 from helpers.universality import linear_cka
 
 
@@ -220,7 +222,7 @@ def test_nan_in_weights_is_an_error_naming_the_parameter(model):
     state = {name: t.clone() for name, t in inception.InceptionV1().state_dict().items()}
     state["mixed3a_1x1_pre_relu_conv.bias"][0] = float("nan")
     with pytest.raises(WeightsFileError, match="mixed3a_1x1_pre_relu_conv.bias"):
-        inception.build_inceptionv1(state)
+        inception_weights.build_inceptionv1(state)
 
 
 def test_linear_cka_refuses_nan_features():
@@ -239,22 +241,22 @@ def test_linear_cka_refuses_nan_features():
 def weights_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "weights"
     folder.mkdir()
-    monkeypatch.setattr(inception, "WEIGHTS_DIR", folder)
+    monkeypatch.setattr(inception_weights, "WEIGHTS_DIR", folder)
     monkeypatch.delenv("CIRCUITS_MODEL", raising=False)
     return folder
 
 
 def test_corrupt_inception_weights_fall_back_to_the_offline_model(weights_dir, monkeypatch, capsys):
-    inception.weights_file().write_bytes(b"\x80\x02 not a state dict")
+    inception_weights.weights_file().write_bytes(b"\x80\x02 not a state dict")
     name, reason = zoo.default_model_name()
     assert name == zoo.OFFLINE_DEFAULT
-    assert str(inception.weights_file()) in reason and "Delete" in reason and "\n" not in reason
+    assert str(inception_weights.weights_file()) in reason and "Delete" in reason and "\n" not in reason
     monkeypatch.setitem(zoo.MODELS, zoo.OFFLINE_DEFAULT, lambda trained: small_net())
     monkeypatch.setattr(zoo, "_loaded", {})
     zoo.load_model()
     out = capsys.readouterr().out.strip()
     assert out.count("\n") == 0 and out.startswith(f"Active model: {zoo.OFFLINE_DEFAULT}") and "cannot be used" in out
-    torch.save(inception.InceptionV1().state_dict(), inception.weights_file())  # a good file: InceptionV1 again
+    torch.save(inception.InceptionV1().state_dict(), inception_weights.weights_file())  # a good file: InceptionV1 again
     assert zoo.default_model_name()[0] == "inceptionv1"
 
 
@@ -284,18 +286,18 @@ def test_unreadable_weights_never_suggest_the_unsafe_load(tmp_path):
 
 
 def test_damaged_record_or_label_file_names_the_file_and_the_fix(weights_dir):
-    torch.save(inception.InceptionV1().state_dict(), inception.weights_file())
-    inception.record_file().write_text('{"sha256": "abc', encoding="utf-8")
+    torch.save(inception.InceptionV1().state_dict(), inception_weights.weights_file())
+    inception_weights.record_file().write_text('{"sha256": "abc', encoding="utf-8")
     with pytest.raises(WeightsFileError, match="inception5h.json is damaged") as caught:
-        inception.load_inceptionv1(progress=False)
+        inception_weights.load_inceptionv1(progress=False)
     assert "Delete" in str(caught.value)
-    inception.record_file().write_text("[1, 2]", encoding="utf-8")  # valid JSON, wrong shape (was AttributeError)
+    inception_weights.record_file().write_text("[1, 2]", encoding="utf-8")  # valid JSON, wrong shape (was AttributeError)
     with pytest.raises(WeightsFileError, match="inception5h.json is damaged"):
-        inception.load_inceptionv1(progress=False)
-    inception.record_file().unlink()
-    inception.labels_file().write_bytes(b"dummy\n\xff\xfe kit fox\n")
-    with pytest.raises(ValueError, match=f"{inception.LABELS_MEMBER} is not a text file in UTF-8") as caught:
-        inception.load_inceptionv1(progress=False)
+        inception_weights.load_inceptionv1(progress=False)
+    inception_weights.record_file().unlink()
+    inception_weights.labels_file().write_bytes(b"dummy\n\xff\xfe kit fox\n")
+    with pytest.raises(ValueError, match=f"{inception_weights.LABELS_MEMBER} is not a text file in UTF-8") as caught:
+        inception_weights.load_inceptionv1(progress=False)
     assert "prepare_data.py" in str(caught.value)
 
 

@@ -20,7 +20,8 @@ import helpers.training as training
 from helpers.dataset_examples import cache_path, load_cache, save_cache, scan_layer
 from helpers.files import save_or_warn, write_atomically
 from helpers.images import RandomCrops
-from helpers.models import CircuitModel, wrap_model
+from helpers.models import CircuitModel
+from helpers.wrapping import wrap_model
 from test_bad_input import small_net  # the same three-layer network as the first round
 
 NOBODY = 65534
@@ -225,12 +226,12 @@ def test_r5_normalised_images_are_refused_and_the_converter_does_not_guess(model
 
 def test_r6_top_classes_k_and_wrap_model_labels(model):
     images = torch.rand(1, 3, 16, 16)
-    for k in (2000, 3):
-        with pytest.raises(ValueError, match="k must be at most the number of classes \\(2\\)"):
-            model.top_classes(images, k=k)
-    with pytest.raises(ValueError, match="k must be at least 1"):
-        model.top_classes(images, k=-1)
-    assert len(model.top_classes(images, k=2)[0]) == 2
+    for count in (2000, 3):
+        with pytest.raises(ValueError, match="count must be at most the number of classes \\(2\\)"):
+            model.top_classes(images, count=count)
+    with pytest.raises(ValueError, match="count must be at least 1"):
+        model.top_classes(images, count=-1)
+    assert len(model.top_classes(images, count=2)[0]) == 2
     with pytest.raises(ValueError, match="outputs 2 classes, but 3 labels"):
         wrap_model(small_net().module, {"a": "1"}, input_size=16, labels=["a", "b", "c"])
 
@@ -311,8 +312,8 @@ def test_r12_nan_causes_are_named_at_the_entry_point(model):
         render(model, channel("b:1"), size=32, steps=3, lr=math.inf)
     with pytest.raises(ValueError, match="objective's weight must be a finite number"):
         render(model, channel("b:1") * float("nan"), size=32, steps=3)
-    with pytest.raises(ValueError, match="color_matrix holds NaN"):
-        render(model, channel("b:1"), size=32, steps=3, color_matrix=torch.full((3, 3), float("nan")))
+    with pytest.raises(ValueError, match="colour_matrix holds NaN"):
+        render(model, channel("b:1"), size=32, steps=3, colour_matrix=torch.full((3, 3), float("nan")))
     images = torch.rand(2, 3, 16, 16)
     means = layer_means(model, "b", images)
     means[3] = float("nan")
@@ -418,7 +419,7 @@ def test_r16_wrap_model_says_what_layers_and_inputs_it_needs():
             return self.head(self.relu(self.conv(x)).mean((2, 3)))
 
     gray = wrap_model(Gray(), in_channels=1, input_size=16)  # mean and std follow in_channels
-    assert gray.in_channels == 1 and len(gray.top_classes(torch.rand(1, 1, 16, 16), k=2)[0]) == 2
+    assert gray.in_channels == 1 and len(gray.top_classes(torch.rand(1, 1, 16, 16), count=2)[0]) == 2
     pooled = nn.Sequential(*[nn.Sequential(nn.Conv2d(3, 3, 1), nn.ReLU(), nn.MaxPool2d(2)) for _ in range(5)])
     with pytest.raises(ValueError, match="fails on a blank \\(1, 3, 16, 16\\) image.*input_size"):
         wrap_model(pooled, input_size=16)

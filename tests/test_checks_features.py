@@ -9,7 +9,7 @@ from torch import nn
 from helpers.activations import capture
 from helpers.checks.features import check_fourier_image, check_visualize
 from helpers.featurevis import channel, render
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_placeholders_are_not_attempted(model, capsys) -> None:
     assert "Not attempted yet" in capsys.readouterr().out
 
 
-def solution_colour(raw, color_matrix):
-    matrix = color_matrix / color_matrix.norm(dim=0).max()
+def solution_colour(raw, colour_matrix):
+    matrix = colour_matrix / colour_matrix.norm(dim=0).max()
     return torch.sigmoid(torch.einsum("ij,njhw->nihw", matrix, raw))
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from helpers.checks.tour import check_capture_hook, check_strongest_units
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 
 
 @pytest.fixture(scope="module")

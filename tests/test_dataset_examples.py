@@ -11,7 +11,7 @@ from torch import nn
 from helpers.activations import capture
 from helpers.dataset_examples import DatasetExamples, cache_path, crop_box, scan_layer, scan_layers
 from helpers.images import ImageSource, RandomCrops
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 from torch._subclasses.fake_tensor import DataDependentOutputException, FakeTensorMode
 
 from helpers.cleanroom import (
-    ComparisonSet, CurveDetectorSettings, cleanroom_map, cleanroom_responses, line_energy, match_family,
+    ComparisonSet, CurveDetectorSettings, cleanroom_responses, line_energy, match_family,
 )
 from helpers.interventions.splice import CleanroomSplice
 
@@ -78,7 +78,6 @@ def test_cleanroom_units_run_on_the_images_device(fake_gpu):
     settings = CurveDetectorSettings(radius=8.0, arc_length=16.0)
     assert on_fake_gpu(line_energy, images, 8).device.type == "cuda"
     assert on_fake_gpu(cleanroom_responses, images, [0.0, 90.0], settings).device.type == "cuda"
-    assert on_fake_gpu(cleanroom_map, images, settings).device.type == "cuda"
     comparison = ComparisonSet("photos on the GPU", images, np.zeros((2, 2)), np.array([0.0, 90.0]), (24.0, 24.0), ("a", "b"))
     on_fake_gpu(match_family, comparison, settings)  # reads its result with .cpu() before NumPy
 
@@ -150,7 +149,7 @@ def test_forward_only_helpers_follow_a_gpu_model(lite_on_fake_gpu):
     (Helpers that capture activations stop at capture's finiteness check, the first value read; helpers that
     take gradients cannot run on a fake GPU at all: autograd asks the real CUDA driver.)
     """
-    from helpers.mirror import weights_between
+    from helpers.union_weights import weights_between
     from helpers.rotation import recentre, rotate_about
     from helpers.probing import Placement
     from helpers.universality import first_layer_filters

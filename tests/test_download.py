@@ -196,21 +196,22 @@ def test_prepare_data_reports_ready_and_skipped_items(http_server, tmp_path, mon
     import importlib.util
 
     import helpers.inceptionv1 as inception
+    import helpers.inceptionv1_weights as inception_weights
     from helpers.config import REPO_ROOT
 
     spec = importlib.util.spec_from_file_location("prepare_data", REPO_ROOT / "scripts" / "prepare_data.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    monkeypatch.setattr(inception, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(inception_weights, "WEIGHTS_DIR", tmp_path / "weights")
     weights = inception.InceptionV1().state_dict()
     torch.save(weights, http_server.root / "inception5h.pth")
-    monkeypatch.setattr(inception, "WEIGHTS_URL", http_server.url("inception5h.pth"))
-    monkeypatch.setattr(inception, "LABELS_URL", http_server.url("missing.zip"))
+    monkeypatch.setattr(inception_weights, "WEIGHTS_URL", http_server.url("inception5h.pth"))
+    monkeypatch.setattr(inception_weights, "LABELS_URL", http_server.url("missing.zip"))
     assert script.main(["--quiet", "--models", "inceptionv1", "efficientnet_lite0", "--data"]) == 0
     out = capsys.readouterr().out
-    assert f"inceptionv1: ready ({inception.weights_file()})" in out
+    assert f"inceptionv1: ready ({inception_weights.weights_file()})" in out
     assert "efficientnet_lite0: ready" in out
     http_server.stop()
-    inception.weights_file().unlink()
+    inception_weights.weights_file().unlink()
     assert script.main(["--quiet", "--models", "inceptionv1", "--data"]) == 0
     assert "inceptionv1: skipped (no connection" in capsys.readouterr().out

@@ -11,7 +11,8 @@ from helpers.families.colour_contrast import (
     find_colour_contrast_family,
     screen_colour_contrast,
 )
-from helpers.models import CircuitModel, wrap_model
+from helpers.models import CircuitModel
+from helpers.wrapping import wrap_model
 from helpers.tuning import angle_difference
 
 KERNEL = 9

@@ -12,7 +12,7 @@ from torch import nn
 from helpers import capture, load_model, offline_patches, unit_activation, wrap_model
 from helpers.featurevis import (
     BatchedObjectives, Compose, FourierImage, Jitter, Pad, PixelImage, RandomRotate, RandomScale, channel, class_logit,
-    color_matrix_from_images, direction, diversity, imagenet_color_matrix, light_transforms, make_param, neuron,
+    colour_matrix_from_images, direction, diversity, imagenet_colour_matrix, light_transforms, make_param, neuron,
     objective_values, render, render_units, standard_transforms,
 )
 from helpers.plotting import stretch_contrast
@@ -108,7 +108,7 @@ def test_fourier_pixel_step_does_not_shrink_with_size(lr):
 
 
 def test_color_matrices():
-    imagenet = imagenet_color_matrix()
+    imagenet = imagenet_colour_matrix()
     assert abs(float(torch.linalg.det(imagenet))) > 1e-6
     # Images with a known colour covariance: pixels = mixing @ noise + grey.
     generator = torch.Generator().manual_seed(0)
@@ -116,15 +116,15 @@ def test_color_matrices():
     noise = torch.randn(3, 40 * 32 * 32, generator=generator)
     pixels = mixing @ noise + 0.5
     images = pixels.reshape(3, 40, 32, 32).transpose(0, 1)
-    matrix = color_matrix_from_images(images)
+    matrix = colour_matrix_from_images(images)
     data_covariance = torch.from_numpy(np.cov(pixels.double().numpy())).float()
     assert torch.allclose(matrix @ matrix.T, data_covariance, atol=1e-5)
     assert torch.allclose(matrix @ matrix.T, mixing @ mixing.T, atol=3e-3)
-    batches = color_matrix_from_images([images[:20], images[20:]])  # an iterable of batches gives the same
+    batches = colour_matrix_from_images([images[:20], images[20:]])  # an iterable of batches gives the same
     assert torch.allclose(batches @ batches.T, data_covariance, atol=1e-5)
     with pytest.raises(ValueError, match="degenerate"):
-        color_matrix_from_images(torch.full((2, 3, 8, 8), 0.5))
-    param = make_param("fourier", 16, 1, color_matrix=matrix)
+        colour_matrix_from_images(torch.full((2, 3, 8, 8), 0.5))
+    param = make_param("fourier", 16, 1, colour_matrix=matrix)
     assert param().shape == (1, 3, 16, 16)
 
 

@@ -8,7 +8,7 @@ from helpers.featurevis import channel, neuron, render
 from helpers.featurevis import spectrum as spectrum_module
 from helpers.featurevis.accentuate import accentuate, closeness_penalty
 from helpers.featurevis.param import (
-    NaturalSpectrumImage, PhotoImage, imagenet_color_matrix, make_param, natural_image_from_phases, to_optimized_space,
+    NaturalSpectrumImage, PhotoImage, imagenet_colour_matrix, make_param, natural_image_from_phases, to_optimized_space,
 )
 from helpers.featurevis.spectrum import measure_spectrum, natural_spectrum
 from helpers.images import offline_patches, photo
@@ -99,12 +99,12 @@ def test_photographs_spectrum_falls_with_frequency_and_gives_natural_contrast():
 
 def test_spectrum_is_cached_atomically_and_keyed_by_colour(tmp_path):
     source = offline_patches(count=16, size=16)
-    first = natural_spectrum(16, torch.eye(3), source=source, limit=16)
+    first = natural_spectrum(16, torch.eye(3), source=source, max_images=16)
     files = list((tmp_path / "cache" / "natural_spectrum").iterdir())
     assert len(files) == 1 and files[0].suffix == ".pt"  # no temporary file left behind
     assert torch.equal(torch.load(files[0], weights_only=True), first)
-    assert torch.equal(natural_spectrum(16, torch.eye(3), source=source, limit=16), first)  # read back
-    other = natural_spectrum(16, imagenet_color_matrix() / imagenet_color_matrix().norm(dim=0).max(), source=source, limit=16)
+    assert torch.equal(natural_spectrum(16, torch.eye(3), source=source, max_images=16), first)  # read back
+    other = natural_spectrum(16, imagenet_colour_matrix() / imagenet_colour_matrix().norm(dim=0).max(), source=source, max_images=16)
     assert len(list((tmp_path / "cache" / "natural_spectrum").iterdir())) == 2 and not torch.equal(other, first)
     with pytest.raises(ValueError, match="px"):
         natural_spectrum(32, torch.eye(3), source=source)
@@ -120,7 +120,7 @@ def test_render_with_natural_param_raises_the_objective(tiny):
 
 def test_photo_image_starts_at_the_photograph():
     picture = photo("chelsea", 32).clamp(0.01, 0.99).unsqueeze(0)
-    param = PhotoImage(picture, color_matrix=imagenet_color_matrix())
+    param = PhotoImage(picture, colour_matrix=imagenet_colour_matrix())
     assert torch.allclose(param(), picture, atol=1e-4)
     assert torch.allclose(to_optimized_space(picture, torch.eye(3)), torch.logit(picture), atol=1e-5)
     with pytest.raises(ValueError, match="square"):

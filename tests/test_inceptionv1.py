@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import helpers.inceptionv1 as inception
+import helpers.inceptionv1_weights as inception_weights
 from helpers.config import REPO_ROOT
 from helpers.download import DownloadError
 from helpers.files import WeightsFileError, file_sha256
@@ -31,14 +32,14 @@ def reference() -> dict:
 
 @pytest.fixture(scope="module")
 def random_model():
-    return inception.build_inceptionv1(seed=0)
+    return inception_weights.build_inceptionv1(seed=0)
 
 
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch) -> Path:
     """Point every InceptionV1 path at an empty folder, and allow (local) downloads."""
     folder = tmp_path / "weights"
-    monkeypatch.setattr(inception, "WEIGHTS_DIR", folder)
+    monkeypatch.setattr(inception_weights, "WEIGHTS_DIR", folder)
     monkeypatch.delenv("CIRCUITS_OFFLINE", raising=False)
     return folder
 
@@ -62,7 +63,7 @@ def _labels_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
         bundle.writestr("tensorflow_inception_graph.pb", b"not used")
-        bundle.writestr(inception.LABELS_MEMBER, "\n".join(_label_lines()) + "\n")
+        bundle.writestr(inception_weights.LABELS_MEMBER, "\n".join(_label_lines()) + "\n")
     return buffer.getvalue()
 
 
@@ -80,7 +81,7 @@ def test_state_dict_names_and_shapes_match_the_reference(reference, random_model
 def test_a_state_dict_with_the_reference_shapes_loads_strictly(reference):
     generator = torch.Generator().manual_seed(0)
     state = {name: torch.randn(shape, generator=generator) for name, shape in reference["state_dict_shapes"].items()}
-    model = inception.build_inceptionv1(state)
+    model = inception_weights.build_inceptionv1(state)
     for name, tensor in model.module.state_dict().items():
         assert torch.equal(tensor, state[name]), name
 
@@ -202,7 +203,7 @@ def test_wrong_shape_state_dict_is_refused_with_the_tensor_name():
     state = inception.InceptionV1().state_dict()
     state["mixed4a_3x3_pre_relu_conv.bias"] = torch.zeros(200)
     with pytest.raises(WeightsFileError, match="mixed4a_3x3_pre_relu_conv.bias"):
-        inception.build_inceptionv1(state)
+        inception_weights.build_inceptionv1(state)
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -210,19 +211,19 @@ def test_wrong_shape_state_dict_is_refused_with_the_tensor_name():
 def test_label_file_line_i_names_output_i(tmp_path):
     path = tmp_path / "labels.txt"
     path.write_text("\n".join(_label_lines()) + "\n")
-    labels = inception.read_labels(path)
+    labels = inception_weights.read_labels(path)
     assert len(labels) == 1008
     assert labels[0] == "dummy" and labels[1] == "name of class 1" and labels[1000] == "name of class 1000"
     assert labels[1001:] == ["unused"] * 7
     path.write_text("dummy\nkit fox\n")
     with pytest.raises(ValueError, match="has 2 lines"):
-        inception.read_labels(path)
+        inception_weights.read_labels(path)
 
 
 def test_model_uses_the_label_file_when_present(weights_dir):
     weights_dir.mkdir()
-    inception.labels_file().write_text("\n".join(_label_lines()))
-    labels = inception.build_inceptionv1().labels
+    inception_weights.labels_file().write_text("\n".join(_label_lines()))
+    labels = inception_weights.build_inceptionv1().labels
     assert labels[5] == "name of class 5" and labels[1007] == "unused"
 
 
@@ -231,14 +232,14 @@ def test_model_uses_the_label_file_when_present(weights_dir):
 def test_download_then_load(http_server, weights_dir, weights_bytes, capsys):
     (http_server.root / "inception5h.pth").write_bytes(weights_bytes)
     (http_server.root / "inception5h.zip").write_bytes(_labels_zip())
-    path = inception.download_weights(http_server.url("inception5h.pth"), http_server.url("inception5h.zip"), progress=False)
-    assert path == inception.weights_file() and path.read_bytes() == weights_bytes
-    record = json.loads(inception.record_file().read_text())
+    path = inception_weights.download_weights(http_server.url("inception5h.pth"), http_server.url("inception5h.zip"), progress=False)
+    assert path == inception_weights.weights_file() and path.read_bytes() == weights_bytes
+    record = json.loads(inception_weights.record_file().read_text())
     assert record["sha256"] == file_sha256(path) and record["url"] == http_server.url("inception5h.pth")
     assert sorted(p.name for p in weights_dir.iterdir()) == sorted(
-        [path.name, inception.record_file().name, inception.LABELS_MEMBER])
+        [path.name, inception_weights.record_file().name, inception_weights.LABELS_MEMBER])
 
-    model = inception.load_inceptionv1(progress=False)
+    model = inception_weights.load_inceptionv1(progress=False)
     saved = torch.load(io.BytesIO(weights_bytes), weights_only=True)
     assert torch.equal(model.module.mixed4d_5x5_pre_relu_conv.weight, saved["mixed4d_5x5_pre_relu_conv.weight"])
     assert model.labels[3] == "name of class 3"
@@ -247,9 +248,9 @@ def test_download_then_load(http_server, weights_dir, weights_bytes, capsys):
 
 def test_load_downloads_when_missing_and_notes_missing_labels(http_server, weights_dir, weights_bytes, monkeypatch, capsys):
     (http_server.root / "inception5h.pth").write_bytes(weights_bytes)
-    monkeypatch.setattr(inception, "WEIGHTS_URL", http_server.url("inception5h.pth"))
-    monkeypatch.setattr(inception, "LABELS_URL", http_server.url("no-such-labels.zip"))
-    model = inception.load_inceptionv1(progress=False)
+    monkeypatch.setattr(inception_weights, "WEIGHTS_URL", http_server.url("inception5h.pth"))
+    monkeypatch.setattr(inception_weights, "LABELS_URL", http_server.url("no-such-labels.zip"))
+    model = inception_weights.load_inceptionv1(progress=False)
     out = capsys.readouterr().out
     assert "labels not downloaded" in out and "HTTP 404" in out
     assert "Note: no InceptionV1 label file" in out
@@ -260,7 +261,7 @@ def test_truncated_download_is_not_kept(http_server, weights_dir, weights_bytes)
     (http_server.root / "inception5h.pth").write_bytes(weights_bytes)
     http_server.cut_after["inception5h.pth"] = len(weights_bytes) // 2
     with pytest.raises(DownloadError, match="cut short|broke off"):
-        inception.download_weights(http_server.url("inception5h.pth"), labels=False, progress=False)
+        inception_weights.download_weights(http_server.url("inception5h.pth"), labels=False, progress=False)
     assert not weights_dir.exists() or list(weights_dir.iterdir()) == []
 
 
@@ -269,53 +270,53 @@ def test_download_with_a_wrong_shape_is_not_kept(http_server, weights_dir):
     state["mixed5b_1x1_pre_relu_conv.weight"] = torch.zeros(10, 832, 1, 1)
     torch.save(state, http_server.root / "inception5h.pth")
     with pytest.raises(DownloadError, match="mixed5b_1x1_pre_relu_conv.weight"):
-        inception.download_weights(http_server.url("inception5h.pth"), labels=False, progress=False)
+        inception_weights.download_weights(http_server.url("inception5h.pth"), labels=False, progress=False)
     assert list(weights_dir.iterdir()) == []
 
 
 def test_corrupt_file_on_disk_is_a_clear_error(weights_dir, weights_bytes):
     weights_dir.mkdir()
-    inception.weights_file().write_bytes(weights_bytes[: len(weights_bytes) // 3])
+    inception_weights.weights_file().write_bytes(weights_bytes[: len(weights_bytes) // 3])
     with pytest.raises(WeightsFileError, match="truncated or corrupt"):
-        inception.load_inceptionv1(progress=False)
+        inception_weights.load_inceptionv1(progress=False)
 
 
 def test_file_changed_since_download_is_detected(http_server, weights_dir, weights_bytes):
     (http_server.root / "inception5h.pth").write_bytes(weights_bytes)
-    inception.download_weights(http_server.url("inception5h.pth"), labels=False, progress=False)
-    state = torch.load(inception.weights_file(), weights_only=True)
+    inception_weights.download_weights(http_server.url("inception5h.pth"), labels=False, progress=False)
+    state = torch.load(inception_weights.weights_file(), weights_only=True)
     state["conv2d0_pre_relu_conv.bias"] += 1
-    torch.save(state, inception.weights_file())
+    torch.save(state, inception_weights.weights_file())
     with pytest.raises(WeightsFileError, match="changed since it was downloaded"):
-        inception.load_inceptionv1(progress=False)
+        inception_weights.load_inceptionv1(progress=False)
 
 
 def test_no_network_gives_a_clear_error(http_server, weights_dir, monkeypatch):
-    monkeypatch.setattr(inception, "WEIGHTS_URL", http_server.url("inception5h.pth"))
+    monkeypatch.setattr(inception_weights, "WEIGHTS_URL", http_server.url("inception5h.pth"))
     http_server.stop()
     with pytest.raises(FileNotFoundError, match="download failed: no connection") as caught:
-        inception.load_inceptionv1(progress=False)
-    assert str(inception.weights_file()) in str(caught.value)
+        inception_weights.load_inceptionv1(progress=False)
+    assert str(inception_weights.weights_file()) in str(caught.value)
     assert not weights_dir.exists() or list(weights_dir.iterdir()) == []
 
 
 def test_offline_missing_weights_names_file_url_and_makes_no_request(http_server, weights_dir, monkeypatch):
     monkeypatch.setenv("CIRCUITS_OFFLINE", "1")
     with pytest.raises(FileNotFoundError) as caught:
-        inception.load_inceptionv1(progress=False)
+        inception_weights.load_inceptionv1(progress=False)
     message = str(caught.value)
-    assert "CIRCUITS_OFFLINE" in message and str(inception.weights_file()) in message
-    assert inception.WEIGHTS_URL in message and "prepare_data.py" in message
+    assert "CIRCUITS_OFFLINE" in message and str(inception_weights.weights_file()) in message
+    assert inception_weights.WEIGHTS_URL in message and "prepare_data.py" in message
     with pytest.raises(DownloadError, match="CIRCUITS_OFFLINE"):
-        inception.download_weights(http_server.url("inception5h.pth"), progress=False)
+        inception_weights.download_weights(http_server.url("inception5h.pth"), progress=False)
     assert http_server.requests == []
 
 
 def test_random_build_is_seeded():
-    first = inception.build_inceptionv1(seed=3).module.conv2d0_pre_relu_conv.weight
-    again = inception.build_inceptionv1(seed=3).module.conv2d0_pre_relu_conv.weight
+    first = inception_weights.build_inceptionv1(seed=3).module.conv2d0_pre_relu_conv.weight
+    again = inception_weights.build_inceptionv1(seed=3).module.conv2d0_pre_relu_conv.weight
     assert torch.equal(first, again)
-    assert not math.isclose(float(first.sum()), float(inception.build_inceptionv1(seed=4).module.conv2d0_pre_relu_conv.weight.sum()))
+    assert not math.isclose(float(first.sum()), float(inception_weights.build_inceptionv1(seed=4).module.conv2d0_pre_relu_conv.weight.sum()))
 
 
 # --- local response normalisation against TensorFlow's formula ---------------------------------

@@ -1,4 +1,5 @@
-"""CONTRIBUTING.md's layer map is the code's: every helpers module is listed once, and none imports a layer above it."""
+"""CONTRIBUTING.md's layer map is the code's: every helpers module is listed once, none imports a layer above it, and
+no module of a lettered sub-layer (4a, 4b, ...) imports another module of its own sub-layer."""
 import ast
 import re
 from pathlib import Path
@@ -13,14 +14,18 @@ def modules() -> set[str]:
     return names | {p.name for p in HELPERS.iterdir() if (p / "__init__.py").exists()}
 
 
-def layer_map() -> dict[str, int]:
-    """{module: layer} read from the numbered list under CONTRIBUTING.md's "Layout" heading."""
+def layer_map() -> dict[str, tuple[int, str]]:
+    """{module: (layer, sub-layer letter or "")} read from the numbered list under CONTRIBUTING.md's "Layout" heading."""
     text = CONTRIBUTING.read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
     known, levels, level = modules(), {}, None
     for line in text.splitlines():
         start = re.match(r"\s+(\d)\. ", line)
+        sub = re.match(r"\s+- (\d)([a-z])\. ", line)
         if start:
-            level = int(start.group(1))
+            level = (int(start.group(1)), "")
+        elif sub:
+            assert level is not None and int(sub.group(1)) == level[0], f"sub-layer {sub.group(1)}{sub.group(2)} outside layer {sub.group(1)}"
+            level = (level[0], sub.group(2))
         if level is None:
             continue
         for name in re.findall(r"`([a-z_0-9]+)/?`", line):
@@ -66,5 +71,24 @@ def test_no_module_imports_one_above_it() -> None:
         own = path.relative_to(HELPERS).parts[0].removesuffix(".py")
         for other in imported_helpers(path) - {own}:
             if other in levels and levels[other] > levels[own]:
-                wrong.append(f"{path.relative_to(HELPERS)} (layer {levels[own]}) imports {other} (layer {levels[other]})")
+                wrong.append(f"{path.relative_to(HELPERS)} (layer {written(levels[own])}) imports {other} (layer {written(levels[other])})")
+            elif other in levels and levels[other] == levels[own] and levels[own][1]:
+                wrong.append(f"{path.relative_to(HELPERS)} imports {other}, both in sub-layer {written(levels[own])}: "
+                             "move one of them to a later sub-layer in CONTRIBUTING.md's map")
     assert not wrong, "\n".join(wrong)
+
+
+def written(level: tuple[int, str]) -> str:
+    """A layer as CONTRIBUTING.md writes it: ``3`` or ``4b``."""
+    return f"{level[0]}{level[1]}"
+
+
+def test_layer_four_is_split_into_ordered_sub_layers() -> None:
+    subs = {letter for number, letter in layer_map().values() if number == 4}
+    assert "" not in subs and len(subs) >= 2, f"layer 4's modules must each sit in a lettered sub-layer, got {sorted(subs)}"
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {path.relative_to(HELPERS).as_posix(): n for path in HELPERS.rglob("*.py")
+            if (n := len(path.read_text().splitlines())) > 400}
+    assert not long, f"one job per module: split these (CONTRIBUTING.md, Layout): {long}"

@@ -1,4 +1,4 @@
-"""Tests of helpers.mirror on a tiny hand-built network whose left, right and union units are known.
+"""Tests of helpers.mirror and helpers.union_weights on a tiny hand-built network whose left, right and union units are known.
 
 Layer ``heads`` (conv 7x7 + ReLU): channel 0 matches a left-pointing arrow, channel 1 its mirror
 image (a right-pointing arrow), channel 2 never fires. Layer ``merge`` (conv 3x3 + ReLU): channel 0
@@ -10,17 +10,8 @@ import torch
 from torch import nn
 
 from helpers import wrap_model
-from helpers.mirror import (
-    classify_mirror,
-    cross_weights,
-    excitation,
-    inhibition,
-    mirror_score,
-    mirror_test,
-    net_weight,
-    union_summary,
-    weights_between,
-)
+from helpers.mirror import classify_mirror, mirror_score, mirror_test
+from helpers.union_weights import excitation, inhibition, net_weight, union_summary, weights_between
 
 ARROW = torch.tensor(
     [
@@ -107,19 +98,6 @@ def test_labels_swap_when_the_facing_is_declared_wrong(model):
     assert result.labels == ["right", "left", "invariant"]
 
 
-def test_shifted_crops_keep_the_facing_and_are_deterministic():
-    from helpers.images import shifted_crops
-
-    image = torch.zeros(3, 40, 60)
-    image[:, :, :30] = 1.0  # bright on the left
-    crops = shifted_crops(image, count=4, size=32, scales=(0.9, 1.0), seed=1)
-    assert crops.shape == (4, 3, 32, 32)
-    assert torch.equal(crops, shifted_crops(image, count=4, size=32, scales=(0.9, 1.0), seed=1))
-    assert bool((crops[:, :, :, :4].mean((1, 2, 3)) > crops[:, :, :, -4:].mean((1, 2, 3))).all())  # never flipped
-    with pytest.raises(ValueError, match="scales"):
-        shifted_crops(image, scales=(0.5, 1.5))
-
-
 def test_scores_and_thresholds():
     on_left = torch.tensor([[3.0, 3.0], [1.0, 1.0], [1.5, 1.5], [0.0, 0.0]])
     on_right = torch.tensor([[1.0, 1.0], [3.0, 3.0], [1.0, 1.0], [0.0, 0.0]])
@@ -142,14 +120,6 @@ def test_union_unit_is_excited_by_both_cases_with_the_known_spatial_pattern(mode
     one_sided = union_summary(model, ["heads:0"], ["heads:1"], "merge:0")
     assert one_sided.left_net > 0 > one_sided.right_net
     assert not one_sided.excited_by_both and one_sided.balance == 0.0
-
-
-def test_the_two_paths_inhibit_each_other(model):
-    cross = cross_weights(model, ["heads:0"], ["heads:1"], ["merge:0"], ["merge:1"])
-    assert cross.left_to_left == pytest.approx(1.0) and cross.right_to_right == pytest.approx(1.0)
-    assert cross.left_to_right == pytest.approx(-1.0) and cross.right_to_left == pytest.approx(-1.0)
-    assert cross.mutual_inhibition and cross.same_side_excitation
-    assert "from right" in cross.describe()
 
 
 def test_excitation_and_inhibition_signs(model):
@@ -204,7 +174,7 @@ def test_own_image_test_and_mirror_partners(model):
 
 
 def test_pair_weights_read_the_union(model):
-    from helpers.mirror import pair_weights
+    from helpers.union_weights import pair_weights
 
     weights = pair_weights(model, [("heads:0", "heads:1")], model.units("merge"))
     assert weights.from_a[:, 0].tolist() == pytest.approx([1.0, -1.0, 1.0])  # merge 0: left - right, 1: right - left, 2: union
@@ -214,7 +184,7 @@ def test_pair_weights_read_the_union(model):
 
 
 def test_pair_symmetry_against_shuffled_pairs():
-    from helpers.mirror import PairWeights
+    from helpers.union_weights import PairWeights
 
     generator = torch.Generator().manual_seed(0)
     from_a = torch.randn(5, 10, generator=generator)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from test_mirror import build_network, mixed_arrows
 
-from helpers.mirror import mirror_test, pathway_inhibition
+from helpers.mirror import mirror_test
+from helpers.union_weights import pathway_inhibition
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.models import Branch, Layer, Unit, UnknownNameError, wrap_model
+from helpers.models import Branch, Layer, Unit, UnknownNameError
+from helpers.wrapping import wrap_model
 
 
 def tiny_net() -> nn.Module:

@@ -7,7 +7,7 @@ from torch import nn
 
 from helpers.dataset_examples import DatasetExamples, FieldGeometry, scan_layer
 from helpers.images import RandomCrops
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 from helpers.dictionary import peak_codes
 from helpers.polysemanticity import (
     FeatureMaps,

@@ -13,7 +13,6 @@ from helpers.superposition import (
     feature_norms,
     features_per_neuron,
     interference,
-    nearest_sticky_fraction,
     represented_features,
     sample_features,
     train_toy_models,
@@ -43,7 +42,6 @@ def test_pentagon_in_two_dimensions():
     expected = 2 * math.cos(math.radians(72)) ** 2 + 2 * math.cos(math.radians(144)) ** 2
     assert torch.allclose(interference(weights), torch.full((5,), expected), atol=1e-5)
     assert torch.allclose(angle_gaps(feature_angles(weights)), torch.full((5,), 72.0), atol=1e-3)
-    assert nearest_sticky_fraction(0.41)[0] == "pentagon"
 
 
 def test_scaling_the_weights_leaves_feature_dimensionality_alone():

@@ -169,7 +169,7 @@ def test_mobilenet_v2_layers_are_its_relu6_modules_with_pre_activations(mobilene
 def test_mobilenet_v2_sees_the_cat(mobilenet):
     from helpers.images import photo
 
-    top3 = [label.lower() for label, _ in mobilenet.top_classes(photo("chelsea", 224)[None], k=3)[0]]
+    top3 = [label.lower() for label, _ in mobilenet.top_classes(photo("chelsea", 224)[None], count=3)[0]]
     assert any(word in label for label in top3 for word in ("egyptian cat", "tabby", "tiger cat")), top3
 
 

@@ -81,7 +81,7 @@ def test_generic_linearized_weights_match_composed_kernels() -> None:
 
 
 def test_inceptionv1_branches_compose_into_5x5_grids() -> None:
-    from helpers.inceptionv1 import build_inceptionv1
+    from helpers.inceptionv1_weights import build_inceptionv1
 
     model = build_inceptionv1(seed=0)
     weights = expanded_weights(model, "mixed3a", "mixed3b", method="analytic")

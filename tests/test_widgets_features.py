@@ -9,7 +9,7 @@ from torch import nn
 
 from helpers.dataset_examples import scan_layers
 from helpers.images import RandomCrops
-from helpers.models import wrap_model
+from helpers.wrapping import wrap_model
 from helpers.widgets.features import UnitView, feature_explorer, unit_view
 
 
@@ -31,7 +31,7 @@ def setup(tmp_path_factory):
 
 def test_unit_view_holds_the_visualization_and_the_top_patches(setup):
     model, scans = setup
-    view = unit_view(model, scans["conv2"], 3, steps=4, size=32, top=3)
+    view = unit_view(model, scans["conv2"], 3, steps=4, size=32, count=3)
     assert view.unit.layer == "conv2" and view.unit.channel == 3
     assert view.visualization.shape == (3, 32, 32)
     assert 0 <= float(view.visualization.min()) and float(view.visualization.max()) <= 1
@@ -45,12 +45,12 @@ def test_unit_view_holds_the_visualization_and_the_top_patches(setup):
 
 def test_controls_recompute_the_view(setup):
     model, scans = setup
-    explorer = feature_explorer(model, scans, steps=16, size=32, top=3)
+    explorer = feature_explorer(model, scans, steps=16, size=32, count=3)
     assert all(not control.continuous_update for name, control in explorer.controls.items() if name != "layer")
     assert isinstance(explorer.result, UnitView) and explorer.result.unit.layer == "conv1" and explorer.calls == 1
 
     explorer.controls["unit"].value = 4
-    expected = unit_view(model, scans["conv1"], 4, steps=16, size=32, top=3)
+    expected = unit_view(model, scans["conv1"], 4, steps=16, size=32, count=3)
     assert explorer.result.unit.channel == 4
     torch.testing.assert_close(explorer.result.visualization, expected.visualization)
     assert explorer.result.value == pytest.approx(expected.value)
@@ -60,13 +60,13 @@ def test_controls_recompute_the_view(setup):
     torch.testing.assert_close(explorer.result.patch_values, scans["conv2"].top_values(4, 3))
 
     explorer.controls["steps"].value = 32
-    longer = unit_view(model, scans["conv2"], 4, steps=32, size=32, top=3)
+    longer = unit_view(model, scans["conv2"], 4, steps=32, size=32, count=3)
     torch.testing.assert_close(explorer.result.visualization, longer.visualization)
 
 
 def test_slider_fits_a_narrower_layer(setup):
     model, scans = setup
-    explorer = feature_explorer(model, {"conv2": scans["conv2"], "conv1": scans["conv1"]}, steps=16, size=32, top=2)
+    explorer = feature_explorer(model, {"conv2": scans["conv2"], "conv1": scans["conv1"]}, steps=16, size=32, count=2)
     explorer.controls["unit"].value = 9
     explorer.controls["layer"].value = "conv1"
     assert explorer.controls["unit"].max == 5 and explorer.result.unit.channel == 5

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from helpers.featurevis.trust import Scoreboard, game_rounds
 from helpers.images import RandomCrops, photo
-from helpers.widgets.trust import METHODS, NOT_YET, bench_image, game_view, lab_bench, prediction_game
+from helpers.widgets.trust import METHODS, NOT_YET, bench_image, game_figure, lab_bench, prediction_game
 
 from test_featurevis import tiny_model
 
@@ -56,13 +56,13 @@ def game(tiny):
 def test_game_view_records_a_choice_and_scores_it(game):
     rounds, references = game
     board = Scoreboard()
-    figure = game_view(rounds, references, board, 0, "natural", NOT_YET)
+    figure = game_figure(rounds, references, board, 0, "natural", NOT_YET)
     assert isinstance(figure, Figure) and board.choices == {}
     right = ("left", "right")[rounds[1].answer]
-    game_view(rounds, references, board, 1, "natural", right)
+    game_figure(rounds, references, board, 1, "natural", right)
     assert board.accuracy(rounds) == {"natural": (1.0, 1)}
     with pytest.raises(ValueError, match="round_index"):
-        game_view(rounds, references, board, len(rounds), "natural", NOT_YET)
+        game_figure(rounds, references, board, len(rounds), "natural", NOT_YET)
 
 
 def test_prediction_game_scores_per_kind_and_resets_the_choice_each_round(game):

@@ -66,7 +66,7 @@ def test_missing_or_corrupt_efficientnet_weights(tmp_path) -> None:
 def _tiny(trained: bool):
     from torch import nn
 
-    from helpers.models import wrap_model
+    from helpers.wrapping import wrap_model
 
     torch.manual_seed(0)
     module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))

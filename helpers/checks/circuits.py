@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models import CircuitModel, wrap_model
+from ..models import CircuitModel
+from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 

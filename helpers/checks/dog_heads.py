@@ -14,7 +14,8 @@ from torch import nn
 
 from .. import mirror
 from ..mirror import MirrorTest, mirror_test, partners_from_test
-from ..models import CircuitModel, Unit, wrap_model
+from ..models import CircuitModel, Unit
+from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 

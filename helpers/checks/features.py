@@ -14,8 +14,9 @@ from torch import nn
 
 from ..activations import capture
 from ..featurevis import channel, render
-from ..featurevis.param import FourierImage, PixelImage, color_matrix_from_images, imagenet_color_matrix
-from ..models import CircuitModel, Unit, wrap_model
+from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
+from ..models import CircuitModel, Unit
+from ..wrapping import wrap_model
 from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
 
 
@@ -111,16 +112,16 @@ def check_visualize(my_visualize: Callable, model: CircuitModel, steps: int = 48
 
 @exercise(points=2)
 def check_colour_image(my_colour_image: Callable) -> Grade:
-    """Exercise 3: my_colour_image(raw, color_matrix): mix decorrelated colours into RGB and squash them into [0, 1]."""
+    """Exercise 3: my_colour_image(raw, colour_matrix): mix decorrelated colours into RGB and squash them into [0, 1]."""
     grade = Grade()
     generator = torch.Generator().manual_seed(31)
     photos = torch.rand(4, 3, 16, 16, generator=generator) ** torch.tensor([1.0, 2.0, 0.5]).view(1, 3, 1, 1)
-    matrices = {"ImageNet's colour matrix": imagenet_color_matrix(),
-                "a matrix from other images' colours": color_matrix_from_images(photos),
+    matrices = {"ImageNet's colour matrix": imagenet_colour_matrix(),
+                "a matrix from other images' colours": colour_matrix_from_images(photos),
                 "a lopsided hand-built matrix": torch.tensor([[2.0, 0.1, 0.0], [0.5, 1.0, 0.3], [0.0, -0.4, 0.2]])}
     for name, matrix in matrices.items():
         with grade.part(name):
-            reference = PixelImage(12, 2, color_matrix=matrix, std=1.0, generator=generator)
+            reference = PixelImage(12, 2, colour_matrix=matrix, std=1.0, generator=generator)
             raw = reference.decorrelated().detach().clone()
             got = call_answer(my_colour_image, raw, matrix.clone())
             expect(isinstance(got, torch.Tensor), f"Return a tensor, not {type(got).__name__}.")

@@ -16,7 +16,8 @@ from torch import nn
 from ..activations import capture
 from ..interventions import ablated, logits_of, patched
 from ..layers import layer_at_depth
-from ..models import CircuitModel, wrap_model
+from ..models import CircuitModel
+from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 
 SIZE = 8

@@ -15,7 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..activations import capture
-from ..models import CircuitModel, wrap_model
+from ..models import CircuitModel
+from ..wrapping import wrap_model
 from ..training import LabelledImages, shapes_data, untrained_classifier
 from ..training.networks import SmallConvNet
 from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close, passed

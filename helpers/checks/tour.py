@@ -12,7 +12,8 @@ from torch import nn
 
 from ..activations import capture
 from ..images import photo
-from ..models import CircuitModel, wrap_model
+from ..models import CircuitModel
+from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 
 
@@ -128,5 +129,5 @@ def check_top_classes(my_top_classes: Callable, model: CircuitModel) -> Grade:
         with torch.no_grad():
             held_out = model(picture)[0].cpu()
         _expect_classes(call_answer(my_top_classes, held_out.clone(), list(model.labels), 3),
-                        model.top_classes(picture, k=3)[0], model.name)
+                        model.top_classes(picture, count=3)[0], model.name)
     return grade

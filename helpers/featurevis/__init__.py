@@ -15,7 +15,7 @@ from .objectives import (
 )
 from .accentuate import Accentuation, accentuate
 from .param import (
-    FourierImage, ImageParam, NaturalSpectrumImage, PhotoImage, PixelImage, color_matrix_from_images, imagenet_color_matrix,
+    FourierImage, ImageParam, NaturalSpectrumImage, PhotoImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix,
     make_param,
 )
 from .render import (
@@ -27,7 +27,7 @@ __all__ = [
     "BatchedObjectives", "Objective", "channel", "class_logit", "custom", "direction", "diversity", "neuron", "objective_values",
     "random_direction",
     "Accentuation", "accentuate",
-    "FourierImage", "ImageParam", "NaturalSpectrumImage", "PhotoImage", "PixelImage", "color_matrix_from_images", "imagenet_color_matrix", "make_param",
+    "FourierImage", "ImageParam", "NaturalSpectrumImage", "PhotoImage", "PixelImage", "colour_matrix_from_images", "imagenet_colour_matrix", "make_param",
     "BandedLocalResponseNorm", "RedirectedReLU", "RenderResult", "faster_modules", "redirected_relus", "render", "render_units",
     "Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "get_transforms", "light_transforms", "standard_transforms",
 ]

@@ -15,7 +15,7 @@ import torch
 
 from ..models import CircuitModel
 from .objectives import BatchedObjectives, Objective, objective_values
-from .param import PhotoImage, imagenet_color_matrix
+from .param import PhotoImage, imagenet_colour_matrix
 from .render import render
 
 
@@ -60,7 +60,7 @@ def accentuate(model: CircuitModel, objectives: Objective | Sequence[Objective],
     if closeness < 0:
         raise ValueError(f"closeness must be 0 or more, got {closeness}.")
     photos = photos.detach().float().clamp(0, 1)
-    param = PhotoImage(photos, color_matrix=imagenet_color_matrix() if decorrelate else None)
+    param = PhotoImage(photos, colour_matrix=imagenet_colour_matrix() if decorrelate else None)
     with torch.no_grad():
         start = param().to(model.device)  # the photo as the parameterization sees it (pixels clipped to its range)
     result = render(model, objectives, steps=steps, size=photos.shape[-1], param=param, transforms=transforms, lr=lr,

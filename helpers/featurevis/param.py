@@ -13,7 +13,7 @@ images (N, 3, S, S) in [0, 1]. Four are provided:
 * :class:`PhotoImage` – a given photograph plus a learnable change in the Fourier basis of
   :class:`FourierImage` (starts exactly at the photograph; used by accentuation).
 
-All pass the result through a colour matrix (see :func:`color_matrix_from_images`) and a
+All pass the result through a colour matrix (see :func:`colour_matrix_from_images`) and a
 sigmoid, so pixels always stay in [0, 1]; the random ones start from numbers drawn from a
 ``torch.Generator``, so the same seed gives the same start.
 """
@@ -38,16 +38,16 @@ PHASE_GAIN = 40.0
 PHOTO_EDGE = 0.005
 
 
-def imagenet_color_matrix() -> torch.Tensor:
+def imagenet_colour_matrix() -> torch.Tensor:
     """The (3, 3) square root of ImageNet's RGB colour covariance (M @ M.T = covariance)."""
     return _IMAGENET_EIGENVECTORS * _IMAGENET_EIGENVALUES.sqrt()
 
 
-def color_matrix_from_images(images: torch.Tensor | Iterable[torch.Tensor]) -> torch.Tensor:
+def colour_matrix_from_images(images: torch.Tensor | Iterable[torch.Tensor]) -> torch.Tensor:
     """The (C, C) square root M of the colour covariance of your own images (M @ M.T = covariance).
 
     ``images`` is a (N, C, H, W) tensor in [0, 1] or an iterable of such batches (any image
-    source of :mod:`helpers.images`). Pass the result as ``color_matrix=`` to a parameterization
+    source of :mod:`helpers.images`). Pass the result as ``colour_matrix=`` to a parameterization
     so that the optimizer's colour directions match the statistics of your data.
     """
     batches = [images] if isinstance(images, torch.Tensor) else images
@@ -62,7 +62,7 @@ def color_matrix_from_images(images: torch.Tensor | Iterable[torch.Tensor]) -> t
         outer = pixels @ pixels.T if outer is None else outer + pixels @ pixels.T
         count += pixels.shape[1]
     if count < 2:
-        raise ValueError("color_matrix_from_images needs at least two pixels.")
+        raise ValueError("colour_matrix_from_images needs at least two pixels.")
     mean = total / count
     covariance = (outer - count * torch.outer(mean, mean)) / (count - 1)
     eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
@@ -71,27 +71,27 @@ def color_matrix_from_images(images: torch.Tensor | Iterable[torch.Tensor]) -> t
     return (eigenvectors * eigenvalues.sqrt()).float()
 
 
-def _normalized(color_matrix: torch.Tensor | None, channels: int) -> torch.Tensor:
+def _normalized(colour_matrix: torch.Tensor | None, channels: int) -> torch.Tensor:
     """The colour matrix scaled so its strongest direction has length 1 (identity when None)."""
-    if color_matrix is None:
+    if colour_matrix is None:
         return torch.eye(channels)
-    matrix = torch.as_tensor(color_matrix, dtype=torch.float32)
+    matrix = torch.as_tensor(colour_matrix, dtype=torch.float32)
     if matrix.shape != (channels, channels):
-        raise ValueError(f"color_matrix must have shape ({channels}, {channels}), got {tuple(matrix.shape)}.")
+        raise ValueError(f"colour_matrix must have shape ({channels}, {channels}), got {tuple(matrix.shape)}.")
     if torch.linalg.matrix_rank(matrix) < channels:
-        raise ValueError("color_matrix must be invertible.")
+        raise ValueError("colour_matrix must be invertible.")
     return matrix / matrix.norm(dim=0).max()
 
 
 class ImageParam(nn.Module):
     """Base class: ``forward()`` returns (count, channels, size, size) images in [0, 1]."""
 
-    def __init__(self, size: int, count: int, channels: int, color_matrix: torch.Tensor | None):
+    def __init__(self, size: int, count: int, channels: int, colour_matrix: torch.Tensor | None):
         super().__init__()
         if size < 2 or count < 1 or channels < 1:
             raise ValueError(f"Need size >= 2, count >= 1 and channels >= 1; got size={size}, count={count}, channels={channels}.")
         self.size, self.count, self.channels = int(size), int(count), int(channels)
-        self.register_buffer("color", _normalized(color_matrix, channels), persistent=False)
+        self.register_buffer("colour", _normalized(colour_matrix, channels), persistent=False)
 
     def decorrelated(self) -> torch.Tensor:
         """The image before colours are mixed and squashed: (count, channels, size, size)."""
@@ -100,16 +100,16 @@ class ImageParam(nn.Module):
     def forward(self) -> torch.Tensor:
         """The current images, (count, channels, size, size) in [0, 1]."""
         raw = self.decorrelated()
-        mixed = torch.einsum("ij,njhw->nihw", self.color, raw)
+        mixed = torch.einsum("ij,njhw->nihw", self.colour, raw)
         return torch.sigmoid(mixed)
 
 
 class PixelImage(ImageParam):
     """One learnable number per pixel and channel (the simplest parameterization)."""
 
-    def __init__(self, size: int, count: int = 1, *, channels: int = 3, color_matrix: torch.Tensor | None = None,
+    def __init__(self, size: int, count: int = 1, *, channels: int = 3, colour_matrix: torch.Tensor | None = None,
                  std: float = 0.01, generator: torch.Generator | None = None):
-        super().__init__(size, count, channels, color_matrix)
+        super().__init__(size, count, channels, colour_matrix)
         self.pixels = nn.Parameter(torch.randn(count, channels, size, size, generator=generator) * std)
 
     def decorrelated(self) -> torch.Tensor:
@@ -134,9 +134,9 @@ def frequency_scale(size: int, decay: float = 1.0) -> torch.Tensor:
 class FourierImage(ImageParam):
     """Images whose learnable numbers are Fourier coefficients scaled by 1/frequency**decay."""
 
-    def __init__(self, size: int, count: int = 1, *, channels: int = 3, color_matrix: torch.Tensor | None = None,
+    def __init__(self, size: int, count: int = 1, *, channels: int = 3, colour_matrix: torch.Tensor | None = None,
                  std: float = 0.01, decay: float = 1.0, generator: torch.Generator | None = None):
-        super().__init__(size, count, channels, color_matrix)
+        super().__init__(size, count, channels, colour_matrix)
         width = size // 2 + 1
         self.spectrum = nn.Parameter(torch.randn(count, channels, size, width, 2, generator=generator) * std)
         self.register_buffer("scale", frequency_scale(size, decay), persistent=False)
@@ -147,10 +147,10 @@ class FourierImage(ImageParam):
         return torch.fft.irfft2(coefficients, s=(self.size, self.size), norm="ortho")
 
 
-def to_optimized_space(images: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
-    """The numbers (N, C, S, S) that the sigmoid and colour matrix ``color`` turn back into ``images`` (in [0, 1])."""
+def to_optimized_space(images: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+    """The numbers (N, C, S, S) that the sigmoid and colour matrix ``colour`` turn back into ``images`` (in [0, 1])."""
     logits = torch.logit(images.clamp(PHOTO_EDGE, 1 - PHOTO_EDGE))
-    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(color.to(images.dtype)).to(images.device), logits)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(colour.to(images.dtype)).to(images.device), logits)
 
 
 def natural_image_from_phases(magnitude: torch.Tensor, phase: torch.Tensor, size: int) -> torch.Tensor:
@@ -166,14 +166,14 @@ class NaturalSpectrumImage(ImageParam):
     so that the renderer's usual learning rate turns phases at a useful pace.
     """
 
-    def __init__(self, size: int, count: int = 1, *, channels: int = 3, color_matrix: torch.Tensor | None = None,
+    def __init__(self, size: int, count: int = 1, *, channels: int = 3, colour_matrix: torch.Tensor | None = None,
                  magnitude: torch.Tensor | None = None, phase_gain: float = PHASE_GAIN,
                  generator: torch.Generator | None = None):
-        super().__init__(size, count, channels, color_matrix)
+        super().__init__(size, count, channels, colour_matrix)
         if magnitude is None:
             from .spectrum import natural_spectrum
 
-            magnitude = natural_spectrum(size, self.color)
+            magnitude = natural_spectrum(size, self.colour)
         width = size // 2 + 1
         if tuple(magnitude.shape) != (channels, size, width):
             raise ValueError(f"magnitude must have shape ({channels}, {size}, {width}) for {size}-px images, got {tuple(magnitude.shape)}.")
@@ -192,12 +192,12 @@ class NaturalSpectrumImage(ImageParam):
 class PhotoImage(ImageParam):
     """Given photographs plus a learnable change in :class:`FourierImage`'s 1/f-scaled basis (zero at the start)."""
 
-    def __init__(self, photos: torch.Tensor, *, color_matrix: torch.Tensor | None = None, decay: float = 1.0):
+    def __init__(self, photos: torch.Tensor, *, colour_matrix: torch.Tensor | None = None, decay: float = 1.0):
         if photos.dim() != 4 or photos.shape[-1] != photos.shape[-2]:
             raise ValueError(f"photos must be square images (N, C, S, S) in [0, 1], got shape {tuple(photos.shape)}.")
         count, channels, size, _ = photos.shape
-        super().__init__(size, count, channels, color_matrix)
-        self.register_buffer("base", to_optimized_space(photos.detach().float().cpu(), self.color), persistent=False)
+        super().__init__(size, count, channels, colour_matrix)
+        self.register_buffer("base", to_optimized_space(photos.detach().float().cpu(), self.colour), persistent=False)
         self.register_buffer("scale", frequency_scale(size, decay), persistent=False)
         self.spectrum = nn.Parameter(torch.zeros(count, channels, size, size // 2 + 1, 2))
 
@@ -211,19 +211,19 @@ PARAMETERIZATIONS = {"fourier": FourierImage, "pixel": PixelImage, "natural": Na
 
 
 def make_param(kind: str, size: int, count: int = 1, *, seed: int | torch.Generator = 0, decorrelate: bool = True,
-               color_matrix: torch.Tensor | None = None, channels: int = 3, std: float = 0.01) -> ImageParam:
+               colour_matrix: torch.Tensor | None = None, channels: int = 3, std: float = 0.01) -> ImageParam:
     """Build a parameterization by name (``"fourier"``, ``"pixel"`` or ``"natural"``) for ``count`` images of ``size`` px.
 
-    Colours use ImageNet's decorrelation matrix unless ``color_matrix`` is given (e.g. from
-    :func:`color_matrix_from_images`) or ``decorrelate=False`` (plain RGB). ``std`` is the spread of
+    Colours use ImageNet's decorrelation matrix unless ``colour_matrix`` is given (e.g. from
+    :func:`colour_matrix_from_images`) or ``decorrelate=False`` (plain RGB). ``std`` is the spread of
     the random start of ``"fourier"`` and ``"pixel"`` (``"natural"`` starts from random phases).
     """
     if kind not in PARAMETERIZATIONS:
         raise ValueError(f"Unknown parameterization {kind!r}; choose one of {sorted(PARAMETERIZATIONS)}.")
     generator = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
-    if color_matrix is None and decorrelate and channels == 3:
-        color_matrix = imagenet_color_matrix()
+    if colour_matrix is None and decorrelate and channels == 3:
+        colour_matrix = imagenet_colour_matrix()
     elif not decorrelate:
-        color_matrix = None
+        colour_matrix = None
     options = {} if kind == "natural" else {"std": std}
-    return PARAMETERIZATIONS[kind](size, count, channels=channels, color_matrix=color_matrix, generator=generator, **options)
+    return PARAMETERIZATIONS[kind](size, count, channels=channels, colour_matrix=colour_matrix, generator=generator, **options)

@@ -173,7 +173,7 @@ def render(
     images_per_objective: int = 1,
     redirect_steps: int = 16,
     pre_activation: bool = True,
-    color_matrix: torch.Tensor | None = None,
+    colour_matrix: torch.Tensor | None = None,
     channels_last: bool = True,
     snapshot_steps: Sequence[int] = (),
     optimizer: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
@@ -200,8 +200,8 @@ def render(
     if steps < 1 or size < 8:
         raise ValueError(f"render needs steps >= 1 and size >= 8, got steps={steps}, size={size}.")
     finite_number(lr, "lr", positive=True)
-    if color_matrix is not None and not bool(torch.isfinite(torch.as_tensor(color_matrix)).all()):
-        raise ValueError("color_matrix holds NaN or infinite values; pass a finite (3, 3) matrix or None for the default.")
+    if colour_matrix is not None and not bool(torch.isfinite(torch.as_tensor(colour_matrix)).all()):
+        raise ValueError("colour_matrix holds NaN or infinite values; pass a finite (3, 3) matrix or None for the default.")
     if any(not 1 <= whole_number(step, "snapshot_steps") <= steps for step in snapshot_steps):
         raise ValueError(f"snapshot_steps must be step counts between 1 and steps={steps}, got {list(snapshot_steps)}.")
     batched = BatchedObjectives(model, objectives, images_per_objective=images_per_objective, pre_activation=pre_activation)
@@ -212,7 +212,7 @@ def render(
             raise ValueError(f"The parameterization makes {param.count} images but {count} are needed.")
         image_param = param
     else:
-        image_param = make_param(param, size, count, seed=generator, color_matrix=color_matrix)
+        image_param = make_param(param, size, count, seed=generator, colour_matrix=colour_matrix)
     image_param = image_param.to(model.device)
     chain = get_transforms(transforms)
     if isinstance(transforms, str) and transforms == "standard" and size < 64:

@@ -37,22 +37,22 @@ def default_photos(size: int, count: int = 256) -> ImageSource:
     return offline_patches(count=count, size=size)
 
 
-def measure_spectrum(images: Iterable[torch.Tensor], color: torch.Tensor, limit: int | None = None) -> torch.Tensor:
+def measure_spectrum(images: Iterable[torch.Tensor], colour: torch.Tensor, max_images: int | None = None) -> torch.Tensor:
     """Root-mean-square Fourier magnitude (C, S, S//2+1) of images (N, C, S, S) in [0, 1], in the optimized space.
 
-    ``color`` is the parameterization's (normalized) colour matrix; the zero-frequency term is set to 0,
+    ``colour`` is the parameterization's (normalized) colour matrix; the zero-frequency term is set to 0,
     so images built from this spectrum have a mid-grey mean and only the phases decide what they show.
     """
     total, count = None, 0
     for batch in images:
-        if batch.dim() != 4 or batch.shape[1] != color.shape[0] or batch.shape[-1] != batch.shape[-2]:
-            raise ValueError(f"measure_spectrum needs square (N, {color.shape[0]}, S, S) images, got {tuple(batch.shape)}.")
-        raw = to_optimized_space(batch.double(), color.double())
+        if batch.dim() != 4 or batch.shape[1] != colour.shape[0] or batch.shape[-1] != batch.shape[-2]:
+            raise ValueError(f"measure_spectrum needs square (N, {colour.shape[0]}, S, S) images, got {tuple(batch.shape)}.")
+        raw = to_optimized_space(batch.double(), colour.double())
         raw = raw - raw.mean(dim=(2, 3), keepdim=True)
         power = torch.fft.rfft2(raw, norm="ortho").abs().pow(2).sum(0)
         total = power if total is None else total + power
         count += batch.shape[0]
-        if limit is not None and count >= limit:
+        if max_images is not None and count >= max_images:
             break
     if not count:
         raise ValueError("measure_spectrum got no images.")
@@ -61,9 +61,9 @@ def measure_spectrum(images: Iterable[torch.Tensor], color: torch.Tensor, limit:
     return magnitude.float()
 
 
-def _cache_file(source: ImageSource, color: torch.Tensor, limit: int) -> Path:
-    digest = hashlib.sha256(f"{FORMAT_VERSION}:{source.key}:{limit}:{PHOTO_EDGE}".encode())
-    digest.update(color.detach().cpu().double().numpy().tobytes())
+def _cache_file(source: ImageSource, colour: torch.Tensor, max_images: int) -> Path:
+    digest = hashlib.sha256(f"{FORMAT_VERSION}:{source.key}:{max_images}:{PHOTO_EDGE}".encode())
+    digest.update(colour.detach().cpu().double().numpy().tobytes())
     return CACHE_DIR / "natural_spectrum" / f"spectrum-{source.size}px-{digest.hexdigest()[:16]}.pt"
 
 
@@ -84,25 +84,25 @@ def _save(path: Path, magnitude: torch.Tensor) -> None:
         warnings.warn(f"Could not cache the natural spectrum in {path.parent} ({error}); it will be measured again.", stacklevel=3)
 
 
-def natural_spectrum(size: int, color: torch.Tensor, *, source: ImageSource | None = None, limit: int = 256,
+def natural_spectrum(size: int, colour: torch.Tensor, *, source: ImageSource | None = None, max_images: int = 256,
                      use_cache: bool = True) -> torch.Tensor:
-    """The photographs' RMS magnitude spectrum (C, size, size//2+1) for ``size``-px images and colour matrix ``color``.
+    """The photographs' RMS magnitude spectrum (C, size, size//2+1) for ``size``-px images and colour matrix ``colour``.
 
-    ``color`` is the normalized colour matrix of the parameterization (identity: plain RGB). Cached in
+    ``colour`` is the normalized colour matrix of the parameterization (identity: plain RGB). Cached in
     ``data/cache/natural_spectrum`` keyed by the photographs, the size and the colour matrix.
     """
     if int(size) < 2:
         raise ValueError(f"natural_spectrum needs size >= 2 pixels, got {size}.")
-    source = default_photos(int(size), limit) if source is None else source
+    source = default_photos(int(size), max_images) if source is None else source
     if source.size != size:
         raise ValueError(f"The photographs are {source.size} px but a {size}-px spectrum was asked for.")
-    path = _cache_file(source, color, limit)
+    path = _cache_file(source, colour, max_images)
     if use_cache and path.exists():
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # a truncated or foreign file: measure again
             pass
-    magnitude = measure_spectrum(iter(source), color.detach().cpu(), limit)
+    magnitude = measure_spectrum(iter(source), colour.detach().cpu(), max_images)
     if use_cache:
         _save(path, magnitude)
     return magnitude

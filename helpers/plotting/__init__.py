@@ -1,15 +1,13 @@
 """Drawing for the notebooks. Only ``plotting`` and ``widgets`` draw; every other module is headless.
 
 This module holds the conversions every figure shares, so a saved image is the displayed image:
-:func:`to_numpy_image` is the one conversion used both by :func:`show_images` and :func:`save_image`.
+:func:`to_numpy_image` is the one conversion used both by :func:`images_figure` and :func:`save_image`.
 Lesson-specific figures live in submodules (``helpers.plotting.curves`` and so on).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
-
-import matplotlib
 
 import numpy as np
 import torch
@@ -56,14 +54,14 @@ def stretch_for_display(image: torch.Tensor) -> torch.Tensor:
 
 
 def save_image(image: torch.Tensor | np.ndarray, path: str | Path) -> Path:
-    """Save an image in [0, 1] as a PNG, pixel for pixel what :func:`show_images` displays."""
+    """Save an image in [0, 1] as a PNG, pixel for pixel what :func:`images_figure` displays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plt.imsave(path, to_numpy_image(image))
     return path
 
 
-def show_images(
+def images_figure(
     images: torch.Tensor | Sequence[torch.Tensor],
     titles: Sequence[str] | None = None,
     ncols: int | None = None,
@@ -95,7 +93,7 @@ def show_images(
     return fig
 
 
-def weight_heatmap(ax: plt.Axes, weights: torch.Tensor | np.ndarray, title: str | None = None, vmax: float | None = None) -> None:
+def draw_weight_heatmap(ax: plt.Axes, weights: torch.Tensor | np.ndarray, title: str | None = None, vmax: float | None = None) -> None:
     """Draw a k x k weight grid the Circuits way: red excites, blue inhibits, white is zero."""
     weights = weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else np.asarray(weights)
     vmax = vmax or float(np.abs(weights).max()) or 1.0
@@ -104,8 +102,3 @@ def weight_heatmap(ax: plt.Axes, weights: torch.Tensor | np.ndarray, title: str 
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=8)
-
-
-def headless() -> bool:
-    """True when matplotlib draws to no screen (tests, CI, scripts)."""
-    return matplotlib.get_backend().lower() in {"agg", "pdf", "svg", "ps", "cairo", "template"}

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..cleanroom import CurveDetectorSettings, Match, curve_kernel
 from ..weights import Connections, WeightView
 from ..weights.nmf import WeightFactors
-from . import weight_heatmap
+from . import draw_weight_heatmap
 
 
 def weight_grids_figure(
@@ -34,7 +34,7 @@ def weight_grids_figure(
     for ax in axes.flat:
         ax.axis("off")
     for i, grid in enumerate(grids):
-        weight_heatmap(axes.flat[i], grid, titles[i] if titles is not None and i < len(titles) else None, vmax=vmax)
+        draw_weight_heatmap(axes.flat[i], grid, titles[i] if titles is not None and i < len(titles) else None, vmax=vmax)
         axes.flat[i].axis("on")
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
@@ -53,7 +53,7 @@ def connections_figure(connections: Connections, labels: dict[int, str] | None =
     for r, (verb, items) in enumerate(rows):
         for i, item in enumerate(items):
             note = f"\n{labels[item.unit.channel]}" if labels and item.unit.channel in labels else ""
-            weight_heatmap(axes[r, i], item.weights, f"{item.unit.channel} {verb}\nsum {item.strength:+.2f}{note}", vmax=vmax)
+            draw_weight_heatmap(axes[r, i], item.weights, f"{item.unit.channel} {verb}\nsum {item.strength:+.2f}{note}", vmax=vmax)
             axes[r, i].axis("on")
     fig.suptitle(f"Inputs from {connections.other_layer} to {connections.unit}", fontsize=10)
     fig.tight_layout()
@@ -72,7 +72,7 @@ def weight_view_figure(view: WeightView) -> Figure:
 def factorization_figure(kernel: torch.Tensor, channel_weights: torch.Tensor, unit: str, count: int = 24) -> Figure:
     """An EfficientNet expanded weight as its two factors: one k x k spatial kernel and one weight per input unit."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 2.6), gridspec_kw={"width_ratios": [1, 4]})
-    weight_heatmap(left, kernel, "spatial kernel (shared)")
+    draw_weight_heatmap(left, kernel, "spatial kernel (shared)")
     values = channel_weights.detach().cpu().numpy()
     order = np.argsort(-np.abs(values))[:count]
     right.bar(range(len(order)), values[order], color=["tab:red" if v > 0 else "tab:blue" for v in values[order]])
@@ -89,7 +89,7 @@ def cleanroom_kernel_figure(settings: CurveDetectorSettings, orientations: Seque
     vmax = max(float(m.abs().max()) for m in maps) or 1.0
     fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps), size + 0.4), squeeze=False)
     for ax, grid, orientation in zip(axes[0], maps, orientations):
-        weight_heatmap(ax, grid, f"{orientation:.0f}°", vmax=vmax)
+        draw_weight_heatmap(ax, grid, f"{orientation:.0f}°", vmax=vmax)
     fig.suptitle("Hand-set weights of the cleanroom curve unit (summed over line directions)", fontsize=9)
     fig.tight_layout()
     return fig
@@ -105,17 +105,17 @@ def cleanroom_direction_figure(settings: CurveDetectorSettings, size: float = 1.
     )
 
 
-def match_figure(match: Match, labels: Sequence[str], title: str, shown: int = 4) -> Figure:
+def match_figure(match: Match, labels: Sequence[str], title: str, count: int = 4) -> Figure:
     """Per-unit correlation bars, and scatter plots of real vs hand-built responses for a few units."""
-    shown = min(shown, len(labels))
-    fig, axes = plt.subplots(1, shown + 1, figsize=(3.0 * (shown + 1), 2.8), squeeze=False)
+    count = min(count, len(labels))
+    fig, axes = plt.subplots(1, count + 1, figsize=(3.0 * (count + 1), 2.8), squeeze=False)
     bars = axes[0, 0]
     bars.bar(range(len(labels)), match.correlations, color=["tab:red" if r > 0 else "tab:blue" for r in match.correlations])
     bars.axhline(match.mean, color="black", lw=1, ls="--", label=f"mean r = {match.mean:.2f}")
     bars.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
     bars.set_ylabel("correlation r")
     bars.legend(fontsize=7)
-    picks = np.linspace(0, len(labels) - 1, shown).round().astype(int)
+    picks = np.linspace(0, len(labels) - 1, count).round().astype(int)
     for ax, f in zip(axes[0, 1:], picks):
         ax.scatter(match.cleanroom[:, f], match.real[:, f], s=8, alpha=0.6)
         ax.set_xlabel("hand-built response", fontsize=8)

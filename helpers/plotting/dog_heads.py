@@ -8,12 +8,12 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import weight_heatmap
+from . import draw_weight_heatmap
 
 LABEL_COLOURS = {"left": "tab:blue", "right": "tab:red", "invariant": "tab:gray", "silent": "white"}
 
 
-def plot_mirror_scores(groups: dict[str, "object"], threshold: float = 1 / 3) -> Figure:
+def mirror_scores_figure(groups: dict[str, "object"], threshold: float = 1 / 3) -> Figure:
     """Left scores of several mirror tests side by side (one panel per test, e.g. per layer), coloured by label."""
     fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3), squeeze=False, sharey=True)
     for ax, (title, test) in zip(axes[0], groups.items()):
@@ -31,7 +31,7 @@ def plot_mirror_scores(groups: dict[str, "object"], threshold: float = 1 / 3) ->
     return fig
 
 
-def plot_union_scatter(left_net: np.ndarray, right_net: np.ndarray, highlight: Sequence[int] = (), title: str = "") -> Figure:
+def union_scatter_figure(left_net: np.ndarray, right_net: np.ndarray, highlight: Sequence[int] = (), title: str = "") -> Figure:
     """Net weight from the left-leaning units against net weight from the right-leaning ones, one dot per downstream unit."""
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ax.scatter(left_net, right_net, s=8, color="tab:gray", alpha=0.6)
@@ -47,35 +47,18 @@ def plot_union_scatter(left_net: np.ndarray, right_net: np.ndarray, highlight: S
     return fig
 
 
-def plot_union_weights(summary: "object") -> Figure:
+def union_weights_figure(summary: "object") -> Figure:
     """The target's kernels from the left units and from the right units (summed over each set), on one colour scale."""
     fig, axes = plt.subplots(1, 2, figsize=(4.4, 2.4))
     vmax = float(torch.maximum(summary.left_map.abs().max(), summary.right_map.abs().max())) or 1.0
-    weight_heatmap(axes[0], summary.left_map, f"from left units\nnet {summary.left_net:+.2f}", vmax=vmax)
-    weight_heatmap(axes[1], summary.right_map, f"from right units\nnet {summary.right_net:+.2f}", vmax=vmax)
+    draw_weight_heatmap(axes[0], summary.left_map, f"from left units\nnet {summary.left_net:+.2f}", vmax=vmax)
+    draw_weight_heatmap(axes[1], summary.right_map, f"from right units\nnet {summary.right_net:+.2f}", vmax=vmax)
     fig.suptitle(f"into {summary.target}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def plot_cross_weights(cross: "object", title: str = "") -> Figure:
-    """The 2 x 2 table of mean net weights between the left and right paths (red excites, blue inhibits)."""
-    table = np.array([[cross.left_to_left, cross.left_to_right], [cross.right_to_left, cross.right_to_right]])
-    fig, ax = plt.subplots(figsize=(3.2, 2.8))
-    vmax = float(np.abs(table).max()) or 1.0
-    ax.imshow(table, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-    for (row, col), value in np.ndenumerate(table):
-        ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=9)
-    ax.set_xticks([0, 1])
-    ax.set_xticklabels(["to left", "to right"])
-    ax.set_yticks([0, 1])
-    ax.set_yticklabels(["from left", "from right"])
-    ax.set_title(title or "mean net weight between paths", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_inhibition(inhibition: "object") -> Figure:
+def inhibition_figure(inhibition: "object") -> Figure:
     """The real same-side and cross weights between mirrored pathways against those of shuffled pairings."""
     fig, ax = plt.subplots(figsize=(6, 2.6))
     for values, real, colour, name in ((inhibition.shuffled_same, inhibition.same, "tab:blue", "same side"),

@@ -21,7 +21,7 @@ def _picture(ax: Axes, image: torch.Tensor, title: str = "") -> None:
         ax.set_title(title, fontsize=8)
 
 
-def plot_optimization_comparison(images: dict[str, torch.Tensor], histories: dict[str, torch.Tensor], title: str = "") -> Figure:
+def optimization_comparison_figure(images: dict[str, torch.Tensor], histories: dict[str, torch.Tensor], title: str = "") -> Figure:
     """Feature visualizations made different ways, side by side (contrast stretched), and their objective over the steps."""
     count = len(images)
     fig, axes = plt.subplots(1, count + 1, figsize=(2.8 * count + 3.6, 3), gridspec_kw={"width_ratios": [1] * count + [1.4]})
@@ -39,7 +39,7 @@ def plot_optimization_comparison(images: dict[str, torch.Tensor], histories: dic
     return fig
 
 
-def plot_units_with_examples(
+def units_with_examples_figure(
     visualizations: torch.Tensor,
     patches: Sequence[torch.Tensor],
     titles: Sequence[str],
@@ -63,7 +63,7 @@ def plot_units_with_examples(
     return fig
 
 
-def plot_activation_histogram(
+def activation_histogram_figure(
     counts: torch.Tensor,
     edges: torch.Tensor,
     title: str = "",
@@ -80,8 +80,8 @@ def plot_activation_histogram(
     ax.set_yscale("log")
     ax.set_xlabel("activation")
     ax.set_ylabel("positions")
-    for (label, value), color in zip((marks or {}).items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        ax.axvline(value, color=color, linestyle="--", label=label)
+    for (label, value), line_colour in zip((marks or {}).items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        ax.axvline(value, color=line_colour, linestyle="--", label=label)
     if marks:
         ax.legend(fontsize=7)
     if title:
@@ -90,7 +90,7 @@ def plot_activation_histogram(
     return fig
 
 
-def plot_unit_view(
+def unit_view_figure(
     visualization: torch.Tensor,
     value: float,
     patches: torch.Tensor,
@@ -107,7 +107,7 @@ def plot_unit_view(
     for i, (patch, patch_value) in enumerate(zip(patches, patch_values)):
         _picture(fig.add_subplot(grid[i % 2, 2 + i // 2]), patch, f"{float(patch_value):.2f}")
     top = float(patch_values[0]) if len(patch_values) else float("nan")
-    plot_activation_histogram(counts, edges, "all positions", {"top example": top}, ax=fig.add_subplot(grid[:, -3:]))
+    activation_histogram_figure(counts, edges, "all positions", {"top example": top}, ax=fig.add_subplot(grid[:, -3:]))
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -8,10 +8,10 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import to_numpy_image, weight_heatmap
+from . import to_numpy_image, draw_weight_heatmap
 
 
-def show_boundary_grid(grid: torch.Tensor, orientations: Sequence[float], ratios: Sequence[float], size: float = 1.3) -> Figure:
+def boundary_grid_figure(grid: torch.Tensor, orientations: Sequence[float], ratios: Sequence[float], size: float = 1.3) -> Figure:
     """A (O, R, 3, S, S) grid of boundaries: one row per orientation, one column per frequency ratio."""
     rows, cols = grid.shape[:2]
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.8, size * rows + 0.4), squeeze=False)
@@ -29,7 +29,7 @@ def show_boundary_grid(grid: torch.Tensor, orientations: Sequence[float], ratios
     return fig
 
 
-def show_side_spectra(image: torch.Tensor, boxes: dict[str, tuple[slice, slice]], fractions: dict[str, float]) -> Figure:
+def side_spectra_figure(image: torch.Tensor, boxes: dict[str, tuple[slice, slice]], fractions: dict[str, float]) -> Figure:
     """An image with two patches marked, and each patch's log power spectrum titled with its high-frequency share."""
     fig, axes = plt.subplots(1, 1 + len(boxes), figsize=(3.2 * (1 + len(boxes)), 3.2))
     axes[0].imshow(to_numpy_image(image))
@@ -48,7 +48,7 @@ def show_side_spectra(image: torch.Tensor, boxes: dict[str, tuple[slice, slice]]
     return fig
 
 
-def plot_layer_screen(layers: Sequence[str], depths: Sequence[float], fractions: Sequence[float], counts: Sequence[int],
+def layer_screen_figure(layers: Sequence[str], depths: Sequence[float], fractions: Sequence[float], counts: Sequence[int],
                       paper_depth: tuple[float, float] = (0.29, 0.33)) -> Figure:
     """Share of each layer's units that the screen calls high-low detectors, against depth in the network."""
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -64,13 +64,13 @@ def plot_layer_screen(layers: Sequence[str], depths: Sequence[float], fractions:
     return fig
 
 
-def plot_family_tuning(tuning: np.ndarray, orientations: Sequence[float], labels: Sequence[str], preferred: Sequence[float],
-                       show: int | None = None) -> Figure:
-    """Members' tuning curves (O, F), each scaled to its peak, on a polar plot (the first ``show``), and a histogram of all preferred orientations."""
+def family_tuning_figure(tuning: np.ndarray, orientations: Sequence[float], labels: Sequence[str], preferred: Sequence[float],
+                       max_curves: int | None = None) -> Figure:
+    """Members' tuning curves (O, F), each scaled to its peak, on a polar plot (the first ``max_curves``), and a histogram of all preferred orientations."""
     fig = plt.figure(figsize=(9, 4))
     polar = fig.add_subplot(1, 2, 1, projection="polar")
     angles = np.radians(np.append(orientations, orientations[0]))
-    columns = range(tuning.shape[1]) if show is None else np.argsort(-tuning.max(0), kind="stable")[:show]
+    columns = range(tuning.shape[1]) if max_curves is None else np.argsort(-tuning.max(0), kind="stable")[:max_curves]
     colours = plt.cm.hsv(np.asarray(preferred) / 360.0)
     for column in columns:
         colour = colours[column]
@@ -88,7 +88,7 @@ def plot_family_tuning(tuning: np.ndarray, orientations: Sequence[float], labels
     return fig
 
 
-def plot_ratio_curves(ratios: Sequence[float], responses: np.ndarray, labels: Sequence[str]) -> Figure:
+def ratio_curves_figure(ratios: Sequence[float], responses: np.ndarray, labels: Sequence[str]) -> Figure:
     """Response against frequency ratio (R, U), one line per unit, ratio on a log axis."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for column, label in enumerate(labels):
@@ -103,7 +103,7 @@ def plot_ratio_curves(ratios: Sequence[float], responses: np.ndarray, labels: Se
     return fig
 
 
-def plot_blur_pairs(preferred: np.ndarray, swapped: np.ndarray, labels: Sequence[str]) -> Figure:
+def blur_pairs_figure(preferred: np.ndarray, swapped: np.ndarray, labels: Sequence[str]) -> Figure:
     """Mean response to photographs sharp on each unit's fine side vs. with the sides swapped."""
     fig, ax = plt.subplots(figsize=(6, 3))
     x = np.arange(len(labels))
@@ -117,13 +117,13 @@ def plot_blur_pairs(preferred: np.ndarray, swapped: np.ndarray, labels: Sequence
     return fig
 
 
-def plot_side_maps(maps: torch.Tensor, orientations: Sequence[float], labels: Sequence[str]) -> Figure:
+def side_maps_figure(maps: torch.Tensor, orientations: Sequence[float], labels: Sequence[str]) -> Figure:
     """Each detector's frequency-weighted input map (red: high-frequency inputs excite), with an arrow to its fine side."""
     count = len(labels)
     fig, axes = plt.subplots(1, count, figsize=(1.7 * count, 2.1), squeeze=False)
     vmax = float(maps.abs().max()) or 1.0
     for ax, grid, angle, label in zip(axes[0], maps, orientations, labels):
-        weight_heatmap(ax, grid, label, vmax=vmax)
+        draw_weight_heatmap(ax, grid, label, vmax=vmax)
         k = grid.shape[-1]
         centre = (k - 1) / 2
         dx, dy = 0.35 * k * np.cos(np.radians(angle)), -0.35 * k * np.sin(np.radians(angle))

@@ -197,13 +197,13 @@ def recovery_figure(recovered: torch.Tensor, baselines: dict[str, torch.Tensor])
     return fig
 
 
-def class_votes_figure(votes: Sequence[torch.Tensor], titles: Sequence[str], labels: Sequence[str], top: int = 6) -> Figure:
+def class_votes_figure(votes: Sequence[torch.Tensor], titles: Sequence[str], labels: Sequence[str], count: int = 6) -> Figure:
     """One panel per unit: the classes it votes for most (horizontal bars), to compare what units 'mean'."""
-    fig, axes = plt.subplots(1, len(votes), figsize=(3.3 * len(votes), 0.35 * top + 1.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(votes), figsize=(3.3 * len(votes), 0.35 * count + 1.0), squeeze=False)
     for ax, vote, title in zip(axes[0], votes, titles):
-        best = vote.topk(top)
-        ax.barh(np.arange(top), best.values.numpy(), color="tab:red")
-        ax.set_yticks(np.arange(top))
+        best = vote.topk(count)
+        ax.barh(np.arange(count), best.values.numpy(), color="tab:red")
+        ax.set_yticks(np.arange(count))
         ax.set_yticklabels([labels[int(i)][:22] for i in best.indices], fontsize=7)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=8)
@@ -229,15 +229,15 @@ def orientation_coverage_figure(rings: dict[str, Sequence[float]], title: str = 
     return fig
 
 
-def loadings_figure(directions: torch.Tensor, titles: Sequence[str], marked: Sequence[int] = (), top: int = 8) -> Figure:
-    """One panel per direction: its ``top`` largest loadings on the layer's units (bars), units in ``marked``
+def loadings_figure(directions: torch.Tensor, titles: Sequence[str], marked: Sequence[int] = (), count: int = 8) -> Figure:
+    """One panel per direction: its ``count`` largest loadings on the layer's units (bars), units in ``marked``
     (e.g. the curve neurons) in colour, the others grey: how many units a feature is spread over."""
     directions = torch.as_tensor(directions, dtype=torch.float32)
     count = max(len(directions), 1)
     fig, axes = plt.subplots(1, count, figsize=(2.9 * count, 2.4), squeeze=False)
     marked = set(int(m) for m in marked)
     for ax, direction, title in zip(axes[0], directions, titles):
-        order = direction.abs().argsort(descending=True)[:top]
+        order = direction.abs().argsort(descending=True)[:count]
         values = direction[order].numpy()
         colours = ["tab:orange" if int(u) in marked else "grey" for u in order]
         ax.bar(np.arange(len(order)), values, color=colours)

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from . import to_numpy_image
 
 
-def show_predictions(images: dict[str, torch.Tensor], predictions: Sequence[Sequence[tuple[str, float]]]) -> Figure:
+def predictions_figure(images: dict[str, torch.Tensor], predictions: Sequence[Sequence[tuple[str, float]]]) -> Figure:
     """Each photograph above a bar chart of its top predicted classes."""
     fig, axes = plt.subplots(2, len(images), figsize=(3 * len(images), 5.2), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 2]})

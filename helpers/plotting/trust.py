@@ -18,7 +18,7 @@ def _row(axes: Sequence[plt.Axes], images: Sequence[torch.Tensor], titles: Seque
         ax.axis("off")
 
 
-def plot_bench(images: Mapping[str, torch.Tensor], values: Mapping[str, float], title: str = "") -> Figure:
+def bench_images_figure(images: Mapping[str, torch.Tensor], values: Mapping[str, float], title: str = "") -> Figure:
     """One unit by several methods: each image with its activation and pixel standard deviation (not stretched)."""
     fig, axes = plt.subplots(1, len(images), figsize=(2.4 * len(images), 2.8), squeeze=False)
     titles = [f"{name}\nactivation {values[name]:.2f}, std {float(image.std()):.3f}" for name, image in images.items()]
@@ -29,7 +29,7 @@ def plot_bench(images: Mapping[str, torch.Tensor], values: Mapping[str, float], 
     return fig
 
 
-def plot_game_round(references: Sequence[torch.Tensor], reference_title: str, photos: torch.Tensor, title: str) -> Figure:
+def game_round_figure(references: Sequence[torch.Tensor], reference_title: str, photos: torch.Tensor, title: str) -> Figure:
     """The references of a unit on the top row; the two photographs to choose between (left, right) below."""
     columns = max(len(references), 2)
     fig, axes = plt.subplots(2, columns, figsize=(1.9 * columns, 4.2), squeeze=False)
@@ -42,7 +42,7 @@ def plot_game_round(references: Sequence[torch.Tensor], reference_title: str, ph
     return fig
 
 
-def plot_fooled(panels: Mapping[str, torch.Tensor], examples: torch.Tensor, title: str = "") -> Figure:
+def fooled_figure(panels: Mapping[str, torch.Tensor], examples: torch.Tensor, title: str = "") -> Figure:
     """The chosen picture and the visualizations (top row) beside the fooled unit's top natural examples (bottom row)."""
     columns = max(len(panels), len(examples))
     fig, axes = plt.subplots(2, columns, figsize=(2.2 * columns, 4.8), squeeze=False)

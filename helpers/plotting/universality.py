@@ -21,7 +21,7 @@ def filter_to_image(filter_rgb: torch.Tensor) -> np.ndarray:
     return np.clip(0.5 + weights.transpose(1, 2, 0) / (2 * scale), 0, 1)
 
 
-def plot_filters_by_type(
+def filters_by_type_figure(
     filters: torch.Tensor,
     properties: Sequence[FilterProperties],
     title: str = "",
@@ -51,7 +51,7 @@ def plot_filters_by_type(
     return fig
 
 
-def plot_filter_type_counts(counts: Mapping[str, Mapping[str, float]], title: str = "First-layer filter types") -> Figure:
+def filter_type_counts_figure(counts: Mapping[str, Mapping[str, float]], title: str = "First-layer filter types") -> Figure:
     """Stacked bars: the share of each filter type per model (or per random baseline)."""
     names = list(counts)
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 3.2))
@@ -69,7 +69,7 @@ def plot_filter_type_counts(counts: Mapping[str, Mapping[str, float]], title: st
     return fig
 
 
-def plot_cka(result: CKAResult, ax: plt.Axes | None = None, vmax: float = 1.0) -> Figure:
+def cka_figure(result: CKAResult, ax: plt.Axes | None = None, vmax: float = 1.0) -> Figure:
     """A CKA heat map: rows are model A's layers, columns model B's, brighter is more similar."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(0.3 * len(result.layers_b) + 2.5, 0.3 * len(result.layers_a) + 1.5))
     ax = ax or fig.add_subplot(1, 1, 1)
@@ -83,19 +83,19 @@ def plot_cka(result: CKAResult, ax: plt.Axes | None = None, vmax: float = 1.0) -
     return fig
 
 
-def plot_cka_grid(results: Sequence[CKAResult], ncols: int = 3) -> Figure:
+def cka_grid_figure(results: Sequence[CKAResult], ncols: int = 3) -> Figure:
     """Several CKA heat maps side by side (e.g. every pair of models)."""
     nrows = -(-len(results) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.8 * nrows), squeeze=False)
     for ax in axes.flat[len(results):]:
         ax.axis("off")
     for ax, result in zip(axes.flat, results):
-        plot_cka(result, ax)
+        cka_figure(result, ax)
     fig.tight_layout()
     return fig
 
 
-def plot_unit_matches(match: UnitMatch, shuffled: UnitMatch, title: str = "") -> Figure:
+def unit_matches_figure(match: UnitMatch, shuffled: UnitMatch, title: str = "") -> Figure:
     """Left: best-match correlations against the shuffled-image baseline. Right: the correlation matrix, B's units in A's best-match order."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.3))
     bins = np.linspace(-0.2, 1, 25)
@@ -115,7 +115,7 @@ def plot_unit_matches(match: UnitMatch, shuffled: UnitMatch, title: str = "") ->
     return fig
 
 
-def plot_orientation_coverage(orientations: Mapping[str, Sequence[float]], title: str = "Preferred orientations of each family") -> Figure:
+def orientation_rugs_figure(orientations: Mapping[str, Sequence[float]], title: str = "Preferred orientations of each family") -> Figure:
     """One polar rug per model: a spoke for each family member's preferred orientation."""
     names = list(orientations)
     fig, axes = plt.subplots(1, len(names), subplot_kw={"projection": "polar"}, figsize=(2.3 * len(names), 2.7), squeeze=False)
@@ -131,7 +131,7 @@ def plot_orientation_coverage(orientations: Mapping[str, Sequence[float]], title
     return fig
 
 
-def plot_training_history(history: Mapping[str, Sequence[float]], title: str = "") -> Figure:
+def training_history_figure(history: Mapping[str, Sequence[float]], title: str = "") -> Figure:
     """Loss per step (left) and train/test accuracy per epoch (right)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
     left.plot(history["step_loss"], lw=0.8, color="tab:blue")

@@ -7,7 +7,7 @@
   room to become Gabor-like) and a linear read-out; ``width`` sets the channel counts.
 - Training: :func:`train_classifier` is seeded and deterministic (the same seed gives bitwise the
   same weights on the same CPU), shows a tqdm bar and returns the loss/accuracy history with the
-  network wrapped by :func:`helpers.models.wrap_model`, so every tool of the course works on it.
+  network wrapped by :func:`helpers.wrapping.wrap_model`, so every tool of the course works on it.
 - :func:`trained_model` trains once and keeps the result in ``data/cache/trained/``, keyed by every
   setting, so two notebooks asking for the same network share one training run.
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import CircuitModel, wrap_model
+from ..models import CircuitModel
+from ..wrapping import wrap_model
 
 #: Preprocessing of every small network: images in [0, 1] are mapped to [-1, 1].
 NORMALIZE_MEAN = (0.5, 0.5, 0.5)

@@ -47,23 +47,23 @@ def _rank(unit: Unit, other_layer: str, grids: torch.Tensor, count: int) -> Conn
 
 
 def strongest_inputs(
-    model: CircuitModel, unit: str | Unit, k: int = 8, *, from_layer: str | None = None, method: Method = "auto"
+    model: CircuitModel, unit: str | Unit, count: int = 8, *, from_layer: str | None = None, method: Method = "auto"
 ) -> Connections:
-    """The ``k`` units of ``from_layer`` (default: the layer before) that excite / inhibit ``unit`` most."""
+    """The ``count`` units of ``from_layer`` (default: the layer before) that excite / inhibit ``unit`` most."""
     unit = model.unit(unit)
     from_layer = from_layer or previous_layer(model, unit.layer)
     grids = expanded_weights(model, from_layer, unit.layer, method=method, to_channels=[unit.channel])[0]
-    return _rank(unit, from_layer, grids, k)
+    return _rank(unit, from_layer, grids, count)
 
 
 def strongest_outputs(
-    model: CircuitModel, unit: str | Unit, k: int = 8, *, to_layer: str | None = None, method: Method = "auto"
+    model: CircuitModel, unit: str | Unit, count: int = 8, *, to_layer: str | None = None, method: Method = "auto"
 ) -> Connections:
-    """The ``k`` units of ``to_layer`` (default: the layer after) that ``unit`` excites / inhibits most."""
+    """The ``count`` units of ``to_layer`` (default: the layer after) that ``unit`` excites / inhibits most."""
     unit = model.unit(unit)
     to_layer = to_layer or next_layer(model, unit.layer)
     grids = expanded_weights(model, unit.layer, to_layer, method=method)[:, unit.channel]
-    return _rank(unit, to_layer, grids, k)
+    return _rank(unit, to_layer, grids, count)
 
 
 def family_usage(

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..cleanroom import ComparisonSet, CurveDetectorSettings, Match, curve_kernel, match_family
 from ..models import CircuitModel, Unit
-from ..plotting import weight_heatmap
+from ..plotting import draw_weight_heatmap
 from ..plotting.circuits import weight_view_figure
 from ..weights import weight_view
 from . import Explorer
@@ -55,7 +55,7 @@ def cleanroom_figure(comparisons: Sequence[ComparisonSet], base: CurveDetectorSe
         ax.set_xticks([])
         ax.set_xlabel("real units, by preferred orientation", fontsize=8)
         ax.set_title(f"{comparison.name}: mean r = {match.mean:.2f}", fontsize=9)
-    weight_heatmap(axes[-1], curve_kernel(settings.rotated_to(90)).sum(0), "hand-built unit at 90°")
+    draw_weight_heatmap(axes[-1], curve_kernel(settings.rotated_to(90)).sum(0), "hand-built unit at 90°")
     fig.tight_layout()
     return fig
 

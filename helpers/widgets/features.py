@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ..dataset_examples import DatasetExamples
 from ..featurevis import neuron, render
 from ..models import CircuitModel, Unit
-from ..plotting.features import plot_unit_view
+from ..plotting.features import unit_view_figure
 from . import Explorer
 
 
@@ -35,7 +35,7 @@ class UnitView:
     def figure(self) -> Figure:
         """Draw the view (visualization, top patches, histogram)."""
         title = f"{self.unit}: fires on {self.firing_fraction:.0%} of positions"
-        return plot_unit_view(self.visualization, self.value, self.patches, self.patch_values, self.counts, self.edges, title)
+        return unit_view_figure(self.visualization, self.value, self.patches, self.patch_values, self.counts, self.edges, title)
 
     def _ipython_display_(self) -> None:
         fig = self.figure()
@@ -44,8 +44,8 @@ class UnitView:
 
 
 def unit_view(model: CircuitModel, examples: DatasetExamples, channel: int, *, steps: int = 64, size: int = 96,
-              top: int = 6, seed: int = 0) -> UnitView:
-    """Render one unit's neuron visualization and collect its top dataset patches (the explorer's pure function)."""
+              count: int = 6, seed: int = 0) -> UnitView:
+    """Render one unit's neuron visualization and collect its top ``count`` dataset patches (the explorer's pure function)."""
     unit = model.unit(examples.layer, channel)
     transforms = "standard" if size >= 64 else "light"  # the standard jitter is too strong for small images
     result = render(model, [neuron(unit)], steps=steps, size=size, transforms=transforms, seed=seed, progress=False)
@@ -54,8 +54,8 @@ def unit_view(model: CircuitModel, examples: DatasetExamples, channel: int, *, s
         unit=unit,
         visualization=result.images[0],
         value=float(result.values[0]),
-        patches=examples.top_patches(channel, top),
-        patch_values=examples.top_values(channel, top),
+        patches=examples.top_patches(channel, count),
+        patch_values=examples.top_values(channel, count),
         counts=counts,
         edges=edges,
         firing_fraction=float(examples.firing_fraction[channel]),
@@ -63,7 +63,7 @@ def unit_view(model: CircuitModel, examples: DatasetExamples, channel: int, *, s
 
 
 def feature_explorer(model: CircuitModel, scans: Mapping[str, DatasetExamples], *, steps: int = 64, size: int = 96,
-                     top: int = 6, seed: int = 0) -> Explorer:
+                     count: int = 6, seed: int = 0) -> Explorer:
     """A layer dropdown, a unit slider and a steps slider over the scanned layers, showing :func:`unit_view`."""
     if not scans:
         raise ValueError("Pass at least one scanned layer: scans = scan_layers(model, [...], source).")
@@ -80,6 +80,6 @@ def feature_explorer(model: CircuitModel, scans: Mapping[str, DatasetExamples], 
 
     @lru_cache(maxsize=16)
     def show(layer: str, unit: int, steps: int) -> UnitView:
-        return unit_view(model, scans[layer], min(unit, scans[layer].channels - 1), steps=steps, size=size, top=top, seed=seed)
+        return unit_view(model, scans[layer], min(unit, scans[layer].channels - 1), steps=steps, size=size, count=count, seed=seed)
 
     return Explorer(show, {"layer": layer, "unit": unit, "steps": step_count}, title=f"{model.name}: any unit, any layer")

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ..featurevis import accentuate, channel, make_param, render
 from ..featurevis.trust import GameRound, Scoreboard
 from ..models import CircuitModel
-from ..plotting.trust import plot_bench, plot_game_round
+from ..plotting.trust import bench_images_figure, game_round_figure
 from . import Explorer
 
 METHODS = ("naive pixels", "fourier", "natural spectrum", "accentuation")
@@ -52,7 +52,7 @@ def bench_image(model: CircuitModel, layer: str, unit: int, method: str, photo: 
 
 def bench_figure(images: Sequence[BenchImage], title: str = "") -> Figure:
     """Draw bench images side by side, with activation and contrast."""
-    return plot_bench({b.method: b.image for b in images}, {b.method: b.value for b in images}, title)
+    return bench_images_figure({b.method: b.image for b in images}, {b.method: b.value for b in images}, title)
 
 
 def lab_bench(model: CircuitModel, layer: str, units: Sequence[int], photo: torch.Tensor, *, steps: int = 64,
@@ -85,7 +85,7 @@ NOT_YET = "not yet"
 CHOICES = (NOT_YET, "left", "right")
 
 
-def game_view(rounds: Sequence[GameRound], references: Mapping[int, Mapping[str, torch.Tensor]], scoreboard: Scoreboard,
+def game_figure(rounds: Sequence[GameRound], references: Mapping[int, Mapping[str, torch.Tensor]], scoreboard: Scoreboard,
               round_index: int, kind: str, choice: str) -> Figure:
     """Record ``choice`` for round ``round_index`` played with ``kind`` references, and draw the round (the game's pure function)."""
     if not 0 <= round_index < len(rounds):
@@ -97,7 +97,7 @@ def game_view(rounds: Sequence[GameRound], references: Mapping[int, Mapping[str,
     title = f"round {round_index}: which photo drives unit {game.unit} more?  Your agreement with the model so far: {scores or 'none yet'}"
     if choice != NOT_YET:
         title += f"\nthe model's answer: {CHOICES[game.answer + 1]}"
-    return plot_game_round(list(references[game.unit][kind]), f"{kind} references", game.photos, title)
+    return game_round_figure(list(references[game.unit][kind]), f"{kind} references", game.photos, title)
 
 
 def prediction_game(rounds: Sequence[GameRound], references: Mapping[int, Mapping[str, torch.Tensor]],
@@ -118,7 +118,7 @@ def prediction_game(rounds: Sequence[GameRound], references: Mapping[int, Mappin
 
     controls["round_index"].observe(new_round, names="value")  # registered before the explorer's own observer
     controls["kind"].observe(new_round, names="value")
-    explorer = Explorer(lambda **values: game_view(rounds, references, board, **values), controls,
+    explorer = Explorer(lambda **values: game_figure(rounds, references, board, **values), controls,
                         title="Which photograph makes the unit fire more?")
     explorer.scoreboard = board  # type: ignore[attr-defined]
     return explorer
