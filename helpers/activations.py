@@ -16,7 +16,7 @@ import torch
 
 from .arguments import whole_number
 from .images import ImageSource, resize
-from .models import CircuitModel, Unit, _raise_non_finite_output, _reused_message
+from .models import CircuitModel, Unit, raise_non_finite_output, reused_message
 
 #: Where a unit's map is read: the whole map, its central position (the paper's "neuron"), its maximum or its mean.
 At = Literal["map", "center", "max", "mean"]
@@ -72,7 +72,7 @@ def hooked_layers(
     for layer in wanted:
         if layer.name in reused:
             raise ValueError(f"{model.name} layer {layer.name!r} cannot be captured: "
-                             f"{_reused_message(layer.module_path, reused[layer.name])}")
+                             f"{reused_message(layer.module_path, reused[layer.name])}")
     find = model.module.get_submodule  # walks one path, so hooking stays cheap inside optimization loops
     store: dict[str, torch.Tensor] = {}
     handles = []
@@ -142,7 +142,7 @@ def capture(
     out = {name: store[name] for name in names}
     for name, value in out.items():
         if value.device.type != "meta" and not bool(torch.isfinite(value.detach()).all()):
-            _raise_non_finite_output(model, f"layer {name!r}")
+            raise_non_finite_output(model, f"layer {name!r}")
     out = {name: read_at(value, at) for name, value in out.items()}
     if not grad:  # back to the CPU, where the rest of the course's tools (numpy, plots, CPU tensors) work
         out = {name: value.cpu() if value.device.type not in ("cpu", "meta") else value for name, value in out.items()}

@@ -335,7 +335,3 @@ def reused_message(path: str, count: int) -> str:
     return (f"module {path!r} runs {count} times in one forward pass (one module reused inside the network, like "
             f"the ReLU of a ResNet block), so it has no single activation: a hook would see {count} different "
             f"values. Use a module that runs once{instead}.")
-
-
-# The private names activations.py imports until the streaming merge renames them there (then delete these two lines).
-_raise_non_finite_output, _reused_message = raise_non_finite_output, reused_message

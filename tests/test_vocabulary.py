@@ -37,11 +37,6 @@ HOW_MANY_LATER = {
     ("polysemanticity.py", "class_share", "top"),
     ("training/evaluation.py", "top_examples_purity", "k"),
 }
-PRIVATE_IMPORTS_LATER = {
-    ("activations.py", "_raise_non_finite_output"),
-    ("activations.py", "_reused_message"),
-    ("interventions/splice.py", "_set_channels"),
-}
 #: The functions whose progress bar is off unless asked: measurements that lessons and other helpers call many
 #: times in a loop (CONTRIBUTING.md, "Vocabulary"). Every other ``progress`` switch defaults to True.
 QUIET = {
@@ -168,7 +163,6 @@ def test_no_module_imports_another_modules_private_names() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("helpers")):
                 for alias in node.names:
-                    if alias.name.startswith("_") and not alias.name.startswith("__") \
-                            and (where, alias.name) not in PRIVATE_IMPORTS_LATER:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
                         wrong.append(f"{where}:{node.lineno} imports {alias.name}: make it public in its module")
     assert not wrong, "\n".join(wrong)

@@ -95,7 +95,8 @@ def _by_layer(model: CircuitModel, units: Iterable[str | Unit] | str | Unit) -> 
     return grouped
 
 
-def _set_channels(output: torch.Tensor, channels: list[int], values: torch.Tensor) -> torch.Tensor:
+def set_channels(output: torch.Tensor, channels: list[int], values: torch.Tensor) -> torch.Tensor:
+    """A copy of a layer's ``output`` whose ``channels`` hold ``values`` (broadcast): how every edit writes into a layer."""
     changed = output.clone()
     changed[:, channels] = values.to(output.dtype).to(output.device).expand_as(changed[:, channels])
     return changed
@@ -160,7 +161,7 @@ def ablated(
             values = values.view(1, -1, 1, 1)
             key = f"ablate {mode} {channels} {values.flatten().tolist()}"
             stack.enter_context(intervened_layer(
-                model, layer, lambda output, _images, c=channels, v=values: _set_channels(output, c, v), key))
+                model, layer, lambda output, _images, c=channels, v=values: set_channels(output, c, v), key))
         yield grouped
 
 
@@ -187,7 +188,7 @@ def patched(
         if patch.shape[-2:] != output.shape[-2:] or patch.shape[0] not in (1, output.shape[0]):
             raise ValueError(f"The patch from the source images has shape {tuple(patch.shape)} but {layer} has "
                              f"{tuple(output.shape)} here: use source images of the same size, one per image or one in all.")
-        return _set_channels(output, chosen, patch)
+        return set_channels(output, chosen, patch)
 
     digest = hashlib.sha1(activation.cpu().numpy().tobytes()).hexdigest()
     with intervened_layer(model, layer, transform, f"patch {chosen} {digest}"):
@@ -216,7 +217,7 @@ def spliced(
         expected = (output.shape[0], len(chosen), *output.shape[2:])
         if tuple(values.shape) != expected:
             raise ValueError(f"compute(images) must return {expected} for {layer}; got {tuple(values.shape)}.")
-        return _set_channels(output, chosen, values)
+        return set_channels(output, chosen, values)
 
     with intervened_layer(model, layer, transform, f"splice {chosen} {key or getattr(compute, '__name__', repr(compute))}"):
         yield None

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..models import CircuitModel
 from ..stats import pearson
-from .edits import _set_channels, intervened_layer
+from .edits import set_channels, intervened_layer
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def cleanroom_spliced(model: CircuitModel, splice: CleanroomSplice, *, orientati
     def transform(output: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
         if images is None:
             raise RuntimeError("cleanroom_spliced() needs the input images: call the model as model(images).")
-        return _set_channels(output, channels, splice.compute(images, tuple(output.shape[-2:]), orientations))
+        return set_channels(output, channels, splice.compute(images, tuple(output.shape[-2:]), orientations))
 
     if not channels:
         yield None
