@@ -20,7 +20,7 @@ seed; :func:`best_match` scores recovered directions against known ones (the toy
 Feature directions can be screened like units: the course's curve screen of a layer
 (``find_curve_family(...).screen``) re-scores itself for any linear read-outs of that layer with
 :meth:`helpers.families.CurveScreen.along` (dictionary directions, random directions; the identity
-gives back the units' own screen), with no new forward pass. :func:`units_to_hold` and :func:`participation` say over how
+gives back the units' own screen), with no new forward pass. :func:`units_to_hold` says over how
 many units a direction is spread, and :func:`shuffle_units` makes the shuffled-data control (each
 unit's values permuted on their own, so that no direction shared by several units survives).
 """
@@ -288,13 +288,6 @@ def random_directions(count: int, units: int, generator: torch.Generator) -> tor
         raise ValueError(f"count and units must be positive, got {count} and {units}")
     return torch.nn.functional.normalize(torch.randn(count, units, generator=generator), dim=1)
 
-
-def participation(directions: torch.Tensor) -> torch.Tensor:
-    """Participation ratio (sum d²)² / sum d⁴ of each direction (n, d): 1 for a single unit, k for k equal units."""
-    squared = torch.as_tensor(directions, dtype=torch.float32).square()
-    if squared.ndim != 2:
-        raise ValueError(f"expected directions of shape (n, d), got {tuple(squared.shape)}")
-    return squared.sum(1).square() / squared.square().sum(1).clamp_min(1e-12)
 
 
 def units_to_hold(directions: torch.Tensor, share: float = 0.5) -> torch.Tensor:

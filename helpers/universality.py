@@ -10,12 +10,11 @@ module measures it four ways, on any :class:`~helpers.models.CircuitModel`:
   model, the unit of another whose responses over the same images correlate best
   (:func:`match_units`), against a baseline with the images shuffled (:func:`shuffled_match`).
 - **First-layer filters**, sorted by measurable criteria into oriented (Gabor-like),
-  colour-contrast, low-frequency and other (:func:`classify_filter`).
+  colour-contrast, low-frequency and other (:func:`filter_properties`, :func:`classify_filters`).
 - **Families of units** (curve, high-low frequency, colour contrast), with the screens of
   :mod:`helpers.families` run on every model with options that suit its input size
   (e.g. :func:`~helpers.families.high_low.high_low_screen_options`); ``family.summary(model)`` gives
   one row of the comparison table (:func:`format_table`).
-- A runner, :func:`run_on_models`, that applies the same measurements to several models.
 
 Images are shared: each model sees the same pictures, resized to its own input size, and each
 layer's map is average-pooled to the same ``grid`` x ``grid`` cells, so positions correspond
@@ -330,11 +329,6 @@ def filter_properties(
     return FilterProperties(colour_fraction, dc_fraction, orientedness, orientation, kind)
 
 
-def classify_filter(filter_rgb: torch.Tensor | np.ndarray) -> str:
-    """The type of one (3, k, k) filter: 'oriented', 'colour contrast', 'low frequency' or 'other'."""
-    return filter_properties(filter_rgb).kind
-
-
 def classify_filters(filters: torch.Tensor | np.ndarray) -> list[FilterProperties]:
     """Measure and classify every filter of a (C, 3, k, k) stack."""
     return [filter_properties(f) for f in filters]
@@ -356,20 +350,3 @@ def format_table(rows: Sequence[Mapping[str, object]]) -> str:
 
 
 # --- several models ---------------------------------------------------------------------------------
-def run_on_models(
-    models: Sequence[CircuitModel],
-    measurements: Mapping[str, Callable[[CircuitModel], object]],
-    *,
-    progress: bool = True,
-) -> dict[str, dict[str, object]]:
-    """Apply every measurement to every model: ``{model name: {measurement name: result}}``."""
-    from tqdm.auto import tqdm
-
-    names = [model.name for model in models]
-    if len(set(names)) != len(names):
-        raise ValueError(f"Models must have different names to be told apart, got {names}.")
-    results: dict[str, dict[str, object]] = {}
-    jobs = [(model, key, measure) for model in models for key, measure in measurements.items()]
-    for model, key, measure in tqdm(jobs, desc="measuring models", disable=not progress):
-        results.setdefault(model.name, {})[key] = measure(model)
-    return results

@@ -8,7 +8,7 @@ from torch import nn
 from helpers import capture, wrap_model
 from helpers.dataset_examples import model_fingerprint
 from helpers.interventions import (
-    ablated, attribution, incoming_conv, layer_means, patched, replaced_incoming_weights, replaced_weights, spliced,
+    ablated, attribution, layer_means, patched, replaced_weights, spliced,
 )
 
 SIZE = 8
@@ -109,21 +109,20 @@ def test_patching_reproduces_the_source_activation() -> None:
 
 def test_splice_puts_a_function_of_the_image_in_place_of_units() -> None:
     model, x = hand_built(), images()
-    with spliced(model, "a", [2], lambda im: im[:, :1] * 10, key="ten times red"):
+    with spliced(model, "a", [2], lambda im, size: im[:, :1] * 10, key="ten times red"):
         got = capture(model, x, "a")["a"]
     assert torch.allclose(got[:, 2], x[:, 0] * 10)
     with pytest.raises(ValueError, match="must return"):
-        with spliced(model, "a", [2, 3], lambda im: im[:, :1]):
+        with spliced(model, "a", [2, 3], lambda im, size: im[:, :1]):
             capture(model, x, "a")
 
 
-def test_replaced_incoming_weights_and_restore() -> None:
+def test_replaced_weights_and_restore() -> None:
     model, x = hand_built(), images()
-    assert incoming_conv(model, "b") == "2"
     before = capture(model, x, "b")["b"]
     new = torch.zeros(4, 3, 3)
     new[3, 1, 1] = 1.0  # b:1 now copies a:3 (4 x the red... channel 0) instead of 2 x a:1
-    with replaced_incoming_weights(model, "b:1", new, bias=0.0):
+    with replaced_weights(model, {"2.weight": (1, new), "2.bias": (1, 0.0)}):
         after = capture(model, x, ["a", "b"])
     assert torch.allclose(after["b"][:, 1], after["a"][:, 3].clamp(min=0), atol=1e-6)
     assert torch.equal(capture(model, x, "b")["b"], before)

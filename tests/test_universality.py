@@ -9,9 +9,9 @@ from helpers.families import curve_screen_options, find_high_low_family, high_lo
 from helpers.training import SmallConvNet, wrap_small_net
 from helpers.layers import layer_at_depth
 from helpers.universality import (
-    cka_matrix, classify_filter, classify_filters, correlation_matrix, filter_properties,
+    cka_matrix, classify_filters, correlation_matrix, filter_properties,
     filter_type_counts, FILTER_TYPES, first_layer_filters, format_table, linear_cka, match_units,
-    representations, run_on_models, shuffled_match,
+    representations, shuffled_match,
 )
 
 
@@ -110,14 +110,14 @@ def test_grey_gabors_are_oriented_with_the_right_orientation(angle):
 def test_colour_blob_low_frequency_blob_and_centre_surround_are_told_apart():
     ys, xs = np.mgrid[0:7, 0:7] - 3
     blob = np.exp(-(xs**2 + ys**2) / 4.0)
-    assert classify_filter(np.stack([blob, -blob, 0 * blob])) == "colour contrast"  # red on, green off
+    assert filter_properties(np.stack([blob, -blob, 0 * blob])).kind == "colour contrast"  # red on, green off
     wide_blob = np.exp(-(xs**2 + ys**2) / 18.0)  # smooth, one sign across the whole kernel
-    assert classify_filter(np.stack([wide_blob] * 3)) == "low frequency"
+    assert filter_properties(np.stack([wide_blob] * 3)).kind == "low frequency"
     surround = blob - np.exp(-(xs**2 + ys**2) / 16.0) * blob.sum() / np.exp(-(xs**2 + ys**2) / 16.0).sum()
-    assert classify_filter(np.stack([surround] * 3)) == "other"
-    assert classify_filter(np.zeros((3, 5, 5))) == "other"
+    assert filter_properties(np.stack([surround] * 3)).kind == "other"
+    assert filter_properties(np.zeros((3, 5, 5))).kind == "other"
     with pytest.raises(ValueError, match=r"\(3, k, k\)"):
-        classify_filter(np.zeros((5, 5)))
+        filter_properties(np.zeros((5, 5)))
 
 
 def test_first_layer_filters_fold_in_the_preprocessing():
@@ -130,14 +130,10 @@ def test_first_layer_filters_fold_in_the_preprocessing():
     assert set(counts) == set(FILTER_TYPES) and sum(counts.values()) == 4
 
 
-def test_depths_and_the_runner():
+def test_depths():
     model = wrap_small_net(_small_model(3), ["a", "b", "c"], 32, name="m")
     assert model.depth_fraction("conv1") == 0.0 and model.depth_fraction("conv4") == 1.0
     assert layer_at_depth(model, 0.4) == "conv2"
-    results = run_on_models([model], {"layers": lambda m: len(m.layers)}, progress=False)
-    assert results == {"m": {"layers": 4}}
-    with pytest.raises(ValueError, match="different names"):
-        run_on_models([model, model], {"layers": lambda m: 0}, progress=False)
 
 
 def test_high_low_screen_returns_consistent_family():

@@ -14,15 +14,13 @@ scikit-image's bundled photographs (no download, ever); the result is cached in 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Iterable
 
 import torch
 
 from ..config import CACHE_DIR, DATASETS_DIR
+from ..files import make_folder, save_or_warn, write_atomically
 from ..images import ImageFolder, ImageSource, offline_patches
 from .param import PHOTO_EDGE, to_optimized_space
 
@@ -68,20 +66,12 @@ def _cache_file(source: ImageSource, colour: torch.Tensor, max_images: int) -> P
 
 
 def _save(path: Path, magnitude: torch.Tensor) -> None:
-    """Write through a temporary file and a rename; a cache that cannot be written costs a warning only."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(handle)
-        try:
-            torch.save(magnitude, temporary)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as error:
-        warnings.warn(f"Could not cache the natural spectrum in {path.parent} ({error}); it will be measured again.", stacklevel=3)
+    """Cache the spectrum with the course's one atomic write; a folder that refuses it costs a warning only."""
+    def write(target: Path) -> None:
+        make_folder(target.parent)
+        write_atomically(target, lambda temporary: torch.save(magnitude, temporary))
+
+    save_or_warn(path, write, "the natural spectrum (it will be measured again)")
 
 
 def natural_spectrum(size: int, colour: torch.Tensor, *, source: ImageSource | None = None, max_images: int = 256,

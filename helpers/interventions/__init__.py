@@ -11,8 +11,7 @@ only inside its ``with`` block and restores it on the way out, also when the blo
   :func:`layer_means`).
 - :func:`patched`: units take the activation they had for another input (activation patching).
 - :func:`spliced`: units computed by your own function of the input image (a hand-written detector).
-- :func:`replaced_weights` / :func:`replaced_incoming_weights`: parameter slices overwritten, then
-  restored from a copy.
+- :func:`replaced_weights`: parameter slices overwritten, then restored from a copy.
 
 How: the module whose output is a layer's activation (``Layer.module_path``: for EfficientNet-Lite
 the ReLU6 inside ``BatchNormAct2d``, one hook point per layer) is *replaced* by a wrapper that runs
@@ -33,8 +32,7 @@ Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`a
 """
 from .attribution import Attribution, attribution
 from .edits import (
-    InterventionModule, Transform, ablated, incoming_conv, intervened_layer, layer_means, patched,
-    replaced_incoming_weights, replaced_weights, spliced,
+    InterventionModule, Transform, ablated, intervened_layer, layer_means, patched, replaced_weights, spliced,
 )
 from .experiments import (
     ClientProbe, PredictionChange, input_strength, logits_of, make_probe, matched_units, prediction_change,
@@ -44,7 +42,7 @@ from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
 __all__ = [
     "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
-    "replaced_weights", "incoming_conv", "replaced_incoming_weights",
+    "replaced_weights",
     "Attribution", "attribution",
     "ClientProbe", "make_probe", "probe_responses", "response_damage", "random_units", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",

@@ -200,23 +200,24 @@ def spliced(
     model: CircuitModel,
     layer: str,
     channels: Sequence[int],
-    compute: Callable[[torch.Tensor], torch.Tensor],
+    compute: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor],
     key: str = "",
 ) -> Iterator[None]:
-    """Inside the ``with`` block, ``channels`` of ``layer`` are ``compute(images)``, shaped (N, len(channels), h, w).
+    """Inside the ``with`` block, ``channels`` of ``layer`` are ``compute(images, (h, w))``, shaped (N, len(channels), h, w).
 
-    ``images`` are the model's inputs in [0, 1]: put a hand-written detector in place of (or, with
-    spare channels, beside) the learned units. ``key`` names the computation (it enters the fingerprint).
+    ``images`` are the model's inputs in [0, 1] and (h, w) the layer's map size: put a hand-written detector in
+    place of (or, with spare channels, beside) the learned units. ``key`` names the computation (it enters the
+    fingerprint).
     """
     chosen = [model.unit(layer, c).channel for c in channels]
 
     def transform(output: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
         if images is None:
             raise RuntimeError("spliced() needs the input images: call the model as model(images), not model.module(...).")
-        values = compute(images)
+        values = compute(images, tuple(output.shape[-2:]))
         expected = (output.shape[0], len(chosen), *output.shape[2:])
         if tuple(values.shape) != expected:
-            raise ValueError(f"compute(images) must return {expected} for {layer}; got {tuple(values.shape)}.")
+            raise ValueError(f"compute(images, size) must return {expected} for {layer}; got {tuple(values.shape)}.")
         return set_channels(output, chosen, values)
 
     with intervened_layer(model, layer, transform, f"splice {chosen} {key or getattr(compute, '__name__', repr(compute))}"):
@@ -246,52 +247,3 @@ def replaced_weights(model: CircuitModel, edits: dict[str, tuple[object, torch.T
         with torch.no_grad():
             for tensor, original in reversed(saved):
                 tensor.copy_(original)
-
-
-def incoming_conv(model: CircuitModel, layer: str) -> str:
-    """The path of the last convolution with as many output channels as ``layer`` that runs before it."""
-    target = model.layer(layer)
-    order: list[str] = []
-    handles = []
-    for path, module in model.module.named_modules():
-        if isinstance(module, nn.Conv2d) and module.out_channels == target.channels:
-            handles.append(module.register_forward_hook(lambda _m, _i, _o, p=path: order.append(p)))
-    reached: dict[str, int] = {}
-
-    def arrived(_m: nn.Module, _i: object, _o: object) -> None:
-        reached.setdefault("at", len(order))
-
-    handles.append(model.module.get_submodule(target.module_path).register_forward_hook(arrived))
-    try:
-        with torch.inference_mode():
-            model(torch.zeros(1, 3, model.input_size, model.input_size, device=model.device))
-    finally:
-        for handle in handles:
-            handle.remove()
-    before = order[: reached.get("at", 0)]
-    if not before:
-        raise ValueError(f"No convolution with {target.channels} output channels runs before {layer}; "
-                         "name the parameter yourself with replaced_weights(...).")
-    return before[-1]
-
-
-@contextmanager
-def replaced_incoming_weights(model: CircuitModel, unit: str | Unit, weights: torch.Tensor, *, conv: str | None = None,
-                              bias: float | None = None) -> Iterator[str]:
-    """Give ``unit`` new incoming weights (its filter in the convolution ``conv``) inside the ``with`` block.
-
-    ``conv`` defaults to :func:`incoming_conv`; ``weights`` must have that filter's shape. Yields the conv's path.
-    """
-    unit = model.unit(unit)
-    conv = conv or incoming_conv(model, unit.layer)
-    module = model.module.get_submodule(conv)
-    expected = tuple(module.weight.shape[1:])
-    if tuple(weights.shape) != expected:
-        raise ValueError(f"{conv} holds filters of shape {expected}; got {tuple(weights.shape)}.")
-    edits = {f"{conv}.weight": (unit.channel, weights)}
-    if bias is not None:
-        if module.bias is None:
-            raise ValueError(f"{conv} has no bias to set.")
-        edits[f"{conv}.bias"] = (unit.channel, bias)
-    with replaced_weights(model, edits):
-        yield conv

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..models import CircuitModel
 from ..stats import pearson
-from .edits import set_channels, intervened_layer
+from .edits import spliced
 
 
 @dataclass(frozen=True)
@@ -129,15 +129,9 @@ def cleanroom_spliced(model: CircuitModel, splice: CleanroomSplice, *, orientati
     ``orientation_offset`` turns every hand-built unit (180: each prefers the opposite curve), a control.
     """
     orientations = (splice.orientations + orientation_offset) % 360
-    channels = list(splice.channels)
-
-    def transform(output: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
-        if images is None:
-            raise RuntimeError("cleanroom_spliced() needs the input images: call the model as model(images).")
-        return set_channels(output, channels, splice.compute(images, tuple(output.shape[-2:]), orientations))
-
-    if not channels:
+    if not len(splice.channels):
         yield None
         return
-    with intervened_layer(model, splice.layer, transform, f"{splice.key()} offset {orientation_offset}"):
+    with spliced(model, splice.layer, list(splice.channels), lambda images, size: splice.compute(images, size, orientations),
+                 key=f"{splice.key()} offset {orientation_offset}"):
         yield None
