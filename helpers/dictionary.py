@@ -146,12 +146,12 @@ class PeakCodes:
     where: torch.Tensor
     map_size: tuple[int, int]
 
-    def top(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each column's ``k`` strongest images and where in them it peaked: image indices (n, k) and map
-        positions (n, k, 2), strongest first; a column never active gets index -1."""
-        if not 1 <= k <= self.values.shape[0]:
-            raise ValueError(f"k={k} must lie between 1 and the {self.values.shape[0]} images scanned")
-        values, images = self.values.T.topk(k, dim=1)  # (n, k)
+    def top(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each column's ``count`` strongest images and where in them it peaked: image indices (n, count) and map
+        positions (n, count, 2), strongest first; a column never active gets index -1."""
+        if not 1 <= count <= self.values.shape[0]:
+            raise ValueError(f"count={count} must lie between 1 and the {self.values.shape[0]} images scanned")
+        values, images = self.values.T.topk(count, dim=1)  # (n, count)
         flat = self.where.T.gather(1, images)
         images = images.masked_fill(values <= 0, -1)
         cols = self.map_size[1]
@@ -264,11 +264,11 @@ def best_match(found: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return (unit(known, dim=1) @ unit(found, dim=1).T).max(1).values
 
 
-def top_examples(codes: torch.Tensor, map_size: tuple[int, int], k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each feature's ``k`` strongest images and where in them it peaked, from codes (N*h*w, n) laid out
-    like :func:`layer_vectors`: image indices (n, k) and map positions (n, k, 2), strongest first.
+def top_examples(codes: torch.Tensor, map_size: tuple[int, int], count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each feature's ``count`` strongest images and where in them it peaked, from codes (N*h*w, n) laid out
+    like :func:`layer_vectors`: image indices (n, count) and map positions (n, count, 2), strongest first.
     A feature never active gets index -1."""
-    return peak_codes(codes, map_size).top(k)
+    return peak_codes(codes, map_size).top(count)
 
 
 # --- directions read like units ---------------------------------------------------------------

@@ -60,15 +60,15 @@ def _check_points(points: torch.Tensor) -> torch.Tensor:
     return points
 
 
-def kmeans(points: torch.Tensor, k: int, *, generator: torch.Generator, iterations: int = 50, restarts: int = 4) -> Clustering:
+def kmeans(points: torch.Tensor, clusters: int, *, generator: torch.Generator, iterations: int = 50, restarts: int = 4) -> Clustering:
     """k-means (k-means++ starts, Lloyd's iterations), best of ``restarts`` runs; deterministic for a generator."""
     points = _check_points(points)
-    if not 1 <= k <= points.shape[0]:
-        raise ValueError(f"k must lie between 1 and the number of points ({points.shape[0]}), got {k}.")
+    if not 1 <= clusters <= points.shape[0]:
+        raise ValueError(f"clusters must lie between 1 and the number of points ({points.shape[0]}), got {clusters}.")
     best: Clustering | None = None
     for _ in range(restarts):
         centroids = points[torch.randint(points.shape[0], (1,), generator=generator)]
-        for _ in range(1, k):  # k-means++: the next start is far from the ones chosen so far
+        for _ in range(1, clusters):  # k-means++: the next start is far from the ones chosen so far
             distance = torch.cdist(points, centroids).min(1).values.square()
             if float(distance.sum()) == 0:
                 choice = torch.randint(points.shape[0], (1,), generator=generator)
@@ -78,7 +78,7 @@ def kmeans(points: torch.Tensor, k: int, *, generator: torch.Generator, iteratio
         for _ in range(iterations):
             labels = torch.cdist(points, centroids).argmin(1)
             updated = torch.stack([
-                points[labels == j].mean(0) if bool((labels == j).any()) else centroids[j] for j in range(k)
+                points[labels == j].mean(0) if bool((labels == j).any()) else centroids[j] for j in range(clusters)
             ])
             if torch.allclose(updated, centroids):
                 break
@@ -221,12 +221,12 @@ def feature_maps_of(
     return result
 
 
-def top_example_features(examples: DatasetExamples, features: FeatureMaps, channel: int, k: int | None = None) -> torch.Tensor:
-    """Centred unit-length penultimate features (k, C) of a unit's top dataset examples, where it fired."""
-    indices = examples.top_indices(channel, k)
+def top_example_features(examples: DatasetExamples, features: FeatureMaps, channel: int, count: int | None = None) -> torch.Tensor:
+    """Centred unit-length penultimate features (count, C) of a unit's top dataset examples, where it fired."""
+    indices = examples.top_indices(channel, count)
     if len(indices) and int(indices.max()) >= features.maps.shape[0]:
         raise ValueError("The dataset examples and the feature maps come from different image sources.")
-    return features.at(indices, examples.top_positions(channel, k), examples.map_size)
+    return features.at(indices, examples.top_positions(channel, count), examples.map_size)
 
 
 # --- scores for units ------------------------------------------------------------------------
@@ -251,67 +251,67 @@ def unit_facets(
     features: FeatureMaps,
     channel: int,
     *,
-    k: int | None = None,
+    count: int | None = None,
     max_facets: int = 4,
     min_silhouette: float = 0.25,
     min_separation: float = 0.2,
     generator: torch.Generator | None = None,
 ) -> FacetReport:
-    """Facet score, clusters (see :func:`count_facets`) and effective number of clusters of one unit's top ``k`` examples."""
-    points = top_example_features(examples, features, channel, k)
+    """Facet score, clusters (see :func:`count_facets`) and effective number of clusters of one unit's top ``count`` examples."""
+    points = top_example_features(examples, features, channel, count)
     clustering = count_facets(points, max_facets=max_facets, min_silhouette=min_silhouette,
                               min_separation=min_separation, generator=generator)
     return FacetReport(Unit(examples.layer, int(channel)), facet_diversity(points), clustering, effective_number(clustering.labels))
 
 
-def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None) -> torch.Tensor:
+def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, max_examples: int | None = None) -> torch.Tensor:
     """The facet score (mean pairwise cosine distance of top examples) of every unit of the scanned layer: (C,)."""
-    k = min(k or examples.top_index.shape[1], examples.top_index.shape[1])
-    if k < 2:
-        raise ValueError(f"The facet score needs at least two top examples per unit, got k={k}.")
-    if bool((examples.top_index[:, :k] < 0).any()):
-        raise ValueError(f"Some units have fewer than {k} top examples (the source is too small); use a smaller k.")
-    indices = examples.top_index[:, :k].flatten()
-    positions = examples.top_position[:, :k].reshape(-1, 2)
-    return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, k, -1))
+    max_examples = min(max_examples or examples.top_index.shape[1], examples.top_index.shape[1])
+    if max_examples < 2:
+        raise ValueError(f"The facet score needs at least two top examples per unit, got max_examples={max_examples}.")
+    if bool((examples.top_index[:, :max_examples] < 0).any()):
+        raise ValueError(f"Some units have fewer than {max_examples} top examples (the source is too small); use a smaller max_examples.")
+    indices = examples.top_index[:, :max_examples].flatten()
+    positions = examples.top_position[:, :max_examples].reshape(-1, 2)
+    return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, max_examples, -1))
 
 
-def code_facet_scores(peaks: PeakCodes, features: FeatureMaps, k: int) -> torch.Tensor:
+def code_facet_scores(peaks: PeakCodes, features: FeatureMaps, count: int) -> torch.Tensor:
     """The facet score of every column of :class:`helpers.dictionary.PeakCodes` (a sparse dictionary's
-    features, or a layer's own units, from :func:`helpers.dictionary.scan_peaks`), from each column's ``k``
-    top images: (n,), NaN for a column active on fewer than ``k`` images. Scoring units and dictionary
+    features, or a layer's own units, from :func:`helpers.dictionary.scan_peaks`), from each column's ``count``
+    top images: (n,), NaN for a column active on fewer than ``count`` images. Scoring units and dictionary
     features the same way makes them comparable."""
-    if k < 2:
-        raise ValueError(f"The facet score needs at least two top examples, got k={k}.")
-    images, positions = peaks.top(k)
+    if count < 2:
+        raise ValueError(f"The facet score needs at least two top examples, got count={count}.")
+    images, positions = peaks.top(count)
     scores = torch.full((images.shape[0],), float("nan"))
     complete = (images >= 0).all(1)
     if bool(complete.any()):
         points = features.at(images[complete].flatten(), positions[complete].reshape(-1, 2), peaks.map_size)
-        scores[complete] = _mean_cosine_distance(points.view(int(complete.sum()), k, -1))
+        scores[complete] = _mean_cosine_distance(points.view(int(complete.sum()), count, -1))
     return scores
 
 
-def selective_units(examples: DatasetExamples, *, k: int | None = None, min_selectivity: float = 2.0) -> torch.Tensor:
-    """(C,) True for units whose k-th best example lies ``min_selectivity`` standard deviations above their mean."""
-    k = min(k or examples.top_value.shape[1], examples.top_value.shape[1])
-    selectivity = (examples.top_value[:, k - 1] - examples.mean) / examples.std.clamp_min(1e-6)
+def selective_units(examples: DatasetExamples, *, rank: int | None = None, min_selectivity: float = 2.0) -> torch.Tensor:
+    """(C,) True for units whose ``rank``-th best example (default: the last one scanned) lies ``min_selectivity`` standard deviations above their mean."""
+    rank = min(rank or examples.top_value.shape[1], examples.top_value.shape[1])
+    selectivity = (examples.top_value[:, rank - 1] - examples.mean) / examples.std.clamp_min(1e-6)
     return selectivity >= min_selectivity
 
 
 def rank_polysemantic(
-    examples: DatasetExamples, features: FeatureMaps, *, k: int | None = None, count: int = 10, min_selectivity: float = 2.0
+    examples: DatasetExamples, features: FeatureMaps, *, max_examples: int | None = None, count: int = 10, min_selectivity: float = 2.0
 ) -> list[tuple[Unit, float]]:
     """The ``count`` units of the scanned layer with the highest facet score, most polysemantic first.
 
-    Only *selective* units compete: their k-th best example must lie ``min_selectivity`` standard
+    Only *selective* units compete: their ``max_examples``-th best example must lie ``min_selectivity`` standard
     deviations above their mean activation. A unit that is about as active everywhere (or saturated,
     with many tied top values) has arbitrary "top" examples, which would look maximally diverse.
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
-    selective = selective_units(examples, k=k, min_selectivity=min_selectivity)
-    scores = facet_scores(examples, features, k=k).masked_fill(~selective, float("-inf"))
+    selective = selective_units(examples, rank=max_examples, min_selectivity=min_selectivity)
+    scores = facet_scores(examples, features, max_examples=max_examples).masked_fill(~selective, float("-inf"))
     order = scores.argsort(descending=True)[: min(count, int(selective.sum()))]
     return [(Unit(examples.layer, int(c)), float(scores[c])) for c in order]
 
@@ -330,10 +330,10 @@ def classifier_weights(model: CircuitModel) -> torch.Tensor:
     return linear[-1].weight.detach().float().cpu()
 
 
-def class_share(votes: torch.Tensor, classes: Sequence[int], top: int = 10) -> float:
-    """Share of ``classes`` among the ``top`` classes a vector of per-class votes favours most."""
+def class_share(votes: torch.Tensor, classes: Sequence[int], count: int = 10) -> float:
+    """Share of ``classes`` among the ``count`` classes a vector of per-class votes favours most."""
     wanted = set(int(c) for c in classes)
-    return sum(int(c) in wanted for c in votes.topk(top).indices) / top
+    return sum(int(c) in wanted for c in votes.topk(count).indices) / count
 
 
 def class_votes(model: CircuitModel, layer: str) -> torch.Tensor:

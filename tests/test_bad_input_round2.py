@@ -334,8 +334,8 @@ def test_r13_negative_and_empty_selections_are_refused(model):
     with pytest.raises(ValueError, match=r"snapshot_steps must be step counts between 1 and steps=3"):
         render(model, channel("b:1"), size=32, steps=3, snapshot_steps=[5])
     ex = scan_layer(model, "b", crops(), cache=False, progress=False)
-    with pytest.raises(ValueError, match="k must be at least 0"):
-        ex.top_images(0, k=-1)
+    with pytest.raises(ValueError, match="count must be at least 0"):
+        ex.top_images(0, count=-1)
     with pytest.raises(ValueError, match="classes=\\[\\] picks no class"):
         load_dataset("shapes", count=16, size=16, classes=[])
     screen = object()  # the checks come before the screen is read

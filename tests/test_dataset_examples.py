@@ -70,7 +70,7 @@ def scan(model, layer, source, tmp_path, **settings):
 
 def test_top_k_matches_a_full_sort(model, tmp_path):
     source = noise_source(37)
-    ex = scan(model, "conv2", source, tmp_path, top_k=5)
+    ex = scan(model, "conv2", source, tmp_path, max_examples=5)
     best, where, _, (rows, cols) = brute_force(model, "conv2", source)
     distinct = 0
     for c in range(ex.channels):
@@ -86,13 +86,13 @@ def test_top_k_matches_a_full_sort(model, tmp_path):
 
 
 def test_top_k_larger_than_the_source_keeps_only_real_images(model, tmp_path):
-    ex = scan(model, "conv1", noise_source(6), tmp_path, top_k=10, band_k=2)
+    ex = scan(model, "conv1", noise_source(6), tmp_path, max_examples=10, max_band_examples=2)
     assert len(ex.top_values(0)) == 6 and sorted(ex.top_indices(0).tolist()) == list(range(6))
 
 
 def test_band_members_lie_between_the_percentiles(model, tmp_path):
     source = noise_source(60)
-    ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), band_k=6, reservoir=64)
+    ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), max_band_examples=6, reservoir=64)
     best, *_ = brute_force(model, "conv2", source)
     for c in range(ex.channels):
         low, high = np.quantile(best[:, c].numpy(), [0.5, 0.9])
@@ -105,7 +105,7 @@ def test_band_members_lie_between_the_percentiles(model, tmp_path):
 
 def test_band_from_a_small_reservoir_is_close_to_the_true_band(model, tmp_path):
     source = noise_source(200)
-    ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), band_k=8, reservoir=64)
+    ex = scan(model, "conv2", source, tmp_path, band=(0.5, 0.9), max_band_examples=8, reservoir=64)
     best, *_ = brute_force(model, "conv2", source)
     for c in range(ex.channels):
         # a sample of 64 estimates a percentile to within a few ranks; allow 0.2 either side
@@ -140,13 +140,13 @@ def test_pre_activation_differs_and_has_negative_values(model, tmp_path):
 
 def test_cache_hit_returns_the_same_result_and_settings_change_the_key(model, tmp_path, monkeypatch):
     source = noise_source(24)
-    first = scan(model, "conv2", source, tmp_path, top_k=4)
+    first = scan(model, "conv2", source, tmp_path, max_examples=4)
     calls = []
     import helpers.dataset_examples.scan as module
 
     real_stream = module.stream
     monkeypatch.setattr(module, "stream", lambda *a, **k: calls.append(1) or real_stream(*a, **k))
-    again = scan(model, "conv2", source, tmp_path, top_k=4)
+    again = scan(model, "conv2", source, tmp_path, max_examples=4)
     assert calls == []  # served from the cache
     for name, value in first.to_state().items():
         if isinstance(value, torch.Tensor):
@@ -154,24 +154,24 @@ def test_cache_hit_returns_the_same_result_and_settings_change_the_key(model, tm
     assert again.source is source
 
     changed = [
-        dict(layer="conv2", source=source, top_k=5),
-        dict(layer="conv1", source=source, top_k=4),
-        dict(layer="conv2", source=noise_source(24, seed=1), top_k=4),
-        dict(layer="conv2", source=source, top_k=4, pre_activation=True),
-        dict(layer="conv2", source=source, top_k=4, band=(0.2, 0.6)),
+        dict(layer="conv2", source=source, max_examples=5),
+        dict(layer="conv1", source=source, max_examples=4),
+        dict(layer="conv2", source=noise_source(24, seed=1), max_examples=4),
+        dict(layer="conv2", source=source, max_examples=4, pre_activation=True),
+        dict(layer="conv2", source=source, max_examples=4, band=(0.2, 0.6)),
     ]
     for settings in changed:
         calls.clear()
         result = scan(model, settings.pop("layer"), settings.pop("source"), tmp_path, **settings)
         assert calls, f"{settings} was served from a stale cache"
-        assert result.settings["top_k"] == settings.get("top_k", 4)
+        assert result.settings["max_examples"] == settings.get("max_examples", 4)
 
 
 def test_other_weights_same_name_do_not_share_a_cache(tmp_path):
     source = noise_source(8)
     one, two = small_convnet(0), small_convnet(1)
     two.name = one.name
-    settings = {"top_k": 2}
+    settings = {"max_examples": 2}
     assert cache_path(one, "conv1", source, settings, tmp_path) != cache_path(two, "conv1", source, settings, tmp_path)
 
 
@@ -193,7 +193,7 @@ def test_a_scan_of_several_layers_fingerprints_the_weights_once(model, tmp_path,
     layers = ["conv1", "conv2", "conv1"]  # a repeated name is scanned once
     for _ in range(2):  # scanned, then served from the cache: one fingerprint each time
         computed.clear()
-        scan_layers(model, layers, source, top_k=2, cache_dir=tmp_path, progress=False)
+        scan_layers(model, layers, source, max_examples=2, cache_dir=tmp_path, progress=False)
         assert len(computed) == 1, f"{len(computed)} fingerprints for one scan of two layers"
 
 
@@ -204,13 +204,13 @@ def test_changed_weights_are_seen_by_the_next_scan_of_the_same_model(tmp_path, m
 
     net = small_convnet(2)
     source = noise_source(8)
-    before = scan(net, "conv2", source, tmp_path, top_k=2)
+    before = scan(net, "conv2", source, tmp_path, max_examples=2)
     calls = []
     real_stream = scan_module.stream
     monkeypatch.setattr(scan_module, "stream", lambda *a, **k: calls.append(1) or real_stream(*a, **k))
     with torch.no_grad():
         net.module[2].weight.mul_(-1)
-    after = scan(net, "conv2", source, tmp_path, top_k=2)
+    after = scan(net, "conv2", source, tmp_path, max_examples=2)
     assert calls, "a scan of changed weights was served from the cache"
     assert not torch.equal(before.top_value.nan_to_num(), after.top_value.nan_to_num())
 
@@ -238,8 +238,8 @@ def test_corrupt_cache_file_is_rebuilt(model, tmp_path):
 
 
 def test_stored_size_does_not_grow_with_the_number_of_images(model, tmp_path):
-    small = scan(model, "conv2", noise_source(16), tmp_path, reservoir=8, band_k=4)
-    large = scan(model, "conv2", noise_source(120), tmp_path, reservoir=8, band_k=4)
+    small = scan(model, "conv2", noise_source(16), tmp_path, reservoir=8, max_band_examples=4)
+    large = scan(model, "conv2", noise_source(120), tmp_path, reservoir=8, max_band_examples=4)
     assert large.num_images == 120 and small.num_images == 16
     assert small.nbytes == large.nbytes
 
@@ -248,8 +248,8 @@ def test_bad_settings_are_explained(model, tmp_path):
     source = noise_source(4)
     with pytest.raises(ValueError, match="band"):
         scan(model, "conv1", source, tmp_path, band=(0.9, 0.5))
-    with pytest.raises(ValueError, match="top_k"):
-        scan(model, "conv1", source, tmp_path, top_k=0)
+    with pytest.raises(ValueError, match="max_examples"):
+        scan(model, "conv1", source, tmp_path, max_examples=0)
     with pytest.raises(KeyError, match="conv1"):
         scan(model, "conv9", source, tmp_path)
     ex = scan(model, "conv1", source, tmp_path)
@@ -274,7 +274,7 @@ def test_patch_is_centred_on_the_bright_dot(dot, tmp_path):
     model = dot_detector()
     images = torch.zeros(5, 3, 40, 40)
     images[3, :, dot[0], dot[1]] = 1.0  # only image 3 has a dot
-    ex = scan(model, "dots", TensorSource(images), tmp_path, top_k=2, band_k=1)
+    ex = scan(model, "dots", TensorSource(images), tmp_path, max_examples=2, max_band_examples=1)
     assert ex.top_indices(0)[0] == 3
     assert ex.top_positions(0)[0].tolist() == [dot[0] // 2, dot[1] // 2]
     patch = ex.top_patches(0, 1)[0]
@@ -287,7 +287,7 @@ def test_patch_is_centred_on_the_bright_dot(dot, tmp_path):
 def test_exclude_border_picks_the_strongest_interior_position(model, tmp_path):
     source = noise_source(21)
     margin = 2
-    ex = scan(model, "conv2", source, tmp_path, top_k=4, exclude_border=margin)
+    ex = scan(model, "conv2", source, tmp_path, max_examples=4, exclude_border=margin)
     maps = capture(model, torch.stack([source[i] for i in range(len(source))]), "conv2")["conv2"]
     rows, cols = maps.shape[2:]
     inner = maps[:, :, margin : rows - margin, margin : cols - margin]
@@ -297,7 +297,7 @@ def test_exclude_border_picks_the_strongest_interior_position(model, tmp_path):
         for index, (row, col) in zip(ex.top_indices(c).tolist(), ex.top_positions(c).tolist()):
             assert margin <= row < rows - margin and margin <= col < cols - margin
             torch.testing.assert_close(maps[index, c, row, col], best[index, c])  # positions index the whole map
-    everywhere = scan(model, "conv2", source, tmp_path, top_k=4)
+    everywhere = scan(model, "conv2", source, tmp_path, max_examples=4)
     torch.testing.assert_close(ex.mean, everywhere.mean)  # statistics still cover every position
     assert ex.settings["exclude_border"] == margin and everywhere.settings["exclude_border"] == 0
 
@@ -307,8 +307,8 @@ def test_a_dot_at_the_edge_is_ignored_when_the_border_is_excluded(tmp_path):
     images = torch.zeros(4, 3, 40, 40)
     images[1, :, 2, 2] = 1.0  # a dot at the corner ...
     images[2, :, 20, 20] = 0.8  # ... and a fainter one in the middle
-    assert scan(model, "dots", TensorSource(images), tmp_path, top_k=1, band_k=1).top_indices(0).tolist() == [1]
-    interior = scan(model, "dots", TensorSource(images), tmp_path, top_k=1, band_k=1, exclude_border=2)
+    assert scan(model, "dots", TensorSource(images), tmp_path, max_examples=1, max_band_examples=1).top_indices(0).tolist() == [1]
+    interior = scan(model, "dots", TensorSource(images), tmp_path, max_examples=1, max_band_examples=1, exclude_border=2)
     assert interior.top_indices(0).tolist() == [2] and interior.top_positions(0).tolist() == [[10, 10]]
 
 
@@ -361,22 +361,22 @@ def test_scan_settings_are_one_checked_frozen_object_that_makes_the_cache_key(mo
 
     from helpers.dataset_examples import ScanSettings
 
-    settings = ScanSettings(top_k=4, band=[0.2, 0.6])
+    settings = ScanSettings(max_examples=4, band=[0.2, 0.6])
     assert settings.band == (0.2, 0.6)
     # the very dict the cache key was made of before the settings were an object, so old caches stay valid
-    assert settings.key() == {"top_k": 4, "band": [0.2, 0.6], "band_k": 16, "pre_activation": False, "reservoir": 1024,
+    assert settings.key() == {"max_examples": 4, "band": [0.2, 0.6], "max_band_examples": 16, "pre_activation": False, "reservoir": 1024,
                               "bins": 64, "seed": 0, "exclude_border": 0}
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.top_k = 5
+        settings.max_examples = 5
     with pytest.raises(ValueError, match="bins"):
         ScanSettings(bins=3)
     with pytest.raises(ValueError, match="reservoir"):
-        ScanSettings(reservoir=4, band_k=8)
-    with pytest.raises(TypeError, match="top_k must be a whole number"):
-        ScanSettings(top_k=2.0)
+        ScanSettings(reservoir=4, max_band_examples=8)
+    with pytest.raises(TypeError, match="max_examples must be a whole number"):
+        ScanSettings(max_examples=2.0)
     source = noise_source(6)
-    given = scan(model, "conv1", source, tmp_path, settings=ScanSettings(top_k=3, band_k=2))
-    keywords = scan(model, "conv1", source, tmp_path, top_k=3, band_k=2)
+    given = scan(model, "conv1", source, tmp_path, settings=ScanSettings(max_examples=3, max_band_examples=2))
+    keywords = scan(model, "conv1", source, tmp_path, max_examples=3, max_band_examples=2)
     assert given.settings == keywords.settings
     torch.testing.assert_close(given.top_value, keywords.top_value, equal_nan=True)
     with pytest.raises(TypeError, match="Unknown scan setting.*top_count"):

@@ -95,7 +95,7 @@ def test_top_examples_names_images_and_peak_positions() -> None:
     codes[0 * 4 + 3, 0] = 5.0  # feature 0: image 0 at (1, 1) ...
     codes[2 * 4 + 2, 0] = 7.0  # ... and more strongly image 2 at (1, 0)
     codes[1 * 4 + 1, 1] = 1.0  # feature 1: only image 1, at (0, 1)
-    images, positions = top_examples(codes, map_size, k=2)
+    images, positions = top_examples(codes, map_size, count=2)
     assert images.tolist() == [[2, 0], [1, -1]]
     assert positions[0].tolist() == [[1, 0], [1, 1]] and positions[1, 0].tolist() == [0, 1]
 
@@ -111,7 +111,7 @@ def test_bad_shapes_are_named() -> None:
     with pytest.raises(ValueError, match="at least two"):
         train_sparse_dictionary(torch.zeros(1, 3), 4, generator=torch.Generator())
     with pytest.raises(ValueError, match="between 1 and the 3 images"):
-        top_examples(torch.zeros(12, 2), (2, 2), k=4)
+        top_examples(torch.zeros(12, 2), (2, 2), count=4)
 
 
 # --- directions screened like units, and the controls ------------------------------------------------

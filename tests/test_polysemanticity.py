@@ -135,12 +135,12 @@ def test_code_facet_scores_agree_with_the_examples_route(three_kinds):
     codes[[0, 1, 2, 3], 0] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # column 0: the four images of kind 0
     codes[[0, 4, 8, 1], 1] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # column 1: images of all three kinds
     codes[5, 2] = 1.0  # column 2: active on one image only
-    scores = code_facet_scores(peak_codes(codes, (1, 1)), features, k=4)
+    scores = code_facet_scores(peak_codes(codes, (1, 1)), features, count=4)
     assert scores[0] < 0.01 and scores[1] > 0.5 and torch.isnan(scores[2])
     expected = facet_diversity(features.at(torch.tensor([0, 4, 8, 1]), torch.zeros(4, 2, dtype=torch.long), (1, 1)))
     assert float(scores[1]) == pytest.approx(expected)
     with pytest.raises(ValueError, match="at least two"):
-        code_facet_scores(peak_codes(codes, (1, 1)), features, k=1)
+        code_facet_scores(peak_codes(codes, (1, 1)), features, count=1)
 
 
 def tiny_classifier():
@@ -156,7 +156,7 @@ def test_end_to_end_on_a_tiny_network(tmp_path):
     model = tiny_classifier()
     photos = {"noise": torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0))}
     source = RandomCrops(photos, count=24, size=16, seed=0, batch_size=8)
-    examples = scan_layer(model, "conv1", source, top_k=6, cache_dir=tmp_path, progress=False)
+    examples = scan_layer(model, "conv1", source, max_examples=6, cache_dir=tmp_path, progress=False)
     features = feature_maps(model, source, progress=False)
     assert features.layer == "conv2" and features.maps.shape == (24, 5, 16, 16)
     scores = facet_scores(examples, features)
@@ -176,7 +176,7 @@ def test_class_votes_go_through_the_classifier():
     assert votes.shape == (4, 5) and torch.equal(class_votes(model, "conv2"), votes)
     expected = votes @ model.module[2].weight[:, :, 0, 0]
     assert torch.allclose(class_votes(model, "conv1"), expected, atol=1e-5)
-    assert class_share(torch.tensor([5.0, 4.0, 0.0, 3.0]), [0, 3], top=2) == 0.5
+    assert class_share(torch.tensor([5.0, 4.0, 0.0, 3.0]), [0, 3], count=2) == 0.5
 
 
 def test_classifier_weights_refuses_a_model_without_a_final_linear_layer():

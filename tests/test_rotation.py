@@ -40,7 +40,7 @@ def test_centred_examples_put_the_firing_spot_on_the_receptive_field(handmade) -
     for orientation, spot in zip((0, 90, 200), ((40.5, 50.5), (100.5, 60.5), (70.5, 120.5))):
         scene = torch.minimum(scene, curve(160, orientation=orientation, radius=6, length=14, width=2, center=spot))
     source = RandomCrops({"arcs": scene}, count=12, size=SIZE, scales=(0.4, 0.6), seed=0)
-    found = scan_layer(handmade, "detectors", source, top_k=4, band_k=2, cache=False, progress=False)
+    found = scan_layer(handmade, "detectors", source, max_examples=4, max_band_examples=2, cache=False, progress=False)
     placement = place_on_receptive_field(handmade, "detectors")
     images = centred_examples(found, 0, 3, placement, margin=placement.extent / 2)
     assert 1 <= len(images) <= 3 and images.shape[1:] == (3, SIZE, SIZE)

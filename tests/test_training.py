@@ -273,11 +273,11 @@ def test_top_examples_purity_counts_the_commonest_class():
     model = training.wrap_small_net(net, ["dark", "bright"], 8)
     images = torch.cat([torch.full((6, 3, 8, 8), 0.1), torch.full((6, 3, 8, 8), 0.9)])
     data = LabelledImages(images, torch.tensor([0] * 6 + [1] * 6), ["dark", "bright"])
-    purity = training.top_examples_purity(model, data, "conv1", k=6)
+    purity = training.top_examples_purity(model, data, "conv1", count=6)
     assert purity.shape == (1,)
     assert np.isnan(purity[0]) or purity[0] == 1.0  # a unit's 6 strongest of two uniform groups are one group
-    with pytest.raises(ValueError, match="k must"):
-        training.top_examples_purity(model, data, "conv1", k=0)
+    with pytest.raises(ValueError, match="count must"):
+        training.top_examples_purity(model, data, "conv1", count=0)
 
 
 def test_checkpoints_keep_the_network_after_every_epoch(tiny_data, tmp_path):

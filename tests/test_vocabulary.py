@@ -13,30 +13,6 @@ from typing import Iterator
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 
-#: Names in modules that another engineer was rewriting when this test was written (the streaming merge of
-#: issue 26): renamed after the streaming merge, then deleted from these lists.
-HOW_MANY_LATER = {
-    ("dataset_examples/examples.py", name, "k")
-    for name in ("top_values", "top_indices", "top_positions", "top_images", "top_patches", "band_values",
-                 "band_indices", "band_positions", "band_patches")
-} | {
-    ("dataset_examples/scan.py", "scan_layers", "top_k"),  # ScanSettings's fields after the streaming merge:
-    ("dataset_examples/scan.py", "scan_layers", "band_k"),
-    ("dataset_examples/scan.py", "ScanSettings", "top_k"),
-    ("dataset_examples/scan.py", "ScanSettings", "band_k"),
-    ("dictionary.py", "top", "k"),
-    ("dictionary.py", "top_examples", "k"),
-    ("interventions/attribution.py", "strongest_inputs", "k"),
-    ("polysemanticity.py", "kmeans", "k"),
-    ("polysemanticity.py", "top_example_features", "k"),
-    ("polysemanticity.py", "unit_facets", "k"),
-    ("polysemanticity.py", "facet_scores", "k"),
-    ("polysemanticity.py", "code_facet_scores", "k"),
-    ("polysemanticity.py", "selective_units", "k"),
-    ("polysemanticity.py", "rank_polysemantic", "k"),
-    ("polysemanticity.py", "class_share", "top"),
-    ("training/evaluation.py", "top_examples_purity", "k"),
-}
 #: The functions whose progress bar is off unless asked: measurements that lessons and other helpers call many
 #: times in a loop (CONTRIBUTING.md, "Vocabulary"). Every other ``progress`` switch defaults to True.
 QUIET = {
@@ -102,8 +78,7 @@ def test_how_many_is_count() -> None:
              for where, function in public_functions() for a in parameters(function)]
     wrong = [f"{where}: {owner}({name}=...): say count (or max_<things> for an upper bound)"
              for where, owner, name, annotation in named + list(settings_fields())
-             if (name in HOW_MANY_WORDS or name.endswith("_k")) and annotation.startswith("int")
-             and (where, owner, name) not in HOW_MANY_LATER]
+             if (name in HOW_MANY_WORDS or name.endswith("_k")) and annotation.startswith("int")]
     assert not wrong, "\n".join(wrong)
 
 

@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
     model = wrap_model(module, {"conv1": "1", "conv2": "3"}, name="explorer_test", input_size=32)
     photos = {"noise": torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))}
     source = RandomCrops(photos, count=24, size=32, seed=0, batch_size=8)
-    scans = scan_layers(model, ["conv1", "conv2"], source, top_k=4, band_k=2, cache_dir=tmp_path_factory.mktemp("cache"),
+    scans = scan_layers(model, ["conv1", "conv2"], source, max_examples=4, max_band_examples=2, cache_dir=tmp_path_factory.mktemp("cache"),
                         progress=False)
     return model, scans
 

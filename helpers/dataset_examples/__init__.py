@@ -3,7 +3,7 @@
 :func:`scan_layer` runs a layer over an :class:`~helpers.images.ImageSource` once and keeps, for
 *every* unit of the layer at the same time (:func:`scan_layers` does several layers in the same pass):
 
-- the ``top_k`` images with the largest activation (the unit's maximum over positions), with the
+- the ``max_examples`` images with the largest activation (the unit's maximum over positions), with the
   position of that maximum;
 - a *band* of moderately activating images (by default between the 50th and 90th percentile of the
   per-image maximum): what the unit does on ordinary inputs, not only on its favourite ones;

@@ -17,9 +17,9 @@ from .geometry import FieldGeometry, crop_box
 
 
 
-def _how_many(k: int | None) -> int | None:
-    """``k`` checked as a count (None: all): a negative k would silently mean "all but the last ones"."""
-    return None if k is None else whole_number(k, "k", minimum=0)
+def _how_many(count: int | None) -> int | None:
+    """``count`` checked (None: all): a negative count would silently mean "all but the last ones"."""
+    return None if count is None else whole_number(count, "count", minimum=0)
 
 @dataclass
 class DatasetExamples:
@@ -37,12 +37,12 @@ class DatasetExamples:
     map_size: tuple[int, int]
     image_size: int
     geometry: FieldGeometry
-    top_value: torch.Tensor  # (C, k) float32
-    top_index: torch.Tensor  # (C, k) int64
-    top_position: torch.Tensor  # (C, k, 2) int64
-    band_value: torch.Tensor  # (C, band_k) float32, NaN where a unit has fewer band members
-    band_index: torch.Tensor  # (C, band_k) int64, -1 where empty
-    band_position: torch.Tensor  # (C, band_k, 2) int64
+    top_value: torch.Tensor  # (C, max_examples) float32
+    top_index: torch.Tensor  # (C, max_examples) int64
+    top_position: torch.Tensor  # (C, max_examples, 2) int64
+    band_value: torch.Tensor  # (C, max_band_examples) float32, NaN where a unit has fewer band members
+    band_index: torch.Tensor  # (C, max_band_examples) int64, -1 where empty
+    band_position: torch.Tensor  # (C, max_band_examples, 2) int64
     band_limits: torch.Tensor  # (C, 2) float32: the band's low and high percentile values
     hist_counts: torch.Tensor  # (C, bins) int64
     hist_low: torch.Tensor  # (C,) float64
@@ -86,56 +86,56 @@ class DatasetExamples:
     def _valid_top(self, channel: int) -> torch.Tensor:
         return self.top_index[self._check(channel)] >= 0
 
-    def top_values(self, channel: int, k: int | None = None) -> torch.Tensor:
-        """The unit's largest per-image maxima, largest first (at most ``k``)."""
+    def top_values(self, channel: int, count: int | None = None) -> torch.Tensor:
+        """The unit's largest per-image maxima, largest first (at most ``count``)."""
         channel = self._check(channel)
-        return self.top_value[channel][self._valid_top(channel)][:_how_many(k)]
+        return self.top_value[channel][self._valid_top(channel)][:_how_many(count)]
 
-    def top_indices(self, channel: int, k: int | None = None) -> torch.Tensor:
+    def top_indices(self, channel: int, count: int | None = None) -> torch.Tensor:
         """Source indices of the unit's top images, best first."""
         channel = self._check(channel)
-        return self.top_index[channel][self._valid_top(channel)][:_how_many(k)]
+        return self.top_index[channel][self._valid_top(channel)][:_how_many(count)]
 
-    def top_positions(self, channel: int, k: int | None = None) -> torch.Tensor:
-        """(row, col) map positions of the maximum in each top image, shape (k, 2)."""
+    def top_positions(self, channel: int, count: int | None = None) -> torch.Tensor:
+        """(row, col) map positions of the maximum in each top image, shape (count, 2)."""
         channel = self._check(channel)
-        return self.top_position[channel][self._valid_top(channel)][:_how_many(k)]
+        return self.top_position[channel][self._valid_top(channel)][:_how_many(count)]
 
-    def top_images(self, channel: int, k: int | None = None) -> torch.Tensor:
-        """The unit's top images, whole, read again from the source: (k, 3, S, S)."""
-        return self._need_source().images(self.top_indices(channel, k))
+    def top_images(self, channel: int, count: int | None = None) -> torch.Tensor:
+        """The unit's top images, whole, read again from the source: (count, 3, S, S)."""
+        return self._need_source().images(self.top_indices(channel, count))
 
-    def top_patches(self, channel: int, k: int | None = None, pad_value: float = 0.5) -> torch.Tensor:
-        """The unit's top images cropped to its receptive field around the maximum: (k, 3, r, r)."""
-        return self._patches(self.top_indices(channel, k), self.top_positions(channel, k), pad_value)
+    def top_patches(self, channel: int, count: int | None = None, pad_value: float = 0.5) -> torch.Tensor:
+        """The unit's top images cropped to its receptive field around the maximum: (count, 3, r, r)."""
+        return self._patches(self.top_indices(channel, count), self.top_positions(channel, count), pad_value)
 
     # --- band examples -----------------------------------------------------------------------
     def _valid_band(self, channel: int) -> torch.Tensor:
         return self.band_index[self._check(channel)] >= 0
 
-    def band_values(self, channel: int, k: int | None = None) -> torch.Tensor:
+    def band_values(self, channel: int, count: int | None = None) -> torch.Tensor:
         """Per-image maxima of the unit's band members (moderate activations), highest first."""
         channel = self._check(channel)
-        return self.band_value[channel][self._valid_band(channel)][:_how_many(k)]
+        return self.band_value[channel][self._valid_band(channel)][:_how_many(count)]
 
-    def band_indices(self, channel: int, k: int | None = None) -> torch.Tensor:
+    def band_indices(self, channel: int, count: int | None = None) -> torch.Tensor:
         """Source indices of the unit's band members."""
         channel = self._check(channel)
-        return self.band_index[channel][self._valid_band(channel)][:_how_many(k)]
+        return self.band_index[channel][self._valid_band(channel)][:_how_many(count)]
 
-    def band_positions(self, channel: int, k: int | None = None) -> torch.Tensor:
-        """(row, col) positions of the maximum in each band member, shape (k, 2)."""
+    def band_positions(self, channel: int, count: int | None = None) -> torch.Tensor:
+        """(row, col) positions of the maximum in each band member, shape (count, 2)."""
         channel = self._check(channel)
-        return self.band_position[channel][self._valid_band(channel)][:_how_many(k)]
+        return self.band_position[channel][self._valid_band(channel)][:_how_many(count)]
 
     def band_range(self, channel: int) -> tuple[float, float]:
         """The per-image-maximum values at the band's two percentiles."""
         low, high = self.band_limits[self._check(channel)].tolist()
         return low, high
 
-    def band_patches(self, channel: int, k: int | None = None, pad_value: float = 0.5) -> torch.Tensor:
-        """Band members cropped to the receptive field around the maximum: (k, 3, r, r)."""
-        return self._patches(self.band_indices(channel, k), self.band_positions(channel, k), pad_value)
+    def band_patches(self, channel: int, count: int | None = None, pad_value: float = 0.5) -> torch.Tensor:
+        """Band members cropped to the receptive field around the maximum: (count, 3, r, r)."""
+        return self._patches(self.band_indices(channel, count), self.band_positions(channel, count), pad_value)
 
     # --- statistics --------------------------------------------------------------------------
     def histogram(self, channel: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,15 +24,15 @@ from .histogram import StreamingHistogram
 class ScanSettings:
     """Every setting that changes a scan's result: checked once when made, and the cache key's part (:meth:`key`).
 
-    ``top_k`` strongest images per unit; ``band`` the (low, high) quantiles of the typical examples and
-    ``band_k`` how many; ``reservoir`` images sampled to find the band (``seed`` drives the sample);
+    ``max_examples`` strongest images per unit; ``band`` the (low, high) quantiles of the typical examples and
+    ``max_band_examples`` how many; ``reservoir`` images sampled to find the band (``seed`` drives the sample);
     ``bins`` of the histogram; ``exclude_border`` map cells ignored at the edge when picking each image's
     maximum; ``pre_activation`` reads values before the non-linearity.
     """
 
-    top_k: int = 16
+    max_examples: int = 16
     band: tuple[float, float] = (0.5, 0.9)
-    band_k: int = 16
+    max_band_examples: int = 16
     pre_activation: bool = False
     reservoir: int = 1024
     bins: int = 64
@@ -40,18 +40,18 @@ class ScanSettings:
     exclude_border: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("top_k", "band_k", "reservoir", "bins", "seed", "exclude_border"):
+        for name in ("max_examples", "max_band_examples", "reservoir", "bins", "seed", "exclude_border"):
             object.__setattr__(self, name, whole_number(getattr(self, name), name))
         object.__setattr__(self, "band", tuple(float(b) for b in self.band))
         object.__setattr__(self, "pre_activation", bool(self.pre_activation))
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {self.top_k}.")
-        if self.band_k < 1:
-            raise ValueError(f"band_k must be at least 1, got {self.band_k}.")
+        if self.max_examples < 1:
+            raise ValueError(f"max_examples must be at least 1, got {self.max_examples}.")
+        if self.max_band_examples < 1:
+            raise ValueError(f"max_band_examples must be at least 1, got {self.max_band_examples}.")
         if len(self.band) != 2 or not 0.0 <= self.band[0] < self.band[1] <= 1.0:
             raise ValueError(f"band must be two fractions (low, high) with 0 <= low < high <= 1, e.g. (0.5, 0.9); got {self.band}.")
-        if self.reservoir < self.band_k:
-            raise ValueError(f"reservoir ({self.reservoir}) must hold at least band_k ({self.band_k}) images.")
+        if self.reservoir < self.max_band_examples:
+            raise ValueError(f"reservoir ({self.reservoir}) must hold at least max_band_examples ({self.max_band_examples}) images.")
         if self.bins < 2 or self.bins % 2:
             raise ValueError(f"bins must be an even number >= 2, got {self.bins}.")
         if self.exclude_border < 0:
@@ -65,22 +65,22 @@ class ScanSettings:
 
     def key(self) -> dict:
         """The settings as plain values: the cache key's part and what a finished scan records."""
-        return {"top_k": self.top_k, "band": list(self.band), "band_k": self.band_k, "pre_activation": self.pre_activation,
+        return {"max_examples": self.max_examples, "band": list(self.band), "max_band_examples": self.max_band_examples, "pre_activation": self.pre_activation,
                 "reservoir": self.reservoir, "bins": self.bins, "seed": self.seed, "exclude_border": self.exclude_border}
 
 
-def _pick_band(values: torch.Tensor, band: tuple[float, float], band_k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """For reservoir values (R, C): per unit the band limits (C, 2) and up to ``band_k`` member rows (C, band_k)."""
+def _pick_band(values: torch.Tensor, band: tuple[float, float], max_band_examples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For reservoir values (R, C): per unit the band limits (C, 2) and up to ``max_band_examples`` member rows (C, max_band_examples)."""
     count, channels = values.shape
     limits = torch.quantile(values.double(), torch.tensor(band, dtype=torch.float64), dim=0).T.float()  # (C, 2)
-    rows = torch.full((channels, band_k), -1, dtype=torch.int64)
+    rows = torch.full((channels, max_band_examples), -1, dtype=torch.int64)
     order = values.argsort(dim=0, descending=True)  # highest first
     for c in range(channels):
         sorted_values = values[order[:, c], c]
         inside = torch.nonzero((sorted_values >= limits[c, 0]) & (sorted_values <= limits[c, 1])).flatten()
         if len(inside) == 0:
             continue
-        chosen = inside[torch.linspace(0, len(inside) - 1, min(band_k, len(inside))).round().long().unique()]
+        chosen = inside[torch.linspace(0, len(inside) - 1, min(max_band_examples, len(inside))).round().long().unique()]
         rows[c, : len(chosen)] = order[chosen, c]
     return limits, rows
 
@@ -105,11 +105,11 @@ class _LayerScan:
         self.layer = layer
         self.channels = channels
         self.settings = settings
-        top_k, reservoir = settings.top_k, settings.reservoir
+        max_examples, reservoir = settings.max_examples, settings.reservoir
         self.rng = np.random.default_rng(settings.seed)
-        self.top_value = torch.full((channels, top_k), -math.inf)
-        self.top_index = torch.full((channels, top_k), -1, dtype=torch.int64)
-        self.top_flat = torch.zeros((channels, top_k), dtype=torch.int64)
+        self.top_value = torch.full((channels, max_examples), -math.inf)
+        self.top_index = torch.full((channels, max_examples), -1, dtype=torch.int64)
+        self.top_flat = torch.zeros((channels, max_examples), dtype=torch.int64)
         self.sample_value = torch.zeros((reservoir, channels))
         self.sample_flat = torch.zeros((reservoir, channels), dtype=torch.int64)
         self.sample_index = torch.full((reservoir,), -1, dtype=torch.int64)
@@ -130,7 +130,7 @@ class _LayerScan:
         merged_value = torch.cat([self.top_value, best.T], dim=1)
         merged_index = torch.cat([self.top_index, indices[None].expand(channels, batch)], dim=1)
         merged_flat = torch.cat([self.top_flat, where.T], dim=1)
-        self.top_value, keep = merged_value.topk(self.settings.top_k, dim=1)
+        self.top_value, keep = merged_value.topk(self.settings.max_examples, dim=1)
         self.top_index, self.top_flat = merged_index.gather(1, keep), merged_flat.gather(1, keep)
 
         reservoir = self.settings.reservoir
@@ -150,7 +150,7 @@ class _LayerScan:
         """Read the band out of the reservoir and package everything as :class:`DatasetExamples`."""
         filled = min(self.seen, self.settings.reservoir)
         values, flats, image_index = self.sample_value[:filled], self.sample_flat[:filled], self.sample_index[:filled]
-        limits, band_rows = _pick_band(values, self.settings.band, self.settings.band_k)
+        limits, band_rows = _pick_band(values, self.settings.band, self.settings.max_band_examples)
         empty = band_rows < 0
         rows = band_rows.clamp_min(0)
         unit_ids = torch.arange(self.channels)[:, None]
@@ -198,7 +198,7 @@ def scan_layers(
 ) -> dict[str, DatasetExamples]:
     """:func:`scan_layer` for several layers in ONE pass (the forward stops at the deepest); cached per layer.
 
-    ``settings`` (a :class:`ScanSettings`, default its defaults) with ``options`` replacing its fields, e.g. ``top_k=8``.
+    ``settings`` (a :class:`ScanSettings`, default its defaults) with ``options`` replacing its fields, e.g. ``max_examples=8``.
     """
     if isinstance(layers, str) or not all(isinstance(layer, str) for layer in layers):
         raise TypeError(f"scan_layers takes a list of layer names, got {layers!r}; for one layer use scan_layer(model, layer, source).")
@@ -256,7 +256,7 @@ def scan_layer(model: CircuitModel, layer: str, source: ImageSource, **options: 
     ``cache_dir``), where a changed model, layer, source or setting never returns an old result.
 
     ``options`` are :func:`scan_layers`' keywords: ``settings`` (a :class:`ScanSettings`) or its fields
-    ``top_k`` (16), ``band`` ((0.5, 0.9)), ``band_k`` (16), ``pre_activation``, ``reservoir`` (1024),
+    ``max_examples`` (16), ``band`` ((0.5, 0.9)), ``max_band_examples`` (16), ``pre_activation``, ``reservoir`` (1024),
     ``bins`` (64), ``seed``, ``exclude_border``; and ``cache``, ``cache_dir``, ``progress``.
     """
     if not isinstance(layer, str):

@@ -35,9 +35,9 @@ class Attribution:
         """The sum of all contributions (N,)."""
         return self.per_input.sum(1)
 
-    def strongest_inputs(self, image: int = 0, k: int = 6) -> list[int]:
-        """The ``k`` inputs that carry most of the unit's value in one image (largest positive contributions)."""
-        return [int(i) for i in torch.argsort(self.per_input[image], descending=True)[:k]]
+    def strongest_inputs(self, image: int = 0, count: int = 6) -> list[int]:
+        """The ``count`` inputs that carry most of the unit's value in one image (largest positive contributions)."""
+        return [int(i) for i in torch.argsort(self.per_input[image], descending=True)[:count]]
 
     def share_on(self, channels: Sequence[int]) -> np.ndarray:
         """Per image: the share of all positive contribution carried by ``channels`` (0 when there is none)."""

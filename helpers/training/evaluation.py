@@ -8,23 +8,23 @@ from ..models import CircuitModel
 from .data import LabelledImages
 
 
-def top_examples_purity(model: CircuitModel, data: LabelledImages, layer: str, k: int = 20) -> np.ndarray:
-    """For every unit of ``layer``: the share of its ``k`` strongest images (peak over positions) that belong to one class.
+def top_examples_purity(model: CircuitModel, data: LabelledImages, layer: str, count: int = 20) -> np.ndarray:
+    """For every unit of ``layer``: the share of its ``count`` strongest images (peak over positions) that belong to one class.
 
     1 means all its top images are of one class; about ``1 / classes`` is what chance gives; NaN for a
     unit that never fires on ``data``.
     """
     from ..activations import read_at, stream
 
-    if not 1 <= k <= len(data):
-        raise ValueError(f"k must lie between 1 and the number of images ({len(data)}), got {k}.")
+    if not 1 <= count <= len(data):
+        raise ValueError(f"count must lie between 1 and the number of images ({len(data)}), got {count}.")
     peaks = torch.cat([read_at(maps[layer], "max")
                        for _, maps in stream(model, data.images, layer, batch_size=256, progress=False, description="peaks")])
     purity = np.full(peaks.shape[1], np.nan)
     for unit in range(peaks.shape[1]):
         if float(peaks[:, unit].max()) > 0:
-            top = peaks[:, unit].argsort(descending=True)[:k]
-            purity[unit] = np.bincount(data.labels[top].numpy(), minlength=len(data.classes)).max() / k
+            top = peaks[:, unit].argsort(descending=True)[:count]
+            purity[unit] = np.bincount(data.labels[top].numpy(), minlength=len(data.classes)).max() / count
     return purity
 
 
