@@ -1,7 +1,14 @@
 """Tests of helpers.widgets.frequency on conftest's ``high_low_model``: set the sliders, check the wrapped function's result."""
 import pytest
 
-from helpers.widgets.frequency import boundary_explorer, boundary_figure, boundary_response
+from helpers.probing import unit_responses
+from helpers.widgets.frequency import boundary_explorer, boundary_figure, boundary_stimuli
+
+
+def boundary_response(model, unit, orientation, ratio):
+    """The reference: the unit's mean centre response to the explorer's stimuli, computed without the widget."""
+    images = boundary_stimuli(model, unit, orientation, ratio, 1.0, 0.25, 2, 96)
+    return float(unit_responses(model, [model.unit(unit)], images).mean())
 
 
 def test_sliders_drive_the_pure_function(high_low_model):

@@ -27,13 +27,6 @@ def boundary_stimuli(model: CircuitModel, unit: str | Unit, orientation: float, 
     ])
 
 
-def boundary_response(model: CircuitModel, unit: str | Unit, orientation: float, ratio: float, contrast: float = 1.0,
-                      high_frequency: float = 0.25, seeds: int = 2, size: int = 96) -> float:
-    """A unit's mean response (after its non-linearity, centre position) to boundaries of one orientation and ratio."""
-    images = boundary_stimuli(model, unit, orientation, ratio, contrast, high_frequency, seeds, size)
-    return float(unit_responses(model, [model.unit(unit)], images).mean())
-
-
 def boundary_figure(model: CircuitModel, unit: str | Unit, orientation: float, ratio: float, contrast: float = 1.0,
                     high_frequency: float = 0.25, size: int = 96) -> Figure:
     """The stimulus and the unit's response to it (the explorer's pure function); the response is in ``fig.response``."""
