@@ -137,11 +137,11 @@ def _linearizing_hooks(model: CircuitModel, from_layer: str | None, inject: torc
     return handles
 
 
-def _window(gradients: torch.Tensor, what: str) -> torch.Tensor:
-    """``gradients`` (U, C, H, W) cropped to the rows and columns any unit depends on."""
+def _window(gradients: torch.Tensor, empty_message: str) -> torch.Tensor:
+    """``gradients`` (U, C, H, W) cropped to the rows and columns any unit depends on; ``empty_message`` when none."""
     seen = gradients.abs().sum(dim=(0, 1)) > 0
     if not seen.any():
-        raise ValueError(f"{what}: is the order right?")
+        raise ValueError(empty_message)
     rows, cols = torch.nonzero(seen.any(1)).flatten(), torch.nonzero(seen.any(0)).flatten()
     return gradients[:, :, int(rows[0]) : int(rows[-1]) + 1, int(cols[0]) : int(cols[-1]) + 1]
 
@@ -201,15 +201,14 @@ def linearized_weights(
             h, w = out.shape[2] // 2, out.shape[3] // 2
             out[torch.arange(len(batch)), batch, h, w].sum().backward()
         gradients.append(inject.grad.detach().cpu())
-    return _window(torch.cat(gradients), f"{to_layer} does not depend on {from_layer} in {model.name}")
+    return _window(torch.cat(gradients), f"{to_layer} does not depend on {from_layer} in {model.name}: is the order right?")
 
 
 def image_weights(model: CircuitModel, layer: str, *, size: int = 64, chunk: int = 64) -> torch.Tensor:
     """Expanded weights from the image: how each RGB pixel moves ``layer``'s centre units when every
     non-linearity is removed (the preprocessing included). Returns (C, 3, k, k) on the CPU, cropped to the
     window the centre units read; ``size`` must exceed that window."""
-    model.layer(layer)
-    channels = model.channels(layer)
+    channels = model.channels(layer)  # raises, listing the layers, for an unknown name
     pre_activation = model.layer(layer).pre_activation_path is not None
     gradients = []
     handles = _linearizing_hooks(model, None)
@@ -225,7 +224,7 @@ def image_weights(model: CircuitModel, layer: str, *, size: int = 64, chunk: int
     finally:
         for handle in handles:
             handle.remove()
-    return _window(torch.cat(gradients), f"{layer} does not depend on the image in {model.name}")
+    return _window(torch.cat(gradients), f"{layer} of {model.name} does not depend on the image's centre: give a size above its receptive field.")
 
 
 # --- the public entry points -------------------------------------------------------------------
