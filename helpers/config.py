@@ -42,6 +42,17 @@ def is_strict() -> bool:
     return _flag("CIRCUITS_STRICT")
 
 
+def paper_families() -> bool:
+    """True when ``CIRCUITS_PAPER_FAMILIES=1``: for time estimates only, InceptionV1's families are the articles' units.
+
+    Every family screened on an InceptionV1 layer for which an article lists the units (curves in conv2d2 to
+    mixed4a, high-low in mixed3a) becomes that list, whatever the screen found. With random weights, whose
+    screens find nothing, a lesson then does its per-member work at the articles' family sizes, so
+    ``scripts/measure_lessons.py`` can estimate its time with the real weights. The claims mean nothing then.
+    """
+    return _flag("CIRCUITS_PAPER_FAMILIES")
+
+
 WEIGHT_KINDS = ("trained", "random")
 
 

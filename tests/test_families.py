@@ -120,3 +120,23 @@ def test_find_family_sends_each_option_where_it_is_named_and_rejects_the_rest(to
     assert sorted(family.channels) == [3, 4]
     with pytest.raises(TypeError, match="Unknown option.*sizes.*allowed: max_units, min_score, min_sharpness, size"):
         find_family(None, "toy", screen_toy, ToyFamily, {"sizes": 64})
+
+
+def test_paper_families_replace_inceptionv1_families_by_the_articles_units_for_time_estimates(toy, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import helpers.families.base as base
+    from helpers.families import find_family
+    from helpers.paper import CURVE_FAMILIES, article_family
+
+    assert article_family("curve", "mixed3b") == CURVE_FAMILIES["mixed3b"] and len(article_family("high-low", "mixed3a")) == 14
+    assert article_family("high-low", "mixed3b") is None and article_family("colour contrast", "mixed3a") is None
+    monkeypatch.setattr(base, "article_family", lambda kind, layer: (0, 2, 3) if (kind, layer) == ("toy", "toy") else None)
+    inception, other = SimpleNamespace(name="inceptionv1"), SimpleNamespace(name="efficientnet_lite0")
+    screen = lambda model, layer: toy  # noqa: E731
+    assert sorted(find_family(inception, "toy", screen, ToyFamily, {}).channels) == [0, 1, 3, 4]  # the flag is off
+    monkeypatch.setenv("CIRCUITS_PAPER_FAMILIES", "1")
+    listed = find_family(inception, "toy", screen, ToyFamily, {})
+    assert listed.channels == [2, 3, 0]  # the article's units (unit 2 fails the score rule), sorted round the circle
+    assert listed.score.tolist() == [0.0, 0.7, 0.5]
+    assert sorted(find_family(other, "toy", screen, ToyFamily, {}).channels) == [0, 1, 3, 4]  # only InceptionV1

@@ -27,7 +27,9 @@ import numpy as np
 import torch
 
 from ..arguments import whole_number
+from ..config import paper_families
 from ..models import CircuitModel, Unit
+from ..paper import article_family
 from ..probing import Placement, unit_responses
 from ..tuning import largest_gap
 
@@ -257,7 +259,8 @@ def find_family(
     family has one) if it is one of its fields, else to ``screen`` if its signature has it (what is drawn and
     read), to :meth:`Family.pick` if it is one of the family's thresholds or ``max_units`` (to both when both
     name it; a screen that takes ``thresholds`` gets them all as a dict); an option none knows raises an
-    error that lists the allowed ones.
+    error that lists the allowed ones. Under ``CIRCUITS_PAPER_FAMILIES=1`` (time estimates), an InceptionV1
+    layer's family is the article's units (:func:`helpers.config.paper_families`).
     """
     drawing_names = {f.name for f in dataclasses.fields(drawing)} if drawing else set()
     screen_names = set(inspect.signature(screen).parameters) - {"model", "layer", "drawing", "thresholds"}
@@ -273,4 +276,8 @@ def find_family(
     if "thresholds" in inspect.signature(screen).parameters:
         extra["thresholds"] = thresholds
     finished = screen(model, layer, **extra)
+    listed = article_family(family.kind, layer) if paper_families() and model.name == "inceptionv1" else None
+    if listed:  # a time estimate at the article's family size (CIRCUITS_PAPER_FAMILIES=1), whatever the screen found
+        channels = np.asarray(listed)
+        return family.from_screen(finished, channels[np.argsort(np.asarray(finished.preferred)[channels], kind="stable")])
     return family.pick(finished, **{k: v for k, v in options.items() if k in pick_names})
