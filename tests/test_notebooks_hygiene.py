@@ -22,6 +22,16 @@ def test_notebook_is_stripped(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_valid_nbformat_with_a_unique_id_per_cell(path: Path) -> None:
+    import nbformat
+
+    notebook = json.loads(path.read_text())
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: cells without an id or with the same id; run `make strip`"
+    nbformat.validate(nbformat.from_dict(notebook))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_lesson_structure(path: Path) -> None:
     cells = json.loads(path.read_text())["cells"]
     sources = ["".join(c["source"]) for c in cells]
