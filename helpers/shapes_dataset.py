@@ -89,13 +89,19 @@ def _colours(generator: np.random.Generator, min_contrast: float = 0.35) -> tupl
             return background, foreground
 
 
-def draw_shape(name: str, size: int = 32, generator: np.random.Generator | None = None, noise: float = 0.03) -> torch.Tensor:
-    """One random image (3, size, size) in [0, 1] of the shape ``name``: colours, scale, angle, place and stroke vary."""
+def draw_shape(name: str, size: int = 32, generator: np.random.Generator | None = None, noise: float = 0.03,
+               upright: bool = False) -> torch.Tensor:
+    """One random image (3, size, size) in [0, 1] of the shape ``name``: colours, scale, angle, place and stroke vary.
+
+    ``upright`` keeps every shape at angle 0 (a line lies flat, a triangle stands on its base): the same
+    draws otherwise, so the set gains an up and a down, as photographs have.
+    """
     if size < 8:
         raise ValueError(f"size must be at least 8 pixels, got {size}.")
     generator = generator if generator is not None else np.random.default_rng()
     outline = shape_outline(name, generator)
-    angle = generator.uniform(0, 2 * np.pi)
+    angle = generator.uniform(0, 2 * np.pi)  # drawn even when upright, so both sets share every other draw
+    angle = 0.0 if upright else angle
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     scale = size * generator.uniform(0.25, 0.42)
     centre = size / 2 + generator.uniform(-0.12, 0.12, 2) * size
@@ -122,6 +128,7 @@ class ShapesDataset(ImageSource):
     seed: int = 0
     classes: Sequence[str] = SHAPE_CLASSES
     noise: float = 0.03
+    upright: bool = False
     batch_size: int = 64
     _cache: tuple[torch.Tensor, torch.Tensor] | None = field(init=False, repr=False, default=None)
 
@@ -137,7 +144,7 @@ class ShapesDataset(ImageSource):
 
     @property
     def key(self) -> str:
-        settings = f"{self.count}-{self.size}-{self.seed}-{','.join(self.classes)}-{self.noise}"
+        settings = f"{self.count}-{self.size}-{self.seed}-{','.join(self.classes)}-{self.noise}" + ("-upright" if self.upright else "")
         return "shapes-" + hashlib.sha1(settings.encode()).hexdigest()[:12]
 
     def __len__(self) -> int:
@@ -152,7 +159,7 @@ class ShapesDataset(ImageSource):
     def __getitem__(self, index: int) -> torch.Tensor:
         """Image ``index`` as a (3, size, size) tensor, the same every time."""
         name = self.classes[self.label(index)]
-        return draw_shape(name, self.size, np.random.default_rng([self.seed, index]), self.noise)
+        return draw_shape(name, self.size, np.random.default_rng([self.seed, index]), self.noise, self.upright)
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every image (N, 3, size, size) and label (N,), drawn once and kept."""

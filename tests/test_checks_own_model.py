@@ -9,8 +9,9 @@ from torch.nn import functional as F
 
 from helpers import wrap_model
 from helpers.checks.own_model import (
-    check_confusion_matrix, check_training_step, check_wrapped, confusion_counts, training_step,
+    check_band_shares, check_confusion_matrix, check_training_step, check_wrapped, confusion_counts, training_step,
 )
+from helpers.weights.banding import band_shares
 
 
 def confusion(net, data) -> torch.Tensor:
@@ -25,6 +26,38 @@ def confusion(net, data) -> torch.Tensor:
 def test_the_course_method_gets_full_marks(strict: None) -> None:
     assert check_confusion_matrix(confusion) and check_confusion_matrix(confusion_counts)
     assert check_training_step(training_step)
+    assert check_band_shares(band_shares) and check_band_shares(loop_band_shares)
+
+
+def loop_band_shares(weight: torch.Tensor) -> tuple[float, float]:
+    """The band score written another way: kernel by kernel, with explicit row and column patterns."""
+    rows = columns = energy = 0.0
+    for kernel in weight.flatten(0, 1):
+        centred = kernel - kernel.mean()
+        rows += float((centred.mean(1, keepdim=True).expand_as(centred) ** 2).sum())
+        columns += float((centred.mean(0, keepdim=True).expand_as(centred) ** 2).sum())
+        energy += float((centred ** 2).sum())
+    return rows / energy, columns / energy
+
+
+def _shares(weight: torch.Tensor, centre: bool = True, per_kernel: bool = False) -> tuple[float, float]:
+    centred = weight - weight.mean(dim=(2, 3), keepdim=True) if centre else weight
+    rows = (centred.mean(3) ** 2).sum(2) * weight.shape[3]
+    columns = (centred.mean(2) ** 2).sum(2) * weight.shape[2]
+    energy = (centred ** 2).sum(dim=(2, 3))
+    if per_kernel:
+        return float((rows / energy).mean()), float((columns / energy).mean())
+    return float(rows.sum() / energy.sum()), float(columns.sum() / energy.sum())
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda w: _shares(w, centre=False),          # the kernel's mean counts as a band
+    lambda w: _shares(w, per_kernel=True),       # faint kernels weigh as much as strong ones
+    lambda w: _shares(w)[::-1],                  # rows and columns swapped
+    lambda w: (float(w.mean()), float(w.std())),  # a number that is not the score
+])
+def test_wrong_band_scores_lose_points(wrong) -> None:
+    assert check_band_shares(wrong) < check_band_shares.points
 
 
 @pytest.mark.parametrize("wrong", [
@@ -63,7 +96,8 @@ def test_wrong_training_steps_lose_points(wrong) -> None:
 
 
 def test_placeholder_is_not_attempted(exercise_probe) -> None:
-    exercise_probe.not_attempted(lambda: check_confusion_matrix(...), lambda: check_training_step(lambda *a: None))
+    exercise_probe.not_attempted(lambda: check_confusion_matrix(...), lambda: check_training_step(lambda *a: None),
+                                 lambda: check_band_shares(lambda weight: None))
 
 
 def _module():

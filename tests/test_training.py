@@ -291,3 +291,34 @@ def test_checkpoints_keep_the_network_after_every_epoch(tiny_data, tmp_path):
     assert torch.equal(loaded.after_epoch(1)(images), result.after_epoch(1)(images))
     with pytest.raises(ValueError, match="between 1 and 2"):
         result.after_epoch(3)
+
+
+def test_a_flatten_head_reads_every_position_and_survives_saving(tiny_data, tmp_path):
+    result = train_classifier(tiny_data, width=4, head="flatten", epochs=2, batch_size=16, progress=False)
+    net = result.model.module
+    assert net.head == "flatten" and net.classifier.in_features == 16 * (16 // 4) ** 2
+    images = tiny_data.images[:4]
+    loaded = load_trained(save_trained(result, tmp_path / "flat.pt"))
+    assert loaded.model.module.head == "flatten"
+    assert torch.equal(loaded.model(images), result.model(images))
+    assert torch.equal(loaded.after_epoch(1)(images), result.after_epoch(1)(images))
+    shifted = torch.roll(images, shifts=4, dims=3)  # only a head that keeps positions can tell a shifted copy apart
+    average = train_classifier(tiny_data, width=4, epochs=1, batch_size=16, progress=False).model
+    assert average.module.head == "average" and average.module.classifier.in_features == 16
+    with pytest.raises(ValueError, match="head must be one of average, flatten"):
+        SmallConvNet(3, width=4, head="max")  # type: ignore[arg-type]
+    assert not torch.allclose(result.model(shifted), result.model(images))
+
+
+def test_upright_shapes_are_the_same_drawings_unrotated(tmp_path, monkeypatch):
+    rotated, upright = shapes_data(count=16, size=24, seed=4), shapes_data(count=16, size=24, seed=4, upright=True)
+    assert torch.equal(rotated.labels, upright.labels) and not torch.equal(rotated.images, upright.images)
+    line = upright.images[0].mean(0)  # label 0 is a line: drawn flat, its ink spreads along a row
+    ink = (line - line.median()).abs()
+    assert ink.sum(dim=1).max() > 2 * ink.sum(dim=0).max()
+    with pytest.raises(ValueError, match="upright=True only applies to the shapes"):
+        load_dataset(str(tmp_path), upright=True)
+    monkeypatch.setattr(training.store, "CACHE_DIR", tmp_path)
+    keys = {training.trained_model_path("shapes", upright=flag, head=head)
+            for flag in (False, True) for head in ("average", "flatten")}
+    assert len(keys) == 4  # every variant is a cache file of its own

@@ -1,4 +1,5 @@
-"""Self-checks for the exercises of lesson 09 (your own model and data set): a confusion matrix and a training step.
+"""Self-checks for the exercises of lesson 09 (your own model and data set): a confusion matrix, a training step,
+a weight-banding score and a wrapped network.
 
 Each check calls the student's function on networks and data the notebook never shows (an untrained
 small network on shapes of another seed, hand-built networks whose predictions are known, fresh
@@ -19,6 +20,7 @@ from ..models import CircuitModel
 from ..wrapping import wrap_model
 from ..training import LabelledImages, shapes_data, untrained_classifier
 from ..training.networks import SmallConvNet
+from ..weights.banding import band_shares
 from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close, passed
 
 
@@ -119,9 +121,39 @@ def check_training_step(my_training_step: Callable) -> Grade:
     return grade
 
 
+def _banding_cases() -> dict[str, torch.Tensor]:
+    """Convolution weights the lesson never shows, each built to catch one way of getting the score wrong."""
+    generator = torch.Generator().manual_seed(2024)
+    stripes = torch.randn(6, 4, 3, 1, generator=generator).expand(6, 4, 3, 3)
+    offsets = 2 * torch.randn(6, 4, 1, 1, generator=generator)
+    strong = 4 * torch.randn(3, 2, 1, 5, generator=generator).expand(3, 2, 5, 5)  # a few loud vertical-stripe kernels
+    faint = 0.2 * torch.randn(3, 2, 5, 5, generator=generator)  # beside many faint random ones
+    return {
+        "horizontal stripes on top of a constant offset per kernel": stripes + offsets,
+        "random 5x5 kernels": torch.randn(8, 5, 5, 5, generator=generator),
+        "a few strong vertical-stripe kernels among faint random ones": torch.cat([strong, faint], dim=1),
+        "rectangular 3x5 kernels with a horizontal tilt": torch.randn(4, 3, 3, 5, generator=generator)
+            + torch.linspace(-1, 1, 3).view(1, 1, 3, 1),
+    }
+
+
+@exercise(points=3)
+def check_band_shares(my_band_shares: Callable) -> Grade:
+    """Exercise 3: my_band_shares(weight) returns the (horizontal, vertical) shares of a layer's centred kernel energy."""
+    grade = Grade()
+    hint = ("Centre each kernel on its own mean (weight.mean(dim=(2, 3), keepdim=True)); the horizontal part is the row "
+            "means (mean over dim 3) repeated along each row. Sum the parts' squares over every kernel, then divide by "
+            "the sum of all centred squares.")
+    for name, weight in _banding_cases().items():
+        with grade.part(name):
+            answer = call_answer(my_band_shares, weight.clone())
+            expect_close(answer, band_shares(weight), "(horizontal, vertical) shares", rtol=1e-3, atol=1e-4, hint=hint)
+    return grade
+
+
 @exercise
 def check_wrapped(module: torch.nn.Module, answer: CircuitModel) -> bool:
-    """Exercise 4: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
+    """Exercise 5: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
     expect(isinstance(answer, CircuitModel), f"wrap_model returns a CircuitModel; you passed {type(answer).__name__}.",
            "my_wrapped = wrap_model(exercise_module, {...}, input_size=32)")
     expect(answer.module is module, "Wrap the module you were given, not a new copy of it.")

@@ -60,10 +60,11 @@ class LabelledImages:
         )
 
 
-def shapes_data(count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] = SHAPE_CLASSES) -> LabelledImages:
-    """The course's shapes (offline): ``count`` images of ``size`` pixels, balanced over ``classes``."""
-    images, labels = ShapesDataset(count=count, size=size, seed=seed, classes=classes).tensors()
-    return LabelledImages(images, labels, list(classes), f"shapes ({count})")
+def shapes_data(count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] = SHAPE_CLASSES,
+                upright: bool = False) -> LabelledImages:
+    """The course's shapes (offline): ``count`` images of ``size`` pixels, balanced over ``classes`` (``upright``: unrotated)."""
+    images, labels = ShapesDataset(count=count, size=size, seed=seed, classes=classes, upright=upright).tensors()
+    return LabelledImages(images, labels, list(classes), f"{'upright ' if upright else ''}shapes ({count})")
 
 
 def cifar10_data(count: int | None = 10000, train: bool = True, seed: int = 0) -> LabelledImages:
@@ -115,17 +116,21 @@ def folder_data(root: str | Path, size: int = 32) -> LabelledImages:
 
 
 def load_dataset(
-    dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] | None = None
+    dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, seed: int = 0, classes: Sequence[str] | None = None,
+    upright: bool = False,
 ) -> LabelledImages:
-    """``"shapes"`` (offline; ``classes`` picks shapes), ``"cifar10"`` (needs the network once) or a folder with one subfolder per class."""
+    """``"shapes"`` (offline; ``classes`` picks shapes, ``upright`` leaves them unrotated), ``"cifar10"`` (needs the
+    network once) or a folder with one subfolder per class."""
     count = whole_number(count, "count", minimum=1)
     size = whole_number(size, "size", minimum=1)
     if classes is not None and len(classes) == 0:
         raise ValueError("classes=[] picks no class: leave classes=None for all shapes, or name at least two.")
     if classes is not None and dataset != "shapes":
         raise ValueError("classes= only chooses among the shapes; a folder's classes are its subfolders.")
+    if upright and dataset != "shapes":
+        raise ValueError("upright=True only applies to the shapes: other data sets are photographs as they were taken.")
     if dataset == "shapes":
-        return shapes_data(count=count, size=size, seed=seed, classes=classes or SHAPE_CLASSES)
+        return shapes_data(count=count, size=size, seed=seed, classes=classes or SHAPE_CLASSES, upright=upright)
     if dataset == "cifar10":
         if size != 32:
             raise ValueError(f"CIFAR-10 images are 32 px; size={size} is not available.")

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..models import CircuitModel
 from .data import LabelledImages
-from .networks import SmallConvNet, wrap_small_net
+from .networks import Head, SmallConvNet, wrap_small_net
 
 
 @dataclass
@@ -31,7 +31,8 @@ class TrainingResult:
         """The network as it was at the end of ``epoch`` (1 to the number of epochs trained), to watch it learn."""
         if not 1 <= epoch <= len(self.checkpoints):
             raise ValueError(f"epoch must be between 1 and {len(self.checkpoints)} (the epochs with a checkpoint), got {epoch}.")
-        net = SmallConvNet(len(self.model.labels), int(self.checkpoints[epoch - 1]["conv1.weight"].shape[0]))
+        width = int(self.checkpoints[epoch - 1]["conv1.weight"].shape[0])
+        net = SmallConvNet(len(self.model.labels), width, head=self.settings.get("head", "average"), size=self.model.input_size)  # type: ignore[arg-type]
         net.load_state_dict(self.checkpoints[epoch - 1])
         return wrap_small_net(net, self.model.labels, self.model.input_size, f"{self.model.name}_epoch{epoch}")
 
@@ -53,6 +54,7 @@ def train_classifier(
     data: LabelledImages,
     *,
     width: int = 16,
+    head: Head = "average",
     seed: int = 0,
     epochs: int = 4,
     batch_size: int = 64,
@@ -61,7 +63,7 @@ def train_classifier(
     name: str | None = None,
     progress: bool = True,
 ) -> TrainingResult:
-    """Train a :class:`SmallConvNet` on ``data``: seeded (initial weights, split, batch order), deterministic on CPU.
+    """Train a :class:`SmallConvNet` (with ``head``, see there) on ``data``: seeded (initial weights, split, batch order), deterministic on CPU.
 
     Adam with a learning rate that decays linearly to zero; returns the wrapped network and the
     history (``step_loss`` per step; ``train_loss``, ``train_accuracy``, ``test_loss``,
@@ -73,7 +75,7 @@ def train_classifier(
         raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}.")
     train, test = data.split(test_fraction, seed=seed)
     torch.manual_seed(seed)
-    net = SmallConvNet(len(data.classes), width)
+    net = SmallConvNet(len(data.classes), width, head=head, size=data.size)
     optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
     steps_per_epoch = -(-len(train) // batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / (epochs * steps_per_epoch))
@@ -101,14 +103,15 @@ def train_classifier(
             history[f"{split_name}_accuracy"].append(accuracy)
         checkpoints.append({name: tensor.detach().clone() for name, tensor in net.state_dict().items()})
     bar.close()
-    settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": epochs, "batch_size": batch_size,
+    settings = {"dataset": data.name, "width": width, "head": head, "seed": seed, "epochs": epochs, "batch_size": batch_size,
                 "learning_rate": learning_rate, "test_fraction": test_fraction, "size": data.size, "classes": list(data.classes)}
     model = wrap_small_net(net, data.classes, data.size, name or f"small_net_w{width}_seed{seed}")
     return TrainingResult(model, history, settings, checkpoints)
 
 
 def untrained_classifier(
-    data: LabelledImages, *, width: int = 16, seed: int = 0, test_fraction: float = 0.2, name: str | None = None
+    data: LabelledImages, *, width: int = 16, head: Head = "average", seed: int = 0, test_fraction: float = 0.2,
+    name: str | None = None,
 ) -> TrainingResult:
     """The control for :func:`train_classifier`: the same architecture and seeded initial weights, never trained.
 
@@ -117,7 +120,7 @@ def untrained_classifier(
     """
     train, test = data.split(test_fraction, seed=seed)
     torch.manual_seed(seed)
-    net = SmallConvNet(len(data.classes), width)
+    net = SmallConvNet(len(data.classes), width, head=head, size=data.size)
     for module in net.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.reset_running_stats()
@@ -134,7 +137,7 @@ def untrained_classifier(
         split_loss, accuracy = _evaluate(net, split)
         history[f"{split_name}_loss"] = [split_loss]
         history[f"{split_name}_accuracy"] = [accuracy]
-    settings = {"dataset": data.name, "width": width, "seed": seed, "epochs": 0, "test_fraction": test_fraction,
+    settings = {"dataset": data.name, "width": width, "head": head, "seed": seed, "epochs": 0, "test_fraction": test_fraction,
                 "size": data.size, "classes": list(data.classes)}
     model = wrap_small_net(net, data.classes, data.size, name or f"untrained_small_net_w{width}_seed{seed}")
     return TrainingResult(model, history, settings)

@@ -12,7 +12,7 @@ from ..config import CACHE_DIR, fast_or_full, weights_kind
 from ..files import describe_load_error, file_sha256, make_folder, remove_stale_temporaries, save_or_warn, write_atomically
 from .data import load_dataset
 from .fitting import TrainingResult, train_classifier, untrained_classifier
-from .networks import SmallConvNet, wrap_small_net
+from .networks import Head, SmallConvNet, wrap_small_net
 
 #: Version of the trained-network cache format; part of every cache key (3: the per-epoch checkpoints are kept).
 CACHE_FORMAT = 3
@@ -78,13 +78,14 @@ def load_trained(path: str | Path) -> TrainingResult:
             raise ValueError("not a dictionary of tensors")
         final = {name: tensor for name, tensor in state.items() if "/" not in name}
         width = int(final["conv1.weight"].shape[0])
-        net = SmallConvNet(len(classes), width)
+        architecture = {"head": settings.get("head", "average"), "size": size}
+        net = SmallConvNet(len(classes), width, **architecture)
         net.load_state_dict(final)
         checkpoints = []
         for epoch in range(1, int(settings.get("epochs", 0)) + 1):
             prefix = CHECKPOINT_PREFIX.format(epoch)
             checkpoint = {name[len(prefix):]: tensor for name, tensor in state.items() if name.startswith(prefix)}
-            SmallConvNet(len(classes), width).load_state_dict(checkpoint)  # raises when a checkpoint is incomplete
+            SmallConvNet(len(classes), width, **architecture).load_state_dict(checkpoint)  # raises when a checkpoint is incomplete
             checkpoints.append(checkpoint)
     except Exception as error:  # torch's unpickler, a wrong shape, a missing key: all mean a bad file
         raise TrainedCacheError(f"The weights file {path} cannot be loaded ({describe_load_error(error)}). "
@@ -104,13 +105,14 @@ def folder_fingerprint(root: str | Path) -> str:
 
 
 def trained_model_settings(
-    dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, width: int = 16, seed: int = 0,
-    data_seed: int = 0, epochs: int = 4, classes: Sequence[str] | None = None,
+    dataset: str | Path = "shapes", *, count: int = 4000, size: int = 32, width: int = 16, head: Head = "average",
+    seed: int = 0, data_seed: int = 0, epochs: int = 4, classes: Sequence[str] | None = None, upright: bool = False,
 ) -> dict[str, object]:
     """Every setting that changes what :func:`trained_model` trains (its cache key), a folder's contents included."""
     settings: dict[str, object] = {
         "format": CACHE_FORMAT, "dataset": str(dataset), "count": count, "size": size, "width": width, "seed": seed,
         "data_seed": data_seed, "epochs": epochs, "classes": list(classes) if classes else None,
+        **({"head": head} if head != "average" else {}), **({"upright": True} if upright else {}),
         "batch_size": 64, "learning_rate": 3e-3, "test_fraction": 0.2,
         "threads": torch.get_num_threads(), "torch": torch.__version__,
     }
@@ -139,22 +141,25 @@ def trained_model(
     count: int = 4000,
     size: int = 32,
     width: int = 16,
+    head: Head = "average",
     seed: int = 0,
     data_seed: int = 0,
     epochs: int = 4,
     classes: Sequence[str] | None = None,
+    upright: bool = False,
     cache: bool = True,
     progress: bool = True,
 ) -> TrainingResult:
     """Train a small network on a data set (see :func:`load_dataset`), or load it from ``data/cache`` if already trained.
 
     ``seed`` sets the network's initial weights and batch order; ``data_seed`` which images are drawn;
-    ``classes`` a subset of the shapes (e.g. only straight-edged ones). The cache key holds every
+    ``classes`` a subset of the shapes (e.g. only straight-edged ones); ``upright`` draws the shapes
+    unrotated; ``head`` is the network's read-out (see :class:`SmallConvNet`). The cache key holds every
     setting and, for an image folder, its contents (so adding or changing images trains again). A
     damaged cache file is reported by name and replaced.
     """
-    path = trained_model_path(dataset, count=count, size=size, width=width, seed=seed, data_seed=data_seed,
-                              epochs=epochs, classes=classes)
+    path = trained_model_path(dataset, count=count, size=size, width=width, head=head, seed=seed, data_seed=data_seed,
+                              epochs=epochs, classes=classes, upright=upright)
     label = _dataset_label(dataset)
     if cache and path.exists():
         try:
@@ -163,8 +168,8 @@ def trained_model(
             print(f"{error}\nTraining it again and replacing the damaged file.")
             path.unlink(missing_ok=True)
             _settings_path(path).unlink(missing_ok=True)
-    data = load_dataset(dataset, count=count, size=size, seed=data_seed, classes=classes)
-    result = train_classifier(data, width=width, seed=seed, epochs=epochs, progress=progress,
+    data = load_dataset(dataset, count=count, size=size, seed=data_seed, classes=classes, upright=upright)
+    result = train_classifier(data, width=width, head=head, seed=seed, epochs=epochs, progress=progress,
                               name=f"small_net_{label}_w{width}_seed{seed}")
     if cache:  # a folder that refuses the file costs a warning, never the finished training
         save_or_warn(path, lambda target: save_trained(result, target), f"the trained network {result.model.name}")
@@ -191,7 +196,9 @@ def course_network(dataset: str | Path = "shapes", *, progress: bool = False, **
     """
     if weights_kind() == "trained":
         return trained_model(dataset, progress=progress, **settings)  # type: ignore[arg-type]
-    allowed = ("count", "size", "data_seed", "classes")
+    allowed = ("count", "size", "data_seed", "classes", "upright")
     data = load_dataset(dataset, **{("seed" if k == "data_seed" else k): v for k, v in settings.items() if k in allowed})  # type: ignore[arg-type]
     width, seed = int(settings.get("width", 16)), int(settings.get("seed", 0))  # type: ignore[arg-type]
-    return untrained_classifier(data, width=width, seed=seed, name=f"untrained_small_net_{_dataset_label(dataset)}_w{width}_seed{seed}")
+    head = str(settings.get("head", "average"))
+    return untrained_classifier(data, width=width, head=head, seed=seed,  # type: ignore[arg-type]
+                                name=f"untrained_small_net_{_dataset_label(dataset)}_w{width}_seed{seed}")

@@ -37,7 +37,8 @@ What is ignored, and why that is fine or not:
 Modules, one job each: :mod:`.expanded` (expanded weights, analytic and linearized: :func:`expanded_weights`,
 :func:`unit_weights`, :func:`linearized_forward`, :func:`linearized_weights`), :mod:`.connections`
 (strongest inputs and outputs, family usage), :mod:`.equivariance` (rotated weights compared),
-:mod:`.view` (a weight explorer's data).
+:mod:`.view` (a weight explorer's data), :mod:`.nmf` (weights factored into a few
+non-negative parts), :mod:`.banding` (weight banding: kernels made of stripes).
 """
 from .connections import Connection, Connections, family_usage, strongest_inputs, strongest_outputs
 from .equivariance import EquivarianceSummary, family_equivariance, rotate_grids, spatial_pattern, weight_equivariance
