@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from helpers.checks import ExerciseError, NotAttempted
-from helpers.checks.dog_heads import check_mirror_partners, check_mirror_test
+from helpers.checks.dog_heads import check_mirror_partners, check_mirror_test, check_transform_weights
+from helpers.weights.equivariance import hue_rotation
 from helpers.mirror import MirrorTest, mirror_score, mirror_test, partners_from_test
 from helpers.models import Unit
 from helpers.probing import unit_responses
@@ -82,3 +83,27 @@ def test_placeholder_is_not_attempted(monkeypatch, model, capsys):
     assert not check_mirror_partners(lambda g, m: torch.zeros(g.shape[1], dtype=torch.long), test)
     out = capsys.readouterr().out
     assert "Not attempted yet" in out and "cases right" in out
+
+
+def _transformed(weights, transformation, *, turn=1, flip_dim=3, shift=1, colour_dim=1):
+    if transformation == "rotation":
+        return torch.rot90(weights, turn, dims=(2, 3))
+    if transformation == "reflection":
+        return torch.flip(weights, dims=(flip_dim,))
+    return torch.roll(weights, shift, dims=colour_dim)
+
+
+def test_transform_weights_full_marks_and_wrong_transformations(strict):
+    assert check_transform_weights(_transformed) == 3
+    hue_matrix = lambda w, t: torch.einsum("ij,ujhw->uihw", hue_rotation(120.0).float(), w) if t == "hue" else _transformed(w, t)  # noqa: E731
+    assert check_transform_weights(hue_matrix) == 3
+    wrong = [
+        lambda w, t: _transformed(w, t, turn=-1),        # clockwise
+        lambda w, t: _transformed(w, t, flip_dim=2),     # mirrored up-down
+        lambda w, t: _transformed(w, t, shift=-1),       # hue turned the other way
+        lambda w, t: _transformed(w, t, colour_dim=0),   # units moved instead of colours
+        lambda w, t: w,                                  # nothing done
+    ]
+    for function in wrong:
+        with pytest.raises(AssertionError):
+            check_transform_weights(function)

@@ -1,4 +1,5 @@
-"""Self-checks for the dog-head (unioning over cases) lesson's exercises.
+"""Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners and
+transformed weights.
 
 The function exercises are called on a small hand-built network whose left unit, right unit and union are
 known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
@@ -15,6 +16,7 @@ from torch import nn
 from .. import mirror
 from ..mirror import MirrorTest, mirror_test, partners_from_test
 from ..models import CircuitModel, Unit
+from ..weights.equivariance import TRANSFORMATIONS, transform_weights
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
@@ -102,3 +104,37 @@ def check_mirror_partners(my_mirror_partners: Callable, test: MirrorTest) -> Gra
     return grade
 
 
+
+
+def _image_weights_cases() -> dict[str, torch.Tensor]:
+    """Image-space weights the lesson never shows: random ones of odd and even size, and a hand-drawn unit."""
+    generator = torch.Generator().manual_seed(55)
+    drawn = torch.zeros(2, 3, 9, 9)
+    drawn[0, 0, 1:8, 2] = 1.0  # a red vertical bar left of centre
+    drawn[0, 2, 1, 2:7] = -0.5  # a blue-off bar along the top
+    drawn[1, 1, 6, 1:5] = 1.0  # a green horizontal bar low on the left
+    return {
+        "random 7x7 weights of five units": torch.randn(5, 3, 7, 7, generator=generator),
+        "random 8x8 weights (an even size)": torch.randn(4, 3, 8, 8, generator=generator),
+        "two hand-drawn units (coloured bars off centre)": drawn,
+    }
+
+
+@exercise(points=3)
+def check_transform_weights(my_transform_weights: Callable) -> Grade:
+    """Exercise 3: my_transform_weights(weights, transformation) turns image-space weights a quarter turn, mirrors them
+    left-right or turns their colours 120 degrees of hue."""
+    grade = Grade()
+    hints = {
+        "rotation": "A quarter turn counter-clockwise as displayed (row 0 on top): torch.rot90 on the two spatial dimensions.",
+        "reflection": "Left-right: flip the last (column) dimension only.",
+        "hue": "A 120-degree turn about grey moves red to green, green to blue, blue to red: the weights of each colour "
+               "channel move to the next channel (dimension 1).",
+    }
+    for name, weights in _image_weights_cases().items():
+        for transformation in TRANSFORMATIONS:
+            with grade.part(f"{name}, {transformation}"):
+                answer = call_answer(my_transform_weights, weights.clone(), transformation)
+                expect_close(answer, transform_weights(weights, transformation), f"the {transformation} of the weights",
+                             rtol=1e-5, atol=1e-6, hint=hints[transformation])
+    return grade
