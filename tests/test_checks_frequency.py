@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers.checks import ExerciseError, NotAttempted
-from helpers.checks.frequency import check_boundary, check_side_selectivity
+from helpers.checks.frequency import check_boundary, check_nmf, check_side_selectivity
 from helpers.stimuli.boundaries import half_plane_mask
 from helpers.tuning import orientation_selectivity, preferred_orientation
 
@@ -79,3 +79,39 @@ def test_placeholder_is_not_attempted(monkeypatch, capsys):
     assert not check_side_selectivity(lambda tuning, orientations: (0.0, 0.5))
     out = capsys.readouterr().out
     assert "0 of 4 cases right" in out
+
+
+def _updates(matrix, factors, steps=500, seed=0, *, epsilon=1e-12, order="right first"):
+    generator = torch.Generator().manual_seed(seed)
+    matrix = matrix.double()
+    left = torch.rand(matrix.shape[0], factors, generator=generator, dtype=torch.float64)
+    right = torch.rand(factors, matrix.shape[1], generator=generator, dtype=torch.float64)
+    for _ in range(steps):
+        if order == "right first":
+            right = right * (left.T @ matrix) / (left.T @ left @ right + epsilon)
+        left = left * (matrix @ right.T) / (left @ right @ right.T + epsilon)
+        if order == "left first":
+            right = right * (left.T @ matrix) / (left.T @ left @ right + epsilon)
+    return left, right
+
+
+def test_nmf_full_marks_and_wrong_methods():
+    assert check_nmf(_updates) == 3
+    assert check_nmf(lambda m, r, steps=500, seed=0: _updates(m, r, steps, seed + 99, order="left first")) == 3
+    truncated_svd = lambda m, r, steps=500, seed=0: (lambda u, s, v: (u[:, :r] * s[:r], v[:r]))(*torch.linalg.svd(m, full_matrices=False))  # noqa: E731
+    wrong = [
+        truncated_svd,                                                             # negative parts
+        lambda m, r, steps=500, seed=0: _updates(m, r, 3, seed),                   # too few steps
+        lambda m, r, steps=500, seed=0: _updates(m, r, steps, seed, epsilon=0.0),  # 0 / 0 on the zero row
+        lambda m, r, steps=500, seed=0: tuple(p.T for p in _updates(m, r, steps, seed)[::-1]),  # left and right swapped
+    ]
+    for function in wrong:
+        with pytest.raises(AssertionError):
+            check_nmf(function)
+
+
+def test_nmf_refuses_the_course_implementation():
+    from helpers.weights.nmf import nmf
+
+    with pytest.raises(AssertionError, match="the course's own implementation"):
+        check_nmf(lambda m, r, steps=500, seed=0: nmf(m, r, steps=steps, seed=seed))

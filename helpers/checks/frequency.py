@@ -1,8 +1,9 @@
 """Self-checks for the high-low frequency lesson's exercises.
 
 The function exercises are called on cases the notebook never shows (other sizes and directions, hand-made
-tuning curves) and compared with the course's implementation; the sharp-side answer is recomputed on the
-photograph and accepted within half a sampling step. Messages never give the answer.
+tuning curves, non-negative matrices) and compared with the course's implementation; an NMF is judged by how
+well its non-negative factors rebuild the matrix, against the course's own factorization with the same steps.
+Messages never give the answer.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from .. import tuning as tuning_module
 from ..stimuli import boundaries
 from ..stimuli.boundaries import half_plane_mask
 from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
+from ..weights import nmf as nmf_module
+from ..weights.nmf import nmf
 from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 
@@ -78,3 +81,48 @@ def check_side_selectivity(my_side_selectivity: Callable) -> Grade:
     return grade
 
 
+
+
+def _nmf_cases() -> dict[str, tuple[torch.Tensor, int]]:
+    """Non-negative matrices the lesson never shows, with the number of factors asked for."""
+    generator = torch.Generator().manual_seed(404)
+    exact = torch.rand(25, 2, generator=generator, dtype=torch.float64) @ torch.rand(2, 12, generator=generator, dtype=torch.float64)
+    holes = torch.rand(16, 10, generator=generator, dtype=torch.float64)
+    holes[3], holes[:, 7] = 0.0, 0.0  # a row and a column of zeros: updates must not divide by zero
+    return {
+        "an exact product of two non-negative parts (25 x 12, 2 factors)": (exact, 2),
+        "split weights: 9 positions x 40 inputs, 2 factors": (torch.rand(9, 40, generator=generator, dtype=torch.float64) ** 3, 2),
+        "a matrix with a zero row and a zero column (16 x 10, 3 factors)": (holes, 3),
+        "a tall matrix, one factor (60 x 8)": (torch.rand(60, 8, generator=generator, dtype=torch.float64), 1),
+    }
+
+
+def _relative_error(matrix: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> float:
+    return float(((matrix - left @ right) ** 2).sum() / (matrix ** 2).sum())
+
+
+@exercise(points=3)
+def check_nmf(my_nmf: Callable) -> Grade:
+    """Exercise 3: my_nmf(matrix, factors, steps, seed) returns non-negative (m, r) and (r, n) factors whose product
+    rebuilds the matrix about as well as the course's multiplicative updates do in the same number of steps."""
+    grade = Grade()
+    hint = ("Start from random non-negative factors; at every step multiply right by (leftᵀ M) / (leftᵀ left right) and "
+            "left by (M rightᵀ) / (left right rightᵀ), with a tiny number added to each denominator.")
+    for name, (matrix, factors) in _nmf_cases().items():
+        with grade.part(name):
+            with withheld(nmf_module, "_updated"):  # nmf and weight_factors are not answers here
+                answer = call_answer(my_nmf, matrix.clone(), factors, steps=500, seed=7)
+            expect(isinstance(answer, (tuple, list)) and len(answer) == 2,
+                   "Return two tensors: the left factor (m, r) and the right factor (r, n).")
+            left, right = (torch.as_tensor(part).detach().double().cpu() for part in answer)
+            expect(tuple(left.shape) == (matrix.shape[0], factors) and tuple(right.shape) == (factors, matrix.shape[1]),
+                   f"The factors should have shapes ({matrix.shape[0]}, {factors}) and ({factors}, {matrix.shape[1]}); "
+                   f"yours are {tuple(left.shape)} and {tuple(right.shape)}.")
+            expect(bool(torch.isfinite(left).all() and torch.isfinite(right).all()), "Your factors hold NaN or infinite values.", hint)
+            expect(bool((left >= 0).all() and (right >= 0).all()), "NMF's factors must be non-negative; yours have negative entries.", hint)
+            reference = _relative_error(matrix, *nmf(matrix, factors, steps=500, seed=7))
+            error = _relative_error(matrix, left, right)
+            expect(error <= 1.2 * reference + 0.01,
+                   f"Your factors rebuild the matrix with a relative squared error of {error:.3g}, well above what 500 "
+                   "multiplicative updates reach.", hint)
+    return grade

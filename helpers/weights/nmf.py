@@ -23,10 +23,16 @@ def nmf(matrix: torch.Tensor, factors: int, *, steps: int = 500, seed: int = 0) 
     scale = float(matrix.mean().sqrt()) or 1.0
     left = (torch.rand(matrix.shape[0], factors, generator=generator, dtype=torch.float64) * scale).to(matrix.device)
     right = (torch.rand(factors, matrix.shape[1], generator=generator, dtype=torch.float64) * scale).to(matrix.device)
-    tiny = 1e-12
     for _ in range(steps):
-        right *= (left.T @ matrix) / (left.T @ left @ right + tiny)
-        left *= (matrix @ right.T) / (left @ right @ right.T + tiny)
+        left, right = _updated(matrix, left, right)
+    return left, right
+
+
+def _updated(matrix: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One multiplicative update of both factors (Lee and Seung, 1999): they stay non-negative, the error never grows."""
+    tiny = 1e-12
+    right = right * (left.T @ matrix) / (left.T @ left @ right + tiny)
+    left = left * (matrix @ right.T) / (left @ right @ right.T + tiny)
     return left, right
 
 
