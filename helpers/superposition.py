@@ -124,6 +124,18 @@ class ToyModelSweep:
         return self.weights.shape[-1]
 
     @property
+    def dimensionality(self) -> torch.Tensor:
+        """Each trained model's D_i (copies, n): the share of a dimension each feature gets (see :func:`feature_dimensionality`)."""
+        return feature_dimensionality(self.weights)
+
+    @property
+    def initial_dimensionality(self) -> torch.Tensor:
+        """The same D_i before training (copies, n): the untrained control."""
+        if self.initial_weights is None:
+            raise ValueError("This sweep kept no initial weights; train it with train_toy_models.")
+        return feature_dimensionality(self.initial_weights)
+
+    @property
     def n_hidden(self) -> int:
         """Number of hidden dimensions m."""
         return self.weights.shape[-2]

@@ -8,9 +8,11 @@ import math
 import pytest
 import torch
 
-from helpers.checks.superposition import check_dictionary_loss, check_square_of_pairs, check_toy_loss
+from helpers.checks.superposition import (
+    check_dictionary_loss, check_feature_dimensionality, check_square_of_pairs, check_toy_loss,
+)
 from helpers.dictionary import dictionary_loss, train_sparse_dictionary
-from helpers.superposition import toy_loss
+from helpers.superposition import feature_dimensionality, toy_loss, train_toy_models
 
 
 pytestmark = pytest.mark.usefixtures("strict")  # as when grading: a wrong answer raises
@@ -94,3 +96,29 @@ def test_dictionary_loss(trained, exercise_probe):
     for answer in wrong:
         exercise_probe.rejected(check_dictionary_loss, answer, dictionary, vectors)
     exercise_probe.not_attempted(lambda: check_dictionary_loss(..., dictionary, vectors))
+
+
+def _dimensionality(weights, *, normalize=True, include_self=True, rows=False):
+    weights = weights.T if rows else weights
+    norms = weights.norm(dim=0)
+    directions = weights / norms.clamp(min=1e-12) if normalize else weights
+    overlaps = (directions.T @ weights) ** 2
+    total = overlaps.sum(1) if include_self else overlaps.sum(1) - overlaps.diagonal()
+    shares = norms ** 2 / total.clamp(min=1e-12)
+    return torch.where(norms > 1e-6, shares, torch.zeros_like(shares))
+
+
+def test_feature_dimensionality_full_marks_and_wrong_methods() -> None:
+    assert check_feature_dimensionality(_dimensionality) == 3
+    for wrong in (lambda w: _dimensionality(w, normalize=False), lambda w: _dimensionality(w, include_self=False),
+                  lambda w: _dimensionality(w, rows=True), lambda w: w.norm(dim=0) ** 2):
+        with pytest.raises(AssertionError):
+            check_feature_dimensionality(wrong)
+    with pytest.raises(AssertionError, match="the course's own implementation"):
+        check_feature_dimensionality(feature_dimensionality)
+
+
+def test_toy_sweeps_give_their_dimensionalities_trained_and_before_training() -> None:
+    sweep = train_toy_models(5, 2, [0.0, 0.9], steps=50, progress=False)
+    assert torch.equal(sweep.dimensionality, feature_dimensionality(sweep.weights))
+    assert torch.equal(sweep.initial_dimensionality, feature_dimensionality(sweep.initial_weights))

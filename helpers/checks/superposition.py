@@ -8,13 +8,15 @@ from typing import Callable
 import torch
 
 from ..dictionary import SparseDictionary, dictionary_loss
+from .. import superposition
 from ..superposition import feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss
 from . import Grade, call_answer, exercise, expect, expect_close, passed
+from .withheld import withheld
 
 
 @exercise
 def check_square_of_pairs(weights: torch.Tensor) -> bool:
-    """Exercise 3: a (2, 4) weight matrix placing 4 features as two antipodal pairs (a square), each D_i = 1/2."""
+    """Exercise 4: a (2, 4) weight matrix placing 4 features as two antipodal pairs (a square), each D_i = 1/2."""
     expect(isinstance(weights, torch.Tensor) and tuple(weights.shape) == (2, 4),
            f"Give a (2, 4) tensor: 2 hidden dimensions, one column per feature; got {getattr(weights, 'shape', type(weights).__name__)}.")
     weights = weights.float()
@@ -125,4 +127,32 @@ def check_dictionary_loss(loss: Callable, dictionary: SparseDictionary, vectors:
         mine = torch.autograd.grad(answer, parameters["directions"])[0]
         reference = torch.autograd.grad(dictionary_loss(toy, l1=0.2, **parameters), parameters["directions"])[0]
         expect_close(mine, reference, "the gradient of your loss with respect to the directions", rtol=1e-3, hint=hint)
+    return grade
+
+
+def _dimensionality_cases() -> dict[str, torch.Tensor]:
+    """Toy-model weights (m, n) the lesson never shows, each built to catch one way of getting D_i wrong."""
+    generator = torch.Generator().manual_seed(707)
+    angles = torch.arange(5) * 2 * torch.pi / 5
+    pentagon = torch.stack([angles.cos(), angles.sin()]) * torch.tensor([2.0, 0.5, 1.0, 3.0, 1.5])
+    dropped = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0, 0.0]])
+    return {
+        "a pentagon of features with different lengths (2 x 5)": pentagon,
+        "two antipodal pairs and a dropped feature (2 x 5)": dropped,
+        "orthogonal features of different lengths (4 x 3)": torch.cat([torch.diag(torch.tensor([0.5, 2.0, 1.0])), torch.zeros(1, 3)]),
+        "a random model, 20 features in 6 dimensions": torch.randn(6, 20, generator=generator),
+    }
+
+
+@exercise(points=3)
+def check_feature_dimensionality(my_feature_dimensionality: Callable) -> Grade:
+    """Exercise 3: my_feature_dimensionality(weights) returns D_i = ||W_i||² / sum_j (Ŵ_i · W_j)² per feature (0 when dropped)."""
+    grade = Grade()
+    hint = ("Columns are features. Divide each column by its length to get Ŵ_i; (Ŵ_i · W_j)² summed over every j, i included, "
+            "is the denominator; a feature of length 0 gets D_i = 0, not NaN.")
+    for name, weights in _dimensionality_cases().items():
+        with grade.part(name):
+            with withheld(superposition, "_overlaps"):  # feature_dimensionality and interference are not answers here
+                answer = call_answer(my_feature_dimensionality, weights.clone())
+            expect_close(answer, feature_dimensionality(weights), "D_i", rtol=1e-4, atol=1e-5, hint=hint)
     return grade
