@@ -30,6 +30,7 @@ CURVE_FAMILIES: dict[str, tuple[int, ...]] = {
 #: High-Low Frequency Detectors (Schubert et al., 2021): the mixed3a family shown in the article.
 HIGH_LOW_MIXED3A: tuple[int, ...] = (136, 108, 132, 88, 110, 180, 153, 186, 86, 117, 112, 70, 106, 113)
 
+
 def article_family(kind: str, layer: str) -> tuple[int, ...] | None:
     """The units an article lists for a family of ``kind`` ("curve", "high-low") in an InceptionV1 layer, or None."""
     return {"curve": CURVE_FAMILIES, "high-low": {"mixed3a": HIGH_LOW_MIXED3A}}.get(kind, {}).get(layer)

@@ -322,3 +322,16 @@ def test_upright_shapes_are_the_same_drawings_unrotated(tmp_path, monkeypatch):
     keys = {training.trained_model_path("shapes", upright=flag, head=head)
             for flag in (False, True) for head in ("average", "flatten")}
     assert len(keys) == 4  # every variant is a cache file of its own
+
+
+def test_an_unknown_head_is_refused_before_any_image_is_drawn(tmp_path, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("data was drawn before the bad head was refused")
+
+    monkeypatch.setattr(training.store, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(training.store, "load_dataset", never)
+    with pytest.raises(ValueError, match="head must be one of average, flatten, got 'max'"):
+        trained_model("shapes", head="max", progress=False)  # type: ignore[arg-type]
+    monkeypatch.setenv("CIRCUITS_WEIGHTS", "random")
+    with pytest.raises(ValueError, match="head must be one of average, flatten, got 'max'"):
+        training.course_network("shapes", head="max")

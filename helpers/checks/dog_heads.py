@@ -104,8 +104,6 @@ def check_mirror_partners(my_mirror_partners: Callable, test: MirrorTest) -> Gra
     return grade
 
 
-
-
 def _image_weights_cases() -> dict[str, torch.Tensor]:
     """Image-space weights the lesson never shows: random ones of odd and even size, and a hand-drawn unit."""
     generator = torch.Generator().manual_seed(55)

@@ -81,8 +81,6 @@ def check_side_selectivity(my_side_selectivity: Callable) -> Grade:
     return grade
 
 
-
-
 def _nmf_cases() -> dict[str, tuple[torch.Tensor, int]]:
     """Non-negative matrices the lesson never shows, with the number of factors asked for."""
     generator = torch.Generator().manual_seed(404)

@@ -1,7 +1,7 @@
 """The small network: :class:`SmallConvNet` and its wrapping as a :class:`~helpers.models.CircuitModel`."""
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,13 @@ SMALL_NET_LAYERS = {"conv1": "relu1", "conv2": "relu2", "conv3": "relu3", "conv4
 
 #: How the last convolution's maps reach the read-out: averaged over positions, or every position kept.
 Head = Literal["average", "flatten"]
-HEADS: tuple[str, ...] = ("average", "flatten")
+HEADS: tuple[str, ...] = get_args(Head)
+
+
+def check_head(head: object) -> None:
+    """Refuse a read-out that :class:`SmallConvNet` does not have, naming the ones it has."""
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}.")
 
 
 class SmallConvNet(nn.Module):
@@ -34,8 +40,7 @@ class SmallConvNet(nn.Module):
         super().__init__()
         if width < 1 or num_classes < 2:
             raise ValueError(f"width must be >= 1 and num_classes >= 2, got width={width}, num_classes={num_classes}.")
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}.")
+        check_head(head)
         if head == "flatten" and size < 4:
             raise ValueError(f"A flatten head needs images of at least 4 px (two 2x2 pools), got size={size}.")
         self.head = head

@@ -12,7 +12,7 @@ from ..config import CACHE_DIR, fast_or_full, weights_kind
 from ..files import describe_load_error, file_sha256, make_folder, remove_stale_temporaries, save_or_warn, write_atomically
 from .data import load_dataset
 from .fitting import TrainingResult, train_classifier, untrained_classifier
-from .networks import Head, SmallConvNet, wrap_small_net
+from .networks import Head, SmallConvNet, check_head, wrap_small_net
 
 #: Version of the trained-network cache format; part of every cache key (3: the per-epoch checkpoints are kept).
 CACHE_FORMAT = 3
@@ -109,6 +109,7 @@ def trained_model_settings(
     seed: int = 0, data_seed: int = 0, epochs: int = 4, classes: Sequence[str] | None = None, upright: bool = False,
 ) -> dict[str, object]:
     """Every setting that changes what :func:`trained_model` trains (its cache key), a folder's contents included."""
+    check_head(head)  # before any image is drawn or any training starts
     settings: dict[str, object] = {
         "format": CACHE_FORMAT, "dataset": str(dataset), "count": count, "size": size, "width": width, "seed": seed,
         "data_seed": data_seed, "epochs": epochs, "classes": list(classes) if classes else None,
@@ -196,9 +197,10 @@ def course_network(dataset: str | Path = "shapes", *, progress: bool = False, **
     """
     if weights_kind() == "trained":
         return trained_model(dataset, progress=progress, **settings)  # type: ignore[arg-type]
+    head = settings.get("head", "average")
+    check_head(head)  # before any image is drawn
     allowed = ("count", "size", "data_seed", "classes", "upright")
     data = load_dataset(dataset, **{("seed" if k == "data_seed" else k): v for k, v in settings.items() if k in allowed})  # type: ignore[arg-type]
     width, seed = int(settings.get("width", 16)), int(settings.get("seed", 0))  # type: ignore[arg-type]
-    head = str(settings.get("head", "average"))
     return untrained_classifier(data, width=width, head=head, seed=seed,  # type: ignore[arg-type]
                                 name=f"untrained_small_net_{_dataset_label(dataset)}_w{width}_seed{seed}")

@@ -20,7 +20,8 @@ def band_shares(weight: torch.Tensor) -> tuple[float, float]:
     if weight.dim() != 4 or weight.shape[2] < 2 or weight.shape[3] < 2:
         raise ValueError(f"band_shares needs a convolution weight (out, in, height, width) with kernels of at least 2x2; "
                          f"got shape {tuple(weight.shape)}.")
-    centred = weight.detach().double() - weight.detach().double().mean(dim=(2, 3), keepdim=True)
+    weight = weight.detach().double()
+    centred = weight - weight.mean(dim=(2, 3), keepdim=True)
     energy = float((centred ** 2).sum())
     if energy == 0:
         raise ValueError("Every kernel of this weight is flat (constant): it has no spatial pattern to measure.")
