@@ -119,18 +119,30 @@ def sampled_vectors(
     ``per_image``, not with the map's size: the way to train a dictionary on a layer with large maps."""
     if per_image < 1:
         raise ValueError(f"per_image must be at least 1 position, got {per_image}")
-    chunks = []
     layer = model.layer(layer).name
-    for _, captured in stream(model, source, layer, pre_activation=pre_activation, progress=progress, description=f"vectors {layer}"):
-        maps = captured[layer]
-        flat = maps.flatten(2)  # (B, C, h*w)
-        count = min(per_image, flat.shape[2])
-        picks = torch.argsort(torch.rand(flat.shape[0], flat.shape[2], generator=generator), dim=1)[:, :count]
-        chunks.append(torch.gather(flat, 2, picks[:, None, :].expand(-1, flat.shape[1], -1)).permute(0, 2, 1)
-                      .reshape(-1, flat.shape[1]))
+    chunks = [sample_positions(captured[layer], per_image=per_image, generator=generator)
+              for _, captured in stream(model, source, layer, pre_activation=pre_activation, progress=progress,
+                                        description=f"vectors {layer}")]
     if not chunks:
         raise ValueError("The image source gave no images.")
     return torch.cat(chunks)
+
+
+def sample_positions(maps: torch.Tensor, *, per_image: int, generator: torch.Generator) -> torch.Tensor:
+    """Activation vectors (N * per_image, C) from maps (N, C, h, w) already held: ``per_image`` positions drawn at
+    random (without repeats, all of them when the map is smaller) from each image's map, image by image.
+
+    What :func:`sampled_vectors` does to each batch it streams; call it directly on maps that another pass kept
+    (``feature_maps_of``), so that one pass over the images serves both."""
+    if maps.ndim != 4:
+        raise ValueError(f"expected activation maps of shape (N, C, h, w), got {tuple(maps.shape)}")
+    if per_image < 1:
+        raise ValueError(f"per_image must be at least 1 position, got {per_image}")
+    flat = maps.flatten(2)  # (N, C, h*w)
+    count = min(per_image, flat.shape[2])
+    picks = torch.argsort(torch.rand(flat.shape[0], flat.shape[2], generator=generator), dim=1)[:, :count]
+    return (torch.gather(flat, 2, picks[:, None, :].to(flat.device).expand(-1, flat.shape[1], -1))
+            .permute(0, 2, 1).reshape(-1, flat.shape[1]))
 
 
 @dataclass

@@ -105,12 +105,18 @@ BY_HAND = "to grade by hand"
 
 
 def measured_seconds(sources: tuple[Path, ...] = SIZING) -> dict[str, float]:
-    """Full-mode wall seconds per lesson, from the first sizing table found (``| lesson | wall (s) | ...``)."""
+    """Full-mode wall seconds per lesson, from the first of ``sources`` with sizing rows (``| NN_lesson | wall (s) | ...``).
+
+    Where that file measures a lesson more than once (one table per model), the longest time wins, so that the cell
+    timeouts cover the slowest model measured."""
     for path in sources:
         if path.is_file():
             rows = re.findall(r"^\|\s*(\d\d_\w+)\s*\|\s*([\d.]+)\s*\|", path.read_text(encoding="utf-8"), re.M)
             if rows:
-                return {lesson: float(seconds) for lesson, seconds in rows}
+                longest: dict[str, float] = {}
+                for lesson, seconds in rows:
+                    longest[lesson] = max(longest.get(lesson, 0.0), float(seconds))
+                return longest
     return {}
 
 

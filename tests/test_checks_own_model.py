@@ -8,9 +8,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from helpers import wrap_model
+from helpers.branches import at_least_by_chance, branch_census
 from helpers.checks.own_model import (
-    check_band_shares, check_confusion_matrix, check_training_step, check_wrapped, confusion_counts, training_step,
+    check_band_shares, check_chance_tail, check_confusion_matrix, check_training_step, check_wrapped, confusion_counts,
+    training_step,
 )
+from helpers.models import Branch, Layer
 from helpers.weights.banding import band_shares
 
 
@@ -121,3 +124,40 @@ def test_wrapped(strict: None) -> None:
     for answer in wrong:
         with pytest.raises(AssertionError):
             check_wrapped(module, answer)
+
+
+def _tail(total: int, width: int, drawn: int, members: int, *, exactly: bool = False, repeats: bool = False) -> float:
+    """The chance tail, or one of the slips a student makes."""
+    from math import comb
+    top = members + 1 if exactly else min(width, drawn) + 1
+    if repeats:
+        share = width / total
+        return sum(comb(drawn, k) * share ** k * (1 - share) ** (drawn - k) for k in range(members, top))
+    return sum(comb(width, k) * comb(total - width, drawn - k) for k in range(members, top)) / comb(total, drawn)
+
+
+def test_chance_tail_check_gives_the_course_method_and_scipy_full_marks(strict: None) -> None:
+    from scipy.stats import hypergeom
+
+    assert check_chance_tail(_tail)
+    assert check_chance_tail(lambda total, width, drawn, members: float(hypergeom.sf(members - 1, total, width, drawn)))
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda t, w, d, m: _tail(t, w, d, m, repeats=True),   # drawing with repeats (a binomial)
+    lambda t, w, d, m: _tail(t, w, d, m, exactly=True),   # P(X = k) instead of P(X >= k)
+    lambda t, w, d, m: _tail(t, w, d, m + 1),             # > instead of >=
+])
+def test_wrong_chance_tails_lose_points(wrong) -> None:
+    assert check_chance_tail(wrong) < check_chance_tail.points
+
+
+def test_chance_tail_refuses_the_course_implementation(capsys: pytest.CaptureFixture) -> None:
+    layer = Layer("toy", "toy", 10, branches=(Branch("a", 0, 4), Branch("b", 4, 10)))
+
+    def through_the_census(total, width, drawn, members):
+        return branch_census(layer, list(range(members))).counts[0].p_value
+
+    for borrowed in (at_least_by_chance, through_the_census):
+        assert check_chance_tail(borrowed) < check_chance_tail.points / 2
+        assert "the course's own implementation" in capsys.readouterr().out

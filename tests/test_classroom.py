@@ -83,9 +83,11 @@ def test_feedback_check_sees_a_solution(tmp_path: Path) -> None:
 
 def test_timeouts_follow_the_measured_lesson_times(tmp_path: Path) -> None:
     sizing = tmp_path / "sizing.md"
-    sizing.write_text("| lesson | wall (s) | CPU |\n|---|---:|---:|\n| 00_setup_and_tour | 5 | 5 |\n| 06_x | 314 | 434 |\n")
+    sizing.write_text("| lesson | wall (s) | CPU |\n|---|---:|---:|\n| 00_setup_and_tour | 5 | 5 |\n| 06_x | 314 | 434 |\n"
+                      "\nAnother model:\n\n| lesson | wall (s) | CPU |\n|---|---:|---:|\n| 00_setup_and_tour | 9 | 8 |\n"
+                      "| 06_x | 120 | 100 |\n")
     measured = classroom.measured_seconds((tmp_path / "missing.md", sizing))
-    assert measured == {"00_setup_and_tour": 5.0, "06_x": 314.0}
+    assert measured == {"00_setup_and_tour": 9.0, "06_x": 314.0}  # per lesson, the slowest model's time
     assert classroom.cell_timeout("00_setup_and_tour", measured) == classroom.TIMEOUT_MIN
     assert classroom.cell_timeout("06_x", measured) == 3 * 314
     assert classroom.cell_timeout("11_new", measured) == classroom.TIMEOUT_UNMEASURED

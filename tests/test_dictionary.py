@@ -220,6 +220,25 @@ def test_sampled_vectors_draw_positions_of_each_image(handmade_screen) -> None:
     assert everything.shape == (3 * 64 * 64, 16)
 
 
+def test_sample_positions_draws_distinct_real_positions_of_each_map() -> None:
+    from helpers.dictionary import sample_positions
+
+    maps = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)  # every position's vector is unique
+    vectors = sample_positions(maps, per_image=6, generator=torch.Generator().manual_seed(0))
+    assert vectors.shape == (12, 3)
+    for image in range(2):
+        positions = maps[image].flatten(1).T  # (h*w, C)
+        drawn = vectors[6 * image: 6 * image + 6]
+        matches = [int((positions == v).all(1).nonzero()) for v in drawn]  # each drawn vector is one real position
+        assert len(set(matches)) == 6  # without repeats
+    everything = sample_positions(maps, per_image=100, generator=torch.Generator())
+    assert everything.shape == (40, 3) and torch.equal(everything.sum(0), maps.permute(1, 0, 2, 3).flatten(1).sum(1))
+    with pytest.raises(ValueError, match="per_image"):
+        sample_positions(maps, per_image=0, generator=torch.Generator())
+    with pytest.raises(ValueError, match=r"\(N, C, h, w\)"):
+        sample_positions(maps[0], per_image=2, generator=torch.Generator())
+
+
 def test_scan_peaks_streams_the_same_top_images_as_the_whole_layer(handmade_screen) -> None:
     from helpers.activations import capture
     from helpers.dictionary import scan_peaks

@@ -1,5 +1,5 @@
 """Self-checks for the exercises of lesson 09 (your own model and data set): a confusion matrix, a training step,
-a weight-banding score and a wrapped network.
+a weight-banding score, a branch census's chance tail and a wrapped network.
 
 Each check calls the student's function on networks and data the notebook never shows (an untrained
 small network on shapes of another seed, hand-built networks whose predictions are known, fresh
@@ -20,8 +20,10 @@ from ..models import CircuitModel
 from ..wrapping import wrap_model
 from ..training import LabelledImages, shapes_data, untrained_classifier
 from ..training.networks import SmallConvNet
+from .. import branches
 from ..weights.banding import band_shares
 from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close, passed
+from .withheld import withheld
 
 
 def predictions(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
@@ -151,9 +153,39 @@ def check_band_shares(my_band_shares: Callable) -> Grade:
     return grade
 
 
+#: Per part, (channels in the layer, channels in the branch, family size, members found in the branch): cases the
+#: lesson never shows, each catching one slip: a tail far out (a binomial, drawing with repeats, is off there), a middle
+#: count (P(X = k) instead of P(X >= k); > instead of >=), and the two ends (no member required: certain; more members
+#: than the branch holds: impossible) beside an ordinary count, so that no constant passes a part.
+_TAIL_CASES = {
+    "7 of 9 units in a branch with a quarter of 320 channels": [(320, 80, 9, 7)],
+    "3 of 12 units in a branch of 40 out of 200": [(200, 40, 12, 3)],
+    "5 of 6 units in a branch holding half of 64 channels": [(64, 32, 6, 5)],
+    "the ends: 0 of 4 units required, 3 of 8 units in a branch of 2, beside 2 of 5 in a branch of 10 out of 50":
+        [(50, 10, 4, 0), (30, 2, 8, 3), (50, 10, 5, 2)],
+}
+
+
+@exercise(points=2)
+def check_chance_tail(my_chance_tail: Callable) -> Grade:
+    """Exercise 4: my_chance_tail(total, width, drawn, members) is the chance that ``drawn`` of ``total`` channels, chosen
+    at random without repeats, put at least ``members`` into a branch of ``width`` channels."""
+    grade = Grade()
+    hint = ("Count the draws: choose k of the branch's channels and the rest from outside it, C(width, k) * C(total - width, "
+            "drawn - k), for every k from members up, over C(total, drawn) draws in all (math.comb).")
+    for name, cases in _TAIL_CASES.items():
+        with grade.part(name):
+            for total, width, drawn, members in cases:
+                with withheld(branches, "_draws_with"):  # at_least_by_chance and branch_census are not answers here
+                    answer = call_answer(my_chance_tail, total, width, drawn, members)
+                expect_close(answer, branches.at_least_by_chance(total, width, drawn, members), "the probability",
+                             rtol=1e-6, atol=1e-12, hint=hint)
+    return grade
+
+
 @exercise
 def check_wrapped(module: torch.nn.Module, answer: CircuitModel) -> bool:
-    """Exercise 5: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
+    """Exercise 6: ``module`` wrapped with wrap_model, its layer "second" reading the output of the module's second ReLU."""
     expect(isinstance(answer, CircuitModel), f"wrap_model returns a CircuitModel; you passed {type(answer).__name__}.",
            "my_wrapped = wrap_model(exercise_module, {...}, input_size=32)")
     expect(answer.module is module, "Wrap the module you were given, not a new copy of it.")
