@@ -212,12 +212,16 @@ def feature_maps_of(
             maps[name].append(captured[name])
         read.append(indices)
     order = torch.cat(read)
+    every_image = len(order) == len(source) and torch.equal(order, torch.arange(len(source)))
     result = {}
     for name in names:
-        found = torch.cat(maps[name])
-        stacked = torch.zeros((len(source),) + tuple(found.shape[1:]))  # unreadable images stay zero
-        stacked[order] = found
-        result[name] = FeatureMaps(name, stacked, found.mean(dim=(0, 2, 3)).clone())
+        found = torch.cat(maps.pop(name))  # each layer's batches are let go once joined: two copies at most, not three
+        mean = found.mean(dim=(0, 2, 3)).clone()
+        if not every_image:
+            placed = torch.zeros((len(source),) + tuple(found.shape[1:]))  # unreadable images stay zero
+            placed[order] = found
+            found = placed
+        result[name] = FeatureMaps(name, found, mean)
     return result
 
 

@@ -184,3 +184,23 @@ def test_classifier_weights_refuses_a_model_without_a_final_linear_layer():
     model = wrap_model(module, {"conv": "1"}, name="no_classifier", input_size=16)
     with pytest.raises(ValueError, match="Linear"):
         classifier_weights(model)
+
+
+def test_feature_maps_leave_an_unreadable_image_at_zero_in_its_place(tmp_path):
+    from PIL import Image
+
+    from helpers.images import ImageFolder
+    from helpers.polysemanticity import feature_maps_of
+
+    model = tiny_classifier()
+    Image.new("RGB", (20, 20), (200, 40, 90)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    Image.new("RGB", (20, 20), (10, 160, 220)).save(tmp_path / "c.png")
+    folder = ImageFolder(tmp_path, size=16)
+    maps = feature_maps_of(model, folder, ["conv1", "conv2"], progress=False)
+    readable = feature_maps(model, ImageFolder(tmp_path, size=16), "conv2", progress=False).maps
+    assert maps["conv2"].maps.shape[0] == 3 and not bool(maps["conv2"].maps[1].any())  # b.png: zero, in its place
+    assert torch.allclose(maps["conv2"].maps, readable)
+    assert bool(maps["conv1"].maps[0].any()) and bool(maps["conv1"].maps[2].any())
+    kept = maps["conv2"].maps[[0, 2]]
+    assert torch.allclose(maps["conv2"].mean, kept.mean(dim=(0, 2, 3)))  # the mean of the images read, not of the zeros
