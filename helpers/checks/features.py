@@ -88,7 +88,7 @@ def check_visualize(my_visualize: Callable, model: CircuitModel, steps: int = 48
     cases = [(tiny, tiny.unit("conv2", 3), 32), *((model, unit, size) for unit in _held_out_units(model))]
     for network, unit, side in cases:
         with grade.part(f"{network.name} unit {unit}"):
-            course = render(network, channel(unit), steps=steps, size=side, seed=1, progress=False,
+            course = render(network, channel(unit), steps=steps, size=side, seed=1, progress=False, param="fourier",
                             pre_activation=_pre_activation(network, unit.layer)).images[0]
             grey = torch.full((3, side, side), 0.5)
             start, target = _objective(network, grey, unit), _objective(network, course, unit)

@@ -30,8 +30,8 @@ from torch import nn
 
 from ..arguments import finite_number, whole_number
 from ..models import CircuitModel, Unit
-from .objectives import BatchedObjectives, Objective, channel, neuron
-from .param import ImageParam, make_param
+from .objectives import BatchedObjectives, DiversityTerm, Objective, channel, neuron
+from .param import ImageParam, NaturalSpectrumImage, make_param
 from .transforms import Compose, Transform, get_transforms
 
 
@@ -214,6 +214,11 @@ def render(
     else:
         image_param = make_param(param, size, count, seed=generator, colour_matrix=colour_matrix)
     image_param = image_param.to(model.device)
+    if isinstance(image_param, NaturalSpectrumImage) and any(
+            isinstance(term, DiversityTerm) for objective in batched.objectives for _c, term in objective.terms):
+        warnings.warn("A diversity objective with the natural-spectrum parameterization: its images share one power "
+                      "spectrum, so their Gram matrices can barely differ. Pass param='fourier' for diverse images.",
+                      stacklevel=2)
     chain = get_transforms(transforms)
     if isinstance(transforms, str) and transforms == "standard" and size < 64:
         warnings.warn(f"The standard transforms are strong for {size}-px images; transforms='light' usually works better.", stacklevel=2)

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ..featurevis import accentuate, channel, make_param, render
+from ..featurevis import accentuate, channel, make_param, objective_values, render
 from ..featurevis.trust import GameRound, Scoreboard
 from ..models import CircuitModel
 from ..plotting.trust import bench_images_figure, game_round_figure
@@ -25,7 +25,7 @@ class BenchImage:
 
     method: str
     image: torch.Tensor  # (3, S, S) in [0, 1]
-    value: float  # the objective reached, measured without transforms
+    value: float  # the objective reached, measured without transforms and after the non-linearity
     std: float  # pixel standard deviation (contrast as displayed)
 
 
@@ -39,14 +39,13 @@ def bench_image(model: CircuitModel, layer: str, unit: int, method: str, photo: 
     chain = ("standard" if size >= 64 else "light") if transforms else "none"
     redirect_steps = 16 if redirect else 0
     if method == "accentuation":
-        result = accentuate(model, objective, photo, steps=steps, transforms=chain, redirect_steps=redirect_steps,
-                            decorrelate=decorrelate, seed=seed, progress=False)
-        image, value = result.images[0], float(result.after[0])
+        image = accentuate(model, objective, photo, steps=steps, transforms=chain, redirect_steps=redirect_steps,
+                           decorrelate=decorrelate, seed=seed, progress=False).images[0]
     else:
         param = make_param(_PARAMS[method], size, 1, seed=seed, decorrelate=decorrelate)
-        result = render(model, objective, steps=steps, size=size, param=param, transforms=chain,
-                        redirect_steps=redirect_steps, seed=seed, progress=False)
-        image, value = result.images[0], float(result.values[0])
+        image = render(model, objective, steps=steps, size=size, param=param, transforms=chain,
+                       redirect_steps=redirect_steps, seed=seed, progress=False).images[0]
+    value = float(objective_values(model, objective, image.unsqueeze(0), pre_activation=False)[0])  # one scorer for all
     return BenchImage(method, image, value, float(image.std()))
 
 
