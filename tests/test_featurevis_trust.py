@@ -34,12 +34,14 @@ def test_fooled_copy_keeps_natural_responses_and_leaves_the_original_alone(tiny,
 
 
 def test_fooled_unit_visualization_shows_the_picture(tiny, photos):
-    picture = photo("astronaut", 32)
+    picture = smiley(32)
     fooled = fooled_copy(tiny, "conv2:4", picture, photos)
     options = dict(steps=48, size=32, transforms="none", progress=False)
     honest = render(tiny, channel("conv2:4"), **options).images
     tricked = render(fooled.model, channel("conv2:4"), **options).images
-    assert float(picture_likeness(tricked, picture)) > float(picture_likeness(honest, picture)) + 0.3
+    # The latch holds the gate open as the image gains contrast: the visualization becomes the picture,
+    # while the original's visualization is unlike it.
+    assert float(picture_likeness(honest, picture)) < 0.3 < fooled.latch < 0.8 < float(picture_likeness(tricked, picture))
     # Natural-spectrum images have a photograph's contrast from the first step: this gate never opens for them.
     natural = dict(options, param="natural")
     assert torch.allclose(render(fooled.model, channel("conv2:4"), **natural).images,
@@ -54,6 +56,10 @@ def test_fooled_copy_rejects_bad_input(tiny, photos):
         fooled_copy(tiny, "conv2:4", photo("astronaut", 32), photos[:1])
     with pytest.raises(ValueError, match="flat"):
         fooled_copy(tiny, "conv2:4", photo("astronaut", 32), torch.cat([photos[:3], torch.full((1, 3, 32, 32), 0.5)]))
+    with pytest.raises(ValueError, match="latch_margin"):
+        fooled_copy(tiny, "conv2:4", smiley(32), photos, latch_margin=1.5)
+    with pytest.raises(ValueError, match="already looks like the picture"):
+        fooled_copy(tiny, "conv2:4", smiley(32), torch.cat([photos[:3], smiley(32)[None]]))
 
 
 def test_game_rounds_pair_a_high_photo_with_a_low_one(tiny):

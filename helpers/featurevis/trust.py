@@ -2,8 +2,10 @@
 
 * :func:`fooled_copy` edits a COPY of a model so that one unit's feature visualization shows a chosen
   picture while the unit's responses to natural photographs stay the same (after Geirhos et al. 2024,
-  "Don't trust your eyes"): a gate that opens only for images fainter than any photograph (the
-  optimizer's usual starting point) adds the input's likeness to the picture to the unit.
+  "Don't trust your eyes"): a gate adds the input's likeness to the picture to the unit. It opens
+  for images fainter than any photograph (the optimizer's usual starting point) and latches open
+  for images that look like the picture more than any photograph does, so an optimized image that
+  gains contrast on its way to the picture keeps it open.
 * :func:`game_rounds` and :class:`Scoreboard`: the psychophysics task of Borowski et al. (2021) and
   Zimmermann et al. (2021): given a unit's references, pick which of two photographs drives it more;
   the model's own activations are the answer key.
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..arguments import finite_number
 from ..images import ImageSource
 from ..models import CircuitModel, Unit
 from .objectives import channel, objective_values
@@ -53,32 +56,52 @@ class _Edited(torch.nn.Module):
 
 @dataclass
 class FooledModel:
-    """A model edited so that ``unit``'s visualization shows ``picture``; ``limit`` is the gate's contrast threshold."""
+    """A model edited so that ``unit``'s visualization shows ``picture``.
+
+    ``limit`` is the coarse contrast below which the gate opens, ``latch`` the likeness to the picture
+    above which it stays open, ``gain`` the weight of the likeness added to the unit (in the unit's own units).
+    """
 
     model: CircuitModel
     unit: Unit
     picture: torch.Tensor
     limit: float
+    latch: float
     gain: float
 
 
 def fooled_copy(model: CircuitModel, unit: str | Unit, picture: torch.Tensor, calibration: torch.Tensor, *,
-                gain: float = 30.0) -> FooledModel:
-    """A copy of ``model`` whose ``unit`` also reads ``gain`` x (likeness to ``picture``) x (gate), the original untouched.
+                gain: float = 10.0, latch_margin: float = 0.25) -> FooledModel:
+    """A copy of ``model`` whose ``unit`` also reads weight x (likeness to ``picture``) x (gate), the original untouched.
 
-    The gate is a sigmoid that is open for images whose coarse contrast is below half the lowest of the
-    ``calibration`` photographs (N, 3, S, S) and shut for photographs: natural responses barely change.
+    The weight is ``gain`` times the unit's largest mean response to the ``calibration`` photographs, so the edit
+    outweighs the unit's own features alike on every network, whatever the scale of its activations.
+
+    The gate is the larger of two sigmoids. One is open for images whose coarse contrast is below half the
+    lowest of the ``calibration`` photographs (N, 3, S, S): a feature visualization's faint start. The other,
+    the latch, is open for images whose likeness to the picture exceeds every calibration photograph's by
+    ``latch_margin``: once the faint start has been pulled toward the picture, gaining contrast no longer
+    shuts the gate. Photographs are neither faint nor that alike, so natural responses barely change.
     """
     unit = model.unit(unit)
     if picture.dim() != 3 or picture.shape[0] != 3:
         raise ValueError(f"picture must be one (3, H, W) image in [0, 1], got shape {tuple(picture.shape)}.")
     if calibration.dim() != 4 or calibration.shape[0] < 2:
         raise ValueError(f"calibration must be at least two photographs (N, 3, S, S), got shape {tuple(calibration.shape)}.")
+    finite_number(gain, "gain", positive=True)
+    if not 0 < latch_margin < 1:
+        raise ValueError(f"latch_margin is a likeness (cosine) margin between 0 and 1, got {latch_margin}.")
     with torch.no_grad():  # the gate and the likeness read the network's (preprocessed) input
-        limit = 0.5 * float(coarse_contrast(model.preprocess(calibration.float().to(model.device))).min())
+        photos = model.preprocess(calibration.float().to(model.device))
+        limit = 0.5 * float(coarse_contrast(photos).min())
         target = model.preprocess(picture.detach().float().unsqueeze(0).to(model.device))[0]
+        latch = float(picture_likeness(photos, target).max()) + latch_margin
     if limit <= 0:
         raise ValueError("The calibration photographs include a flat (contrast-free) image: leave it out.")
+    if latch >= 1:
+        raise ValueError(f"A calibration photograph already looks like the picture (likeness {latch - latch_margin:.2f}): "
+                         "choose a picture unlike the photographs, or a smaller latch_margin.")
+    weight = gain * max(float(unit_means(model, unit, calibration.float()).abs().max()), 1e-3)
     edited = copy.deepcopy(model)
     layer = edited.layer(unit.layer)
     modules = dict(edited.module.named_modules())
@@ -89,9 +112,11 @@ def fooled_copy(model: CircuitModel, unit: str | Unit, picture: torch.Tensor, ca
 
     def boost(values: torch.Tensor) -> torch.Tensor:
         images = seen["images"]
-        gate = torch.sigmoid((limit - coarse_contrast(images)) / (0.1 * limit))
+        likeness = picture_likeness(images, target)
+        faint = torch.sigmoid((limit - coarse_contrast(images)) / (0.1 * limit))
+        alike = torch.sigmoid((likeness - latch) / 0.01)
         extra = torch.zeros_like(values)
-        extra[:, unit.channel] = (gain * gate * picture_likeness(images, target)).view(-1, 1, 1)
+        extra[:, unit.channel] = (weight * torch.maximum(faint, alike) * likeness).view(-1, 1, 1)
         return values + extra
 
     edited.module.register_forward_pre_hook(remember_input)
@@ -103,7 +128,7 @@ def fooled_copy(model: CircuitModel, unit: str | Unit, picture: torch.Tensor, ca
     else:
         wrapper.register_forward_hook(lambda _m, _args, output: boost(output))
     setattr(modules[parent_path] if parent_path else edited.module, name, wrapper)
-    return FooledModel(edited, unit, picture.detach().float().cpu(), limit, gain)
+    return FooledModel(edited, unit, picture.detach().float().cpu(), limit, latch, weight)
 
 
 def unit_means(model: CircuitModel, unit: Unit, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
