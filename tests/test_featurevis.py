@@ -229,10 +229,12 @@ def test_diversity_objective_makes_different_images(tiny):
     diverse = render(tiny, channel("conv3:2") + 2.0 * diversity("conv2"), **options)
     score = lambda images: objective_values(tiny, diversity("conv2"), images, images_per_objective=3).mean()  # noqa: E731
     assert score(diverse.images) > score(plain.images) + 0.2
-    # With a fixed power spectrum the Gram matrices barely move: render says so, and the images stay alike.
-    with pytest.warns(UserWarning, match="param='fourier'"):
-        natural = render(tiny, channel("conv3:2") + 2.0 * diversity("conv2"), param="natural", **options)
-    assert score(natural.images) < score(diverse.images) - 0.2
+    # Natural-spectrum images share one power spectrum, which the Gram matrices near the input largely follow:
+    # they grow less diverse than Fourier images in the same steps.
+    longer = dict(options, steps=60)
+    fourier = render(tiny, channel("conv3:2") + 2.0 * diversity("conv2"), param="fourier", **longer)
+    natural = render(tiny, channel("conv3:2") + 2.0 * diversity("conv2"), param="natural", **longer)
+    assert score(natural.images) < score(fourier.images) - 0.1
 
 
 def test_bad_units_are_explained(tiny):

@@ -190,8 +190,8 @@ def diversity(layer: str) -> Objective:
     Each image scores minus its mean cosine similarity to the others of its group, so the value
     is -1 for identical images and rises toward 0 as they differ. Add it with a weight, e.g.
     ``channel(u) + 0.1 * diversity(layer)``, and render with ``images_per_objective > 1`` and
-    ``param="fourier"``: a natural-spectrum image's power spectrum is fixed, and the Gram matrices of
-    the layers near the input follow it, so there the term has little left to change.
+    preferably ``param="fourier"``: natural-spectrum images all share one power spectrum, which the
+    Gram matrices of the layers near the input largely follow, so they can differ less.
     """
     return Objective([(1.0, DiversityTerm(layer, description=f"diversity at {layer}"))])
 

@@ -32,8 +32,9 @@ _IMAGENET_EIGENVECTORS = torch.tensor(
     [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]]
 )
 _IMAGENET_EIGENVALUES = torch.tensor([0.2175, 0.0188, 0.0045])
-#: Radians per unit of NaturalSpectrumImage's learnable numbers (render's lr 0.05 then turns phases up to ~2 rad a step: measured fastest of 1, 3, 10, 20, 40).
-PHASE_GAIN = 40.0
+#: Radians per unit of NaturalSpectrumImage's learnable numbers: render's lr 0.05 then turns phases up to ~0.4 rad a
+#: step. Of 8, 20 and 40, 8 drove lesson 11's units furthest (benchmarks/README.md); faster turns scramble the image.
+PHASE_GAIN = 8.0
 #: Photographs' pixels are clipped to [PHOTO_EDGE, 1 - PHOTO_EDGE] before the inverse sigmoid (keeps them finite).
 PHOTO_EDGE = 0.005
 

@@ -10,13 +10,14 @@ Tricks, all switchable: a Fourier parameterization with decorrelated colours
 pre-activations, and a *redirected* ReLU/ReLU6 gradient for the first ``redirect_steps`` steps:
 a plain ReLU passes no gradient to a unit that is off for the starting image, so the image would
 never move; the redirected version lets the gradient through wherever it pushes the unit back
-toward its active range. The network's own ReLU modules are swapped back afterwards, always.
+toward its active range. The network's own ReLU modules are swapped back afterwards, always,
+and the optimizer starts afresh (its state cleared): the redirected gradients are thousands of
+times larger than the true ones, and Adam's second-moment estimate would remember them for
+thousands of steps, shrinking every later step (benchmarks/README.md has the measurement).
 
-Faint images are not a bug of the optimizer: on efficientnet_lite0 (ReLU6 everywhere) the
-objectives are met by LOW-contrast patterns (pixel std ~0.03). Amplifying a finished image's
-contrast does not raise its objective, and larger steps or a high-contrast start give vivid
-images that reach LOWER objectives in the same number of steps. Show such images with
-:func:`helpers.plotting.stretch_contrast` (display only), and say so.
+Faint images were partly that stall: it kept deep layers' images near their grey start (pixel std
+~0.02 on efficientnet_lite0). Some units are still met by low-contrast patterns; show such images
+with :func:`helpers.plotting.stretch_contrast` (display only), and say so.
 """
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ from torch import nn
 
 from ..arguments import finite_number, whole_number
 from ..models import CircuitModel, Unit
-from .objectives import BatchedObjectives, DiversityTerm, Objective, channel, neuron
-from .param import ImageParam, NaturalSpectrumImage, make_param
+from .objectives import BatchedObjectives, Objective, channel, neuron
+from .param import ImageParam, make_param
 from .transforms import Compose, Transform, get_transforms
 
 
@@ -214,11 +215,6 @@ def render(
     else:
         image_param = make_param(param, size, count, seed=generator, colour_matrix=colour_matrix)
     image_param = image_param.to(model.device)
-    if isinstance(image_param, NaturalSpectrumImage) and any(
-            isinstance(term, DiversityTerm) for objective in batched.objectives for _c, term in objective.terms):
-        warnings.warn("A diversity objective with the natural-spectrum parameterization: its images share one power "
-                      "spectrum, so their Gram matrices can barely differ. Pass param='fourier' for diverse images.",
-                      stacklevel=2)
     chain = get_transforms(transforms)
     if isinstance(transforms, str) and transforms == "standard" and size < 64:
         warnings.warn(f"The standard transforms are strong for {size}-px images; transforms='light' usually works better.", stacklevel=2)
@@ -265,6 +261,7 @@ def render(
             if redirect_steps:
                 with redirected_relus(model.module):
                     run(0, redirect_steps)
+                optimizer.state.clear()  # start afresh: moments of redirected gradients would shrink every later step
             run(redirect_steps, steps)
             with torch.no_grad():
                 images = image_param().detach()
