@@ -328,6 +328,19 @@ def test_modules_restored_even_when_render_raises():
     assert [type(m) for m in model.module.children()][1:3] == [nn.ReLU6, nn.LocalResponseNorm]
 
 
+def test_optimizer_restarts_after_the_redirected_steps(tiny):
+    # Adam's moments of the (much larger) redirected gradients would shrink every later step: render clears them.
+    made = []
+
+    def adam(parameters):
+        made.append(torch.optim.Adam(parameters, lr=0.05))
+        return made[0]
+
+    render(tiny, channel("conv3:2"), steps=10, size=32, redirect_steps=4, transforms="none", optimizer=adam, progress=False)
+    (state,) = made[0].state.values()
+    assert int(state["step"]) == 6  # counted from the first step after the redirected ones, not from the start
+
+
 def test_redirected_relu_rescues_a_dead_unit():
     model = tiny_model()
     conv1 = model.module[0]
