@@ -60,6 +60,19 @@ def _check_points(points: torch.Tensor) -> torch.Tensor:
     return points
 
 
+def lloyd_step(points: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One iteration of k-means: each point's nearest centroid, then every centroid moved to the mean of its points.
+
+    Returns (labels (N,), centroids (k, d)). A point exactly as near to two centroids takes the lower index; a centroid
+    no point is nearest to stays where it is.
+    """
+    labels = torch.cdist(points, centroids).argmin(1)
+    updated = torch.stack([
+        points[labels == j].mean(0) if bool((labels == j).any()) else centroids[j] for j in range(len(centroids))
+    ])
+    return labels, updated
+
+
 def kmeans(points: torch.Tensor, clusters: int, *, generator: torch.Generator, iterations: int = 50, restarts: int = 4) -> Clustering:
     """k-means (k-means++ starts, Lloyd's iterations), best of ``restarts`` runs; deterministic for a generator."""
     points = _check_points(points)
@@ -76,10 +89,7 @@ def kmeans(points: torch.Tensor, clusters: int, *, generator: torch.Generator, i
                 choice = torch.multinomial(distance / distance.sum(), 1, generator=generator)
             centroids = torch.cat([centroids, points[choice]])
         for _ in range(iterations):
-            labels = torch.cdist(points, centroids).argmin(1)
-            updated = torch.stack([
-                points[labels == j].mean(0) if bool((labels == j).any()) else centroids[j] for j in range(clusters)
-            ])
+            updated = lloyd_step(points, centroids)[1]
             if torch.allclose(updated, centroids):
                 break
             centroids = updated

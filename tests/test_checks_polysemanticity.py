@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from helpers.checks.polysemanticity import check_effective_number, check_facet_score
+from helpers.checks.polysemanticity import check_effective_number, check_facet_score, check_lloyd_step
 from helpers.dataset_examples import DatasetExamples, FieldGeometry
-from helpers.polysemanticity import FeatureMaps, facet_scores, unit_facets
+from helpers.polysemanticity import FeatureMaps, facet_scores, kmeans, unit_facets
 
 
 @pytest.fixture
@@ -93,4 +93,50 @@ def test_effective_number(exercise_probe):
 
     for answer in [distinct, exp_of_bits, inverse_simpson, bincount_from_zero, lambda labels: 3.0, 3.0]:
         exercise_probe.rejected(check_effective_number, answer)
+    assert check_effective_number.__wrapped__(lambda labels: 1.0).fraction == 0  # a single group shares its part
     exercise_probe.not_attempted(lambda: check_effective_number(...))
+
+
+def student_lloyd_step(points: torch.Tensor, centroids: torch.Tensor):
+    """The course's step, written as a student would (squared distances by broadcasting, a loop over clusters)."""
+    labels = ((points[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
+    updated = centroids.clone()
+    for j in range(len(centroids)):
+        if (labels == j).any():
+            updated[j] = points[labels == j].mean(0)
+    return labels, updated
+
+
+def test_lloyd_step(facets, exercise_probe):
+    examples, features = facets
+    assert check_lloyd_step(student_lloyd_step, examples, features)
+
+    def empty_is_nan(points, centroids):
+        labels = torch.cdist(points, centroids).argmin(1)
+        return labels, torch.stack([points[labels == j].mean(0) for j in range(len(centroids))])
+
+    def old_labels_after_update(points, centroids):  # labels measured against the moved centroids
+        updated = student_lloyd_step(points, centroids)[1]
+        return torch.cdist(points, updated).argmin(1), updated
+
+    def higher_index_on_ties(points, centroids):
+        labels = len(centroids) - 1 - torch.cdist(points, centroids).flip(1).argmin(1)
+        return labels, torch.stack([points[labels == j].mean(0) if (labels == j).any() else centroids[j]
+                                    for j in range(len(centroids))])
+
+    def through_the_course(points, centroids):  # looked up in the module, as the lesson (which never imports it) must
+        import helpers.polysemanticity
+
+        return helpers.polysemanticity.lloyd_step(points, centroids)
+
+    def whole_kmeans(points, centroids):
+        clustering = kmeans(points, len(centroids), generator=torch.Generator().manual_seed(0))
+        return clustering.labels, clustering.centroids
+
+    for answer in (empty_is_nan, old_labels_after_update, higher_index_on_ties, through_the_course, whole_kmeans,
+                   lambda p, c: (torch.zeros(len(p), dtype=torch.long), c)):
+        exercise_probe.rejected(check_lloyd_step, answer, examples, features)
+        assert check_lloyd_step.__wrapped__(answer, examples, features).fraction < 1
+    assert check_lloyd_step.__wrapped__(empty_is_nan, examples, features).fraction > 0  # right where no cluster is empty
+    exercise_probe.not_attempted(lambda: check_lloyd_step(..., examples, features),
+                                 lambda: check_lloyd_step(lambda p, c: None, examples, features))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.checks.trust import check_accentuation_step, check_natural_image
+from helpers.checks.trust import check_accentuation_step, check_natural_image, check_redirected_gradient
 from helpers.featurevis.objectives import BatchedObjectives
 from helpers.featurevis.param import natural_image_from_phases
 
@@ -61,3 +61,47 @@ def test_accentuation_step_check_grades_the_answer_and_its_near_misses(tiny):
     assert check_accentuation_step(no_clip, tiny, "conv2") < 3
     assert check_accentuation_step(descent, tiny, "conv2") == 0
     assert check_accentuation_step(no_answer, tiny, "conv2") == 0
+
+
+def redirect_with(x, grad, high, *, back_if, blocked_per):
+    """A redirected ReLU gradient: ``back_if`` says where outside the range it passes, ``blocked_per`` what is blocked."""
+    inside = (x >= 0) & (x <= high)
+    ordinary = grad * inside
+    redirected = grad * (inside | back_if(x, grad, high))
+    blocked = blocked_per(ordinary)
+    return torch.where(blocked, redirected, ordinary)
+
+
+def pushes_back(x, grad, high):
+    return ((x < 0) & (grad < 0)) | ((x > high) & (grad > 0))
+
+
+def per_image(ordinary):
+    return (ordinary.flatten(1).abs().amax(1) == 0).view(-1, *[1] * (ordinary.dim() - 1))
+
+
+def test_redirected_gradient_check_grades_the_answer_and_its_near_misses():
+    right = lambda x, g, h: redirect_with(x, g, h, back_if=pushes_back, blocked_per=per_image)  # noqa: E731
+    assert check_redirected_gradient(right) == 3
+    every_image = lambda x, g, h: redirect_with(  # noqa: E731 (the old rule: redirect images that get a gradient too)
+        x, g, h, back_if=pushes_back, blocked_per=lambda o: torch.ones_like(o, dtype=torch.bool))
+    assert check_redirected_gradient(every_image) == 0
+    never = lambda x, g, h: g * ((x >= 0) & (x <= h))  # noqa: E731 (the plain ReLU gradient)
+    whole_batch = lambda x, g, h: redirect_with(  # noqa: E731 (blocked only when the whole batch is)
+        x, g, h, back_if=pushes_back, blocked_per=lambda o: (o.abs().amax() == 0).expand_as(o))
+    wrong_way = lambda x, g, h: redirect_with(  # noqa: E731 (passes the gradient that pushes units further out)
+        x, g, h, back_if=lambda x, g, h: ((x < 0) & (g > 0)) | ((x > h) & (g < 0)), blocked_per=per_image)
+    for near_miss in (never, whole_batch, wrong_way):
+        assert 0 < check_redirected_gradient(near_miss) < 3  # only the case with no blocked image
+    assert check_redirected_gradient(no_answer) == 0
+
+
+def test_redirected_gradient_check_refuses_the_course_module():
+    from helpers.featurevis import RedirectedReLU
+
+    def through_the_course(x, grad, high):
+        x = x.clone().requires_grad_(True)
+        RedirectedReLU(high)(x).backward(grad)
+        return x.grad
+
+    assert check_redirected_gradient(through_the_course) == 0

@@ -357,6 +357,18 @@ def test_redirected_relu_rescues_a_dead_unit():
     assert redirected.values.item() > plain.values.item() + 0.1
 
 
+def test_redirected_relu_steers_only_images_it_blocks():
+    from helpers.featurevis import RedirectedReLU
+
+    inputs = torch.tensor([[[-1.0, 2.0, -3.0, 7.0]], [[-1.0, -2.0, 8.0, 9.0]]], requires_grad=True)  # image 1: all off or saturated
+    grad = torch.tensor([[[-1.0, 0.5, 2.0, 1.5]], [[-1.0, 0.5, -2.0, 1.5]]])
+    RedirectedReLU(6.0)(inputs).backward(grad)
+    # Image 0 gets an ordinary gradient (its unit at 2.0 is inside), so it keeps exactly the ReLU6 one.
+    assert inputs.grad[0].tolist() == [[0.0, 0.5, 0.0, 0.0]]
+    # Image 1 gets none from the ordinary ReLU6: it gets the parts that push its units back inside (up from -1, down from 9).
+    assert inputs.grad[1].tolist() == [[-1.0, 0.0, 0.0, 1.5]]
+
+
 def test_constant_unit_is_reported():
     model = tiny_model()
     with torch.no_grad():

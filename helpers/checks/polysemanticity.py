@@ -1,14 +1,16 @@
-"""Checks of lesson 06's exercises (polysemantic neurons): the student's facet score and effective number
-of facets, each called on held-out inputs and compared with :mod:`helpers.polysemanticity`."""
+"""Checks of lesson 06's exercises (polysemantic neurons): the student's facet score, effective number of facets
+and k-means step, each called on held-out inputs and compared with :mod:`helpers.polysemanticity`."""
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
 
+from .. import polysemanticity
 from ..dataset_examples import DatasetExamples
 from ..polysemanticity import FeatureMaps, effective_number, facet_diversity, selective_units, top_example_features
-from . import Grade, call_answer, exercise, expect_close
+from . import Grade, call_answer, exercise, expect, expect_close
+from .withheld import withheld
 
 _FACET_HINT = ("Scale every row to length 1, take all dot products at once with a matrix product, and average "
                "1 - similarity over the pairs of DIFFERENT examples only (leave out the diagonal).")
@@ -51,17 +53,61 @@ def check_effective_number(effective_facets: Callable) -> Grade:
     """Exercise 2: the effective number of facets of a unit's clustered examples (exp of the entropy of group shares)."""
     grade = Grade()
     generator = torch.Generator().manual_seed(606)
-    cases = {
-        "three equal groups": torch.tensor([0, 1, 2] * 4),
-        "one big group and two stragglers": torch.tensor([0] * 10 + [1, 2]),
-        "labels that do not start at 0 and skip numbers": torch.tensor([7, 7, 9, 9, 9, 3]),
-        "a single group": torch.full((8,), 4),
-        "40 random labels of 5 groups": torch.randint(5, (40,), generator=generator),
+    cases = {  # a single group shares its part with an ordinary case, so that a constant 1 earns nothing
+        "three equal groups": [torch.tensor([0, 1, 2] * 4)],
+        "one big group and two stragglers": [torch.tensor([0] * 10 + [1, 2])],
+        "labels that do not start at 0 and skip numbers": [torch.tensor([7, 7, 9, 9, 9, 3])],
+        "a single group, and 40 random labels of 5 groups": [torch.full((8,), 4),
+                                                             torch.randint(5, (40,), generator=generator)],
     }
-    for name, labels in cases.items():
+    for name, label_sets in cases.items():
         with grade.part(name):
-            answer = call_answer(effective_facets, labels.clone())
-            expect_close(answer, torch.tensor(effective_number(labels)), "your effective number", rtol=1e-3,
-                         hint="Turn the labels into the share of examples in each group, compute the entropy "
-                              "-sum(p log p) with the natural logarithm, and take exp of it.")
+            for labels in label_sets:
+                answer = call_answer(effective_facets, labels.clone())
+                expect_close(answer, torch.tensor(effective_number(labels)), "your effective number", rtol=1e-3,
+                             hint="Turn the labels into the share of examples in each group, compute the entropy "
+                                  "-sum(p log p) with the natural logarithm, and take exp of it.")
+    return grade
+
+
+def _lloyd_cases(examples: DatasetExamples, features: FeatureMaps) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Held-out (points, centroids): groups, an empty cluster, exact ties, and another unit's top examples."""
+    generator = torch.Generator().manual_seed(6060)
+    centres = 3 * torch.randn(3, 5, generator=generator)
+    groups = torch.cat([centre + 0.4 * torch.randn(10, 5, generator=generator) for centre in centres])
+    starts = centres + torch.randn(3, 5, generator=generator)
+    halfway = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.5, 0.0], [-2.0, 0.0], [0.0, 4.0], [0.0, 2.5]])
+    cases = {
+        "three groups of 10 in 5 dimensions, centroids started off-centre": (groups, starts),
+        "a fourth centroid that no point is nearest to": (groups, torch.cat([starts, torch.full((1, 5), 50.0)])),
+        "points exactly halfway between two centroids": (halfway, torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, 5.0]])),
+    }
+    selective = torch.nonzero(selective_units(examples)).flatten()
+    pool = selective if len(selective) else torch.arange(examples.channels)
+    channel = int(pool[torch.randint(len(pool), (1,), generator=generator)])
+    points = top_example_features(examples, features, channel)
+    starts = points[[0, len(points) // 2, len(points) - 1]].clone()
+    cases[f"the top examples of another unit of {examples.layer}, 3 of them as centroids"] = (points, starts)
+    return cases
+
+
+@exercise(points=3)
+def check_lloyd_step(my_lloyd_step: Callable, examples: DatasetExamples, features: FeatureMaps) -> Grade:
+    """Exercise 3: one step of k-means (assign each point to its nearest centroid, move each centroid to its points' mean)."""
+    grade = Grade()
+    for name, (points, centroids) in _lloyd_cases(examples, features).items():
+        with grade.part(name):
+            labels, updated = polysemanticity.lloyd_step(points, centroids)
+            with withheld(polysemanticity, "lloyd_step", "kmeans"):
+                answer = call_answer(my_lloyd_step, points.clone(), centroids.clone())
+            expect(isinstance(answer, tuple) and len(answer) == 2,
+                   f"Your function should return two things, (labels, centroids); it returned {type(answer).__name__}.")
+            got_labels = torch.as_tensor(answer[0]).flatten()
+            expect(got_labels.shape == labels.shape and bool((got_labels.long() == labels).all()),
+                   "Some points are assigned to the wrong centroid.",
+                   "Label each point with the index of its nearest centroid (Euclidean distance); on an exact tie "
+                   "the lower index, as argmin gives.")
+            expect_close(answer[1], updated, "your new centroids", rtol=1e-4, atol=1e-5,
+                         hint="Each centroid moves to the mean of the points labelled with it; a centroid with no "
+                              "points keeps its place (a mean of nothing is NaN).")
     return grade

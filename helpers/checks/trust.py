@@ -2,6 +2,7 @@
 course's implementation on held-out sizes, seeds, units and photographs."""
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 import torch
@@ -12,6 +13,10 @@ from ..featurevis.param import natural_image_from_phases
 from ..images import photo
 from ..models import CircuitModel
 from . import Grade, call_answer, exercise, expect_close
+from .withheld import withheld
+
+# The module, not the package's ``render`` function of the same name: its redirected_gradient is withheld in exercise 4.
+render_module = importlib.import_module("..featurevis.render", __package__)
 
 
 def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,4 +69,40 @@ def check_accentuation_step(my_accentuation_step: Callable, model: CircuitModel,
                          rtol=1e-3, atol=1e-4,
                          hint="Ascend the objective MINUS closeness times the mean squared change from the photo, "
                               "one step of size lr along the gradient, and keep pixels in [0, 1].")
+    return grade
+
+
+def _redirect_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
+    """Held-out (inputs, incoming gradient, ceiling) cases: images the clip blocks beside images it does not."""
+    generator = torch.Generator().manual_seed(404)
+    maps = torch.randn(4, 3, 5, 5, generator=generator) * 3
+    maps[1] = -maps[1].abs() - 0.1  # every unit off
+    maps[2] = maps[2].abs() + 6.1  # every unit saturated
+    maps[3] = maps[3].abs().neg() - 0.1
+    maps[3, 1, 2, 2] = 2.0  # one unit inside: this image keeps the ordinary gradient
+    vectors = torch.randn(5, 8, generator=generator) * 2
+    vectors[[0, 3]] = -vectors[[0, 3]].abs() - 0.1  # two feature vectors with every unit off
+    return {
+        "a ReLU6 layer: an ordinary image, one all off, one all saturated, one with a single unit on": (
+            maps, torch.randn(maps.shape, generator=generator), 6.0),
+        "a plain ReLU (no ceiling) on feature vectors, two of them all off": (
+            vectors, torch.randn(vectors.shape, generator=generator), float("inf")),
+        "a ReLU6 layer where no image is blocked": (
+            torch.randn(3, 4, 6, 6, generator=generator) * 4, torch.randn(3, 4, 6, 6, generator=generator), 6.0),
+    }
+
+
+@exercise(points=3)
+def check_redirected_gradient(my_redirected_gradient: Callable) -> Grade:
+    """Exercise 4: the redirected ReLU's backward rule, image by image."""
+    grade = Grade()
+    for name, (inputs, incoming, high) in _redirect_cases().items():
+        with grade.part(name):
+            expected = render_module.redirected_gradient(inputs, incoming, high)
+            with withheld(render_module, "redirected_gradient"):
+                answer = call_answer(my_redirected_gradient, inputs.clone(), incoming.clone(), high)
+            expect_close(answer, expected, "the gradient", rtol=0, atol=1e-6,
+                         hint="First the ordinary gradient (zero outside [0, high]). Only for an image whose ordinary "
+                              "gradient is zero everywhere, let the gradient through outside the range where a "
+                              "descent step would move the unit back inside.")
     return grade

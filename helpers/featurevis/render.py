@@ -9,11 +9,13 @@ Tricks, all switchable: a Fourier parameterization with decorrelated colours
 (:mod:`.param`), random jitter/scale/rotation at every step (:mod:`.transforms`), objectives on
 pre-activations, and a *redirected* ReLU/ReLU6 gradient for the first ``redirect_steps`` steps:
 a plain ReLU passes no gradient to a unit that is off for the starting image, so the image would
-never move; the redirected version lets the gradient through wherever it pushes the unit back
-toward its active range. The network's own ReLU modules are swapped back afterwards, always,
-and the optimizer starts afresh (its state cleared): the redirected gradients are thousands of
-times larger than the true ones, and Adam's second-moment estimate would remember them for
-thousands of steps, shrinking every later step (benchmarks/README.md has the measurement).
+never move. Where a ReLU passes an image no gradient at all (every unit of the layer off or
+saturated for it), the redirected version lets the gradient through wherever it pushes a unit back
+toward its active range; an image that gets any ordinary gradient there keeps exactly that one, so
+only stuck images are steered. The network's own ReLU modules are swapped back afterwards, always,
+and the optimizer starts afresh (its state cleared): redirected gradients are thousands of times
+larger than the true ones, and Adam's second-moment estimate would remember them for thousands of
+steps, shrinking every later step (benchmarks/README.md has the measurements of both choices).
 
 Faint images were partly that stall: it kept deep layers' images near their grey start (pixel std
 ~0.02 on efficientnet_lite0). Some units are still met by low-contrast patterns; show such images
@@ -36,33 +38,45 @@ from .param import ImageParam, make_param
 from .transforms import Compose, Transform, get_transforms
 
 
+def redirected_gradient(inputs: torch.Tensor, grad: torch.Tensor, high: float = float("inf")) -> torch.Tensor:
+    """The redirected ReLU's backward rule: the gradient reaching ``inputs`` (batch first) of a ReLU clipped at ``high``.
+
+    Per image (the first dimension): an image that gets any ordinary gradient through the clip keeps exactly it; only
+    an image that would get none, every unit of the layer off or saturated for it, gets the redirected gradient: the
+    incoming gradient, outside the range too, wherever following it pushes a unit back inside.
+    """
+    inside = (inputs >= 0) & (inputs <= high)
+    ordinary = grad * inside
+    # Gradient descent moves x by -grad: below the range, a negative grad raises x; above it, a positive one lowers it.
+    back_inside = inside | ((inputs < 0) & (grad < 0)) | ((inputs > high) & (grad > 0))
+    blocked = (ordinary.flatten(1).abs().amax(1) == 0).view(-1, *[1] * (inputs.dim() - 1))
+    return torch.where(blocked, grad * back_inside, ordinary)
+
+
 class _RedirectedClamp(torch.autograd.Function):
-    """Clamp to [low, high]; outside it, pass the gradient only where it points back inside."""
+    """Clamp to [0, high] forward; :func:`redirected_gradient` backward."""
 
     @staticmethod
-    def forward(ctx, inputs: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    def forward(ctx, inputs: torch.Tensor, high: float) -> torch.Tensor:
         ctx.save_for_backward(inputs)
-        ctx.bounds = (low, high)
-        return inputs.clamp(low, high)
+        ctx.high = high
+        return inputs.clamp(0.0, high)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (inputs,) = ctx.saved_tensors
-        low, high = ctx.bounds
-        # Gradient descent moves x by -grad: below the range, a negative grad raises x; above it, a positive one lowers it.
-        keep = ((inputs >= low) & (inputs <= high)) | ((inputs < low) & (grad < 0)) | ((inputs > high) & (grad > 0))
-        return grad * keep, None, None
+        return redirected_gradient(inputs, grad, ctx.high), None
 
 
 class RedirectedReLU(nn.Module):
-    """ReLU (``high=inf``) or ReLU6 (``high=6``) whose gradient is redirected outside the active range."""
+    """ReLU (``high=inf``) or ReLU6 (``high=6``) whose gradient is redirected for the images it blocks."""
 
     def __init__(self, high: float = float("inf")):
         super().__init__()
         self.high = high
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return _RedirectedClamp.apply(inputs, 0.0, self.high)
+        return _RedirectedClamp.apply(inputs, self.high)
 
 
 class BandedLocalResponseNorm(nn.Module):
