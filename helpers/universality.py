@@ -32,7 +32,7 @@ from torch import nn
 
 from .activations import stream
 from .models import CircuitModel, ImageNormalize
-from .stats import correlation_columns
+from . import stats  # as a module: lesson 08 imports this module, and its exercise 2 must not find correlations here
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
 
@@ -202,7 +202,7 @@ def correlation_matrix(responses_a: torch.Tensor | np.ndarray, responses_b: torc
     a, b = _as_matrix(responses_a, "responses_a"), _as_matrix(responses_b, "responses_b")
     if len(a) != len(b) or len(a) < 2:
         raise ValueError(f"Both response sets need the same samples (at least 2); got {len(a)} and {len(b)} rows.")
-    return correlation_columns(a, b).numpy()
+    return stats.correlation_columns(a, b).numpy()
 
 
 @dataclass

@@ -65,3 +65,33 @@ def test_wrong_patches_lose_points(model, wrong) -> None:
 
 def test_placeholder_is_not_attempted(exercise_probe, model) -> None:
     exercise_probe.not_attempted(lambda: check_ablation_hook(..., model), lambda: check_patch_hook(lambda *a: None, model))
+
+
+def prediction_change(intact: torch.Tensor, changed: torch.Tensor) -> tuple[float, float]:
+    """The course's measure as a student writes it: KL(intact || changed) from log-probabilities, top-1 agreement."""
+    log_p, log_q = intact.log_softmax(-1), changed.log_softmax(-1)
+    return float((log_p.exp() * (log_p - log_q)).sum(-1).mean()), float((intact.argmax(-1) == changed.argmax(-1)).float().mean())
+
+
+def test_prediction_change_check(exercise_probe) -> None:
+    from helpers.checks.interventions import check_prediction_change
+
+    assert check_prediction_change(prediction_change)
+
+    def from_probabilities(intact, changed):  # softmax, then log: 0 * log 0 is NaN for confident predictions
+        p, q = intact.softmax(-1), changed.softmax(-1)
+        return float((p * (p.log() - q.log())).sum(-1).mean()), prediction_change(intact, changed)[1]
+
+    def course(intact, changed):  # looked up in the package, as lesson 10 does
+        import helpers.interventions
+
+        result = helpers.interventions.prediction_change(intact, changed)
+        return result.kl, result.agreement
+
+    wrong = [from_probabilities, course,
+             lambda intact, changed: prediction_change(changed, intact),  # KL the other way round
+             lambda intact, changed: (prediction_change(intact, changed)[0], 1 - prediction_change(intact, changed)[1]),
+             lambda intact, changed: (0.0, 1.0)]  # "nothing changed"
+    for answer in wrong:
+        exercise_probe.rejected(check_prediction_change, answer)
+    exercise_probe.not_attempted(lambda: check_prediction_change(...), lambda: check_prediction_change(lambda p, q: None))

@@ -32,8 +32,14 @@ def correlations(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def test_the_course_method_gets_full_marks(strict: None) -> None:
-    assert check_linear_cka(cka) and check_linear_cka(linear_cka)
-    assert check_correlation_matrix(correlations) and check_correlation_matrix(correlation_matrix)
+    assert check_linear_cka(cka)
+    assert check_correlation_matrix(correlations)
+
+
+def test_the_course_implementation_is_withheld(exercise_probe) -> None:
+    # Lesson 08 imports helpers.universality for section 4's baseline: its CKA and correlations are no answer.
+    exercise_probe.rejected(check_linear_cka, linear_cka)
+    exercise_probe.rejected(check_correlation_matrix, correlation_matrix)
 
 
 @pytest.mark.parametrize("wrong", [
@@ -45,6 +51,10 @@ def test_the_course_method_gets_full_marks(strict: None) -> None:
 def test_wrong_cka_methods_lose_points(wrong) -> None:
     score = check_linear_cka(wrong)
     assert 0 <= score < check_linear_cka.points
+
+
+def test_a_constant_one_earns_nothing() -> None:
+    assert check_linear_cka.__wrapped__(lambda x, y: 1.0).fraction == 0  # each invariance case shares its part
 
 
 @pytest.mark.parametrize("wrong", [
@@ -64,3 +74,41 @@ def test_placeholder_is_not_attempted(exercise_probe) -> None:
 
 def test_a_result_that_is_not_a_number_loses_points() -> None:
     assert check_linear_cka(lambda x, y: {"cka": 1.0}) == 0
+
+
+def shuffled_best(a: torch.Tensor, b: torch.Tensor, per_image: int, seed: int) -> np.ndarray:
+    """The shuffled-images baseline as a student writes it: whole images of B moved, then the best matches."""
+    from helpers.universality import match_units
+
+    images = len(b) // per_image
+    order = np.random.default_rng(seed).permutation(images)
+    return match_units(a, b.reshape(images, per_image, -1)[order].reshape(b.shape)).best_correlation
+
+
+def through_the_course(a, b, per_image, seed):  # looked up in the module, as lesson 08 does
+    import helpers.universality
+
+    return helpers.universality.shuffled_match(a, b, samples_per_image=per_image, seed=seed).best_correlation
+
+
+def test_shuffled_baseline_check(exercise_probe) -> None:
+    from helpers.checks.universality import check_shuffled_best
+    from helpers.universality import match_units
+
+    assert check_shuffled_best(shuffled_best)
+
+    def single_rows(a, b, per_image, seed):
+        return match_units(a, b[np.random.default_rng(seed).permutation(len(b))]).best_correlation
+
+    def another_generator(a, b, per_image, seed):
+        images = len(b) // per_image
+        order = torch.randperm(images, generator=torch.Generator().manual_seed(seed))
+        return match_units(a, b.reshape(images, per_image, -1)[order].reshape(b.shape)).best_correlation
+
+    wrong = [single_rows, another_generator, through_the_course,
+             lambda a, b, per_image, seed: match_units(a, b).best_correlation,  # no shuffle
+             lambda a, b, per_image, seed: shuffled_best(b, a, per_image, seed)]  # A and B swapped
+    for answer in wrong:
+        exercise_probe.rejected(check_shuffled_best, answer)
+    assert 0 < check_shuffled_best.__wrapped__(single_rows).fraction < 1  # right only with one sample per image
+    exercise_probe.not_attempted(lambda: check_shuffled_best(...), lambda: check_shuffled_best(lambda *a: None))

@@ -1,4 +1,5 @@
-"""Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook.
+"""Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook, and
+the change in the network's predictions.
 
 Each check registers the student's hook on layers the notebook never uses (a small hand-built network
 whose answer is known, and other layers and units of the active model), runs the network and compares
@@ -13,12 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import interventions
 from ..activations import capture
-from ..interventions import ablated, logits_of, patched
+from ..interventions import ablated, experiments, logits_of, patched
 from ..layers import layer_at_depth
 from ..models import CircuitModel
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
+from .withheld import withheld
 
 SIZE = 8
 
@@ -119,4 +122,39 @@ def check_patch_hook(my_patch_hook: Callable, model: CircuitModel) -> Grade:
             hook = call_answer(my_patch_hook, activation, list(channels))
             expect_close(_with_hook(net, layer, hook, images), reference, "the logits with your hook", rtol=1e-4, atol=1e-5,
                          hint=hint)
+    return grade
+
+
+def _logit_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Held-out (intact, changed) logits: a small change, one that flips top classes, and confident predictions whose
+    classes are shuffled beside images the change leaves alone."""
+    generator = torch.Generator().manual_seed(1010)
+    small = 3 * torch.randn(12, 10, generator=generator)
+    flips = 2 * torch.randn(20, 7, generator=generator)
+    confident = 100 * torch.randn(8, 5, generator=generator)
+    unchanged = torch.randn(6, 5, generator=generator)
+    return {
+        "12 images, 10 classes, a small change": (small, small + torch.randn(12, 10, generator=generator)),
+        "a change that flips some top classes (KL is not symmetric)": (flips, torch.randn(20, 7, generator=generator)),
+        "confident predictions (logits in the hundreds), and an unchanged network": (
+            torch.cat([confident, unchanged]),
+            torch.cat([confident[:, torch.randperm(5, generator=generator)], unchanged])),
+    }
+
+
+@exercise(points=3)
+def check_prediction_change(my_prediction_change: Callable) -> Grade:
+    """Exercise 4: mean KL(intact || changed) of the class distributions, and the share of unchanged top-1 classes."""
+    grade = Grade()
+    hint = ("Work with log-probabilities (log_softmax): KL(p || q) = sum over classes of p (log p - log q), with p the "
+            "intact network's, averaged over images; agreement is the share of images whose argmax is the same.")
+    for name, (intact, changed) in _logit_cases().items():
+        with grade.part(name):
+            expected = experiments.prediction_change(intact, changed)
+            with withheld(experiments, "prediction_change"), withheld(interventions, "prediction_change"):
+                answer = call_answer(my_prediction_change, intact.clone(), changed.clone())
+            expect(isinstance(answer, tuple) and len(answer) == 2,
+                   f"Your function should return two numbers, (kl, agreement); it returned {type(answer).__name__}.")
+            expect_close(answer[0], expected.kl, "KL divergence", rtol=1e-3, atol=1e-5, hint=hint)
+            expect_close(answer[1], expected.agreement, "top-1 agreement", rtol=0, atol=1e-6, hint=hint)
     return grade

@@ -1,8 +1,10 @@
-"""Self-checks for the exercises of lesson 08 (universality): linear CKA and unit correlations, written by the student.
+"""Self-checks for the exercises of lesson 08 (universality): linear CKA, unit correlations and the shuffled-images
+baseline, written by the student.
 
 Each check calls the student's function on matrices the notebook never shows (other sizes, hand-built
 cases whose answer is known: a rotation, a rescaling, a stretch, a shifted mean, a dead unit) and
-compares the result with the course's implementation in :mod:`helpers.universality`.
+compares the result with the course's implementation in :mod:`helpers.universality`, which is withheld while the
+student's function runs (lesson 08 imports the module for section 4's baseline).
 """
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ from typing import Callable
 
 import torch
 
+from .. import stats, universality
 from ..universality import correlation_matrix, linear_cka
 from . import ExerciseError, Grade, call_answer, exercise, expect_close
+from .withheld import withheld
 
 #: Colour fraction above which a stem filter counts as almost pure colour, and below which almost pure grey.
 PURE_COLOUR, PURE_GREY = 0.9, 0.3
@@ -48,19 +52,22 @@ def check_linear_cka(my_linear_cka: Callable) -> Grade:
     a, b = _latent_pair(70, 24, 9, seed=11)
     x = torch.randn(50, 10, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
     stretch = torch.diag(torch.logspace(0, 2, 10, dtype=torch.float64)) @ _orthogonal(10, 13)
+    # Each invariance case (CKA exactly 1) shares its part with an ordinary one, so that a constant 1 earns nothing.
     cases = {
-        "two activation matrices of different widths": (a, b),
-        "the same layer, rotated by an orthogonal matrix (CKA is invariant to it)": (x, x @ _orthogonal(10, 14)),
-        "the same layer, scaled by one number (invariant)": (x, 3.7 * x),
-        "the same layer, stretched by an arbitrary linear map (not invariant)": (x, x @ stretch),
-        "features whose columns have large non-zero means": (a + 5.0, b),
-        "a few examples of a wide layer": (a[:12], b[:12] @ torch.randn(9, 40, generator=torch.Generator().manual_seed(15),
-                                                                            dtype=torch.float64)),
+        "two activation matrices of different widths, and the same layer rotated by an orthogonal matrix (CKA is "
+        "invariant to it)": [(a, b), (x, x @ _orthogonal(10, 14))],
+        "the same layer scaled by one number (invariant), and stretched by an arbitrary linear map (not invariant)": [
+            (x, 3.7 * x), (x, x @ stretch)],
+        "features whose columns have large non-zero means": [(a + 5.0, b)],
+        "a few examples of a wide layer": [(a[:12], b[:12] @ torch.randn(9, 40, generator=torch.Generator().manual_seed(15),
+                                                                          dtype=torch.float64))],
     }
-    for name, (first, second) in cases.items():
+    for name, pairs in cases.items():
         with grade.part(name):
-            answer = _one_number(call_answer(my_linear_cka, first.clone(), second.clone()), hint)
-            expect_close(answer, linear_cka(first, second), "CKA", rtol=1e-4, atol=1e-6, hint=hint)
+            for first, second in pairs:
+                with withheld(universality, "linear_cka", "cka_from_grams"):
+                    answer = _one_number(call_answer(my_linear_cka, first.clone(), second.clone()), hint)
+                expect_close(answer, linear_cka(first, second), "CKA", rtol=1e-4, atol=1e-6, hint=hint)
     return grade
 
 
@@ -81,6 +88,37 @@ def check_correlation_matrix(my_correlation_matrix: Callable) -> Grade:
     }
     for name, (first, second) in cases.items():
         with grade.part(name):
-            answer = call_answer(my_correlation_matrix, first.clone(), second.clone())
+            with withheld(universality, "correlation_matrix"), withheld(stats, "correlation_columns"):
+                answer = call_answer(my_correlation_matrix, first.clone(), second.clone())
             expect_close(answer, correlation_matrix(first, second), "correlations", rtol=1e-4, atol=1e-6, hint=hint)
+    return grade
+
+
+def _gridded_pair(images: int, cells: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Responses (images x cells, units) of two layers sharing a latent cause and a response to the grid position."""
+    generator = torch.Generator().manual_seed(seed)
+    a, b = _latent_pair(images * cells, 6, 8, seed)
+    position = torch.randn(cells, 1, generator=generator, dtype=torch.float64).repeat(images, 1)
+    return a + 2 * position * torch.rand(1, 6, generator=generator, dtype=torch.float64), \
+        b + 2 * position * torch.rand(1, 8, generator=generator, dtype=torch.float64)
+
+
+@exercise(points=3)
+def check_shuffled_best(my_shuffled_best: Callable) -> Grade:
+    """Exercise 4: my_shuffled_best(responses_a, responses_b, samples_per_image, seed), the shuffled-images baseline."""
+    grade = Grade()
+    hint = ("Shuffle whole images of B, not single rows: reshape B to (images, samples_per_image, units), index the "
+            "first axis with np.random.default_rng(seed).permutation(images), reshape back, then take each unit of A's "
+            "best correlation with a unit of B.")
+    cases = {
+        "one sample per image, seed 3": (*_latent_pair(60, 5, 7, seed=31), 1, 3),
+        "9 grid cells per image, seed 5: an image's cells stay together": (*_gridded_pair(12, 9, seed=32), 9, 5),
+        "4 grid cells per image, seed 11": (*_gridded_pair(20, 4, seed=33), 4, 11),
+    }
+    for name, (first, second, per_image, seed) in cases.items():
+        with grade.part(name):
+            expected = universality.shuffled_match(first, second, samples_per_image=per_image, seed=seed).best_correlation
+            with withheld(universality, "shuffled_match"):
+                answer = call_answer(my_shuffled_best, first.clone(), second.clone(), per_image, seed)
+            expect_close(answer, expected, "best correlations", rtol=1e-4, atol=1e-6, hint=hint)
     return grade
