@@ -223,6 +223,23 @@ def dictionary_loss(batch: torch.Tensor, *, encoder: torch.Tensor, encoder_bias:
     return (centre + codes @ directions - batch).square().sum(1).mean() + l1 * codes.sum(1).mean()
 
 
+def dictionary_step(batch: torch.Tensor, encoder: torch.Tensor, encoder_bias: torch.Tensor, directions: torch.Tensor,
+                    centre: torch.Tensor, optimizer: torch.optim.Optimizer, l1: float) -> float:
+    """One training step of a sparse dictionary on a batch (B, d); returns the loss before the step.
+
+    The optimizer holds the four parameters. After its step the directions are scaled back to unit length,
+    so that the L1 price on the codes cannot be dodged by shrinking codes and growing directions.
+    """
+    loss = dictionary_loss(batch, encoder=encoder, encoder_bias=encoder_bias, directions=directions, centre=centre,
+                           l1=l1)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        directions.copy_(torch.nn.functional.normalize(directions, dim=1))
+    return float(loss.detach())
+
+
 def train_sparse_dictionary(
     vectors: torch.Tensor,
     features: int,
@@ -233,18 +250,22 @@ def train_sparse_dictionary(
     lr: float = 2e-3,
     generator: torch.Generator,
     progress: bool = True,
+    step: Callable[..., float] | None = None,
 ) -> SparseDictionary:
     """Learn ``features`` unit-length directions whose sparse non-negative combinations rebuild ``vectors`` (N, d).
 
-    Adam on minibatches drawn with ``generator`` (the same generator state gives the same dictionary);
-    the directions are renormalized after every step so that ``l1`` cannot be dodged by shrinking
-    codes and growing directions. Larger ``l1``: fewer active features per input, worse reconstruction.
+    Adam on minibatches drawn with ``generator`` (the same generator state gives the same dictionary),
+    one :func:`dictionary_step` each. Larger ``l1``: fewer active features per input, worse reconstruction.
+    ``step`` replaces :func:`dictionary_step` (lesson 07 trains with the student's own); it is called as
+    ``step(batch, encoder, encoder_bias, directions, centre, optimizer, l1)`` and must return the loss.
     """
     if vectors.ndim != 2 or len(vectors) < 2:
         raise ValueError(f"expected at least two activation vectors of shape (N, d), got {tuple(vectors.shape)}")
     if features < 1 or steps < 1 or batch_size < 1 or l1 < 0:
         raise ValueError(f"features, steps and batch_size must be positive and l1 >= 0; got {features}, {steps}, "
                          f"{batch_size}, {l1}")
+    if step is not None and not callable(step):
+        raise ValueError(f"step must be a function like dictionary_step, got {type(step).__name__}")
     vectors = vectors.detach().float()
     scale = float(vectors.square().sum(1).mean().sqrt().clamp_min(1e-8))
     data = vectors / scale
@@ -256,13 +277,9 @@ def train_sparse_dictionary(
     optimizer = torch.optim.Adam([encoder, encoder_bias, directions, centre], lr=lr)
     for _ in tqdm(range(steps), desc="sparse dictionary", disable=not progress):
         batch = data[torch.randint(len(data), (min(batch_size, len(data)),), generator=generator)]
-        loss = dictionary_loss(batch, encoder=encoder, encoder_bias=encoder_bias, directions=directions, centre=centre,
-                               l1=l1)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            directions.copy_(torch.nn.functional.normalize(directions, dim=1))
+        loss = (step or dictionary_step)(batch, encoder, encoder_bias, directions, centre, optimizer, l1)
+        if not isinstance(loss, (float, torch.Tensor)):
+            raise ValueError(f"the step function should return the batch's loss as a number; it returned {loss!r}")
     return SparseDictionary(encoder.detach(), encoder_bias.detach(), directions.detach(), centre.detach() * scale,
                             scale, l1)
 

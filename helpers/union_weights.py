@@ -179,6 +179,27 @@ class PathwayInhibition:
         return float((np.sum(self.shuffled_cross <= self.cross) + 1) / (len(self.shuffled_cross) + 1))
 
 
+def same_and_cross(weights: np.ndarray, follows: np.ndarray, first_pairs: Sequence[tuple[int, int]],
+                   second_pairs: Sequence[tuple[int, int]]) -> tuple[float, float]:
+    """Mean same-side and cross net weights from the mirror pairs of one layer into those of the next.
+
+    ``weights`` (C2, C1) are net weights from the first layer's units into the second's, ``follows`` (C1, C2)
+    how closely each first-layer unit's responses follow each second-layer unit's. For pairs (A, B) and (C, D),
+    C is taken to be on A's side when A->C and B->D follow each other more than A->D and B->C do (else the later
+    pair is swapped); same-side averages A->C and B->D, cross A->D and B->C, both over all pairs of pairs and in
+    units of the mean |net weight|.
+    """
+    same, cross = [], []
+    for a, b in first_pairs:
+        for c, d in second_pairs:
+            if follows[a, c] + follows[b, d] < follows[a, d] + follows[b, c]:
+                c, d = d, c
+            same.append((weights[c, a] + weights[d, b]) / 2)
+            cross.append((weights[d, a] + weights[c, b]) / 2)
+    scale = float(np.abs(weights).mean())
+    return float(np.mean(same)) / scale, float(np.mean(cross)) / scale
+
+
 def pathway_inhibition(
     model: CircuitModel, first: MirrorTest, second: MirrorTest, first_pairs: Sequence[tuple[Unit, Unit]],
     second_pairs: Sequence[tuple[Unit, Unit]], *, draws: int = 200, seed: int = 0,
@@ -190,30 +211,20 @@ def pathway_inhibition(
     if not first_pairs or not second_pairs:
         raise ValueError("Give at least one mirror pair in each layer.")
     layer, next_layer_name = first.units[0].layer, second.units[0].layer
-    weights = net_weight(expanded_weights(model, layer, next_layer_name)).double()  # (C2, C1)
-    scale = float(weights.abs().mean())
-    follows = correlation_columns(first.on_left.T.double(), second.on_left.T.double()).numpy()  # (C1, C2)
-
-    def measure(pairs_a: Sequence[tuple[int, int]], pairs_b: Sequence[tuple[int, int]]) -> tuple[float, float]:
-        same, cross = [], []
-        for a, b in pairs_a:
-            for c, d in pairs_b:
-                if follows[a, c] + follows[b, d] < follows[a, d] + follows[b, c]:
-                    c, d = d, c
-                same.append(float(weights[c, a] + weights[d, b]) / 2)
-                cross.append(float(weights[d, a] + weights[c, b]) / 2)
-        return float(np.mean(same)) / scale, float(np.mean(cross)) / scale
+    weights = net_weight(expanded_weights(model, layer, next_layer_name)).double().cpu().numpy()  # (C2, C1)
+    follows = correlation_columns(first.on_left.T.double(), second.on_left.T.double()).cpu().numpy()  # (C1, C2)
 
     def channels(pairs: Sequence[tuple[Unit, Unit]]) -> list[tuple[int, int]]:
         return [(model.unit(a).channel, model.unit(b).channel) for a, b in pairs]
 
-    same, cross = measure(channels(first_pairs), channels(second_pairs))
+    same, cross = same_and_cross(weights, follows, channels(first_pairs), channels(second_pairs))
     rng = np.random.default_rng(seed)
 
     def shuffled(count: int, units: int) -> list[tuple[int, int]]:
         order = rng.permutation(units)
         return [(int(order[2 * i]), int(order[2 * i + 1])) for i in range(count)]
 
-    control = np.array([measure(shuffled(len(first_pairs), len(first.units)), shuffled(len(second_pairs), len(second.units)))
+    control = np.array([same_and_cross(weights, follows, shuffled(len(first_pairs), len(first.units)),
+                                       shuffled(len(second_pairs), len(second.units)))
                         for _ in range(draws)])
     return PathwayInhibition(same, cross, control[:, 0], control[:, 1])

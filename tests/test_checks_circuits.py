@@ -88,3 +88,33 @@ def test_placeholders_are_not_attempted(tiny, exercise_probe) -> None:
     calls = (lambda: check_block_expanded_weight(lambda *a: None, tiny), lambda: check_selectivity_test(lambda *a, **k: None),
              lambda: check_block_expanded_weight(..., tiny))
     exercise_probe.not_attempted(*calls)
+
+
+def student_line_energy(images, even, odd, *, grey=True, padding="replicate", root=True):
+    """The cleanroom's first layer as a student writes it; the keywords make its near misses."""
+    import torch.nn.functional as F
+
+    channel = images.mean(1, keepdim=True) if grey else images.sum(1, keepdim=True)
+    pad = even.shape[-1] // 2
+    padded = F.pad(channel, (pad, pad, pad, pad), mode=padding) if padding != "zeros" else F.pad(channel, (pad,) * 4)
+    energy = F.conv2d(padded, even) ** 2 + F.conv2d(padded, odd) ** 2
+    return energy.sqrt() if root else energy
+
+
+def test_line_energy_check(exercise_probe) -> None:
+    from helpers.checks.circuits import check_line_energy
+
+    assert check_line_energy(student_line_energy) == 3
+
+    def course(images, even, odd):  # the course's function, reached through its module while the student's runs
+        import helpers.cleanroom
+
+        return helpers.cleanroom.line_energy(images, even.shape[0])
+
+    wrong = [lambda *a: student_line_energy(*a, grey=False),  # colour channels summed, not averaged
+             lambda *a: student_line_energy(*a, padding="zeros"),  # a dark frame of zeros at the border
+             lambda *a: student_line_energy(*a, root=False),  # squared energy
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_line_energy, answer)
+    exercise_probe.not_attempted(lambda: check_line_energy(...), lambda: check_line_energy(lambda *a: None))

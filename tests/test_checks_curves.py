@@ -101,3 +101,47 @@ def test_selectivity_right_answer_passes(strict) -> None:
 def test_selectivity_wrong_methods_lose_points(wrong) -> None:
     from helpers.checks.curves import check_orientation_selectivity
     assert not check_orientation_selectivity(wrong)
+
+
+@pytest.mark.parametrize("constant", [0.0, 0.13, 0.75, 0.98, 1.0])
+def test_selectivity_constant_earns_nothing(constant) -> None:
+    from helpers.checks.curves import check_orientation_selectivity
+    assert check_orientation_selectivity.__wrapped__(lambda r, o: constant).fraction == 0
+
+
+def student_neighbour_hits(responses, owner, orientations, tolerance, *, scaled=True, own_left_out=True, circular=True):
+    """The neighbour test's count as a student writes it; the keywords make its near misses."""
+    from helpers.tuning import angle_difference
+
+    values = np.asarray(responses, dtype=float).copy()
+    owner = np.asarray(owner)
+    if scaled:
+        spread = values.std(0)
+        values = (values - values.mean(0)) / np.where(spread > 0, spread, 1.0)
+    if own_left_out:
+        values[np.arange(len(owner)), owner] = -np.inf
+    winner = values.argmax(1)
+    difference = (angle_difference(orientations[winner], orientations[owner]) if circular
+                  else np.abs(orientations[winner] - orientations[owner]))
+    return int((difference <= tolerance).sum())
+
+
+def test_neighbour_hits_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_neighbour_hits
+
+    assert check_neighbour_hits(student_neighbour_hits) == 2
+
+    def course(*args):  # the course's test, reached through its module while the student's function runs
+        import helpers.tuning
+
+        return helpers.tuning.neighbour_test(*args).hits
+
+    wrong = [lambda *a: student_neighbour_hits(*a, scaled=False),  # a loud member wins every image
+             lambda *a: student_neighbour_hits(*a, own_left_out=False),  # the image's own member wins
+             lambda *a: student_neighbour_hits(*a, circular=False),  # 350° and 10° counted as far apart
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_neighbour_hits, answer)
+    for constant in range(0, 17):
+        assert check_neighbour_hits.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_neighbour_hits(...), lambda: check_neighbour_hits(lambda *a: None))

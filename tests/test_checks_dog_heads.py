@@ -107,3 +107,38 @@ def test_transform_weights_full_marks_and_wrong_transformations(strict):
     for function in wrong:
         with pytest.raises(AssertionError):
             check_transform_weights(function)
+
+
+def student_same_and_cross(weights, follows, first_pairs, second_pairs, *, orient=True, transposed=False, scaled=True):
+    """The same-side and cross weights as a student writes them; the keywords make its near misses."""
+    import numpy as np
+
+    weights = weights.T if transposed else weights
+    same, cross = [], []
+    for a, b in first_pairs:
+        for c, d in second_pairs:
+            if orient and follows[a, c] + follows[b, d] < follows[a, d] + follows[b, c]:
+                c, d = d, c
+            same.append((weights[c, a] + weights[d, b]) / 2)
+            cross.append((weights[d, a] + weights[c, b]) / 2)
+    scale = np.abs(weights).mean() if scaled else 1.0
+    return float(np.mean(same) / scale), float(np.mean(cross) / scale)
+
+
+def test_same_and_cross_check(exercise_probe):
+    from helpers.checks.dog_heads import check_same_and_cross
+
+    def course(*args):  # the course's own, reached through its module while the student's function runs
+        import helpers.union_weights
+
+        return helpers.union_weights.same_and_cross(*args)
+
+    assert check_same_and_cross(student_same_and_cross) == 3
+    wrong = [lambda *a: student_same_and_cross(*a, orient=False),  # the later pair never swapped
+             lambda *a: student_same_and_cross(*a, transposed=True),  # weights read (source, target)
+             lambda *a: student_same_and_cross(*a, scaled=False),  # not in units of the mean |weight|
+             lambda *a: student_same_and_cross(*a)[::-1],  # (cross, same)
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_same_and_cross, answer)
+    exercise_probe.not_attempted(lambda: check_same_and_cross(...), lambda: check_same_and_cross(lambda *a: None))

@@ -95,3 +95,37 @@ def test_prediction_change_check(exercise_probe) -> None:
     for answer in wrong:
         exercise_probe.rejected(check_prediction_change, answer)
     exercise_probe.not_attempted(lambda: check_prediction_change(...), lambda: check_prediction_change(lambda p, q: None))
+
+
+def student_attribution(path, inputs, channel, positions, *, own_positions=True, times_input=True):
+    """Activation times gradient as a student writes it; the keywords make its near misses."""
+    inputs = inputs.detach()
+    copy = inputs.clone().requires_grad_(True)
+    out = path(copy)
+    picked = [out[n, channel, row, col] for n, (row, col) in enumerate(positions if own_positions else positions[:1] * len(positions))]
+    torch.stack(picked).sum().backward()
+    return inputs * copy.grad if times_input else copy.grad
+
+
+def test_attribution_check(exercise_probe, model) -> None:
+    from helpers.checks.interventions import check_attribution
+    from helpers.interventions import attribution
+
+    assert check_attribution(student_attribution, model) == 3
+
+    def whole_map(path, inputs, channel, positions):  # the gradient of the unit summed over every position
+        copy = inputs.detach().clone().requires_grad_(True)
+        path(copy)[:, channel].sum().backward()
+        return inputs * copy.grad
+
+    def course_attribution(path, inputs, channel, positions):  # the course's helper, reached through its module
+        import helpers.interventions.attribution as module
+
+        return module.input_times_gradient(path, inputs, channel, positions)
+
+    wrong = [lambda *a: student_attribution(*a, own_positions=False),  # the first image's position for every image
+             lambda *a: student_attribution(*a, times_input=False),  # the gradient alone (the expanded weight)
+             whole_map, course_attribution, attribution]
+    for answer in wrong:
+        exercise_probe.rejected(check_attribution, answer, model)
+    exercise_probe.not_attempted(lambda: check_attribution(..., model), lambda: check_attribution(lambda *a: None, model))

@@ -2,6 +2,7 @@
 methods lose points, the placeholder is "not attempted"."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -161,3 +162,36 @@ def test_chance_tail_refuses_the_course_implementation(capsys: pytest.CaptureFix
     for borrowed in (at_least_by_chance, through_the_census):
         assert check_chance_tail(borrowed) < check_chance_tail.points / 2
         assert "the course's own implementation" in capsys.readouterr().out
+
+
+def student_purity(peaks, labels, count, *, strongest=True, silent_nan=True, per_class_of_layer=False):
+    """Top-example class purity as a student writes it; the keywords make its near misses."""
+    purity = []
+    for unit in range(peaks.shape[1]):
+        column = peaks[:, unit]
+        if silent_nan and float(column.max()) <= 0:
+            purity.append(float("nan"))
+            continue
+        top = column.argsort(descending=strongest)[:count]
+        counts = np.bincount(labels[top].numpy(), minlength=int(labels.max()) + 1)
+        purity.append(counts.max() / (len(counts) if per_class_of_layer else count))
+    return np.array(purity)
+
+
+def test_class_purity_check(exercise_probe) -> None:
+    from helpers.checks.own_model import check_class_purity
+
+    assert check_class_purity(student_purity) == 3
+
+    def course(peaks, labels, count):  # the course's function, reached through its module while the student's runs
+        import helpers.training.evaluation
+
+        return helpers.training.evaluation.class_purity(peaks, labels, count)
+
+    wrong = [lambda *a: student_purity(*a, strongest=False),  # the weakest images
+             lambda *a: student_purity(*a, silent_nan=False),  # a silent unit scored like the others
+             lambda *a: student_purity(*a, per_class_of_layer=True),  # divided by the number of classes
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_class_purity, answer)
+    exercise_probe.not_attempted(lambda: check_class_purity(...), lambda: check_class_purity(lambda *a: None))

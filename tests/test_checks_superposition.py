@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from helpers.checks.superposition import (
-    check_dictionary_loss, check_feature_dimensionality, check_square_of_pairs, check_toy_loss,
+    check_dictionary_loss, check_dictionary_step, check_feature_dimensionality, check_square_of_pairs, check_toy_loss,
 )
-from helpers.dictionary import dictionary_loss, train_sparse_dictionary
+from helpers.dictionary import dictionary_loss, dictionary_step, train_sparse_dictionary
 from helpers.superposition import feature_dimensionality, toy_loss, train_toy_models
 
 
@@ -122,3 +122,53 @@ def test_toy_sweeps_give_their_dimensionalities_trained_and_before_training() ->
     sweep = train_toy_models(5, 2, [0.0, 0.9], steps=50, progress=False)
     assert torch.equal(sweep.dimensionality, feature_dimensionality(sweep.weights))
     assert torch.equal(sweep.initial_dimensionality, feature_dimensionality(sweep.initial_weights))
+
+
+# --- exercise 6: one training step of a sparse dictionary -----------------------------------------
+def student_step(batch, encoder, encoder_bias, directions, centre, optimizer, l1, *, clear=True, renormalize=True,
+                 dim=1, loss_after=False):
+    """The course's step as a student would write it; the keywords make its near misses."""
+    loss = sparse_loss(batch, encoder, encoder_bias, directions, centre, l1)
+    if clear:
+        optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if renormalize:
+        with torch.no_grad():
+            directions /= directions.norm(dim=dim, keepdim=True)
+    if loss_after:
+        return float(sparse_loss(batch, encoder, encoder_bias, directions, centre, l1))
+    return loss.item()
+
+
+def test_dictionary_step(trained, exercise_probe):
+    dictionary, vectors = trained
+    assert check_dictionary_step(student_step, dictionary, vectors) == 3
+    wrong = [
+        lambda *args: student_step(*args, clear=False),  # gradients pile up from step to step
+        lambda *args: student_step(*args, renormalize=False),  # the L1 price dodged by growing directions
+        lambda *args: student_step(*args, dim=0),  # columns normalized instead of rows
+        lambda *args: student_step(*args, loss_after=True),  # the loss after the step
+        dictionary_step,  # the course's own step is withheld while the student's runs
+    ]
+    for answer in wrong:
+        exercise_probe.rejected(check_dictionary_step, answer, dictionary, vectors)
+    exercise_probe.not_attempted(lambda: check_dictionary_step(..., dictionary, vectors))
+    exercise_probe.not_attempted(lambda: check_dictionary_step(lambda *args: None, dictionary, vectors))
+
+
+def test_training_takes_a_students_step_and_refuses_one_that_returns_nothing():
+    vectors = torch.rand(64, 5, generator=torch.Generator().manual_seed(3))
+
+    def train(step):
+        return train_sparse_dictionary(vectors, 8, steps=20, generator=torch.Generator().manual_seed(4), progress=False,
+                                       step=step)
+
+    course, mine = train(None), train(student_step)
+    assert torch.allclose(course.directions, mine.directions, atol=1e-5)
+    assert not torch.allclose(course.directions, train(lambda *a: student_step(*a, renormalize=False)).directions,
+                              atol=1e-3)
+    with pytest.raises(ValueError, match="should return the batch's loss"):
+        train(lambda *args: None)
+    with pytest.raises(ValueError, match="step must be a function"):
+        train(3)

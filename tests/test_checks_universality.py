@@ -112,3 +112,50 @@ def test_shuffled_baseline_check(exercise_probe) -> None:
         exercise_probe.rejected(check_shuffled_best, answer)
     assert 0 < check_shuffled_best.__wrapped__(single_rows).fraction < 1  # right only with one sample per image
     exercise_probe.not_attempted(lambda: check_shuffled_best(...), lambda: check_shuffled_best(lambda *a: None))
+
+
+def student_colour_and_dc(filter_rgb, *, grey_denominator=False, rgb_dc=False):
+    """The two filter fractions as a student writes them; the keywords make its near misses."""
+    import numpy as np
+
+    w = np.asarray(filter_rgb, dtype=np.float64)
+    energy = (w ** 2).sum()
+    if energy <= 1e-20:
+        return 0.0, 0.0
+    grey = w.mean(0)
+    colour = ((w - grey) ** 2).sum() / ((grey ** 2).sum() * 3 if grey_denominator else energy)
+    source = w if rgb_dc else grey
+    source_energy = (source ** 2).sum()
+    dc = source.mean() ** 2 * source.size / source_energy if source_energy > 1e-20 else 0.0
+    return float(colour), float(dc)
+
+
+def test_colour_and_dc_check(exercise_probe) -> None:
+    from helpers.checks.universality import check_colour_and_dc
+    from helpers.zoo import load_model
+
+    model = load_model("efficientnet_lite0", weights="random", device="cpu", verbose=False)
+    assert check_colour_and_dc(student_colour_and_dc, model) == 3
+
+    def course(filter_rgb):  # the course's measure, reached through its module while the student's function runs
+        import helpers.universality
+
+        found = helpers.universality.filter_properties(filter_rgb)
+        return found.colour_fraction, found.dc_fraction
+
+    def without_dead_filter(filter_rgb):
+        import numpy as np
+
+        w = np.asarray(filter_rgb, dtype=np.float64)
+        grey = w.mean(0)
+        return float(((w - grey) ** 2).sum() / (w ** 2).sum()), float(grey.mean() ** 2 * grey.size / (grey ** 2).sum())
+
+    wrong = [lambda f: student_colour_and_dc(f, grey_denominator=True),  # over the grey energy, not the filter's
+             lambda f: student_colour_and_dc(f, rgb_dc=True),  # DC of the colour filter, not of its grey part
+             lambda f: student_colour_and_dc(f)[::-1],  # (dc, colour)
+             without_dead_filter, course]
+    for answer in wrong:
+        exercise_probe.rejected(check_colour_and_dc, answer, model)
+    for colour, dc in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (0.5, 0.5)]:
+        assert check_colour_and_dc.__wrapped__(lambda f, a=(colour, dc): a, model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_colour_and_dc(..., model), lambda: check_colour_and_dc(lambda f: None, model))

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import cleanroom
+from ..cleanroom import line_energy, line_filters
 from ..models import CircuitModel
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
@@ -117,3 +119,36 @@ def check_selectivity_test(my_selectivity_test: Callable) -> Grade:
     return grade
 
 
+
+
+def _line_energy_cases() -> dict[str, tuple[torch.Tensor, int, float]]:
+    """Held-out (images, directions, filter scale): a coloured line touching the border, photograph-like noise, and a
+    flat image beside a chequerboard."""
+    generator = torch.Generator().manual_seed(303)
+    stroke = torch.ones(1, 3, 20, 24)
+    stroke[:, :, :, 3:5] = torch.tensor([0.9, 0.1, 0.2])[:, None, None]  # a red vertical line near the left border
+    checks = ((torch.arange(16)[:, None] // 2 + torch.arange(16)[None, :] // 2) % 2).float().expand(3, 16, 16)
+    return {
+        "a coloured line by the border of a 20 x 24 image, 8 directions": (stroke, 8, 1.0),
+        "two 30 x 30 noise images, 12 directions, wider filters": (torch.rand(2, 3, 30, 30, generator=generator), 12,
+                                                                  2.0),
+        "a flat grey image and a chequerboard, 6 directions": (torch.stack([torch.full((3, 16, 16), 0.5), checks]), 6,
+                                                              1.5),
+    }
+
+
+@exercise(points=3)
+def check_line_energy(my_line_energy: Callable) -> Grade:
+    """Exercise 4: my_line_energy(images, even, odd): the hand-built detector's first layer, oriented line energy."""
+    grade = Grade()
+    hint = ("Average the three colour channels into one grey channel (N, 1, H, W); pad it by half the filter size on "
+            "every side, repeating the border pixels (mode='replicate'); convolve with the even and with the odd "
+            "filters; the energy is sqrt(even² + odd²), one map per direction.")
+    for name, (images, directions, scale) in _line_energy_cases().items():
+        with grade.part(name):
+            even, odd = line_filters(directions, scale)
+            expected = line_energy(images, directions, scale)
+            with withheld(cleanroom, "line_energy", "cleanroom_responses"):
+                answer = call_answer(my_line_energy, images.clone(), even.clone(), odd.clone())
+            expect_close(answer, expected, "your line energy", rtol=1e-4, atol=1e-4, hint=hint)
+    return grade

@@ -1,4 +1,5 @@
-"""Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and selectivity.
+"""Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and
+selectivity, and the neighbour test's count of hits.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes, radii, orientations,
 centres; hand-built tuning curves, one wrapping around 0 degrees) and compares it with the course's own
@@ -12,8 +13,10 @@ import numpy as np
 import torch
 
 from ..stimuli.curves import curve
-from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
+from .. import tuning
+from ..tuning import angle_difference, neighbour_test, orientation_selectivity, preferred_orientation
 from . import Grade, call_answer, exercise, expect
+from .withheld import withheld
 
 #: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
 CURVE_CASES = (
@@ -89,29 +92,80 @@ def check_preferred_orientation(my_preferred_orientation: Callable) -> Grade:
     return grade
 
 
-def selectivity_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Hand-built tuning curves whose selectivities span the range: sharp, broad, two opposite peaks, flat, silent."""
+def selectivity_cases() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Hand-built tuning curves whose selectivities span the range: sharp, broad, two opposite peaks, silent.
+
+    Each part pairs two curves far apart on the scale (a selectivity near 1 with one near 0.75, one near 0.13 with
+    0 for a silent unit), so that no constant answer earns a part."""
     sixteen = np.arange(0, 360, 22.5)
-    return [
-        ("one sharp peak", sixteen, _bump(sixteen, 60.0, width=20.0)),
-        ("one broad peak on a raised floor", sixteen, _bump(sixteen, 300.0, width=60.0) + 0.4),
-        ("two opposite peaks (a line detector)", sixteen, _bump(sixteen, 45.0) + _bump(sixteen, 225.0, 0.9)),
-        ("a unit that never responds", sixteen, -np.ones(len(sixteen))),
-    ]
+    return {
+        "one sharp peak, and one broad peak on a raised floor": [
+            (sixteen, _bump(sixteen, 60.0, width=20.0)), (sixteen, _bump(sixteen, 300.0, width=60.0) + 0.4)],
+        "two opposite peaks (a line detector), and a unit that never responds": [
+            (sixteen, _bump(sixteen, 45.0) + _bump(sixteen, 225.0, 0.9)), (sixteen, -np.ones(len(sixteen)))],
+    }
 
 
 @exercise(points=2)
 def check_orientation_selectivity(my_orientation_selectivity: Callable) -> Grade:
     """Exercise 3: my_orientation_selectivity(responses, orientations): how sharply a tuning curve prefers one orientation."""
     grade = Grade()
-    for name, orientations, responses in selectivity_cases():
+    for name, curves in selectivity_cases().items():
         with grade.part(name):
-            got = call_answer(my_orientation_selectivity, responses.copy(), orientations.copy())
-            expect(np.size(got) == 1, f"Return one number, not {type(got).__name__} of size {np.size(got)}.")
-            value = float(np.asarray(got, dtype=np.float64).reshape(()))
-            expected = float(orientation_selectivity(responses, orientations)[0])
-            expect(np.isfinite(value) and abs(value - expected) <= 0.02,
-                   f"Your selectivity differs from the course's reading of this curve by {abs(value - expected):.2f}.",
-                   "The same weights as the preferred orientation (what rises above half the peak, negatives as 0); the "
-                   "length of their vector sum divided by their plain sum; 0 for a unit that never responds.")
+            for orientations, responses in curves:
+                got = call_answer(my_orientation_selectivity, responses.copy(), orientations.copy())
+                expect(np.size(got) == 1, f"Return one number, not {type(got).__name__} of size {np.size(got)}.")
+                value = float(np.asarray(got, dtype=np.float64).reshape(()))
+                expected = float(orientation_selectivity(responses, orientations)[0])
+                expect(np.isfinite(value) and abs(value - expected) <= 0.02,
+                       f"Your selectivity differs from the course's reading of one of these curves by "
+                       f"{abs(value - expected):.2f}.",
+                       "The same weights as the preferred orientation (what rises above half the peak, negatives as "
+                       "0); the length of their vector sum divided by their plain sum; 0 for a unit that never "
+                       "responds.")
+    return grade
+
+
+def neighbour_cases() -> dict[str, list[tuple[np.ndarray, list[int], np.ndarray, float]]]:
+    """Held-out (responses (images, members), owner, orientations, tolerance) the lesson never builds, two per part
+    with different counts, so that no constant answer earns a part."""
+    rng = np.random.default_rng(202)
+    orientations = np.array([0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0])
+    images = np.repeat(np.arange(8), 2)
+    ring = np.abs((orientations[None, :] - orientations[images][:, None] + 180) % 360 - 180)
+    tuned = np.exp(-(ring / 40.0) ** 2) + 0.05 * rng.standard_normal((16, 8))
+    loud = tuned.copy()
+    loud[:, 4] = 10 + 0.01 * rng.standard_normal(16)  # a member that answers everything strongly
+    wrapped = np.array([350.0, 10.0, 100.0, 190.0, 280.0, 5.0])
+    owners = [0, 1, 5, 2, 3, 4, 0, 1, 5, 2, 3, 4]
+    near_zero = rng.standard_normal((12, 6)) + np.eye(6)[owners][:, [1, 0, 0, 3, 4, 2]]
+    other = np.random.default_rng(1)
+    silent = np.concatenate([other.random((10, 4)), np.zeros((10, 1))], axis=1)
+    return {
+        "8 members whose neighbours answer their images; preferred orientations across 0° with a tight tolerance": [
+            (tuned, list(images), orientations, 45.0), (near_zero, owners, wrapped, 25.0)],
+        "one member loud on every image; random responses of 5 members, one of them silent": [
+            (loud, list(images), orientations, 45.0),
+            (silent, [int(i) for i in other.integers(0, 5, 10)], np.array([30.0, 120.0, 200.0, 250.0, 330.0]), 60.0)],
+    }
+
+
+@exercise(points=2)
+def check_neighbour_hits(my_neighbour_hits: Callable) -> Grade:
+    """Exercise 5: my_neighbour_hits(responses, owner, orientations, tolerance): images whose strongest other member
+    prefers an orientation within tolerance of their own member's."""
+    grade = Grade()
+    hint = ("Scale every member's column to mean 0 and standard deviation 1 over the images (leave a constant column's "
+            "spread at 1); set each image's own member to -inf; take the argmax of each row; count the rows whose "
+            "winner's orientation is within tolerance of the owner's, on the circle (angle_difference).")
+    for name, cases in neighbour_cases().items():
+        with grade.part(name):
+            for responses, owner, orientations, tolerance in cases:
+                expected = neighbour_test(responses, owner, orientations, tolerance, permutations=1).hits
+                with withheld(tuning, "neighbour_test"):
+                    got = call_answer(my_neighbour_hits, responses.copy(), list(owner), orientations.copy(), tolerance)
+                expect(np.size(got) == 1, f"Return one count, not {type(got).__name__} of size {np.size(got)}.")
+                value = float(np.asarray(got, dtype=np.float64).reshape(()))
+                expect(value == expected, f"Your count of hits is {'higher' if value > expected else 'lower'} than "
+                       "the course's on one of these sets of images.", hint)
     return grade

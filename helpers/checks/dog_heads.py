@@ -1,5 +1,5 @@
-"""Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners and
-transformed weights.
+"""Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners,
+transformed weights and the same-side and cross weights between mirrored pathways.
 
 The function exercises are called on a small hand-built network whose left unit, right unit and union are
 known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import mirror
+from .. import mirror, union_weights
 from ..mirror import MirrorTest, mirror_test, partners_from_test
 from ..models import CircuitModel, Unit
+from ..union_weights import same_and_cross
 from ..weights.equivariance import TRANSFORMATIONS, transform_weights
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
@@ -135,4 +136,43 @@ def check_transform_weights(my_transform_weights: Callable) -> Grade:
                 answer = call_answer(my_transform_weights, weights.clone(), transformation)
                 expect_close(answer, transform_weights(weights, transformation), f"the {transformation} of the weights",
                              rtol=1e-5, atol=1e-6, hint=hints[transformation])
+    return grade
+
+
+def _pathway_cases() -> dict[str, tuple[np.ndarray, np.ndarray, list[tuple[int, int]], list[tuple[int, int]]]]:
+    """Held-out (weights (C2, C1), follows (C1, C2), first pairs, second pairs): layers of different widths, a later
+    pair that must be swapped for one earlier pair and not for the other, and random layers."""
+    rng = np.random.default_rng(505)
+    weights = rng.normal(size=(5, 6))
+    follows = rng.uniform(-0.2, 0.2, size=(6, 5))
+    follows[0, 1] = follows[1, 0] = follows[2, 0] = follows[3, 1] = 0.9  # 0 and 2 follow 1 and 0: pair (0, 1) swapped
+    wide = rng.normal(size=(12, 10)) * rng.uniform(0.2, 3.0, size=(12, 1))
+    return {
+        "a layer of 6 units into one of 5, one pair each way, one later pair": (
+            weights, follows, [(0, 1), (2, 3)], [(0, 1)]),
+        "the same layers, two later pairs, weights three times larger": (
+            3 * weights, follows, [(0, 1), (2, 3), (5, 4)], [(0, 1), (4, 2)]),
+        "random layers of 10 and 12 units, several pairs on each": (
+            wide, rng.normal(size=(10, 12)), [(0, 9), (3, 4), (7, 1)], [(11, 2), (5, 6), (0, 8), (10, 3)]),
+    }
+
+
+@exercise(points=3)
+def check_same_and_cross(my_same_and_cross: Callable) -> Grade:
+    """Exercise 5: my_same_and_cross(weights, follows, first_pairs, second_pairs): mean same-side and cross weights."""
+    grade = Grade()
+    hint = ("For every earlier pair (a, b) and later pair (c, d): swap c and d when follows[a, d] + follows[b, c] is "
+            "larger than follows[a, c] + follows[b, d]; same-side is the mean of weights[c, a] and weights[d, b] (rows "
+            "are the later layer), cross of weights[d, a] and weights[c, b]; average over all pairs of pairs and divide "
+            "by the mean absolute weight.")
+    for name, (weights, follows, first_pairs, second_pairs) in _pathway_cases().items():
+        with grade.part(name):
+            expected = same_and_cross(weights, follows, first_pairs, second_pairs)
+            with withheld(union_weights, "same_and_cross", "pathway_inhibition"):
+                answer = call_answer(my_same_and_cross, weights.copy(), follows.copy(), list(first_pairs),
+                                     list(second_pairs))
+            expect(isinstance(answer, tuple) and len(answer) == 2,
+                   f"Return two numbers, (same, cross); your function returned {type(answer).__name__}.")
+            expect_close(answer[0], expected[0], "the same-side weight", rtol=1e-6, atol=1e-9, hint=hint)
+            expect_close(answer[1], expected[1], "the cross weight", rtol=1e-6, atol=1e-9, hint=hint)
     return grade

@@ -1,5 +1,5 @@
-"""Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook, and
-the change in the network's predictions.
+"""Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook,
+the change in the network's predictions, and an attribution (activation times gradient).
 
 Each check registers the student's hook on layers the notebook never uses (a small hand-built network
 whose answer is known, and other layers and units of the active model), runs the network and compares
@@ -8,6 +8,7 @@ its logits with the course's own ``with``-block interventions (:func:`~helpers.i
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -17,8 +18,10 @@ from torch import nn
 from .. import interventions
 from ..activations import capture
 from ..interventions import ablated, experiments, logits_of, patched
-from ..layers import layer_at_depth
+from ..interventions.attribution import input_times_gradient
+from ..layers import layer_at_depth, previous_layer
 from ..models import CircuitModel
+from ..weights import linearized_forward
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
@@ -157,4 +160,51 @@ def check_prediction_change(my_prediction_change: Callable) -> Grade:
                    f"Your function should return two numbers, (kl, agreement); it returned {type(answer).__name__}.")
             expect_close(answer[0], expected.kl, "KL divergence", rtol=1e-3, atol=1e-5, hint=hint)
             expect_close(answer[1], expected.agreement, "top-1 agreement", rtol=0, atol=1e-6, hint=hint)
+    return grade
+
+
+def _attribution_cases(model: CircuitModel) -> dict[str, tuple[Callable, torch.Tensor, int, list[tuple[int, int]]]]:
+    """Held-out (path, inputs, channel, positions): small linear paths with biases and strides, and a unit of the
+    active model seen through its linearized path from the layer before."""
+    generator = torch.Generator().manual_seed(1011)
+    conv = nn.Conv2d(4, 3, 3, padding=1)
+    strided = nn.Sequential(nn.Conv2d(3, 2, 3, stride=2, padding=1), nn.AvgPool2d(2))
+    for module in (conv, strided):
+        for parameter in module.parameters():
+            parameter.data.copy_(torch.randn(parameter.shape, generator=generator))
+    layer = layer_at_depth(model, 0.7)
+    source = previous_layer(model, layer)
+    size = model.input_size
+    images = torch.rand(2, 3, size, size, generator=generator).to(model.device)
+    with torch.inference_mode():
+        maps = capture(model, images, [source, layer])
+    inputs, output = maps[source].clone(), maps[layer]
+    channel = int(torch.randint(model.channels(layer), (1,), generator=generator))
+    where = output[:, channel].flatten(1).argmax(1)
+    width = output.shape[-1]
+    return {
+        "a 3x3 convolution with a bias, a unit in the corner of one image and inside the other": (
+            conv, torch.rand(2, 4, 6, 6, generator=generator), 1, [(0, 0), (3, 4)]),
+        "a strided convolution and an average pool, three images": (
+            strided, torch.rand(3, 3, 12, 12, generator=generator), 0, [(1, 2), (0, 0), (2, 1)]),
+        f"{model.name}'s {layer}:{channel} from {source}, at its strongest position in two images": (
+            lambda x: linearized_forward(model, source, layer, x, size), inputs, channel,
+            [(int(i) // width, int(i) % width) for i in where]),
+    }
+
+
+@exercise(points=3)
+def check_attribution(my_attribution: Callable, model: CircuitModel) -> Grade:
+    """Exercise 5: my_attribution(path, inputs, channel, positions): each input's activation times the gradient of one
+    output unit at one position per image."""
+    grade = Grade()
+    hint = ("Make a copy of inputs that requires a gradient, run path on it, pick out[n, channel, row_n, col_n] for every "
+            "image n at ITS position, backward their sum, and multiply the gradient by the inputs.")
+    attribution_module = importlib.import_module("helpers.interventions.attribution")
+    for name, (path, inputs, channel, positions) in _attribution_cases(model).items():
+        with grade.part(name):
+            expected = input_times_gradient(path, inputs, channel, positions)
+            with withheld(attribution_module, "input_times_gradient", "attribution"), withheld(interventions, "attribution"):
+                answer = call_answer(my_attribution, path, inputs.clone(), channel, list(positions))
+            expect_close(answer, expected, "your attribution maps", rtol=1e-4, atol=1e-6, hint=hint)
     return grade

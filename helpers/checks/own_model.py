@@ -18,7 +18,8 @@ from torch.nn import functional as F
 from ..activations import capture
 from ..models import CircuitModel
 from ..wrapping import wrap_model
-from ..training import LabelledImages, shapes_data, untrained_classifier
+from ..training import LabelledImages, evaluation, shapes_data, untrained_classifier
+from ..training.evaluation import class_purity
 from ..training.networks import SmallConvNet
 from .. import branches
 from ..weights.banding import band_shares
@@ -180,6 +181,48 @@ def check_chance_tail(my_chance_tail: Callable) -> Grade:
                     answer = call_answer(my_chance_tail, total, width, drawn, members)
                 expect_close(answer, branches.at_least_by_chance(total, width, drawn, members), "the probability",
                              rtol=1e-6, atol=1e-12, hint=hint)
+    return grade
+
+
+def _purity_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
+    """Held-out (peaks (images, units), labels, count): a hand-made layer with a pure, a mixed and a silent unit, random
+    peaks of 5 classes, and the single strongest image."""
+    generator = torch.Generator().manual_seed(909)
+    labels = torch.arange(30) % 3
+    ranks = torch.rand(30, 4, generator=generator)
+    ranks[:, 0] += 2 * (labels == 1)  # unit 0's strongest images are all of class 1
+    ranks[:, 2] = -ranks[:, 2]  # unit 2 never fires
+    random_labels = torch.randint(5, (50,), generator=generator)
+    return {
+        "30 images of 3 classes: a unit that prefers one class, two mixed units and a silent one, top 10": (
+            ranks, labels, 10),
+        "50 images of 5 classes, 10 random units, top 7": (torch.rand(50, 10, generator=generator), random_labels, 7),
+        "the single strongest image of each unit, beside a silent unit": (
+            torch.cat([torch.rand(12, 3, generator=generator), torch.zeros(12, 1)], 1), torch.arange(12) % 4, 1),
+    }
+
+
+@exercise(points=3)
+def check_class_purity(my_class_purity: Callable) -> Grade:
+    """Exercise 7: my_class_purity(peaks, labels, count): per unit, the share of its strongest images in their most common
+    class (NaN for a unit that never fires)."""
+    grade = Grade()
+    hint = ("For each unit (column): if its largest peak is not above 0, NaN; else take the indices of its `count` "
+            "largest peaks, count their labels per class (np.bincount) and divide the largest count by `count`.")
+    for name, (peaks, labels, count) in _purity_cases().items():
+        with grade.part(name):
+            expected = class_purity(peaks, labels, count)
+            with withheld(evaluation, "class_purity", "top_examples_purity"):
+                answer = call_answer(my_class_purity, peaks.clone(), labels.clone(), count)
+            got = np.asarray(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=np.float64)
+            expect(got.shape == expected.shape,
+                   f"Return one purity per unit, shape {expected.shape}; yours has shape {got.shape}.", hint)
+            expect(bool((np.isnan(got) == np.isnan(expected)).all()),
+                   "Your NaN values are not where the course's are: NaN belongs exactly to the units that never fire.",
+                   hint)
+            known = ~np.isnan(expected)
+            expect_close(got[known], expected[known], "the purities of the units that fire", rtol=1e-6, atol=1e-9,
+                         hint=hint)
     return grade
 
 

@@ -1,13 +1,15 @@
 """Checks of lesson 07's exercises (toy models of superposition and sparse dictionaries): a square of
-antipodal pairs built by hand, the toy model's importance-weighted loss and a sparse dictionary's loss,
-each called on held-out inputs and compared with :mod:`helpers.superposition` and :mod:`helpers.dictionary`."""
+antipodal pairs built by hand, the toy model's importance-weighted loss, a sparse dictionary's loss and
+one training step of it, each called on held-out inputs and compared with :mod:`helpers.superposition`
+and :mod:`helpers.dictionary`."""
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
 
-from ..dictionary import SparseDictionary, dictionary_loss
+from .. import dictionary as dictionary_module
+from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step
 from .. import superposition
 from ..superposition import feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss
 from . import Grade, call_answer, exercise, expect, expect_close, passed
@@ -127,6 +129,58 @@ def check_dictionary_loss(loss: Callable, dictionary: SparseDictionary, vectors:
         mine = torch.autograd.grad(answer, parameters["directions"])[0]
         reference = torch.autograd.grad(dictionary_loss(toy, l1=0.2, **parameters), parameters["directions"])[0]
         expect_close(mine, reference, "the gradient of your loss with respect to the directions", rtol=1e-3, hint=hint)
+    return grade
+
+
+PARAMETER_NAMES = ("encoder", "encoder_bias", "directions", "centre")
+
+
+def _step_cases(dictionary: SparseDictionary, vectors: torch.Tensor) -> dict[str, tuple]:
+    """Held-out (batches, starting parameters, optimizer factory, l1): Adam and SGD, toy data and the lesson's layer."""
+    generator = torch.Generator().manual_seed(7070)
+    toy = torch.rand(3, 40, 6, generator=generator) * (torch.rand(3, 40, 6, generator=generator) < 0.3)
+    wide = torch.randn(3, 24, 9, generator=generator).relu()
+    layer = vectors[torch.randperm(len(vectors), generator=generator)[:64]] / dictionary.scale
+    trained = {"encoder": dictionary.encoder, "encoder_bias": dictionary.encoder_bias,
+               "directions": dictionary.directions, "centre": dictionary.centre / dictionary.scale}
+    return {
+        "three Adam steps of a random 10-feature dictionary on sparse 6-d data": (
+            list(toy), _dictionary_case(toy[0], 10, 4), lambda p: torch.optim.Adam(p, lr=0.05), 0.1),
+        "three SGD steps with momentum and a large learning rate, no L1 price": (
+            list(wide), _dictionary_case(wide[0], 5, 5), lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9), 0.0),
+        "your lesson's trained dictionary: two Adam steps on other vectors of your layer, a strong L1 price": (
+            [layer[:32], layer[32:]], trained, lambda p: torch.optim.Adam(p, lr=1e-3), 0.5),
+    }
+
+
+@exercise(points=3)
+def check_dictionary_step(step: Callable, dictionary: SparseDictionary, vectors: torch.Tensor) -> Grade:
+    """Exercise 6: one training step of a sparse dictionary (loss, gradient, optimizer step, unit-length directions)."""
+    grade = Grade()
+    hint = ("Compute the loss of the batch as in exercise 2 (the course's loss is withheld here), clear the old gradients (optimizer.zero_grad()), "
+            "backward, optimizer.step(), then, without tracking gradients, scale every ROW of the directions back to "
+            "length 1 in place; return the loss computed before the step as a number.")
+    for name, (batches, start, make_optimizer, l1) in _step_cases(dictionary, vectors).items():
+        with grade.part(name):
+            runs = {}
+            for who in ("yours", "course"):
+                parameters = {key: start[key].detach().clone().requires_grad_(True) for key in PARAMETER_NAMES}
+                optimizer = make_optimizer(list(parameters.values()))
+                losses = []
+                for batch in batches:
+                    if who == "course":
+                        losses.append(dictionary_step(batch.clone(), *parameters.values(), optimizer, l1))
+                        continue
+                    with withheld(dictionary_module, "dictionary_step", "train_sparse_dictionary", "dictionary_loss"):
+                        answer = call_answer(step, batch.clone(), *parameters.values(), optimizer, l1)
+                    losses.append(_scalar(answer))
+                runs[who] = (losses, parameters)
+            (my_losses, mine), (course_losses, course) = runs["yours"], runs["course"]
+            for index, (my_loss, course_loss) in enumerate(zip(my_losses, course_losses)):
+                expect_close(my_loss, torch.tensor(course_loss), f"the loss your step returned at step {index + 1}",
+                             rtol=1e-4, hint=hint)
+            for key in PARAMETER_NAMES:
+                expect_close(mine[key], course[key], f"the {key} after your steps", rtol=1e-4, atol=1e-6, hint=hint)
     return grade
 
 

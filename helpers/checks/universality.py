@@ -1,5 +1,5 @@
-"""Self-checks for the exercises of lesson 08 (universality): linear CKA, unit correlations and the shuffled-images
-baseline, written by the student.
+"""Self-checks for the exercises of lesson 08 (universality): linear CKA, unit correlations, the shuffled-images
+baseline and the two fractions that sort first-layer filters, written by the student.
 
 Each check calls the student's function on matrices the notebook never shows (other sizes, hand-built
 cases whose answer is known: a rotation, a rescaling, a stretch, a shifted mean, a dead unit) and
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 
 from .. import stats, universality
-from ..universality import correlation_matrix, linear_cka
-from . import ExerciseError, Grade, call_answer, exercise, expect_close
+from ..models import CircuitModel
+from ..universality import correlation_matrix, filter_properties, first_layer_filters, linear_cka
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
 from .withheld import withheld
 
 #: Colour fraction above which a stem filter counts as almost pure colour, and below which almost pure grey.
@@ -121,4 +123,44 @@ def check_shuffled_best(my_shuffled_best: Callable) -> Grade:
             with withheld(universality, "shuffled_match"):
                 answer = call_answer(my_shuffled_best, first.clone(), second.clone(), per_image, seed)
             expect_close(answer, expected, "best correlations", rtol=1e-4, atol=1e-6, hint=hint)
+    return grade
+
+
+def _filter_cases(model: CircuitModel) -> dict[str, list[np.ndarray]]:
+    """Held-out (3, k, k) filters, two per part with different fractions, so that no constant answer earns a part."""
+    rng = np.random.default_rng(808)
+    y, x = np.mgrid[-3:4, -3:4].astype(np.float64)
+    opponent = np.stack([np.exp(-(x**2 + y**2) / 4), -np.exp(-(x**2 + y**2) / 4), np.zeros((7, 7))])
+    blob = np.repeat((np.exp(-(x**2 + y**2) / 6) + 0.05 * rng.standard_normal((7, 7)))[None], 3, axis=0)
+    gabor = np.cos(1.3 * x) * np.exp(-(x**2 + y**2) / 5) + 0.1
+    tinted = np.stack([1.2 * gabor, gabor, 0.7 * gabor]) + 0.05
+    stem = first_layer_filters(model).detach().cpu().double().numpy()
+    picked = rng.choice(len(stem), size=2, replace=False)
+    return {
+        "a red-green opponent filter and a grey blob (7 x 7)": [opponent, blob],
+        "a tinted grey stripe pattern (7 x 7) and random colours (5 x 5)": [tinted, rng.standard_normal((3, 5, 5))],
+        f"a dead filter, and two first-layer filters of {model.name}": [np.zeros((3, 3, 3)), stem[picked[0]],
+                                                                        stem[picked[1]]],
+    }
+
+
+@exercise(points=3)
+def check_colour_and_dc(my_colour_and_dc: Callable, model: CircuitModel) -> Grade:
+    """Exercise 5: my_colour_and_dc(filter_rgb): the colour fraction and the DC fraction of one (3, k, k) filter."""
+    grade = Grade()
+    hint = ("grey = the mean over the 3 colour channels (a (k, k) filter); colour fraction = energy of (w - grey) over "
+            "the energy of w; DC fraction = (mean of grey)² times its number of pixels over the energy of grey; a "
+            "filter (or grey filter) with no energy gets 0, not NaN.")
+    for name, filters in _filter_cases(model).items():
+        with grade.part(name):
+            for weights in filters:
+                reference = filter_properties(weights)
+                with withheld(universality, "filter_properties"):
+                    answer = call_answer(my_colour_and_dc, torch.from_numpy(weights.copy()))
+                expect(isinstance(answer, tuple) and len(answer) == 2,
+                       f"Return two numbers, (colour fraction, DC fraction); got {type(answer).__name__}.")
+                expect_close(_one_number(answer[0], hint), reference.colour_fraction, "the colour fraction",
+                             rtol=1e-5, atol=1e-7, hint=hint)
+                expect_close(_one_number(answer[1], hint), reference.dc_fraction, "the DC fraction",
+                             rtol=1e-5, atol=1e-7, hint=hint)
     return grade

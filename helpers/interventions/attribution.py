@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -80,11 +80,23 @@ def attribution(
     positions = [(int(r), int(c)) for r, c in positions]
     if len(positions) != images.shape[0]:
         raise ValueError(f"Give one (row, col) per image: {images.shape[0]} images, {len(positions)} positions.")
-    inject = inputs.clone().requires_grad_(True)
+    contributions = input_times_gradient(lambda x: linearized_forward(model, from_layer, unit.layer, x, size), inputs,
+                                         unit.channel, positions)
+    return Attribution(unit, from_layer, positions, contributions.cpu())
+
+
+def input_times_gradient(path: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, channel: int,
+                         positions: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """Each input's activation times the gradient of one output unit, read at one position per image (N, I, H, W).
+
+    ``path`` maps the input layer's activations (N, I, H, W) to the unit's layer (N, C, h, w) and should be
+    linear in them (as :func:`helpers.weights.linearized_forward` is): then the maps add up to the unit's value
+    at its position, minus the part that does not depend on the inputs (biases).
+    """
+    inject = inputs.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        out = linearized_forward(model, from_layer, unit.layer, inject, size)
-        rows = torch.tensor([r for r, _ in positions])
-        cols = torch.tensor([c for _, c in positions])
-        out[torch.arange(len(positions)), unit.channel, rows, cols].sum().backward()
-    contributions = (inputs * inject.grad).detach().cpu()
-    return Attribution(unit, from_layer, positions, contributions)
+        out = path(inject)
+        rows = torch.tensor([r for r, _ in positions], device=out.device)
+        cols = torch.tensor([c for _, c in positions], device=out.device)
+        out[torch.arange(len(positions), device=out.device), channel, rows, cols].sum().backward()
+    return (inputs * inject.grad).detach()

@@ -20,11 +20,17 @@ def top_examples_purity(model: CircuitModel, data: LabelledImages, layer: str, c
         raise ValueError(f"count must lie between 1 and the number of images ({len(data)}), got {count}.")
     peaks = torch.cat([read_at(maps[layer], "max")
                        for _, maps in stream(model, data.images, layer, batch_size=256, progress=False, description="peaks")])
+    return class_purity(peaks.cpu(), data.labels, count)
+
+
+def class_purity(peaks: torch.Tensor, labels: torch.Tensor, count: int) -> np.ndarray:
+    """For every unit (column of ``peaks`` (images, units)): the share of its ``count`` strongest images that belong to
+    the class most common among them; NaN for a unit whose peaks are never above 0."""
     purity = np.full(peaks.shape[1], np.nan)
     for unit in range(peaks.shape[1]):
         if float(peaks[:, unit].max()) > 0:
             top = peaks[:, unit].argsort(descending=True)[:count]
-            purity[unit] = np.bincount(data.labels[top].numpy(), minlength=len(data.classes)).max() / count
+            purity[unit] = np.bincount(labels[top].numpy()).max() / count
     return purity
 
 
