@@ -5,7 +5,8 @@ The family itself (the screen of a layer with frequency boundaries, and the memb
 
 - :func:`ratio_tuning`, :func:`frequency_preference`: responses as the frequency ratio changes; each
   unit's preference for fine or smooth texture;
-- :func:`side_weights`: whether the previous layer's high-frequency units feed the detector's fine side;
+- :func:`side_weights`: whether the previous layer's high-frequency units feed the detector's fine side (per
+  detector, :func:`frequency_map` and its :func:`fine_side_lean`);
 - :func:`blurred_photo_responses`, :func:`sharp_side_sweep`: the same test on photographs blurred on one side;
 - :func:`held_out_check`, :func:`above_chance_p`: the members on textures the screen never used.
 """
@@ -116,9 +117,21 @@ def side_weights(
     if len(preference) != model.channels(from_layer):
         raise ValueError(f"preference must have one value per unit of {from_layer} ({model.channels(from_layer)}), got {len(preference)}.")
     weights = expanded_weights(model, from_layer, layer, to_channels=[u.channel for u in units]).double()
-    maps = torch.einsum("c,uchw->uhw", torch.as_tensor(preference, dtype=torch.float64), weights)
-    dipole = [float((grid * _toward(grid.shape, angle)).sum()) for grid, angle in zip(maps, orientations)]
+    maps = torch.stack([frequency_map(grids, preference) for grids in weights])
+    dipole = [fine_side_lean(grid, angle) for grid, angle in zip(maps, orientations)]
     return SideWeights(units, from_layer, np.asarray(orientations, dtype=np.float64), maps.float(), np.array(dipole))
+
+
+def frequency_map(weights: torch.Tensor, preference: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """One detector's expanded weights from C inputs (C, k, k), each weighted by the input's frequency preference (C,)
+    and summed: (k, k), positive where high-frequency inputs excite (or low-frequency inputs inhibit)."""
+    return torch.einsum("c,chw->hw", torch.as_tensor(preference, dtype=weights.dtype, device=weights.device), weights)
+
+
+def fine_side_lean(grid: torch.Tensor, angle: float) -> float:
+    """The dipole of a (k, k) map along ``angle`` (degrees, counter-clockwise, y up): the sum of each value times its
+    position's offset from the window's centre in that direction; > 0 when the map's weight lies on that side."""
+    return float((grid * _toward(grid.shape, angle).to(grid)).sum())
 
 
 def _toward(shape: Sequence[int], angle: float) -> torch.Tensor:

@@ -115,3 +115,38 @@ def test_nmf_refuses_the_course_implementation():
 
     with pytest.raises(AssertionError, match="the course's own implementation"):
         check_nmf(lambda m, r, steps=500, seed=0: nmf(m, r, steps=steps, seed=seed))
+
+
+def student_side_lean(weights, preference, orientation, *, y_up=True, centred=True, weighted=True):
+    """The frequency map's lean as a student writes it; the keywords make its near misses."""
+    import math
+
+    k_rows, k_cols = weights.shape[-2:]
+    grid = (torch.as_tensor(preference, dtype=weights.dtype)[:, None, None] * weights).sum(0) if weighted else weights.sum(0)
+    rows, cols = torch.meshgrid(torch.arange(k_rows, dtype=weights.dtype), torch.arange(k_cols, dtype=weights.dtype),
+                                indexing="ij")
+    x = cols - (k_cols - 1) / 2 if centred else cols
+    y = ((k_rows - 1) / 2 - rows if centred else -rows) if y_up else rows - (k_rows - 1) / 2
+    angle = math.radians(orientation)
+    return float((grid * (x * math.cos(angle) + y * math.sin(angle))).sum())
+
+
+def test_side_lean_check(exercise_probe) -> None:
+    from helpers.checks.frequency import check_side_lean
+
+    assert check_side_lean(student_side_lean) == 3
+
+    def course(weights, preference, orientation):  # reached through its module while the student's function runs
+        import helpers.frequency
+
+        return helpers.frequency.fine_side_lean(helpers.frequency.frequency_map(weights, preference), orientation)
+
+    wrong = [lambda *a: student_side_lean(*a, y_up=False),  # rows taken as y: up and down swapped
+             lambda *a: student_side_lean(*a, centred=False),  # offsets from the corner
+             lambda *a: student_side_lean(*a, weighted=False),  # the inputs' preferences ignored
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_side_lean, answer)
+    for constant in (0.0, 19.5, -19.5):
+        assert check_side_lean.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_side_lean(...), lambda: check_side_lean(lambda *a: None))

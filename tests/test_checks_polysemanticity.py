@@ -140,3 +140,47 @@ def test_lloyd_step(facets, exercise_probe):
     assert check_lloyd_step.__wrapped__(empty_is_nan, examples, features).fraction > 0  # right where no cluster is empty
     exercise_probe.not_attempted(lambda: check_lloyd_step(..., examples, features),
                                  lambda: check_lloyd_step(lambda p, c: None, examples, features))
+
+
+def student_gram_diversity(activations, *, centred=True, cosine=True, self_included=False):
+    """The diversity objective's value as a student writes it; the keywords make its near misses."""
+    count = activations.shape[0]
+    if count < 2:
+        return activations.new_zeros(count)
+    flat = activations.flatten(2)
+    if centred:
+        flat = flat - flat.mean(dim=2, keepdim=True)
+    gram = (flat @ flat.transpose(1, 2)).flatten(1)
+    if cosine:
+        gram = gram / gram.norm(dim=1, keepdim=True)
+    similarity = gram @ gram.T
+    if self_included:
+        return -similarity.mean(1)
+    return -(similarity.sum(1) - similarity.diagonal()) / (count - 1)
+
+
+def test_gram_diversity(exercise_probe):
+    from helpers.checks.interventions import hand_built_network
+    from helpers.checks.polysemanticity import check_gram_diversity
+
+    model = hand_built_network()
+    assert check_gram_diversity(student_gram_diversity, model) == 3
+
+    def course(activations):  # the course's objective, reached through its module while the student's function runs
+        import helpers.featurevis.objectives
+
+        return helpers.featurevis.objectives.gram_diversity(activations)
+
+    def detached(activations):  # the right numbers, but no gradient for the optimizer
+        return student_gram_diversity(activations).detach()
+
+    wrong = [lambda a: student_gram_diversity(a, centred=False),  # raw Gram matrices, dominated by the means
+             lambda a: student_gram_diversity(a, cosine=False),  # dot products, not cosines
+             lambda a: student_gram_diversity(a, self_included=True),  # each image compared with itself too
+             detached, course]
+    for answer in wrong:
+        exercise_probe.rejected(check_gram_diversity, answer, model)
+    for constant in (-1.0, 0.0, -0.5):
+        assert check_gram_diversity.__wrapped__(lambda a, c=constant: torch.full((a.shape[0],), c), model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_gram_diversity(..., model),
+                                 lambda: check_gram_diversity(lambda a: None, model))

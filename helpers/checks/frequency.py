@@ -12,7 +12,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import frequency as frequency_module
 from .. import tuning as tuning_module
+from ..frequency import fine_side_lean, frequency_map
 from ..stimuli import boundaries
 from ..stimuli.boundaries import half_plane_mask
 from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
@@ -123,4 +125,46 @@ def check_nmf(my_nmf: Callable) -> Grade:
             expect(error <= 1.2 * reference + 0.01,
                    f"Your factors rebuild the matrix with a relative squared error of {error:.3g}, well above what 500 "
                    "multiplicative updates reach.", hint)
+    return grade
+
+
+def _lean_cases() -> dict[str, list[tuple[torch.Tensor, np.ndarray, float]]]:
+    """Held-out (weights (C, k, k), preference (C,), orientation), two per part with different answers."""
+    generator = torch.Generator().manual_seed(4004)
+    split = torch.zeros(3, 5, 5)
+    split[0, :2] = 1.0  # a fine input read in the top rows
+    split[1, 3:] = 0.5  # a smooth input read in the bottom rows
+    split[2] = 0.2  # an indifferent input everywhere
+    preference = np.array([0.9, -0.8, 0.0])
+    random = torch.randn(10, 7, 7, generator=generator, dtype=torch.float64)
+    random_preference = np.random.default_rng(4004).uniform(-1, 1, 10)
+    even = torch.randn(4, 4, 4, generator=generator, dtype=torch.float64)
+    even_preference = np.array([1.0, -1.0, 0.5, 0.0])
+    return {
+        "a 5 x 5 detector reading a fine input above and a smooth one below, facing up and facing right": [
+            (split, preference, 90.0), (split, preference, 0.0)],
+        "the same facing down, and ten random 7 x 7 inputs at 30°": [
+            (split, preference, 270.0), (random, random_preference, 30.0)],
+        "an even 4 x 4 window at 135°, and the random inputs at 200°": [
+            (even, even_preference, 135.0), (random, random_preference, 200.0)],
+    }
+
+
+@exercise(points=3)
+def check_side_lean(my_side_lean: Callable) -> Grade:
+    """Exercise 5: my_side_lean(weights, preference, orientation): how far a detector's frequency-weighted map leans
+    toward the side its orientation points to."""
+    grade = Grade()
+    hint = ("Sum the input grids weighted by their preferences into one (k, k) map; measure every position's offset "
+            "from the window's centre ((k - 1) / 2, also for an even k) with x to the right and y UP (rows grow "
+            "downwards); the lean is the sum of map x (x cos θ + y sin θ).")
+    for name, cases in _lean_cases().items():
+        with grade.part(name):
+            for weights, preference, orientation in cases:
+                expected = fine_side_lean(frequency_map(weights, preference), orientation)
+                with withheld(frequency_module, "frequency_map", "fine_side_lean", "side_weights", "_toward"):
+                    answer = call_answer(my_side_lean, weights.clone(), preference.copy(), orientation)
+                expect(np.size(answer) == 1, f"Return one number, not {type(answer).__name__} of size {np.size(answer)}.")
+                expect_close(float(np.asarray(answer.detach() if isinstance(answer, torch.Tensor) else answer)), expected,
+                             "your lean", rtol=1e-5, atol=1e-8, hint=hint)
     return grade

@@ -1,5 +1,6 @@
-"""Checks of lesson 06's exercises (polysemantic neurons): the student's facet score, effective number of facets
-and k-means step, each called on held-out inputs and compared with :mod:`helpers.polysemanticity`."""
+"""Checks of lesson 06's exercises (polysemantic neurons): the student's facet score, effective number of facets,
+k-means step and the diversity objective's Gram similarity, each called on held-out inputs and compared with
+:mod:`helpers.polysemanticity` and :func:`helpers.featurevis.objectives.gram_diversity`."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,6 +8,12 @@ from typing import Callable
 import torch
 
 from .. import polysemanticity
+from ..activations import capture
+from ..featurevis import objectives
+from ..featurevis.objectives import gram_diversity
+from ..images import offline_patches
+from ..layers import layer_at_depth
+from ..models import CircuitModel
 from ..dataset_examples import DatasetExamples
 from ..polysemanticity import FeatureMaps, effective_number, facet_diversity, selective_units, top_example_features
 from . import Grade, call_answer, exercise, expect, expect_close
@@ -110,4 +117,52 @@ def check_lloyd_step(my_lloyd_step: Callable, examples: DatasetExamples, feature
             expect_close(answer[1], updated, "your new centroids", rtol=1e-4, atol=1e-5,
                          hint="Each centroid moves to the mean of the points labelled with it; a centroid with no "
                               "points keeps its place (a mean of nothing is NaN).")
+    return grade
+
+
+def _diversity_cases(model: CircuitModel) -> dict[str, list[torch.Tensor]]:
+    """Held-out activations (n, C, h, w), two per part with different answers, so that no constant earns a part."""
+    generator = torch.Generator().manual_seed(6006)
+    pattern = torch.randn(1, 5, 6, 6, generator=generator)
+    offsets = torch.tensor([40.0, -25.0, 10.0, 0.0, 60.0])[None, :, None, None]
+    shifted = torch.randn(3, 5, 6, 6, generator=generator) + offsets  # large channel means: centring matters
+    layer = layer_at_depth(model, 0.5)
+    photos = torch.cat(list(offline_patches(count=3, size=model.input_size, seed=66)))
+    with torch.inference_mode():
+        real = capture(model, photos.to(model.device), layer)[layer].detach().cpu().clone()
+    return {
+        "three identical images, and three images whose channels have large means": [pattern.repeat(3, 1, 1, 1),
+                                                                                      shifted],
+        "five random images of 6 channels, and a single image": [torch.randn(5, 6, 7, 7, generator=generator),
+                                                                 torch.randn(1, 4, 3, 3, generator=generator)],
+        f"{model.name}'s {layer} on three photographs, and two random images": [
+            real, torch.rand(2, 8, 5, 5, generator=generator)],
+    }
+
+
+@exercise(points=3)
+def check_gram_diversity(my_gram_diversity: Callable, model: CircuitModel) -> Grade:
+    """Exercise 5: my_gram_diversity(activations): per image, minus the mean cosine similarity of its centred Gram
+    matrix to the other images' (the diversity objective's value)."""
+    grade = Grade()
+    hint = ("Flatten each channel's map, subtract each channel's mean over positions, form each image's C x C Gram "
+            "matrix, flatten and scale every Gram matrix to length 1, take all dot products at once, and average each "
+            "row over the OTHER images (n - 1 of them); one image alone scores 0. Use torch operations throughout: the "
+            "value is an objective that gradients flow through.")
+    for name, batches in _diversity_cases(model).items():
+        with grade.part(name):
+            for activations in batches:
+                expected = gram_diversity(activations)
+                with withheld(objectives, "gram_diversity"):
+                    answer = call_answer(my_gram_diversity, activations.clone())
+                expect_close(answer, expected, "your diversity values", rtol=1e-4, atol=1e-5, hint=hint)
+    with grade.part("the gradient the optimizer gets from your value"):
+        activations = torch.randn(4, 6, 5, 5, generator=torch.Generator().manual_seed(6007), requires_grad=True)
+        with withheld(objectives, "gram_diversity"):
+            answer = call_answer(my_gram_diversity, activations)
+        expect(isinstance(answer, torch.Tensor) and answer.requires_grad,
+               "Your value is not a tensor that gradients flow through: the optimizer could not use it.", hint)
+        mine = torch.autograd.grad(answer.sum(), activations)[0]
+        reference = torch.autograd.grad(gram_diversity(activations).sum(), activations)[0]
+        expect_close(mine, reference, "the gradient of your values", rtol=1e-3, atol=1e-5, hint=hint)
     return grade
