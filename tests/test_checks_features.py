@@ -96,3 +96,40 @@ def test_colour_right_answer_passes(strict) -> None:
 def test_colour_wrong_methods_lose_points(wrong) -> None:
     from helpers.checks.features import check_colour_image
     assert not check_colour_image(wrong)
+
+
+def student_neighbour_correlation(weights, *, centred=True, vertical=True, per_channel=False):
+    """Filter smoothness as a student writes it; the keywords make its near misses."""
+    w = weights - weights.mean(dim=(2, 3), keepdim=True) if centred else weights
+    pairs = (w[..., :, 1:] * w[..., :, :-1]).sum((2, 3))
+    if vertical:
+        pairs = pairs + (w[..., 1:, :] * w[..., :-1, :]).sum((2, 3))
+    squares = w.square().sum((2, 3))
+    if per_channel:
+        return (pairs / squares.clamp_min(1e-12)).mean(1)
+    return pairs.sum(1) / squares.sum(1).clamp_min(1e-12)
+
+
+def test_neighbour_correlation_check(exercise_probe) -> None:
+    from helpers.checks.features import check_neighbour_correlation
+    from helpers.checks.interventions import hand_built_network
+
+    model = hand_built_network()
+    assert check_neighbour_correlation(student_neighbour_correlation, model) == 3
+
+    def course(weights):  # the course's measure, reached through its module while the student's function runs
+        import helpers.weights.smoothness
+
+        return helpers.weights.smoothness.neighbour_correlation(weights)
+
+    wrong = [lambda w: student_neighbour_correlation(w, centred=False),  # each channel's mean left in
+             lambda w: student_neighbour_correlation(w, vertical=False),  # horizontal neighbours only
+             lambda w: student_neighbour_correlation(w, per_channel=True),  # a mean of per-channel ratios
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_neighbour_correlation, answer, model)
+    for constant in (0.0, 1.2, 1.0):
+        assert check_neighbour_correlation.__wrapped__(
+            lambda w, c=constant: torch.full((len(w),), c), model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_neighbour_correlation(..., model),
+                                 lambda: check_neighbour_correlation(lambda w: None, model))

@@ -1,7 +1,8 @@
-"""Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour.
+"""Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour,
+and the smoothness of filters.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes and seeds, other units, a
-small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`).
+small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`, :mod:`helpers.weights.smoothness`).
 """
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from ..activations import capture
 from ..featurevis import channel, render
 from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
 from ..models import CircuitModel, Unit
+from ..weights import smoothness
+from ..weights.smoothness import neighbour_correlation
 from ..wrapping import wrap_model
 from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
+from .withheld import withheld
 
 
 @exercise(points=3)
@@ -128,4 +132,40 @@ def check_colour_image(my_colour_image: Callable) -> Grade:
             expect_close(got, reference().detach(), name, rtol=1e-4, atol=1e-5,
                          hint="Scale the matrix so that its longest column has length 1, mix the channels of every "
                               "pixel with it (RGB = M @ raw), then apply a sigmoid.")
+    return grade
+
+
+def _smoothness_cases(model: CircuitModel) -> dict[str, list[torch.Tensor]]:
+    """Held-out filters (out, in, kh, kw), two sets per part with different answers, so that no constant earns a part."""
+    generator = torch.Generator().manual_seed(101)
+    y, x = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
+    blob = torch.exp(-((x - 2) ** 2 + (y - 1.5) ** 2) / 3)
+    chequer = (x + y) % 2 * 2 - 1
+    hand_made = torch.stack([torch.stack([blob, 0.5 * blob, -blob]), torch.stack([chequer, chequer, 0.2 * blob])])
+    ramp = torch.stack([x + 0.1 * y, torch.full((5, 5), 3.0), y]).unsqueeze(0)  # one channel constant: mean removed
+    convolutions = [m for m in model.module.modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1]
+    deeper = convolutions[min(1, len(convolutions) - 1)].weight.detach().cpu()[:24]
+    return {
+        "a blob and a chequerboard, in 3 channels of different signs": [hand_made, ramp],
+        "random 7 x 7 filters of 4 channels, and a ramp beside a constant channel": [
+            torch.randn(6, 4, 7, 7, generator=generator), torch.cat([ramp, -ramp])],
+        f"filters of another convolution of {model.name}, and 3 x 3 random filters": [
+            deeper, torch.randn(5, 2, 3, 3, generator=generator)],
+    }
+
+
+@exercise(points=3)
+def check_neighbour_correlation(my_neighbour_correlation: Callable, model: CircuitModel) -> Grade:
+    """Exercise 5: my_neighbour_correlation(weights): per filter, how strongly neighbouring weights agree."""
+    grade = Grade()
+    hint = ("Subtract each channel's mean over its kh x kw positions; multiply every weight by its right-hand neighbour "
+            "and by the one below it, sum all those products over channels and positions, and divide by the filter's "
+            "sum of squares (summed over channels too): one number per filter.")
+    for name, filter_sets in _smoothness_cases(model).items():
+        with grade.part(name):
+            for weights in filter_sets:
+                with withheld(smoothness, "neighbour_correlation", "filter_smoothness"):
+                    answer = call_answer(my_neighbour_correlation, weights.clone())
+                expect_close(answer, neighbour_correlation(weights), "your neighbour correlations", rtol=1e-4,
+                             atol=1e-5, hint=hint)
     return grade

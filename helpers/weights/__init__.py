@@ -38,7 +38,8 @@ Modules, one job each: :mod:`.expanded` (expanded weights, analytic and lineariz
 :func:`unit_weights`, :func:`linearized_forward`, :func:`linearized_weights`), :mod:`.connections`
 (strongest inputs and outputs, family usage), :mod:`.equivariance` (rotated weights compared),
 :mod:`.view` (a weight explorer's data), :mod:`.nmf` (weights factored into a few
-non-negative parts), :mod:`.banding` (weight banding: kernels made of stripes).
+non-negative parts), :mod:`.banding` (weight banding: kernels made of stripes), :mod:`.smoothness` (how
+smooth a filter is, against its weights shuffled in space).
 """
 from .connections import Connection, Connections, family_usage, strongest_inputs, strongest_outputs
 from .equivariance import EquivarianceSummary, family_equivariance, rotate_grids, spatial_pattern, weight_equivariance
