@@ -32,7 +32,7 @@ course: setup weights
 
 # `make test` is what CI runs, in four stages:
 #  1. unit tests, widget callbacks, notebook hygiene, the exercise format, the copy-proof tool on a
-#     hand-made lesson, the classroom round trip (lesson 00), the browser and hub tests;
+#     hand-made lesson, the classroom round trip (lessons 00, 03 and 11), the browser and hub tests;
 #  2. every lesson in FULL mode (what students run), one at a time, strict: a failing claim or exercise
 #     check fails; the run's wall time, CPU time and peak memory per lesson go to build/sizing.md;
 #  3. the controls and the classroom editions, fast mode:

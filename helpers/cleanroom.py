@@ -109,11 +109,16 @@ def line_energy(images: torch.Tensor, count: int = 12, scale: float = 1.5) -> to
         images = images[None]
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be (N, 3, H, W) in [0, 1], got {tuple(images.shape)}.")
+    return quadrature_energy(images, *line_filters(count, scale, images.device))
+
+
+def quadrature_energy(images: torch.Tensor, even: torch.Tensor, odd: torch.Tensor) -> torch.Tensor:
+    """Energy sqrt(even² + odd²) (N, count, H, W) of the images' grey level (N, 3, H, W) under a quadrature pair of
+    filters (count, 1, k, k), the border repeated so that it reads as no edge: :func:`line_energy` with given filters."""
     grey = images.float().mean(dim=1, keepdim=True)
-    even, odd = line_filters(count, scale, grey.device)
     pad = even.shape[-1] // 2
     padded = F.pad(grey, (pad, pad, pad, pad), mode="replicate")
-    return torch.sqrt(F.conv2d(padded, even) ** 2 + F.conv2d(padded, odd) ** 2 + 1e-12)
+    return torch.sqrt(F.conv2d(padded, even.to(grey)) ** 2 + F.conv2d(padded, odd.to(grey)) ** 2 + 1e-12)
 
 
 # --- stage 2: the curve unit's weights ---------------------------------------------------------

@@ -21,15 +21,15 @@ Feature directions can be screened like units: the course's curve screen of a la
 (``find_curve_family(...).screen``) re-scores itself for any linear read-outs of that layer with
 :meth:`helpers.families.CurveScreen.along` (dictionary directions, random directions; the identity
 gives back the units' own screen), with no new forward pass. :func:`units_to_hold` says over how
-many units a direction is spread, and :func:`shuffle_units` makes the shuffled-data control (each
-unit's values permuted on their own, so that no direction shared by several units survives).
+many units a direction is spread (:func:`spread_over_units` for chosen rows), and :func:`shuffle_units`
+makes the shuffled-data control (each unit's values permuted on their own, so that no direction shared
+by several units survives).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -82,6 +82,11 @@ class SparseDictionary:
     def active_per_input(self, vectors: torch.Tensor) -> float:
         """Mean number of non-zero codes per input vector."""
         return float((self.encode(vectors) > 0).sum(1).float().mean())
+
+    def live_directions(self, vectors: torch.Tensor, min_share: float = 1e-3) -> torch.Tensor:
+        """The directions (rows) of the features active on at least ``min_share`` of the vectors: the others never
+        learned anything and still point where their random start put them."""
+        return self.directions[(self.encode(vectors) > 0).float().mean(0) >= min_share]
 
     def loadings(self, unit: int) -> torch.Tensor:
         """How strongly each feature's direction writes onto one unit (n,): the unit's column of ``directions``."""
@@ -328,3 +333,11 @@ def units_to_hold(directions: torch.Tensor, share: float = 0.5) -> torch.Tensor:
         raise ValueError(f"expected directions of shape (n, d), got {tuple(squared.shape)}")
     cumulative = squared.sort(1, descending=True).values.cumsum(1) / squared.sum(1, keepdim=True).clamp_min(1e-12)
     return (cumulative < share - 1e-6).sum(1) + 1
+
+
+def spread_over_units(directions: torch.Tensor, rows: Sequence[int], share: float = 0.5) -> torch.Tensor:
+    """:func:`units_to_hold` of the chosen ``rows`` of ``directions`` (an empty count when none is chosen): over how
+    many units each chosen feature (a curve-like one, say) is spread."""
+    if not len(rows):
+        return torch.zeros(0, dtype=torch.long)
+    return units_to_hold(directions[list(rows)], share)

@@ -9,7 +9,6 @@ import math
 import os
 import stat
 import traceback
-import warnings
 from pathlib import Path
 
 import pytest
@@ -304,7 +303,6 @@ def test_r10_a_huge_image_is_read_reduced_and_a_bomb_is_named_and_skipped(tmp_pa
 # --- R12: NaN errors name their cause ----------------------------------------------------------------
 
 def test_r12_nan_causes_are_named_at_the_entry_point(model):
-    from helpers.activations import capture
     from helpers.featurevis import channel, render
     from helpers.interventions import ablated, layer_means
 

@@ -118,3 +118,36 @@ def test_line_energy_check(exercise_probe) -> None:
     for answer in wrong:
         exercise_probe.rejected(check_line_energy, answer)
     exercise_probe.not_attempted(lambda: check_line_energy(...), lambda: check_line_energy(lambda *a: None))
+
+
+def student_pattern(grids, *, signed=True, scaled=True, left=False):
+    """The main pattern written as a student would, with switches for the usual slips."""
+    matrix = grids.reshape(grids.shape[0], -1).double()
+    u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+    pattern = (u[:, 0] if left else vh[0]) * (s[0] if scaled else 1.0)
+    if signed and u[:, 0].clamp(min=0).sum() < (-u[:, 0]).clamp(min=0).sum():
+        pattern = -pattern
+    return pattern.reshape(grids.shape[-2:]).float() if not left else pattern.float()
+
+
+@pytest.mark.parametrize("model_name", ["tiny", "lite0"])
+def test_spatial_pattern_check(model_name, request, exercise_probe) -> None:
+    from helpers.checks.circuits import check_spatial_pattern
+
+    model = request.getfixturevalue(model_name)
+    assert check_spatial_pattern(student_pattern, model) == 3
+
+    def course(grids):  # the course's function, reached through the package that re-exports it
+        import helpers.weights
+
+        return helpers.weights.spatial_pattern(grids)
+
+    wrong = [lambda g: student_pattern(g, signed=False),  # the SVD's arbitrary sign kept
+             lambda g: student_pattern(g, scaled=False),  # a unit-length pattern: the singular value dropped
+             lambda g: student_pattern(g, left=True),  # the inputs' numbers, not the pattern
+             lambda g: g.mean(0),  # the mean grid: right only when every input weighs the same
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_spatial_pattern, answer, model)
+    exercise_probe.not_attempted(lambda: check_spatial_pattern(..., model),
+                                 lambda: check_spatial_pattern(lambda g: None, model))

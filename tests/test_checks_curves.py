@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers.checks import ExerciseError
-from helpers.checks.curves import check_curve, check_preferred_orientation
+from helpers.checks.curves import check_curve, check_orientation_selectivity, check_preferred_orientation
 from helpers.stimuli.curves import curve
 
 
@@ -50,9 +50,13 @@ def test_curve_wrong_methods_lose_points(wrong) -> None:
 
 
 def test_preferred_orientation_right_answers_pass(strict) -> None:
-    from helpers.tuning import preferred_orientation
     assert check_preferred_orientation(solution_preferred)
-    assert check_preferred_orientation(lambda r, o: preferred_orientation(r, o)[0])
+
+
+def test_preferred_orientation_and_selectivity_withhold_the_course_functions(exercise_probe) -> None:
+    from helpers.tuning import orientation_selectivity, preferred_orientation
+    exercise_probe.rejected(check_preferred_orientation, lambda r, o: preferred_orientation(r, o)[0])
+    exercise_probe.rejected(check_orientation_selectivity, lambda r, o: orientation_selectivity(r, o)[0])
 
 
 @pytest.mark.parametrize("wrong", [

@@ -64,6 +64,15 @@ def test_wrong_band_scores_lose_points(wrong) -> None:
     assert check_band_shares(wrong) < check_band_shares.points
 
 
+def test_band_shares_check_withholds_the_course_function(exercise_probe) -> None:
+    def course(weight):  # the course's function, reached through its module while the student's runs
+        import helpers.weights.banding
+
+        return helpers.weights.banding.band_shares(weight)
+
+    exercise_probe.rejected(check_band_shares, course)
+
+
 @pytest.mark.parametrize("wrong", [
     lambda net, data: confusion(net, data).T,                                         # rows and columns swapped
     lambda net, data: confusion(net, data) / confusion(net, data).sum(1, keepdim=True).clamp(min=1),  # shares

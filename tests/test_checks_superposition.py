@@ -172,3 +172,40 @@ def test_training_takes_a_students_step_and_refuses_one_that_returns_nothing():
         train(lambda *args: None)
     with pytest.raises(ValueError, match="step must be a function"):
         train(3)
+
+
+def student_units_to_hold(directions, share, *, squared=True, largest_first=True, normalize=True, count_reaching=True):
+    """The count written as a student would, with switches for the usual slips."""
+    loadings = directions.square() if squared else directions.abs()
+    ordered = loadings.sort(1, descending=largest_first).values
+    running = ordered.cumsum(1) / (ordered.sum(1, keepdim=True) if normalize else 1.0)
+    return (running < share).sum(1) + (1 if count_reaching else 0)
+
+
+def test_units_to_hold(trained, exercise_probe):
+    from helpers.checks.superposition import check_units_to_hold
+    from helpers.dictionary import units_to_hold
+
+    dictionary, _ = trained
+    hand_built = torch.tensor([[0.0, 0.0, 5.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                               [-4.0, 1.0, 1.0, 1.0, 0.0, 0.0], [1.0, -1.0, 1.0, -1.0, 1.0, 0.5]])
+    assert units_to_hold(hand_built, 0.5).tolist() == [1, 2, 1, 3]  # the check's hand-built counts, worked by hand
+    assert units_to_hold(hand_built, 0.9).tolist() == [1, 4, 3, 5]
+    assert check_units_to_hold(student_units_to_hold, dictionary) == 3
+
+    def course(directions, share):  # the course's function, reached through its module while the student's runs
+        import helpers.dictionary
+
+        return helpers.dictionary.units_to_hold(directions, share)
+
+    wrong = [lambda d, s: student_units_to_hold(d, s, squared=False),  # absolute loadings, not their squares
+             lambda d, s: student_units_to_hold(d, s, largest_first=False),  # smallest loadings first
+             lambda d, s: student_units_to_hold(d, s, normalize=False),  # a share of 1, right only for unit length
+             lambda d, s: student_units_to_hold(d, s, count_reaching=False),  # the unit that reaches it left out
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_units_to_hold, answer, dictionary)
+    for constant in (1, 2, 3):
+        exercise_probe.rejected(check_units_to_hold, lambda d, s, c=constant: torch.full((len(d),), c), dictionary)
+    exercise_probe.not_attempted(lambda: check_units_to_hold(..., dictionary),
+                                 lambda: check_units_to_hold(lambda d, s: None, dictionary))

@@ -126,6 +126,24 @@ def test_units_to_hold_counts_the_units_a_direction_uses() -> None:
         units_to_hold(directions, 0.0)
 
 
+def test_spread_over_units_counts_the_chosen_rows_only() -> None:
+    from helpers.dictionary import spread_over_units, units_to_hold
+
+    directions = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [2.0, 1.0, 0.0]])
+    assert spread_over_units(directions, [2, 1]).tolist() == units_to_hold(directions[[2, 1]]).tolist() == [1, 2]
+    assert spread_over_units(directions, []).tolist() == []
+
+
+def test_live_directions_leave_out_features_that_never_fire() -> None:
+    from helpers.dictionary import SparseDictionary
+
+    directions = torch.eye(3)
+    dictionary = SparseDictionary(encoder=torch.eye(3), encoder_bias=torch.tensor([0.0, 0.0, -10.0]),
+                                  directions=directions, centre=torch.zeros(3), scale=1.0, l1=0.1)
+    vectors = torch.rand(50, 3)
+    assert torch.equal(dictionary.live_directions(vectors), directions[:2])  # the third code is never above 0
+
+
 def test_shuffled_units_keep_each_units_values_but_not_their_company() -> None:
     from helpers.dictionary import shuffle_units
 

@@ -144,6 +144,19 @@ def test_equivariance_finds_rotated_copies() -> None:
     assert torch.allclose(pattern / pattern.abs().max(), torch.tensor([[0.5, -1.0], [0.25, 0.0]]), atol=1e-5)
 
 
+def test_rank_one_rebuilds_a_depthwise_units_weights_and_measures_the_rest() -> None:
+    from helpers.weights import rank_one
+
+    kernel = torch.tensor([[1.0, -2.0], [0.5, 0.0]])
+    numbers = torch.tensor([2.0, -0.5, 1.0])
+    exact = rank_one(numbers[:, None, None] * kernel)  # every input through one kernel, as behind a depthwise step
+    assert exact.share == pytest.approx(1.0)
+    assert torch.allclose(exact.per_input[:, None, None] * exact.pattern, numbers[:, None, None] * kernel, atol=1e-5)
+    assert float(exact.per_input.sum()) > 0  # signed so that the excitatory inputs outweigh the inhibitory one
+    mixed = rank_one(torch.randn(6, 3, 3, generator=torch.Generator().manual_seed(0)))
+    assert 1 / 6 < mixed.share < 1
+
+
 def test_family_equivariance_of_rotated_units() -> None:
     model = tiny_network()
     with torch.no_grad():  # make unit b:1 a 90-degree rotated copy of b:0 (on the same inputs)

@@ -81,6 +81,21 @@ def call_answer(function: Callable, *args: object, **kwargs: object) -> object:
     return result
 
 
+def one_number(answer: object, kind: str = "number", hint: str = "") -> float:
+    """The student's one-number answer (a float, or a tensor or array of one element) as a float.
+
+    Anything else fails the part with a message saying that one ``kind`` (a number, an angle, a count) was expected.
+    """
+    if isinstance(answer, torch.Tensor):
+        answer = answer.detach().cpu()
+    try:
+        values = np.asarray(answer, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError(f"Return one {kind}, not {type(answer).__name__}." + (f"\nHint: {hint}" if hint else "")) from None
+    expect(values.size == 1, f"Return one {kind}, not {type(answer).__name__} of size {values.size}.", hint)
+    return float(values.reshape(()))
+
+
 def expect_close(answer: object, reference: torch.Tensor | np.ndarray | float, what: str,
                  rtol: float = 1e-4, atol: float = 1e-5, hint: str = "") -> None:
     """Expect ``answer`` to equal ``reference`` (the course's implementation) within a tolerance.

@@ -14,11 +14,13 @@ import torch
 from torch import nn
 
 from .. import cleanroom
-from ..cleanroom import line_energy, line_filters
+from ..cleanroom import line_filters, quadrature_energy
 from ..models import CircuitModel
+from ..weights import equivariance
+from ..weights.equivariance import spatial_pattern
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from .withheld import answer_without, compare_with_course
 
 
 class _Block(nn.Module):
@@ -107,9 +109,9 @@ def check_selectivity_test(my_selectivity_test: Callable) -> Grade:
     cases.append(("a family built to read the five most selective inputs", net, selectivity, np.arange(6), 5))
     for name, net, selectivity, family, count in cases:
         with grade.part(name):
-            with withheld(connections, "_strongest_input_means"):  # input_selectivity_test is not an answer here
-                answer = call_answer(my_selectivity_test, net.copy(), selectivity.copy(), family.copy(), count=count,
-                                     draws=2000, seed=0)
+            # withholding _strongest_input_means withholds input_selectivity_test too
+            answer = answer_without({connections: ("_strongest_input_means",)}, my_selectivity_test, net, selectivity,
+                                    family, count=count, draws=2000, seed=0)
             expect(isinstance(answer, tuple) and len(answer) == 2, "Return a pair (family mean, p-value).")
             value, p = connections.input_selectivity_test(net, selectivity, family, count=count, draws=2000, seed=0)
             expect_close(float(answer[0]), value, "The family's mean selectivity", rtol=1e-6,
@@ -121,34 +123,59 @@ def check_selectivity_test(my_selectivity_test: Callable) -> Grade:
 
 
 
-def _line_energy_cases() -> dict[str, tuple[torch.Tensor, int, float]]:
-    """Held-out (images, directions, filter scale): a coloured line touching the border, photograph-like noise, and a
-    flat image beside a chequerboard."""
+def _line_energy_cases() -> dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+    """Held-out (images, even filters, odd filters): a coloured line touching the border, photograph-like noise, and a
+    flat image beside a chequerboard, each with its own number of directions and filter scale."""
     generator = torch.Generator().manual_seed(303)
     stroke = torch.ones(1, 3, 20, 24)
     stroke[:, :, :, 3:5] = torch.tensor([0.9, 0.1, 0.2])[:, None, None]  # a red vertical line near the left border
     checks = ((torch.arange(16)[:, None] // 2 + torch.arange(16)[None, :] // 2) % 2).float().expand(3, 16, 16)
     return {
-        "a coloured line by the border of a 20 x 24 image, 8 directions": (stroke, 8, 1.0),
-        "two 30 x 30 noise images, 12 directions, wider filters": (torch.rand(2, 3, 30, 30, generator=generator), 12,
-                                                                  2.0),
-        "a flat grey image and a chequerboard, 6 directions": (torch.stack([torch.full((3, 16, 16), 0.5), checks]), 6,
-                                                              1.5),
+        "a coloured line by the border of a 20 x 24 image, 8 directions": [(stroke, *line_filters(8, 1.0))],
+        "two 30 x 30 noise images, 12 directions, wider filters": [
+            (torch.rand(2, 3, 30, 30, generator=generator), *line_filters(12, 2.0))],
+        "a flat grey image and a chequerboard, 6 directions": [
+            (torch.stack([torch.full((3, 16, 16), 0.5), checks]), *line_filters(6, 1.5))],
     }
 
 
 @exercise(points=3)
 def check_line_energy(my_line_energy: Callable) -> Grade:
     """Exercise 4: my_line_energy(images, even, odd): the hand-built detector's first layer, oriented line energy."""
-    grade = Grade()
-    hint = ("Average the three colour channels into one grey channel (N, 1, H, W); pad it by half the filter size on "
-            "every side, repeating the border pixels (mode='replicate'); convolve with the even and with the odd "
-            "filters; the energy is sqrt(even² + odd²), one map per direction.")
-    for name, (images, directions, scale) in _line_energy_cases().items():
-        with grade.part(name):
-            even, odd = line_filters(directions, scale)
-            expected = line_energy(images, directions, scale)
-            with withheld(cleanroom, "line_energy", "cleanroom_responses"):
-                answer = call_answer(my_line_energy, images.clone(), even.clone(), odd.clone())
-            expect_close(answer, expected, "your line energy", rtol=1e-4, atol=1e-4, hint=hint)
-    return grade
+    return compare_with_course(
+        _line_energy_cases(), my_line_energy, quadrature_energy,
+        {cleanroom: ("line_energy", "quadrature_energy", "cleanroom_responses")}, "your line energy", rtol=1e-4,
+        atol=1e-4,
+        hint="Average the three colour channels into one grey channel (N, 1, H, W); pad it by half the filter size on "
+             "every side, repeating the border pixels (mode='replicate'); convolve with the even and with the odd "
+             "filters; the energy is sqrt(even² + odd²), one map per direction.")
+
+
+def _pattern_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor]]]:
+    """Held-out weights (C_from, k, k): rank-one grids whose inputs lean excitatory or inhibitory (the sign rule decides
+    the pattern), random grids of other sizes, and first-layer filters of the active model (3 colour inputs)."""
+    generator = torch.Generator().manual_seed(3300)
+    arc = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.5, -1.0], [-1.0, -2.0, 0.3]])
+    mostly_excitatory = torch.tensor([2.0, -0.5, 1.0, 0.3])[:, None, None] * arc
+    mostly_inhibitory = torch.tensor([0.5, -2.0, 1.0])[:, None, None] * arc.T  # one input inhibits more than two excite
+    stem = next(m for m in model.module.modules() if isinstance(m, nn.Conv2d)).weight.detach().cpu().float()
+    picked = torch.randperm(stem.shape[0], generator=generator)[:2]
+    return {
+        "one 3 x 3 pattern times inputs that mostly excite, and one times inputs that mostly inhibit": [
+            (mostly_excitatory,), (mostly_inhibitory,)],
+        "random weights: 6 inputs of 5 x 5, and 10 inputs of 3 x 3": [
+            (torch.randn(6, 5, 5, generator=generator),), (torch.randn(10, 3, 3, generator=generator),)],
+        f"two first-layer filters of {model.name} (3 colour inputs each)": [(stem[int(i)],) for i in picked],
+    }
+
+
+@exercise(points=3)
+def check_spatial_pattern(my_spatial_pattern: Callable, model: CircuitModel) -> Grade:
+    """Exercise 5: my_spatial_pattern(grids): the main k x k pattern of a unit's weights (C_from, k, k), scaled by its
+    singular value and signed so that its excitatory inputs outweigh its inhibitory ones."""
+    return compare_with_course(
+        _pattern_cases(model), my_spatial_pattern, spatial_pattern,
+        {equivariance: ("spatial_pattern", "rank_one", "weight_equivariance")}, "your pattern", rtol=1e-4, atol=1e-5,
+        hint="Reshape the grids to one row per input (C_from, k*k) and take the SVD: the pattern is the first right "
+             "singular vector times the first singular value, reshaped to (k, k). Its inputs' numbers are the first "
+             "left singular vector: if their negative entries outweigh their positive ones, flip the pattern's sign.")

@@ -12,11 +12,12 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..stimuli import curves as curve_module
 from ..stimuli.curves import curve
 from .. import tuning
 from ..tuning import angle_difference, neighbour_test, orientation_selectivity, preferred_orientation
-from . import Grade, call_answer, exercise, expect
-from .withheld import withheld
+from . import Grade, exercise, expect, one_number
+from .withheld import answer_without
 
 #: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
 CURVE_CASES = (
@@ -38,8 +39,8 @@ def check_curve(my_curve: Callable) -> Grade:
     grade = Grade()
     for size, orientation, radius, length, width, center in CURVE_CASES:
         with grade.part(f"{size} px, orientation {orientation:g}°, radius {radius:g}, width {width:g}"):
-            got = call_answer(my_curve, size=size, orientation=orientation, radius=radius, length=length,
-                              width=width, center=center)
+            got = answer_without({curve_module: ("curve",)}, my_curve, size=size, orientation=orientation, radius=radius,
+                                 length=length, width=width, center=center)
             expect(isinstance(got, torch.Tensor), f"Return the image as a tensor, not {type(got).__name__}.")
             expect(tuple(got.shape) == (3, size, size),
                    f"Your image has shape {tuple(got.shape)}; a (3, {size}, {size}) image was expected.")
@@ -80,9 +81,9 @@ def check_preferred_orientation(my_preferred_orientation: Callable) -> Grade:
     grade = Grade()
     for name, orientations, responses in tuning_cases():
         with grade.part(name):
-            got = call_answer(my_preferred_orientation, responses.copy(), orientations.copy())
-            expect(np.size(got) == 1, f"Return one angle in degrees, not {type(got).__name__} of size {np.size(got)}.")
-            value = float(np.asarray(got, dtype=np.float64).reshape(()))
+            # withholding _upper_half withholds preferred_orientation and orientation_selectivity too
+            got = answer_without({tuning: ("_upper_half",)}, my_preferred_orientation, responses, orientations)
+            value = one_number(got, "angle in degrees")
             expect(np.isfinite(value), "Your angle is not a finite number.")
             expected = float(preferred_orientation(responses, orientations)[0])
             off = float(angle_difference(value, expected))
@@ -113,9 +114,8 @@ def check_orientation_selectivity(my_orientation_selectivity: Callable) -> Grade
     for name, curves in selectivity_cases().items():
         with grade.part(name):
             for orientations, responses in curves:
-                got = call_answer(my_orientation_selectivity, responses.copy(), orientations.copy())
-                expect(np.size(got) == 1, f"Return one number, not {type(got).__name__} of size {np.size(got)}.")
-                value = float(np.asarray(got, dtype=np.float64).reshape(()))
+                got = answer_without({tuning: ("_upper_half",)}, my_orientation_selectivity, responses, orientations)
+                value = one_number(got)
                 expected = float(orientation_selectivity(responses, orientations)[0])
                 expect(np.isfinite(value) and abs(value - expected) <= 0.02,
                        f"Your selectivity differs from the course's reading of one of these curves by "
@@ -162,10 +162,9 @@ def check_neighbour_hits(my_neighbour_hits: Callable) -> Grade:
         with grade.part(name):
             for responses, owner, orientations, tolerance in cases:
                 expected = neighbour_test(responses, owner, orientations, tolerance, permutations=1).hits
-                with withheld(tuning, "neighbour_test"):
-                    got = call_answer(my_neighbour_hits, responses.copy(), list(owner), orientations.copy(), tolerance)
-                expect(np.size(got) == 1, f"Return one count, not {type(got).__name__} of size {np.size(got)}.")
-                value = float(np.asarray(got, dtype=np.float64).reshape(()))
+                got = answer_without({tuning: ("neighbour_test",)}, my_neighbour_hits, responses, list(owner), orientations,
+                                     tolerance)
+                value = one_number(got, "count")
                 expect(value == expected, f"Your count of hits is {'higher' if value > expected else 'lower'} than "
                        "the course's on one of these sets of images.", hint)
     return grade

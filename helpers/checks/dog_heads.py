@@ -17,10 +17,11 @@ from .. import mirror, union_weights
 from ..mirror import MirrorTest, mirror_test, partners_from_test
 from ..models import CircuitModel, Unit
 from ..union_weights import same_and_cross
+from ..weights import equivariance
 from ..weights.equivariance import TRANSFORMATIONS, transform_weights
 from ..wrapping import wrap_model
-from . import Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from . import Grade, exercise, expect, expect_close
+from .withheld import answer_without
 
 Number = (int, float, np.floating, np.integer)
 
@@ -72,8 +73,8 @@ def check_mirror_test(my_mirror_test: Callable, model: CircuitModel, layer: str,
     for name, network, units, pictures in cases:
         with grade.part(name):
             truth = mirror_test(network, units, pictures).left_score
-            with withheld(mirror, "_balance"):  # mirror_test(...).left_score and mirror_score are not answers here
-                answer = call_answer(my_mirror_test, network, units, pictures)
+            # withholding _balance withholds mirror_test(...).left_score and mirror_score too
+            answer = answer_without({mirror: ("_balance",)}, my_mirror_test, network, units, pictures)
             expect_close(answer, truth, "The left scores", atol=1e-3, hint=hint)
     return grade
 
@@ -92,8 +93,8 @@ def check_mirror_partners(my_mirror_partners: Callable, test: MirrorTest) -> Gra
     for name, case in (("six hand-made units: two mirror pairs and two invariant units", built),
                        (f"every unit of {test.units[0].layer}", test)):
         with grade.part(name):
-            with withheld(mirror, "correlation_columns"):  # nor is partners_from_test(...).partner
-                answer = call_answer(my_mirror_partners, case.on_left.T.clone(), case.on_right.T.clone())
+            # withholding correlation_columns withholds partners_from_test(...).partner too
+            answer = answer_without({mirror: ("correlation_columns",)}, my_mirror_partners, case.on_left.T, case.on_right.T)
             try:
                 answer = torch.as_tensor(answer).detach().cpu().flatten()
             except (TypeError, ValueError, RuntimeError):
@@ -133,7 +134,8 @@ def check_transform_weights(my_transform_weights: Callable) -> Grade:
     for name, weights in _image_weights_cases().items():
         for transformation in TRANSFORMATIONS:
             with grade.part(f"{name}, {transformation}"):
-                answer = call_answer(my_transform_weights, weights.clone(), transformation)
+                answer = answer_without({equivariance: ("transform_weights",)}, my_transform_weights, weights,
+                                        transformation)
                 expect_close(answer, transform_weights(weights, transformation), f"the {transformation} of the weights",
                              rtol=1e-5, atol=1e-6, hint=hints[transformation])
     return grade
@@ -168,9 +170,8 @@ def check_same_and_cross(my_same_and_cross: Callable) -> Grade:
     for name, (weights, follows, first_pairs, second_pairs) in _pathway_cases().items():
         with grade.part(name):
             expected = same_and_cross(weights, follows, first_pairs, second_pairs)
-            with withheld(union_weights, "same_and_cross", "pathway_inhibition"):
-                answer = call_answer(my_same_and_cross, weights.copy(), follows.copy(), list(first_pairs),
-                                     list(second_pairs))
+            answer = answer_without({union_weights: ("same_and_cross", "pathway_inhibition")}, my_same_and_cross, weights,
+                                    follows, list(first_pairs), list(second_pairs))
             expect(isinstance(answer, tuple) and len(answer) == 2,
                    f"Return two numbers, (same, cross); your function returned {type(answer).__name__}.")
             expect_close(answer[0], expected[0], "the same-side weight", rtol=1e-6, atol=1e-9, hint=hint)

@@ -6,9 +6,8 @@ small hand-built network) and compares it with the course's implementation (:mod
 """
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-from typing import Callable, Iterator
+import importlib
+from typing import Callable
 
 import torch
 from torch import nn
@@ -20,8 +19,12 @@ from ..models import CircuitModel, Unit
 from ..weights import smoothness
 from ..weights.smoothness import neighbour_correlation
 from ..wrapping import wrap_model
-from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from . import Grade, exercise, expect, expect_close
+from .withheld import answer_without, compare_with_course
+
+# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3.
+render_module = importlib.import_module("..featurevis.render", __package__)
+param_module = importlib.import_module("..featurevis.param", __package__)
 
 
 @exercise(points=3)
@@ -32,7 +35,7 @@ def check_fourier_image(my_fourier_image: Callable) -> Grade:
         reference = FourierImage(size, count, generator=torch.Generator().manual_seed(seed), std=1.0)
         with grade.part(f"{count} image(s) of {size} x {size} px, seed {seed}"):
             spectrum = reference.spectrum.detach().clone()
-            got = call_answer(my_fourier_image, spectrum, size)
+            got = answer_without({param_module: ("FourierImage",)}, my_fourier_image, spectrum, size)
             expect(isinstance(got, torch.Tensor), f"Return a tensor, not {type(got).__name__}.")
             expect_close(got, reference.decorrelated().detach(), f"size {size}", rtol=1e-3, atol=1e-5,
                          hint="Scale each coefficient by 1 / frequency (the lowest frequency for the constant term), "
@@ -48,22 +51,6 @@ def _objective(model: CircuitModel, image: torch.Tensor, unit: Unit) -> float:
     """The unit's channel averaged over positions (before its non-linearity when there is one)."""
     maps = capture(model, image[None], unit.layer, pre_activation=_pre_activation(model, unit.layer))[unit.layer]
     return float(maps[0, unit.channel].mean())
-
-
-@contextmanager
-def _render_blocked() -> Iterator[None]:
-    """While the student's loop runs, the course's ``render`` refuses to work: the loop must be their own."""
-    render_module = sys.modules[render.__module__]
-    original = render_module.BatchedObjectives
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise ExerciseError("Your function called the course's render(): write the optimization loop yourself.")
-
-    render_module.BatchedObjectives = refuse  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        render_module.BatchedObjectives = original  # type: ignore[assignment]
 
 
 def _tiny_network(device: torch.device) -> CircuitModel:
@@ -96,8 +83,9 @@ def check_visualize(my_visualize: Callable, model: CircuitModel, steps: int = 48
                             pre_activation=_pre_activation(network, unit.layer)).images[0]
             grey = torch.full((3, side, side), 0.5)
             start, target = _objective(network, grey, unit), _objective(network, course, unit)
-            with _render_blocked():
-                image = call_answer(my_visualize, network, unit, steps=steps, size=side, seed=1)
+            # withholding BatchedObjectives makes the course's render() refuse: the loop must be the student's
+            image = answer_without({render_module: ("BatchedObjectives",)}, my_visualize, network, unit, steps=steps,
+                                   size=side, seed=1)
             expect(isinstance(image, torch.Tensor), f"Return the image as a tensor, not {type(image).__name__}.")
             image = image.detach().cpu().float()
             image = image[0] if image.dim() == 4 and image.shape[0] == 1 else image
@@ -127,7 +115,7 @@ def check_colour_image(my_colour_image: Callable) -> Grade:
         with grade.part(name):
             reference = PixelImage(12, 2, colour_matrix=matrix, std=1.0, generator=generator)
             raw = reference.decorrelated().detach().clone()
-            got = call_answer(my_colour_image, raw, matrix.clone())
+            got = answer_without({param_module: ("PixelImage", "FourierImage")}, my_colour_image, raw, matrix)
             expect(isinstance(got, torch.Tensor), f"Return a tensor, not {type(got).__name__}.")
             expect_close(got, reference().detach(), name, rtol=1e-4, atol=1e-5,
                          hint="Scale the matrix so that its longest column has length 1, mix the channels of every "
@@ -135,7 +123,7 @@ def check_colour_image(my_colour_image: Callable) -> Grade:
     return grade
 
 
-def _smoothness_cases(model: CircuitModel) -> dict[str, list[torch.Tensor]]:
+def _smoothness_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor]]]:
     """Held-out filters (out, in, kh, kw), two sets per part with different answers, so that no constant earns a part."""
     generator = torch.Generator().manual_seed(101)
     y, x = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
@@ -146,26 +134,21 @@ def _smoothness_cases(model: CircuitModel) -> dict[str, list[torch.Tensor]]:
     convolutions = [m for m in model.module.modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1]
     deeper = convolutions[min(1, len(convolutions) - 1)].weight.detach().cpu()[:24]
     return {
-        "a blob and a chequerboard, in 3 channels of different signs": [hand_made, ramp],
+        "a blob and a chequerboard, in 3 channels of different signs": [(hand_made,), (ramp,)],
         "random 7 x 7 filters of 4 channels, and a ramp beside a constant channel": [
-            torch.randn(6, 4, 7, 7, generator=generator), torch.cat([ramp, -ramp])],
+            (torch.randn(6, 4, 7, 7, generator=generator),), (torch.cat([ramp, -ramp]),)],
         f"filters of another convolution of {model.name}, and 3 x 3 random filters": [
-            deeper, torch.randn(5, 2, 3, 3, generator=generator)],
+            (deeper,), (torch.randn(5, 2, 3, 3, generator=generator),)],
     }
 
 
 @exercise(points=3)
 def check_neighbour_correlation(my_neighbour_correlation: Callable, model: CircuitModel) -> Grade:
     """Exercise 5: my_neighbour_correlation(weights): per filter, how strongly neighbouring weights agree."""
-    grade = Grade()
-    hint = ("Subtract each channel's mean over its kh x kw positions; multiply every weight by its right-hand neighbour "
-            "and by the one below it, sum all those products over channels and positions, and divide by the filter's "
-            "sum of squares (summed over channels too): one number per filter.")
-    for name, filter_sets in _smoothness_cases(model).items():
-        with grade.part(name):
-            for weights in filter_sets:
-                with withheld(smoothness, "neighbour_correlation", "filter_smoothness"):
-                    answer = call_answer(my_neighbour_correlation, weights.clone())
-                expect_close(answer, neighbour_correlation(weights), "your neighbour correlations", rtol=1e-4,
-                             atol=1e-5, hint=hint)
-    return grade
+    return compare_with_course(
+        _smoothness_cases(model), my_neighbour_correlation, neighbour_correlation,
+        {smoothness: ("neighbour_correlation", "filter_smoothness")},
+        "your neighbour correlations", rtol=1e-4, atol=1e-5,
+        hint="Subtract each channel's mean over its kh x kw positions; multiply every weight by its right-hand neighbour "
+             "and by the one below it, sum all those products over channels and positions, and divide by the filter's "
+             "sum of squares (summed over channels too): one number per filter.")

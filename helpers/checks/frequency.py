@@ -20,8 +20,8 @@ from ..stimuli.boundaries import half_plane_mask
 from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
 from ..weights import nmf as nmf_module
 from ..weights.nmf import nmf
-from . import Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from . import Grade, exercise, expect, expect_close, one_number
+from .withheld import answer_without, compare_with_course
 
 Number = (int, float, np.floating, np.integer)
 
@@ -44,8 +44,8 @@ def check_boundary(my_boundary: Callable) -> Grade:
     for size, orientation in ((40, 90.0), (64, 30.0), (57, 250.0)):
         with grade.part(f"{size} px, fine side at {orientation:.0f}°"):
             fine, smooth, truth, away = _known_boundary(size, orientation)
-            with withheld(boundaries, "_coordinates"):  # half_plane_mask is not an answer here
-                answer = call_answer(my_boundary, fine.clone(), smooth.clone(), orientation)
+            # withholding _coordinates withholds half_plane_mask too
+            answer = answer_without({boundaries: ("_coordinates",)}, my_boundary, fine, smooth, orientation)
             expect(isinstance(answer, torch.Tensor) and tuple(answer.shape) == (size, size),
                    f"Return one ({size}, {size}) tensor, like the textures.")
             expect_close(answer[away], truth[away], "Away from the boundary line, the image", atol=1e-3,
@@ -69,8 +69,8 @@ def check_side_selectivity(my_side_selectivity: Callable) -> Grade:
     }
     for name, (tuning, orientations) in cases.items():
         with grade.part(name):
-            with withheld(tuning_module, "_upper_half"):  # nor are preferred_orientation and orientation_selectivity
-                answer = call_answer(my_side_selectivity, tuning.copy(), orientations.copy())
+            # withholding _upper_half withholds preferred_orientation and orientation_selectivity too
+            answer = answer_without({tuning_module: ("_upper_half",)}, my_side_selectivity, tuning, orientations)
             expect(isinstance(answer, tuple) and len(answer) == 2, "Return a pair (preferred orientation in degrees, selectivity).")
             preferred = float(preferred_orientation(tuning, orientations)[0])
             selectivity = float(orientation_selectivity(tuning, orientations)[0])
@@ -110,8 +110,8 @@ def check_nmf(my_nmf: Callable) -> Grade:
             "left by (M rightᵀ) / (left right rightᵀ), with a tiny number added to each denominator.")
     for name, (matrix, factors) in _nmf_cases().items():
         with grade.part(name):
-            with withheld(nmf_module, "_updated"):  # nmf and weight_factors are not answers here
-                answer = call_answer(my_nmf, matrix.clone(), factors, steps=500, seed=7)
+            # withholding _updated withholds nmf and weight_factors too
+            answer = answer_without({nmf_module: ("_updated",)}, my_nmf, matrix, factors, steps=500, seed=7)
             expect(isinstance(answer, (tuple, list)) and len(answer) == 2,
                    "Return two tensors: the left factor (m, r) and the right factor (r, n).")
             left, right = (torch.as_tensor(part).detach().double().cpu() for part in answer)
@@ -154,17 +154,12 @@ def _lean_cases() -> dict[str, list[tuple[torch.Tensor, np.ndarray, float]]]:
 def check_side_lean(my_side_lean: Callable) -> Grade:
     """Exercise 5: my_side_lean(weights, preference, orientation): how far a detector's frequency-weighted map leans
     toward the side its orientation points to."""
-    grade = Grade()
-    hint = ("Sum the input grids weighted by their preferences into one (k, k) map; measure every position's offset "
-            "from the window's centre ((k - 1) / 2, also for an even k) with x to the right and y UP (rows grow "
-            "downwards); the lean is the sum of map x (x cos θ + y sin θ).")
-    for name, cases in _lean_cases().items():
-        with grade.part(name):
-            for weights, preference, orientation in cases:
-                expected = fine_side_lean(frequency_map(weights, preference), orientation)
-                with withheld(frequency_module, "frequency_map", "fine_side_lean", "side_weights", "_toward"):
-                    answer = call_answer(my_side_lean, weights.clone(), preference.copy(), orientation)
-                expect(np.size(answer) == 1, f"Return one number, not {type(answer).__name__} of size {np.size(answer)}.")
-                expect_close(float(np.asarray(answer.detach() if isinstance(answer, torch.Tensor) else answer)), expected,
-                             "your lean", rtol=1e-5, atol=1e-8, hint=hint)
-    return grade
+    def course(weights: torch.Tensor, preference: np.ndarray, orientation: float) -> float:
+        return fine_side_lean(frequency_map(weights, preference), orientation)
+
+    hidden = {frequency_module: ("frequency_map", "fine_side_lean", "side_weights", "_toward")}
+    return compare_with_course(
+        _lean_cases(), my_side_lean, course, hidden, "your lean", rtol=1e-5, atol=1e-8, read=one_number,
+        hint="Sum the input grids weighted by their preferences into one (k, k) map; measure every position's offset "
+             "from the window's centre ((k - 1) / 2, also for an even k) with x to the right and y UP (rows grow "
+             "downwards); the lean is the sum of map x (x cos θ + y sin θ).")

@@ -24,7 +24,7 @@ from ..models import CircuitModel
 from ..weights import linearized_forward
 from ..wrapping import wrap_model
 from . import Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from .withheld import answer_without, compare_with_course
 
 SIZE = 8
 
@@ -154,8 +154,8 @@ def check_prediction_change(my_prediction_change: Callable) -> Grade:
     for name, (intact, changed) in _logit_cases().items():
         with grade.part(name):
             expected = experiments.prediction_change(intact, changed)
-            with withheld(experiments, "prediction_change"), withheld(interventions, "prediction_change"):
-                answer = call_answer(my_prediction_change, intact.clone(), changed.clone())
+            answer = answer_without({experiments: ("prediction_change",), interventions: ("prediction_change",)},
+                                    my_prediction_change, intact, changed)
             expect(isinstance(answer, tuple) and len(answer) == 2,
                    f"Your function should return two numbers, (kl, agreement); it returned {type(answer).__name__}.")
             expect_close(answer[0], expected.kl, "KL divergence", rtol=1e-3, atol=1e-5, hint=hint)
@@ -197,14 +197,10 @@ def _attribution_cases(model: CircuitModel) -> dict[str, tuple[Callable, torch.T
 def check_attribution(my_attribution: Callable, model: CircuitModel) -> Grade:
     """Exercise 5: my_attribution(path, inputs, channel, positions): each input's activation times the gradient of one
     output unit at one position per image."""
-    grade = Grade()
-    hint = ("Make a copy of inputs that requires a gradient, run path on it, pick out[n, channel, row_n, col_n] for every "
-            "image n at ITS position, backward their sum, and multiply the gradient by the inputs.")
     attribution_module = importlib.import_module("helpers.interventions.attribution")
-    for name, (path, inputs, channel, positions) in _attribution_cases(model).items():
-        with grade.part(name):
-            expected = input_times_gradient(path, inputs, channel, positions)
-            with withheld(attribution_module, "input_times_gradient", "attribution"), withheld(interventions, "attribution"):
-                answer = call_answer(my_attribution, path, inputs.clone(), channel, list(positions))
-            expect_close(answer, expected, "your attribution maps", rtol=1e-4, atol=1e-6, hint=hint)
-    return grade
+    hidden = {attribution_module: ("input_times_gradient", "attribution"), interventions: ("attribution",)}
+    parts = {name: [case] for name, case in _attribution_cases(model).items()}
+    return compare_with_course(
+        parts, my_attribution, input_times_gradient, hidden, "your attribution maps", rtol=1e-4, atol=1e-6,
+        hint="Make a copy of inputs that requires a gradient, run path on it, pick out[n, channel, row_n, col_n] for "
+             "every image n at ITS position, backward their sum, and multiply the gradient by the inputs.")

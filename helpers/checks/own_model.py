@@ -8,6 +8,7 @@ copies of small networks stepped side by side) and compares it with the course's
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Callable
 
 import numpy as np
@@ -22,9 +23,14 @@ from ..training import LabelledImages, evaluation, shapes_data, untrained_classi
 from ..training.evaluation import class_purity
 from ..training.networks import SmallConvNet
 from .. import branches
+from ..weights import banding
 from ..weights.banding import band_shares
-from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close, passed
-from .withheld import withheld
+from . import ExerciseError, Grade, exercise, expect, expect_close, passed
+from .withheld import answer_without, compare_with_course
+
+
+#: This module: its confusion_counts and training_step are the course's answers, withheld while the student's run.
+_COURSE = sys.modules[__name__]
 
 
 def predictions(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
@@ -75,7 +81,7 @@ def check_confusion_matrix(my_confusion_matrix: Callable) -> Grade:
     }
     for name, (net, images) in cases.items():
         with grade.part(name):
-            answer = call_answer(my_confusion_matrix, net, images)
+            answer = answer_without({_COURSE: ("confusion_counts",)}, my_confusion_matrix, net, images)
             expect_close(answer, confusion_counts(net, images), "confusion matrix", rtol=0, atol=0.5, hint=hint)
     return grade
 
@@ -86,7 +92,8 @@ def _stepped(step: Callable, net: nn.Module, batches: list[tuple[torch.Tensor, t
     optimizer = make_optimizer(net)
     losses = []
     for images, labels in batches:
-        loss = call_answer(step, net, images.clone(), labels.clone(), optimizer) if returns_loss else step(net, images, labels, optimizer)
+        loss = (answer_without({_COURSE: ("training_step",)}, step, net, images, labels, optimizer) if returns_loss
+                else step(net, images, labels, optimizer))
         try:
             losses.append(float(loss))
         except (TypeError, ValueError, RuntimeError):
@@ -124,7 +131,7 @@ def check_training_step(my_training_step: Callable) -> Grade:
     return grade
 
 
-def _banding_cases() -> dict[str, torch.Tensor]:
+def _banding_cases() -> dict[str, list[tuple[torch.Tensor]]]:
     """Convolution weights the lesson never shows, each built to catch one way of getting the score wrong."""
     generator = torch.Generator().manual_seed(2024)
     stripes = torch.randn(6, 4, 3, 1, generator=generator).expand(6, 4, 3, 3)
@@ -132,26 +139,23 @@ def _banding_cases() -> dict[str, torch.Tensor]:
     strong = 4 * torch.randn(3, 2, 1, 5, generator=generator).expand(3, 2, 5, 5)  # a few loud vertical-stripe kernels
     faint = 0.2 * torch.randn(3, 2, 5, 5, generator=generator)  # beside many faint random ones
     return {
-        "horizontal stripes on top of a constant offset per kernel": stripes + offsets,
-        "random 5x5 kernels": torch.randn(8, 5, 5, 5, generator=generator),
-        "a few strong vertical-stripe kernels among faint random ones": torch.cat([strong, faint], dim=1),
-        "rectangular 3x5 kernels with a horizontal tilt": torch.randn(4, 3, 3, 5, generator=generator)
-            + torch.linspace(-1, 1, 3).view(1, 1, 3, 1),
+        "horizontal stripes on top of a constant offset per kernel": [(stripes + offsets,)],
+        "random 5x5 kernels": [(torch.randn(8, 5, 5, 5, generator=generator),)],
+        "a few strong vertical-stripe kernels among faint random ones": [(torch.cat([strong, faint], dim=1),)],
+        "rectangular 3x5 kernels with a horizontal tilt": [
+            (torch.randn(4, 3, 3, 5, generator=generator) + torch.linspace(-1, 1, 3).view(1, 1, 3, 1),)],
     }
 
 
 @exercise(points=3)
 def check_band_shares(my_band_shares: Callable) -> Grade:
     """Exercise 3: my_band_shares(weight) returns the (horizontal, vertical) shares of a layer's centred kernel energy."""
-    grade = Grade()
-    hint = ("Centre each kernel on its own mean (weight.mean(dim=(2, 3), keepdim=True)); the horizontal part is the row "
-            "means (mean over dim 3) repeated along each row. Sum the parts' squares over every kernel, then divide by "
-            "the sum of all centred squares.")
-    for name, weight in _banding_cases().items():
-        with grade.part(name):
-            answer = call_answer(my_band_shares, weight.clone())
-            expect_close(answer, band_shares(weight), "(horizontal, vertical) shares", rtol=1e-3, atol=1e-4, hint=hint)
-    return grade
+    return compare_with_course(
+        _banding_cases(), my_band_shares, band_shares, {banding: ("band_shares", "network_band_shares")},
+        "(horizontal, vertical) shares", rtol=1e-3, atol=1e-4,
+        hint="Centre each kernel on its own mean (weight.mean(dim=(2, 3), keepdim=True)); the horizontal part is the "
+             "row means (mean over dim 3) repeated along each row. Sum the parts' squares over every kernel, then "
+             "divide by the sum of all centred squares.")
 
 
 #: Per part, (channels in the layer, channels in the branch, family size, members found in the branch): cases the
@@ -171,17 +175,11 @@ _TAIL_CASES = {
 def check_chance_tail(my_chance_tail: Callable) -> Grade:
     """Exercise 4: my_chance_tail(total, width, drawn, members) is the chance that ``drawn`` of ``total`` channels, chosen
     at random without repeats, put at least ``members`` into a branch of ``width`` channels."""
-    grade = Grade()
-    hint = ("Count the draws: choose k of the branch's channels and the rest from outside it, C(width, k) * C(total - width, "
-            "drawn - k), for every k from members up, over C(total, drawn) draws in all (math.comb).")
-    for name, cases in _TAIL_CASES.items():
-        with grade.part(name):
-            for total, width, drawn, members in cases:
-                with withheld(branches, "_draws_with"):  # at_least_by_chance and branch_census are not answers here
-                    answer = call_answer(my_chance_tail, total, width, drawn, members)
-                expect_close(answer, branches.at_least_by_chance(total, width, drawn, members), "the probability",
-                             rtol=1e-6, atol=1e-12, hint=hint)
-    return grade
+    return compare_with_course(  # withholding _draws_with withholds at_least_by_chance and branch_census too
+        _TAIL_CASES, my_chance_tail, branches.at_least_by_chance, {branches: ("_draws_with",)}, "the probability",
+        rtol=1e-6, atol=1e-12,
+        hint="Count the draws: choose k of the branch's channels and the rest from outside it, C(width, k) * C(total - "
+             "width, drawn - k), for every k from members up, over C(total, drawn) draws in all (math.comb).")
 
 
 def _purity_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
@@ -212,8 +210,8 @@ def check_class_purity(my_class_purity: Callable) -> Grade:
     for name, (peaks, labels, count) in _purity_cases().items():
         with grade.part(name):
             expected = class_purity(peaks, labels, count)
-            with withheld(evaluation, "class_purity", "top_examples_purity"):
-                answer = call_answer(my_class_purity, peaks.clone(), labels.clone(), count)
+            answer = answer_without({evaluation: ("class_purity", "top_examples_purity")}, my_class_purity, peaks, labels,
+                                    count)
             got = np.asarray(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=np.float64)
             expect(got.shape == expected.shape,
                    f"Return one purity per unit, shape {expected.shape}; yours has shape {got.shape}.", hint)

@@ -16,8 +16,8 @@ from ..layers import layer_at_depth
 from ..models import CircuitModel
 from ..dataset_examples import DatasetExamples
 from ..polysemanticity import FeatureMaps, effective_number, facet_diversity, selective_units, top_example_features
-from . import Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from . import Grade, exercise, expect, expect_close
+from .withheld import answer_without, compare_with_course
 
 _FACET_HINT = ("Scale every row to length 1, take all dot products at once with a matrix product, and average "
                "1 - similarity over the pairs of DIFFERENT examples only (leave out the diagonal).")
@@ -33,7 +33,6 @@ def _clusters(sizes: tuple[int, ...], dim: int, scale: float, generator: torch.G
 @exercise(points=3)
 def check_facet_score(facet_score: Callable, examples: DatasetExamples, features: FeatureMaps) -> Grade:
     """Exercise 1: the facet score of a set of examples (mean 1 - cosine similarity over pairs of different rows)."""
-    grade = Grade()
     generator = torch.Generator().manual_seed(2606)
     cases = {
         "one tight group of 6 examples, rows of different lengths": _clusters((6,), 24, 5.0, generator),
@@ -47,18 +46,14 @@ def check_facet_score(facet_score: Callable, examples: DatasetExamples, features
     for number, channel in enumerate(pool[torch.randperm(len(pool), generator=generator)[:2]].tolist(), 1):
         cases[f"the top examples of another unit of {examples.layer} ({number})"] = top_example_features(
             examples, features, channel)
-    for name, points in cases.items():
-        with grade.part(name):
-            answer = call_answer(facet_score, points.clone())
-            expect_close(answer, torch.tensor(facet_diversity(points)), "your facet score", rtol=1e-3, atol=1e-4,
-                         hint=_FACET_HINT)
-    return grade
+    return compare_with_course({name: [(points,)] for name, points in cases.items()}, facet_score, facet_diversity,
+                               {polysemanticity: ("facet_diversity",)}, "your facet score", rtol=1e-3, atol=1e-4,
+                               hint=_FACET_HINT)
 
 
 @exercise(points=2)
 def check_effective_number(effective_facets: Callable) -> Grade:
     """Exercise 2: the effective number of facets of a unit's clustered examples (exp of the entropy of group shares)."""
-    grade = Grade()
     generator = torch.Generator().manual_seed(606)
     cases = {  # a single group shares its part with an ordinary case, so that a constant 1 earns nothing
         "three equal groups": [torch.tensor([0, 1, 2] * 4)],
@@ -67,14 +62,11 @@ def check_effective_number(effective_facets: Callable) -> Grade:
         "a single group, and 40 random labels of 5 groups": [torch.full((8,), 4),
                                                              torch.randint(5, (40,), generator=generator)],
     }
-    for name, label_sets in cases.items():
-        with grade.part(name):
-            for labels in label_sets:
-                answer = call_answer(effective_facets, labels.clone())
-                expect_close(answer, torch.tensor(effective_number(labels)), "your effective number", rtol=1e-3,
-                             hint="Turn the labels into the share of examples in each group, compute the entropy "
-                                  "-sum(p log p) with the natural logarithm, and take exp of it.")
-    return grade
+    return compare_with_course(
+        {name: [(labels,) for labels in label_sets] for name, label_sets in cases.items()}, effective_facets,
+        effective_number, {polysemanticity: ("effective_number",)}, "your effective number", rtol=1e-3, atol=1e-5,
+        hint="Turn the labels into the share of examples in each group, compute the entropy -sum(p log p) with the "
+             "natural logarithm, and take exp of it.")
 
 
 def _lloyd_cases(examples: DatasetExamples, features: FeatureMaps) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -105,8 +97,7 @@ def check_lloyd_step(my_lloyd_step: Callable, examples: DatasetExamples, feature
     for name, (points, centroids) in _lloyd_cases(examples, features).items():
         with grade.part(name):
             labels, updated = polysemanticity.lloyd_step(points, centroids)
-            with withheld(polysemanticity, "lloyd_step", "kmeans"):
-                answer = call_answer(my_lloyd_step, points.clone(), centroids.clone())
+            answer = answer_without({polysemanticity: ("lloyd_step", "kmeans")}, my_lloyd_step, points, centroids)
             expect(isinstance(answer, tuple) and len(answer) == 2,
                    f"Your function should return two things, (labels, centroids); it returned {type(answer).__name__}.")
             got_labels = torch.as_tensor(answer[0]).flatten()
@@ -144,22 +135,17 @@ def _diversity_cases(model: CircuitModel) -> dict[str, list[torch.Tensor]]:
 def check_gram_diversity(my_gram_diversity: Callable, model: CircuitModel) -> Grade:
     """Exercise 5: my_gram_diversity(activations): per image, minus the mean cosine similarity of its centred Gram
     matrix to the other images' (the diversity objective's value)."""
-    grade = Grade()
     hint = ("Flatten each channel's map, subtract each channel's mean over positions, form each image's C x C Gram "
             "matrix, flatten and scale every Gram matrix to length 1, take all dot products at once, and average each "
             "row over the OTHER images (n - 1 of them); one image alone scores 0. Use torch operations throughout: the "
             "value is an objective that gradients flow through.")
-    for name, batches in _diversity_cases(model).items():
-        with grade.part(name):
-            for activations in batches:
-                expected = gram_diversity(activations)
-                with withheld(objectives, "gram_diversity"):
-                    answer = call_answer(my_gram_diversity, activations.clone())
-                expect_close(answer, expected, "your diversity values", rtol=1e-4, atol=1e-5, hint=hint)
+    hidden = {objectives: ("gram_diversity",)}
+    parts = {name: [(activations,) for activations in batches] for name, batches in _diversity_cases(model).items()}
+    grade = compare_with_course(parts, my_gram_diversity, gram_diversity, hidden, "your diversity values",
+                                rtol=1e-4, atol=1e-5, hint=hint)
     with grade.part("the gradient the optimizer gets from your value"):
         activations = torch.randn(4, 6, 5, 5, generator=torch.Generator().manual_seed(6007), requires_grad=True)
-        with withheld(objectives, "gram_diversity"):
-            answer = call_answer(my_gram_diversity, activations)
+        answer = answer_without(hidden, my_gram_diversity, activations)
         expect(isinstance(answer, torch.Tensor) and answer.requires_grad,
                "Your value is not a tensor that gradients flow through: the optimizer could not use it.", hint)
         mine = torch.autograd.grad(answer.sum(), activations)[0]

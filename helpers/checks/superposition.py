@@ -9,11 +9,11 @@ from typing import Callable
 import torch
 
 from .. import dictionary as dictionary_module
-from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step
+from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step, units_to_hold
 from .. import superposition
 from ..superposition import feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss
 from . import Grade, call_answer, exercise, expect, expect_close, passed
-from .withheld import withheld
+from .withheld import answer_without, compare_with_course, withheld
 
 
 @exercise
@@ -73,7 +73,7 @@ def check_toy_loss(loss: Callable) -> Grade:
     }
     for name, (weights, bias, features, importance) in cases.items():
         with grade.part(name):
-            answer = call_answer(loss, weights.clone(), bias.clone(), features.clone(), importance.clone())
+            answer = answer_without({superposition: ("toy_loss",)}, loss, weights, bias, features, importance)
             reference = toy_loss(weights[None], bias[None], features[None], importance)[0]
             expect_close(_scalar(answer),
                          reference, "your loss", rtol=1e-4,
@@ -90,6 +90,10 @@ def _dictionary_case(vectors: torch.Tensor, features: int, seed: int) -> dict[st
     return {"encoder": directions + 0.1 * torch.randn(features, width, generator=generator),
             "encoder_bias": 0.1 * torch.randn(features, generator=generator),
             "directions": directions, "centre": 0.1 * torch.randn(width, generator=generator)}
+
+
+#: The course's dictionary training, withheld while the student's loss or step runs.
+_DICTIONARY_HIDDEN = {dictionary_module: ("dictionary_loss", "dictionary_step", "train_sparse_dictionary")}
 
 
 @exercise(points=3)
@@ -114,15 +118,15 @@ def check_dictionary_loss(loss: Callable, dictionary: SparseDictionary, vectors:
     for name, (batch, parameters, l1) in cases.items():
         with grade.part(name):
             inputs = {key: value.detach().clone() for key, value in parameters.items()}
-            answer = call_answer(loss, batch.clone(), inputs["encoder"], inputs["encoder_bias"], inputs["directions"],
-                                 inputs["centre"], l1)
+            answer = answer_without(_DICTIONARY_HIDDEN, loss, batch, inputs["encoder"], inputs["encoder_bias"],
+                                    inputs["directions"], inputs["centre"], l1)
             reference = dictionary_loss(batch, l1=l1, **parameters)
             expect_close(_scalar(answer),
                          reference.detach(), "your loss", rtol=1e-4, hint=hint)
     with grade.part("training with your loss moves the directions as the course's loss does"):
         parameters = {key: value.detach().clone().requires_grad_(True) for key, value in _dictionary_case(toy, 8, 3).items()}
-        answer = call_answer(loss, toy, parameters["encoder"], parameters["encoder_bias"], parameters["directions"],
-                             parameters["centre"], 0.2)
+        answer = answer_without(_DICTIONARY_HIDDEN, loss, toy, parameters["encoder"], parameters["encoder_bias"],
+                                parameters["directions"], parameters["centre"], 0.2)  # copies keep the gradient's path
         expect(isinstance(answer, torch.Tensor) and answer.requires_grad,
                "Your loss is not a tensor that gradients flow through: training could not use it.",
                "Compute it with torch operations on the given tensors (no .item(), no numpy, no detach).")
@@ -171,7 +175,8 @@ def check_dictionary_step(step: Callable, dictionary: SparseDictionary, vectors:
                     if who == "course":
                         losses.append(dictionary_step(batch.clone(), *parameters.values(), optimizer, l1))
                         continue
-                    with withheld(dictionary_module, "dictionary_step", "train_sparse_dictionary", "dictionary_loss"):
+                    # the step must change these very parameters in place, so they are passed, not copied
+                    with withheld(dictionary_module, *_DICTIONARY_HIDDEN[dictionary_module]):
                         answer = call_answer(step, batch.clone(), *parameters.values(), optimizer, l1)
                     losses.append(_scalar(answer))
                 runs[who] = (losses, parameters)
@@ -201,12 +206,42 @@ def _dimensionality_cases() -> dict[str, torch.Tensor]:
 @exercise(points=3)
 def check_feature_dimensionality(my_feature_dimensionality: Callable) -> Grade:
     """Exercise 3: my_feature_dimensionality(weights) returns D_i = ||W_i||² / sum_j (Ŵ_i · W_j)² per feature (0 when dropped)."""
-    grade = Grade()
-    hint = ("Columns are features. Divide each column by its length to get Ŵ_i; (Ŵ_i · W_j)² summed over every j, i included, "
-            "is the denominator; a feature of length 0 gets D_i = 0, not NaN.")
-    for name, weights in _dimensionality_cases().items():
-        with grade.part(name):
-            with withheld(superposition, "_overlaps"):  # feature_dimensionality and interference are not answers here
-                answer = call_answer(my_feature_dimensionality, weights.clone())
-            expect_close(answer, feature_dimensionality(weights), "D_i", rtol=1e-4, atol=1e-5, hint=hint)
-    return grade
+    parts = {name: [(weights,)] for name, weights in _dimensionality_cases().items()}
+    return compare_with_course(  # withholding _overlaps withholds feature_dimensionality and interference too
+        parts, my_feature_dimensionality, feature_dimensionality, {superposition: ("_overlaps",)}, "D_i",
+        rtol=1e-4, atol=1e-5,
+        hint="Columns are features. Divide each column by its length to get Ŵ_i; (Ŵ_i · W_j)² summed over every j, i "
+             "included, is the denominator; a feature of length 0 gets D_i = 0, not NaN.")
+
+
+def _spread_cases(dictionary: SparseDictionary) -> dict[str, list[tuple[torch.Tensor, float]]]:
+    """Held-out (directions, share): hand-built rows whose counts are known, random rows, and the lesson's own
+    dictionary, plain and scaled (a direction's length must not change its count). No cumulative share sits on the
+    share asked for, so that the count never hangs on rounding."""
+    hand_built = torch.tensor([[0.0, 0.0, 5.0, 0.0, 0.0, 0.0],
+                               [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                               [-4.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+                               [1.0, -1.0, 1.0, -1.0, 1.0, 0.5]])
+    generator = torch.Generator().manual_seed(7007)
+    random = torch.randn(30, 64, generator=generator) * torch.rand(30, 1, generator=generator).add(0.5)
+    rows = torch.randperm(dictionary.features, generator=generator)[:12]
+    real = dictionary.directions.detach().cpu()[rows]
+    return {
+        "four hand-built rows of 6 units (signs mixed, lengths not 1), half and 90% of their length": [
+            (hand_built, 0.5), (hand_built, 0.9)],
+        "30 random directions of 64 units, at 0.5 and at 0.9": [(random, 0.5), (random, 0.9)],
+        f"12 directions of your lesson's dictionary ({dictionary.units} units) at 0.75, and the same scaled by 3 at 0.3": [
+            (real, 0.75), (3 * real, 0.3)],
+    }
+
+
+@exercise(points=3)
+def check_units_to_hold(my_units_to_hold: Callable, dictionary: SparseDictionary) -> Grade:
+    """Exercise 7: my_units_to_hold(directions, share): for each direction (row), how many units, largest loadings
+    first, hold ``share`` of its squared length."""
+    return compare_with_course(
+        _spread_cases(dictionary), my_units_to_hold, units_to_hold,
+        {dictionary_module: ("units_to_hold", "spread_over_units")}, "your counts of units", rtol=0, atol=0.5,
+        hint="Square the loadings, sort each row's squares from largest to smallest, divide their running sum by the "
+             "row's total, and count the units needed until that share first reaches `share` (the unit that reaches "
+             "it counts too).")

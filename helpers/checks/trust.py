@@ -12,11 +12,14 @@ from ..featurevis.accentuate import accentuation_step
 from ..featurevis.param import natural_image_from_phases
 from ..images import photo
 from ..models import CircuitModel
-from . import Grade, call_answer, exercise, expect_close
-from .withheld import withheld
+from . import Grade, exercise, expect_close
+from .withheld import answer_without, compare_with_course
 
-# The module, not the package's ``render`` function of the same name: its redirected_gradient is withheld in exercise 4.
+# The modules, not the package's functions of the same names (``render``, ``accentuate``): their functions are
+# withheld while the student's run.
 render_module = importlib.import_module("..featurevis.render", __package__)
+accentuate_module = importlib.import_module("..featurevis.accentuate", __package__)
+param_module = importlib.import_module("..featurevis.param", __package__)
 
 
 def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,19 +34,16 @@ def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch
 @exercise(points=3)
 def check_natural_image(my_natural_image: Callable) -> Grade:
     """Exercise 1: build images from a fixed magnitude spectrum and optimized phases."""
-    grade = Grade()
-    for name, (size, channels, count, seed) in {
+    parts = {name: [(*_random_case(size, channels, count, seed), size)] for name, (size, channels, count, seed) in {
         "16 px, 3 channels, 2 images": (16, 3, 2, 101),
         "an odd size, 21 px, 1 channel": (21, 1, 3, 202),
         "40 px, 3 channels, another seed": (40, 3, 1, 303),
-    }.items():
-        with grade.part(name):
-            magnitude, phase = _random_case(size, channels, count, seed)
-            answer = call_answer(my_natural_image, magnitude, phase, size)
-            expect_close(answer, natural_image_from_phases(magnitude, phase, size), name, rtol=1e-4, atol=1e-5,
-                         hint="Combine magnitude and phase into complex coefficients, then take the inverse real FFT "
-                              "with the output size given and the orthonormal scaling.")
-    return grade
+    }.items()}
+    return compare_with_course(
+        parts, my_natural_image, natural_image_from_phases, {param_module: ("natural_image_from_phases",)},
+        "your images", rtol=1e-4, atol=1e-5,
+        hint="Combine magnitude and phase into complex coefficients, then take the inverse real FFT with the output "
+             "size given and the orthonormal scaling.")
 
 
 @exercise(points=3)
@@ -64,7 +64,8 @@ def check_accentuation_step(my_accentuation_step: Callable, model: CircuitModel,
             # A step size that makes the course's step change some pixel by about ``reach``, whatever the model's scale.
             probe = (accentuation_step(model, objective, images, photos, closeness, 1e-4).cpu() - images).abs().max()
             lr = reach * 1e-4 / max(float(probe), 1e-12)
-            answer = call_answer(my_accentuation_step, model, objective, images, photos, closeness, lr)
+            answer = answer_without({accentuate_module: ("accentuation_step",)}, my_accentuation_step, model, objective,
+                                    images, photos, closeness, lr)
             expect_close(answer, accentuation_step(model, objective, images, photos, closeness, lr), name,
                          rtol=1e-3, atol=1e-4,
                          hint="Ascend the objective MINUS closeness times the mean squared change from the photo, "
@@ -95,14 +96,10 @@ def _redirect_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
 @exercise(points=3)
 def check_redirected_gradient(my_redirected_gradient: Callable) -> Grade:
     """Exercise 4: the redirected ReLU's backward rule, image by image."""
-    grade = Grade()
-    for name, (inputs, incoming, high) in _redirect_cases().items():
-        with grade.part(name):
-            expected = render_module.redirected_gradient(inputs, incoming, high)
-            with withheld(render_module, "redirected_gradient"):
-                answer = call_answer(my_redirected_gradient, inputs.clone(), incoming.clone(), high)
-            expect_close(answer, expected, "the gradient", rtol=0, atol=1e-6,
-                         hint="First the ordinary gradient (zero outside [0, high]). Only for an image whose ordinary "
-                              "gradient is zero everywhere, let the gradient through outside the range where a "
-                              "descent step would move the unit back inside.")
-    return grade
+    parts = {name: [case] for name, case in _redirect_cases().items()}
+    return compare_with_course(
+        parts, my_redirected_gradient, render_module.redirected_gradient, {render_module: ("redirected_gradient",)},
+        "the gradient", rtol=0, atol=1e-6,
+        hint="First the ordinary gradient (zero outside [0, high]). Only for an image whose ordinary gradient is zero "
+             "everywhere, let the gradient through outside the range where a descent step would move the unit back "
+             "inside.")

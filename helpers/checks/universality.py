@@ -16,8 +16,8 @@ import torch
 from .. import stats, universality
 from ..models import CircuitModel
 from ..universality import correlation_matrix, filter_properties, first_layer_filters, linear_cka
-from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
-from .withheld import withheld
+from . import Grade, exercise, expect, expect_close, one_number
+from .withheld import answer_without, compare_with_course
 
 #: Colour fraction above which a stem filter counts as almost pure colour, and below which almost pure grey.
 PURE_COLOUR, PURE_GREY = 0.9, 0.3
@@ -38,18 +38,9 @@ def _orthogonal(size: int, seed: int) -> torch.Tensor:
     return q
 
 
-def _one_number(answer: object, hint: str) -> float:
-    """The student's result as a float, or a failed part saying it should be one number."""
-    try:
-        return float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError, RuntimeError):
-        raise ExerciseError(f"Your function should return one number, not {type(answer).__name__}.\nHint: {hint}") from None
-
-
 @exercise(points=3)
 def check_linear_cka(my_linear_cka: Callable) -> Grade:
     """Exercise 1: my_linear_cka(features_a, features_b) returns the linear CKA of two (N, d) representations."""
-    grade = Grade()
     hint = "Centre each column, form the Gram matrices K = X Xᵀ and L = Y Yᵀ, then <K, L> / (‖K‖ ‖L‖) (Frobenius)."
     a, b = _latent_pair(70, 24, 9, seed=11)
     x = torch.randn(50, 10, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
@@ -64,36 +55,27 @@ def check_linear_cka(my_linear_cka: Callable) -> Grade:
         "a few examples of a wide layer": [(a[:12], b[:12] @ torch.randn(9, 40, generator=torch.Generator().manual_seed(15),
                                                                           dtype=torch.float64))],
     }
-    for name, pairs in cases.items():
-        with grade.part(name):
-            for first, second in pairs:
-                with withheld(universality, "linear_cka", "cka_from_grams"):
-                    answer = _one_number(call_answer(my_linear_cka, first.clone(), second.clone()), hint)
-                expect_close(answer, linear_cka(first, second), "CKA", rtol=1e-4, atol=1e-6, hint=hint)
-    return grade
+    return compare_with_course(cases, my_linear_cka, linear_cka, {universality: ("linear_cka", "cka_from_grams")}, "CKA",
+                               rtol=1e-4, atol=1e-6, hint=hint, read=lambda answer: one_number(answer, hint=hint))
 
 
 @exercise(points=2)
 def check_correlation_matrix(my_correlation_matrix: Callable) -> Grade:
     """Exercise 2: my_correlation_matrix(responses_a, responses_b) returns the (Ca, Cb) Pearson correlations of their columns."""
-    grade = Grade()
     hint = ("Subtract each column's mean, divide by its norm, then multiply: Aᵀ B. A column that never varies "
             "correlates 0 with everything (no NaN).")
     a, b = _latent_pair(90, 5, 8, seed=21)
     dead = b.clone()
     dead[:, 2] = 0.0  # a dead unit: it never fires on these images
     cases = {
-        "two layers of different widths": (a, b),
-        "a unit and an affine copy of it (correlation 1)": (a, 2.5 * a + 3.0),
-        "a unit and its negative (correlation -1)": (a, -a),
-        "a dead unit (constant responses)": (a, dead),
+        "two layers of different widths": [(a, b)],
+        "a unit and an affine copy of it (correlation 1)": [(a, 2.5 * a + 3.0)],
+        "a unit and its negative (correlation -1)": [(a, -a)],
+        "a dead unit (constant responses)": [(a, dead)],
     }
-    for name, (first, second) in cases.items():
-        with grade.part(name):
-            with withheld(universality, "correlation_matrix"), withheld(stats, "correlation_columns"):
-                answer = call_answer(my_correlation_matrix, first.clone(), second.clone())
-            expect_close(answer, correlation_matrix(first, second), "correlations", rtol=1e-4, atol=1e-6, hint=hint)
-    return grade
+    hidden = {universality: ("correlation_matrix",), stats: ("correlation_columns",)}
+    return compare_with_course(cases, my_correlation_matrix, correlation_matrix, hidden, "correlations",
+                               rtol=1e-4, atol=1e-6, hint=hint)
 
 
 def _gridded_pair(images: int, cells: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,22 +90,20 @@ def _gridded_pair(images: int, cells: int, seed: int) -> tuple[torch.Tensor, tor
 @exercise(points=3)
 def check_shuffled_best(my_shuffled_best: Callable) -> Grade:
     """Exercise 4: my_shuffled_best(responses_a, responses_b, samples_per_image, seed), the shuffled-images baseline."""
-    grade = Grade()
     hint = ("Shuffle whole images of B, not single rows: reshape B to (images, samples_per_image, units), index the "
             "first axis with np.random.default_rng(seed).permutation(images), reshape back, then take each unit of A's "
             "best correlation with a unit of B.")
     cases = {
-        "one sample per image, seed 3": (*_latent_pair(60, 5, 7, seed=31), 1, 3),
-        "9 grid cells per image, seed 5: an image's cells stay together": (*_gridded_pair(12, 9, seed=32), 9, 5),
-        "4 grid cells per image, seed 11": (*_gridded_pair(20, 4, seed=33), 4, 11),
+        "one sample per image, seed 3": [(*_latent_pair(60, 5, 7, seed=31), 1, 3)],
+        "9 grid cells per image, seed 5: an image's cells stay together": [(*_gridded_pair(12, 9, seed=32), 9, 5)],
+        "4 grid cells per image, seed 11": [(*_gridded_pair(20, 4, seed=33), 4, 11)],
     }
-    for name, (first, second, per_image, seed) in cases.items():
-        with grade.part(name):
-            expected = universality.shuffled_match(first, second, samples_per_image=per_image, seed=seed).best_correlation
-            with withheld(universality, "shuffled_match"):
-                answer = call_answer(my_shuffled_best, first.clone(), second.clone(), per_image, seed)
-            expect_close(answer, expected, "best correlations", rtol=1e-4, atol=1e-6, hint=hint)
-    return grade
+
+    def course(first: torch.Tensor, second: torch.Tensor, per_image: int, seed: int) -> torch.Tensor:
+        return universality.shuffled_match(first, second, samples_per_image=per_image, seed=seed).best_correlation
+
+    return compare_with_course(cases, my_shuffled_best, course, {universality: ("shuffled_match",)}, "best correlations",
+                               rtol=1e-4, atol=1e-6, hint=hint)
 
 
 def _filter_cases(model: CircuitModel) -> dict[str, list[np.ndarray]]:
@@ -155,12 +135,11 @@ def check_colour_and_dc(my_colour_and_dc: Callable, model: CircuitModel) -> Grad
         with grade.part(name):
             for weights in filters:
                 reference = filter_properties(weights)
-                with withheld(universality, "filter_properties"):
-                    answer = call_answer(my_colour_and_dc, torch.from_numpy(weights.copy()))
+                answer = answer_without({universality: ("filter_properties",)}, my_colour_and_dc, torch.from_numpy(weights))
                 expect(isinstance(answer, tuple) and len(answer) == 2,
                        f"Return two numbers, (colour fraction, DC fraction); got {type(answer).__name__}.")
-                expect_close(_one_number(answer[0], hint), reference.colour_fraction, "the colour fraction",
+                expect_close(one_number(answer[0], hint=hint), reference.colour_fraction, "the colour fraction",
                              rtol=1e-5, atol=1e-7, hint=hint)
-                expect_close(_one_number(answer[1], hint), reference.dc_fraction, "the DC fraction",
+                expect_close(one_number(answer[1], hint=hint), reference.dc_fraction, "the DC fraction",
                              rtol=1e-5, atol=1e-7, hint=hint)
     return grade

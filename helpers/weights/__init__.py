@@ -42,13 +42,16 @@ non-negative parts), :mod:`.banding` (weight banding: kernels made of stripes), 
 smooth a filter is, against its weights shuffled in space).
 """
 from .connections import Connection, Connections, family_usage, strongest_inputs, strongest_outputs
-from .equivariance import EquivarianceSummary, family_equivariance, rotate_grids, spatial_pattern, weight_equivariance
+from .equivariance import (
+    EquivarianceSummary, RankOne, family_equivariance, rank_one, rotate_grids, spatial_pattern, weight_equivariance,
+)
 from .expanded import Method, expanded_weights, linearized_forward, linearized_weights, unit_weights
 from .view import WeightView, weight_view
 
 __all__ = [
     "expanded_weights", "unit_weights", "linearized_forward", "linearized_weights", "Method",
     "Connection", "Connections", "strongest_inputs", "strongest_outputs", "family_usage",
-    "rotate_grids", "spatial_pattern", "weight_equivariance", "EquivarianceSummary", "family_equivariance",
+    "rotate_grids", "spatial_pattern", "rank_one", "RankOne", "weight_equivariance", "EquivarianceSummary",
+    "family_equivariance",
     "WeightView", "weight_view",
 ]

@@ -37,6 +37,24 @@ def spatial_pattern(grids: torch.Tensor) -> torch.Tensor:
     return pattern.reshape(grids.shape[-2:]).float()
 
 
+@dataclass(frozen=True)
+class RankOne:
+    """A unit's expanded weights (C_from, k, k) read as one k x k pattern times one number per input."""
+
+    pattern: torch.Tensor  # (k, k): :func:`spatial_pattern`
+    per_input: torch.Tensor  # (C_from,): each input's weight on the pattern
+    share: float  # the share of the grids' squared size that the pattern times the numbers rebuilds (1: exactly)
+
+
+def rank_one(grids: torch.Tensor) -> RankOne:
+    """The best single pattern of a unit's weights (C_from, k, k), each input's number on it, and how much it explains:
+    a unit behind a depthwise convolution explains all of them (every input reaches it through one kernel)."""
+    pattern = spatial_pattern(grids)
+    singular = torch.linalg.svdvals(grids.reshape(grids.shape[0], -1).double())
+    return RankOne(pattern, (grids * pattern).sum(dim=(1, 2)) / float((pattern ** 2).sum()),
+                   float(singular[0] ** 2 / (singular ** 2).sum()))
+
+
 def weight_equivariance(
     grids_a: torch.Tensor, grids_b: torch.Tensor, degrees: float, *, mode: Literal["per_input", "spatial"] = "per_input"
 ) -> float:
