@@ -6,6 +6,8 @@ the member of the family that prefers the new orientation fire.
 - :func:`rotate_about`, :func:`recentre`: rotate images about a point; move a point onto a placement's centre.
 - :func:`centred_examples`: a unit's top (or band) dataset examples, centred on where it fired.
 - :func:`rotation_tuning`, :func:`joint_rotation_tuning`: every member's response to rotated examples.
+- :func:`hand_over_misses`, :func:`hand_over`: does turning an example hand the response to the member that faces
+  the turned curve?
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 
 from .models import CircuitModel, Unit
 from .probing import Placement, UnitsOrLayer, resolve_units, unit_responses
-from .tuning import preferred_orientation
+from .tuning import angle_difference, preferred_orientation
 
 
 def rotate_about(images: torch.Tensor, degrees: float, center: tuple[float, float]) -> torch.Tensor:
@@ -195,3 +197,34 @@ def joint_rotation_tuning(
         for batch in examples
     ])
     return JointTuning(units, np.asarray(preferred, dtype=np.float64), np.asarray(angles, dtype=np.float64), table)
+
+
+def hand_over_misses(responses: np.ndarray, preferred: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """For each source member s and rotation a (S, A): the angle in degrees (0-180) between the preferred orientation of
+    the member that answers s's examples turned by ``angles[a]`` most (``responses[s, a, u]``, see :class:`JointTuning`)
+    and the orientation of the turned curve, ``preferred[s] + angles[a]``. Small misses: the response is handed over."""
+    winners = np.asarray(responses).argmax(axis=2)
+    turned = (np.asarray(preferred)[:, None] + np.asarray(angles)[None, :]) % 360
+    return angle_difference(np.asarray(preferred)[winners], turned)
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """How a family hands a turning example from member to member (:func:`hand_over`)."""
+
+    misses: np.ndarray
+    """(S, A) degrees between the strongest member's preferred orientation and the turned curve's."""
+    chance: float
+    """The share of misses within 45° expected when the strongest member is any member, picked at random."""
+    changes: float
+    """The share of source members whose examples change strongest member at least once as they turn."""
+
+
+def hand_over(joint: JointTuning) -> HandOver:
+    """Argument 4's hand-over test on a joint rotation tuning: misses, their chance level and how often the winner changes."""
+    misses = hand_over_misses(joint.responses, joint.preferred, joint.angles)
+    turned = (joint.preferred[:, None] + joint.angles[None, :]) % 360
+    chance = float(np.mean(angle_difference(joint.preferred[None, :], turned.reshape(-1, 1)) <= 45))
+    winners = joint.responses.argmax(axis=2)
+    changes = float(np.mean([len(set(row.tolist())) > 1 for row in winners]))
+    return HandOver(misses, chance, changes)

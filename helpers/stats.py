@@ -1,4 +1,4 @@
-"""Statistics the course computes in many places, written once: correlation, standardizing, circular statistics.
+"""Statistics the course computes in many places, written once: correlation (also of ranks), standardizing, circular statistics.
 
 Conventions, everywhere: a series (or column) that never varies correlates 0 with everything (a dead
 unit is not evidence either way); angles are in degrees.
@@ -41,6 +41,24 @@ def standardize_columns(x: torch.Tensor) -> torch.Tensor:
 def correlation_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pearson correlation (Ca, Cb) between every column of ``a`` (N, Ca) and every column of ``b`` (N, Cb)."""
     return standardize_columns(a).T @ standardize_columns(b)
+
+
+def average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """The rank of every entry of ``x`` (N, C) within its column, 0 for the smallest, in float64; tied entries share
+    the mean of their ranks (a column that never varies has one rank throughout)."""
+    columns = x.detach().double().T.contiguous()
+    ordered = columns.sort(dim=1).values
+    below = torch.searchsorted(ordered, columns, side="left")
+    through = torch.searchsorted(ordered, columns, side="right")
+    return ((below + through - 1) / 2).T
+
+
+def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spearman's correlation between each column of ``a`` (N, C) and the same column of ``b`` (N, C), one per column:
+    Pearson's correlation of their average ranks (0 for a column that never varies)."""
+    if a.dim() != 2 or a.shape != b.shape:
+        raise ValueError(f"Need two tables of the same shape (N, C), got {tuple(a.shape)} and {tuple(b.shape)}.")
+    return (standardize_columns(average_ranks(a)) * standardize_columns(average_ranks(b))).sum(0)
 
 
 def circular_resultant(angles_degrees: Sequence[float] | np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import torch
 from helpers.checks import ExerciseError
 from helpers.checks.curves import check_curve, check_orientation_selectivity, check_preferred_orientation
 from helpers.stimuli.curves import curve
+from helpers.tuning import angle_difference
 
 
 def solution_curve(size, orientation, radius, length, width, center):
@@ -149,3 +150,34 @@ def test_neighbour_hits_check(exercise_probe) -> None:
     for constant in range(0, 17):
         assert check_neighbour_hits.__wrapped__(lambda *a, c=constant: c).fraction == 0
     exercise_probe.not_attempted(lambda: check_neighbour_hits(...), lambda: check_neighbour_hits(lambda *a: None))
+
+
+def student_hand_over_misses(responses, preferred, angles, *, sign=1.0, folded=True):
+    """Argument 4's misses as a student writes them; the keywords make its near misses."""
+    winners = responses.argmax(axis=2)
+    turned = (preferred[:, None] + sign * angles[None, :]) % 360
+    if folded:
+        return angle_difference(preferred[winners], turned)
+    return np.abs(preferred[winners] - turned)
+
+
+def test_hand_over_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_hand_over
+
+    assert check_hand_over(student_hand_over_misses) == 3
+
+    def course(*args):  # the course's measure, reached through its module while the student's function runs
+        import helpers.rotation
+
+        return helpers.rotation.hand_over_misses(*args)
+
+    wrong = [lambda *a: student_hand_over_misses(*a, sign=-1.0),  # the examples turned the other way
+             lambda *a: student_hand_over_misses(*a, folded=False),  # 340° for 20°
+             lambda r, p, a: angle_difference(r.argmax(2) * 1.0, (p[:, None] + a[None, :]) % 360),  # winner's index
+             lambda r, p, a: angle_difference(p[r.argmax(2)], p[:, None] + 0 * a[None, :]),  # source's own orientation
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_hand_over, answer)
+    for constant in (0.0, 22.5, 45.0, 90.0):
+        assert check_hand_over.__wrapped__(lambda r, p, a, c=constant: np.full(r.shape[:2], c)).fraction == 0
+    exercise_probe.not_attempted(lambda: check_hand_over(...), lambda: check_hand_over(lambda *a: None))

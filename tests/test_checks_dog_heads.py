@@ -142,3 +142,36 @@ def test_same_and_cross_check(exercise_probe):
     for answer in wrong:
         exercise_probe.rejected(check_same_and_cross, answer)
     exercise_probe.not_attempted(lambda: check_same_and_cross(...), lambda: check_same_and_cross(lambda *a: None))
+
+
+def student_best_copy(transformed, weights, *, centred=True, others_only=True):
+    """A unit's best transformed copy as a student writes it; the keywords make its near misses."""
+    def unit_vectors(pictures):
+        flat = pictures.flatten(1).double()
+        flat = flat - flat.mean(dim=1, keepdim=True) if centred else flat
+        return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    table = unit_vectors(transformed) @ unit_vectors(weights).T
+    if others_only:
+        table = table.masked_fill(torch.eye(len(table), dtype=torch.bool), -2.0)
+    return table.max(dim=1).values
+
+
+def test_best_copy_check(model, exercise_probe) -> None:
+    from helpers.checks.dog_heads import check_best_copy
+
+    assert check_best_copy(student_best_copy, model) == 3
+
+    def course(transformed, weights):  # the course's search, reached through its module while the student's runs
+        import helpers.weights.equivariance
+
+        return helpers.weights.equivariance.best_other_match(transformed, weights).values
+
+    wrong = [lambda t, w: student_best_copy(t, w, centred=False),  # cosine similarity, not a correlation
+             lambda t, w: student_best_copy(t, w, others_only=False),  # a symmetric unit matches itself
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_best_copy, answer, model)
+    for constant in (0.0, 0.5, 1.0):
+        assert check_best_copy.__wrapped__(lambda t, w, c=constant: torch.full((len(w),), c), model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_best_copy(..., model), lambda: check_best_copy(lambda t, w: None, model))

@@ -133,3 +133,53 @@ def test_neighbour_correlation_check(exercise_probe) -> None:
             lambda w, c=constant: torch.full((len(w),), c), model).fraction == 0
     exercise_probe.not_attempted(lambda: check_neighbour_correlation(..., model),
                                  lambda: check_neighbour_correlation(lambda w: None, model))
+
+
+def student_rank_correlation(a, b, *, ties=True, ranked=True):
+    """Spearman's correlation per column as a student writes it; the keywords make its near misses."""
+    def centred(x):
+        x = x.double()
+        if not ranked:
+            return x - x.mean(0)
+        if ties:
+            rows = x.T.contiguous()
+            ordered = rows.sort(dim=1).values
+            ranks = ((torch.searchsorted(ordered, rows, side="left")
+                      + torch.searchsorted(ordered, rows, side="right") - 1) / 2).T
+        else:
+            ranks = x.argsort(0).argsort(0).double()
+        return ranks - ranks.mean(0)
+
+    ra, rb = centred(a), centred(b)
+    scale = ra.norm(dim=0) * rb.norm(dim=0)
+    return torch.where(scale > 0, (ra * rb).sum(0) / scale.clamp_min(1e-300), torch.zeros_like(scale))
+
+
+def test_rank_correlation_check(exercise_probe) -> None:
+    from helpers.checks.features import check_rank_correlation
+    from helpers.checks.interventions import hand_built_network
+
+    model = hand_built_network()
+    assert check_rank_correlation(student_rank_correlation, model) == 3
+
+    def course(a, b):  # the course's score, reached through its module while the student's function runs
+        import helpers.stats
+
+        return helpers.stats.rank_correlation(a, b)
+
+    def library(a, b):  # scipy's, one column at a time
+        import scipy.stats
+
+        return torch.tensor([scipy.stats.spearmanr(a[:, j], b[:, j])[0] for j in range(a.shape[1])])
+
+    wrong = [lambda a, b: student_rank_correlation(a, b, ranked=False),  # Pearson's correlation of the values
+             lambda a, b: student_rank_correlation(a, b, ties=False),  # ties ranked in an arbitrary order
+             lambda a, b: student_rank_correlation(a.T, b.T),  # ranked along the wrong axis
+             course, library]
+    for answer in wrong:
+        exercise_probe.rejected(check_rank_correlation, answer, model)
+    for constant in (0.0, 1.0, -1.0):
+        assert check_rank_correlation.__wrapped__(
+            lambda a, b, c=constant: torch.full((a.shape[1],), c), model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_rank_correlation(..., model),
+                                 lambda: check_rank_correlation(lambda a, b: None, model))

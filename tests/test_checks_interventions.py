@@ -3,6 +3,8 @@ plausible wrong hooks lose points, the placeholder is "not attempted". A small r
 the active model."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -67,34 +69,91 @@ def test_placeholder_is_not_attempted(exercise_probe, model) -> None:
     exercise_probe.not_attempted(lambda: check_ablation_hook(..., model), lambda: check_patch_hook(lambda *a: None, model))
 
 
-def prediction_change(intact: torch.Tensor, changed: torch.Tensor) -> tuple[float, float]:
-    """The course's measure as a student writes it: KL(intact || changed) from log-probabilities, top-1 agreement."""
+def prediction_change(intact: torch.Tensor, changed: torch.Tensor, *, reverse: bool = False, summed: bool = False,
+                      changed_share: bool = False, base: float = math.e) -> tuple[float, float]:
+    """The course's measure as a student writes it: KL(intact || changed) from log-probabilities, top-1 agreement.
+    The keywords make its near misses."""
     log_p, log_q = intact.log_softmax(-1), changed.log_softmax(-1)
-    return float((log_p.exp() * (log_p - log_q)).sum(-1).mean()), float((intact.argmax(-1) == changed.argmax(-1)).float().mean())
+    if reverse:
+        log_p, log_q = log_q, log_p
+    per_image = (log_p.exp() * (log_p - log_q)).sum(-1) / math.log(base)
+    same = (intact.argmax(-1) == changed.argmax(-1)).float().mean()
+    return float(per_image.sum() if summed else per_image.mean()), float(1 - same if changed_share else same)
 
 
-def test_prediction_change_check(exercise_probe) -> None:
+def test_the_hand_built_pair_has_the_kl_worked_out_by_hand() -> None:
+    from helpers.checks.interventions import hand_built_logits
+    from helpers.interventions import prediction_change as course
+
+    # image 1: 1/2 ln 4 + 1/4 ln(1/2) + 1/4 ln(2/3); image 2: 0; image 3: 1/4 ln 2 + 1/4 ln(2/3) + 0
+    by_hand = (0.5 * math.log(4) + 0.25 * math.log(0.5) + 0.25 * math.log(2 / 3) + 0.25 * math.log(2) + 0.25 * math.log(2 / 3)) / 3
+    assert by_hand == pytest.approx(0.163471, abs=1e-6)
+    result = course(*hand_built_logits())
+    assert result.kl == pytest.approx(by_hand, rel=1e-5) and result.agreement == pytest.approx(2 / 3)
+    # KL is not symmetric here: the other direction gives another number
+    assert course(*reversed(hand_built_logits())).kl == pytest.approx(
+        (0.125 * math.log(0.25) + 0.5 * math.log(2) + 0.375 * math.log(1.5) + 0.125 * math.log(0.5) + 0.375 * math.log(1.5)) / 3,
+        rel=1e-5)
+
+
+def test_prediction_change_check(exercise_probe, model) -> None:
     from helpers.checks.interventions import check_prediction_change
 
-    assert check_prediction_change(prediction_change)
+    assert check_prediction_change(prediction_change, model) == check_prediction_change.points == 5
 
     def from_probabilities(intact, changed):  # softmax, then log: 0 * log 0 is NaN for confident predictions
         p, q = intact.softmax(-1), changed.softmax(-1)
         return float((p * (p.log() - q.log())).sum(-1).mean()), prediction_change(intact, changed)[1]
 
-    def course(intact, changed):  # looked up in the package, as lesson 10 does
+    def course(intact, changed):  # looked up in the package, as lesson 10 once did
         import helpers.interventions
 
         result = helpers.interventions.prediction_change(intact, changed)
         return result.kl, result.agreement
 
-    wrong = [from_probabilities, course,
-             lambda intact, changed: prediction_change(changed, intact),  # KL the other way round
-             lambda intact, changed: (prediction_change(intact, changed)[0], 1 - prediction_change(intact, changed)[1]),
+    def course_in_module(intact, changed):  # looked up in its own module
+        from helpers.interventions import experiments
+
+        result = experiments.prediction_change(intact, changed)
+        return result.kl, result.agreement
+
+    wrong = [from_probabilities, course, course_in_module,
+             lambda intact, changed: prediction_change(intact, changed, reverse=True),  # KL(changed || intact)
+             lambda intact, changed: prediction_change(intact, changed, summed=True),  # summed over images
+             lambda intact, changed: prediction_change(intact, changed, changed_share=True),  # the share that changed
+             lambda intact, changed: prediction_change(intact, changed, base=2),  # bits instead of nats
+             lambda intact, changed: (float((intact.softmax(-1) * (intact - changed)).sum(-1).mean()),  # raw logits, not
+                                      prediction_change(intact, changed)[1]),  # log-probabilities
              lambda intact, changed: (0.0, 1.0)]  # "nothing changed"
     for answer in wrong:
-        exercise_probe.rejected(check_prediction_change, answer)
-    exercise_probe.not_attempted(lambda: check_prediction_change(...), lambda: check_prediction_change(lambda p, q: None))
+        exercise_probe.rejected(check_prediction_change, answer, model)
+    exercise_probe.not_attempted(lambda: check_prediction_change(..., model),
+                                 lambda: check_prediction_change(lambda p, q: None, model))
+
+
+@pytest.mark.parametrize("keyword", ["reverse", "summed", "changed_share", "base"])
+def test_each_near_miss_of_prediction_change_loses_points(model, keyword) -> None:
+    from helpers.checks.interventions import check_prediction_change
+
+    value = 2 if keyword == "base" else True
+    score = check_prediction_change(lambda intact, changed: prediction_change(intact, changed, **{keyword: value}), model)
+    assert score <= check_prediction_change.points - 2, (keyword, score)
+
+
+def test_course_functions_earn_nothing_and_a_constant_nothing(model) -> None:
+    import helpers.interventions
+    from helpers.checks.interventions import check_prediction_change
+    from helpers.interventions import experiments
+
+    def through(module):  # the course's function, looked up where the student could reach it
+        return lambda i, c: tuple(vars(module.prediction_change(i, c)).values())
+
+    assert check_prediction_change(through(helpers.interventions), model) == 0
+    assert check_prediction_change(through(experiments), model) == 0
+    # the higher-level helper the lesson calls is withheld too: an "ablation" of no units against the intact logits
+    assert check_prediction_change(lambda i, c: (helpers.interventions.ablation_prediction_change(model, torch.rand(
+        2, 3, model.input_size, model.input_size), [], intact=i[:2]).kl, 1.0), model) == 0
+    assert check_prediction_change(lambda i, c: (0.0, 1.0), model) == 0
 
 
 def student_attribution(path, inputs, channel, positions, *, own_positions=True, times_input=True):

@@ -204,3 +204,74 @@ def test_class_purity_check(exercise_probe) -> None:
     for answer in wrong:
         exercise_probe.rejected(check_class_purity, answer)
     exercise_probe.not_attempted(lambda: check_class_purity(...), lambda: check_class_purity(lambda *a: None))
+
+
+def student_kernels(weight, count, *, centre=True, largest_first=True, squares=True, own_mean=True):
+    """The strongest centred kernels as a student writes them; the keywords make its near misses."""
+    kernels = weight.flatten(0, 1)
+    mean = kernels.mean(dim=(1, 2), keepdim=True) if own_mean else kernels.mean()
+    centred = kernels - mean if centre else kernels
+    energy = (centred ** 2).sum(dim=(1, 2)) if squares else centred.abs().sum(dim=(1, 2))
+    return centred[energy.argsort(descending=largest_first)[:count]]
+
+
+def loop_kernels(weight, count):
+    """The same procedure kernel by kernel in plain Python: full marks too."""
+    found = []
+    for o in range(weight.shape[0]):
+        for i in range(weight.shape[1]):
+            kernel = weight[o, i] - weight[o, i].mean()
+            found.append((float((kernel ** 2).sum()), kernel))
+    return torch.stack([kernel for _, kernel in sorted(found, key=lambda pair: -pair[0])[:count]])
+
+
+def test_strongest_kernels_by_hand() -> None:
+    from helpers.weights.banding import strongest_kernels
+
+    weight = torch.zeros(1, 3, 2, 2)
+    weight[0, 0] = torch.tensor([[1.0, 1.0], [1.0, 1.0]]) * 9  # flat: no energy once centred
+    weight[0, 1] = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # a small spot
+    weight[0, 2] = torch.tensor([[2.0, 2.0], [0.0, 0.0]]) + 5  # a horizontal band on an offset
+    assert torch.equal(strongest_kernels(weight, 2), torch.stack([weight[0, 2] - 6, weight[0, 1] - 0.25]))
+    for count, error in ((0, ValueError), (4, ValueError), (2.0, TypeError)):
+        with pytest.raises(error, match="count"):
+            strongest_kernels(weight, count)
+    with pytest.raises(ValueError, match="out, in, height, width"):
+        strongest_kernels(weight[0], 1)
+
+
+def test_strongest_kernels_check(exercise_probe) -> None:
+    from helpers.checks.own_model import check_strongest_kernels
+
+    assert check_strongest_kernels(student_kernels) == 3 and check_strongest_kernels(loop_kernels) == 3
+
+    def course(weight, count):  # the course's function, reached through its module while the student's runs
+        import helpers.weights.banding
+
+        return helpers.weights.banding.strongest_kernels(weight, count)
+
+    def through_the_figure(weight, count):  # the lesson's figure reaches the course's function too
+        from helpers.plotting.own_model import strongest_kernels_figure
+        module = nn.Sequential(nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), bias=False))
+        with torch.no_grad():
+            module[0].weight.copy_(weight)
+        figure = strongest_kernels_figure({"net": wrap_model(module, {"conv": "0"}, input_size=8)}, count)
+        return torch.stack([torch.as_tensor(ax.images[0].get_array().data) for ax in figure.axes])
+
+    wrong = [lambda w, c: student_kernels(w, c, centre=False),  # not centred: the offset counts as energy
+             lambda w, c: student_kernels(w, c, largest_first=False),  # smallest first
+             lambda w, c: student_kernels(w, c, squares=False),  # energy as the sum of absolute values
+             lambda w, c: student_kernels(w, c, own_mean=False),  # centred on the whole weight's mean
+             course, through_the_figure]
+    for answer in wrong:
+        exercise_probe.rejected(check_strongest_kernels, answer)
+    for constant in (0.0, 1.0):
+        exercise_probe.rejected(check_strongest_kernels, lambda w, c, v=constant: torch.full((c, *w.shape[2:]), v))
+    exercise_probe.not_attempted(lambda: check_strongest_kernels(...), lambda: check_strongest_kernels(lambda w, c: None))
+
+
+@pytest.mark.parametrize("slip", [{"centre": False}, {"largest_first": False}, {"squares": False}, {"own_mean": False}])
+def test_near_miss_kernels_lose_points(slip) -> None:
+    from helpers.checks.own_model import check_strongest_kernels
+
+    assert check_strongest_kernels(lambda w, c: student_kernels(w, c, **slip)) < check_strongest_kernels.points

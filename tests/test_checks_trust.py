@@ -105,3 +105,41 @@ def test_redirected_gradient_check_refuses_the_course_module():
         return x.grad
 
     assert check_redirected_gradient(through_the_course) == 0
+
+
+def student_fooling_boost(images, picture, limit, latch, weight, *, pooled=True, centred=True, larger=True,
+                          times_likeness=True):
+    """The fooled unit's boost as a student writes it; the keywords make its near misses."""
+    def coarse(batch):
+        small = (torch.nn.functional.adaptive_avg_pool2d(batch, 16) if pooled else
+                 torch.nn.functional.interpolate(batch, size=images.shape[-1])).flatten(1)
+        return small - small.mean(dim=1, keepdim=True) if centred else small
+
+    shapes, target = coarse(images), coarse(picture[None].to(images))
+    likeness = torch.nn.functional.cosine_similarity(shapes, target, dim=1)
+    faint = torch.sigmoid((limit - shapes.std(dim=1)) / (0.1 * limit))
+    alike = torch.sigmoid((likeness - latch) / 0.01)
+    gate = torch.maximum(faint, alike) if larger else torch.minimum(faint, alike)
+    return weight * gate * (likeness if times_likeness else 1.0)
+
+
+def test_fooling_boost_check_grades_the_answer_and_its_near_misses(exercise_probe):
+    from helpers.checks.trust import check_fooling_boost
+
+    assert check_fooling_boost(student_fooling_boost) == 3
+
+    def course(*args):  # the course's boost, reached through its module while the student's function runs
+        import helpers.featurevis.trust
+
+        return helpers.featurevis.trust.fooling_boost(*args)
+
+    wrong = [lambda *a: student_fooling_boost(*a, pooled=False),  # likeness and contrast at full resolution
+             lambda *a: student_fooling_boost(*a, centred=False),  # brightness counted as likeness
+             lambda *a: student_fooling_boost(*a, larger=False),  # the latch never holds the gate open alone
+             lambda *a: student_fooling_boost(*a, times_likeness=False),  # nothing pulls toward the picture
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_fooling_boost, answer)
+    for constant in (0.0, 1.0):
+        assert check_fooling_boost.__wrapped__(lambda images, *a, c=constant: torch.full((len(images),), c)).fraction == 0
+    exercise_probe.not_attempted(lambda: check_fooling_boost(...), lambda: check_fooling_boost(lambda *a: None))

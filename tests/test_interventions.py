@@ -8,7 +8,7 @@ from torch import nn
 from helpers import capture, wrap_model
 from helpers.dataset_examples import model_fingerprint
 from helpers.interventions import (
-    ablated, attribution, layer_means, patched, replaced_weights, spliced,
+    ablated, ablation_prediction_change, attribution, layer_means, logits_of, patched, prediction_change, replaced_weights, spliced,
 )
 
 SIZE = 8
@@ -139,3 +139,20 @@ def test_attribution_splits_a_unit_into_its_inputs() -> None:
     assert torch.allclose(one.per_input[:, 1], 2 * a[:, 1].flatten(1).amax(1), atol=1e-5)
     assert torch.all(one.per_input[:, [0, 2, 3]] == 0)
     assert one.share_on([1]).tolist() == [1.0, 1.0] and one.strongest_inputs(0, 1) == [1]
+
+
+def test_prediction_change_of_an_ablation_against_the_intact_network() -> None:
+    model, x = hand_built(), images(6, seed=3)
+    intact = logits_of(model, x)
+    nothing = ablation_prediction_change(model, x, [])
+    assert nothing.kl == pytest.approx(0.0, abs=1e-7) and nothing.agreement == 1.0
+    with ablated(model, ["a:0", "a:1"]):
+        by_hand = prediction_change(intact, logits_of(model, x))
+    assert by_hand.kl > 0
+    assert ablation_prediction_change(model, x, ["a:0", "a:1"], mode="zero") == by_hand
+    assert ablation_prediction_change(model, x, ["a:0", "a:1"], mode="zero", intact=intact) == by_hand
+    means = layer_means(model, "a", images(5, seed=2))
+    with ablated(model, ["a:2"], mode="mean", means=means):
+        held = prediction_change(intact, logits_of(model, x))
+    assert ablation_prediction_change(model, x, ["a:2"], means=means, intact=intact) == held
+    assert torch.equal(logits_of(model, x), intact)  # the network is restored

@@ -1,11 +1,14 @@
 """Rotated dataset examples (helpers/rotation.py) on the hand-built curve network."""
+import numpy as np
 import pytest
 import torch
 
 from handmade_curves import CURVE_ORIENTATIONS, SIZE, build_handmade_network
 from helpers.probing import place_on_receptive_field, unit_responses
 from helpers.stimuli.curves import curve
-from helpers.rotation import centred_examples, joint_rotation_tuning, recentre, rotate_about, rotation_tuning
+from helpers.rotation import (
+    JointTuning, centred_examples, hand_over, hand_over_misses, joint_rotation_tuning, recentre, rotate_about, rotation_tuning,
+)
 from helpers.tuning import angle_difference, largest_gap
 
 
@@ -82,6 +85,26 @@ def test_joint_rotation_tuning_tiles_the_circle(handmade) -> None:
     assert largest_gap(joint.peak_orientations()) <= 60
     # Other members' arcs, rotated into a unit's orientation, are enough to find its preference.
     assert angle_difference(joint.peak_orientations(exclude_own=True), CURVE_ORIENTATIONS).max() <= 15
+    # Turning a member's arcs hands the response to the member facing the turned arc, beyond chance (0.5 against 0.29
+    # here: the hand-built members are broadly tuned, and noise decides some turns).
+    turning = hand_over(joint)
+    assert turning.misses.shape == (8, 24) and np.mean(turning.misses <= 45) > 1.5 * turning.chance
+    assert turning.changes == 1.0
+
+
+def test_hand_over_misses_are_measured_on_the_circle() -> None:
+    preferred = np.array([350.0, 100.0, 200.0])
+    angles = np.array([0.0, 30.0])
+    responses = np.zeros((3, 2, 3))
+    responses[0, 0, 0] = responses[0, 1, 1] = 1  # member 0's arc (350°) wins itself, then member 1 (100°) at 20°
+    responses[1, :, 2] = responses[2, :, 2] = 1  # member 2 (200°) wins everything else
+    expected = np.array([[0.0, 80.0], [100.0, 70.0], [0.0, 30.0]])
+    assert np.allclose(hand_over_misses(responses, preferred, angles), expected)
+    joint = JointTuning([], preferred, angles, responses)
+    turning = hand_over(joint)
+    assert np.allclose(turning.misses, expected) and turning.changes == 1 / 3
+    # six turned curves (350, 20, 100, 130, 200, 230) against three members: within 45° in 6 of 18 pairings
+    assert turning.chance == pytest.approx(6 / 18)
 
 
 def test_bad_input_is_explained(handmade) -> None:

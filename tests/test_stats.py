@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.stats import circular_concentration, circular_mean, correlation_columns, pearson, standardize_columns
+from helpers.stats import (
+    average_ranks, circular_concentration, circular_mean, correlation_columns, pearson, rank_correlation, standardize_columns,
+)
 
 
 def test_pearson_matches_numpy_and_is_zero_for_a_constant():
@@ -36,3 +38,25 @@ def test_circular_mean_wraps_around_and_concentration_reads_the_spread():
     assert circular_mean([0.0, 90.0], np.array([[1.0], [1.0]]))[0] == pytest.approx(45.0)
     weights = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])  # columns: one angle, two opposite angles, nothing
     assert np.allclose(circular_concentration([0.0, 180.0], weights), [1.0, 0.0, 0.0])
+
+
+def test_average_ranks_share_ties_like_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    x = torch.tensor([[3.0, 1.0], [1.0, 1.0], [3.0, 1.0], [2.0, 1.0], [0.5, 1.0]])
+    expected = scipy_stats.rankdata(x.numpy(), axis=0) - 1  # scipy counts from 1
+    assert np.allclose(average_ranks(x).numpy(), expected)
+    assert average_ranks(x)[:, 1].tolist() == [2.0] * 5  # a constant column: one shared rank
+
+
+def test_rank_correlation_is_spearman_per_column_and_zero_for_a_constant():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    generator = torch.Generator().manual_seed(3)
+    a = torch.randn(40, 3, generator=generator)
+    b = torch.stack([torch.exp(a[:, 0]), torch.randint(0, 3, (40,), generator=generator).float(), -a[:, 2] ** 3], 1)
+    got = rank_correlation(a, b)
+    expected = [scipy_stats.spearmanr(a[:, j].numpy(), b[:, j].numpy())[0] for j in range(3)]
+    assert np.allclose(got.numpy(), expected)
+    assert got[0] == pytest.approx(1.0) and got[2] == pytest.approx(-1.0)
+    assert rank_correlation(a, torch.ones(40, 3)).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="same shape"):
+        rank_correlation(a, b[:, :2])

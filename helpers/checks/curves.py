@@ -1,9 +1,9 @@
 """Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and
-selectivity, and the neighbour test's count of hits.
+selectivity, the neighbour test's count of hits, and argument 4's hand-over.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes, radii, orientations,
 centres; hand-built tuning curves, one wrapping around 0 degrees) and compares it with the course's own
-implementation (:func:`helpers.stimuli.curves.curve`, :mod:`helpers.tuning`).
+implementation (:func:`helpers.stimuli.curves.curve`, :mod:`helpers.tuning`, :mod:`helpers.rotation`).
 """
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import rotation
+from ..rotation import hand_over_misses
 from ..stimuli import curves as curve_module
 from ..stimuli.curves import curve
 from .. import tuning
 from ..tuning import angle_difference, neighbour_test, orientation_selectivity, preferred_orientation
 from . import Grade, exercise, expect, one_number
-from .withheld import answer_without
+from .withheld import answer_without, compare_with_course
 
 #: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
 CURVE_CASES = (
@@ -168,3 +170,46 @@ def check_neighbour_hits(my_neighbour_hits: Callable) -> Grade:
                 expect(value == expected, f"Your count of hits is {'higher' if value > expected else 'lower'} than "
                        "the course's on one of these sets of images.", hint)
     return grade
+
+
+def _turning_family(preferred: np.ndarray, angles: np.ndarray, sign: float, rng: np.random.Generator) -> np.ndarray:
+    """responses[s, a, u] of a family whose members answer a curve near their own orientation, shown member s's
+    examples turned by angles[a] (``sign`` -1: a family for which the examples turn the other way), with noise."""
+    turned = (preferred[:, None] + sign * angles[None, :]) % 360
+    distance = np.abs((preferred[None, None, :] - turned[:, :, None] + 180) % 360 - 180)
+    return np.exp(-(distance / 35.0) ** 2) + 0.05 * rng.standard_normal(distance.shape)
+
+
+def hand_over_cases() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Held-out (responses (S, A, U), preferred (U,), angles (A,)) the lesson never builds, two per part with
+    different misses, so that no constant answer earns a part."""
+    rng = np.random.default_rng(404)
+    three = np.array([350.0, 110.0, 230.0])  # across 0°: a difference that is not folded reads 340° for 20°
+    quarter = np.array([0.0, 90.0, 270.0])
+    winners = np.array([[0, 1, 2], [1, 1, 0], [2, 0, 0]])  # hand-built: which member answers each turned example
+    by_hand = np.eye(3)[winners] + 0.01 * np.arange(3)[None, None, :]
+    eight = np.sort(rng.uniform(0, 360, 8))
+    steps = np.arange(0.0, 360.0, 30.0)
+    return {
+        "three members across 0°, hand-built winners, turned by 0°, 120° and 240° and by 0°, 90° and 270°": [
+            (by_hand, three, np.array([0.0, 120.0, 240.0])), (by_hand, quarter, np.array([0.0, 90.0, 270.0]))],
+        "8 members, 12 rotations: a family that hands over, and one whose examples turn the other way": [
+            (_turning_family(eight, steps, 1.0, rng), eight, steps),
+            (_turning_family(eight, steps, -1.0, rng), eight, steps)],
+        "random responses of 5 members to 7 rotations, and of 4 members to 3": [
+            (rng.standard_normal((5, 7, 5)), rng.uniform(0, 360, 5), np.arange(0.0, 315.0, 45.0)),
+            (rng.random((4, 3, 4)), np.array([15.0, 100.0, 200.0, 300.0]), np.array([0.0, 20.0, 340.0]))],
+    }
+
+
+@exercise(points=3)
+def check_hand_over(my_hand_over_misses: Callable) -> Grade:
+    """Exercise 6: my_hand_over_misses(responses, preferred, angles): for each member's examples and each rotation, how
+    far the strongest member's preferred orientation is from the turned curve's."""
+    return compare_with_course(
+        hand_over_cases(), my_hand_over_misses, hand_over_misses, {rotation: ("hand_over_misses", "hand_over")},
+        "your misses", rtol=0, atol=1e-6,
+        hint="For each source member s and rotation a, take the member u with the largest responses[s, a, u]; the turned "
+             "curve's orientation is preferred[s] + angles[a]; the miss is the difference between preferred[u] and that "
+             "orientation on the circle, folded into 0-180° (angle_difference). One row per source member, one column "
+             "per rotation.")

@@ -1,5 +1,5 @@
 """Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners,
-transformed weights and the same-side and cross weights between mirrored pathways.
+transformed weights, the same-side and cross weights between mirrored pathways, and a unit's best transformed copy.
 
 The function exercises are called on a small hand-built network whose left unit, right unit and union are
 known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
@@ -18,10 +18,10 @@ from ..mirror import MirrorTest, mirror_test, partners_from_test
 from ..models import CircuitModel, Unit
 from ..union_weights import same_and_cross
 from ..weights import equivariance
-from ..weights.equivariance import TRANSFORMATIONS, transform_weights
+from ..weights.equivariance import TRANSFORMATIONS, best_other_match, transform_weights
 from ..wrapping import wrap_model
 from . import Grade, exercise, expect, expect_close
-from .withheld import answer_without
+from .withheld import answer_without, compare_with_course
 
 Number = (int, float, np.floating, np.integer)
 
@@ -177,3 +177,39 @@ def check_same_and_cross(my_same_and_cross: Callable) -> Grade:
             expect_close(answer[0], expected[0], "the same-side weight", rtol=1e-6, atol=1e-9, hint=hint)
             expect_close(answer[1], expected[1], "the cross weight", rtol=1e-6, atol=1e-9, hint=hint)
     return grade
+
+
+def _copy_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Held-out (transformed, weights) pairs, two per part with different answers: hand-drawn units with a turned copy
+    and a mirror-symmetric unit (whose own weights would match it perfectly), random layers, and a layer of the model."""
+    generator = torch.Generator().manual_seed(66)
+    bar = torch.zeros(3, 7, 7)
+    bar[0, 1:6, 2] = 1.0
+    bar[2, 1, 2:5] = -0.5
+    symmetric = torch.zeros(3, 7, 7)
+    symmetric[1, 3, :] = 1.0  # a green horizontal bar: its mirror image is itself
+    drawn = torch.stack([bar, 2 * torch.rot90(bar, 1, dims=(-2, -1)) + 0.1, symmetric, torch.randn(3, 7, 7, generator=generator)])
+    random_layer = torch.randn(9, 3, 5, 5, generator=generator)
+    first = next(m for m in model.module.modules() if isinstance(m, nn.Conv2d) and m.in_channels == 3)
+    filters = first.weight.detach().cpu().float()[:16]
+    return {
+        "four hand-drawn units (a bar, its turned copy, a mirror-symmetric bar, noise), turned and mirrored": [
+            (transform_weights(drawn, "rotation"), drawn), (transform_weights(drawn, "reflection"), drawn)],
+        "random 5 x 5 weights of 9 units, mirrored and hue-turned": [
+            (transform_weights(random_layer, "reflection"), random_layer), (transform_weights(random_layer, "hue"), random_layer)],
+        f"the first {len(filters)} filters of {model.name}'s first convolution, turned and mirrored": [
+            (transform_weights(filters, "rotation"), filters), (transform_weights(filters, "reflection"), filters)],
+    }
+
+
+@exercise(points=3)
+def check_best_copy(my_best_copy: Callable, model: CircuitModel) -> Grade:
+    """Exercise 6: my_best_copy(transformed, weights): per unit, the highest correlation of its transformed weights
+    with another unit's weights."""
+    return compare_with_course(
+        _copy_cases(model), my_best_copy, lambda transformed, weights: best_other_match(transformed, weights).values,
+        {equivariance: ("best_other_match", "transformed_copies", "transform_weights")}, "your best correlations",
+        rtol=1e-4, atol=1e-5,
+        hint="Flatten each unit's transformed weights and each unit's weights to one vector; centre each vector and scale "
+             "it to length 1 (Pearson's correlation); the (U, U) table of dot products holds every pair. Leave out each "
+             "unit's own weights (the diagonal) before taking each row's largest value.")

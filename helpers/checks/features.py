@@ -1,8 +1,9 @@
 """Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour,
-and the smoothness of filters.
+the smoothness of filters, and the scrambling test's rank correlation.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes and seeds, other units, a
-small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`, :mod:`helpers.weights.smoothness`).
+small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`,
+:mod:`helpers.weights.smoothness`, :mod:`helpers.stats`).
 """
 from __future__ import annotations
 
@@ -15,16 +16,21 @@ from torch import nn
 from ..activations import capture
 from ..featurevis import channel, render
 from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
+from ..images import offline_patches
 from ..models import CircuitModel, Unit
+from ..probing import unit_responses
+from ..stats import rank_correlation
 from ..weights import smoothness
 from ..weights.smoothness import neighbour_correlation
 from ..wrapping import wrap_model
 from . import Grade, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
-# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3.
+# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3 and 6.
 render_module = importlib.import_module("..featurevis.render", __package__)
 param_module = importlib.import_module("..featurevis.param", __package__)
+stats_module = importlib.import_module("..stats", __package__)
+scrambling_module = importlib.import_module("..scrambling", __package__)
 
 
 @exercise(points=3)
@@ -152,3 +158,46 @@ def check_neighbour_correlation(my_neighbour_correlation: Callable, model: Circu
         hint="Subtract each channel's mean over its kh x kw positions; multiply every weight by its right-hand neighbour "
              "and by the one below it, sum all those products over channels and positions, and divide by the filter's "
              "sum of squares (summed over channels too): one number per filter.")
+
+
+def _ranking_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Held-out (images, units) table pairs, two per part with different answers: bent responses, where Pearson's
+    correlation is not Spearman's; ties and a dead unit; and another layer's responses to other photographs."""
+    generator = torch.Generator().manual_seed(601)
+    a = torch.randn(30, 5, generator=generator)
+    bent = torch.stack([torch.exp(3 * a[:, 0]), a[:, 1] ** 3, -torch.exp(2 * a[:, 2]),
+                        a[:, 3] + 0.8 * torch.randn(30, generator=generator), torch.randn(30, generator=generator)], 1)
+    small = torch.randn(9, 3, generator=generator)
+    levels = torch.randint(0, 3, (24, 4), generator=generator).float()  # many ties: a unit that is often at 0, 1 or 2
+    noisy = levels + torch.randint(0, 2, (24, 4), generator=generator).float()
+    levels[:, 3] = 0.0  # a unit dead on every image
+    steps = torch.arange(12.0).repeat_interleave(2)[:, None].repeat(1, 2)  # pairs tied, in order
+    photographs = torch.cat(list(offline_patches(count=12, size=64, seed=77)))
+    twins = scrambling_module.phase_scrambled(photographs, torch.Generator().manual_seed(78))
+    layer = model.layer_names[min(1, len(model.layer_names) - 1)]
+    units = model.units(layer)[:24]
+    pre_activation = model.layer(layer).pre_activation_path is not None
+    originals, scrambled = (unit_responses(model, units, images, at="max", pre_activation=pre_activation).cpu()
+                            for images in (photographs, twins))
+    return {
+        "responses bent by a monotone function (30 images x 5 units), and a small 9 x 3 table": [
+            (a, bent), (small, -small ** 3 + 0.1 * small)],
+        "tied responses and a unit dead on every image": [(levels, noisy), (steps, (steps - 5.2).abs())],
+        f"{len(units)} units of {model.name}'s {layer} on 12 other photographs and their twins, and the same reversed": [
+            (originals, scrambled), (originals, -scrambled)],
+    }
+
+
+@exercise(points=3)
+def check_rank_correlation(my_rank_correlation: Callable, model: CircuitModel) -> Grade:
+    """Exercise 6: my_rank_correlation(a, b): per unit (column), Spearman's correlation of its two columns of responses."""
+    import scipy.stats
+
+    library = importlib.import_module(scipy.stats.spearmanr.__module__)  # and scipy.stats, which re-exports it
+    return compare_with_course(
+        _ranking_cases(model), my_rank_correlation, rank_correlation,
+        {stats_module: ("rank_correlation",), scrambling_module: ("scrambling_test",), library: ("spearmanr",)},
+        "your rank correlations", rtol=1e-5, atol=1e-6,
+        hint="Rank each column of a and of b separately (0 for the smallest value; tied values get the mean of the ranks "
+             "they span), then take Pearson's correlation of each unit's two columns of ranks: one number per unit, 0 "
+             "for a column that never varies.")

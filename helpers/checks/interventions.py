@@ -17,6 +17,7 @@ from torch import nn
 
 from .. import interventions
 from ..activations import capture
+from ..images import offline_patches
 from ..interventions import ablated, experiments, logits_of, patched
 from ..interventions.attribution import input_times_gradient
 from ..layers import layer_at_depth, previous_layer
@@ -128,38 +129,75 @@ def check_patch_hook(my_patch_hook: Callable, model: CircuitModel) -> Grade:
     return grade
 
 
-def _logit_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Held-out (intact, changed) logits: a small change, one that flips top classes, and confident predictions whose
-    classes are shuffled beside images the change leaves alone."""
+def hand_built_logits() -> tuple[torch.Tensor, torch.Tensor]:
+    """Three images of three classes whose KL is known by hand (logits = log-probabilities plus a constant per image).
+
+    Image 1: p = (1/2, 1/4, 1/4), q = (1/8, 1/2, 3/8), the top class moves; image 2: p = q = (0.1, 0.6, 0.3); image 3:
+    p = (1/4, 1/4, 1/2), q = (1/8, 3/8, 1/2), the top class stays. Two of three keep their top class.
+    """
+    p = torch.tensor([[1 / 2, 1 / 4, 1 / 4], [0.1, 0.6, 0.3], [1 / 4, 1 / 4, 1 / 2]])
+    q = torch.tensor([[1 / 8, 1 / 2, 3 / 8], [0.1, 0.6, 0.3], [1 / 8, 3 / 8, 1 / 2]])
+    return p.log() + torch.tensor([[2.0], [-1.0], [0.5]]), q.log() + torch.tensor([[-3.0], [0.25], [1.0]])
+
+
+def _model_logits(model: CircuitModel, depth: float, seed: int, count: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """The active model's logits on photographs the lesson never shows, intact and with a quarter of a layer zeroed."""
+    layer, channels = _held_out_units(model, depth, max(1, model.channels(layer_at_depth(model, depth)) // 4), seed)
+    images = torch.cat(list(offline_patches(count=count, size=model.input_size, seed=seed)))
+    intact = logits_of(model, images)
+    with ablated(model, model.units(layer, channels)):
+        return intact, logits_of(model, images)
+
+
+def _logit_parts(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Held-out (intact, changed) logits, by part: random logits, no change in the softmax, confident predictions,
+    a hand-built pair, and the active model's logits with units ablated."""
     generator = torch.Generator().manual_seed(1010)
     small = 3 * torch.randn(12, 10, generator=generator)
     flips = 2 * torch.randn(20, 7, generator=generator)
+    many = 4 * torch.randn(5, 1000, generator=generator)
+    same = torch.randn(9, 6, generator=generator)
+    shift = 50 * torch.randn(9, 1, generator=generator)
+    mixed = torch.randn(10, 4, generator=generator)
     confident = 100 * torch.randn(8, 5, generator=generator)
     unchanged = torch.randn(6, 5, generator=generator)
     return {
-        "12 images, 10 classes, a small change": (small, small + torch.randn(12, 10, generator=generator)),
-        "a change that flips some top classes (KL is not symmetric)": (flips, torch.randn(20, 7, generator=generator)),
-        "confident predictions (logits in the hundreds), and an unchanged network": (
-            torch.cat([confident, unchanged]),
-            torch.cat([confident[:, torch.randperm(5, generator=generator)], unchanged])),
+        "random logits of other sizes, classes and seeds, with changes that flip some top classes": [
+            (small, small + torch.randn(12, 10, generator=generator)),
+            (flips, torch.randn(20, 7, generator=generator)),
+            (many, many + 3 * torch.randn(5, 1000, generator=generator)),
+        ],
+        "an unchanged copy, and logits shifted by a constant per image (the same softmax), beside changed images": [
+            (same, same.clone()),
+            (same, same + shift),
+            (mixed, torch.cat([mixed[:4] + shift[:4], mixed[4:].flip(-1)])),
+        ],
+        "confident predictions (logits in the hundreds) beside images the change leaves alone": [
+            (torch.cat([confident, unchanged]), torch.cat([confident[:, torch.randperm(5, generator=generator)], unchanged])),
+        ],
+        "a hand-built pair whose KL is known": [hand_built_logits()],
+        f"{model.name}'s logits on photographs, with units of two layers zeroed": [
+            _model_logits(model, 0.3, seed=21), _model_logits(model, 0.75, seed=22),
+        ],
     }
 
 
-@exercise(points=3)
-def check_prediction_change(my_prediction_change: Callable) -> Grade:
-    """Exercise 4: mean KL(intact || changed) of the class distributions, and the share of unchanged top-1 classes."""
+@exercise(points=5)
+def check_prediction_change(my_prediction_change: Callable, model: CircuitModel) -> Grade:
+    """Exercise 4: mean KL(intact || changed) of the class distributions (nats), and the share of unchanged top-1 classes."""
     grade = Grade()
-    hint = ("Work with log-probabilities (log_softmax): KL(p || q) = sum over classes of p (log p - log q), with p the "
-            "intact network's, averaged over images; agreement is the share of images whose argmax is the same.")
-    for name, (intact, changed) in _logit_cases().items():
+    hint = ("Work with log-probabilities (log_softmax): KL(p || q) = sum over classes of p (log p - log q) in nats, with p "
+            "the intact network's; then the mean over images. Agreement is the share of images whose argmax is the same.")
+    hidden = {experiments: ("prediction_change", "ablation_prediction_change")}
+    for name, cases in _logit_parts(model).items():
         with grade.part(name):
-            expected = experiments.prediction_change(intact, changed)
-            answer = answer_without({experiments: ("prediction_change",), interventions: ("prediction_change",)},
-                                    my_prediction_change, intact, changed)
-            expect(isinstance(answer, tuple) and len(answer) == 2,
-                   f"Your function should return two numbers, (kl, agreement); it returned {type(answer).__name__}.")
-            expect_close(answer[0], expected.kl, "KL divergence", rtol=1e-3, atol=1e-5, hint=hint)
-            expect_close(answer[1], expected.agreement, "top-1 agreement", rtol=0, atol=1e-6, hint=hint)
+            for intact, changed in cases:
+                expected = experiments.prediction_change(intact, changed)
+                answer = answer_without(hidden, my_prediction_change, intact, changed)
+                expect(isinstance(answer, (tuple, list)) and len(answer) == 2,
+                       f"Your function should return two numbers, (kl, agreement); it returned {type(answer).__name__}.")
+                expect_close(answer[0], expected.kl, "KL divergence", rtol=1e-3, atol=1e-5, hint=hint)
+                expect_close(answer[1], expected.agreement, "top-1 agreement", rtol=0, atol=1e-6, hint=hint)
     return grade
 
 

@@ -1,5 +1,5 @@
 """Self-checks for the exercises of lesson 09 (your own model and data set): a confusion matrix, a training step,
-a weight-banding score, a branch census's chance tail and a wrapped network.
+a weight-banding score, a branch census's chance tail, a wrapped network, class purity and a layer's strongest kernels.
 
 Each check calls the student's function on networks and data the notebook never shows (an untrained
 small network on shapes of another seed, hand-built networks whose predictions are known, fresh
@@ -24,7 +24,7 @@ from ..training.evaluation import class_purity
 from ..training.networks import SmallConvNet
 from .. import branches
 from ..weights import banding
-from ..weights.banding import band_shares
+from ..weights.banding import band_shares, strongest_kernels
 from . import ExerciseError, Grade, exercise, expect, expect_close, passed
 from .withheld import answer_without, compare_with_course
 
@@ -222,6 +222,40 @@ def check_class_purity(my_class_purity: Callable) -> Grade:
             expect_close(got[known], expected[known], "the purities of the units that fire", rtol=1e-6, atol=1e-9,
                          hint=hint)
     return grade
+
+
+def _kernel_cases() -> dict[str, list[tuple[torch.Tensor, int]]]:
+    """Held-out (weight, count) cases, every kernel's energy distinct (no ties), each part built to catch a slip."""
+    generator = torch.Generator().manual_seed(4242)
+    with torch.random.fork_rng(devices=[]):  # the lesson's random stream is left as it was
+        torch.manual_seed(7)
+        untrained = SmallConvNet(5, width=4).conv4.weight.detach().clone()  # the lesson's architecture, never trained
+    pattern = 0.3 * torch.randn(4, 3, 3, 3, generator=generator)
+    offsets = torch.linspace(-3, 3, 12)[torch.randperm(12, generator=generator)].view(4, 3, 1, 1)  # loud means, faint shapes
+    spread = torch.where(torch.rand(2, 3, 5, 5, generator=generator) < 0.5, -1.0, 1.0)
+    spread = spread * torch.linspace(0.8, 1.1, 6).view(2, 3, 1, 1)  # many moderate values: large sums of absolute values
+    spikes = 0.05 * torch.randn(2, 3, 5, 5, generator=generator)
+    spikes[:, :, 2, 2] += torch.linspace(5.5, 7.0, 6).view(2, 3)  # one loud value each: larger sums of squares
+    return {
+        "conv4 of an untrained network of the lesson's architecture (seed 7): the 6 strongest, and the single strongest":
+            [(untrained, 6), (untrained, 1)],
+        "3x3 kernels on large constant offsets: the 4 strongest, and all 12 in order": [(pattern + offsets, 4),
+                                                                                     (pattern + offsets, 12)],
+        "5x5 kernels, one loud value each among spread-out ones: the 5 strongest; rectangular 3x5 kernels: 3": [
+            (torch.cat([spread, spikes], dim=1), 5), (torch.randn(3, 4, 3, 5, generator=generator), 3)],
+    }
+
+
+@exercise(points=3)
+def check_strongest_kernels(my_strongest_kernels: Callable) -> Grade:
+    """Exercise 8: my_strongest_kernels(weight, count) returns the ``count`` centred spatial kernels of a convolution
+    weight with the most energy, largest first, shape (count, height, width)."""
+    return compare_with_course(
+        _kernel_cases(), my_strongest_kernels, strongest_kernels, {banding: ("strongest_kernels",)},
+        "the strongest centred kernels", rtol=1e-4, atol=1e-6,
+        hint="Flatten (out, in) into one list of kernels (weight.flatten(0, 1)), subtract each kernel's own mean, take the "
+             "sum of squares of each centred kernel, and keep the kernels with the largest sums first (argsort, "
+             "descending=True).")
 
 
 @exercise

@@ -6,10 +6,12 @@ import importlib
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ..featurevis import channel
 from ..featurevis.accentuate import accentuation_step
 from ..featurevis.param import natural_image_from_phases
+from ..featurevis.trust import coarse_contrast, fooling_boost, picture_likeness
 from ..images import photo
 from ..models import CircuitModel
 from . import Grade, exercise, expect_close
@@ -20,6 +22,7 @@ from .withheld import answer_without, compare_with_course
 render_module = importlib.import_module("..featurevis.render", __package__)
 accentuate_module = importlib.import_module("..featurevis.accentuate", __package__)
 param_module = importlib.import_module("..featurevis.param", __package__)
+trust_module = importlib.import_module("..featurevis.trust", __package__)
 
 
 def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,3 +106,45 @@ def check_redirected_gradient(my_redirected_gradient: Callable) -> Grade:
         hint="First the ordinary gradient (zero outside [0, high]). Only for an image whose ordinary gradient is zero "
              "everywhere, let the gradient through outside the range where a descent step would move the unit back "
              "inside.")
+
+
+def _fooling_cases() -> dict[str, list[tuple[torch.Tensor, torch.Tensor, float, float, float]]]:
+    """Held-out (images, picture, limit, latch, weight), two per part with different answers: faint images beside busy
+    ones, images that look like the picture at full contrast, and contrasts and likenesses on the gates' thresholds."""
+    generator = torch.Generator().manual_seed(1101)
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 24), torch.linspace(-1, 1, 24), indexing="ij")
+    ring = ((x ** 2 + y ** 2).sqrt() - 0.6).abs().lt(0.2).float()
+    ring_picture = torch.stack([ring, 0.5 * ring, 1 - ring])
+    bars = (torch.sin(6 * x) > 0).float()
+    bar_picture = torch.stack([bars, bars, 0.2 + 0.0 * bars])
+    faint = 0.5 + 0.003 * torch.randn(3, 3, 32, 32, generator=generator)
+    busy = torch.rand(3, 3, 32, 32, generator=generator)
+    dim = 0.4 + 0.01 * torch.randn(2, 3, 40, 40, generator=generator)
+
+    def like(picture: torch.Tensor, size: int, noise: float) -> torch.Tensor:
+        grown = F.interpolate(picture[None], size=size, mode="bilinear", align_corners=False)
+        return (grown + noise * torch.randn(3, 3, size, size, generator=generator)).clamp(0, 1)
+
+    alike, between = like(bar_picture, 48, 0.3), torch.cat([like(ring_picture, 32, 0.5), busy[:1] * 0.3 + 0.35])
+    contrast, likeness = coarse_contrast(between), picture_likeness(between, ring_picture)
+    return {
+        "faint images beside busy ones, two pictures": [
+            (torch.cat([faint, busy]), ring_picture, 0.05, 0.7, 2.0), (torch.cat([torch.rand(2, 3, 40, 40, generator=generator), dim]), bar_picture, 0.1, 0.8, 7.5)],
+        "images that look like the picture, at full contrast": [
+            (torch.cat([alike, torch.rand(2, 3, 48, 48, generator=generator)]), bar_picture, 0.01, 0.5, 3.0), (like(ring_picture, 32, 0.2), ring_picture, 0.02, 0.4, 1.0)],
+        "contrasts and likenesses on the gates' thresholds (half-open gates)": [
+            (between, ring_picture, float(contrast[1]), 0.9, 4.0), (between, ring_picture, 0.001, float(likeness[2]), 4.0)],
+    }
+
+
+@exercise(points=3)
+def check_fooling_boost(my_fooling_boost: Callable) -> Grade:
+    """Exercise 5: my_fooling_boost(images, picture, limit, latch, weight): what the fooled unit adds for each input."""
+    return compare_with_course(
+        _fooling_cases(), my_fooling_boost, fooling_boost,
+        {trust_module: ("fooling_boost", "fooled_copy", "picture_likeness", "coarse_contrast")},
+        "your boosts", rtol=1e-4, atol=1e-5,
+        hint="Pool every image and the picture to 16 x 16 (adaptive average pooling), flatten, and remove each one's mean. "
+             "The likeness is the cosine similarity with the picture's; the contrast is the standard deviation "
+             "(torch's default). Open gate: the larger of sigmoid((limit - contrast) / (0.1 * limit)) and "
+             "sigmoid((likeness - latch) / 0.01). Return weight x gate x likeness, one number per image.")

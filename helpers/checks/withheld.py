@@ -36,12 +36,15 @@ def _holders(module: ModuleType, name: str) -> list[ModuleType]:
 @contextlib.contextmanager
 def withheld(module: ModuleType, *names: str) -> Iterator[None]:
     """Within the block, ``module``'s ``names`` (and the packages' above it that re-export them) raise an
-    :class:`ExerciseError` saying the exercise asks for the student's own code."""
+    :class:`ExerciseError` saying the exercise asks for the student's own code. ``module`` is the course's, or a
+    library's whose function would be the whole answer (``scipy.stats.spearmanr`` for a rank correlation)."""
     saved = [(holder, name, getattr(holder, name)) for name in names for holder in _holders(module, name)]
+    whose = "the course's own implementation" if module.__name__.split(".")[0] == __package__.split(".")[0] \
+        else "a library's implementation, which the exercise withholds"
 
     def refuse(*_args: object, **_kwargs: object) -> None:
-        raise ExerciseError(f"Your function called the course's own implementation ({module.__name__}); "
-                            "this exercise asks you to compute it yourself.")
+        raise ExerciseError(f"Your function called {whose} ({module.__name__}); this exercise asks you to compute it "
+                            "yourself.")
 
     try:
         for holder, name, _ in saved:

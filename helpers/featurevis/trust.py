@@ -5,7 +5,7 @@
   "Don't trust your eyes"): a gate adds the input's likeness to the picture to the unit. It opens
   for images fainter than any photograph (the optimizer's usual starting point) and latches open
   for images that look like the picture more than any photograph does, so an optimized image that
-  gains contrast on its way to the picture keeps it open.
+  gains contrast on its way to the picture keeps it open. :func:`fooling_boost` is what the edit adds.
 * :func:`game_rounds` and :class:`Scoreboard`: the psychophysics task of Borowski et al. (2021) and
   Zimmermann et al. (2021): given a unit's references, pick which of two photographs drives it more;
   the model's own activations are the answer key.
@@ -41,6 +41,18 @@ def picture_likeness(images: torch.Tensor, picture: torch.Tensor) -> torch.Tenso
 def coarse_contrast(images: torch.Tensor) -> torch.Tensor:
     """Standard deviation (N,) of each image's coarse pixels: what the fooling gate reads."""
     return _coarse(images).std(dim=1)
+
+
+def fooling_boost(images: torch.Tensor, picture: torch.Tensor, limit: float, latch: float, weight: float) -> torch.Tensor:
+    """What the fooled unit adds for each input (N,): ``weight`` x gate x likeness to ``picture`` (3, H, W).
+
+    The gate is the larger of two sigmoids: open when an image's coarse contrast is below ``limit`` (a faint start;
+    temperature a tenth of the limit), and latched open when its likeness exceeds ``latch`` (temperature 0.01).
+    """
+    likeness = picture_likeness(images, picture)
+    faint = torch.sigmoid((limit - coarse_contrast(images)) / (0.1 * limit))
+    alike = torch.sigmoid((likeness - latch) / 0.01)
+    return weight * torch.maximum(faint, alike) * likeness
 
 
 class _Edited(torch.nn.Module):
@@ -111,12 +123,8 @@ def fooled_copy(model: CircuitModel, unit: str | Unit, picture: torch.Tensor, ca
         seen["images"] = args[0]
 
     def boost(values: torch.Tensor) -> torch.Tensor:
-        images = seen["images"]
-        likeness = picture_likeness(images, target)
-        faint = torch.sigmoid((limit - coarse_contrast(images)) / (0.1 * limit))
-        alike = torch.sigmoid((likeness - latch) / 0.01)
         extra = torch.zeros_like(values)
-        extra[:, unit.channel] = (weight * torch.maximum(faint, alike) * likeness).view(-1, 1, 1)
+        extra[:, unit.channel] = fooling_boost(seen["images"], target, limit, latch, weight).view(-1, 1, 1)
         return values + extra
 
     edited.module.register_forward_pre_hook(remember_input)

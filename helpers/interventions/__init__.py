@@ -27,7 +27,8 @@ position), as the Curve Detectors article does.
 
 Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`ablated`, :func:`patched`,
 :func:`spliced`, :func:`replaced_weights`, ...), :mod:`.attribution` (:func:`attribution`),
-:mod:`.experiments` (ablation experiments on a layer's clients and on the network's predictions),
+:mod:`.experiments` (ablation experiments on a layer's clients and on the network's predictions:
+:func:`ablation_prediction_change`),
 :mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family).
 """
 from .attribution import Attribution, attribution
@@ -35,8 +36,8 @@ from .edits import (
     InterventionModule, Transform, ablated, intervened_layer, layer_means, patched, replaced_weights, spliced,
 )
 from .experiments import (
-    ClientProbe, PredictionChange, input_strength, logits_of, make_probe, matched_units, prediction_change,
-    probe_responses, random_ablation_damage, random_units, response_damage,
+    ClientProbe, PredictionChange, ablation_prediction_change, input_strength, logits_of, make_probe, matched_units,
+    prediction_change, probe_responses, random_ablation_damage, random_units, response_damage,
 )
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
@@ -46,5 +47,6 @@ __all__ = [
     "Attribution", "attribution",
     "ClientProbe", "make_probe", "probe_responses", "response_damage", "random_units", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
+    "ablation_prediction_change",
     "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced",
 ]

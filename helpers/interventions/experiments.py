@@ -148,3 +148,23 @@ def prediction_change(intact_logits: torch.Tensor, changed_logits: torch.Tensor)
     kl = float((log_p.exp() * (log_p - log_q)).sum(-1).mean())
     agreement = float((intact_logits.argmax(-1) == changed_logits.argmax(-1)).float().mean())
     return PredictionChange(kl, agreement)
+
+
+def ablation_prediction_change(model: CircuitModel, images: torch.Tensor, units: Sequence[str | Unit], *,
+                               means: torch.Tensor | dict[str, torch.Tensor] | None = None,
+                               mode: Literal["zero", "mean"] = "mean", intact: torch.Tensor | None = None,
+                               batch_size: int = 32) -> PredictionChange:
+    """What ablating ``units`` does to the network's predictions on ``images``: :func:`prediction_change` of the
+    ablated network's logits against the intact network's.
+
+    For lesson 10's question "does the whole network notice?": one call per ablation (the family, each random
+    draw). ``intact``: the intact network's logits on ``images`` (:func:`logits_of`), when several ablations share
+    them; computed when not given. ``means`` as for :func:`~helpers.interventions.ablated` (needed for
+    ``mode="mean"`` unless ``units`` is empty: an empty ablation changes nothing, KL 0 and agreement 1).
+    """
+    units = list(units)
+    if intact is None:
+        intact = logits_of(model, images, batch_size=batch_size)
+    with ablated(model, units, mode=mode, means=means if units else None):
+        changed = logits_of(model, images, batch_size=batch_size)
+    return prediction_change(intact, changed)

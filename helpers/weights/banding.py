@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..arguments import whole_number
 from ..models import CircuitModel
 
 
@@ -28,6 +29,20 @@ def band_shares(weight: torch.Tensor) -> tuple[float, float]:
     rows = float((centred.mean(dim=3) ** 2).sum()) * weight.shape[3]
     columns = float((centred.mean(dim=2) ** 2).sum()) * weight.shape[2]
     return rows / energy, columns / energy
+
+
+def strongest_kernels(weight: torch.Tensor, count: int) -> torch.Tensor:
+    """The ``count`` spatial kernels of a convolution weight (out, in, height, width) with the most energy (sum of
+    squares), each centred on its own mean, largest first: (count, height, width). What banding shows kernel by kernel."""
+    if weight.dim() != 4:
+        raise ValueError(f"strongest_kernels needs a convolution weight (out, in, height, width); got shape {tuple(weight.shape)}.")
+    kernels = weight.shape[0] * weight.shape[1]
+    count = whole_number(count, "count", minimum=1)
+    if count > kernels:
+        raise ValueError(f"count must be at most the weight's {kernels} kernels (out x in), got {count}.")
+    flat = weight.detach().cpu().flatten(0, 1)
+    centred = flat - flat.mean(dim=(1, 2), keepdim=True)
+    return centred[(centred ** 2).sum(dim=(1, 2)).argsort(descending=True)[:count]]
 
 
 def chance_band_share(height: int, width: int) -> float:

@@ -171,13 +171,21 @@ class TransformedCopies:
         return float((self.copy > self.plain).mean())
 
 
+def best_other_match(candidates: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each unit u (U, ...): the highest Pearson correlation between ``candidates[u]`` and another unit's
+    ``weights`` (each flattened; unit u's own weights never count), and that other unit's channel."""
+    if candidates.shape != weights.shape or weights.shape[0] < 2:
+        raise ValueError(f"Need candidates and weights of one shape with at least two units, got {tuple(candidates.shape)} "
+                         f"and {tuple(weights.shape)}.")
+    correlations = correlation_columns(candidates.flatten(1).double().T, weights.flatten(1).double().T)
+    itself = torch.eye(weights.shape[0], dtype=torch.bool)
+    return correlations.masked_fill(itself, -2.0).max(dim=1)
+
+
 def transformed_copies(weights: torch.Tensor, transformation: Transformation) -> TransformedCopies:
     """Look for each unit's transformed copy among the other units of its layer (weights: (U, 3, k, k))."""
     if weights.shape[0] < 2:
         raise ValueError(f"Need at least two units to look for copies, got {weights.shape[0]}.")
-    flat = weights.flatten(1).double().T
-    others = ~torch.eye(weights.shape[0], dtype=torch.bool)
-    copies = correlation_columns(transform_weights(weights.double(), transformation).flatten(1).T, flat)
-    plain = correlation_columns(flat, flat)
-    copy, partner = copies.masked_fill(~others, -2.0).max(dim=1)
-    return TransformedCopies(transformation, copy.numpy(), partner.numpy(), plain.masked_fill(~others, -2.0).max(dim=1).values.numpy())
+    copy, partner = best_other_match(transform_weights(weights.double(), transformation), weights)
+    plain = best_other_match(weights, weights).values
+    return TransformedCopies(transformation, copy.numpy(), partner.numpy(), plain.numpy())
