@@ -18,7 +18,7 @@ from ..featurevis import channel, render
 from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
 from ..images import offline_patches
 from ..models import CircuitModel, Unit
-from ..probing import unit_responses
+from ..probing import default_pre_activation, unit_responses
 from ..stats import rank_correlation
 from ..weights import smoothness
 from ..weights.smoothness import neighbour_correlation
@@ -49,13 +49,9 @@ def check_fourier_image(my_fourier_image: Callable) -> Grade:
     return grade
 
 
-def _pre_activation(model: CircuitModel, layer: str) -> bool:
-    return model.layer(layer).pre_activation_path is not None
-
-
 def _objective(model: CircuitModel, image: torch.Tensor, unit: Unit) -> float:
     """The unit's channel averaged over positions (before its non-linearity when there is one)."""
-    maps = capture(model, image[None], unit.layer, pre_activation=_pre_activation(model, unit.layer))[unit.layer]
+    maps = capture(model, image[None], unit.layer, pre_activation=default_pre_activation(model, unit.layer))[unit.layer]
     return float(maps[0, unit.channel].mean())
 
 
@@ -86,7 +82,7 @@ def check_visualize(my_visualize: Callable, model: CircuitModel, steps: int = 48
     for network, unit, side in cases:
         with grade.part(f"{network.name} unit {unit}"):
             course = render(network, channel(unit), steps=steps, size=side, seed=1, progress=False, param="fourier",
-                            pre_activation=_pre_activation(network, unit.layer)).images[0]
+                            pre_activation=default_pre_activation(network, unit.layer)).images[0]
             grey = torch.full((3, side, side), 0.5)
             start, target = _objective(network, grey, unit), _objective(network, course, unit)
             # withholding BatchedObjectives makes the course's render() refuse: the loop must be the student's
@@ -176,7 +172,7 @@ def _ranking_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, to
     twins = scrambling_module.phase_scrambled(photographs, torch.Generator().manual_seed(78))
     layer = model.layer_names[min(1, len(model.layer_names) - 1)]
     units = model.units(layer)[:24]
-    pre_activation = model.layer(layer).pre_activation_path is not None
+    pre_activation = default_pre_activation(model, layer)
     originals, scrambled = (unit_responses(model, units, images, at="max", pre_activation=pre_activation).cpu()
                             for images in (photographs, twins))
     return {
