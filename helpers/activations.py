@@ -43,6 +43,13 @@ def read_at(maps: torch.Tensor, at: At = "map", *, neighbourhood: int = 0) -> to
     return window.flatten(-2).amax(-1)
 
 
+def layer_vectors(maps: torch.Tensor) -> torch.Tensor:
+    """One activation vector per image and position: maps (N, C, h, w) -> (N*h*w, C), image-major, in float32."""
+    if maps.ndim != 4:
+        raise ValueError(f"expected activation maps of shape (N, C, h, w), got {tuple(maps.shape)}")
+    return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float()
+
+
 def check_at(at: str, allowed: Sequence[str] = AT_VALUES) -> str:
     """``at`` itself if it is one of ``allowed`` (the reader's values by default); else a ValueError naming them."""
     if at not in allowed:

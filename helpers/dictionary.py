@@ -28,12 +28,12 @@ by several units survives).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from .activations import stream
+from .activations import layer_vectors, stream
 from .images import ImageSource
 from .models import CircuitModel
 
@@ -100,13 +100,6 @@ class SparseDictionary:
         (``self.encode(vectors)``) when they are already computed."""
         codes = self.encode(vectors) if codes is None else codes
         return codes.mean(0) * self.loadings(unit) * self.scale
-
-
-def layer_vectors(maps: torch.Tensor) -> torch.Tensor:
-    """One activation vector per image and position: maps (N, C, h, w) -> (N*h*w, C), image-major."""
-    if maps.ndim != 4:
-        raise ValueError(f"expected activation maps of shape (N, C, h, w), got {tuple(maps.shape)}")
-    return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float()
 
 
 def sampled_vectors(
@@ -176,7 +169,7 @@ class PeakCodes:
 
 
 def peak_codes(codes: torch.Tensor, map_size: tuple[int, int]) -> PeakCodes:
-    """The per-image peaks of codes (N*h*w, n) laid out like :func:`layer_vectors` (image-major)."""
+    """The per-image peaks of codes (N*h*w, n) laid out like :func:`~helpers.activations.layer_vectors` (image-major)."""
     rows, cols = map_size
     if codes.ndim != 2 or codes.shape[0] % (rows * cols):
         raise ValueError(f"expected codes of shape (N*{rows}*{cols}, n), got {tuple(codes.shape)}")
@@ -300,7 +293,7 @@ def best_match(found: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
 
 def top_examples(codes: torch.Tensor, map_size: tuple[int, int], count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each feature's ``count`` strongest images and where in them it peaked, from codes (N*h*w, n) laid out
-    like :func:`layer_vectors`: image indices (n, count) and map positions (n, count, 2), strongest first.
+    like :func:`~helpers.activations.layer_vectors`: image indices (n, count) and map positions (n, count, 2), strongest first.
     A feature never active gets index -1."""
     return peak_codes(codes, map_size).top(count)
 
@@ -341,3 +334,14 @@ def spread_over_units(directions: torch.Tensor, rows: Sequence[int], share: floa
     if not len(rows):
         return torch.zeros(0, dtype=torch.long)
     return units_to_hold(directions[list(rows)], share)
+
+
+def top_loading_share(directions: torch.Tensor, rows: Sequence[int], channels: Iterable[int]) -> float:
+    """Among the chosen ``rows`` of ``directions`` (n, d), the share whose largest loading (in absolute value) falls
+    on one of ``channels`` (units of the layer: the curve neurons, say); 0 when no row is chosen. Do curve-like
+    dictionary features lean on the curve neurons more often than random directions do?"""
+    if not len(rows):
+        return 0.0
+    chosen = set(int(channel) for channel in channels)
+    top = torch.as_tensor(directions)[list(rows)].abs().argmax(1).tolist()
+    return sum(t in chosen for t in top) / len(top)

@@ -1,4 +1,5 @@
-"""Statistics the course computes in many places, written once: correlation (also of ranks), standardizing, circular statistics.
+"""Statistics the course computes in many places, written once: correlation (also of ranks), standardizing, kurtosis,
+circular statistics.
 
 Conventions, everywhere: a series (or column) that never varies correlates 0 with everything (a dead
 unit is not evidence either way); angles are in degrees.
@@ -59,6 +60,15 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if a.dim() != 2 or a.shape != b.shape:
         raise ValueError(f"Need two tables of the same shape (N, C), got {tuple(a.shape)} and {tuple(b.shape)}.")
     return (standardize_columns(average_ranks(a)) * standardize_columns(average_ranks(b))).sum(0)
+
+
+def kurtosis(values: torch.Tensor) -> torch.Tensor:
+    """The fourth standardized moment of each column of ``values`` (N, C): 3 for a Gaussian, more for heavy tails.
+
+    Moments over the N samples, without Bessel's correction; a column that never varies gets 0 / 1e-12 = 0.
+    """
+    centred = values - values.mean(0)
+    return centred.pow(4).mean(0) / centred.pow(2).mean(0).square().clamp_min(1e-12)
 
 
 def circular_resultant(angles_degrees: Sequence[float] | np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -140,6 +140,13 @@ class ToyModelSweep:
         """Number of hidden dimensions m."""
         return self.weights.shape[-2]
 
+    def kept_dimensionality(self, initial: bool = False, threshold: float = 0.5) -> torch.Tensor:
+        """D_i of every represented feature (``||W_i|| > threshold``) of every model of the sweep, in one flat tensor;
+        ``initial=True``: of the models before training (the untrained control)."""
+        if initial:
+            return self.initial_dimensionality[feature_norms(self.initial_weights) > threshold]
+        return self.dimensionality[feature_norms(self.weights) > threshold]
+
     def index_of(self, sparsity: float) -> int:
         """Index of the trained copy whose sparsity is closest to ``sparsity``."""
         return int((self.sparsities - sparsity).abs().argmin())
@@ -287,3 +294,61 @@ def features_per_neuron(weights: torch.Tensor, threshold: float = 0.3) -> torch.
     of the hidden space is as good, so its axes mean nothing.
     """
     return (_check_weights(weights) > threshold).sum(-1)
+
+
+def antipodal_partners(weights: torch.Tensor, threshold: float = 0.5, cosine: float = -0.996) -> torch.Tensor:
+    """Each feature's antipodal partner in one toy model's weights (m, n): the index of the represented feature
+    (``||W_j|| > threshold``) whose direction is most opposite to its own, when their cosine is below ``cosine``;
+    -1 for a feature with no such partner and for a dropped feature (n,).
+
+    What it is for: an antipodal pair (``x`` and ``-x`` on one line) is how a toy model gives two sparse features
+    half a dimension each; the lesson reads it through :func:`paired_dimensionality`.
+    """
+    weights = _check_weights(weights)
+    if weights.dim() != 2:
+        raise ValueError(f"antipodal_partners needs one (m, n) weight matrix, got {tuple(weights.shape)}.")
+    kept = feature_norms(weights) > threshold
+    unit = torch.nn.functional.normalize(weights, dim=0)
+    cosines = torch.where(kept[:, None] & kept[None, :], unit.T @ unit, torch.inf)
+    cosines.fill_diagonal_(torch.inf)  # a feature is not its own partner
+    most_opposite = cosines.min(dim=1)
+    return torch.where(most_opposite.values < cosine, most_opposite.indices, -1)
+
+
+def paired_dimensionality(sweep: ToyModelSweep, index: int, threshold: float = 0.5, cosine: float = -0.996) -> torch.Tensor:
+    """D_i of the features of the sweep's model ``index`` that have an antipodal partner (see
+    :func:`antipodal_partners`): about 1/2 each when the pairs are the model's geometry."""
+    partnered = antipodal_partners(sweep.weights[index], threshold, cosine) >= 0
+    return sweep.dimensionality[index][partnered]
+
+
+def polygon_deviation(weights: torch.Tensor, sides: int = 5, threshold: float = 0.5) -> float:
+    """How far a 2-D toy model (2, n) is from a regular polygon of ``sides`` features: the largest difference (degrees)
+    between a gap of neighbouring represented features and 360 / ``sides``; infinity unless exactly ``sides`` are kept."""
+    if int(represented_features(weights, threshold)) != sides:
+        return float("inf")
+    return float((angle_gaps(feature_angles(weights, threshold)) - 360 / sides).abs().max())
+
+
+def largest_interference(weights: torch.Tensor, threshold: float = 0.5) -> float:
+    """The largest :func:`interference` of a represented feature of one toy model (m, n): 0 when every kept feature
+    has a dimension to itself (0 when none is kept)."""
+    kept = feature_norms(weights) > threshold
+    return float(interference(weights)[kept].max()) if bool(kept.any()) else 0.0
+
+
+def features_near(dimensionality: torch.Tensor, value: float, tolerance: float = 0.03) -> int:
+    """How many features' D_i lie within ``tolerance`` of ``value`` (a sticky fraction, or a value that is not one)."""
+    return int(((torch.as_tensor(dimensionality) - value).abs() < tolerance).sum())
+
+
+def sticky_counts(dimensionality: torch.Tensor, tolerance: float = 0.03) -> dict[str, int]:
+    """Per sticky fraction of :data:`STICKY_FRACTIONS`, how many features' D_i lie within ``tolerance`` of it and
+    nearer to it than to any other fraction."""
+    values = torch.as_tensor(dimensionality, dtype=torch.float32).flatten()
+    fractions = torch.tensor(list(STICKY_FRACTIONS.values()))
+    if values.numel() == 0:
+        return {name: 0 for name in STICKY_FRACTIONS}
+    nearest = (values[:, None] - fractions).abs().argmin(1)
+    near = (values - fractions[nearest]).abs() < tolerance
+    return {name: int((near & (nearest == i)).sum()) for i, name in enumerate(STICKY_FRACTIONS)}

@@ -10,7 +10,8 @@ module measures it four ways, on any :class:`~helpers.models.CircuitModel`:
   model, the unit of another whose responses over the same images correlate best
   (:func:`match_units`), against a baseline with the images shuffled (:func:`shuffled_match`).
 - **First-layer filters**, sorted by measurable criteria into oriented (Gabor-like),
-  colour-contrast, low-frequency and other (:func:`filter_properties`, :func:`classify_filters`).
+  colour-contrast, low-frequency and other (:func:`filter_properties`, :func:`classify_filters`), beside
+  Gaussian random filters (:func:`random_filter_properties`).
 - **Families of units** (curve, high-low frequency, colour contrast), with the screens of
   :mod:`helpers.families` run on every model with options that suit its input size
   (e.g. :func:`~helpers.families.high_low.high_low_screen_options`); ``family.summary(model)`` gives
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .activations import stream
+from .activations import layer_vectors, stream
 from .models import CircuitModel, ImageNormalize
 from . import stats  # as a module: lesson 08 imports this module, and its exercise 2 must not find correlations here
 
@@ -146,8 +147,7 @@ class Representations:
         """Unit responses (N * grid * grid, C): one row per image and grid cell, one column per unit."""
         if layer not in self.features:
             raise ValueError(f"Layer {layer!r} was not recorded for {self.model}; recorded: {', '.join(self.layers)}.")
-        maps = self.features[layer]
-        return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])
+        return layer_vectors(self.features[layer])
 
 
 def representations(
@@ -275,6 +275,45 @@ class FilterProperties:
     kind: str
 
 
+def _power_by_angle(pattern: np.ndarray, fft_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The power spectrum of a (k, k) pattern zero-padded to ``fft_size`` (0 outside the disk |f| <= 0.5 cycle/pixel,
+    so the square grid's corners add no bias), and the angle atan2(fy, fx) of each frequency."""
+    power = np.abs(np.fft.fft2(pattern, s=(fft_size, fft_size))) ** 2
+    frequencies = np.fft.fftfreq(fft_size)
+    fy, fx = np.meshgrid(frequencies, frequencies, indexing="ij")
+    return np.where(fy**2 + fx**2 <= 0.25, power, 0.0), np.arctan2(fy, fx)
+
+
+def filter_orientation(filter_rgb: torch.Tensor | np.ndarray, fft_size: int = 32) -> tuple[float, float]:
+    """How strongly one (3, k, k) filter prefers one orientation, and which: ``(orientedness, orientation)``.
+
+    What the filter classifier's "oriented" rule reads (a Gabor or an edge against a centre-surround). The grey
+    filter (the channel mean) minus its mean, zero-padded to ``fft_size`` x ``fft_size``, has the power spectrum
+    P(f); within the disk |f| <= 0.5 cycle/pixel (so the square grid's corners add no bias), with θ the angle of
+    frequency f, R = Σ P e^{2iθ} / Σ P. ``orientedness`` = |R|, from 0 (isotropic) to 1 (all power along one line
+    through the origin); ``orientation`` is the direction of the stripes or edge in degrees in [0, 180),
+    counter-clockwise from horizontal: (-arg(R) / 2 in degrees + 90) mod 180. A filter with no pattern gets (0, 0).
+    """
+    w = np.asarray(filter_rgb.detach().cpu() if isinstance(filter_rgb, torch.Tensor) else filter_rgb, dtype=np.float64)
+    if w.ndim != 3 or w.shape[0] != 3:
+        raise ValueError(f"A filter must be (3, k, k) (RGB), got shape {w.shape}.")
+    if fft_size < max(w.shape[1:]):
+        raise ValueError(f"fft_size ({fft_size}) must be at least the filter size {w.shape[1:]}.")
+    grey = w.mean(0)
+    power, angle = _power_by_angle(grey - grey.mean(), fft_size)
+    total = power.sum()
+    if total <= 1e-20:
+        return 0.0, 0.0
+    resultant = (power * np.exp(2j * angle)).sum() / total
+    # Power along frequency angle θ means stripes at θ + 90°; image rows grow downwards, so flip the sign.
+    return float(abs(resultant)), float((-np.degrees(np.angle(resultant)) / 2 + 90) % 180)
+
+
+def random_filter_properties(kernel: int, count: int = 2000, seed: int = 0) -> list[FilterProperties]:
+    """Classify ``count`` Gaussian random RGB filters of size ``kernel``: what the classifier says about no learning."""
+    return classify_filters(torch.randn(count, 3, kernel, kernel, generator=torch.Generator().manual_seed(seed)))
+
+
 def filter_properties(
     filter_rgb: torch.Tensor | np.ndarray,
     *,
@@ -289,9 +328,7 @@ def filter_properties(
       channel mean; >= ``colour_threshold`` means **colour contrast**.
     - DC fraction: energy of the grey filter's mean over the grey filter's energy; >= ``dc_threshold``
       means **low frequency** (a blob of one sign).
-    - orientedness: the grey filter's zero-mean part, zero-padded to ``fft_size``; its power spectrum
-      P(f) at frequency angle θ, within the disk |f| <= 0.5 cycle/pixel, gives ``|Σ P e^{2iθ}| / Σ P`` (1 when all power lies along one
-      line through the origin, as for a Gabor or an edge); >= ``oriented_threshold`` means **oriented**.
+    - orientedness: see :func:`filter_orientation`; >= ``oriented_threshold`` means **oriented**.
     - anything else is **other** (centre-surround, checkerboards, noise, dead filters).
     The rules are applied in that order.
     """
@@ -307,17 +344,7 @@ def filter_properties(
     colour_fraction = float(((w - grey) ** 2).sum() / energy)
     grey_energy = float((grey**2).sum())
     dc_fraction = float(grey.mean() ** 2 * grey.size / grey_energy) if grey_energy > 1e-20 else 0.0
-    pattern = grey - grey.mean()
-    power = np.abs(np.fft.fft2(pattern, s=(fft_size, fft_size))) ** 2
-    frequencies = np.fft.fftfreq(fft_size)
-    fy, fx = np.meshgrid(frequencies, frequencies, indexing="ij")
-    angle = np.arctan2(fy, fx)
-    power = np.where(fy**2 + fx**2 <= 0.25, power, 0.0)  # a disk, so the square grid's corners add no bias
-    total = power.sum()
-    resultant = (power * np.exp(2j * angle)).sum() / total if total > 1e-20 else 0.0
-    orientedness = float(abs(resultant))
-    # Power along frequency angle θ means stripes at θ + 90°; image rows grow downwards, so flip the sign.
-    orientation = float((-np.degrees(np.angle(resultant)) / 2 + 90) % 180)
+    orientedness, orientation = filter_orientation(w, fft_size)
     if colour_fraction >= colour_threshold:
         kind = "colour contrast"
     elif dc_fraction >= dc_threshold:

@@ -181,3 +181,40 @@ def test_hand_over_check(exercise_probe) -> None:
     for constant in (0.0, 22.5, 45.0, 90.0):
         assert check_hand_over.__wrapped__(lambda r, p, a, c=constant: np.full(r.shape[:2], c)).fraction == 0
     exercise_probe.not_attempted(lambda: check_hand_over(...), lambda: check_hand_over(lambda *a: None))
+
+
+def student_polarity_hold_out(selectivity, preferred, orientations, *, at_least=False, circular=True, inclusive=True,
+                              gap_of="both"):
+    """The family's three numbers in its other polarity as a student writes them; the keywords make near misses."""
+    from helpers.tuning import largest_gap
+
+    kept = selectivity >= 0 if at_least else selectivity > 0
+    shift = angle_difference(preferred, orientations) if circular else np.abs(preferred - orientations)
+    same = shift <= 45 if inclusive else shift < 45
+    passing = {"both": kept & same, "kept": kept, "all": np.ones_like(kept)}[gap_of]
+    return np.array([kept.mean(), same.mean(), largest_gap(orientations[passing])])
+
+
+def test_polarity_hold_out_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_polarity_hold_out
+
+    assert check_polarity_hold_out(student_polarity_hold_out) == 3
+    assert check_polarity_hold_out(lambda *a: tuple(student_polarity_hold_out(*a))) == 3  # three numbers in a tuple
+
+    def course(*args):  # the course's scores, reached through their module
+        import helpers.polarity_hold_out
+
+        return helpers.polarity_hold_out.polarity_hold_out_scores(*args)
+
+    wrong = [lambda *a: student_polarity_hold_out(*a, at_least=True),  # a selectivity of 0 counted as kept
+             lambda *a: student_polarity_hold_out(*a, circular=False),  # shifts not measured on the circle
+             lambda *a: student_polarity_hold_out(*a, inclusive=False),  # a shift of exactly 45° not counted
+             lambda *a: student_polarity_hold_out(*a, gap_of="kept"),  # the gap of every member still preferring curves
+             lambda *a: student_polarity_hold_out(*a, gap_of="all"),  # the gap of the whole family
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_polarity_hold_out, answer)
+    for constant in ((0.0, 0.0, 360.0), (1.0, 1.0, 90.0), (0.75, 0.75, 180.0)):
+        assert check_polarity_hold_out.__wrapped__(lambda *a, c=constant: np.array(c)).fraction == 0
+    exercise_probe.not_attempted(lambda: check_polarity_hold_out(...),
+                                 lambda: check_polarity_hold_out(lambda *a: None))

@@ -183,3 +183,91 @@ def test_rank_correlation_check(exercise_probe) -> None:
             lambda a, b, c=constant: torch.full((a.shape[1],), c), model).fraction == 0
     exercise_probe.not_attempted(lambda: check_rank_correlation(..., model),
                                  lambda: check_rank_correlation(lambda a, b: None, model))
+
+
+def student_high_frequency_share(images, cutoff, *, centred=True, both=True, strictly=True, squared=True, full=True):
+    """An image's share of high-frequency energy as a student writes it; the keywords make its near misses."""
+    if centred:
+        images = images - images.mean(dim=(-2, -1), keepdim=True)
+    spectrum = (torch.fft.fft2(images) if full else torch.fft.rfft2(images)).abs()
+    energy = (spectrum.square() if squared else spectrum).sum(-3)
+    fy = torch.fft.fftfreq(images.shape[-2]).abs()[:, None]
+    fx = (torch.fft.fftfreq(images.shape[-1]) if full else torch.fft.rfftfreq(images.shape[-1])).abs()[None, :]
+    frequency = torch.maximum(fy, fx) if both else fx.expand(len(fy), -1)
+    high = frequency > cutoff if strictly else frequency >= cutoff
+    total = energy.sum((-2, -1))
+    return torch.where(total > 0, (energy * high).sum((-2, -1)) / total.clamp_min(1e-300), torch.zeros_like(total))
+
+
+def test_high_frequency_share_check(exercise_probe) -> None:
+    from helpers.checks.features import check_high_frequency_share
+
+    assert check_high_frequency_share(student_high_frequency_share) == 3
+
+    def course(images, cutoff):  # the course's measure, reached through the lesson's higher-level helper's module
+        import helpers.featurevis.fragility
+
+        return helpers.featurevis.fragility.high_frequency_share(images, cutoff)
+
+    wrong = [lambda i, c: student_high_frequency_share(i, c, centred=False),  # the colour counted as energy
+             lambda i, c: student_high_frequency_share(i, c, both=False),  # only the horizontal frequency
+             lambda i, c: student_high_frequency_share(i, c, strictly=False),  # frequencies on the cutoff counted high
+             lambda i, c: student_high_frequency_share(i, c, squared=False),  # magnitudes, not energy
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_high_frequency_share, answer)
+    # the real-valued transform counts most frequencies once for two: close, but not the share of all the energy
+    assert check_high_frequency_share.__wrapped__(
+        lambda i, c: student_high_frequency_share(i, c, full=False)).fraction < 1
+    for constant in (0.0, 0.5, 1.0):
+        assert check_high_frequency_share.__wrapped__(
+            lambda i, c, v=constant: torch.full(i.shape[:-3], v)).fraction == 0
+    exercise_probe.not_attempted(lambda: check_high_frequency_share(...),
+                                 lambda: check_high_frequency_share(lambda i, c: None))
+
+
+def student_kurtosis_beyond_random(activations, directions, *, drop_dead=True, bessel=False, quantile=0.95,
+                                   of_units=False):
+    """Each active unit's kurtosis above random directions' as a student writes it; the keywords make near misses."""
+    def kurtosis(x):
+        centred = x - x.mean(0)
+        variance = centred.pow(2).sum(0) / (len(x) - 1 if bessel else len(x))
+        return centred.pow(4).mean(0) / variance.square().clamp_min(1e-12)
+
+    units = activations[:, activations.std(0) > 1e-6] if drop_dead else activations
+    randoms = kurtosis(units if of_units else activations @ directions)
+    return kurtosis(units) - randoms.quantile(quantile)
+
+
+def test_kurtosis_beyond_random_check(exercise_probe) -> None:
+    from helpers.checks.features import check_kurtosis_beyond_random
+    from helpers.checks.interventions import hand_built_network
+
+    model = hand_built_network()
+    assert check_kurtosis_beyond_random(student_kurtosis_beyond_random, model) == 3
+
+    def course(activations, directions):  # the course's gap, reached through its module
+        import helpers.neuron_basis
+
+        return helpers.neuron_basis.kurtosis_beyond_random(activations, directions)
+
+    def library(activations, directions):  # scipy's kurtosis for both
+        import scipy.stats
+
+        alive = activations.std(0) > 1e-6
+        units = scipy.stats.kurtosis(activations[:, alive].numpy(), axis=0, fisher=False)
+        randoms = scipy.stats.kurtosis((activations @ directions).numpy(), axis=0, fisher=False)
+        return torch.tensor(units) - torch.tensor(randoms).quantile(0.95)
+
+    wrong = [lambda a, d: student_kurtosis_beyond_random(a, d, drop_dead=False),  # the dead unit kept
+             lambda a, d: student_kurtosis_beyond_random(a, d, bessel=True),  # variance with n - 1
+             lambda a, d: student_kurtosis_beyond_random(a, d, quantile=1.0),  # the largest, not the 95th percentile
+             lambda a, d: student_kurtosis_beyond_random(a, d, of_units=True),  # the units' percentile, not the directions'
+             course, library]
+    for answer in wrong:
+        exercise_probe.rejected(check_kurtosis_beyond_random, answer, model)
+    for constant in (0.0, 1.0, -1.0):
+        assert check_kurtosis_beyond_random.__wrapped__(
+            lambda a, d, c=constant: torch.full((a.shape[1],), c), model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_kurtosis_beyond_random(..., model),
+                                 lambda: check_kurtosis_beyond_random(lambda a, d: None, model))

@@ -3,6 +3,7 @@ plausible wrong hooks lose points, the placeholder is "not attempted". A small r
 the active model."""
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
@@ -178,7 +179,7 @@ def test_attribution_check(exercise_probe, model) -> None:
         return inputs * copy.grad
 
     def course_attribution(path, inputs, channel, positions):  # the course's helper, reached through its module
-        import helpers.interventions.attribution as module
+        module = importlib.import_module("helpers.interventions.attribution")  # not the function of that name
 
         return module.input_times_gradient(path, inputs, channel, positions)
 
@@ -188,3 +189,75 @@ def test_attribution_check(exercise_probe, model) -> None:
     for answer in wrong:
         exercise_probe.rejected(check_attribution, answer, model)
     exercise_probe.not_attempted(lambda: check_attribution(..., model), lambda: check_attribution(lambda *a: None, model))
+
+
+def student_concentration(maps_per_unit, channels, *, positive=True, over_chance=True, mean_of_shares=True,
+                          sum_positions_first=True, silent_is_zero=True, absolute=False):
+    """A unit's concentration on ``channels`` as a student writes it; the keywords make its near misses."""
+    import numpy as np
+
+    values = []
+    for maps in maps_per_unit:
+        maps = maps.double()
+        if absolute:
+            totals = maps.sum(dim=(2, 3)).abs()
+        elif sum_positions_first:
+            totals = maps.sum(dim=(2, 3)).clamp(min=0) if positive else maps.sum(dim=(2, 3))
+        else:
+            totals = maps.clamp(min=0).sum(dim=(2, 3))
+        part, total = totals[:, channels].sum(1), totals.sum(1)
+        if mean_of_shares:
+            shares = part / total if not silent_is_zero else torch.where(total > 0, part / total.clamp(min=1e-30), 0.0)
+            share = float(shares.mean())
+        else:
+            share = float(part.sum() / total.sum())
+        values.append(share / (len(channels) / maps.shape[1]) if over_chance else share)
+    return np.array(values)
+
+
+def test_concentration_check(exercise_probe, model) -> None:
+    from helpers.checks.interventions import check_concentration
+
+    def through_module(maps_per_unit, channels):  # the course's function, reached through its module
+        module = importlib.import_module("helpers.interventions.attribution")  # not the function of that name
+
+        return module.concentration(maps_per_unit, channels)
+
+    assert check_concentration(student_concentration, model) == check_concentration.points == 4
+    exercise_probe.rejected(check_concentration, through_module, model)
+    exercise_probe.not_attempted(lambda: check_concentration(..., model),
+                                 lambda: check_concentration(lambda *a: None, model))
+
+
+def test_concentration_near_misses_lose_points_and_the_course_earns_nothing(model) -> None:
+    import numpy as np
+
+    import helpers.interventions
+    from helpers.checks.interventions import check_concentration
+    from helpers.interventions import Attribution
+
+    near_misses = {
+        "signed contributions (inputs that work against the unit subtract)": dict(positive=False),
+        "the share alone, not divided by chance": dict(over_chance=False),
+        "one share of the sums over the images, not the mean of the images' shares": dict(mean_of_shares=False),
+        "the positive part of each position, not of each input's total": dict(sum_positions_first=False),
+        "0 / 0 left as NaN for an image where nothing is positive": dict(silent_is_zero=False),
+        "absolute values instead of the positive part": dict(absolute=True),
+    }
+    for name, keywords in near_misses.items():
+        score = check_concentration(lambda m, c, k=keywords: student_concentration(m, c, **k), model)
+        assert score < check_concentration.points, (name, score)
+
+    def through_module(maps_per_unit, channels):  # the course's function, reached through its module
+        module = importlib.import_module("helpers.interventions.attribution")  # not the function of that name
+
+        return module.concentration(maps_per_unit, channels)
+
+    def through_share_on(maps_per_unit, channels):  # the course's per-image share, through the Attribution class
+        return np.array([Attribution(None, "", [], maps).share_on(channels).mean() * maps.shape[1] / len(channels)
+                         for maps in maps_per_unit])
+
+    assert check_concentration(through_module, model) == 0
+    assert check_concentration(through_share_on, model) == 0
+    assert check_concentration(lambda m, c: helpers.interventions.attribution_concentration(model, [], None, c, 1), model) == 0
+    assert check_concentration(lambda m, c: np.ones(len(m)), model) == 0

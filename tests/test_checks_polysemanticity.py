@@ -184,3 +184,38 @@ def test_gram_diversity(exercise_probe):
         assert check_gram_diversity.__wrapped__(lambda a, c=constant: torch.full((a.shape[0],), c), model).fraction == 0
     exercise_probe.not_attempted(lambda: check_gram_diversity(..., model),
                                  lambda: check_gram_diversity(lambda a: None, model))
+
+
+def student_class_set_reading(votes, classes, count=10, *, axis=0, unbiased=True, standardize=True, largest=True):
+    """A unit's reading of a set of classes as a student writes it; the keywords make its near misses."""
+    spread = votes.std(axis, keepdim=True, unbiased=unbiased)
+    standardized = (votes - votes.mean(axis, keepdim=True)) / spread if standardize else votes
+    chosen = torch.tensor(classes)
+    top = votes.topk(count, dim=0, largest=largest).indices
+    return torch.stack([standardized[chosen].mean(0), torch.isin(top, chosen).to(votes.dtype).mean(0)])
+
+
+def test_class_set_reading_check(exercise_probe) -> None:
+    from helpers.checks.interventions import hand_built_network
+    from helpers.checks.polysemanticity import check_class_set_reading
+
+    model = hand_built_network()
+    assert check_class_set_reading(student_class_set_reading, model) == 3
+
+    def course(*args):  # the course's reading, reached through its module
+        import helpers.class_votes
+
+        return helpers.class_votes.class_set_reading(*args)
+
+    wrong = [lambda *a: student_class_set_reading(*a, axis=1),  # standardized over units instead of classes
+             lambda *a: student_class_set_reading(*a, unbiased=False),  # the standard deviation without n - 1
+             lambda *a: student_class_set_reading(*a, standardize=False),  # raw votes
+             lambda *a: student_class_set_reading(*a, largest=False),  # the lowest-voted classes
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_class_set_reading, answer, model)
+    for constant in (0.0, 0.5, 1.0):
+        assert check_class_set_reading.__wrapped__(
+            lambda v, c, k, x=constant: torch.full((2, v.shape[1]), x), model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_class_set_reading(..., model),
+                                 lambda: check_class_set_reading(lambda *a: None, model))

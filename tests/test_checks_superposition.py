@@ -209,3 +209,54 @@ def test_units_to_hold(trained, exercise_probe):
         exercise_probe.rejected(check_units_to_hold, lambda d, s, c=constant: torch.full((len(d),), c), dictionary)
     exercise_probe.not_attempted(lambda: check_units_to_hold(..., dictionary),
                                  lambda: check_units_to_hold(lambda d, s: None, dictionary))
+
+
+# --- exercise 8: antipodal partners ----------------------------------------------------------------
+def student_partners(weights, threshold, cosine, *, directions=True, both_kept=True, most_opposite=True,
+                     all_columns=True):
+    """The partners written as a student would, with switches for the usual slips."""
+    norms = weights.norm(dim=0)
+    kept = norms > threshold
+    if not all_columns:  # partners looked up among the kept features only, indexed there
+        partners = torch.full((weights.shape[1],), -1)
+        partners[kept] = student_partners(weights[:, kept], threshold, cosine)
+        return partners
+    unit = weights / norms.clamp(min=1e-12) if directions else weights
+    cosines = unit.T @ unit
+    cosines = torch.where((kept[:, None] & kept[None, :]) if both_kept else kept[:, None], cosines, torch.inf)
+    cosines.fill_diagonal_(torch.inf)
+    if most_opposite:
+        best = cosines.min(dim=1)
+        return torch.where(best.values < cosine, best.indices, -1)
+    below = cosines < cosine  # the first feature below the cosine
+    return torch.where(below.any(1), below.int().argmax(1), -1)
+
+
+def test_antipodal_partners(exercise_probe):
+    from helpers.checks.superposition import check_antipodal_partners
+    from helpers.superposition import antipodal_partners
+
+    square = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.1], [0.0, 0.0, 1.0, -1.0, 0.0]])
+    assert antipodal_partners(square).tolist() == [1, 0, 3, 2, -1]  # worked by hand; the short fifth is dropped
+    assert antipodal_partners(polygon(5)).tolist() == [-1] * 5  # a pentagon has no antipodal pair
+    assert check_antipodal_partners(student_partners) == 3
+
+    def course(weights, threshold, cosine):  # the course's function, reached through its module
+        import helpers.superposition
+
+        return helpers.superposition.antipodal_partners(weights, threshold, cosine)
+
+    wrong = [lambda w, t, c: student_partners(w, t, c, directions=False),  # dot products: length counts
+             lambda w, t, c: student_partners(w, t, c, both_kept=False),  # a dropped feature can be a partner
+             lambda w, t, c: student_partners(w, t, c, most_opposite=False),  # the first feature below the cosine
+             lambda w, t, c: student_partners(w, t, c, all_columns=False),  # indices among the kept features only
+             lambda w, t, c: student_partners(w, t, -0.996),  # the cosine argument ignored
+             lambda w, t, c: student_partners(w, 0.5, c),  # the threshold argument ignored
+             lambda w, t, c: student_partners(w, t, c) >= 0,  # who has a partner, not which
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_antipodal_partners, answer)
+    for constant in (-1, 0):
+        exercise_probe.rejected(check_antipodal_partners, lambda w, t, c, k=constant: torch.full((w.shape[1],), k))
+    exercise_probe.not_attempted(lambda: check_antipodal_partners(...),
+                                 lambda: check_antipodal_partners(lambda w, t, c: None))

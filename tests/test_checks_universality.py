@@ -159,3 +159,72 @@ def test_colour_and_dc_check(exercise_probe) -> None:
     for colour, dc in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (0.5, 0.5)]:
         assert check_colour_and_dc.__wrapped__(lambda f, a=(colour, dc): a, model).fraction == 0
     exercise_probe.not_attempted(lambda: check_colour_and_dc(..., model), lambda: check_colour_and_dc(lambda f: None, model))
+
+
+def student_orientedness(filter_rgb, fft_size, *, centre=True, grey_part=True, disk=True, pad=True, turn=2,
+                         stripes=True, flip=True):
+    """A filter's orientedness and orientation as a student writes it; the keywords make its near misses."""
+    w = np.asarray(filter_rgb, dtype=np.float64)
+    size = fft_size if pad else w.shape[-1]
+    power = 0.0
+    for picture in [w.mean(0)] if grey_part else list(w):
+        power = power + np.abs(np.fft.fft2(picture - picture.mean() if centre else picture, s=(size, size))) ** 2
+    frequencies = np.fft.fftfreq(size)
+    fy, fx = np.meshgrid(frequencies, frequencies, indexing="ij")
+    if disk:
+        power = np.where(fy**2 + fx**2 <= 0.25, power, 0.0)
+    total = power.sum()
+    if total <= 1e-20:
+        return 0.0, 0.0
+    resultant = (power * np.exp(turn * 1j * np.arctan2(fy, fx))).sum() / total
+    degrees = np.degrees(np.angle(resultant)) / 2 * (-1 if flip else 1) + (90 if stripes else 0)
+    return float(abs(resultant)), float(degrees % 180)
+
+
+def test_orientedness_check(exercise_probe) -> None:
+    from helpers.checks.universality import check_orientedness
+    from helpers.zoo import load_model
+
+    model = load_model("efficientnet_lite0", weights="random", device="cpu", verbose=False)
+    assert check_orientedness(student_orientedness, model) == 4
+    assert check_orientedness(lambda f, n: student_orientedness(f.flip(-1).flip(-2), n), model) == 4  # turned by 180°
+
+    def through_the_course(filter_rgb, fft_size):  # reached through the module, or through the classifier
+        import helpers.universality
+
+        found = helpers.universality.classify_filters(filter_rgb[None])[0]
+        return found.orientedness, found.orientation
+
+    wrong = [lambda f, n: student_orientedness(f, n, centre=False),  # the grey part's mean left in (power at f = 0)
+             lambda f, n: student_orientedness(f, n, disk=False),  # the square's corners counted
+             lambda f, n: student_orientedness(f, n, pad=False),  # the spectrum of a k x k grid only
+             lambda f, n: student_orientedness(f, n, turn=1),  # e^{iθ}: a real filter's spectrum cancels out
+             lambda f, n: student_orientedness(f, n, stripes=False),  # the frequency's direction, not the stripes'
+             lambda f, n: student_orientedness(f, n, flip=False),  # rows counted upwards
+             lambda f, n: student_orientedness(f, n)[::-1],
+             lambda f, n: helpers_universality().filter_orientation(f, n), through_the_course]
+    for answer in wrong:
+        with np.errstate(all="ignore"):
+            exercise_probe.rejected(check_orientedness, answer, model)
+    colour_blind = check_orientedness.__wrapped__(lambda f, n: student_orientedness(f, n, grey_part=False), model)
+    assert 0 < colour_blind.fraction < 1  # every channel's power: right only for grey filters
+    for constant in [(0.0, 0.0), (1.0, 90.0), (0.5, 45.0), (0.3, 135.0)]:
+        assert check_orientedness.__wrapped__(lambda f, n, a=constant: a, model).fraction == 0
+    exercise_probe.not_attempted(lambda: check_orientedness(..., model),
+                                 lambda: check_orientedness(lambda f, n: None, model))
+
+
+def helpers_universality():
+    import helpers.universality
+
+    return helpers.universality
+
+
+def test_the_course_orientation_is_no_answer_even_taken_before_the_check(exercise_probe) -> None:
+    # Lesson 08 imports helpers.universality: the function object itself, passed as the answer, earns nothing.
+    from helpers.checks.universality import check_orientedness
+    from helpers.universality import filter_orientation
+    from helpers.zoo import load_model
+
+    model = load_model("efficientnet_lite0", weights="random", device="cpu", verbose=False)
+    exercise_probe.rejected(check_orientedness, filter_orientation, model)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers.activations import layer_vectors
 from helpers.dictionary import (
-    best_match, layer_vectors, SparseDictionary, top_examples, train_sparse_dictionary,
+    best_match, SparseDictionary, top_examples, train_sparse_dictionary,
 )
 
 
@@ -287,3 +288,13 @@ def test_the_training_loss_is_reconstruction_plus_l1() -> None:
     assert float(exact) == pytest.approx(0.5 * 1.5)  # rebuilt exactly; codes sum to 1 and 2
     none = dictionary_loss(batch, encoder=-eye, encoder_bias=torch.zeros(2), directions=eye, centre=torch.zeros(2), l1=0.5)
     assert float(none) == pytest.approx(2.5)  # no code active: the squared norms 1 and 4, averaged
+
+
+def test_top_loading_share_counts_chosen_rows_whose_largest_loading_is_on_the_channels() -> None:
+    from helpers.dictionary import top_loading_share
+
+    directions = torch.tensor([[0.9, 0.1, 0.0], [0.1, -0.9, 0.0], [0.0, 0.2, 0.5], [0.3, 0.0, -0.4]])
+    assert top_loading_share(directions, [0, 1, 2, 3], [0, 1]) == 0.5  # rows 0 and 1 peak on units 0 and 1
+    assert top_loading_share(directions, [1], {1}) == 1.0  # a negative loading counts by its size
+    assert top_loading_share(directions, [2, 3], [0]) == 0.0
+    assert top_loading_share(directions, [], [0]) == 0.0

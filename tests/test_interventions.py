@@ -1,6 +1,9 @@
 """helpers.interventions on a hand-built network whose answers are known exactly."""
 from __future__ import annotations
 
+import importlib
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -156,3 +159,86 @@ def test_prediction_change_of_an_ablation_against_the_intact_network() -> None:
         held = prediction_change(intact, logits_of(model, x))
     assert ablation_prediction_change(model, x, ["a:2"], means=means, intact=intact) == held
     assert torch.equal(logits_of(model, x), intact)  # the network is restored
+
+
+class TopExamples:
+    """A stand-in for a dataset scan of layer b: each unit's top images and where it fired most in each."""
+
+    def __init__(self, x: torch.Tensor, positions: list[tuple[int, int]]) -> None:
+        self.x, self.positions = x, positions
+
+    def top_images(self, channel: int, count: int) -> torch.Tensor:
+        return self.x[:count]
+
+    def top_positions(self, channel: int, count: int) -> torch.Tensor:
+        return torch.tensor(self.positions[:count])
+
+
+def test_top_example_values_read_each_unit_at_its_top_positions_with_an_ablation() -> None:
+    from helpers.interventions import top_example_values
+
+    model, x = hand_built(), images(3, seed=4)
+    scan = TopExamples(x, [(1, 2), (5, 5), (0, 7)])
+    b = capture(model, x, "b")["b"]
+    intact = top_example_values(model, model.units("b", [0, 1]), scan, 2)
+    assert intact.tolist() == pytest.approx([float(b[0, c, 1, 2] + b[1, c, 5, 5]) for c in (0, 1)], abs=1e-5)
+    means = layer_means(model, "a", images(5, seed=2))
+    held = top_example_values(model, model.units("b", [1]), scan, 3, ablate=["a:1"], means=means)
+    assert held[0] == pytest.approx(3 * max(2 * float(means[1]) - 0.25, 0.0), abs=1e-5)  # b:1 = relu(2 a:1 - 0.25)
+    assert torch.equal(capture(model, x, "b")["b"], b)  # the network is restored
+
+
+def test_attribution_concentration_on_chosen_inputs_relative_to_chance() -> None:
+    module = importlib.import_module("helpers.interventions.attribution")  # not the function of that name
+    from helpers.interventions import attribution_concentration, top_example_attributions
+
+    model, x = hand_built(), images(2, seed=5)
+    scan = TopExamples(x, [(2, 3), (6, 1)])
+    found = top_example_attributions(model, ["b:0", "b:1"], scan, 2)
+    assert [f.positions for f in found] == [[(2, 3), (6, 1)]] * 2
+    # b:1 reads only a:1: all of its attribution is on a:1, 4 times chance (1 input of 4), none on a:0
+    assert attribution_concentration(model, ["b:1"], scan, [1], 2).tolist() == pytest.approx([4.0])
+    assert attribution_concentration(model, ["b:1"], scan, [0, 2], 2).tolist() == [0.0]
+    on_all = attribution_concentration(model, ["b:0", "b:1"], scan, [0, 1, 2, 3], 2)
+    assert on_all.tolist() == pytest.approx([1.0, 1.0])  # every input: the share is 1, and so is chance
+    assert np.allclose(module.concentration([f.maps for f in found], [0]),
+                       [np.mean(f.share_on([0])) * 4 for f in found])
+    silent = torch.full((2, 4, 3, 3), -1.0)  # nothing positive: a share of 0, not 0 / 0
+    assert module.concentration([silent], [0, 1]).tolist() == [0.0]
+
+
+def test_excited_clients_are_the_heaviest_readers_that_the_stimuli_excite() -> None:
+    from helpers.interventions import excited_clients, make_probe, probe_responses
+    from helpers.weights import family_usage
+
+    model, x = hand_built(), images(4, seed=6)
+    blank = torch.zeros(3, SIZE, SIZE)
+    clients, usage = excited_clients(model, ["a:1", "a:3"], "b", x, blank, 5)
+    assert np.allclose(usage, family_usage(model, ["a:1", "a:3"]).numpy())
+    assert usage[1] > usage[0] > 0  # b:1 reads a:1 with weight 2, b:0 reads a:1 and a:3 with weight 1
+    pool = model.units("b", [1, 0])
+    probe = make_probe(pool, {"x": x}, blank)
+    excited = [u for u, best in zip(pool, probe.evoked(probe_responses(model, probe), "x").max(0)) if best > 0]
+    assert clients == excited and len(clients) == 2
+    assert excited_clients(model, ["a:1", "a:3"], "b", x, blank, 1)[0] == excited[:1]
+    assert excited_clients(model, ["a:1", "a:3"], "b", x, blank, 5, candidates=1)[0] == excited[:1]
+
+
+def test_member_attribution_figure_shows_the_strongest_inputs_of_each_top_example() -> None:
+    from matplotlib import pyplot as plt
+
+    from helpers.plotting.interventions import member_attribution_figure
+
+    class WithPatches(TopExamples):
+        def top_patches(self, channel: int, count: int) -> torch.Tensor:
+            return self.x[:count, :, :4, :4]
+
+    model, x = hand_built(), images(3, seed=7)
+    figure = member_attribution_figure(model, model.unit("b:0"), WithPatches(x, [(1, 1), (4, 6), (7, 7)]), [2],
+                                       images=2, inputs=3)
+    assert len(figure.axes) == 2 * (1 + 3) and "b:0" in figure.texts[0].get_text() + figure._suptitle.get_text()
+    assert sum("(curve)" in ax.get_title() for ax in figure.axes) == 2  # input 2 is among every row's strongest three
+    plt.close(figure)
+    empty = member_attribution_figure(model, None, WithPatches(x, []), [])
+    assert len(empty.axes) == 1
+    plt.close(empty)

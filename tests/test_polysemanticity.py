@@ -11,9 +11,6 @@ from helpers.wrapping import wrap_model
 from helpers.dictionary import peak_codes
 from helpers.polysemanticity import (
     FeatureMaps,
-    class_share,
-    class_votes,
-    classifier_weights,
     code_facet_scores,
     count_facets,
     effective_number,
@@ -168,22 +165,6 @@ def test_end_to_end_on_a_tiny_network(tmp_path):
     both = feature_maps_of(model, source, ["conv1", "conv2"], progress=False)
     assert torch.allclose(both["conv2"].maps, features.maps) and torch.allclose(both["conv2"].mean, features.mean)
     assert torch.allclose(both["conv1"].maps, feature_maps(model, source, "conv1", progress=False).maps)
-
-
-def test_class_votes_go_through_the_classifier():
-    model = tiny_classifier()
-    votes = classifier_weights(model)
-    assert votes.shape == (4, 5) and torch.equal(class_votes(model, "conv2"), votes)
-    expected = votes @ model.module[2].weight[:, :, 0, 0]
-    assert torch.allclose(class_votes(model, "conv1"), expected, atol=1e-5)
-    assert class_share(torch.tensor([5.0, 4.0, 0.0, 3.0]), [0, 3], count=2) == 0.5
-
-
-def test_classifier_weights_refuses_a_model_without_a_final_linear_layer():
-    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    model = wrap_model(module, {"conv": "1"}, name="no_classifier", input_size=16)
-    with pytest.raises(ValueError, match="Linear"):
-        classifier_weights(model)
 
 
 def test_feature_maps_leave_an_unreadable_image_at_zero_in_its_place(tmp_path):

@@ -1,4 +1,4 @@
-"""helpers.stats: correlation, standardizing and circular statistics, each checked against a known answer."""
+"""helpers.stats: correlation, standardizing, kurtosis and circular statistics, each checked against a known answer."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from helpers.stats import (
-    average_ranks, circular_concentration, circular_mean, correlation_columns, pearson, rank_correlation, standardize_columns,
+    average_ranks, circular_concentration, circular_mean, correlation_columns, kurtosis, pearson, rank_correlation,
+    standardize_columns,
 )
 
 
@@ -60,3 +61,14 @@ def test_rank_correlation_is_spearman_per_column_and_zero_for_a_constant():
     assert rank_correlation(a, torch.ones(40, 3)).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="same shape"):
         rank_correlation(a, b[:, :2])
+
+
+def test_kurtosis_is_the_fourth_standardized_moment_and_zero_for_a_constant():
+    import scipy.stats
+
+    values = torch.randn(500, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    values[:, 1] = values[:, 1].exp()  # heavy tailed
+    values[:, 2] = 2.0
+    expected = scipy.stats.kurtosis(values[:, :2].numpy(), axis=0, fisher=False)
+    assert torch.allclose(kurtosis(values)[:2], torch.tensor(expected))
+    assert float(kurtosis(values)[2]) == 0.0

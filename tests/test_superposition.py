@@ -153,3 +153,55 @@ def test_toy_loss_weights_each_features_squared_error_by_its_importance():
     importance = torch.tensor([1.0, 1.0, 4.0])
     loss = toy_loss(weights, torch.zeros(1, 3), features, importance)
     assert loss.shape == (1,) and float(loss[0]) == pytest.approx(4 * (1.0 + 0.25) / 6)
+
+
+def test_antipodal_partners_name_the_most_opposite_represented_feature():
+    from helpers.superposition import antipodal_partners
+
+    square = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0, -0.2]])
+    assert antipodal_partners(square).tolist() == [1, 0, 3, 2, -1]  # the short fifth is dropped, not a partner
+    assert antipodal_partners(polygon(5)).tolist() == [-1] * 5
+    line = torch.tensor([[1.0, math.cos(math.radians(178)), -1.0], [0.0, math.sin(math.radians(178)), 0.0]])
+    assert antipodal_partners(line).tolist() == [2, 0, 0]  # the exact opposite beats the one 2° off
+    assert antipodal_partners(line, cosine=-0.9999).tolist() == [2, -1, 0]
+    with pytest.raises(ValueError, match="one"):
+        antipodal_partners(torch.rand(3, 2, 4))
+
+
+def test_paired_dimensionality_polygon_deviation_and_interference_on_hand_made_models():
+    from helpers.superposition import ToyModelSweep, largest_interference, paired_dimensionality, polygon_deviation
+
+    square = polygon(4)
+    three = torch.cat([polygon(2), torch.tensor([[0.0], [1.0]])], dim=1)  # an antipodal pair and a feature alone
+    sweep = ToyModelSweep(weights=torch.stack([square, torch.cat([three, torch.zeros(2, 1)], 1)]), biases=torch.zeros(2, 4),
+                          sparsities=torch.tensor([0.9, 0.5]), importance=torch.ones(4), final_loss=torch.zeros(2))
+    assert torch.allclose(paired_dimensionality(sweep, 0), torch.full((4,), 0.5))
+    assert paired_dimensionality(sweep, 1).tolist() == pytest.approx([0.5, 0.5])  # the pair only, half a dimension each
+    assert polygon_deviation(polygon(5)) == pytest.approx(0.0, abs=1e-4)
+    assert polygon_deviation(square, sides=4) == pytest.approx(0.0, abs=1e-4)
+    assert polygon_deviation(square) == float("inf")  # four kept, not five
+    skewed = torch.tensor([[1.0, 0.0, -1.0, 0.0, 0.7071], [0.0, 1.0, 0.0, -1.0, 0.7071]])
+    assert polygon_deviation(skewed) == pytest.approx(72 - 45, abs=1e-3)
+    assert largest_interference(torch.eye(3)) == 0.0
+    assert largest_interference(polygon(3)) == pytest.approx(2 * 0.25)
+    assert largest_interference(torch.zeros(2, 3)) == 0.0
+
+
+def test_sticky_counts_and_features_near_count_values_by_their_nearest_fraction():
+    from helpers.superposition import STICKY_FRACTIONS, features_near, sticky_counts
+
+    dims = torch.tensor([1.0, 0.99, 0.5, 0.52, 0.45, 0.4, 0.0])
+    counts = sticky_counts(dims)
+    assert list(counts) == list(STICKY_FRACTIONS)
+    assert counts["dedicated dimension"] == 2 and counts["antipodal pair"] == 2 and counts["pentagon"] == 1
+    assert sum(counts.values()) == 5  # 0.45 is 0.05 from 1/2, 0.0 near nothing
+    assert sticky_counts(torch.zeros(0)) == dict.fromkeys(STICKY_FRACTIONS, 0)
+    assert features_near(dims, 0.5) == 2 and features_near(dims, 0.6) == 0 and features_near(dims, 0.5, 0.06) == 3
+
+
+def test_kept_dimensionality_reads_represented_features_trained_and_untrained():
+    sweep = train_toy_models(5, 2, [0.0, 0.9], steps=50, batch_size=64, progress=False)
+    kept = feature_norms(sweep.weights) > 0.5
+    assert torch.equal(sweep.kept_dimensionality(), sweep.dimensionality[kept])
+    initial_kept = feature_norms(sweep.initial_weights) > 0.5
+    assert torch.equal(sweep.kept_dimensionality(initial=True), sweep.initial_dimensionality[initial_kept])

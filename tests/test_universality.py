@@ -153,3 +153,24 @@ def test_family_rows_and_table():
     table = format_table([row, row])
     assert table.splitlines()[0].split()[0] == "model" and len(table.splitlines()) == 3
     assert curve_screen_options(model)["width"] > 0.03  # thicker strokes for a 32-px network
+
+
+def test_filter_orientation_is_what_the_classifier_reads():
+    from helpers.universality import filter_orientation
+
+    stripes = np.stack([_gabor(9, 60.0)] * 3)
+    properties = filter_properties(stripes)
+    assert filter_orientation(stripes) == (properties.orientedness, properties.orientation)
+    assert abs(filter_orientation(stripes)[1] - 60.0) < 10
+    assert filter_orientation(stripes + 2.0) == pytest.approx(filter_orientation(stripes))  # an offset adds nothing
+    assert filter_orientation(np.ones((3, 5, 5))) == (0.0, 0.0)  # no pattern
+    with pytest.raises(ValueError, match="fft_size"):
+        filter_orientation(np.zeros((3, 9, 9)), 8)
+
+
+def test_random_filter_properties_are_seeded():
+    from helpers.universality import random_filter_properties
+
+    first = random_filter_properties(3, count=50, seed=1)
+    assert len(first) == 50 and first == random_filter_properties(3, count=50, seed=1)
+    assert first != random_filter_properties(3, count=50, seed=2)

@@ -83,3 +83,25 @@ def test_dictionary_explorer_shows_the_feature_of_each_rank_for_each_unit():
     explorer.controls["unit"].value = 2
     assert explorer.result.unit == 2 and explorer.result.feature == 2  # only feature 2 writes onto unit 2
     assert explorer.calls == 4
+
+
+def test_unit_and_features_figure_and_spread_loadings_figure_draw_from_hand_made_data():
+    from types import SimpleNamespace
+
+    from helpers.images import RandomCrops
+    from helpers.plotting.superposition import spread_loadings_figure, unit_and_features_figure
+
+    source = RandomCrops({"noise": torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))}, count=5, size=8)
+    unit_images = torch.tensor([[0, 1, 2], [3, -1, -1]])  # two units' top images
+    feature_images = torch.tensor([[4, 2, -1], [-1, -1, -1], [1, 0, 3]])  # feature 1 never active
+    unit = SimpleNamespace(channel=1, __str__=lambda self: "layer:1")
+    figure = unit_and_features_figure(source, unit_images, feature_images, unit, [2, 1], torch.tensor([0.2, 0.0, 0.6]))
+    assert len(figure.axes) == 3 * 6  # the unit's row and two features' rows, six images wide
+    titles = [ax.get_title(loc="left") for ax in figure.axes if ax.get_title(loc="left")]
+    assert titles[1].startswith("dictionary feature 2: 75%") and titles[2].endswith("(never active)")
+
+    directions = torch.eye(5)[[0, 1, 2]] + 0.1
+    found = SimpleNamespace(channels=[2, 0, 1], orientations=[10.0, 20.0, 30.0])
+    figure = spread_loadings_figure(directions, found, torch.tensor([1, 3, 2]), marked=[0], count=2)
+    assert [ax.get_title() for ax in figure.axes] == ["live feature 0 · 20° · 3 units hold half",
+                                                      "live feature 1 · 30° · 2 units hold half"]

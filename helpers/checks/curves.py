@@ -1,9 +1,10 @@
 """Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and
-selectivity, the neighbour test's count of hits, and argument 4's hand-over.
+selectivity, the neighbour test's count of hits, argument 4's hand-over, and the family in its other polarity.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes, radii, orientations,
 centres; hand-built tuning curves, one wrapping around 0 degrees) and compares it with the course's own
-implementation (:func:`helpers.stimuli.curves.curve`, :mod:`helpers.tuning`, :mod:`helpers.rotation`).
+implementation (:func:`helpers.stimuli.curves.curve`, :mod:`helpers.tuning`, :mod:`helpers.rotation`,
+:func:`helpers.polarity_hold_out.polarity_hold_out_scores`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import numpy as np
 import torch
 
 from .. import rotation
+from .. import polarity_hold_out as hold_out_module
+from ..polarity_hold_out import polarity_hold_out_scores
 from ..rotation import hand_over_misses
 from ..stimuli import curves as curve_module
 from ..stimuli.curves import curve
@@ -213,3 +216,36 @@ def check_hand_over(my_hand_over_misses: Callable) -> Grade:
              "curve's orientation is preferred[s] + angles[a]; the miss is the difference between preferred[u] and that "
              "orientation on the circle, folded into 0-180° (angle_difference). One row per source member, one column "
              "per rotation.")
+
+
+def polarity_hold_out_cases() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Held-out (selectivity, preferred, orientations) triples of families the lesson never screens, two per part with
+    different answers: orientations and shifts across 0°; members exactly on the thresholds (selectivity 0, a shift of
+    45°) and families with one or no member passing both; random families."""
+    rng = np.random.default_rng(23)
+    across = np.array([350.0, 10.0, 100.0, 190.0, 280.0])
+    wrapped = np.array([5.0, 340.0, 120.0, 20.0, 275.0])  # 15°, 30°, 20°, 170° and 5° away on the circle
+    spread = np.linspace(0.0, 337.5, 16)
+    return {
+        "five members across 0°, their shifts wrapping around the circle": [
+            (np.array([0.4, 0.9, -0.2, 0.7, 0.3]), wrapped, across),
+            (np.array([0.5, -0.1, 0.6, 0.8, 0.2]), across + np.array([-30.0, 60.0, 170.0, 200.0, 50.0]), across)],
+        "members on the thresholds (selectivity 0, a shift of 45°), one member passing, none passing": [
+            (np.array([0.0, 0.3, 0.3, 0.6]), np.array([10.0, 135.0, 226.0, 300.0]), np.array([10.0, 90.0, 180.0, 270.0])),
+            (np.array([0.2, -0.5, 0.0]), np.array([200.0, 30.0, 60.0]), np.array([10.0, 30.0, 60.0]))],
+        "random families of 16 and 40 members": [
+            (rng.uniform(-0.3, 1.0, 16), (spread + rng.normal(0, 40, 16)) % 360, spread),
+            (rng.uniform(-0.5, 1.0, 40), rng.uniform(0, 360, 40), np.sort(rng.uniform(0, 360, 40)))],
+    }
+
+
+@exercise(points=3)
+def check_polarity_hold_out(my_polarity_hold_out: Callable) -> Grade:
+    """Exercise 7: my_polarity_hold_out(selectivity, preferred, orientations): the family's three numbers in the
+    polarity each member was not picked in."""
+    return compare_with_course(
+        polarity_hold_out_cases(), my_polarity_hold_out, polarity_hold_out_scores,
+        {hold_out_module: ("polarity_hold_out_scores", "polarity_hold_out")}, "your three numbers", rtol=0, atol=1e-9,
+        hint="Kept: the share of members whose selectivity is above 0. Same orientation: the share whose preferred "
+             "orientation is at most 45° from their own on the circle (angle_difference). Gap: largest_gap of the own "
+             "orientations of the members that pass both (360 when fewer than two do). Return the three as one array.")

@@ -1,9 +1,10 @@
 """Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour,
-the smoothness of filters, and the scrambling test's rank correlation.
+the smoothness of filters, the scrambling test's rank correlation, an image's share of fine detail, and how far units
+are more heavy-tailed than random directions.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes and seeds, other units, a
 small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`,
-:mod:`helpers.weights.smoothness`, :mod:`helpers.stats`).
+:mod:`helpers.weights.smoothness`, :mod:`helpers.stats`, :mod:`helpers.featurevis.fragility`, :mod:`helpers.neuron_basis`).
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..activations import capture
+from ..activations import capture, layer_vectors
 from ..featurevis import channel, render
+from ..featurevis.fragility import high_frequency_share
 from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
 from ..images import offline_patches
 from ..models import CircuitModel, Unit
+from ..neuron_basis import kurtosis_beyond_random, random_directions
 from ..probing import default_pre_activation, unit_responses
 from ..stats import rank_correlation
 from ..weights import smoothness
@@ -26,11 +29,13 @@ from ..wrapping import wrap_model
 from . import Grade, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
-# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3 and 6.
+# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3 and 6-8.
 render_module = importlib.import_module("..featurevis.render", __package__)
 param_module = importlib.import_module("..featurevis.param", __package__)
 stats_module = importlib.import_module("..stats", __package__)
 scrambling_module = importlib.import_module("..scrambling", __package__)
+fragility_module = importlib.import_module("..featurevis.fragility", __package__)
+neuron_basis_module = importlib.import_module("..neuron_basis", __package__)
 
 
 @exercise(points=3)
@@ -197,3 +202,83 @@ def check_rank_correlation(my_rank_correlation: Callable, model: CircuitModel) -
         hint="Rank each column of a and of b separately (0 for the smallest value; tied values get the mean of the ranks "
              "they span), then take Pearson's correlation of each unit's two columns of ranks: one number per unit, 0 "
              "for a column that never varies.")
+
+
+def _detail_cases() -> dict[str, list[tuple[torch.Tensor, float]]]:
+    """Held-out (images, cutoff) pairs, two per part with different answers: smoothed noise of other sizes (one with
+    frequencies exactly on the cutoff), gratings whose shares are known, and photographs."""
+    generator = torch.Generator().manual_seed(701)
+    noise = torch.rand(2, 3, 24, 24, generator=generator)
+    smooth = nn.functional.avg_pool2d(torch.rand(1, 3, 37, 37, generator=generator), 5, stride=1)  # 33 x 33
+    y, x = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    fine_rows = torch.cos(2 * torch.pi * 0.375 * y)  # 12 cycles in 32 rows: all above a cutoff of 0.25
+    coarse_columns = torch.cos(2 * torch.pi * 0.125 * x)  # 4 cycles: all below it
+    offsets = torch.tensor([0.5, 0.2, 0.8]).view(3, 1, 1)  # a colour on which the gratings sit
+    mixed = offsets + 0.1 * torch.stack([fine_rows + 2 * coarse_columns, coarse_columns, 3 * fine_rows])
+    gratings = torch.stack([offsets + 0.2 * fine_rows, offsets + 0.2 * coarse_columns, offsets.expand(3, 32, 32)])
+    photographs = torch.cat(list(offline_patches(count=3, size=40, seed=91)))
+    return {
+        "noise of 24 x 24 px (frequencies on the cutoff of 0.25), and smoothed noise of 33 x 33 px at 0.1": [
+            (noise, 0.25), (smooth, 0.1)],
+        "gratings across rows and columns on a colour, a plain colour, and a mix of them": [
+            (gratings, 0.25), (mixed, 0.25)],
+        "one photograph of 40 x 40 px (3, H, W) and three at a cutoff of 0.4": [
+            (photographs[0], 0.25), (photographs, 0.4)],
+    }
+
+
+@exercise(points=3)
+def check_high_frequency_share(my_high_frequency_share: Callable) -> Grade:
+    """Exercise 7: my_high_frequency_share(images, cutoff): each image's share of spectral energy above the cutoff."""
+    return compare_with_course(
+        _detail_cases(), my_high_frequency_share, high_frequency_share,
+        {fragility_module: ("high_frequency_share", "fragility")},
+        "your high-frequency shares", rtol=1e-4, atol=1e-6,
+        hint="Remove each channel's mean, take torch.fft.fft2 over the last two dimensions, square the magnitudes and "
+             "add the channels; a frequency is high when |fy| or |fx| (torch.fft.fftfreq) is strictly above the cutoff. "
+             "Divide the high energy by all of it: one number per image, 0 for an image that never varies.")
+
+
+def _tails_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Held-out (activations, directions) pairs, two per part with different answers: hand-built units with heavy and
+    light tails and a dead one; Gaussian units; and another layer of the model on other photographs."""
+    generator = torch.Generator().manual_seed(801)
+    gaussian = torch.randn(600, 6, generator=generator, dtype=torch.float64)
+    sparse = gaussian.clone()
+    sparse[:, :3] = torch.relu(gaussian[:, :3] - 1.5) * 4  # quiet on most positions, strong on a few
+    sparse[:, 3] = 0.25  # a unit dead on these positions
+    spikes = torch.where(torch.rand(400, 5, generator=generator) < 0.03, 5.0, 0.0).double() + \
+        0.1 * torch.randn(400, 5, generator=generator, dtype=torch.float64)
+    quiet = gaussian[:300, :4].clone()
+    quiet[:, 1] = 0.0  # another unit dead on these positions
+    layer = model.layer_names[min(3, len(model.layer_names) - 1)]
+    photographs = torch.cat(list(offline_patches(count=6, size=64, seed=93)))
+    maps = capture(model, photographs, layer, pre_activation=default_pre_activation(model, layer))[layer]
+    activations = layer_vectors(maps).double().cpu()
+    return {
+        "6 hand-built units (three sparse, two Gaussian, one dead) and 5 units with rare spikes": [
+            (sparse, random_directions(6, 40, seed=3)), (spikes, random_directions(5, 60, seed=4))],
+        "Gaussian units against 30 directions, and three beside a dead one against 90": [
+            (gaussian, random_directions(6, 30, seed=5)), (quiet, random_directions(4, 90, seed=6))],
+        f"{model.name}'s {layer} on 6 other photographs, against 50 and 120 directions": [
+            (activations, random_directions(activations.shape[1], 50, seed=7)),
+            (activations[::2], random_directions(activations.shape[1], 120, seed=8))],
+    }
+
+
+@exercise(points=3)
+def check_kurtosis_beyond_random(my_kurtosis_beyond_random: Callable, model: CircuitModel) -> Grade:
+    """Exercise 8: my_kurtosis_beyond_random(activations, directions): each active unit's kurtosis minus the 95th
+    percentile of the random directions' kurtosis."""
+    import scipy.stats
+
+    library = importlib.import_module(scipy.stats.kurtosis.__module__)  # and scipy.stats, which re-exports it
+    return compare_with_course(
+        _tails_cases(model), my_kurtosis_beyond_random, kurtosis_beyond_random,
+        {neuron_basis_module: ("kurtosis_beyond_random", "units_against_random_directions"),
+         stats_module: ("kurtosis",), library: ("kurtosis",)},
+        "your kurtosis gaps", rtol=1e-4, atol=1e-6,
+        hint="Leave out the units whose standard deviation is at most 1e-6; the kurtosis of a column is the mean of its "
+             "centred values to the 4th power over the square of their mean square (means over positions, no n - 1). "
+             "Project the activations on the directions (activations @ directions), take the 95th percentile of their "
+             "kurtosis (torch.quantile), and subtract it from every active unit's kurtosis.")

@@ -1,5 +1,6 @@
 """Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook,
-the change in the network's predictions, and an attribution (activation times gradient).
+the change in the network's predictions, an attribution (activation times gradient), and how much of a unit's
+attribution falls on chosen inputs (its concentration).
 
 Each check registers the student's hook on layers the notebook never uses (a small hand-built network
 whose answer is known, and other layers and units of the active model), runs the network and compares
@@ -19,7 +20,7 @@ from .. import interventions
 from ..activations import capture
 from ..images import offline_patches
 from ..interventions import ablated, experiments, logits_of, patched
-from ..interventions.attribution import input_times_gradient
+from ..interventions.attribution import attribution, concentration, input_times_gradient
 from ..layers import layer_at_depth, previous_layer
 from ..models import CircuitModel
 from ..weights import linearized_forward
@@ -242,3 +243,75 @@ def check_attribution(my_attribution: Callable, model: CircuitModel) -> Grade:
         parts, my_attribution, input_times_gradient, hidden, "your attribution maps", rtol=1e-4, atol=1e-6,
         hint="Make a copy of inputs that requires a gradient, run path on it, pick out[n, channel, row_n, col_n] for "
              "every image n at ITS position, backward their sum, and multiply the gradient by the inputs.")
+
+
+def _hand_built_maps() -> list[torch.Tensor]:
+    """Two units whose concentration on input 0 (of 4) is worked out by hand, each input spread over a 2x2 map.
+
+    Unit 1, image 1: input totals (3, 1, -2, 0), input 0 is +4 at one position and -1 at another: share 3/4;
+    image 2: totals (0, 2, 2, -5): share 0; mean 3/8, over chance 1/4: 1.5. Unit 2, one image, totals (1, 1, 1, 1):
+    share 1/4, concentration 1.0.
+    """
+    first = torch.zeros(2, 4, 2, 2)
+    first[0, 0, 0, 0], first[0, 0, 1, 1] = 4.0, -1.0
+    first[0, 1, 0, 1], first[0, 2, 1, 0] = 1.0, -2.0
+    first[1, 1, 0, 0], first[1, 2] = 2.0, 0.5
+    first[1, 3, 1, 1] = -5.0
+    second = torch.full((1, 4, 2, 2), 0.25)
+    return [first, second]
+
+
+def _random_maps(generator: torch.Generator, counts: Sequence[int], inputs: int, size: int, scale: float = 1.0,
+                 offset: float = 0.0) -> list[torch.Tensor]:
+    return [scale * torch.randn(count, inputs, size, size, generator=generator) + offset for count in counts]
+
+
+def _model_maps(model: CircuitModel, depth: float, seed: int) -> tuple[list[torch.Tensor], list[int]]:
+    """The active model's attribution maps of two units of a layer this lesson does not study, on photographs it never
+    shows (each read where it fires most), and a third of the layer before's channels."""
+    layer = layer_at_depth(model, depth)
+    source = previous_layer(model, layer)
+    rng = np.random.default_rng(seed)
+    images = torch.cat(list(offline_patches(count=2, size=model.input_size, seed=seed)))
+    units = model.units(layer, rng.choice(model.channels(layer), size=2, replace=False))
+    channels = sorted(int(c) for c in rng.choice(model.channels(source), size=max(1, model.channels(source) // 3),
+                                                  replace=False))
+    return [attribution(model, unit, images).maps for unit in units], channels
+
+
+def _concentration_parts(model: CircuitModel) -> dict[str, list[tuple[list[torch.Tensor], list[int]]]]:
+    """Held-out (maps per unit, channels), by part."""
+    generator = torch.Generator().manual_seed(1012)
+    # an input that carries the unit in one place and works against it in another: its positions must be summed first
+    cancelling = torch.randn(3, 6, 3, 3, generator=generator).abs()
+    cancelling[:, :, 0] *= -1.5
+    silent = torch.randn(3, 5, 2, 2, generator=generator)
+    silent[1] = -silent[1].abs()  # an image where no input carries anything positive
+    return {
+        "hand-built maps whose concentration is worked out by hand": [(_hand_built_maps(), [0])],
+        "random maps of other sizes, numbers of units and images, and inputs, with negative contributions": [
+            (_random_maps(generator, [2, 3, 1], 16, 3), [1, 5, 9]),
+            (_random_maps(generator, [4, 4], 40, 2, scale=2.0, offset=0.3), list(range(0, 40, 4))),
+        ],
+        "inputs positive at some positions and negative at others, and an image where nothing is positive": [
+            ([cancelling, cancelling.flip(1)], [0, 2]),
+            ([silent, silent[:2].clone()], [3]),
+        ],
+        f"{model.name}'s attribution maps of two units of a layer this lesson does not study": [
+            _model_maps(model, 0.55, seed=31),
+        ],
+    }
+
+
+@exercise(points=4)
+def check_concentration(my_concentration: Callable, model: CircuitModel) -> Grade:
+    """Exercise 6: my_concentration(maps_per_unit, channels): per unit, the mean over its images of the share of its
+    positive attribution carried by ``channels``, over their share of the input layer."""
+    attribution_module = importlib.import_module("helpers.interventions.attribution")
+    hidden = {attribution_module: ("concentration", "positive_share", "attribution_concentration")}
+    return compare_with_course(
+        _concentration_parts(model), my_concentration, concentration, hidden, "your concentrations", rtol=1e-4,
+        atol=1e-6,
+        hint="For each unit: sum each input's map over positions, keep the positive totals, and per image take the "
+             "share of their sum that falls on `channels` (0 when nothing is positive); average over the unit's "
+             "images and divide by len(channels) / (number of inputs).")

@@ -1,16 +1,19 @@
 """Checks of lesson 06's exercises (polysemantic neurons): the student's facet score, effective number of facets,
-k-means step and the diversity objective's Gram similarity, each called on held-out inputs and compared with
-:mod:`helpers.polysemanticity` and :func:`helpers.featurevis.objectives.gram_diversity`."""
+k-means step, the diversity objective's Gram similarity and a unit's reading of a set of classes, each called on
+held-out inputs and compared with :mod:`helpers.polysemanticity`, :func:`helpers.featurevis.objectives.gram_diversity`
+and :func:`helpers.class_votes.class_set_reading`."""
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
 
+from .. import class_votes as votes_module
 from .. import polysemanticity
 from ..activations import capture
 from ..featurevis import objectives
 from ..featurevis.objectives import gram_diversity
+from ..class_votes import class_set_reading, classifier_weights
 from ..images import offline_patches
 from ..layers import layer_at_depth
 from ..models import CircuitModel
@@ -152,3 +155,39 @@ def check_gram_diversity(my_gram_diversity: Callable, model: CircuitModel) -> Gr
         reference = torch.autograd.grad(gram_diversity(activations).sum(), activations)[0]
         expect_close(mine, reference, "the gradient of your values", rtol=1e-3, atol=1e-5, hint=hint)
     return grade
+
+
+def _vote_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, list[int], int]]]:
+    """Held-out (votes, classes, count) triples, two per part with different answers: hand-built votes of 12 classes
+    (no two classes tied within a unit, so every top set is unambiguous), random votes of other sizes, the active
+    model's classifier."""
+    generator = torch.Generator().manual_seed(907)
+    hand = torch.zeros(12, 4)
+    hand[:, 0] = torch.arange(12.0)  # a ramp: the top classes are the last ones
+    hand[:, 1] = torch.tensor([5.0, 4.0, 0, 0, 0, 0, 0, 0, 0, 0, 3.0, 0]) + 0.01 * torch.arange(12.0)  # three strong
+    hand[:, 2] = -(torch.arange(12.0) - 5.5) ** 2  # a peak in the middle classes
+    hand[:, 3] = torch.randn(12, generator=generator)
+    skewed = torch.randn(40, 9, generator=generator) * torch.linspace(0.5, 3.0, 9) + torch.linspace(-1.0, 1.0, 9)
+    weights = classifier_weights(model)
+    classes = weights.shape[0]
+    ten = min(10, classes // 2)  # ten classes, or fewer on a model with few classes
+    return {
+        "hand-built votes of 12 classes: a ramp, three strong classes, a peak in the middle": [
+            (hand, [0, 1, 10], 3), (hand, [9, 10, 11, 5], 4)],
+        "random votes of 40 classes by 9 units of different spreads, and of 25 by 30 units": [
+            (skewed, [2, 3, 5, 7, 11, 13], 5), (torch.randn(25, 30, generator=generator), [0, 24], 10)],
+        f"{model.name}'s classifier weights, read for its first and its last {ten} classes": [
+            (weights, list(range(ten)), ten), (weights, list(range(classes - ten, classes)), ten)],
+    }
+
+
+@exercise(points=3)
+def check_class_set_reading(my_class_set_reading: Callable, model: CircuitModel) -> Grade:
+    """Exercise 6: my_class_set_reading(votes, classes, count): each unit's standardized vote for a set of classes
+    and the set's share among its top-voted classes, (2, units)."""
+    return compare_with_course(
+        _vote_cases(model), my_class_set_reading, class_set_reading,
+        {votes_module: ("class_set_reading", "class_set_circuit")}, "your (2, units) reading", rtol=1e-4, atol=1e-5,
+        hint="Row 0: standardize each unit's column over the classes (minus votes.mean(0), over votes.std(0)) "
+             "and average the rows of the set. Row 1: the share of the set among each unit's `count` "
+             "top-voted classes (votes.topk(count, dim=0)). Stack the two rows.")

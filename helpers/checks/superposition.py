@@ -1,9 +1,11 @@
 """Checks of lesson 07's exercises (toy models of superposition and sparse dictionaries): a square of
-antipodal pairs built by hand, the toy model's importance-weighted loss, a sparse dictionary's loss and
-one training step of it, each called on held-out inputs and compared with :mod:`helpers.superposition`
-and :mod:`helpers.dictionary`."""
+antipodal pairs built by hand, the toy model's importance-weighted loss, a feature's dimensionality, a sparse
+dictionary's loss and one training step of it, the units that hold a direction and the antipodal partners of a
+toy model's features, each called on held-out inputs and compared with :mod:`helpers.superposition` and
+:mod:`helpers.dictionary`."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -11,7 +13,9 @@ import torch
 from .. import dictionary as dictionary_module
 from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step, units_to_hold
 from .. import superposition
-from ..superposition import feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss
+from ..superposition import (
+    antipodal_partners, feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss,
+)
 from . import Grade, call_answer, exercise, expect, expect_close, passed
 from .withheld import answer_without, compare_with_course, withheld
 
@@ -245,3 +249,46 @@ def check_units_to_hold(my_units_to_hold: Callable, dictionary: SparseDictionary
         hint="Square the loadings, sort each row's squares from largest to smallest, divide their running sum by the "
              "row's total, and count the units needed until that share first reaches `share` (the unit that reaches "
              "it counts too).")
+
+
+def _at(degrees: float, length: float = 1.0) -> list[float]:
+    """A 2-D feature column at ``degrees`` of the given length."""
+    radians = math.radians(degrees)
+    return [length * math.cos(radians), length * math.sin(radians)]
+
+
+def _partner_cases() -> dict[str, list[tuple[torch.Tensor, float, float]]]:
+    """Held-out (weights (m, n), threshold, cosine): hand-built models whose partners are known by construction, a
+    line of three near-opposite features, and noisy pairs in 3 and 4 dimensions with other thresholds and cosines."""
+    lengths = torch.tensor([_at(0, 1.5), _at(180, 0.8), _at(90), _at(270, 0.2), _at(120, 1.5), _at(250, 1.5)]).T
+    dropped_first = torch.tensor([_at(0, 0.1), _at(90), _at(270, 1.2), _at(10, 0.9), _at(135, 2.0)]).T
+    line = torch.tensor([_at(0), _at(178), _at(180)]).T
+    generator = torch.Generator().manual_seed(7017)
+    noisy = {}
+    for hidden, pairs, loose in ((3, 3, 4), (4, 4, 3)):
+        axes = torch.nn.functional.normalize(torch.randn(hidden, pairs, generator=generator), dim=0)
+        lengths_of = 0.55 + torch.rand(2 * pairs, generator=generator)  # some between 0.5 and 0.7
+        columns = torch.cat([axes, -axes + 0.03 * torch.randn(hidden, pairs, generator=generator)], dim=1) * lengths_of
+        others = torch.randn(hidden, loose, generator=generator)
+        weights = torch.cat([columns, others], dim=1)
+        noisy[hidden] = weights[:, torch.randperm(weights.shape[1], generator=generator)]
+    return {
+        "hand-built 2-D models: features of different lengths, a dropped feature opposite a kept one, a dropped "
+        "feature before a pair": [(lengths, 0.5, -0.996), (dropped_first, 0.5, -0.996)],
+        "three features near one line: the most opposite one is the partner (two cosines)": [
+            (line, 0.5, -0.996), (line, 0.5, -0.9999), (line.flip(1), 0.3, -0.99)],
+        "noisy pairs among other features in 3 and 4 dimensions, other thresholds and cosines": [
+            (noisy[3], 0.7, -0.99), (noisy[3], 0.5, -0.9), (noisy[4], 0.6, -0.98)],
+    }
+
+
+@exercise(points=3)
+def check_antipodal_partners(my_antipodal_partners: Callable) -> Grade:
+    """Exercise 8: my_antipodal_partners(weights, threshold, cosine): each feature's most opposite represented
+    feature when their cosine is below ``cosine``, else -1 (and -1 for a dropped feature)."""
+    return compare_with_course(
+        _partner_cases(), my_antipodal_partners, antipodal_partners,
+        {superposition: ("antipodal_partners", "paired_dimensionality")}, "your partners", rtol=0, atol=0.5,
+        hint="Compare DIRECTIONS (each column divided by its length), not the columns themselves; only features whose "
+             "length is above `threshold` take part, on both sides of a pair; a feature is not its own partner; "
+             "among the features below `cosine`, take the most opposite one, and give its index among ALL columns.")

@@ -1,5 +1,5 @@
 """Self-checks for the exercises of lesson 08 (universality): linear CKA, unit correlations, the shuffled-images
-baseline and the two fractions that sort first-layer filters, written by the student.
+baseline, the two fractions that sort first-layer filters and a filter's orientedness, written by the student.
 
 Each check calls the student's function on matrices the notebook never shows (other sizes, hand-built
 cases whose answer is known: a rotation, a rescaling, a stretch, a shifted mean, a dead unit) and
@@ -15,7 +15,7 @@ import torch
 
 from .. import stats, universality
 from ..models import CircuitModel
-from ..universality import correlation_matrix, filter_properties, first_layer_filters, linear_cka
+from ..universality import correlation_matrix, filter_orientation, filter_properties, first_layer_filters, linear_cka
 from . import Grade, exercise, expect, expect_close, one_number
 from .withheld import answer_without, compare_with_course
 
@@ -143,3 +143,63 @@ def check_colour_and_dc(my_colour_and_dc: Callable, model: CircuitModel) -> Grad
                 expect_close(one_number(answer[1], hint=hint), reference.dc_fraction, "the DC fraction",
                              rtol=1e-5, atol=1e-7, hint=hint)
     return grade
+
+
+def _orientation_cases(model: CircuitModel) -> dict[str, list[tuple[torch.Tensor, int]]]:
+    """Held-out (filter, fft_size) cases, two or three per part with different answers, so that no constant earns a part."""
+    rng = np.random.default_rng(806)
+    y, x = np.mgrid[-3:4, -3:4].astype(np.float64)
+    y = -y  # counter-clockwise angles, with rows growing downwards
+    window = np.exp(-(x**2 + y**2) / 6)
+
+    def stripes(degrees: float, wavelength: float = 3.5) -> np.ndarray:
+        across = np.radians(degrees + 90)
+        return window * np.cos(2 * np.pi * (x * np.cos(across) + y * np.sin(across)) / wavelength)
+
+    def grey(picture: np.ndarray) -> np.ndarray:
+        return np.repeat(picture[None], 3, axis=0)
+
+    edge = grey(np.tanh(1.5 * x) * window)
+    centre_surround = grey(np.exp(-(x**2 + y**2) / 2) - 0.45 * np.exp(-(x**2 + y**2) / 8))
+    flat = np.stack([np.full((7, 7), 0.75), np.full((7, 7), -0.5), np.full((7, 7), 0.5)])  # colour, no pattern
+    opponent = np.stack([stripes(90), -stripes(90), np.zeros((7, 7))]) + 0.3 * grey(stripes(30))
+    tinted = np.stack([1.3, 1.0, 0.6])[:, None, None] * stripes(125)
+    stem = first_layer_filters(model).detach().cpu().double().numpy()
+    pick = rng.choice(len(stem), size=2, replace=False)
+    cases = {
+        "grey patterns (7 x 7): a vertical edge and stripes at 30° and at 160°": [
+            (edge, 32), (grey(stripes(30)), 32), (grey(stripes(160)), 32)],
+        "a pattern on a bright offset, a centre-surround, and a flat colour with no pattern": [
+            (grey(stripes(60)) + 0.8, 32), (centre_surround, 32), (flat, 32)],
+        "colour: a tinted stripe pattern, and red-green vertical stripes over faint grey stripes at 30°": [
+            (tinted, 32), (opponent, 32)],
+        f"other sizes: random 3 x 3 and 11 x 11 filters (fft_size 16 and 64), two stem filters of {model.name}": [
+            (rng.standard_normal((3, 3, 3)), 16), (rng.standard_normal((3, 11, 11)), 64),
+            (stem[pick[0]], 24), (stem[pick[1]], 32)],
+    }
+    return {name: [(torch.from_numpy(w), size) for w, size in part] for name, part in cases.items()}
+
+
+def _on_the_circle(answer: object, hint: str) -> np.ndarray:
+    """(orientedness, orientedness·cos 2φ, orientedness·sin 2φ): orientations 0° and 180° agree, and an orientation
+    matters as much as the filter prefers it."""
+    expect(isinstance(answer, (tuple, list)) and len(answer) == 2,
+           f"Return two numbers, (orientedness, orientation in degrees); got {type(answer).__name__}.", hint)
+    strength, degrees = one_number(answer[0], hint=hint), one_number(answer[1], hint=hint)
+    doubled = np.radians(2 * degrees)
+    return np.array([strength, strength * np.cos(doubled), strength * np.sin(doubled)])
+
+
+@exercise(points=4)
+def check_orientedness(my_orientedness: Callable, model: CircuitModel) -> Grade:
+    """Exercise 6: my_orientedness(filter_rgb, fft_size): (orientedness, orientation) of one (3, k, k) filter."""
+    hint = ("Take the grey part (the channel mean) minus its own mean, the power |FFT|² zero-padded to fft_size x "
+            "fft_size, keep the frequencies with fy² + fx² <= 0.25, and average e^{2iθ} (θ = atan2(fy, fx)) weighted by "
+            "the power: orientedness = |R|, orientation = (-angle(R)/2 in degrees + 90) mod 180; no pattern gives (0, 0).")
+
+    def course(filter_rgb: torch.Tensor, fft_size: int) -> np.ndarray:
+        return _on_the_circle(filter_orientation(filter_rgb, fft_size), hint)
+
+    return compare_with_course(_orientation_cases(model), my_orientedness, course,
+                               {universality: ("filter_orientation", "_power_by_angle")}, "(orientedness, orientation) on the circle",
+                               rtol=1e-5, atol=1e-6, hint=hint, read=lambda answer: _on_the_circle(answer, hint))

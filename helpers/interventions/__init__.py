@@ -26,27 +26,29 @@ previous layer carry a unit's activation on an image (activation x expanded weig
 position), as the Curve Detectors article does.
 
 Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`ablated`, :func:`patched`,
-:func:`spliced`, :func:`replaced_weights`, ...), :mod:`.attribution` (:func:`attribution`),
+:func:`spliced`, :func:`replaced_weights`, ...), :mod:`.attribution` (:func:`attribution`, and how much of a unit's attribution falls on chosen inputs:
+:func:`attribution_concentration`),
 :mod:`.experiments` (ablation experiments on a layer's clients and on the network's predictions:
-:func:`ablation_prediction_change`),
+:func:`ablation_prediction_change`; a unit's response to its own top dataset examples: :func:`top_example_values`),
 :mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family).
 """
-from .attribution import Attribution, attribution
+from .attribution import Attribution, attribution, attribution_concentration, top_example_attributions
 from .edits import (
     InterventionModule, Transform, ablated, intervened_layer, layer_means, patched, replaced_weights, spliced,
 )
 from .experiments import (
-    ClientProbe, PredictionChange, ablation_prediction_change, input_strength, logits_of, make_probe, matched_units,
-    prediction_change, probe_responses, random_ablation_damage, random_units, response_damage,
+    ClientProbe, PredictionChange, ablation_prediction_change, excited_clients, input_strength, logits_of, make_probe,
+    matched_units,
+    prediction_change, probe_responses, random_ablation_damage, random_units, response_damage, top_example_values,
 )
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
 __all__ = [
     "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
     "replaced_weights",
-    "Attribution", "attribution",
-    "ClientProbe", "make_probe", "probe_responses", "response_damage", "random_units", "matched_units",
+    "Attribution", "attribution", "top_example_attributions", "attribution_concentration",
+    "ClientProbe", "make_probe", "excited_clients", "probe_responses", "response_damage", "random_units", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
-    "ablation_prediction_change",
+    "ablation_prediction_change", "top_example_values",
     "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced",
 ]

@@ -1,14 +1,22 @@
-"""Attribution: which inputs of the previous layer carry a unit's activation on an image (activation x expanded weight)."""
+"""Attribution: which inputs of the previous layer carry a unit's activation on an image (activation x expanded weight).
+
+:func:`attribution` computes the maps; :func:`concentration` measures how much of a unit's positive attribution
+falls on a chosen set of inputs (the previous layer's curve units), relative to their share of the layer, and
+:func:`attribution_concentration` does both for units on their top dataset examples (lesson 10, section 7).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..activations import capture
 from ..models import CircuitModel, Unit
+
+if TYPE_CHECKING:
+    from ..dataset_examples import DatasetExamples
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,7 @@ class Attribution:
 
     def share_on(self, channels: Sequence[int]) -> np.ndarray:
         """Per image: the share of all positive contribution carried by ``channels`` (0 when there is none)."""
-        positive = self.per_input.clamp(min=0).double()
-        total = positive.sum(1)
-        part = positive[:, list(channels)].sum(1) if len(channels) else torch.zeros_like(total)
-        return torch.where(total > 0, part / total.clamp(min=1e-30), torch.zeros_like(total)).numpy()
+        return positive_share(self.maps, channels)
 
 
 def attribution(
@@ -100,3 +105,50 @@ def input_times_gradient(path: Callable[[torch.Tensor], torch.Tensor], inputs: t
         cols = torch.tensor([c for _, c in positions], device=out.device)
         out[torch.arange(len(positions), device=out.device), channel, rows, cols].sum().backward()
     return (inputs * inject.grad).detach()
+
+
+def positive_share(maps: torch.Tensor, channels: Sequence[int]) -> np.ndarray:
+    """Per image: the share of all positive contribution carried by ``channels`` (0 when there is none).
+
+    ``maps`` (N, I, H, W) are attribution maps; each input's contribution is its map summed over positions, and
+    only inputs whose total is positive count (those that carry the unit's value rather than work against it).
+    """
+    positive = maps.sum(dim=(2, 3)).clamp(min=0).double()
+    total = positive.sum(1)
+    part = positive[:, list(channels)].sum(1) if len(channels) else torch.zeros_like(total)
+    return torch.where(total > 0, part / total.clamp(min=1e-30), torch.zeros_like(total)).cpu().numpy()
+
+
+def concentration(maps_per_unit: Sequence[torch.Tensor], channels: Sequence[int]) -> np.ndarray:
+    """Per unit: the mean over its images of the share of its positive attribution carried by ``channels``,
+    divided by their share of the input layer (``len(channels) / I``; 1 is chance).
+
+    ``maps_per_unit``: one attribution map (N_u, I, H, W) per unit (its own images), as :attr:`Attribution.maps`.
+    This is the measure of lesson 10, section 7: does a curve unit draw on the previous layer's curve units more
+    than their number explains?
+    """
+    values = []
+    for maps in maps_per_unit:
+        chance = len(channels) / maps.shape[1]
+        values.append(float(np.mean(positive_share(maps, channels))) / chance)
+    return np.array(values)
+
+
+def top_example_attributions(model: CircuitModel, units: Sequence[str | Unit], scan: "DatasetExamples",
+                             per_unit: int) -> list[Attribution]:
+    """Each unit's :func:`attribution` on its ``per_unit`` top dataset examples of ``scan`` (a dataset scan of the
+    units' layer), read where it fired most in each."""
+    found = []
+    for unit in units:
+        unit = model.unit(unit)
+        images = scan.top_images(unit.channel, per_unit)
+        positions = [(int(r), int(c)) for r, c in scan.top_positions(unit.channel, per_unit).tolist()]
+        found.append(attribution(model, unit, images, positions))
+    return found
+
+
+def attribution_concentration(model: CircuitModel, units: Sequence[str | Unit], scan: "DatasetExamples",
+                              channels: Sequence[int], per_unit: int) -> np.ndarray:
+    """Per unit: :func:`concentration` of its attribution on its top dataset examples (see
+    :func:`top_example_attributions`) on ``channels`` of the layer before (1 is chance)."""
+    return concentration([found.maps for found in top_example_attributions(model, units, scan, per_unit)], channels)

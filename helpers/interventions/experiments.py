@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 import torch
 
+from ..activations import capture
 from ..arguments import whole_number
 from ..models import CircuitModel, Unit
 from .edits import ablated
+
+if TYPE_CHECKING:
+    from ..dataset_examples import DatasetExamples
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,41 @@ def random_units(model: CircuitModel, layer: str, count: int, generator: np.rand
     pool = np.setdiff1d(np.arange(model.channels(layer)), np.asarray(list(exclude), dtype=int))
     count = min(whole_number(count, "count", minimum=0), len(pool))
     return model.units(layer, sorted(int(c) for c in generator.choice(pool, count, replace=False)))
+
+
+def excited_clients(model: CircuitModel, units: Sequence[str | Unit], client_layer: str, stimuli: torch.Tensor,
+                    blank: torch.Tensor, count: int, *, candidates: int = 40) -> tuple[list[Unit], np.ndarray]:
+    """The clients of a family ``units`` in ``client_layer``: of the ``candidates`` units that read the family most
+    (:func:`helpers.weights.family_usage`, the norm of their weights from it), strongest first, the first ``count``
+    that some of the ``stimuli`` (n, 3, H, W) excite at all (an evoked response above the ``blank`` image's).
+    A client the stimuli leave silent cannot lose a response to them. Returns the clients and the usage (one number
+    per channel of ``client_layer``)."""
+    from ..weights import family_usage
+
+    usage = family_usage(model, units, to_layer=client_layer).numpy()
+    pool = model.units(client_layer, np.argsort(-usage)[:candidates])
+    probe = make_probe(pool, {"stimuli": stimuli}, blank)
+    evoked = probe.evoked(probe_responses(model, probe), "stimuli")
+    return [u for u, best in zip(pool, evoked.max(0)) if best > 0][:count], usage
+
+
+def top_example_values(model: CircuitModel, units: Sequence[Unit], scan: "DatasetExamples", per_unit: int, *,
+                       ablate: Sequence[str | Unit] = (), means: torch.Tensor | None = None) -> np.ndarray:
+    """Per unit: its value summed over its ``per_unit`` top dataset examples of ``scan`` (a scan of the units' layer),
+    each read at the position where it fired most, with the ``ablate`` units mean-ablated (``means``, see
+    :func:`~helpers.interventions.layer_means`; none: the intact network).
+
+    Do the units' own favourite images still drive them once a circuit is cut?
+    """
+    values = []
+    with ablated(model, list(ablate), mode="mean", means=means if len(ablate) else None):
+        for unit in units:
+            unit = model.unit(unit)
+            images = scan.top_images(unit.channel, per_unit)
+            positions = scan.top_positions(unit.channel, per_unit)
+            maps = capture(model, images, unit.layer)[unit.layer][:, unit.channel]
+            values.append(float(sum(maps[i, r, c] for i, (r, c) in enumerate(positions.tolist()))))
+    return np.array(values)
 
 
 def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: np.ndarray, generator: np.random.Generator, *,

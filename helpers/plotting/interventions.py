@@ -1,7 +1,7 @@
-"""Figures for lesson 09 (interventions): damage against random ablations, tuning curves, attribution maps."""
+"""Figures for lesson 10 (interventions): damage against random ablations, tuning curves, attribution maps."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -9,6 +9,10 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from . import to_numpy_image
+
+if TYPE_CHECKING:
+    from ..dataset_examples import DatasetExamples
+    from ..models import CircuitModel, Unit
 
 
 def damage_figure(family: dict[str, float], random: dict[str, np.ndarray], title: str = "") -> Figure:
@@ -120,3 +124,23 @@ def attribution_figure(crops: Sequence[torch.Tensor], maps: Sequence[torch.Tenso
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def member_attribution_figure(model: "CircuitModel", member: "Unit | None", scan: "DatasetExamples",
+                              marked: Sequence[int] = (), *, images: int = 3, inputs: int = 4, radius: int = 3) -> Figure:
+    """Lesson 10, section 7: ``member``'s top ``images`` dataset examples of ``scan`` (a scan of its layer) and, beside
+    each, the activation x weight maps of its ``inputs`` strongest inputs there, cut to ``radius`` positions around the
+    member's position; inputs in ``marked`` (the layer before's curve units) are named "(curve)". No member: a message."""
+    from ..interventions.attribution import top_example_attributions
+
+    crops, maps, names = [], [], []
+    if member is not None:
+        found = top_example_attributions(model, [member], scan, images)[0]
+        patches = scan.top_patches(found.unit.channel, images)
+        for n, (row, col) in enumerate(found.positions):
+            top = found.strongest_inputs(n, inputs)
+            window = slice(max(row - radius, 0), row + radius + 1), slice(max(col - radius, 0), col + radius + 1)
+            crops.append(patches[n])
+            maps.append([found.maps[n, i][window] for i in top])
+            names.append([f"{i}{' (curve)' if i in marked else ''}" for i in top])
+    return attribution_figure(crops, maps, names, f"attribution of {member if member is not None else 'no member'}")

@@ -250,3 +250,32 @@ def loadings_figure(directions: torch.Tensor, titles: Sequence[str], marked: Seq
         axes[0][0].set_title("no direction to show", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def unit_and_features_figure(source, unit_images: torch.Tensor, feature_images: torch.Tensor, unit,
+                             features: Sequence[int], share: torch.Tensor) -> Figure:
+    """A unit's own top images (first row), then one row per dictionary feature in ``features`` with its top images,
+    titled with its share of the unit's rebuilt activity. ``unit_images`` and ``feature_images`` are top image indices
+    per column (-1 where a column has no more active images, as ``PeakCodes.top`` gives them); ``source`` gives the
+    images (``source.images(indices)``); ``share`` is each feature's contribution to the unit (``contributions``)."""
+    def images_of(indices: torch.Tensor) -> torch.Tensor:
+        found = indices[indices >= 0]  # a column never active has no top images
+        return source.images(found) if len(found) else torch.ones(1, 3, 8, 8)
+
+    rows, titles = [images_of(unit_images[unit.channel])], [f"{unit} itself: its top images"]
+    for f in features:
+        rows.append(images_of(feature_images[f]))
+        titles.append(f"dictionary feature {int(f)}: {float(share[f] / share.clamp_min(0).sum().clamp_min(1e-12)):.0%} "
+                      "of the unit's rebuilt activity" + ("" if bool((feature_images[f] >= 0).any()) else " (never active)"))
+    return image_rows_figure(rows, titles)
+
+
+def spread_loadings_figure(directions: torch.Tensor, found, counts: torch.Tensor, marked: Sequence[int] = (),
+                           count: int = 4) -> Figure:
+    """:func:`loadings_figure` of the ``count`` most spread of the curve-like directions ``found`` (a family whose
+    ``channels`` are rows of ``directions``), ``counts`` being how many units hold half of each (``spread_over_units``);
+    units in ``marked`` (the curve neurons) in colour."""
+    most_spread = counts.argsort(descending=True, stable=True)[:count].tolist()
+    shown = directions[[found.channels[i] for i in most_spread]]
+    return loadings_figure(shown, [f"live feature {found.channels[i]} · {found.orientations[i]:.0f}° · "
+                                   f"{int(counts[i])} units hold half" for i in most_spread], marked=marked)
