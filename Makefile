@@ -54,7 +54,7 @@ NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=1800
 
 test: setup
 	rm -rf $(CLAIMS) build/copy_proof
-	$(PYTEST) tests
+	$(PYTEST) --durations=25 tests
 	OMP_WAIT_POLICY=PASSIVE $(PY) scripts/measure_lessons.py --env CIRCUITS_STRICT=1 --env CIRCUITS_CLAIMS_LOG=$(CLAIMS)/trained \
 		--out build/sizing.md
 	CIRCUITS_WEIGHTS=random CIRCUITS_FAST=1 CIRCUITS_CLAIMS_LOG=$(CLAIMS)/control $(PYTEST) $(NBVAL) notebooks
@@ -66,7 +66,7 @@ test: setup
 
 # Quick loop while editing (not what CI runs): unit tests and every lesson in fast mode on the trained model.
 test-fast: setup
-	$(PYTEST) tests
+	$(PYTEST) --durations=25 tests
 	CIRCUITS_FAST=1 $(PYTEST) $(NBVAL) notebooks
 
 # The classroom editions (see docs/teaching.md): the student edition of every lesson into student/;

@@ -37,7 +37,7 @@ from .stimuli.curves import line
 
 if TYPE_CHECKING:  # only for type hints: the comparisons take a model and a family found by helpers.tuning
     from .models import CircuitModel
-    from .families import CurveFamily
+    from .families import CurveFamily, CurveScreen
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,26 @@ def image_comparison(model: "CircuitModel", family: "CurveFamily", images: torch
     real = family.responses(model, images)
     return ComparisonSet(name, images, real, np.asarray(family.orientations, dtype=np.float64),
                          family.screen.placement.center, tuple(str(u) for u in family.units))
+
+
+def held_out_comparison(comparison: ComparisonSet, screens: Sequence["CurveScreen"], channels: Sequence[int],
+                        name: str = "other polarity") -> ComparisonSet:
+    """``comparison``'s drawings (a family's :func:`screen_comparison`) answered by each member in its own screen of
+    ``screens`` (one per member, e.g. the contrast polarity it was not picked in), in the same order: curves, lines."""
+    if len(screens) != len(channels) or len(channels) != comparison.real.shape[1]:
+        raise ValueError(f"Give one screen and one channel per member of the comparison ({comparison.real.shape[1]}), "
+                         f"not {len(screens)} and {len(channels)}.")
+    real = np.stack([np.concatenate([s.curve[..., c].ravel(), s.line[..., c].ravel()]) for s, c in zip(screens, channels)], 1)
+    if real.shape != comparison.real.shape:
+        raise ValueError(f"The screens drew {real.shape[0]} stimuli, the comparison {comparison.real.shape[0]}: "
+                         "give screens of the same family's screen.")
+    return replace(comparison, name=name, real=real)
+
+
+def match_summary(name: str, matched: Match, opposite: Match) -> str:
+    """One printed line: the mean correlation of real and hand-built units, the share positive, and turned 180°."""
+    return (f"{name:>17}: mean r = {matched.mean:+.3f} ({(matched.correlations > 0).mean():.0%} of units positive); "
+            f"turned 180°: {opposite.mean:+.3f}")
 
 
 def match_family(comparison: ComparisonSet, settings: CurveDetectorSettings, *, orientation_offset: float = 0.0) -> Match:

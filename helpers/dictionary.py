@@ -177,40 +177,74 @@ def peak_codes(codes: torch.Tensor, map_size: tuple[int, int]) -> PeakCodes:
     return PeakCodes(values, where, (rows, cols))
 
 
+Encoders = dict[str, Callable[[torch.Tensor], torch.Tensor] | None]
+
+
+def _batch_peaks(maps: torch.Tensor, encoders: Encoders) -> dict[str, PeakCodes]:
+    """One batch of maps (B, C, h, w) read through each encoder (None: the units themselves), per image only its peaks."""
+    vectors = layer_vectors(maps)
+    return {name: peak_codes(vectors if encode is None else encode(vectors), tuple(maps.shape[2:]))
+            for name, encode in encoders.items()}
+
+
+def _joined(found: dict[str, list[PeakCodes]], order: torch.Tensor, images: int) -> dict[str, PeakCodes]:
+    """Batches' peaks as one :class:`PeakCodes` per encoder, row i for image i (unread images stay zero: never top)."""
+    result = {}
+    for name, parts in found.items():
+        values, where = torch.cat([p.values for p in parts]), torch.cat([p.where for p in parts])
+        placed_values = torch.zeros((images, values.shape[1]))
+        placed_where = torch.zeros((images, values.shape[1]), dtype=torch.long)
+        placed_values[order], placed_where[order] = values, where
+        result[name] = PeakCodes(placed_values, placed_where, parts[0].map_size)
+    return result
+
+
+def _require_encoders(encoders: Encoders) -> None:
+    """Refuse an empty set of encoders before any work: there would be nothing to read."""
+    if not encoders:
+        raise ValueError("Name at least one encoder (None reads the units themselves).")
+
+
 def scan_peaks(
     model: CircuitModel,
     source: ImageSource,
     layer: str,
-    encoders: dict[str, Callable[[torch.Tensor], torch.Tensor] | None],
+    encoders: Encoders,
     *,
     pre_activation: bool = False,
     progress: bool = True,
 ) -> dict[str, PeakCodes]:
     """:class:`PeakCodes` of ``layer`` read through each encoder (``dictionary.encode``, or None for the units
-    themselves), in one streaming pass over ``source``: only one batch's maps are held at a time."""
-    if not encoders:
-        raise ValueError("Name at least one encoder (None reads the units themselves).")
+    themselves), in one streaming pass over ``source``: only one batch's maps are held at a time. When the
+    layer's maps are held already, :func:`peaks_of_maps` gives the same without a pass."""
+    _require_encoders(encoders)
     found: dict[str, list[PeakCodes]] = {name: [] for name in encoders}
-    order, map_size = [], None
+    order = []
     layer = model.layer(layer).name
-    for indices, captured in stream(model, source, layer, pre_activation=pre_activation, progress=progress, description=f"vectors {layer}"):
-        maps = captured[layer]
-        map_size = tuple(maps.shape[2:])
-        vectors = layer_vectors(maps)
-        for name, encode in encoders.items():
-            found[name].append(peak_codes(vectors if encode is None else encode(vectors), map_size))
+    for indices, captured in stream(model, source, layer, pre_activation=pre_activation, progress=progress,
+                                    description=f"vectors {layer}"):
+        for name, peaks in _batch_peaks(captured[layer], encoders).items():
+            found[name].append(peaks)
         order.append(indices)
-    if map_size is None:
+    if not order:
         raise ValueError("The image source gave no images.")
-    order = torch.cat(order).long()
-    result = {}
-    for name, parts in found.items():
-        values, where = torch.cat([p.values for p in parts]), torch.cat([p.where for p in parts])
-        placed_values = torch.zeros((len(source), values.shape[1]))  # unreadable images stay zero: never top
-        placed_where = torch.zeros((len(source), values.shape[1]), dtype=torch.long)
-        placed_values[order], placed_where[order] = values, where
-        result[name] = PeakCodes(placed_values, placed_where, map_size)
-    return result
+    return _joined(found, torch.cat(order).long(), len(source))
+
+
+def peaks_of_maps(maps: torch.Tensor, encoders: Encoders, *, batch_size: int = 64) -> dict[str, PeakCodes]:
+    """:func:`scan_peaks` of maps (N, C, h, w) kept from an earlier pass (for example
+    :func:`helpers.polysemanticity.feature_maps_of`): the same peaks, no forward pass, ``batch_size`` images'
+    codes at a time."""
+    _require_encoders(encoders)
+    if maps.ndim != 4 or len(maps) == 0:
+        raise ValueError(f"expected maps of shape (N, C, h, w) with N >= 1, got {tuple(maps.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    found: dict[str, list[PeakCodes]] = {name: [] for name in encoders}
+    for start in range(0, len(maps), batch_size):
+        for name, peaks in _batch_peaks(maps[start:start + batch_size], encoders).items():
+            found[name].append(peaks)
+    return _joined(found, torch.arange(len(maps)), len(maps))
 
 
 def dictionary_loss(batch: torch.Tensor, *, encoder: torch.Tensor, encoder_bias: torch.Tensor, directions: torch.Tensor,

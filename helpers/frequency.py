@@ -4,11 +4,12 @@ The family itself (the screen of a layer with frequency boundaries, and the memb
 :mod:`helpers.families.high_low`. Here, for a family's members:
 
 - :func:`ratio_tuning`, :func:`frequency_preference`: responses as the frequency ratio changes; each
-  unit's preference for fine or smooth texture;
+  unit's preference for fine or smooth texture (:func:`describe_preference` counts the clear ones);
 - :func:`side_weights`: whether the previous layer's high-frequency units feed the detector's fine side (per
   detector, :func:`frequency_map` and its :func:`fine_side_lean`);
 - :func:`blurred_photo_responses`, :func:`sharp_side_sweep`: the same test on photographs blurred on one side;
-- :func:`held_out_check`, :func:`above_chance_p`: the members on textures the screen never used.
+- :func:`held_out_check`, :func:`above_chance_p`: the members on textures the screen never used (member by member,
+  :func:`held_out_verdict`: the course's answer to the lesson's exercise 6, which the lesson never calls itself).
 """
 from __future__ import annotations
 
@@ -79,6 +80,13 @@ def frequency_preference(
     return np.where(total > 0, (fine - smooth) / np.maximum(total, 1e-12), 0.0)
 
 
+def describe_preference(preference: np.ndarray, layer: str, *, clear: float = 0.5) -> str:
+    """One line: how many units of ``layer`` have a clear :func:`frequency_preference` (beyond ``±clear``) each way."""
+    preference = np.asarray(preference)
+    return (f"{layer}: {np.sum(preference > clear)} high-frequency and {np.sum(preference < -clear)} low-frequency units "
+            f"(preference beyond ±{clear:g}) of {len(preference)}")
+
+
 @dataclass
 class SideWeights:
     """How each detector reads the previous layer's high- and low-frequency units, and where."""
@@ -93,6 +101,16 @@ class SideWeights:
     def agreement(self) -> float:
         """Share of detectors whose high-frequency inputs sit on their fine side (dipole > 0)."""
         return float((self.dipole > 0).mean())
+
+    @property
+    def leaning(self) -> int:
+        """How many detectors' high-frequency inputs sit on their fine side (dipole > 0)."""
+        return int((self.dipole > 0).sum())
+
+    def describe(self) -> str:
+        """One line: how many detectors lean toward their fine side, against chance (one-sided binomial test)."""
+        return (f"Detectors whose frequency-weighted inputs lean toward their fine side: {self.leaning} of {len(self.units)} "
+                f"({self.agreement:.0%}; chance: 50%, one-sided binomial p = {above_chance_p(self.leaning, len(self.units)):.2g})")
 
 
 def side_weights(
@@ -158,6 +176,13 @@ class SideFactors:
         rows = np.arange(len(fine))
         return self.reads[rows, fine] - self.reads[rows, 1 - fine]
 
+    def describe(self) -> str:
+        """One line: in how many detectors the factor on the fine side reads higher frequencies, against chance."""
+        higher = int((self.fine_minus_smooth > 0).sum())
+        return (f"the factor on the fine side reads higher frequencies than the other in {higher} of {len(self.units)} "
+                f"detectors (binomial p = {above_chance_p(higher, len(self.units)):.2g}); median difference "
+                f"{np.median(self.fine_minus_smooth):+.3f}")
+
 
 def side_factors(model: CircuitModel, sides: SideWeights, preference: np.ndarray, *, steps: int = 300) -> SideFactors:
     """Factor each detector of :func:`side_weights` into two NMF parts (:mod:`helpers.weights.nmf`) and read each part's side and frequency."""
@@ -220,13 +245,12 @@ class HeldOutCheck:
     units: list[Unit]
     screened: np.ndarray  # (F,) preferred orientation from the screen, degrees
     held_out: np.ndarray  # (F,) preferred orientation on the held-out textures, degrees
-    beats_controls: np.ndarray  # (F,) bool: the held-out preferred boundary beats both held-out same-texture controls
+    peak: np.ndarray  # (F,) response to the preferred held-out boundary
+    fine_control: np.ndarray  # (F,) response to held-out fine texture everywhere
+    smooth_control: np.ndarray  # (F,) response to held-out smooth texture everywhere
     tolerance: float
-
-    @property
-    def same_orientation(self) -> np.ndarray:
-        """(F,) bool: the held-out preference lies within ``tolerance`` degrees of the screened one."""
-        return angle_difference(self.held_out, self.screened) <= self.tolerance
+    same_orientation: np.ndarray  # (F,) bool: the held-out preference lies within ``tolerance`` degrees of the screened one
+    beats_controls: np.ndarray  # (F,) bool: the held-out preferred boundary beats both held-out same-texture controls
 
     def describe(self) -> str:
         """One line: how many members keep their orientation and still need the frequency change."""
@@ -244,9 +268,29 @@ def held_out_check(
     again = screen_high_low(model, family.layer, orientations=len(screen.orientations), high_frequency=high_frequency,
                             ratio=ratio, seeds=list(seeds), size=screen.placement.size)
     channels = family.channels
-    beats = again.peak[channels] > np.maximum(again.fine_control[channels], again.smooth_control[channels])
-    return HeldOutCheck(list(family.units), np.asarray(family.orientations, dtype=np.float64), again.preferred[channels],
-                        beats & (again.peak[channels] > 0), tolerance)
+    measured = (np.asarray(family.orientations, dtype=np.float64), again.preferred[channels], again.peak[channels],
+                again.fine_control[channels], again.smooth_control[channels])
+    return HeldOutCheck(list(family.units), *measured, tolerance, *held_out_verdict(*measured, tolerance))
+
+
+def held_out_verdict(
+    screened: np.ndarray, held_out: np.ndarray, peak: np.ndarray, fine_control: np.ndarray, smooth_control: np.ndarray,
+    tolerance: float = 30.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Member by member, does the screen's verdict hold on held-out textures? Two (F,) bool arrays:
+
+    - ``same_orientation``: the held-out preferred orientation lies within ``tolerance`` degrees of the screened one,
+      measured around the circle (350° and 10° are 20° apart);
+    - ``beats_controls``: the response to the preferred held-out boundary (``peak``) is above zero and above both
+      same-texture controls (fine texture everywhere, smooth texture everywhere).
+
+    The course's answer to the high-low lesson's exercise 6; the lesson calls :func:`held_out_check`, which uses it.
+    """
+    screened, held_out, peak, fine_control, smooth_control = (
+        np.asarray(values, dtype=np.float64) for values in (screened, held_out, peak, fine_control, smooth_control))
+    same_orientation = angle_difference(held_out, screened) <= tolerance
+    beats_controls = (peak > np.maximum(fine_control, smooth_control)) & (peak > 0)
+    return same_orientation, beats_controls
 
 
 def above_chance_p(successes: int, trials: int, chance: float = 0.5) -> float:

@@ -14,8 +14,11 @@ which lies in [-1, 1]: +1 only left, -1 only right, 0 both equally. A unit is ca
 either way). The default threshold, 1/3, means "at least twice as much for one side".
 
 **Mirror partners.** :func:`partners_from_test` finds, for every unit of a layer, the unit whose
-responses follow its own under mirroring. The weights of a union over cases are
-:mod:`helpers.union_weights`.
+responses follow its own under mirroring (:meth:`MirrorPartners.active_invariant`: the units that follow
+themselves); :func:`orientation_per_image` scores units on images of unknown facing; :func:`partner_answers` tests a
+pair on pictures (does B answer the mirror image of A's picture more than the picture itself?), and
+:func:`mirror_pair_pictures` renders each member's feature visualization and runs that test. The weights of a union
+over cases are :mod:`helpers.union_weights`.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Literal, Sequence
 
 import torch
 
+from .featurevis.render import render_units
 from .models import CircuitModel, Unit
 from .probing import unit_responses
 from .stats import correlation_columns
@@ -159,6 +163,17 @@ def mirror_test(
     return MirrorTest(units, on_left, on_right, threshold, min_activation)
 
 
+def orientation_per_image(model: CircuitModel, units: Sequence[str | Unit], images: torch.Tensor, *, steps: int,
+                          size: int) -> torch.Tensor:
+    """(U,) how oriented each unit is when the facing of the images is unknown: the mean over ``images`` of the
+    |left score| of each image against its mirror image. With no images, each unit's |left score| on its own feature
+    visualization (rendered with ``steps`` and ``size``) against its mirror image."""
+    if len(images):
+        return mirror_test(model, units, images).image_scores.abs().mean(1)
+    own = render_units(model, units, steps=steps, size=size, progress=False).images
+    return own_image_test(model, units, own).left_score.abs()
+
+
 # --- mirror pairs without dog photographs --------------------------------------------------------
 
 
@@ -207,6 +222,13 @@ class MirrorPartners:
         others.fill_diagonal_(-2.0)
         return others.argmax(1)
 
+    def active_invariant(self, min_self: float = 0.9) -> list[Unit]:
+        """The active mirror-invariant units: those that follow themselves under mirroring (self-correlation at
+        least ``min_self``) and whose mean response is above the layer's median (a silent unit is invariant too)."""
+        median = self.mean_response.median()
+        return [unit for unit, own, mean in zip(self.units, self.self_correlation, self.mean_response)
+                if own >= min_self and mean > median]
+
     @property
     def partner_correlation(self) -> torch.Tensor:
         """(C,) the correlation with that partner."""
@@ -246,3 +268,58 @@ def partners_from_test(test: MirrorTest) -> MirrorPartners:
     given, mirrored = test.on_left.T.double(), test.on_right.T.double()  # (N, C)
     correlation = correlation_columns(given, mirrored).float()
     return MirrorPartners(layers.pop(), list(test.units), correlation, given.mean(0).float())
+
+
+# --- a mirror pair tested on its members' pictures ------------------------------------------------
+
+
+def partner_answers(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Unit]],
+                    pictures: dict[Unit, torch.Tensor]) -> torch.Tensor:
+    """(2P, 2) how each member of a mirror pair answers the other member's picture, mirrored and as given.
+
+    For each pair (A, B) two rows, first A's picture read by B, then B's picture read by A; in each row the
+    reader's response to the mirror image of the picture, then to the picture itself. ``pictures`` maps each
+    unit (a :class:`Unit`) to its (3, H, W) picture, e.g. its feature visualization. Each response is the
+    reader's largest value over positions (a flip moves things around), read *before* its non-linearity: a
+    ReLU6 can clip both answers at 6, and a tie says nothing. A mirror partner answers the mirror image more.
+    """
+    rows = []
+    for a, b in pairs:
+        a, b = model.unit(a), model.unit(b)
+        for shown, reader in ((a, b), (b, a)):
+            image = pictures[shown]
+            both = torch.stack([image.flip(-1), image])
+            rows.append(unit_responses(model, [reader], both, at="max", pre_activation=True)[:, 0])
+    return torch.stack(rows) if rows else torch.zeros(0, 2)
+
+
+@dataclass
+class PairPictures:
+    """Mirror pairs tested on their members' feature visualizations (see :func:`partner_answers`)."""
+
+    pairs: list[tuple[Unit, Unit]]
+    pictures: dict[Unit, torch.Tensor]  # each member's (3, H, W) feature visualization
+    answers: torch.Tensor  # (2P, 2): per pair, B reading A's picture then A reading B's; (to the mirror image, as given)
+
+    @property
+    def units(self) -> list[Unit]:
+        """Every member of the pairs once, in the order of their names."""
+        return sorted(self.pictures, key=str)
+
+    @property
+    def wins(self) -> list[bool]:
+        """Per directed pair: does the reader answer the mirror image of the other's picture more than the picture?"""
+        return [bool(on_mirror > on_image) for on_mirror, on_image in self.answers.tolist()]
+
+
+def mirror_pair_pictures(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Unit]], *, steps: int,
+                         size: int, progress: bool = True) -> PairPictures:
+    """Render every member of ``pairs`` (one batch, :func:`~helpers.featurevis.render.render_units`) and test each
+    pair on the pictures with :func:`partner_answers`. No pairs: nothing rendered, no answers."""
+    pairs = [(model.unit(a), model.unit(b)) for a, b in pairs]
+    members = sorted({u for pair in pairs for u in pair}, key=str)
+    if not members:
+        return PairPictures([], {}, torch.zeros(0, 2))
+    rendered = render_units(model, members, steps=steps, size=size, progress=progress).images
+    pictures = dict(zip(members, rendered))
+    return PairPictures(pairs, pictures, partner_answers(model, pairs, pictures))

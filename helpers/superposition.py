@@ -330,6 +330,24 @@ def polygon_deviation(weights: torch.Tensor, sides: int = 5, threshold: float = 
     return float((angle_gaps(feature_angles(weights, threshold)) - 360 / sides).abs().max())
 
 
+def planar_description(sweep: ToyModelSweep, index: int) -> str:
+    """One line on model ``index`` of a sweep of 2-D toy models: how many features it keeps, their angles and the
+    gaps between neighbours (degrees), and every feature's D_i."""
+    weights = sweep.weights[index]
+    angles = feature_angles(weights)
+    gaps = angle_gaps(angles).tolist() if len(angles) else []
+    return (f"kept {len(angles)}, angles {[round(a) for a in angles.tolist()]}, gaps {[round(g) for g in gaps]}, "
+            f"D_i {[round(d, 2) for d in sweep.dimensionality[index].tolist()]}")
+
+
+def regularity(sweep: ToyModelSweep, index: int, sides: int = 5) -> tuple[float, float]:
+    """(trained, untrained) :func:`polygon_deviation` of model ``index`` of a sweep of 2-D toy models: how far its
+    kept features, and the same model's before training, are from a regular polygon of ``sides`` features."""
+    if sweep.initial_weights is None:
+        raise ValueError("This sweep kept no untrained weights: train it with train_toy_models to compare.")
+    return polygon_deviation(sweep.weights[index], sides), polygon_deviation(sweep.initial_weights[index], sides)
+
+
 def largest_interference(weights: torch.Tensor, threshold: float = 0.5) -> float:
     """The largest :func:`interference` of a represented feature of one toy model (m, n): 0 when every kept feature
     has a dimension to itself (0 when none is kept)."""

@@ -143,6 +143,13 @@ class PairWeights:
         return torch.nn.functional.cosine_similarity(self.from_a - self.from_a.mean(1, keepdim=True),
                                                      b - b.mean(1, keepdim=True), dim=1)
 
+    def most_even(self) -> tuple[int, int]:
+        """(target index, pair index) of the most even union: the target whose weaker weight from a pair's two
+        members (the smaller of A's and B's) is the largest over all targets and pairs."""
+        evenness = torch.minimum(self.from_a, self.from_b)  # (T, P): the weaker case of each pair
+        target, pair = divmod(int(evenness.argmax()), evenness.shape[1])
+        return target, pair
+
 
 def pair_weights(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Unit]], targets: Sequence[str | Unit]) -> PairWeights:
     """Net weights (expanded weights summed over space) from both members of each pair into each target unit."""

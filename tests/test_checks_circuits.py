@@ -151,3 +151,53 @@ def test_spatial_pattern_check(model_name, request, exercise_probe) -> None:
         exercise_probe.rejected(check_spatial_pattern, answer, model)
     exercise_probe.not_attempted(lambda: check_spatial_pattern(..., model),
                                  lambda: check_spatial_pattern(lambda g: None, model))
+
+
+# --- exercise 6: dedicated readers -----------------------------------------------------------------
+def student_client_concentration(grids, family, sets=500, seed=0, *, norm="l2", others_only=True, add_one=True,
+                                 top="max"):
+    """Argument 6's test written as a student would, with switches for the usual slips."""
+    squared = (grids ** 2).sum(axis=(2, 3)) if norm != "signed" else grids.sum(axis=(2, 3))
+
+    def concentration(chosen):
+        usage = {"l2": np.sqrt(squared[:, chosen].sum(1)), "squared": squared[:, chosen].sum(1),
+                 "signed": squared[:, chosen].sum(1)}[norm]
+        return float((usage.max() if top == "max" else np.median(usage)) / usage.mean())
+
+    value = concentration(family)
+    others = np.setdiff1d(np.arange(grids.shape[1]), family) if others_only else np.arange(grids.shape[1])
+    rng = np.random.default_rng(seed)
+    random_sets = np.array([concentration(rng.choice(others, len(family), replace=False)) for _ in range(sets)])
+    hits = np.sum(random_sets >= value)
+    return value, float((hits + 1) / (sets + 1) if add_one else hits / sets)
+
+
+def test_client_concentration_check(exercise_probe) -> None:
+    from helpers.checks.circuits import _client_cases, check_client_concentration
+    from helpers.weights.connections import client_concentration_test
+
+    dedicated, family, sets, seed = _client_cases()["a family read by one dedicated client, and one read evenly by every reader"][0]
+    value, p = client_concentration_test(dedicated, family, sets, seed)
+    assert value > 5 and p == 1 / (sets + 1)  # the dedicated reader beats every random set
+    assert check_client_concentration(student_client_concentration) == 3
+
+    def course(grids, family, sets=500, seed=0):  # the course's function, reached through its module
+        import helpers.weights.connections
+
+        return helpers.weights.connections.client_concentration_test(grids, family, sets, seed)
+
+    wrong = [lambda g, f, s=500, r=0: student_client_concentration(g, f, s, r, norm="squared"),  # no square root
+             lambda g, f, s=500, r=0: student_client_concentration(g, f, s, r, norm="signed"),  # signed weights cancel
+             lambda g, f, s=500, r=0: student_client_concentration(g, f, s, r, others_only=False),  # family in the null
+             lambda g, f, s=500, r=0: student_client_concentration(g, f, s, r, add_one=False),  # p can be 0
+             lambda g, f, s=500, r=0: student_client_concentration(g, f, s, r, top="median"),  # not the top reader
+             lambda g, f, s=500, r=0: student_client_concentration(g, f, s, 0),  # the seed ignored
+             lambda g, f, s=500, r=0: (student_client_concentration(g, f, s, r)[0], 0.5),  # a guessed p
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_client_concentration, answer)
+    exercise_probe.rejected(check_client_concentration, lambda *a, **k: (1.0, 1.0))
+    exercise_probe.rejected(check_client_concentration, lambda *a, **k: 3.0)  # not a pair
+    exercise_probe.not_attempted(lambda: check_client_concentration(...),
+                                 lambda: check_client_concentration(lambda *a, **k: None))
+

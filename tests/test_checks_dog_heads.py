@@ -175,3 +175,45 @@ def test_best_copy_check(model, exercise_probe) -> None:
     for constant in (0.0, 0.5, 1.0):
         assert check_best_copy.__wrapped__(lambda t, w, c=constant: torch.full((len(w),), c), model).fraction == 0
     exercise_probe.not_attempted(lambda: check_best_copy(..., model), lambda: check_best_copy(lambda t, w: None, model))
+
+
+def student_partner_answers(model, pairs, pictures, *, pre_activation=True, at="max", flip=-1, both_ways=True,
+                            partner_reads=True, mirror_first=True):
+    """A mirror pair tested on its members' pictures as a student writes it; the keywords make its near misses."""
+    rows = []
+    for a, b in pairs:
+        for shown, reader in ((a, b), (b, a)) if both_ways else ((a, b),):
+            picture = pictures[shown]
+            both = [picture.flip(flip), picture] if mirror_first else [picture, picture.flip(flip)]
+            rows.append(unit_responses(model, [reader if partner_reads else shown], torch.stack(both), at=at,
+                                       pre_activation=pre_activation)[:, 0])
+    return torch.stack(rows)
+
+
+def test_partner_answers_check(model, exercise_probe) -> None:
+    from helpers.checks.dog_heads import check_partner_answers
+
+    images = mixed_arrows()
+    assert check_partner_answers(student_partner_answers, model, "merge", images) == 3
+    # after the ReLU a silenced answer reads 0: the known pair's part is lost
+    assert check_partner_answers.__wrapped__(
+        lambda *a: student_partner_answers(*a, pre_activation=False), model, "merge", images).fraction < 1
+
+    def course(model, pairs, pictures):  # the course's test, reached through its module while the student's runs
+        import helpers.mirror
+
+        return helpers.mirror.partner_answers(model, pairs, pictures)
+
+    wrong = [lambda *a: student_partner_answers(*a, at="center"),  # the arrows are off centre
+             lambda *a: student_partner_answers(*a, flip=-2),  # mirrored up-down
+             lambda *a: student_partner_answers(*a, both_ways=False),  # one direction per pair
+             lambda *a: student_partner_answers(*a, partner_reads=False),  # the picture's own unit reads it
+             lambda *a: student_partner_answers(*a, mirror_first=False),  # (as given, mirrored)
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_partner_answers, answer, model, "merge", images)
+    for constant in (0.0, 1.0):
+        assert check_partner_answers.__wrapped__(lambda m, p, q, c=constant: torch.full((2 * len(p), 2), c),
+                                                 model, "merge", images).fraction == 0
+    exercise_probe.not_attempted(lambda: check_partner_answers(..., model, "merge", images),
+                                 lambda: check_partner_answers(lambda m, p, q: None, model, "merge", images))

@@ -150,3 +150,52 @@ def test_side_lean_check(exercise_probe) -> None:
     for constant in (0.0, 19.5, -19.5):
         assert check_side_lean.__wrapped__(lambda *a, c=constant: c).fraction == 0
     exercise_probe.not_attempted(lambda: check_side_lean(...), lambda: check_side_lean(lambda *a: None))
+
+
+def student_held_out_verdict(screened, held_out, peak, fine_control, smooth_control, tolerance=30.0, *,
+                             around=True, both=True, silent=True, inclusive=True, tolerance_used=True):
+    """Exercise 6 as a student writes it; the keywords make its near misses."""
+    screened, held_out, peak = (np.asarray(v, dtype=float) for v in (screened, held_out, peak))
+    fine_control, smooth_control = np.asarray(fine_control, dtype=float), np.asarray(smooth_control, dtype=float)
+    difference = np.abs((held_out - screened + 180) % 360 - 180) if around else np.abs(held_out - screened)
+    limit = tolerance if tolerance_used else 30.0
+    same_orientation = difference <= limit if inclusive else difference < limit
+    controls = np.maximum(fine_control, smooth_control) if both else (fine_control + smooth_control) / 2
+    beats_controls = (peak > controls) & (peak > 0) if silent else peak > controls
+    return same_orientation, beats_controls
+
+
+def test_held_out_verdict_check(exercise_probe) -> None:
+    from helpers.checks.frequency import check_held_out_verdict
+
+    assert check_held_out_verdict(student_held_out_verdict) == 3
+
+    def course(*args):  # reached through its module while the student's function runs
+        import helpers.frequency
+
+        return helpers.frequency.held_out_verdict(*args)
+
+    def course_angles(screened, held_out, peak, fine_control, smooth_control, tolerance=30.0):
+        from helpers.tuning import angle_difference
+
+        same, beats = student_held_out_verdict(screened, held_out, peak, fine_control, smooth_control, tolerance)
+        return angle_difference(held_out, screened) <= tolerance, beats
+
+    near_misses = [dict(around=False),  # 350° and 10° taken as 340° apart
+                   dict(both=False),  # the mean of the two controls instead of the larger
+                   dict(silent=False),  # a member that never fires "beats" negative controls
+                   dict(inclusive=False),  # a difference exactly at the tolerance dropped
+                   dict(tolerance_used=False)]  # the tolerance ignored
+    for keywords in near_misses:
+        answer = lambda *a, k=keywords: student_held_out_verdict(*a, **k)  # noqa: E731
+        assert 0 < check_held_out_verdict.__wrapped__(answer).fraction < 1, keywords
+        exercise_probe.rejected(check_held_out_verdict, answer)
+    only_fine = lambda s, h, p, f, m, t=30.0: student_held_out_verdict(s, h, p, f, f, t)  # noqa: E731
+    exercise_probe.rejected(check_held_out_verdict, only_fine)  # one control only
+    for answer in (course, course_angles):
+        assert check_held_out_verdict.__wrapped__(answer).fraction == 0
+    for constant in (True, False):
+        answer = lambda s, *a, c=constant: (np.full(len(s), c), np.full(len(s), c))  # noqa: E731
+        assert check_held_out_verdict.__wrapped__(answer).fraction == 0
+    exercise_probe.rejected(check_held_out_verdict, lambda *a: a[0])  # not a pair
+    exercise_probe.not_attempted(lambda: check_held_out_verdict(...), lambda: check_held_out_verdict(lambda *a: None))

@@ -261,3 +261,62 @@ def test_concentration_near_misses_lose_points_and_the_course_earns_nothing(mode
     assert check_concentration(through_share_on, model) == 0
     assert check_concentration(lambda m, c: helpers.interventions.attribution_concentration(model, [], None, c, 1), model) == 0
     assert check_concentration(lambda m, c: np.ones(len(m)), model) == 0
+
+
+def student_response_change(intact, changed, *, blank=True, per_unit=True, skip_silent=True, relative=True,
+                            over_units=True):
+    """The mean relative change of evoked responses as a student writes it; the keywords make its near misses."""
+    import numpy as np
+
+    before, after = (intact[:-1] - intact[-1], changed[:-1] - changed[-1]) if blank else (intact[:-1], changed[:-1])
+    if not per_unit:  # one ratio of the whole arrays' norms
+        return float(np.linalg.norm(after - before) / np.linalg.norm(before))
+    axis = 0 if over_units else 1  # norms over the stimuli (one per unit), or over the units (one per stimulus)
+    norms = np.linalg.norm(before, axis=axis)
+    keep = norms > 1e-9 if skip_silent else np.ones(len(norms), bool)
+    change = np.linalg.norm(after - before, axis=axis)[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.mean(change / norms[keep] if relative else change))
+
+
+def test_response_change_check(exercise_probe) -> None:
+    from helpers.checks.interventions import _hand_built_responses, check_response_change
+    from helpers.interventions.experiments import relative_change
+
+    assert relative_change(*_hand_built_responses()) == 0.75  # worked out by hand in the check's docstring
+    assert check_response_change(student_response_change) == check_response_change.points == 4
+    exercise_probe.rejected(check_response_change, lambda i, c: student_response_change(i, c, blank=False))
+    exercise_probe.not_attempted(lambda: check_response_change(...), lambda: check_response_change(lambda *a: None))
+
+
+def test_response_change_near_misses_lose_points_and_the_course_earns_nothing() -> None:
+    import numpy as np
+
+    import helpers.interventions
+    from helpers.checks.interventions import check_response_change
+
+    near_misses = {
+        "the raw responses, the blank image's not subtracted": dict(blank=False),
+        "one ratio of the whole arrays' norms, not the mean of the units' ratios": dict(per_unit=False),
+        "a unit with no evoked response kept (0 / 0)": dict(skip_silent=False),
+        "the change's size, not relative to the response": dict(relative=False),
+        "norms over the units, one ratio per stimulus": dict(over_units=False),
+    }
+    for name, keywords in near_misses.items():
+        score = check_response_change(lambda i, c, k=keywords: student_response_change(i, c, **k))
+        assert score < check_response_change.points, (name, score)
+
+    def through_module(intact, changed):  # the course's function, reached through its module
+        module = importlib.import_module("helpers.interventions.experiments")
+
+        return module.relative_change(intact, changed)
+
+    def through_damage(intact, changed):  # the course's per-group measure, on a probe with one group
+        probe = helpers.interventions.ClientProbe([], torch.zeros(len(intact), 3, 1, 1), {"all": (0, len(intact) - 1)})
+        return helpers.interventions.response_damage(probe, intact, changed)["all"]
+
+    for answer in (through_module, through_damage):
+        assert check_response_change(answer) == 0
+    for constant in (0.0, 0.5, 1.0):
+        assert check_response_change(lambda i, c, v=constant: v) == 0
+    assert check_response_change(lambda i, c: np.zeros(1)) == 0

@@ -260,3 +260,51 @@ def test_antipodal_partners(exercise_probe):
         exercise_probe.rejected(check_antipodal_partners, lambda w, t, c, k=constant: torch.full((w.shape[1],), k))
     exercise_probe.not_attempted(lambda: check_antipodal_partners(...),
                                  lambda: check_antipodal_partners(lambda w, t, c: None))
+
+
+# --- exercise 9: how far from a regular polygon ----------------------------------------------------
+def student_polygon_deviation(weights, sides, threshold, *, wrap=True, absolute=True, largest=True, drop_short=True,
+                              infinite=True, degrees=True):
+    """The deviation written as a student would, with switches for the usual slips."""
+    kept = weights[:, weights.norm(dim=0) > threshold] if drop_short else weights
+    if kept.shape[1] != sides and infinite:
+        return float("inf")
+    angles = torch.atan2(kept[1], kept[0]) % (2 * math.pi)
+    angles = (torch.rad2deg(angles) if degrees else angles).sort().values
+    full_turn = 360 if degrees else 2 * math.pi
+    gaps = torch.diff(torch.cat([angles, angles[:1] + full_turn])) if wrap else torch.diff(angles)
+    differences = gaps - full_turn / sides
+    differences = differences.abs() if absolute else differences
+    return float(differences.max() if largest else differences.mean())
+
+
+def test_polygon_deviation(exercise_probe):
+    from helpers.checks.superposition import check_polygon_deviation
+    from helpers.superposition import polygon_deviation
+
+    def at(*degrees):
+        return torch.tensor([[math.cos(math.radians(d)) for d in degrees], [math.sin(math.radians(d)) for d in degrees]])
+
+    assert polygon_deviation(at(0, 72, 144, 216, 250)) == pytest.approx(38.0, abs=1e-3)  # worked by hand: 250 -> 360
+    assert polygon_deviation(at(30, 100, 170, 240, 300)) == pytest.approx(18.0, abs=1e-3)  # the gap across 0°
+    assert check_polygon_deviation(student_polygon_deviation) == 3
+
+    def course(weights, sides, threshold):  # the course's function, reached through its module
+        import helpers.superposition
+
+        return helpers.superposition.polygon_deviation(weights, sides, threshold)
+
+    wrong = [lambda w, s, t: student_polygon_deviation(w, s, t, wrap=False),  # the gap across 0° left out
+             lambda w, s, t: student_polygon_deviation(w, s, t, absolute=False),  # a gap too small goes unseen
+             lambda w, s, t: student_polygon_deviation(w, s, t, largest=False),  # the mean difference
+             lambda w, s, t: student_polygon_deviation(w, s, t, drop_short=False),  # short features counted
+             lambda w, s, t: student_polygon_deviation(w, s, t, infinite=False),  # a number when the count is wrong
+             lambda w, s, t: student_polygon_deviation(w, s, t, degrees=False),  # radians
+             lambda w, s, t: student_polygon_deviation(w, s, 0.5),  # the threshold argument ignored
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_polygon_deviation, answer)
+    for constant in (0.0, float("inf")):
+        exercise_probe.rejected(check_polygon_deviation, lambda w, s, t, k=constant: k)
+    exercise_probe.not_attempted(lambda: check_polygon_deviation(...),
+                                 lambda: check_polygon_deviation(lambda w, s, t: None))

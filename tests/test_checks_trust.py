@@ -143,3 +143,47 @@ def test_fooling_boost_check_grades_the_answer_and_its_near_misses(exercise_prob
     for constant in (0.0, 1.0):
         assert check_fooling_boost.__wrapped__(lambda images, *a, c=constant: torch.full((len(images),), c)).fraction == 0
     exercise_probe.not_attempted(lambda: check_fooling_boost(...), lambda: check_fooling_boost(lambda *a: None))
+
+
+def student_natural_agreement(before, after, k, *, ranks=False, by_size=False, in_order=False):
+    """The edit audit's two numbers as a student writes them; the keywords make its near misses."""
+    if ranks:  # Spearman: the correlation of ranks
+        before, after = before.argsort().argsort().float(), after.argsort().argsort().float()
+    correlation = float(torch.corrcoef(torch.stack([before, after]))[0, 1])
+    top = [torch.topk(v.abs() if by_size else v, k).indices for v in (before, after)]
+    shared = int((top[0] == top[1]).sum()) if in_order else len(set(top[0].tolist()) & set(top[1].tolist()))
+    return correlation, shared
+
+
+def test_natural_agreement_check_grades_the_answer_and_its_near_misses(exercise_probe):
+    from helpers.checks.trust import check_natural_agreement
+
+    assert check_natural_agreement(student_natural_agreement) == 3
+
+    def course(*args):  # the course's measure, reached through its module while the student's function runs
+        import helpers.featurevis.edit_audit
+
+        return helpers.featurevis.edit_audit.natural_agreement(*args)
+
+    wrong = [lambda *a: student_natural_agreement(*a, ranks=True),  # rank correlation, not Pearson's
+             lambda *a: student_natural_agreement(*a, by_size=True),  # the top by absolute value
+             lambda *a: student_natural_agreement(*a, in_order=True),  # the same place in the order, not the same set
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_natural_agreement, answer)
+    for constant in ((1.0, 8), (0.0, 0)):
+        assert check_natural_agreement.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_natural_agreement(...), lambda: check_natural_agreement(lambda *a: None))
+
+
+def test_audit_edit_of_an_unchanged_model_agrees_fully(tiny):
+    from helpers.featurevis.edit_audit import audit_edit, natural_agreement
+
+    images = torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    unit = tiny.unit("conv2", 0)
+    audit = audit_edit(tiny, tiny, unit, images[:6], images, count=3)
+    assert audit.shared == 3 and audit.scan_after.shape == (12,)
+    assert torch.equal(audit.scan_before, audit.scan_after)
+    assert natural_agreement(torch.arange(5.0), torch.arange(5.0) * 2, 2) == pytest.approx((1.0, 2))
+    with pytest.raises(ValueError):
+        natural_agreement(torch.arange(5.0), torch.arange(4.0), 2)

@@ -9,7 +9,7 @@ import torch
 
 from helpers.cleanroom import (
     ComparisonSet, CurveDetectorSettings, cleanroom_responses, compare_responses, curve_kernel, match_family,
-    pearson, screen_comparison, settings_from,
+    held_out_comparison, match_summary, pearson, screen_comparison, settings_from,
 )
 from helpers.stimuli.curves import curve, line
 
@@ -91,3 +91,19 @@ def test_screen_comparison_redraws_the_screen_exactly() -> None:
     screen = family.screen
     assert len(comparison.images) == screen.curve.shape[0] * screen.curve.shape[1] + screen.line.shape[0] * screen.line.shape[1]
     assert np.allclose(family.responses(model, comparison.images), comparison.real, atol=1e-4)
+
+    held_out = held_out_comparison(comparison, [screen.polarity_screen(screen.polarities[0])] * len(family), family.channels,
+                                   name="again")  # one polarity's screen for every member
+    assert held_out.name == "again" and held_out.images is comparison.images
+    assert held_out.real.shape == comparison.real.shape
+    with pytest.raises(ValueError, match="one screen and one channel per member"):
+        held_out_comparison(comparison, [screen], family.channels)
+
+
+def test_match_summary_prints_both_ways() -> None:
+    angles = np.arange(8) * 45.0
+    images = torch.cat([arcs(angles, r) for r in (10.0, 14.0)])
+    real = cleanroom_responses(images, [0.0, 90.0], SETTINGS).numpy()
+    comparison = ComparisonSet("self", images, real, np.array([0.0, 90.0]), (SIZE / 2, SIZE / 2), ("a", "b"))
+    line = match_summary("self", match_family(comparison, SETTINGS), match_family(comparison, SETTINGS, orientation_offset=180))
+    assert line.startswith("             self: mean r = +1.000 (100% of units positive); turned 180°: -")

@@ -279,6 +279,32 @@ def test_scan_peaks_streams_the_same_top_images_as_the_whole_layer(handmade_scre
         scan_peaks(model, source, "detectors", {}, progress=False)
 
 
+def test_peaks_of_held_maps_are_the_streamed_peaks(handmade_screen) -> None:
+    from helpers.activations import capture
+    from helpers.dictionary import peaks_of_maps, scan_peaks
+    from helpers.images import RandomCrops
+
+    model, _ = handmade_screen
+    generator = torch.Generator().manual_seed(1)
+    source = RandomCrops({"a": torch.rand(3, 80, 80, generator=generator)}, count=5, size=32, seed=1, batch_size=2)
+    dictionary = _identity_dictionary(16)
+    dictionary.encoder_bias -= 0.2
+    encoders = {"units": None, "features": dictionary.encode}
+    streamed = scan_peaks(model, source, "detectors", encoders, progress=False)
+    maps = capture(model, source.images(list(range(5))), "detectors")["detectors"]
+    held = peaks_of_maps(maps, encoders, batch_size=2)  # batches that split the images unevenly
+    for name in encoders:
+        assert torch.allclose(held[name].values, streamed[name].values, atol=1e-6)
+        assert torch.equal(held[name].top(3)[0], streamed[name].top(3)[0])
+        assert held[name].map_size == streamed[name].map_size
+    with pytest.raises(ValueError, match="at least one encoder"):
+        peaks_of_maps(maps, {})
+    with pytest.raises(ValueError, match=r"\(N, C, h, w\)"):
+        peaks_of_maps(maps[0], encoders)
+    with pytest.raises(ValueError, match="batch_size"):
+        peaks_of_maps(maps, encoders, batch_size=0)
+
+
 def test_the_training_loss_is_reconstruction_plus_l1() -> None:
     from helpers.dictionary import dictionary_loss
 

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from helpers.families import find_high_low_family, high_low_family, screen_high_low
-from helpers.frequency import blurred_photo_responses, frequency_preference, ratio_tuning, side_factors, side_weights
+from helpers.frequency import (
+    blurred_photo_responses, describe_preference, frequency_preference, ratio_tuning, side_factors, side_weights,
+)
 from helpers.layers import layers_near_depth
 from helpers.stimuli.boundaries import frequency_boundary
 
@@ -54,6 +56,9 @@ def test_frequency_preference_and_weights_point_to_the_fine_side(high_low_model)
     assert np.all(sides.dipole > 0) and sides.agreement == 1.0
     wrong = side_weights(high_low_model, ["highlow:0"], [180.0], preference)
     assert wrong.dipole[0] < 0
+    assert sides.leaning == 2 and wrong.leaning == 0
+    assert sides.describe().endswith("2 of 2 (100%; chance: 50%, one-sided binomial p = 0.25)")
+    assert describe_preference(preference, "energy") == "energy: 2 high-frequency and 0 low-frequency units (preference beyond ±0.5) of 2"
 
 
 def test_nmf_factors_put_the_high_frequency_part_on_the_fine_side(high_low_model):
@@ -65,6 +70,35 @@ def test_nmf_factors_put_the_high_frequency_part_on_the_fine_side(high_low_model
     assert np.all(found.fine_minus_smooth > 0)  # the excitatory part lies on the fine side and reads high frequencies
     turned = side_factors(high_low_model, side_weights(high_low_model, ["highlow:0"], [180.0], preference), preference)
     assert turned.fine_minus_smooth[0] < 0
+    assert found.describe().startswith("the factor on the fine side reads higher frequencies than the other in 2 of 2 detectors")
+    assert "in 0 of 1 detectors" in turned.describe()
+
+
+def test_side_figures_show_the_units_asked_for(high_low_model):
+    import matplotlib.pyplot as plt
+
+    from helpers.plotting.frequency import detectors_side_maps_figure, side_factors_figure
+
+    preference = frequency_preference(high_low_model, "energy", size=high_low_model.input_size)
+    sides = side_weights(high_low_model, ["highlow:0", "highlow:1"], [0.0, 180.0], preference)
+    one = [high_low_model.unit("highlow:1")]
+    figure = detectors_side_maps_figure(sides, one)
+    assert [ax.get_title() for ax in figure.axes] == ["highlow:1"]
+    figure = side_factors_figure(side_factors(high_low_model, sides, preference, steps=50), one)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert len(titles) == 2 and any(t.startswith("fine side, reads +") for t in titles)
+    with pytest.raises(ValueError, match="not measured by side_weights"):
+        detectors_side_maps_figure(side_weights(high_low_model, ["highlow:0"], [0.0], preference), one)
+    plt.close("all")
+
+
+def test_held_out_verdict_measures_around_the_circle_and_against_both_controls():
+    from helpers.frequency import held_out_verdict
+
+    same, beats = held_out_verdict([350.0, 10.0, 90.0, 0.0], [20.0, 330.0, 91.0, 180.0], [1.0, 1.0, 0.0, 2.0],
+                                   [0.5, 1.5, -1.0, 1.0], [0.5, 0.2, -1.0, 2.5], tolerance=30.0)
+    assert same.tolist() == [True, False, True, False]
+    assert beats.tolist() == [True, False, False, False]
 
 
 def test_blurred_photographs_follow_the_fine_side(high_low_model):
@@ -103,5 +137,6 @@ def test_sharp_side_sweep_and_held_out_check(high_low_model):
     family = high_low_family(screen_high_low(high_low_model, "highlow", orientations=12, seeds=2, size=48), min_response=0.0)
     held = held_out_check(family, high_low_model, high_frequency=0.35, ratio=6.0)
     assert held.same_orientation.all() and held.beats_controls.all() and "2 of 2" in held.describe()
+    assert held.peak.shape == held.fine_control.shape == held.smooth_control.shape == (2,)
     assert above_chance_p(10, 10) == pytest.approx(2 ** -10) and above_chance_p(0, 0) == 1.0
     assert above_chance_p(5, 10) > 0.5

@@ -242,3 +242,44 @@ def test_member_attribution_figure_shows_the_strongest_inputs_of_each_top_exampl
     empty = member_attribution_figure(model, None, WithPatches(x, []), [])
     assert len(empty.axes) == 1
     plt.close(empty)
+
+
+def test_probe_damage_measures_an_ablation_or_an_edit_against_the_intact_responses() -> None:
+    from helpers.interventions import make_probe, probe_damage, probe_responses, response_damage
+    from helpers.interventions.experiments import relative_change
+
+    model, x = hand_built(), images(4, seed=7)
+    probe = make_probe(model.units("b", [0, 1]), {"x": x[:3], "y": x[3:]}, torch.zeros(3, SIZE, SIZE))
+    intact = probe_responses(model, probe)
+    zeros = torch.zeros(4)  # layer a's "means": a mean ablation to 0
+    damage, changed = probe_damage(model, probe, intact, ablate=["a:1"], means=zeros)
+    assert np.array_equal(changed, probe_responses(model, probe, ablate=["a:1"], means=zeros))
+    assert damage == response_damage(probe, intact, changed)
+    rows = [0, 1, 2, len(intact) - 1]
+    assert damage["x"] == relative_change(intact[rows], changed[rows]) > 0
+    edited, _ = probe_damage(model, probe, intact, edit=ablated(model, ["a:1"], mode="zero"))
+    assert edited == damage  # the zero ablation of a ReLU unit inside a with block: the same change
+    assert probe_damage(model, probe, intact)[0] == {"x": 0.0, "y": 0.0}  # no intervention: nothing changed
+
+
+def test_relative_change_by_hand_and_share_lost() -> None:
+    from helpers.interventions import share_lost
+    from helpers.interventions.experiments import relative_change
+
+    intact = np.array([[4.0, 2.0, 3.0], [5.0, 1.0, 3.0], [1.0, 1.0, 3.0]])  # last row: the blank image; unit 2 unmoved
+    changed = np.array([[4.0, 1.5, 9.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    assert relative_change(intact, changed) == 0.75  # unit 0: 5 / 5, unit 1: 0.5 / 1, unit 2 left out
+    assert np.isnan(relative_change(intact[:, 2:], changed[:, 2:]))
+    lost = share_lost(np.array([2.0, 0.0, -1.0]), np.array([0.5, 1.0, -2.0]))
+    assert lost[0] == 0.75 and np.isnan(lost[1]) and lost[2] == -1.0
+
+
+def test_evoked_strength_is_the_norm_of_each_units_evoked_response() -> None:
+    from helpers.interventions import evoked_strength, make_probe, probe_responses
+
+    model, x = hand_built(), images(3, seed=8)
+    blank = torch.full((3, SIZE, SIZE), 0.5)
+    strength = evoked_strength(model, "b", x, blank)
+    responses = probe_responses(model, make_probe(model.units("b", [0, 1]), {"x": x}, blank))
+    assert strength.shape == (2,) and np.allclose(strength, np.linalg.norm(responses[:-1] - responses[-1], axis=0))
+    assert np.all(evoked_strength(model, "b", blank[None].repeat(2, 1, 1, 1), blank) == 0)  # the blank evokes nothing

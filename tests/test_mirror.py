@@ -179,6 +179,7 @@ def test_pair_weights_read_the_union(model):
     weights = pair_weights(model, [("heads:0", "heads:1")], model.units("merge"))
     assert weights.from_a[:, 0].tolist() == pytest.approx([1.0, -1.0, 1.0])  # merge 0: left - right, 1: right - left, 2: union
     assert weights.from_b[:, 0].tolist() == pytest.approx([-1.0, 1.0, 1.0])
+    assert weights.most_even() == (2, 0)  # the union takes +1 from both members
     with pytest.raises(ValueError, match="pair"):
         pair_weights(model, [], model.units("merge"))
 
@@ -191,3 +192,72 @@ def test_pair_symmetry_against_shuffled_pairs():
     symmetric = PairWeights([], [], from_a, from_a + 0.01 * torch.randn(5, 10, generator=generator))
     assert float(symmetric.symmetry().min()) > 0.99
     assert float(symmetric.symmetry(shuffled=True).median()) < 0.9  # every A with another pair's B
+
+
+def test_most_even_reads_target_and_pair():
+    from helpers.union_weights import PairWeights
+
+    from_a = torch.tensor([[1.0, 5.0, 0.2], [2.0, 0.1, 3.0]])  # (2 targets, 3 pairs)
+    from_b = torch.tensor([[1.0, 0.5, 4.0], [2.5, 9.0, 2.5]])
+    assert PairWeights([], [], from_a, from_b).most_even() == (1, 2)  # min(3.0, 2.5) is the largest weaker weight
+
+
+def test_partner_answers_and_pair_pictures(model, monkeypatch):
+    import types
+
+    import helpers.mirror
+    from helpers.mirror import mirror_pair_pictures, partner_answers
+    from helpers.plotting.dog_heads import pair_pictures_figure
+
+    left = left_arrows(2)
+    pictures = {model.unit("heads:0"): left[0], model.unit("heads:1"): left[1].flip(-1)}
+    answers = partner_answers(model, [("heads:0", "heads:1")], pictures)
+    assert answers.shape == (2, 2)
+    assert bool((answers[:, 0] > 0).all()) and bool((answers[:, 1] < 0).all())  # before the ReLU: inhibited on the picture
+    assert partner_answers(model, [], pictures).shape == (0, 2)
+    rendered = []  # rendering is tested with featurevis; here the members' pictures are known arrows
+
+    def render_units(model, units, **options):
+        rendered.append(([str(u) for u in units], options))
+        return types.SimpleNamespace(images=torch.stack([left[0], left[1].flip(-1)]))
+
+    monkeypatch.setattr(helpers.mirror, "render_units", render_units)
+    paired = mirror_pair_pictures(model, [("heads:1", "heads:0")], steps=2, size=32, progress=False)
+    assert rendered == [(["heads:0", "heads:1"], {"steps": 2, "size": 32, "progress": False})]  # one batch, in name order
+    assert paired.answers.tolist() == partner_answers(model, [("heads:1", "heads:0")], pictures).tolist()
+    assert paired.wins == [True, True]
+    assert [str(u) for u in paired.units] == ["heads:0", "heads:1"] and paired.answers.shape == (2, 2)
+    assert mirror_pair_pictures(model, [], steps=2, size=32, progress=False).answers.shape == (0, 2)
+    figure = pair_pictures_figure(paired)
+    assert [ax.get_title().split("\n")[0] for ax in figure.axes[:3]] == ["A = heads:1", "mirror(A's image)", "B = heads:0"]
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def test_active_invariant_keeps_units_that_follow_themselves_and_respond():
+    from helpers.mirror import MirrorPartners
+    from helpers.models import Unit
+
+    correlation = torch.diag(torch.tensor([0.95, 0.95, 0.3, 0.9, 0.99]))
+    mean_response = torch.tensor([2.0, 0.1, 3.0, 1.5, 0.5])  # median 1.5: only units above it count as active
+    partners = MirrorPartners("x", [Unit("x", c) for c in range(5)], correlation, mean_response)
+    assert [u.channel for u in partners.active_invariant()] == [0]
+    assert [u.channel for u in partners.active_invariant(min_self=0.2)] == [0, 2]
+
+
+def test_orientation_per_image_with_and_without_images(model, monkeypatch):
+    import types
+
+    import helpers.mirror
+    from helpers.mirror import orientation_per_image
+
+    images = mixed_arrows()
+    scores = orientation_per_image(model, ["heads:0", "merge:2"], images, steps=2, size=32)
+    assert scores.tolist() == mirror_test(model, ["heads:0", "merge:2"], images).image_scores.abs().mean(1).tolist()
+    assert float(scores[0]) > float(scores[1])  # the left unit is oriented image by image, the union is not
+    arrow = left_arrows(1)[0]
+    monkeypatch.setattr(helpers.mirror, "render_units",  # no images: each unit's own picture (known arrows here)
+                        lambda model, units, **options: types.SimpleNamespace(images=torch.stack([arrow, arrow.flip(-1)])))
+    own = orientation_per_image(model, ["heads:0", "heads:1"], torch.zeros(0, 3, 32, 32), steps=2, size=32)
+    assert own.tolist() == pytest.approx([1.0, 1.0])

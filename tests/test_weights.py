@@ -195,3 +195,49 @@ def test_transformed_copies_find_the_turned_mirrored_and_recoloured_unit() -> No
         transform_weights(layer, "scale")
     with pytest.raises(ValueError, match="image-space"):
         transform_weights(torch.zeros(2, 4, 3, 3), "hue")
+
+
+def test_family_clients_match_the_test_and_draw(lite0) -> None:
+    from matplotlib import pyplot as plt
+
+    from helpers.plotting.circuits import client_usage_figure
+    from helpers.weights import family_clients, family_usage
+    from helpers.weights.connections import client_concentration_test
+
+    family = lite0.units("blocks.2.1", [3, 10, 17, 40])
+    found = family_clients(lite0, family, count=5, sets=50, seed=4)
+    grids = expanded_weights(lite0, "blocks.2.1", found.layer)
+    assert found.layer == "blocks.3.0" and found.clients.shape == (5,)  # the next layer
+    assert np.allclose(found.usage, family_usage(lite0, family).numpy(), rtol=1e-4)
+    assert found.usage[found.clients[0]] == found.usage.max()
+    assert (found.concentration, found.p) == pytest.approx(client_concentration_test(grids, [3, 10, 17, 40], 50, 4))
+    assert "top clients" in found.summary() and "p = " in found.summary()
+    plt.close(client_usage_figure(found))
+    with pytest.raises(ValueError, match="one layer"):
+        family_clients(lite0, [lite0.unit("blocks.2.1:0"), lite0.unit("blocks.3.0:0")])
+    with pytest.raises(ValueError, match="not every"):
+        client_concentration_test(grids, list(range(grids.shape[1])))
+
+
+def test_family_input_selectivity_is_argument_5s_test_with_its_details(lite0) -> None:
+    from helpers.weights import family_input_selectivity
+    from helpers.weights.connections import input_selectivity_test
+
+    rng = np.random.default_rng(8)
+    inputs = lite0.channels("blocks.2.0")
+    selectivity, preferred = rng.uniform(size=inputs), rng.uniform(0, 360, size=inputs)
+    family, orientations, curves = [3, 10, 17, 40], [0.0, 90.0, 180.0, 270.0], rng.choice(inputs, 30, replace=False)
+    found = family_input_selectivity(lite0, "blocks.2.1", family, orientations, selectivity, preferred, curves, count=5,
+                                     draws=100, seed=2)
+    net = expanded_weights(lite0, "blocks.2.0", "blocks.2.1").sum(dim=(2, 3)).numpy()
+    assert (found.family_value, found.p) == pytest.approx(input_selectivity_test(net, selectivity, family, count=5, draws=100, seed=2))
+    top = np.argsort(-net[family], axis=1)[:, :5]
+    assert found.curve_share[0] == pytest.approx(np.isin(top, curves).mean())
+    assert len(found.aligned["excitatory"]) == np.isin(top, curves).sum()
+    assert np.all((found.aligned["inhibitory"] >= 0) & (found.aligned["inhibitory"] <= 180))
+    assert "p = " in found.summary(len(family), "blocks.2.0")
+    none = family_input_selectivity(lite0, "blocks.2.1", [], [], selectivity, preferred, curves, draws=10)
+    assert np.isnan(none.family_value) and none.p == 1.0 and none.curve_share is None
+    assert len(none.random_sets) == 10 and np.isnan(none.random_sets).all()
+    with pytest.raises(ValueError, match="each of the"):
+        family_input_selectivity(lite0, "blocks.2.1", family, orientations, selectivity[:-1], preferred, curves)

@@ -19,7 +19,7 @@ from ..models import CircuitModel
 from ..weights import equivariance
 from ..weights.equivariance import spatial_pattern
 from ..wrapping import wrap_model
-from . import Grade, call_answer, exercise, expect, expect_close
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
 
@@ -109,8 +109,8 @@ def check_selectivity_test(my_selectivity_test: Callable) -> Grade:
     cases.append(("a family built to read the five most selective inputs", net, selectivity, np.arange(6), 5))
     for name, net, selectivity, family, count in cases:
         with grade.part(name):
-            # withholding _strongest_input_means withholds input_selectivity_test too
-            answer = answer_without({connections: ("_strongest_input_means",)}, my_selectivity_test, net, selectivity,
+            # withholding _strongest_input_means withholds input_selectivity_test and family_input_selectivity too
+            answer = answer_without({connections: ("_strongest_input_means", "_against_random_sets")}, my_selectivity_test, net, selectivity,
                                     family, count=count, draws=2000, seed=0)
             expect(isinstance(answer, tuple) and len(answer) == 2, "Return a pair (family mean, p-value).")
             value, p = connections.input_selectivity_test(net, selectivity, family, count=count, draws=2000, seed=0)
@@ -179,3 +179,44 @@ def check_spatial_pattern(my_spatial_pattern: Callable, model: CircuitModel) -> 
         hint="Reshape the grids to one row per input (C_from, k*k) and take the SVD: the pattern is the first right "
              "singular vector times the first singular value, reshaped to (k, k). Its inputs' numbers are the first "
              "left singular vector: if their negative entries outweigh their positive ones, flip the pattern's sign.")
+
+
+def _client_cases() -> dict[str, list[tuple]]:
+    """Held-out (grids, family channels, sets, seed): random weights of two sizes, and hand-built layers whose family is
+    read by one dedicated client (p as small as the sets allow) or evenly by every reader (p near 1)."""
+    rng = np.random.default_rng(606)
+    dedicated = rng.normal(size=(30, 24, 3, 3)) * 0.3
+    dedicated[4, :5] += 3.0  # reader 4 takes the family (units 0..4) and no one else does
+    even = rng.normal(size=(20, 36, 3, 3)) * 0.3
+    even[:, 10:16] = 1.0  # every reader takes the family (units 10..15) alike
+    return {
+        "random weights: 40 readers of 30 units (3 x 3), a family of 5, 200 sets": [
+            (rng.normal(size=(40, 30, 3, 3)), [2, 7, 11, 19, 23], 200, 1)],
+        "random weights: 25 readers of 50 units (5 x 5), a family of 8, 300 sets, another seed": [
+            (rng.standard_t(3, size=(25, 50, 5, 5)), [0, 4, 9, 16, 25, 33, 40, 49], 300, 7)],
+        "a family read by one dedicated client, and one read evenly by every reader": [
+            (dedicated, [0, 1, 2, 3, 4], 150, 0), (even, list(range(10, 16)), 120, 2)],
+    }
+
+
+def _concentration_pair(answer: object) -> np.ndarray:
+    """The student's (concentration, p) as two numbers."""
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        raise ExerciseError("Return a pair (the family's concentration, the p-value).")
+    return np.array([float(answer[0]), float(answer[1])])
+
+
+@exercise(points=3)
+def check_client_concentration(my_client_concentration: Callable) -> Grade:
+    """Exercise 6: my_client_concentration(grids, family_channels, sets, seed): argument 6's test of whether a family's
+    readers in the next layer are more concentrated than those of random sets of as many other units."""
+    from ..weights import connections
+
+    return compare_with_course(
+        _client_cases(), my_client_concentration, connections.client_concentration_test,
+        {connections: ("client_concentration_test", "family_clients", "_set_concentration", "_against_random_sets")},
+        "your (concentration, p)", rtol=1e-6, atol=1e-6, read=_concentration_pair,
+        hint="A reader's usage of a set of units is the L2 norm of all its weights from them (square, sum over the set "
+             "and the k x k window, square root); the concentration is the top reader's usage over the mean reader's. "
+             "Draw each random set with generator.choice(others, len(family_channels), replace=False) from the units "
+             "outside the family, generator = np.random.default_rng(seed), and count p = (hits + 1) / (sets + 1).")

@@ -1,5 +1,6 @@
 """Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners,
-transformed weights, the same-side and cross weights between mirrored pathways, and a unit's best transformed copy.
+transformed weights, the same-side and cross weights between mirrored pathways, a unit's best transformed copy, and
+a mirror pair tested on its members' pictures.
 
 The function exercises are called on a small hand-built network whose left unit, right unit and union are
 known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from .. import mirror, union_weights
-from ..mirror import MirrorTest, mirror_test, partners_from_test
+from ..mirror import MirrorTest, mirror_test, partner_answers, partners_from_test
 from ..models import CircuitModel, Unit
 from ..union_weights import same_and_cross
 from ..weights import equivariance
@@ -213,3 +214,42 @@ def check_best_copy(my_best_copy: Callable, model: CircuitModel) -> Grade:
         hint="Flatten each unit's transformed weights and each unit's weights to one vector; centre each vector and scale "
              "it to length 1 (Pearson's correlation); the (U, U) table of dot products holds every pair. Leave out each "
              "unit's own weights (the diagonal) before taking each row's largest value.")
+
+
+def _pair_picture_cases(model: CircuitModel, layer: str, images: torch.Tensor) -> dict[str, list[tuple]]:
+    """Held-out (network, pairs, pictures) cases, two per part with different answers: the known arrow circuit's
+    mirror pair on arrows drawn off centre (B's answer to A's own picture is below zero before the ReLU), its second
+    layer's two pathways (and the union), and pairs of units of ``layer`` on the given images."""
+    arrows = _arrow_network(model.device)
+    left, right = _arrows(2, 7), _arrows(2, 8).flip(-1)  # left arrows and right arrows at random places
+    heads = [arrows.unit("heads", c) for c in range(2)]
+    merge = [arrows.unit("merge", c) for c in range(3)]
+    chosen = [int(c) for c in np.random.default_rng(77).choice(model.channels(layer), min(6, model.channels(layer)),
+                                                                   replace=False)]
+    units = [model.unit(layer, c) for c in chosen]
+    pictures = {unit: images[i % len(images)] for i, unit in enumerate(units)}
+    others = {unit: images[(i + len(units)) % len(images)] for i, unit in enumerate(units)}  # other images
+    pairs = [(units[i], units[i + 1]) for i in range(0, len(units) - 1, 2)]
+    return {
+        "a known mirror pair (a left-arrow unit, a right-arrow unit), arrows off centre": [
+            (arrows, [(heads[0], heads[1])], {heads[0]: left[0], heads[1]: right[0]}),
+            (arrows, [(heads[1], heads[0])], {heads[0]: 0.9 * left[1], heads[1]: 0.8 * right[1]})],  # fainter
+        "the known circuit's second layer: its two pathways, and a pathway with the union": [
+            (arrows, [(merge[0], merge[1])], {merge[0]: left[1], merge[1]: right[0]}),
+            (arrows, [(merge[1], merge[0]), (merge[0], merge[2])], {merge[0]: left[0], merge[1]: right[1],
+                                                                     merge[2]: right[0]})],
+        f"{len(pairs)} pairs of other units of {layer} on your images": [
+            (model, pairs, pictures), (model, pairs[::-1], others)],
+    }
+
+
+@exercise(points=3)
+def check_partner_answers(my_partner_answers: Callable, model: CircuitModel, layer: str, images: torch.Tensor) -> Grade:
+    """Exercise 7: my_partner_answers(model, pairs, pictures): (2P, 2), per pair B reading A's picture then A reading
+    B's; each the reader's response (before its non-linearity) to the mirrored picture and to the picture as given."""
+    return compare_with_course(
+        _pair_picture_cases(model, layer, images), my_partner_answers, partner_answers,
+        {mirror: ("partner_answers", "mirror_pair_pictures")}, "your answers", rtol=1e-4, atol=1e-4,
+        hint="Two rows per pair (A, B): B reading A's picture, then A reading B's. Each row: the reader's response to "
+             "picture.flip(-1), then to the picture, each its largest value over positions, read before the "
+             "non-linearity (unit_responses(..., at=\"max\", pre_activation=True)).")

@@ -1,8 +1,9 @@
 """Self-checks for the high-low frequency lesson's exercises.
 
 The function exercises are called on cases the notebook never shows (other sizes and directions, hand-made
-tuning curves, non-negative matrices) and compared with the course's implementation; an NMF is judged by how
-well its non-negative factors rebuild the matrix, against the course's own factorization with the same steps.
+tuning curves, non-negative matrices, hand-built held-out screens) and compared with the course's implementation;
+an NMF is judged by how well its non-negative factors rebuild the matrix, against the course's own factorization
+with the same steps.
 Messages never give the answer.
 """
 from __future__ import annotations
@@ -14,13 +15,13 @@ import torch
 
 from .. import frequency as frequency_module
 from .. import tuning as tuning_module
-from ..frequency import fine_side_lean, frequency_map
+from ..frequency import fine_side_lean, frequency_map, held_out_verdict
 from ..stimuli import boundaries
 from ..stimuli.boundaries import half_plane_mask
 from ..tuning import angle_difference, orientation_selectivity, preferred_orientation
 from ..weights import nmf as nmf_module
 from ..weights.nmf import nmf
-from . import Grade, exercise, expect, expect_close, one_number
+from . import ExerciseError, Grade, exercise, expect, expect_close, one_number
 from .withheld import answer_without, compare_with_course
 
 Number = (int, float, np.floating, np.integer)
@@ -163,3 +164,52 @@ def check_side_lean(my_side_lean: Callable) -> Grade:
         hint="Sum the input grids weighted by their preferences into one (k, k) map; measure every position's offset "
              "from the window's centre ((k - 1) / 2, also for an even k) with x to the right and y UP (rows grow "
              "downwards); the lean is the sum of map x (x cos θ + y sin θ).")
+
+
+def _verdict_cases() -> dict[str, list[tuple]]:
+    """Held-out (screened, held_out, peak, fine_control, smooth_control, tolerance) for families the lesson never
+    shows, two per part with different answers, so that no constant earns a part."""
+    rng = np.random.default_rng(6006)
+    count = 40
+    random_members = (rng.uniform(0, 360, count), rng.uniform(0, 360, count), rng.normal(0.5, 0.5, count),
+                      rng.normal(0.3, 0.4, count), rng.normal(0.3, 0.4, count))
+    steady = np.ones(5), np.full(5, 0.2), np.full(5, 0.1)  # peak, fine, smooth: every member beats its controls
+    return {
+        "orientations either side of 0° (= 360°), and the opposite side": [
+            (np.array([350.0, 10.0, 5.0, 170.0, 90.0]), np.array([15.0, 345.0, 300.0, 190.0, 95.0]), *steady, 30.0),
+            (np.array([0.0, 359.0, 200.0, 30.0, 120.0]), np.array([359.0, 0.0, 20.0, 60.5, 300.0]), *steady, 30.0)],
+        "controls: one beaten and not the other, a silent member, a tie": [
+            (np.full(5, 45.0), np.full(5, 50.0), np.array([1.1, 1.0, 0.5, 0.0, 0.3]),
+             np.array([0.5, 1.2, 0.1, -0.2, 0.3]), np.array([1.5, 0.2, 0.1, -0.1, 0.1]), 30.0),
+            (np.full(4, 300.0), np.full(4, 280.0), np.array([-0.1, 0.8, 0.6, 2.0]),
+             np.array([-0.3, 0.9, 0.2, 1.0]), np.array([-0.5, 0.1, 0.7, 1.5]), 30.0)],
+        "other tolerances (15° and 45°), differences exactly at the tolerance, and 40 random members": [
+            (np.array([100.0, 100.0, 350.0, 0.0]), np.array([115.0, 116.0, 5.0, 330.0]), *(v[:4] for v in steady), 15.0),
+            (*random_members, 45.0)],
+    }
+
+
+def _two_masks(answer: object) -> np.ndarray:
+    """The student's (same_orientation, beats_controls) as one (2, F) array of 0s and 1s."""
+    message = "Return a pair (same_orientation, beats_controls): two boolean arrays with one value per member."
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        raise ExerciseError(message)
+    try:
+        masks = [np.asarray(part.detach().cpu() if isinstance(part, torch.Tensor) else part) for part in answer]
+        return np.stack([mask.astype(np.float64) for mask in masks])
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError(message) from None
+
+
+@exercise(points=3)
+def check_held_out_verdict(my_held_out_verdict: Callable) -> Grade:
+    """Exercise 6: my_held_out_verdict(screened, held_out, peak, fine_control, smooth_control, tolerance): member by
+    member, whether the screen's preferred orientation and its need for the frequency change hold on held-out textures."""
+    hidden = {frequency_module: ("held_out_verdict", "held_out_check", "angle_difference"),
+              tuning_module: ("angle_difference",)}
+    return compare_with_course(
+        _verdict_cases(), my_held_out_verdict, held_out_verdict, hidden, "your verdicts", rtol=0.0, atol=1e-9,
+        read=_two_masks,
+        hint="Measure the difference of two orientations around the circle (it is never more than 180°) and keep a member "
+             "within the tolerance, the tolerance included; a member beats its controls when its peak is above zero and "
+             "above the larger of the two same-texture controls.")

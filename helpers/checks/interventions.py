@@ -1,6 +1,7 @@
 """Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook,
 the change in the network's predictions, an attribution (activation times gradient), and how much of a unit's
-attribution falls on chosen inputs (its concentration).
+attribution falls on chosen inputs (its concentration), and how much an intervention changed a group of units'
+evoked responses.
 
 Each check registers the student's hook on layers the notebook never uses (a small hand-built network
 whose answer is known, and other layers and units of the active model), runs the network and compares
@@ -25,7 +26,7 @@ from ..layers import layer_at_depth, previous_layer
 from ..models import CircuitModel
 from ..weights import linearized_forward
 from ..wrapping import wrap_model
-from . import Grade, call_answer, exercise, expect, expect_close
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
 SIZE = 8
@@ -315,3 +316,69 @@ def check_concentration(my_concentration: Callable, model: CircuitModel) -> Grad
         hint="For each unit: sum each input's map over positions, keep the positive totals, and per image take the "
              "share of their sum that falls on `channels` (0 when nothing is positive); average over the unit's "
              "images and divide by len(channels) / (number of inputs).")
+
+
+def _hand_built_responses() -> tuple[np.ndarray, np.ndarray]:
+    """Two units, two stimuli and the blank image, worked out by hand.
+
+    Unit 1: evoked intact (3, 4) (norm 5), changed (3, -1): its change (0, -5) is as large as its response, 1.0.
+    Unit 2: evoked intact (1, 0), changed (0.5, 0): 0.5. Mean over the units: 0.75.
+    """
+    intact = np.array([[4.0, 2.0], [5.0, 1.0], [1.0, 1.0]])  # blank row (1, 1): evoked (3, 1) and (4, 0)
+    changed = np.array([[4.0, 1.5], [0.0, 1.0], [1.0, 1.0]])  # evoked (3, 0.5) and (-1, 0)
+    return intact, changed
+
+
+def _response_parts() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Held-out (intact, changed) responses, by part: rows are stimuli, the blank image last; columns are units."""
+    rng = np.random.default_rng(1017)
+
+    def pair(stimuli: int, units: int, blank: float, change: float) -> tuple[np.ndarray, np.ndarray]:
+        intact = rng.normal(size=(stimuli + 1, units))
+        intact[-1] += blank
+        return intact, intact + change * rng.normal(size=intact.shape)
+
+    silent_intact, silent_changed = pair(6, 4, 0.0, 0.3)
+    silent_intact[:, 1] = silent_intact[-1, 1]  # unit 1 answers every stimulus as it answers the blank image
+    silent_changed[:, 1] += 0.2 * rng.normal(size=len(silent_changed))
+    scales = np.array([0.05, 1.0, 30.0])
+    sized_intact = rng.normal(size=(9, 3)) * scales
+    sized_changed = sized_intact + rng.normal(size=(9, 3)) * scales[::-1] * 0.1
+    return {
+        "hand-built responses whose change is worked out by hand": [_hand_built_responses()],
+        "random responses of other numbers of stimuli, units and seeds, the blank image's response far from 0": [
+            pair(5, 3, 2.5, 0.4), pair(12, 7, -1.5, 0.1), pair(3, 1, 4.0, 1.0),
+        ],
+        "a unit the stimuli leave unmoved (its evoked response 0) beside units that respond": [
+            (silent_intact, silent_changed),
+        ],
+        "units whose responses differ a thousandfold in size, each changed by its own share": [
+            (sized_intact, sized_changed), (sized_intact[:, ::-1].copy(), sized_changed.copy()),
+        ],
+    }
+
+
+def _one_number(answer: object) -> float:
+    """The student's answer as one float; anything else (a dict, an array of several numbers) is a wrong answer."""
+    try:
+        value = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value.ndim != 0:
+        raise ExerciseError(f"my_response_change should return one number (a float), not {type(answer).__name__}.")
+    return float(value)
+
+
+@exercise(points=4)
+def check_response_change(my_response_change: Callable) -> Grade:
+    """Exercise 7: my_response_change(intact, changed): how much the units' evoked responses changed, one float.
+
+    Per unit, ||evoked change|| / ||intact evoked response|| over the stimuli (rows: stimuli, then the blank image);
+    the mean over the units the stimuli move."""
+    hidden = {experiments: ("relative_change", "response_damage", "probe_damage", "random_ablation_damage")}
+    return compare_with_course(
+        _response_parts(), my_response_change, experiments.relative_change, hidden, "your response change",
+        rtol=1e-6, atol=1e-9, read=_one_number,
+        hint="Subtract the blank image's row (the last) from the other rows, for intact and changed alike; then per "
+             "unit (column) the norm of the evoked change over the stimuli divided by the norm of the intact evoked "
+             "response; average over the units whose intact evoked response is not 0.")

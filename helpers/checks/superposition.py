@@ -1,7 +1,7 @@
 """Checks of lesson 07's exercises (toy models of superposition and sparse dictionaries): a square of
 antipodal pairs built by hand, the toy model's importance-weighted loss, a feature's dimensionality, a sparse
-dictionary's loss and one training step of it, the units that hold a direction and the antipodal partners of a
-toy model's features, each called on held-out inputs and compared with :mod:`helpers.superposition` and
+dictionary's loss and one training step of it, the units that hold a direction, the antipodal partners of a
+toy model's features and how far a 2-D toy model is from a regular polygon, each called on held-out inputs and compared with :mod:`helpers.superposition` and
 :mod:`helpers.dictionary`."""
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from .. import dictionary as dictionary_module
 from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step, units_to_hold
 from .. import superposition
 from ..superposition import (
-    antipodal_partners, feature_dimensionality, feature_norms, feature_importance, sample_features, toy_loss,
+    antipodal_partners, feature_dimensionality, feature_norms, feature_importance, polygon_deviation, represented_features,
+    sample_features, toy_loss,
 )
-from . import Grade, call_answer, exercise, expect, expect_close, passed
+from . import Grade, call_answer, exercise, expect, expect_close, one_number, passed
 from .withheld import answer_without, compare_with_course, withheld
 
 
@@ -292,3 +293,51 @@ def check_antipodal_partners(my_antipodal_partners: Callable) -> Grade:
         hint="Compare DIRECTIONS (each column divided by its length), not the columns themselves; only features whose "
              "length is above `threshold` take part, on both sides of a pair; a feature is not its own partner; "
              "among the features below `cosine`, take the most opposite one, and give its index among ALL columns.")
+
+
+def _columns_at(degrees: list[float], lengths: list[float] | None = None) -> torch.Tensor:
+    """A (2, n) toy model whose features point at ``degrees``, of the given lengths (1 by default)."""
+    return torch.tensor([_at(angle, length) for angle, length in zip(degrees, lengths or [1.0] * len(degrees))]).T
+
+
+def _polygon_cases() -> dict[str, list[tuple[torch.Tensor, int, float]]]:
+    """Held-out (weights (2, n), sides, threshold): polygons the lesson never trains, whose deviations are worked
+    out by hand (0°; 18° on the gap across 0°; 22° on a gap that is too SMALL), models with short features that must
+    be dropped (or kept, at a lower threshold: then the count is wrong), and random models at other thresholds."""
+    generator = torch.Generator().manual_seed(7019)
+    order = torch.randperm(5, generator=generator)
+    turned = _columns_at([17 + 72 * i for i in range(5)], [0.8, 1.5, 1.0, 1.2, 0.9])[:, order]
+    with_short = _columns_at([0, 75, 145, 215, 290, 40, 180], [1.0, 1.1, 0.9, 1.0, 1.3, 0.3, 0.45])
+    random_models = []
+    for threshold in (0.8, 0.3):
+        weights = torch.randn(2, 7, generator=generator)
+        random_models.append((weights, int(represented_features(weights, threshold)), threshold))
+    return {
+        "a turned pentagon of features of different lengths, a pentagon with its largest gap across 0°, one with a "
+        "gap too small": [(turned, 5, 0.5), (_columns_at([30, 100, 170, 240, 300]), 5, 0.5),
+                          (_columns_at([40, 120, 200, 280, 330]), 5, 0.5)],
+        "short features: dropped at threshold 0.5; kept at 0.4, so six features are not a pentagon; a square is not "
+        "a pentagon but is a regular 4-gon": [(with_short, 5, 0.5), (with_short, 5, 0.4), (_columns_at([10, 100, 190, 280]), 5, 0.5),
+                                              (_columns_at([10, 100, 190, 280]), 4, 0.5)],
+        "random 2-D models, thresholds 0.8 and 0.3": random_models,
+    }
+
+
+def _finite_deviation(value: float) -> float:
+    """A deviation ready to compare: infinity (not ``sides`` features kept) stands as -1."""
+    return -1.0 if math.isinf(value) else value
+
+
+@exercise(points=3)
+def check_polygon_deviation(my_polygon_deviation: Callable) -> Grade:
+    """Exercise 9: my_polygon_deviation(weights, sides, threshold): the largest difference in degrees between a gap of
+    neighbouring kept features of a 2-D toy model and 360 / sides; infinity unless exactly ``sides`` are kept."""
+    return compare_with_course(
+        _polygon_cases(), my_polygon_deviation, lambda *case: _finite_deviation(polygon_deviation(*case)),
+        {superposition: ("polygon_deviation", "regularity", "feature_angles", "angle_gaps", "planar_description")},
+        "your deviation", rtol=0, atol=1e-3,
+        read=lambda answer: _finite_deviation(one_number(answer, "angle in degrees (or infinity)")),
+        hint="Keep the features longer than `threshold` (and return float('inf') unless there are exactly `sides`); "
+             "take their angles with atan2 in degrees, sort them, and measure every gap between neighbours, the one "
+             "across 0° (from the largest angle round to the smallest + 360°) too; compare each with 360 / sides, "
+             "with its sign dropped.")

@@ -23,6 +23,7 @@ render_module = importlib.import_module("..featurevis.render", __package__)
 accentuate_module = importlib.import_module("..featurevis.accentuate", __package__)
 param_module = importlib.import_module("..featurevis.param", __package__)
 trust_module = importlib.import_module("..featurevis.trust", __package__)
+edit_audit_module = importlib.import_module("..featurevis.edit_audit", __package__)
 
 
 def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,3 +149,39 @@ def check_fooling_boost(my_fooling_boost: Callable) -> Grade:
              "The likeness is the cosine similarity with the picture's; the contrast is the standard deviation "
              "(torch's default). Open gate: the larger of sigmoid((limit - contrast) / (0.1 * limit)) and "
              "sigmoid((likeness - latch) / 0.01). Return weight x gate x likeness, one number per image.")
+
+
+def _agreement_cases() -> dict[str, list[tuple[torch.Tensor, torch.Tensor, int]]]:
+    """Held-out (before, after, k) response pairs, two per part with different answers: a monotone but curved change
+    (rank and linear correlation differ), strongly negative responses (largest is not largest in size), and a small
+    edit that reorders the top without changing its members."""
+    generator = torch.Generator().manual_seed(1106)
+    spread = torch.randn(30, generator=generator)
+    curved = torch.randn(25, generator=generator)
+    negative = torch.randn(20, generator=generator) * 2
+    negative[:4] = torch.tensor([-9.0, -8.5, -7.0, -6.0])  # the largest responses in size are the most negative
+    reorder = torch.arange(12, dtype=torch.float32).flip(0) + 0.1 * torch.randn(12, generator=generator)
+    shuffled = reorder.clone()
+    shuffled[:4] = shuffled[:4].flip(0)  # the top four change places, they stay the top four
+    return {
+        "a monotone but curved change, and an unrelated one": [
+            (curved, curved.exp() + 0.05 * torch.randn(25, generator=generator), 5),
+            (spread, torch.randn(30, generator=generator), 8)],
+        "strongly negative responses (the top is the largest, not the largest in size)": [
+            (negative, negative.flip(0) * 0.5 + negative, 4),
+            (negative, negative + 0.3 * torch.randn(20, generator=generator), 6)],
+        "a small edit that reorders the top without changing it": [
+            (reorder, shuffled, 4), (reorder, shuffled + torch.linspace(0, 3, 12), 3)],
+    }
+
+
+@exercise(points=3)
+def check_natural_agreement(my_natural_agreement: Callable) -> Grade:
+    """Exercise 6: my_natural_agreement(before, after, count) -> (correlation, how many top photographs are shared)."""
+    return compare_with_course(
+        _agreement_cases(), my_natural_agreement, edit_audit_module.natural_agreement,
+        {edit_audit_module: ("natural_agreement", "audit_edit")},
+        "your (correlation, shared) pair", rtol=1e-4, atol=1e-4,
+        hint="The correlation is Pearson's (of the values, not of their ranks). The shared count is the size of the "
+             "intersection of the two SETS of indices of the k largest values (largest, not largest in size), "
+             "whatever their order.")

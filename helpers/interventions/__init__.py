@@ -29,6 +29,7 @@ Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`a
 :func:`spliced`, :func:`replaced_weights`, ...), :mod:`.attribution` (:func:`attribution`, and how much of a unit's attribution falls on chosen inputs:
 :func:`attribution_concentration`),
 :mod:`.experiments` (ablation experiments on a layer's clients and on the network's predictions:
+:func:`probe_damage` (how much an ablation or an edit changed the clients' evoked responses),
 :func:`ablation_prediction_change`; a unit's response to its own top dataset examples: :func:`top_example_values`),
 :mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family).
 """
@@ -37,9 +38,10 @@ from .edits import (
     InterventionModule, Transform, ablated, intervened_layer, layer_means, patched, replaced_weights, spliced,
 )
 from .experiments import (
-    ClientProbe, PredictionChange, ablation_prediction_change, excited_clients, input_strength, logits_of, make_probe,
+    ClientProbe, PredictionChange, ablation_prediction_change, evoked_strength, excited_clients, input_strength, logits_of, make_probe,
     matched_units,
-    prediction_change, probe_responses, random_ablation_damage, random_units, response_damage, top_example_values,
+    prediction_change, probe_damage, probe_responses, random_ablation_damage, random_units, response_damage, share_lost,
+    top_example_values,
 )
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
@@ -47,8 +49,8 @@ __all__ = [
     "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
     "replaced_weights",
     "Attribution", "attribution", "top_example_attributions", "attribution_concentration",
-    "ClientProbe", "make_probe", "excited_clients", "probe_responses", "response_damage", "random_units", "matched_units",
+    "ClientProbe", "make_probe", "excited_clients", "evoked_strength", "probe_responses", "probe_damage", "response_damage", "random_units", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
-    "ablation_prediction_change", "top_example_values",
+    "ablation_prediction_change", "top_example_values", "share_lost",
     "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced",
 ]

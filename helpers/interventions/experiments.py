@@ -1,7 +1,7 @@
 """Ablation experiments: what silencing units does to a layer's clients and to the network's predictions."""
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
@@ -57,18 +57,41 @@ def probe_responses(model: CircuitModel, probe: ClientProbe, *, ablate: Sequence
         return unit_responses(model, probe.units, probe.images, pre_activation=probe.pre_activation).numpy().astype(np.float64)
 
 
+def relative_change(intact: np.ndarray, changed: np.ndarray) -> float:
+    """How much an intervention changed the units' evoked responses to a group of stimuli (lesson 10, exercise 7).
+
+    ``intact`` and ``changed``: responses (n + 1, U) of U units to n stimuli and, in the last row, to the blank
+    image, without and with the intervention. Each unit's evoked response (a row minus the blank row) changes by
+    ||changed - intact|| / ||intact|| over the stimuli; the mean over the units that respond at all (nan if none).
+    0: nothing the stimuli evoke changed; 1: a change as large as the evoked response itself.
+    """
+    before, after = intact[:-1] - intact[-1], changed[:-1] - changed[-1]
+    norms = np.linalg.norm(before, axis=0)
+    keep = norms > 1e-9
+    return float(np.mean(np.linalg.norm(after - before, axis=0)[keep] / norms[keep])) if keep.any() else float("nan")
+
+
 def response_damage(probe: ClientProbe, intact: np.ndarray, changed: np.ndarray) -> dict[str, float]:
-    """Per group: how much the evoked responses changed, ||changed - intact|| / ||intact||, averaged over units.
+    """Per group of the probe: :func:`relative_change` of the units' evoked responses, intact against changed.
 
     0: the intervention changed nothing the stimuli evoke; 1: a change as large as the evoked response itself.
     """
     damage = {}
-    for group in probe.groups:
-        before, after = probe.evoked(intact, group), probe.evoked(changed, group)
-        norms = np.linalg.norm(before, axis=0)
-        keep = norms > 1e-9
-        damage[group] = float(np.mean(np.linalg.norm(after - before, axis=0)[keep] / norms[keep])) if keep.any() else float("nan")
+    for group, (start, stop) in probe.groups.items():
+        rows = [*range(start, stop), len(intact) - 1]  # the group's stimuli, then the blank image
+        damage[group] = relative_change(intact[rows], changed[rows])
     return damage
+
+
+def probe_damage(model: CircuitModel, probe: ClientProbe, intact: np.ndarray, *, ablate: Sequence[str | Unit] = (),
+                 means: torch.Tensor | dict[str, torch.Tensor] | None = None,
+                 edit: AbstractContextManager | None = None) -> tuple[dict[str, float], np.ndarray]:
+    """Run the probe with ``ablate`` mean-ablated (``means``) and inside ``edit`` (a ``with``-block intervention such as
+    :func:`~helpers.interventions.cleanroom_spliced`), and measure the change per group against the ``intact``
+    responses (:func:`response_damage`). Returns the damage per group and the changed responses (N, U)."""
+    with edit if edit is not None else ExitStack():
+        changed = probe_responses(model, probe, ablate=ablate, means=means)
+    return response_damage(probe, intact, changed), changed
 
 
 def random_units(model: CircuitModel, layer: str, count: int, generator: np.random.Generator, exclude: Sequence[int] = ()) -> list[Unit]:
@@ -111,6 +134,19 @@ def top_example_values(model: CircuitModel, units: Sequence[Unit], scan: "Datase
             maps = capture(model, images, unit.layer)[unit.layer][:, unit.channel]
             values.append(float(sum(maps[i, r, c] for i, (r, c) in enumerate(positions.tolist()))))
     return np.array(values)
+
+
+def evoked_strength(model: CircuitModel, layer: str, stimuli: torch.Tensor, blank: torch.Tensor) -> np.ndarray:
+    """Per channel of ``layer``: the norm over the ``stimuli`` (n, 3, H, W) of the unit's evoked response (its response
+    at the centre minus its response to the ``blank`` image): how strongly the stimuli drive it, whichever way."""
+    probe = make_probe(model.units(layer, range(model.channels(layer))), {"stimuli": stimuli}, blank)
+    return np.linalg.norm(probe.evoked(probe_responses(model, probe), "stimuli"), axis=0)
+
+
+def share_lost(intact: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """Per unit: the share of its response an intervention removed, 1 - changed / intact (nan where intact is 0)."""
+    safe = np.where(np.abs(intact) > 1e-9, intact, np.nan)
+    return 1 - changed / safe
 
 
 def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: np.ndarray, generator: np.random.Generator, *,

@@ -9,7 +9,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from ..cleanroom import CurveDetectorSettings, Match, curve_kernel
-from ..weights import Connections, WeightView
+from ..weights import Connections, FamilyClients, WeightView
 from ..weights.nmf import WeightFactors
 from . import draw_weight_heatmap
 
@@ -157,5 +157,17 @@ def weight_factors_figure(factors: Sequence[WeightFactors], names: Sequence[str]
                 ax.set_title(row_labels[column], fontsize=7)
         axes[row, 0].text(-0.6, 0.5, f"{name}\n{found.explained:.0%} explained", transform=axes[row, 0].transAxes,
                           fontsize=7, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def client_usage_figure(found: FamilyClients) -> Figure:
+    """Histogram of how much each unit of the next layer reads a family (argument 6), the top clients' cut marked."""
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.hist(found.usage, bins=50, color="grey")
+    ax.axvline(found.usage[found.clients[-1]], color="tab:red", ls="--", label="top clients")
+    ax.set_xlabel("L2 norm of weights from the curve family")
+    ax.set_ylabel("units")
+    ax.legend()
     fig.tight_layout()
     return fig

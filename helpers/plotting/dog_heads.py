@@ -8,7 +8,7 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import draw_weight_heatmap
+from . import draw_weight_heatmap, images_figure
 
 LABEL_COLOURS = {"left": "tab:blue", "right": "tab:red", "invariant": "tab:gray", "silent": "white"}
 
@@ -71,3 +71,13 @@ def inhibition_figure(inhibition: "object") -> Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def pair_pictures_figure(result: "object", count: int = 4) -> Figure:
+    """The first ``count`` pairs of a :class:`~helpers.mirror.PairPictures`, one row of three per pair: A's picture,
+    its mirror image (with B's response to it) and B's picture (with B's response to A's picture as given)."""
+    panels, titles = [], []
+    for (a, b), (on_mirror, on_image) in zip(result.pairs[:count], result.answers[::2].tolist()):
+        panels += [result.pictures[a], result.pictures[a].flip(-1), result.pictures[b]]
+        titles += [f"A = {a}", f"mirror(A's image)\nB answers {on_mirror:.2f}", f"B = {b}\n(A's image: {on_image:.2f})"]
+    return images_figure(panels, titles, ncols=6, size=2.0, stretch=True)

@@ -8,7 +8,10 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from ..frequency import SideFactors, SideWeights
+from ..models import Unit
 from . import to_numpy_image, draw_weight_heatmap
+from .circuits import weight_factors_figure
 
 
 def boundary_grid_figure(grid: torch.Tensor, orientations: Sequence[float], ratios: Sequence[float], size: float = 1.3) -> Figure:
@@ -131,3 +134,22 @@ def side_maps_figure(maps: torch.Tensor, orientations: Sequence[float], labels: 
                     arrowprops={"arrowstyle": "->", "color": "black", "linewidth": 1.2})
     fig.tight_layout()
     return fig
+
+
+def detectors_side_maps_figure(sides: SideWeights, units: Sequence[Unit]) -> Figure:
+    """:func:`side_maps_figure` of some of the detectors of a :func:`helpers.frequency.side_weights` result (for
+    example the family's strongest members), in the order given."""
+    missing = [str(u) for u in units if u not in sides.units]
+    if missing:
+        raise ValueError(f"These units were not measured by side_weights: {missing}; pass units from sides.units.")
+    shown = [sides.units.index(u) for u in units]
+    return side_maps_figure(sides.frequency_maps[shown], sides.orientations[shown], [str(u) for u in units])
+
+
+def side_factors_figure(factored: SideFactors, units: Sequence[Unit]) -> Figure:
+    """The two NMF factors of each of ``units`` that :func:`helpers.frequency.side_factors` measured (others are
+    skipped), each titled with its side (toward the fine side or away) and the frequencies its channel profile reads."""
+    rows = [factored.units.index(u) for u in units if u in factored.units]
+    labels = [[f"{'fine' if factored.position[i, j] > 0 else 'smooth'} side, reads {factored.reads[i, j]:+.2f}"
+               for j in range(factored.position.shape[1])] for i in rows]
+    return weight_factors_figure([factored.factors[i] for i in rows], [str(factored.units[i]) for i in rows], labels)
