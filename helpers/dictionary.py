@@ -192,9 +192,9 @@ def _joined(found: dict[str, list[PeakCodes]], order: torch.Tensor, images: int)
     result = {}
     for name, parts in found.items():
         values, where = torch.cat([p.values for p in parts]), torch.cat([p.where for p in parts])
-        placed_values = torch.zeros((images, values.shape[1]))
-        placed_where = torch.zeros((images, values.shape[1]), dtype=torch.long)
-        placed_values[order], placed_where[order] = values, where
+        placed_values = torch.zeros((images, values.shape[1]), device=values.device)  # where the maps were
+        placed_where = torch.zeros((images, values.shape[1]), dtype=torch.long, device=values.device)
+        placed_values[order.to(values.device)], placed_where[order.to(values.device)] = values, where
         result[name] = PeakCodes(placed_values, placed_where, parts[0].map_size)
     return result
 
