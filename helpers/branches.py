@@ -49,6 +49,12 @@ class BranchCensus:
         """The most enriched branch's p-value times the number of branches (any branch could have been the one)."""
         return min(1.0, self.most_enriched.p_value * len(self.counts))
 
+    def describe(self) -> str:
+        """One line: the family's size, each branch's count beside chance's, the most enriched branch and the p-value."""
+        counts = ", ".join(f"{count.branch} {count.members} ({count.expected:.1f})" for count in self.counts)
+        return (f"{self.size} units; per branch, found (by chance): {counts}; most enriched {self.most_enriched.branch}, "
+                f"p = {self.p_value:.1e}")
+
     def share(self, branch: str) -> float:
         """The share of the family in ``branch`` (0 for an empty family)."""
         found = [count for count in self.counts if count.branch == branch]
@@ -69,6 +75,22 @@ def at_least_by_chance(total: int, width: int, drawn: int, members: int) -> floa
 def _draws_with(total: int, width: int, drawn: int, inside: int) -> int:
     """How many sets of ``drawn`` of ``total`` channels hold exactly ``inside`` of a branch's ``width``."""
     return comb(width, inside) * comb(total - width, drawn - inside)
+
+
+def census_counts(widths: Sequence[int], channels: Sequence[int]) -> tuple[list[int], list[float], float]:
+    """The numbers of a branch census from the branches' widths alone, in the layer's order (the branches are
+    concatenated: the first holds channels ``0 .. widths[0] - 1``, the next the following ``widths[1]``, ...).
+
+    Returns the family's members per branch, the count chance would put in each (the family's size times the
+    branch's share of the channels), and the census's p-value: the smallest branch's chance tail
+    (:func:`at_least_by_chance`) times the number of branches, at most 1. What :func:`branch_census` reports for
+    a layer, written on plain numbers: lesson 09's exercise 9 asks for it."""
+    members = sorted({int(channel) for channel in channels})
+    total, starts = sum(widths), [sum(widths[:index]) for index in range(len(widths))]
+    inside = [sum(start <= channel < start + width for channel in members) for start, width in zip(starts, widths)]
+    expected = [len(members) * width / total for width in widths]
+    tails = [at_least_by_chance(total, width, len(members), count) for width, count in zip(widths, inside)]
+    return inside, expected, min(1.0, min(tails) * len(widths))
 
 
 def branch_census(layer: Layer, channels: Sequence[int]) -> BranchCensus:

@@ -1,5 +1,6 @@
 """A census of families across models: the curve and high-low screens of lessons 02 and 04 run on any model.
 
+Lesson 09 runs the same screens on its small networks (:func:`small_net_families`, :func:`small_net_census`).
 Lesson 08 screens every model, and each model's random-weights copy, with the same options and stimuli, at the
 layers chosen for the trained model of that name: the curve layer of lesson 02 (:func:`helpers.layers.curve_layer`)
 and the layer nearest 30% of the network's depth for high-low detectors (the Circuits thread found them at 29-33%).
@@ -7,7 +8,8 @@ and the layer nearest 30% of the network's depth for high-low detectors (the Cir
 from __future__ import annotations
 
 from .config import fast_or_full
-from .families import Family, find_curve_family, find_high_low_family, high_low_screen_options
+from . import universality  # as a module: lesson 08's exercises withhold its filter functions, found only there
+from .families import Family, curve_screen_options, find_curve_family, find_high_low_family, high_low_screen_options
 from .layers import curve_layer, layer_at_depth
 from .models import CircuitModel
 
@@ -19,3 +21,22 @@ def screen_families(model: CircuitModel, reference: CircuitModel) -> dict[str, F
     high_low = find_high_low_family(model, layer_at_depth(reference, 0.3), orientations=fast_or_full(8, 12),
                                     **high_low_screen_options(model))
     return {"curve": curve, "high-low": high_low}
+
+
+def small_net_families(model: CircuitModel, layers: tuple[str, ...] = ("conv3", "conv4")) -> tuple[dict[str, Family], dict[str, Family]]:
+    """The curve families (16 orientations, strokes suited to the model's input size: ``curve_screen_options``) and the
+    high-low families (lesson 08's options) of ``layers`` of a small network, such as lesson 09's: (curves, high-low),
+    each keyed by layer."""
+    curves = {layer: find_curve_family(model, layer, orientations=16, **curve_screen_options(model)) for layer in layers}
+    high_low = {layer: find_high_low_family(model, layer, **high_low_screen_options(model)) for layer in layers}
+    return curves, high_low
+
+
+def small_net_census(name: str, model: CircuitModel, accuracy: float) -> dict[str, object]:
+    """One row of lesson 09's census table: the accuracy, the first-layer filter types, and the curve and high-low
+    units of conv3 and conv4 (:func:`small_net_families`)."""
+    curves, high_low = small_net_families(model)
+    types = universality.filter_type_counts(universality.classify_filters(universality.first_layer_filters(model)))
+    return {"variant": name, "accuracy": f"{accuracy:.0%}", "oriented": types["oriented"], "colour": types["colour contrast"],
+            **{f"curves {layer}": len(family) for layer, family in curves.items()},
+            **{f"high-low {layer}": len(family) for layer, family in high_low.items()}}

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -94,6 +94,35 @@ class ClassSetCircuit:
     def receiver_votes(self) -> list[float]:
         """Each receiving unit's standardized vote for the set (compare with ``next_reading[0]``, the whole layer's)."""
         return [float(self.next_reading[0, c.unit.channel]) for c in self.outputs.excitatory]
+
+    def receivers_above_median(self) -> int:
+        """How many receiving units vote for the set more than the next layer's median unit (standardized votes)."""
+        median = float(self.next_reading[0].median())
+        return sum(vote > median for vote in self.receiver_votes)
+
+    def passed_on(self, share: float = 0.5) -> bool:
+        """Whether the set is passed on: at least ``share`` of the unit's top-voted classes are in the set, and all its
+        receiving units but at most one vote for the set more than the next layer's median unit."""
+        return self.share >= share and self.receivers_above_median() >= len(self.receiver_votes) - 1
+
+    def receivers_summary(self) -> str:
+        """The receiving units' standardized votes for the set against the next layer's median, and the unit's share."""
+        return (f"standardized votes {', '.join(f'{z:+.2f}' for z in self.receiver_votes)} against the layer's median "
+                f"{float(self.next_reading[0].median()):+.2f} ({self.receivers_above_median()} of "
+                f"{len(self.receiver_votes)} above); the unit's share {self.share:.0%}")
+
+    def describe(self, name: str, others: Mapping[str, Sequence[int]]) -> str:
+        """Lines to print: the unit's share of the set (called ``name``, "car"), the receiving units' standardized votes
+        against the next layer's, and each receiver's weight and shares of the set and of the ``others`` sets."""
+        layer = self.next_reading[0]
+        shares = {f"{name}s": self.receiver_shares()} | {other: self.receiver_shares(c) for other, c in others.items()}
+        lines = [f"{name} unit {self.unit}: {self.share:.0%} of its top-{self.count} class votes are {name}s",
+                 f"standardized {name} vote of the receiving units: {', '.join(f'{z:+.2f}' for z in self.receiver_votes)} "
+                 f"(layer: median {float(layer.median()):+.2f}, 90th percentile {float(layer.quantile(0.9)):+.2f})"]
+        for index, connection in enumerate(self.outputs.excitatory):
+            read = ", ".join(f"{other} {values[index]:.0%}" for other, values in shares.items())
+            lines.append(f"  -> {connection.unit}  weight {connection.strength:.3f}  {read} of its top-{self.count} votes")
+        return "\n".join(lines)
 
     def receiver_shares(self, classes: Sequence[int] | None = None) -> list[float]:
         """The share of ``classes`` (default: the circuit's own set) among each receiving unit's top-voted classes."""

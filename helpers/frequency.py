@@ -9,7 +9,10 @@ The family itself (the screen of a layer with frequency boundaries, and the memb
   detector, :func:`frequency_map` and its :func:`fine_side_lean`);
 - :func:`blurred_photo_responses`, :func:`sharp_side_sweep`: the same test on photographs blurred on one side;
 - :func:`held_out_check`, :func:`above_chance_p`: the members on textures the screen never used (member by member,
-  :func:`held_out_verdict`: the course's answer to the lesson's exercise 6, which the lesson never calls itself).
+  :func:`held_out_verdict`: the course's answer to the lesson's exercise 6, which the lesson never calls itself);
+- the lesson's plumbing and its claims' measurements: :func:`describe_layers` (the screened layers),
+  :func:`strongest_or_best` (the units the lesson studies), :func:`first_layers_share`, :func:`ratio_growth`,
+  :func:`paper_units_found`, and :func:`made_up_detector` (weights with two known parts, for the NMF exercise).
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .families.high_low import HighLowFamily, check_frequencies, screen_high_low
+from .families.high_low import HighLowFamily, check_frequencies, high_low_family, screen_high_low
 from .layers import previous_layer
 from .models import CircuitModel, Unit
 from .probing import place_on_receptive_field, unit_responses
@@ -107,10 +110,15 @@ class SideWeights:
         """How many detectors' high-frequency inputs sit on their fine side (dipole > 0)."""
         return int((self.dipole > 0).sum())
 
+    @property
+    def chance_p(self) -> float:
+        """One-sided binomial p-value of :attr:`leaning` against chance (half the detectors)."""
+        return above_chance_p(self.leaning, len(self.units))
+
     def describe(self) -> str:
         """One line: how many detectors lean toward their fine side, against chance (one-sided binomial test)."""
         return (f"Detectors whose frequency-weighted inputs lean toward their fine side: {self.leaning} of {len(self.units)} "
-                f"({self.agreement:.0%}; chance: 50%, one-sided binomial p = {above_chance_p(self.leaning, len(self.units)):.2g})")
+                f"({self.agreement:.0%}; chance: 50%, one-sided binomial p = {self.chance_p:.2g})")
 
 
 def side_weights(
@@ -255,16 +263,35 @@ class HeldOutCheck:
     def describe(self) -> str:
         """One line: how many members keep their orientation and still need the frequency change."""
         count = len(self.units)
+        if not count:
+            return "No members to test on held-out textures."
         return (f"{int(self.same_orientation.sum())} of {count} members keep their preferred orientation within "
                 f"{self.tolerance:.0f}°, {int(self.beats_controls.sum())} of {count} still beat both same-texture controls")
+
+    @property
+    def arguments(self) -> tuple:
+        """(screened, held_out, peak, fine_control, smooth_control, tolerance): what :func:`held_out_verdict` reads."""
+        return self.screened, self.held_out, self.peak, self.fine_control, self.smooth_control, self.tolerance
+
+    def beside(self, verdicts: tuple) -> str:
+        """Two lines: someone's ``(same_orientation, beats_controls)`` verdicts counted, then :meth:`describe`."""
+        same, beats = (int(np.sum(np.asarray(v, dtype=bool))) for v in verdicts)
+        count = len(self.units)
+        return (f"yours: {same} of {count} keep their orientation, {beats} of {count} beat both controls\n"
+                f"course: {self.describe()}")
 
 
 def held_out_check(
     family: HighLowFamily, model: CircuitModel, *, high_frequency: float = 0.18, ratio: float = 6.0,
     seeds: Sequence[int] = (101, 102), tolerance: float = 30.0,
 ) -> HeldOutCheck:
-    """Screen the family's layer again with new noise seeds and another frequency pair, and compare each member."""
+    """Screen the family's layer again with new noise seeds and another frequency pair, and compare each member.
+
+    An empty family gives an empty check (no member, nothing screened again)."""
     screen = family.screen
+    if not len(family):
+        empty = np.zeros(0)
+        return HeldOutCheck([], empty, empty, empty, empty, empty, tolerance, empty.astype(bool), empty.astype(bool))
     again = screen_high_low(model, family.layer, orientations=len(screen.orientations), high_frequency=high_frequency,
                             ratio=ratio, seeds=list(seeds), size=screen.placement.size)
     channels = family.channels
@@ -300,3 +327,63 @@ def above_chance_p(successes: int, trials: int, chance: float = 0.5) -> float:
     if not 0 <= successes <= trials:
         raise ValueError(f"successes must be between 0 and trials ({trials}), not {successes}.")
     return float(sum(math.comb(trials, k) * chance**k * (1 - chance) ** (trials - k) for k in range(successes, trials + 1)))
+
+
+def describe_layers(model: CircuitModel, families: dict[str, HighLowFamily]) -> str:
+    """One line per screened layer: its depth, how many of its units the family holds, and the largest orientation gap."""
+    return "\n".join(
+        f"{layer:<12} depth {model.depth_fraction(layer):.2f}: {len(family):>3} of {model.channels(layer):>4} units "
+        f"({family.fraction:.0%}), largest orientation gap {family.largest_gap():.0f}°" for layer, family in families.items())
+
+
+def strongest_or_best(model: CircuitModel, family: HighLowFamily, count: int) -> tuple[list[Unit], list[float]]:
+    """The family's ``count`` strongest members, or, when it is empty, the ``count`` units of its layer with the best
+    screen scores; with each unit's preferred orientation (degrees) from the screen."""
+    screen = family.screen
+    if len(family):
+        units = family.strongest(count)
+    else:
+        units = [model.unit(family.layer, int(c)) for c in np.argsort(-screen.score, kind="stable")[:count]]
+    return units, [float(screen.preferred[u.channel]) for u in units]
+
+
+def first_layers_share(model: CircuitModel, families: dict[str, HighLowFamily], below: float = 0.1) -> float:
+    """The largest share of units in the family among the screened layers shallower than ``below`` of the depth."""
+    early = [family.fraction for layer, family in families.items() if model.depth_fraction(layer) < below]
+    if not early:
+        raise ValueError(f"No screened layer lies above {below:.0%} of the depth: screen the first layers too.")
+    return float(max(early))
+
+
+def ratio_growth(responses: np.ndarray) -> tuple[float, float]:
+    """From :func:`ratio_tuning`'s (R, U) responses (ratios ascending, the first ratio 1): the share of units that
+    respond more at the largest ratio than at ratio 1, and the median over units of the response at ratio 1 as a share
+    of the unit's peak (a peak at or below 0 counts as 1e-9)."""
+    responses = np.asarray(responses, dtype=np.float64)
+    if responses.ndim != 2 or len(responses) < 2 or responses.shape[1] == 0:
+        raise ValueError(f"responses must be (ratios, units) with at least two ratios and one unit, not {responses.shape}.")
+    grows = float(np.mean(responses[-1] > responses[0]))
+    silent = float(np.median(responses[0] / np.maximum(responses.max(0), 1e-9)))
+    return grows, silent
+
+
+def paper_units_found(model: CircuitModel, families: dict[str, HighLowFamily], layer: str, channels: Sequence[int],
+                      **screen_options: object) -> list[int]:
+    """Which of the paper's ``channels`` of ``layer`` the screen puts in the family: read from ``families`` when it
+    holds ``layer``, else from a new :func:`screen_high_low` of it with ``screen_options``. Sorted."""
+    family = families[layer] if layer in families else high_low_family(screen_high_low(model, layer, **screen_options))
+    return sorted(set(int(c) for c in channels) & set(family.channels))
+
+
+def made_up_detector(window: int = 7, inputs: int = 20, *, noise: float = 0.05, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """A made-up detector's non-negative weights with two known parts: its left columns read the first half of the
+    inputs, its right columns the second half, plus a little uniform noise. Returns the (window * window, inputs)
+    matrix NMF takes apart and the two true (window, window) spatial parts."""
+    if window < 3 or inputs < 2:
+        raise ValueError(f"window must be at least 3 pixels and inputs at least 2, not {window} and {inputs}.")
+    parts = torch.zeros(2, window, window)
+    parts[0, :, : window // 2], parts[1, :, window - window // 2 :] = 1.0, 1.0
+    profiles = torch.zeros(2, inputs)
+    profiles[0, : inputs // 2], profiles[1, inputs // 2 :] = 1.0, 1.0
+    matrix = parts.flatten(1).T @ profiles
+    return matrix + noise * torch.rand(matrix.shape, generator=torch.Generator().manual_seed(seed)), parts

@@ -17,7 +17,9 @@ either way). The default threshold, 1/3, means "at least twice as much for one s
 responses follow its own under mirroring (:meth:`MirrorPartners.active_invariant`: the units that follow
 themselves); :func:`orientation_per_image` scores units on images of unknown facing; :func:`partner_answers` tests a
 pair on pictures (does B answer the mirror image of A's picture more than the picture itself?), and
-:func:`mirror_pair_pictures` renders each member's feature visualization and runs that test. The weights of a union
+:func:`mirror_pair_pictures` renders each member's feature visualization and runs that test; :func:`mutual_pairs` keeps
+the mutual partners. :func:`top_image_scores` scores units on their own top images, :func:`article_units_verdict` checks the
+article's InceptionV1 head units. The weights of a union
 over cases are :mod:`helpers.union_weights`.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch
 
 from .featurevis.render import render_units
 from .models import CircuitModel, Unit
+from .paper import DOG_HEAD_INVARIANT, DOG_HEAD_ORIENTED
 from .probing import unit_responses
 from .stats import correlation_columns
 
@@ -195,6 +198,32 @@ def own_image_test(model: CircuitModel, units: Sequence[str | Unit], images: tor
     return MirrorTest(units, as_given[rows, rows][:, None], mirrored[rows, rows][:, None], 1 / 3, 1e-3)
 
 
+def mutual_pairs(correlation: torch.Tensor, *, min_correlation: float = -1.0,
+                 max_self: float = 1.0) -> list[tuple[int, int]]:
+    """Mutual mirror partners from a (C, C) table, best first: the pairs of unit indices (a, b), a < b, where each is
+    the other's partner (the other unit whose responses to mirror images best follow its own, the diagonal left out)
+    and both follow each other better than either follows itself: min(correlation[a, b], correlation[b, a]) above
+    max(correlation[a, a], correlation[b, b]). Sorted by that min, largest first. ``min_correlation`` is the least
+    that min may be, ``max_self`` the most either may follow itself (lower: more oriented).
+
+    ``correlation[a, b]`` is the correlation over images x between unit a's response to x and unit b's response to
+    mirror(x) (:attr:`MirrorPartners.correlation`). This is how section 6 of lesson 05 counts mirror pairs.
+    """
+    others = correlation.clone()
+    others.fill_diagonal_(-2.0)
+    partner = others.argmax(1)
+    found = []
+    for a in range(len(correlation)):
+        b = int(partner[a])
+        if a < b and int(partner[b]) == a:
+            follow = min(float(correlation[a, b]), float(correlation[b, a]))
+            own = max(float(correlation[a, a]), float(correlation[b, b]))
+            if follow > own and follow >= min_correlation and own <= max_self:
+                found.append((follow, a, b))
+    found.sort(reverse=True)
+    return [(a, b) for _, a, b in found]
+
+
 @dataclass
 class MirrorPartners:
     """For every unit of a layer: how well it, and every other unit, follows its responses under mirroring.
@@ -240,15 +269,8 @@ class MirrorPartners:
         ``min_correlation`` is the least partner correlation of both, ``max_self`` the most either
         may follow itself (lower: more oriented).
         """
-        partner, best, own = self.partner, self.partner_correlation, self.self_correlation
-        found = []
-        for a in range(len(self.units)):
-            b = int(partner[a])
-            if a < b and int(partner[b]) == a and min(best[a], best[b]) > max(own[a], own[b]) \
-                    and min(best[a], best[b]) >= min_correlation and max(own[a], own[b]) <= max_self:
-                found.append((float(min(best[a], best[b])), a, b))
-        found.sort(reverse=True)
-        return [(self.units[a], self.units[b]) for _, a, b in found[:count]]
+        found = mutual_pairs(self.correlation, min_correlation=min_correlation, max_self=max_self)
+        return [(self.units[a], self.units[b]) for a, b in found[:count]]
 
     def table(self, pairs: Sequence[tuple[Unit, Unit]]) -> str:
         """One line per pair: the two units, how well each follows itself and the other under mirroring."""
@@ -323,3 +345,35 @@ def mirror_pair_pictures(model: CircuitModel, pairs: Sequence[tuple[str | Unit, 
     rendered = render_units(model, members, steps=steps, size=size, progress=progress).images
     pictures = dict(zip(members, rendered))
     return PairPictures(pairs, pictures, partner_answers(model, pairs, pictures))
+
+
+# --- head units and the article's units ---------------------------------------------------------------
+
+
+def top_image_scores(test: MirrorTest, units: Sequence[str | Unit], count: int) -> torch.Tensor:
+    """(U,) each unit's left score on only the ``count`` images (as given) it answers most, against their mirror images."""
+    rows = [test.units.index(Unit.parse(u)) for u in units]
+    given, mirrored = test.on_left[rows], test.on_right[rows]
+    best = given.topk(min(count, given.shape[1]), dim=1).indices
+    return mirror_score(given.gather(1, best), mirrored.gather(1, best))
+
+
+def article_units_verdict(model: CircuitModel, gain: dict[str, torch.Tensor], images: torch.Tensor, *, steps: int,
+                          size: int) -> tuple[bool, str]:
+    """Are the article's four oriented head units (:data:`helpers.paper.DOG_HEAD_ORIENTED`) head units by ``gain``
+    (each in the top quarter of its layer's gain, see :func:`helpers.dog_imagery.units_gaining`) and more oriented, per image of
+    ``images`` (facing unknown: |left score| image by image), than its invariant ones? With no images, each unit is
+    scored on its own feature visualization. Returns (holds, a line of numbers). For InceptionV1's weights."""
+    names = [str(u) for u in DOG_HEAD_ORIENTED + DOG_HEAD_INVARIANT]
+    per_image = orientation_per_image(model, names, images, steps=steps, size=size)
+    oriented, invariant = float(per_image[: len(DOG_HEAD_ORIENTED)].mean()), float(per_image[len(DOG_HEAD_ORIENTED):].mean())
+    numbers = f"mean per-image |score| oriented {oriented:.2f}, invariant {invariant:.2f}"
+    if not len(images) or not gain:
+        return False, f"no dog imagery to choose head units with (labels missing?); {numbers}"
+
+    def top_quarter(unit: Unit) -> bool:
+        layer_gain = gain[unit.layer]
+        return float(layer_gain[unit.channel]) >= float(layer_gain.quantile(0.75))
+
+    quartile = all(top_quarter(Unit.parse(name)) for name in names[: len(DOG_HEAD_ORIENTED)])
+    return quartile and oriented > invariant, f"{numbers}; all four in the top quarter of dog gain: {quartile}"

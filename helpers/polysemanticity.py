@@ -328,3 +328,62 @@ def rank_polysemantic(
     scores = facet_scores(examples, features, max_examples=max_examples).masked_fill(~selective, float("-inf"))
     order = scores.argsort(descending=True)[: min(count, int(selective.sum()))]
     return [(Unit(examples.layer, int(c)), float(scores[c])) for c in order]
+
+
+@dataclass
+class LayerFacets:
+    """Every unit of a scanned layer by facet score: the scores (C,), which units are selective (C,), the ``count``
+    most polysemantic selective units, and the extreme units of the pool they are ranked in (the selective units;
+    all units where a model has none, as random weights can)."""
+
+    layer: str
+    scores: torch.Tensor
+    selective: torch.Tensor
+    ranking: list[tuple[Unit, float]]
+
+    @property
+    def pool(self) -> torch.Tensor:
+        """(C,) True for the units ranked: the selective ones, or every unit where none is selective."""
+        return self.selective if bool(self.selective.any()) else torch.ones_like(self.selective)
+
+    @property
+    def polysemantic(self) -> int:
+        """The channel of the pool's highest facet score."""
+        return int(self.scores.masked_fill(~self.pool, float("-inf")).argmax())
+
+    @property
+    def monosemantic(self) -> int:
+        """The channel of the pool's lowest facet score."""
+        return int(self.scores.masked_fill(~self.pool, float("inf")).argmin())
+
+    def rank_of(self, channel: int) -> int:
+        """How many selective units score higher than ``channel`` (0: the most polysemantic)."""
+        return int((self.scores[self.selective] > self.scores[channel]).sum())
+
+    def among_top(self, channel: int, fraction: float) -> bool:
+        """Whether ``channel`` is selective and fewer than ``fraction`` of the selective units score higher."""
+        return bool(self.selective[channel]) and self.rank_of(channel) < int(self.selective.sum()) * fraction
+
+    def rank_summary(self, channel: int) -> str:
+        """``channel``'s facet score and how many of the selective units score higher."""
+        return (f"facet score {float(self.scores[channel]):.3f}; {self.rank_of(channel)} of "
+                f"{int(self.selective.sum())} selective units score higher")
+
+    def marked(self) -> dict[str, float]:
+        """The most polysemantic and the most monosemantic unit of the pool with their facet scores, for a figure."""
+        return {f"{self.layer}:{c}": float(self.scores[c]) for c in (self.polysemantic, self.monosemantic)}
+
+    def summary(self) -> str:
+        """How many units are selective, the pool's median score, the ranking and the most monosemantic unit."""
+        ranked = ", ".join(f"{unit} ({score:.3f})" for unit, score in self.ranking) or "no selective unit"
+        return (f"{int(self.selective.sum())} of {len(self.scores)} units are selective; median facet score "
+                f"{float(self.scores[self.pool].median()):.3f}\nmost polysemantic: {ranked}\n"
+                f"most monosemantic: {self.layer}:{self.monosemantic} ({float(self.scores[self.monosemantic]):.3f})")
+
+
+def layer_facets(examples: DatasetExamples, features: FeatureMaps, *, count: int = 5,
+                 min_selectivity: float = 2.0) -> LayerFacets:
+    """:func:`facet_scores`, :func:`selective_units` and :func:`rank_polysemantic` (``count`` units) of a scanned layer."""
+    return LayerFacets(examples.layer, facet_scores(examples, features),
+                       selective_units(examples, min_selectivity=min_selectivity),
+                       rank_polysemantic(examples, features, count=count, min_selectivity=min_selectivity))

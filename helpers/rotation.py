@@ -6,6 +6,7 @@ the member of the family that prefers the new orientation fire.
 - :func:`rotate_about`, :func:`recentre`: rotate images about a point; move a point onto a placement's centre.
 - :func:`centred_examples`: a unit's top (or band) dataset examples, centred on where it fired.
 - :func:`rotation_tuning`, :func:`joint_rotation_tuning`: every member's response to rotated examples.
+- :func:`orientation_tuning`: those responses averaged by the orientation of the rotated curve (argument 4's read-out).
 - :func:`hand_over_misses`, :func:`hand_over`: does turning an example hand the response to the member that faces
   the turned curve?
 """
@@ -123,6 +124,37 @@ def rotation_tuning(
     return responses.view(images.shape[0], len(angles), -1)
 
 
+def orientation_tuning(responses: np.ndarray, preferred: np.ndarray, angles: np.ndarray, exclude_own: bool = False,
+                       *, step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Argument 4's read-out: every member's mean response by the orientation of the rotated curve it was shown.
+
+    ``responses[s, a, u]`` is member u's response to member s's examples turned by ``angles[a]`` degrees (see
+    :class:`JointTuning`); those show a curve facing ``preferred[s] + angles[a]``. Each such stimulus goes to the
+    nearest bin of orientations every ``step`` degrees from 0 (default: the smallest step between the angles), and
+    each member's responses are averaged per bin. With ``exclude_own`` a member's own examples are left out of its
+    column. Returns (bin orientations (B,), mean responses (B, U)), keeping only the bins where every member has at
+    least one response.
+    """
+    responses = np.asarray(responses, dtype=np.float64)
+    preferred = np.asarray(preferred, dtype=np.float64)
+    angles = np.asarray(angles, dtype=np.float64)
+    step = float(step or (np.diff(angles).min() if len(angles) > 1 else 360.0))
+    bins = np.arange(0, 360, step)
+    count = responses.shape[2]
+    total = np.zeros((len(bins), count))
+    seen = np.zeros((len(bins), count))
+    for source, base in enumerate(preferred):
+        use = np.ones(count)
+        if exclude_own:
+            use[source] = 0.0
+        for a, angle in enumerate(angles):
+            index = int(np.round(((base + angle) % 360) / step)) % len(bins)
+            total[index] += responses[source, a] * use
+            seen[index] += use
+    filled = (seen > 0).all(1)
+    return bins[filled], total[filled] / seen[filled]
+
+
 @dataclass
 class JointTuning:
     """Every family member's response to every member's examples, rotated.
@@ -142,23 +174,9 @@ class JointTuning:
 
         With ``exclude_own`` each unit's curve leaves out its own examples, so its peak can only come
         from *other* members' photographs rotated into its orientation (a test that cannot be won by
-        simply remembering its favourite images).
+        simply remembering its favourite images). See :func:`orientation_tuning`.
         """
-        step = float(step or (np.diff(self.angles).min() if len(self.angles) > 1 else 360.0))
-        bins = np.arange(0, 360, step)
-        count = len(self.units)
-        total = np.zeros((len(bins), count))
-        seen = np.zeros((len(bins), count))
-        for source, base in enumerate(self.preferred):
-            use = np.ones(count)
-            if exclude_own:
-                use[source] = 0.0
-            for a, angle in enumerate(self.angles):
-                index = int(np.round(((base + angle) % 360) / step)) % len(bins)
-                total[index] += self.responses[source, a] * use
-                seen[index] += use
-        filled = (seen > 0).all(1)
-        return bins[filled], total[filled] / seen[filled]
+        return orientation_tuning(self.responses, self.preferred, self.angles, exclude_own, step=step)
 
     def peak_orientations(self, method: Literal["circular_mean", "argmax"] = "circular_mean", exclude_own: bool = False) -> np.ndarray:
         """Each member's preferred orientation read from the rotated real images (see :meth:`by_orientation`)."""

@@ -212,6 +212,28 @@ def train_toy_models(
     )
 
 
+
+def train_toy_model(n_hidden: int, sparsity: float, importance: torch.Tensor, steps: int, generator: torch.Generator,
+                    batch_size: int = 256, lr: float = 1e-2, *, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """One toy model trained as :func:`train_toy_models` trains each of its copies: weights (m, n) and bias (n,).
+
+    For one sparsity and the importances' ``n`` features: what lesson 07's exercise 10 asks the student to write (the
+    optimization loop over the importance-weighted loss), and the course's answer its check compares losses with.
+    """
+    importance = torch.as_tensor(importance, dtype=torch.float32)
+    sweep = train_toy_models(len(importance), n_hidden, [sparsity], importance=importance, steps=steps,
+                             batch_size=batch_size, lr=lr, generator=generator, progress=progress)
+    return sweep.weights[0], sweep.biases[0]
+
+
+def held_out_toy_loss(weights: torch.Tensor, bias: torch.Tensor, sparsity: float, importance: torch.Tensor,
+                      generator: torch.Generator, batch_size: int = 8192) -> float:
+    """One toy model's loss (weights (m, n), bias (n,)) on a fresh batch of features drawn with ``generator``: how well
+    a trained model does on inputs it never saw."""
+    importance = torch.as_tensor(importance, dtype=torch.float32)
+    features = sample_features(batch_size, len(importance), [sparsity], generator)
+    return float(toy_loss(weights[None].float(), bias[None].float(), features, importance)[0])
+
 # --- measures (the paper's) ------------------------------------------------------------------
 
 def _check_weights(weights: torch.Tensor) -> torch.Tensor:

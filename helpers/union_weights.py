@@ -143,6 +143,13 @@ class PairWeights:
         return torch.nn.functional.cosine_similarity(self.from_a - self.from_a.mean(1, keepdim=True),
                                                      b - b.mean(1, keepdim=True), dim=1)
 
+    def union_verdict(self, *, min_median: float = 0.5, min_gap: float = 0.3) -> tuple[bool, str]:
+        """Do the targets weigh both members of each pair alike? The median of :meth:`symmetry` at least ``min_median``
+        and at least ``min_gap`` above the median with every A paired with another pair's B. Returns (holds, a line)."""
+        median, control = float(self.symmetry().median()), float(self.symmetry(shuffled=True).median())
+        return (median >= min_median and median - control >= min_gap,
+                f"median correlation {median:+.2f}, shuffled pairs {control:+.2f}, {len(self.targets)} units")
+
     def most_even(self) -> tuple[int, int]:
         """(target index, pair index) of the most even union: the target whose weaker weight from a pair's two
         members (the smaller of A's and B's) is the largest over all targets and pairs."""
@@ -184,6 +191,20 @@ class PathwayInhibition:
     def p(self) -> float:
         """The share (add-one) of shuffled pairings whose cross weight is at most the real one's."""
         return float((np.sum(self.shuffled_cross <= self.cross) + 1) / (len(self.shuffled_cross) + 1))
+
+    def describe(self) -> str:
+        """Two lines: the real same-side and cross weights, then the shuffled pairings' and the real cross weight's p."""
+        return (f"same-side weight {self.same:+.3f}, cross weight {self.cross:+.3f}\n"
+                f"shuffled pairings: same-side {self.shuffled_same.mean():+.3f}, cross {self.shuffled_cross.mean():+.3f} "
+                f"(5th percentile {np.percentile(self.shuffled_cross, 5):+.3f}); share at or below the real cross "
+                f"weight: p = {self.p:.3f}")
+
+    def verdict(self, first_pairs: int, second_pairs: int, *, min_pairs: int = 5, max_p: float = 0.05) -> tuple[bool, str]:
+        """Do the mirrored pathways inhibit each other? At least ``min_pairs`` mirror pairs in each layer, a negative
+        cross weight, and fewer than ``max_p`` of the shuffled pairings at or below it. Returns (holds, a line)."""
+        holds = min(first_pairs, second_pairs) >= min_pairs and self.cross < 0 and self.p < max_p
+        return holds, (f"cross {self.cross:+.3f} (same side {self.same:+.3f}), shuffled cross "
+                       f"{self.shuffled_cross.mean():+.3f}, p = {self.p:.3f}, {first_pairs} and {second_pairs} pairs")
 
 
 def same_and_cross(weights: np.ndarray, follows: np.ndarray, first_pairs: Sequence[tuple[int, int]],

@@ -246,6 +246,17 @@ def shuffled_match(
     return match_units(responses_a, shuffled)
 
 
+def recurrence_by_layer(model_a: CircuitModel, model_b: CircuitModel, images: torch.Tensor, *, shuffled: bool = False,
+                        grid: int = 4, seed: int = 0) -> dict[str, float]:
+    """For every layer of ``model_a`` (which ``model_b`` must also name): the mean over A's units of the best
+    correlation found among B's units on the same ``images`` (:func:`match_units`), or, when ``shuffled``, after
+    shuffling which image B saw (:func:`shuffled_match`, the chance baseline). Lesson 09 compares two seeds' networks."""
+    rep_a, rep_b = representations(model_a, images, grid=grid), representations(model_b, images, model_a.layer_names, grid=grid)
+    return {layer: (shuffled_match(rep_a.responses(layer), rep_b.responses(layer), samples_per_image=grid ** 2, seed=seed)
+                    if shuffled else match_units(rep_a.responses(layer), rep_b.responses(layer))).mean_best
+            for layer in rep_a.layers}
+
+
 # --- first-layer filters --------------------------------------------------------------------------
 def first_conv(model: CircuitModel) -> tuple[str, nn.Conv2d]:
     """The first convolution that reads the RGB image: its module path and the module."""

@@ -32,6 +32,8 @@ def test_census_counts_members_against_chance() -> None:
     assert census.share("c") == pytest.approx(0.8)
     empty = branch_census(LAYER, [])
     assert empty.size == 0 and empty.p_value == 1.0 and empty.share("a") == 0.0
+    line = census.describe()
+    assert line.startswith("5 units;") and "c 4 (2.5)" in line and "most enriched c" in line
 
 
 def test_census_refuses_layers_without_branches_and_foreign_channels() -> None:

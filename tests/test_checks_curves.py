@@ -218,3 +218,107 @@ def test_polarity_hold_out_check(exercise_probe) -> None:
         assert check_polarity_hold_out.__wrapped__(lambda *a, c=constant: np.array(c)).fraction == 0
     exercise_probe.not_attempted(lambda: check_polarity_hold_out(...),
                                  lambda: check_polarity_hold_out(lambda *a: None))
+
+
+def student_orientation_tuning(responses, preferred, angles, exclude_own, *, sign=1.0, own=True, mean=True,
+                               keep_empty=False):
+    """Argument 4's tuning by the turned curve's orientation as a student writes it; the keywords make near misses."""
+    step = np.diff(angles).min() if len(angles) > 1 else 360.0
+    bins = np.arange(0, 360, step)
+    members = responses.shape[2]
+    total, seen = np.zeros((len(bins), members)), np.zeros((len(bins), members))
+    for source, base in enumerate(preferred):
+        use = np.ones(members)
+        if exclude_own and own:
+            use[source] = 0.0
+        for a, angle in enumerate(angles):
+            index = int(np.round(((base + sign * angle) % 360) / step)) % len(bins)
+            total[index] += responses[source, a] * use
+            seen[index] += use
+    if keep_empty:
+        return bins, total / np.maximum(seen, 1)
+    filled = (seen > 0).all(1)
+    return bins[filled], total[filled] / seen[filled] if mean else total[filled]
+
+
+def test_orientation_tuning_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_orientation_tuning
+
+    assert check_orientation_tuning(student_orientation_tuning) == 3
+    assert check_orientation_tuning(lambda *a: [torch.as_tensor(v) for v in student_orientation_tuning(*a)]) == 3
+
+    def course(*args):  # the course's read-out, reached through its module while the student's function runs
+        import helpers.rotation
+
+        return helpers.rotation.orientation_tuning(*args)
+
+    wrong = [lambda *a: student_orientation_tuning(*a, sign=-1.0),  # the examples turned the other way
+             lambda *a: student_orientation_tuning(*a, own=False),  # own examples kept when asked to leave them out
+             lambda *a: student_orientation_tuning(*a, mean=False),  # sums, not means
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_orientation_tuning, answer)
+    # empty bins kept as zeros: only the part with empty bins is lost
+    assert check_orientation_tuning.__wrapped__(lambda *a: student_orientation_tuning(*a, keep_empty=True)).fraction < 1
+    assert check_orientation_tuning.__wrapped__(lambda r, *a: (np.zeros(4), np.zeros((4, r.shape[2])))).fraction == 0
+    exercise_probe.not_attempted(lambda: check_orientation_tuning(...), lambda: check_orientation_tuning(lambda *a: None))
+
+
+def student_rotate_about(images, degrees, center, *, sign=1.0, about_middle=False, nearest=False):
+    """Images turned about a point as a student writes it (sampling with numpy); the keywords make near misses."""
+    array = images.numpy()
+    height, width = array.shape[-2:]
+    if about_middle:
+        center = (width / 2, height / 2)
+    y, x = np.mgrid[0:height, 0:width] + 0.5
+    theta = np.radians(sign * degrees)
+    dx, dy = x - center[0], y - center[1]
+    source_x = center[0] + dx * np.cos(theta) - dy * np.sin(theta) - 0.5
+    source_y = center[1] + dx * np.sin(theta) + dy * np.cos(theta) - 0.5
+    if nearest:
+        rows = np.clip(np.round(source_y).astype(int), 0, height - 1)
+        cols = np.clip(np.round(source_x).astype(int), 0, width - 1)
+        return torch.from_numpy(array[..., rows, cols])
+    col0, row0 = np.clip(np.floor(source_x).astype(int), 0, width - 2), np.clip(np.floor(source_y).astype(int), 0, height - 2)
+    fx, fy = np.clip(source_x - col0, 0, 1), np.clip(source_y - row0, 0, 1)
+    top = array[..., row0, col0] * (1 - fx) + array[..., row0, col0 + 1] * fx
+    bottom = array[..., row0 + 1, col0] * (1 - fx) + array[..., row0 + 1, col0 + 1] * fx
+    return torch.from_numpy(top * (1 - fy) + bottom * fy).float()
+
+
+def forward_rotate_about(images, degrees, center):
+    """A near miss: each input pixel pushed to where the turn carries it (rounded), leaving holes between them."""
+    array = images.numpy()
+    height, width = array.shape[-2:]
+    y, x = np.mgrid[0:height, 0:width] + 0.5
+    theta = np.radians(degrees)
+    dx, dy = x - center[0], y - center[1]
+    cols = np.round(center[0] + dx * np.cos(theta) + dy * np.sin(theta) - 0.5).astype(int)
+    rows = np.round(center[1] - dx * np.sin(theta) + dy * np.cos(theta) - 0.5).astype(int)
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    turned = np.zeros_like(array)
+    turned[..., rows[inside], cols[inside]] = array[..., inside]
+    return torch.from_numpy(turned)
+
+
+def test_rotate_about_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_rotate_about
+
+    assert check_rotate_about(student_rotate_about) == 3
+    assert check_rotate_about(lambda *a: student_rotate_about(*a, nearest=True)) == 3  # nearest pixel is close enough
+
+    def course(*args):  # the course's turn, reached through its module while the student's function runs
+        import helpers.rotation
+
+        return helpers.rotation.rotate_about(*args)
+
+    wrong = [lambda *a: student_rotate_about(*a, sign=-1.0),  # clockwise: y taken as pointing down
+             lambda *a: student_rotate_about(*a, about_middle=True),  # about the image's middle, not the point
+             lambda images, degrees, center: images.transpose(-1, -2).flip(-1),  # a quarter turn whatever the angle
+             forward_rotate_about,  # pixels pushed forward: holes
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_rotate_about, answer)
+    assert check_rotate_about.__wrapped__(lambda images, *a: images.clone()).fraction == 0
+    assert check_rotate_about.__wrapped__(lambda images, *a: torch.full_like(images, 0.5)).fraction == 0
+    exercise_probe.not_attempted(lambda: check_rotate_about(...), lambda: check_rotate_about(lambda *a: None))

@@ -217,3 +217,71 @@ def test_partner_answers_check(model, exercise_probe) -> None:
                                                  model, "merge", images).fraction == 0
     exercise_probe.not_attempted(lambda: check_partner_answers(..., model, "merge", images),
                                  lambda: check_partner_answers(lambda m, p, q: None, model, "merge", images))
+
+
+def student_mirror_pairs(correlation, *, mutual=True, beat_self=True, diagonal_out=True, by="min", ordered=True):
+    """The mutual mirror pairs as a student writes them; the keywords make its near misses."""
+    others = correlation.clone()
+    if diagonal_out:
+        others.fill_diagonal_(-2.0)
+    partner = others.argmax(1)
+    found = []
+    for a in range(len(correlation)):
+        b = int(partner[a])
+        if a == b or (mutual and int(partner[b]) != a) or (mutual and a > b):
+            continue
+        pair = (min(a, b), max(a, b))
+        follow = (min if by == "min" else max)(float(correlation[a, b]), float(correlation[b, a]))
+        if beat_self and follow <= max(float(correlation[a, a]), float(correlation[b, b])):
+            continue
+        if pair not in [p for _, p in found]:
+            found.append((follow, pair))
+    if ordered:
+        found.sort(reverse=True)
+    return [pair for _, pair in found]
+
+
+def _layer_test(units=30, seed=5):
+    """A hand-built mirror test of one 'layer': random responses, every third unit invariant, the two after it a pair."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    given = torch.as_tensor(rng.gamma(2.0, size=(40, units)), dtype=torch.float32)
+    swap = np.arange(units)
+    for a in range(0, units - 2, 3):
+        swap[a + 1], swap[a + 2] = a + 2, a + 1
+    mirrored = given[:, swap] + torch.as_tensor(rng.normal(scale=rng.uniform(0.3, 2.0, size=units), size=(40, units)),
+                                                dtype=torch.float32)
+    return MirrorTest([Unit("layer", c) for c in range(units)], given.T, mirrored.T, 1 / 3, 1e-3)
+
+
+def test_mirror_pairs_check(exercise_probe) -> None:
+    from helpers.checks.dog_heads import check_mirror_pairs
+
+    test = _layer_test()
+    assert check_mirror_pairs(student_mirror_pairs, test) == 3
+
+    def course(correlation):  # the course's own, reached through its module while the student's function runs
+        import helpers.mirror
+
+        return helpers.mirror.mutual_pairs(correlation)
+
+    def through_partners(correlation):  # the lesson's object built around the table
+        import helpers.mirror
+
+        units = [Unit("x", c) for c in range(len(correlation))]
+        found = helpers.mirror.MirrorPartners("x", units, correlation, torch.zeros(len(units))).pairs()
+        return [(a.channel, b.channel) for a, b in found]
+
+    wrong = [lambda c: student_mirror_pairs(c, mutual=False),  # one-way partners kept
+             lambda c: student_mirror_pairs(c, beat_self=False),  # pairs that follow themselves better kept
+             lambda c: student_mirror_pairs(c, diagonal_out=False, beat_self=False),  # "partner may be itself" instead
+             lambda c: student_mirror_pairs(c, by="max"),  # ranked by the stronger direction
+             lambda c: student_mirror_pairs(c, ordered=False),  # in the units' order
+             lambda c: [pair[::-1] for pair in student_mirror_pairs(c)],  # (b, a)
+             course, through_partners]
+    for answer in wrong:
+        exercise_probe.rejected(check_mirror_pairs, answer, test)
+    for constant in ([], [(0, 1)], [(1, 2), (4, 5)]):
+        assert check_mirror_pairs.__wrapped__(lambda c, k=constant: k, test).fraction == 0
+    exercise_probe.not_attempted(lambda: check_mirror_pairs(..., test), lambda: check_mirror_pairs(lambda c: None, test))

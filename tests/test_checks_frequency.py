@@ -199,3 +199,64 @@ def test_held_out_verdict_check(exercise_probe) -> None:
         assert check_held_out_verdict.__wrapped__(answer).fraction == 0
     exercise_probe.rejected(check_held_out_verdict, lambda *a: a[0])  # not a pair
     exercise_probe.not_attempted(lambda: check_held_out_verdict(...), lambda: check_held_out_verdict(lambda *a: None))
+
+
+def student_high_frequency_fraction(patch, cutoff=0.125, *, window=True, periodic=False, centred=True, radial=True,
+                                    above=True, channels_first=True):
+    """Exercise 7 as a student writes it; the keywords make its near misses."""
+    if patch.dim() == 3 and not channels_first:
+        return float(np.mean([student_high_frequency_fraction(p, cutoff, window=window, periodic=periodic,
+                                                              centred=centred, radial=radial, above=above)
+                              for p in patch]))
+    grey = (patch.mean(0) if patch.dim() == 3 else patch).double()
+    values = grey - grey.mean() if centred else grey
+    rows, cols = values.shape
+    if window:
+        values = values * torch.outer(torch.hann_window(rows, periodic=periodic, dtype=torch.float64),
+                                      torch.hann_window(cols, periodic=periodic, dtype=torch.float64))
+    power = torch.fft.fft2(values).abs() ** 2
+    fy = torch.fft.fftfreq(rows, dtype=torch.float64)[:, None]
+    fx = torch.fft.fftfreq(cols, dtype=torch.float64)[None, :]
+    radius = (fx**2 + fy**2).sqrt() if radial else torch.maximum(fx.abs(), fy.abs())
+    high = power[radius > cutoff] if above else power[radius >= cutoff]
+    total = float(power.sum())
+    return 0.0 if total < 1e-12 else float(high.sum()) / total
+
+
+def test_high_frequency_fraction_check(exercise_probe) -> None:
+    from helpers.checks.frequency import check_high_frequency_fraction
+
+    assert check_high_frequency_fraction(student_high_frequency_fraction) == 4
+
+    def course(patch, cutoff=0.125):  # reached through its module while the student's function runs
+        import helpers.stimuli.boundaries
+
+        return helpers.stimuli.boundaries.high_frequency_fraction(patch, cutoff)
+
+    def course_regions(patch, cutoff=0.125):
+        from helpers.stimuli.boundaries import side_fractions
+
+        return side_fractions(patch, {"all": (slice(None), slice(None))}, cutoff)["all"]
+
+    def whole_image_share(patch, cutoff=0.125):  # lesson 01's measure: no window, a frequency's larger component
+        from helpers.featurevis.fragility import high_frequency_share
+
+        return float(high_frequency_share(patch if patch.dim() == 3 else patch[None], cutoff))
+
+    near_misses = [dict(window=False),  # the cut edges counted as fine detail
+                   dict(periodic=True),  # numpy's and torch's other Hann window
+                   dict(centred=False),  # the mean left in
+                   dict(radial=False),  # the larger component instead of the distance from zero frequency
+                   dict(above=False),  # the cutoff itself counted as high
+                   dict(channels_first=False)]  # the channels' shares averaged instead of the channels
+    for keywords in near_misses:
+        answer = lambda *a, k=keywords: student_high_frequency_fraction(*a, **k)  # noqa: E731
+        assert check_high_frequency_fraction.__wrapped__(answer).fraction < 1, keywords
+    exercise_probe.rejected(check_high_frequency_fraction, lambda *a: student_high_frequency_fraction(*a, window=False))
+    assert check_high_frequency_fraction.__wrapped__(whole_image_share).fraction < 1
+    for answer in (course, course_regions):
+        assert check_high_frequency_fraction.__wrapped__(answer).fraction == 0
+    for constant in (0.0, 0.5, 1.0):
+        assert check_high_frequency_fraction.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_high_frequency_fraction(...),
+                                 lambda: check_high_frequency_fraction(lambda *a: None))

@@ -280,10 +280,10 @@ def student_response_change(intact, changed, *, blank=True, per_unit=True, skip_
 
 
 def test_response_change_check(exercise_probe) -> None:
-    from helpers.checks.interventions import _hand_built_responses, check_response_change
+    from helpers.checks.interventions import hand_built_responses, check_response_change
     from helpers.interventions.experiments import relative_change
 
-    assert relative_change(*_hand_built_responses()) == 0.75  # worked out by hand in the check's docstring
+    assert relative_change(*hand_built_responses()) == 0.75  # worked out by hand in the check's docstring
     assert check_response_change(student_response_change) == check_response_change.points == 4
     exercise_probe.rejected(check_response_change, lambda i, c: student_response_change(i, c, blank=False))
     exercise_probe.not_attempted(lambda: check_response_change(...), lambda: check_response_change(lambda *a: None))
@@ -320,3 +320,78 @@ def test_response_change_near_misses_lose_points_and_the_course_earns_nothing() 
     for constant in (0.0, 0.5, 1.0):
         assert check_response_change(lambda i, c, v=constant: v) == 0
     assert check_response_change(lambda i, c: np.zeros(1)) == 0
+
+
+def student_weight_edit(model, edits, *, buffers=True, clone=True, finally_=True, swallow=False, whole=False):
+    """Exercise 8 as a student writes it; each keyword turned off (or on) is one near miss."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def edited():
+        tensors = dict(model.module.named_parameters())
+        if buffers:
+            tensors.update(dict(model.module.named_buffers()))
+        saved = []
+
+        def restore():
+            with torch.no_grad():
+                for tensor, original in reversed(saved):
+                    tensor.copy_(original)
+
+        with torch.no_grad():
+            for name, (index, value) in edits.items():
+                tensor = tensors[name]
+                saved.append((tensor, tensor.detach().clone() if clone else tensor))
+                if whole:
+                    tensor.fill_(float(torch.as_tensor(value).flatten()[0]))
+                else:
+                    tensor[index] = torch.as_tensor(value, dtype=tensor.dtype, device=tensor.device)
+        if not finally_:
+            yield
+            restore()
+            return
+        try:
+            yield
+        except Exception:
+            if not swallow:
+                raise
+        finally:
+            restore()
+
+    return edited()
+
+
+def test_weight_edit_check(exercise_probe, model) -> None:
+    from helpers.checks.interventions import check_weight_edit
+
+    assert check_weight_edit(student_weight_edit, model) == check_weight_edit.points == 4
+    exercise_probe.rejected(check_weight_edit, lambda m, e: student_weight_edit(m, e, clone=False), model)
+    exercise_probe.not_attempted(lambda: check_weight_edit(..., model), lambda: check_weight_edit(lambda m, e: None, model))
+
+
+def test_weight_edit_near_misses_lose_points_and_the_course_earns_nothing(model) -> None:
+    from contextlib import nullcontext
+
+    from helpers.checks.interventions import check_weight_edit
+    from helpers.interventions import replaced_weights
+
+    untouched = {name: tensor.clone() for name, tensor in model.module.state_dict().items()}
+    near_misses = {
+        "parameters only, no buffers": dict(buffers=False),
+        "the original kept by reference, not copied": dict(clone=False),
+        "restored after the yield, not in a finally": dict(finally_=False),
+        "the block's error swallowed": dict(swallow=True),
+        "the whole tensor written, not the slice": dict(whole=True),
+    }
+    for name, keywords in near_misses.items():
+        score = check_weight_edit(lambda m, e, k=keywords: student_weight_edit(m, e, **k), model)
+        assert score < check_weight_edit.points, (name, score)
+    assert check_weight_edit(replaced_weights, model) == 0  # the course's function itself
+
+    def through_module(net, edits):  # the course's function, reached through its module: withheld while the answer runs
+        return importlib.import_module("helpers.interventions.edits").replaced_weights(net, edits)
+
+    assert check_weight_edit(through_module, model) == 0
+    assert check_weight_edit(lambda m, e: m, model) == 0  # not a context manager
+    assert check_weight_edit(lambda m, e: nullcontext(), model) == 0  # changes nothing
+    assert all(torch.equal(untouched[name], tensor) for name, tensor in model.module.state_dict().items())

@@ -9,12 +9,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from helpers import wrap_model
-from helpers.branches import at_least_by_chance, branch_census
+from helpers.branches import at_least_by_chance, branch_census, census_counts
 from helpers.checks.own_model import (
-    check_band_shares, check_chance_tail, check_confusion_matrix, check_training_step, check_wrapped, confusion_counts,
-    training_step,
+    check_band_shares, check_branch_census, check_chance_tail, check_confusion_matrix, check_training_step,
+    check_twin_batch_norm, check_wrapped, confusion_counts, training_step,
 )
 from helpers.models import Branch, Layer
+from helpers.training import SmallConvNet, shapes_data, untrained_classifier
+from helpers.training.fitting import calibrate_batch_norm
 from helpers.weights.banding import band_shares
 
 
@@ -275,3 +277,107 @@ def test_near_miss_kernels_lose_points(slip) -> None:
     from helpers.checks.own_model import check_strongest_kernels
 
     assert check_strongest_kernels(lambda w, c: student_kernels(w, c, **slip)) < check_strongest_kernels.points
+
+
+# --- exercise 9: a branch census -------------------------------------------------------------------------------
+def _census(widths, channels, *, correct: bool = True, cap: bool = True, shares: bool = False, boundary: int = 0,
+            largest: bool = False):
+    """A branch census written from its definition, or one of the slips a student makes."""
+    channels, total = set(channels), sum(widths)
+    members, expected, tails, start = [], [], [], 0
+    for width in widths:
+        inside = sum(start <= channel < start + width + boundary for channel in channels)
+        members.append(inside)
+        expected.append(width / total if shares else len(channels) * width / total)
+        tails.append(at_least_by_chance(total, width, len(channels), inside))
+        start += width
+    p_value = (max if largest else min)(tails) * (len(widths) if correct else 1)
+    return members, expected, min(1.0, p_value) if cap else p_value
+
+
+def test_census_counts_is_branch_census_on_plain_numbers() -> None:
+    layer = Layer("mixed", "mixed", 256, branches=(Branch("a", 0, 64), Branch("b", 64, 192), Branch("c", 192, 256)))
+    members, expected, p_value = census_counts([64, 128, 64], [1, 70, 200, 201, 255, 63])
+    census = branch_census(layer, [1, 70, 200, 201, 255, 63])
+    assert members == [c.members for c in census.counts] and expected == [c.expected for c in census.counts]
+    assert p_value == census.p_value
+
+
+def test_branch_census_check(exercise_probe) -> None:
+    assert check_branch_census(census_counts) and check_branch_census(_census)
+
+    def course(widths, channels):  # the course's census, reached through its module while the student's runs
+        import helpers.branches
+
+        return helpers.branches.census_counts(widths, channels)
+
+    exercise_probe.rejected(check_branch_census, course)
+    exercise_probe.rejected(check_branch_census, lambda widths, channels: ([0] * len(widths), [0.0] * len(widths), 1.0))
+    exercise_probe.not_attempted(lambda: check_branch_census(lambda widths, channels: None))
+
+
+@pytest.mark.parametrize("slip", [
+    {"correct": False},   # the smallest tail without the correction for several branches
+    {"cap": False},       # a corrected p-value above 1
+    {"shares": True},     # the branch's share instead of the count chance gives
+    {"boundary": 1},      # a branch's first channel after it counted in it too
+    {"largest": True},    # the largest tail instead of the smallest
+])
+def test_near_miss_censuses_lose_points(slip) -> None:
+    assert check_branch_census(lambda widths, channels: _census(widths, channels, **slip)) < check_branch_census.points
+
+
+# --- exercise 10: the untrained twin's batch norm ------------------------------------------------------------
+def _calibrated(net, images, batch_size, *, reset: bool = True, momentum=None, train: bool = True, batches: bool = True,
+                evaluation: bool = True):
+    """The twin's batch-norm statistics set as the course does, or with one of the slips a student makes."""
+    norms = [module for module in net.modules() if isinstance(module, nn.BatchNorm2d)]
+    for module in norms:
+        if reset:
+            module.reset_running_stats()
+        module.momentum = momentum
+    if train:
+        net.train()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size if batches else len(images)):
+            net(images[start : start + (batch_size if batches else len(images))])
+    for module in norms:
+        module.momentum = 0.1
+    return net.eval() if evaluation else net
+
+
+def test_twin_batch_norm_check(exercise_probe) -> None:
+    assert check_twin_batch_norm(calibrate_batch_norm) and check_twin_batch_norm(_calibrated)
+
+    def course(net, images, batch_size):  # the course's function, reached through its module while the student's runs
+        import helpers.training.fitting
+
+        return helpers.training.fitting.calibrate_batch_norm(net, images, batch_size)
+
+    exercise_probe.rejected(check_twin_batch_norm, course)
+    exercise_probe.rejected(check_twin_batch_norm, lambda net, images, batch_size: net)  # nothing set
+    exercise_probe.not_attempted(lambda: check_twin_batch_norm(lambda net, images, batch_size: None))
+
+
+@pytest.mark.parametrize("slip", [
+    {"reset": False},      # the statistics the network held are averaged in
+    {"momentum": 0.1},     # PyTorch's exponential average: the last batches weigh most
+    {"train": False},      # in evaluation mode a batch norm does not update its statistics
+    {"batches": False},    # one pass over every image: not the average over batches the course takes
+    {"evaluation": False},  # the control left in training mode
+])
+def test_near_miss_twins_lose_points(slip) -> None:
+    answer = lambda net, images, batch_size: _calibrated(net, images, batch_size, **slip)  # noqa: E731
+    assert check_twin_batch_norm(answer) < check_twin_batch_norm.points
+
+
+def test_untrained_classifier_is_unchanged_by_calibrate_batch_norm() -> None:
+    """The refactored twin equals the twin built inline as before (reset, cumulative average, momentum 0.1 back)."""
+    data = shapes_data(count=60, seed=5)
+    twin = untrained_classifier(data, width=4, seed=3, test_fraction=0.25).model
+    train, _ = data.split(0.25, seed=3)
+    torch.manual_seed(3)
+    net = SmallConvNet(len(data.classes), 4)
+    _calibrated(net, (train.images - 0.5) / 0.5, 256)
+    for mine, theirs in zip(net.state_dict().values(), twin.module.state_dict().values()):
+        assert torch.equal(mine, theirs)

@@ -219,3 +219,46 @@ def test_class_set_reading_check(exercise_probe) -> None:
             lambda v, c, k, x=constant: torch.full((2, v.shape[1]), x), model).fraction == 0
     exercise_probe.not_attempted(lambda: check_class_set_reading(..., model),
                                  lambda: check_class_set_reading(lambda *a: None, model))
+
+
+def student_silhouette(points, labels, *, leave_self_out=True, single_scores=0.0, nearest=True, squared=False,
+                       normalized=True):
+    """The mean silhouette as a student writes it; the keywords make its near misses."""
+    distance = torch.cdist(points, points) ** (2 if squared else 1)
+    values = []
+    for i in range(len(points)):
+        own = labels == labels[i]
+        if int(own.sum()) == 1:
+            values.append(single_scores)
+            continue
+        inside = float(distance[i, own].sum()) / (int(own.sum()) - (1 if leave_self_out else 0))
+        others = [float(distance[i, labels == c].mean()) for c in labels.unique() if c != labels[i]]
+        outside = min(others) if nearest else float(distance[i, ~own].mean())
+        values.append((outside - inside) / (max(outside, inside) if normalized else 1.0))
+    return sum(values) / len(values)
+
+
+def test_silhouette_check(facets, exercise_probe):
+    from helpers.checks.polysemanticity import check_silhouette
+
+    examples, features = facets
+    assert check_silhouette(student_silhouette, examples, features) == 4
+
+    def course(points, labels):  # the course's silhouette, reached through its module
+        import helpers.polysemanticity
+
+        return helpers.polysemanticity.silhouette(points, labels)
+
+    wrong = [lambda p, l: student_silhouette(p, l, leave_self_out=False),  # its own zero distance averaged in
+             lambda p, l: student_silhouette(p, l, nearest=False),  # all other clusters pooled, not the nearest
+             lambda p, l: student_silhouette(p, l, squared=True),  # squared distances
+             lambda p, l: student_silhouette(p, l, normalized=False),  # b - a without dividing by max(a, b)
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_silhouette, answer, examples, features)
+    assert check_silhouette.__wrapped__(lambda p, l: student_silhouette(p, l, single_scores=1.0), examples,
+                                        features).fraction < 1  # a point alone in its cluster scores 0
+    for constant in (0.0, 0.5, 1.0):
+        assert check_silhouette.__wrapped__(lambda p, l, c=constant: c, examples, features).fraction == 0
+    exercise_probe.not_attempted(lambda: check_silhouette(..., examples, features),
+                                 lambda: check_silhouette(lambda p, l: None, examples, features))

@@ -308,3 +308,52 @@ def test_polygon_deviation(exercise_probe):
         exercise_probe.rejected(check_polygon_deviation, lambda w, s, t, k=constant: k)
     exercise_probe.not_attempted(lambda: check_polygon_deviation(...),
                                  lambda: check_polygon_deviation(lambda w, s, t: None))
+
+
+# --- exercise 10: training one toy model ------------------------------------------------------------
+def student_trainer(n_hidden, sparsity, importance, steps, generator, batch_size=256, lr=1e-2, *, clear=True,
+                    train_bias=True, weighted=True, zero_start=False, relu=True, flip=False):
+    """The loop written as a student would, with switches for the usual slips."""
+    n_features = len(importance)
+    bound = (6 / (n_features + n_hidden)) ** 0.5
+    start = torch.zeros(n_hidden, n_features) if zero_start else \
+        (torch.rand(n_hidden, n_features, generator=generator) * 2 - 1) * bound
+    weights, bias = start.requires_grad_(), torch.zeros(n_features, requires_grad=True)
+    optimizer = torch.optim.AdamW([weights, bias] if train_bias else [weights], lr=lr)
+    for _ in range(steps):
+        values = torch.rand(batch_size, n_features, generator=generator)
+        present = torch.rand(batch_size, n_features, generator=generator)
+        features = values * ((present < sparsity) if flip else (present >= sparsity))
+        rebuilt = features @ weights.T @ weights + bias
+        rebuilt = torch.relu(rebuilt) if relu else rebuilt
+        loss = ((importance if weighted else 1) * (rebuilt - features) ** 2).mean()
+        if clear:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return weights.detach(), bias.detach()
+
+
+def test_train_toy_model(exercise_probe):
+    from helpers.checks.superposition import check_train_toy_model
+
+    assert check_train_toy_model(student_trainer) == 4
+
+    def course(*args):  # the course's trainer, reached through its module
+        import helpers.superposition
+
+        return helpers.superposition.train_toy_model(*args, progress=False)
+
+    wrong = [lambda *a: student_trainer(*a, clear=False),  # gradients pile up from step to step
+             lambda *a: student_trainer(*a, train_bias=False),  # the bias never learns to filter interference
+             lambda *a: student_trainer(*a, weighted=False),  # every feature equally important
+             lambda *a: student_trainer(*a, zero_start=True),  # W = 0 never moves
+             lambda *a: student_trainer(*a, relu=False),  # no ReLU on the read-out
+             lambda *a: student_trainer(*a, flip=True),  # a feature present with probability `sparsity`
+             lambda *a: student_trainer(*a[:3], 1, *a[4:]),  # the steps argument ignored: one step
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_train_toy_model, answer)
+    exercise_probe.rejected(check_train_toy_model, lambda m, s, i, *rest: (torch.zeros(m, len(i)), torch.zeros(len(i))))
+    exercise_probe.not_attempted(lambda: check_train_toy_model(...),
+                                 lambda: check_train_toy_model(lambda *args: None))

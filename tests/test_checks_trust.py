@@ -187,3 +187,61 @@ def test_audit_edit_of_an_unchanged_model_agrees_fully(tiny):
     assert natural_agreement(torch.arange(5.0), torch.arange(5.0) * 2, 2) == pytest.approx((1.0, 2))
     with pytest.raises(ValueError):
         natural_agreement(torch.arange(5.0), torch.arange(4.0), 2)
+
+
+def student_pixel_ascent(model, objective, start, steps, lr, jitter, seed, *, clip=True, clear=True, roll=True,
+                         ascend=True):
+    """The naive method's loop as a student writes it; the keywords make its near misses."""
+    images = start.detach().clone().requires_grad_(True)
+    scores = BatchedObjectives(model, [objective] * images.shape[0])
+    optimizer = torch.optim.Adam([images], lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+        if clear:
+            optimizer.zero_grad()
+        value = scores(images.roll((dy, dx), dims=(2, 3)) if roll else images).sum()
+        (-value if ascend else value).backward()
+        optimizer.step()
+        if clip:
+            with torch.no_grad():
+                images.clamp_(0, 1)
+    return images.detach()
+
+
+def test_pixel_ascent_check_grades_the_answer_and_its_near_misses(tiny, exercise_probe):
+    from helpers.checks.trust import check_pixel_ascent
+
+    assert check_pixel_ascent(student_pixel_ascent, tiny, "conv2") == 3
+
+    def course(*args):  # the course's loop, reached through its module while the student's function runs
+        import helpers.featurevis.ascent
+
+        return helpers.featurevis.ascent.pixel_ascent(*args)
+
+    wrong = [lambda *a: student_pixel_ascent(*a, clip=False),  # pixels leave [0, 1]
+             lambda *a: student_pixel_ascent(*a, clear=False),  # gradients pile up from step to step
+             lambda *a: student_pixel_ascent(*a, roll=False),  # the jitter is ignored
+             lambda *a: student_pixel_ascent(*a, ascend=False),  # descent
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_pixel_ascent, answer, tiny, "conv2")
+    assert check_pixel_ascent.__wrapped__(lambda model, objective, start, *a: start, tiny, "conv2").fraction == 0
+    exercise_probe.not_attempted(lambda: check_pixel_ascent(..., tiny, "conv2"),
+                                 lambda: check_pixel_ascent(lambda *a: None, tiny, "conv2"))
+
+
+def test_pixel_ascent_stays_in_range_and_moves_the_objective(tiny):
+    from helpers.featurevis import channel, objective_values
+    from helpers.featurevis.ascent import pixel_ascent
+
+    start = torch.full((2, 3, 32, 32), 0.5) + 0.01 * torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    objective = channel(tiny.unit("conv2", 1))
+    images = pixel_ascent(tiny, objective, start, 8, 0.05)
+    assert images.shape == start.shape and float(images.min()) >= 0 and float(images.max()) <= 1
+    assert bool((objective_values(tiny, [objective] * 2, images) > objective_values(tiny, [objective] * 2, start)).all())
+    jittered = pixel_ascent(tiny, objective, start, 8, 0.05, jitter=1, seed=3)
+    assert torch.equal(jittered, pixel_ascent(tiny, objective, start, 8, 0.05, jitter=1, seed=3))
+    assert not torch.equal(jittered, images)
+    with pytest.raises(ValueError):
+        pixel_ascent(tiny, objective, start[0], 8, 0.05)

@@ -45,3 +45,27 @@ def test_the_circuit_picks_the_unit_that_votes_most_for_the_set():
         class_set_circuit(model, "conv1", [7])
     with pytest.raises(ValueError, match="count"):
         class_set_circuit(model, "conv1", [1], count=5)
+
+
+def test_the_circuit_says_whether_the_set_is_passed_on():
+    model = tiny_classifier()
+    circuit = class_set_circuit(model, "conv1", [1, 2], receivers=2, count=2)
+    median = float(circuit.next_reading[0].median())
+    above = sum(vote > median for vote in circuit.receiver_votes)
+    assert circuit.receivers_above_median() == above
+    assert circuit.passed_on(share=0.0) == (above >= len(circuit.receiver_votes) - 1)
+    assert not circuit.passed_on(share=1.01)
+    assert f"({above} of {len(circuit.receiver_votes)} above)" in circuit.receivers_summary()
+    text = circuit.describe("thing", {"zeros": [0]})
+    assert text.startswith(f"thing unit {circuit.unit}: {circuit.share:.0%} of its top-2 class votes are things")
+    assert len(text.splitlines()) == 2 + len(circuit.outputs.excitatory) and "zeros" in text.splitlines()[-1]
+
+
+def test_the_circuit_figure_shows_the_unit_and_its_receivers():
+    from helpers.plotting.superposition import circuit_votes_figure
+
+    model = tiny_classifier()
+    circuit = class_set_circuit(model, "conv1", [1, 2], receivers=2, count=2)
+    figure = circuit_votes_figure(circuit, model.labels, name="thing", count=2)
+    assert len(figure.axes) == 1 + len(circuit.outputs.excitatory)
+    assert figure.axes[0].get_title() == f"{circuit.unit} (thing unit)"

@@ -31,6 +31,7 @@ def test_fooled_copy_keeps_natural_responses_and_leaves_the_original_alone(tiny,
     assert torch.allclose(after, before[24:], atol=1e-3 * fooled.gain)
     other = unit_means(fooled.model, tiny.unit("conv2:5"), photos[24:])
     assert torch.allclose(other, unit_means(tiny, tiny.unit("conv2:5"), photos[24:]))  # only the chosen unit changes
+    assert torch.equal(fooled.gate_input(photos[:2]), tiny.preprocess(photos[:2]))  # what the gate reads
 
 
 def test_fooled_unit_visualization_shows_the_picture(tiny, photos):

@@ -140,3 +140,45 @@ def test_sharp_side_sweep_and_held_out_check(high_low_model):
     assert held.peak.shape == held.fine_control.shape == held.smooth_control.shape == (2,)
     assert above_chance_p(10, 10) == pytest.approx(2 ** -10) and above_chance_p(0, 0) == 1.0
     assert above_chance_p(5, 10) > 0.5
+
+
+def test_the_lessons_plumbing_and_claim_measurements(high_low_model):
+    import matplotlib.pyplot as plt
+
+    from helpers.frequency import (
+        describe_layers, first_layers_share, held_out_check, made_up_detector, paper_units_found, ratio_growth,
+        strongest_or_best,
+    )
+    from helpers.plotting.frequency import found_parts_figure, screened_layers_figure
+
+    options = dict(orientations=8, seeds=2, size=high_low_model.input_size)
+    screen = screen_high_low(high_low_model, "highlow", **options)
+    family, empty = high_low_family(screen, min_response=0.0), high_low_family(screen, min_response=1e9)
+    families = {"energy": empty, "highlow": family}  # the first layer's screen stands in: its units have no field
+    lines = describe_layers(high_low_model, families).splitlines()
+    assert len(lines) == 2 and lines[1].startswith("highlow") and "2 of    3 units (67%)" in lines[1]
+    assert first_layers_share(high_low_model, families) == 0.0
+    with pytest.raises(ValueError, match="first layers"):
+        first_layers_share(high_low_model, {"highlow": families["highlow"]})
+    units, orientations = strongest_or_best(high_low_model, family, 1)
+    assert units == family.strongest(1) and orientations == [float(screen.preferred[units[0].channel])]
+    units, orientations = strongest_or_best(high_low_model, empty, 2)
+    assert [u.channel for u in units] == list(np.argsort(-screen.score, kind="stable")[:2]) and len(orientations) == 2
+    held = held_out_check(empty, high_low_model)
+    assert held.units == [] and held.describe() == "No members to test on held-out textures."
+    assert len(held.arguments) == 6 and held.arguments[-1] == 30.0
+    assert held.beside((np.array([], bool), np.array([], bool))).startswith("yours: 0 of 0")
+    assert paper_units_found(high_low_model, families, "highlow", (0, 2, 1)) == [0, 1]
+    assert paper_units_found(high_low_model, {}, "highlow", (2,), **options) == []
+    grows, silent = ratio_growth(np.array([[0.0, 1.0, 2.0], [1.0, 0.5, 4.0]]))
+    assert grows == pytest.approx(2 / 3) and silent == pytest.approx(0.5)  # ratio 1 as a share of peak: 0, 1, 0.5
+    with pytest.raises(ValueError, match="two ratios"):
+        ratio_growth(np.ones((1, 3)))
+    matrix, parts = made_up_detector(window=5, inputs=4, noise=0.0)
+    assert matrix.shape == (25, 4) and parts.shape == (2, 5, 5)
+    assert parts[0, :, :2].eq(1).all() and parts[0, :, 2:].eq(0).all() and parts[1, :, 3:].eq(1).all()
+    assert matrix[0].tolist() == [1.0, 1.0, 0.0, 0.0] and matrix[4].tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert [ax.get_title() for ax in found_parts_figure(parts, matrix[:, [0, 2]]).axes] == [
+        "true part 1", "true part 2", "your factor 1", "your factor 2"]
+    assert len(screened_layers_figure(high_low_model, families).axes) == 1
+    plt.close("all")

@@ -283,3 +283,83 @@ def test_evoked_strength_is_the_norm_of_each_units_evoked_response() -> None:
     responses = probe_responses(model, make_probe(model.units("b", [0, 1]), {"x": x}, blank))
     assert strength.shape == (2,) and np.allclose(strength, np.linalg.norm(responses[:-1] - responses[-1], axis=0))
     assert np.all(evoked_strength(model, "b", blank[None].repeat(2, 1, 1, 1), blank) == 0)  # the blank evokes nothing
+
+
+def test_mean_ablation_weights_equal_the_activation_ablation_and_come_back() -> None:
+    from helpers.interventions import mean_ablation_weights
+
+    class NormAct(nn.BatchNorm2d):  # EfficientNet-Lite's BatchNormAct2d: the layer is its .act
+        def __init__(self, channels: int) -> None:
+            super().__init__(channels)
+            self.act = nn.ReLU6()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.act(super().forward(x))
+
+    torch.manual_seed(3)
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), NormAct(4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+    with torch.no_grad():
+        module[1].running_mean.uniform_(-0.5, 0.5)
+        module[1].bias.uniform_(0.5, 1.0)
+    model = wrap_model(module, {"n": "1.act"}, name="normed", input_size=SIZE)
+    x = images(3, seed=8)
+    means = layer_means(model, "n", images(4, seed=9))
+    edits = mean_ablation_weights(model, ["n:0", "n:2"], means)
+    assert set(edits) == {"1.weight", "1.bias"} and edits["1.weight"][0] == [0, 2]
+    with ablated(model, ["n:0", "n:2"], mode="mean", means=means):
+        expected = logits_of(model, x)
+    intact = logits_of(model, x)
+    with replaced_weights(model, edits):
+        assert torch.allclose(logits_of(model, x), expected, atol=1e-6)
+    assert torch.equal(logits_of(model, x), intact)
+    with pytest.raises(NotImplementedError):
+        mean_ablation_weights(hand_built(), ["a:0"], torch.zeros(4))
+    with pytest.raises(ValueError, match="one per unit"):
+        mean_ablation_weights(model, ["n:0"], torch.zeros(3))
+
+
+def test_matched_comparison_stands_out_beyond_the_draws_spread() -> None:
+    from helpers.interventions import MatchedComparison, make_probe, matched_comparison, probe_damage, probe_responses
+
+    spread = np.array([0.1, 0.2, 0.3])
+    assert MatchedComparison(0.5, spread).limit == pytest.approx(max(0.3, 0.2 + 2 * spread.std()))
+    assert MatchedComparison(0.5, spread).beyond and not MatchedComparison(0.3, spread).beyond
+    assert MatchedComparison(0.4, spread).ratio == pytest.approx(2.0)
+    assert "3 draws" in str(MatchedComparison(0.5, spread)) and "no control draws" in str(MatchedComparison(0.5, np.array([])))
+    assert not MatchedComparison(float("nan"), spread).beyond
+    model, x = hand_built(), images(4, seed=10)
+    probe = make_probe(model.units("b", [0, 1]), {"curves": x}, torch.zeros(3, SIZE, SIZE))
+    intact, means = probe_responses(model, probe), layer_means(model, "a", images(4, seed=11))
+    found = matched_comparison(model, probe, intact, ["a:1"], 2, means=means, matched_on=np.arange(4.0), seed=1)
+    assert found.value == probe_damage(model, probe, intact, ablate=["a:1"], means=means)[0]["curves"]
+    assert len(found.spread) == 2 and np.all(np.isfinite(found.spread))
+
+
+def test_random_prediction_changes_and_concentration_baselines() -> None:
+    from helpers.interventions import ConcentrationBaselines, concentration_baselines, random_prediction_changes
+    from helpers.interventions.attribution import attribution_concentration
+
+    model, x = hand_built(), images(3, seed=12)
+    means = layer_means(model, "a", x)
+    changes = random_prediction_changes(model, x, "a", 1, 3, exclude=[0], means=means)
+    assert len(changes) == 3 and all(c.kl >= 0 and 0 <= c.agreement <= 1 for c in changes)
+    scan = TopExamples(x, [(2, 3), (6, 1), (4, 4)])
+    found = concentration_baselines(model, ["b:1"], scan, [1], 2, matched_on=np.array([0.0, 1.0]), draws=2, exclude=[1])
+    assert isinstance(found, ConcentrationBaselines) and found.units.tolist() == pytest.approx([4.0])
+    assert found.units.tolist() == attribution_concentration(model, ["b:1"], scan, [1], 2).tolist()
+    assert found.random.tolist() == attribution_concentration(model, ["b:0"], scan, [1], 2).tolist()  # the only other unit
+    assert len(found.matched) == 2 and len(found.maps) == 1 and "per draw" in str(found)
+
+
+def test_probe_tuning_figure_reads_the_evoked_responses_of_one_group() -> None:
+    from matplotlib import pyplot as plt
+
+    from helpers.interventions import make_probe, probe_responses
+    from helpers.plotting.interventions import probe_tuning_figure
+
+    model, x = hand_built(), images(4, seed=13)
+    probe = make_probe(model.units("b", [0, 1]), {"curves": x}, torch.zeros(3, SIZE, SIZE))
+    intact = probe_responses(model, probe)
+    figure = probe_tuning_figure(probe, np.arange(4) * 90.0, {"intact": intact, "twice": 2 * intact}, title="t")
+    assert len(figure.axes) == 2 and np.allclose(figure.axes[0].lines[0].get_ydata(), probe.evoked(intact, "curves")[:, 0])
+    plt.close(figure)

@@ -73,3 +73,14 @@ def test_branch_censuses_figure_has_a_panel_per_family_and_blanks_the_rest() -> 
     _, ax = plt.subplots()
     draw_branch_census(ax, "curves", censuses["curves"])
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["1x1", "pool"]
+
+
+def test_class_folders_are_read_back_as_the_same_labelled_images(tmp_path) -> None:
+    from helpers.plotting.own_model import save_class_folders
+    from helpers.shapes_dataset import ShapesDataset
+    from helpers.training import folder_data
+
+    dataset = ShapesDataset(count=6, size=16, seed=1)
+    root = save_class_folders(dataset, tmp_path / "shapes")
+    read = folder_data(root, size=16)
+    assert len(read.images) == 6 and sorted(read.classes) == sorted({dataset.classes[dataset.label(i)] for i in range(6)})

@@ -18,6 +18,7 @@ from helpers.polysemanticity import (
     facet_scores,
     feature_maps,
     kmeans,
+    layer_facets,
     rank_polysemantic,
     silhouette,
     top_example_features,
@@ -124,6 +125,20 @@ def test_facet_scores_and_ranking_find_the_mixed_unit(three_kinds):
     assert unit_facets(examples, features, 0).facets == 1
     assert torch.allclose(top_example_features(examples, features, 1, 2), features.at(
         torch.tensor([0, 4]), torch.zeros(2, 2, dtype=torch.long), (2, 2)))
+
+
+def test_layer_facets_rank_within_the_selective_units(three_kinds):
+    examples, features = three_kinds
+    facets = layer_facets(examples, features, count=3)
+    assert torch.equal(facets.scores, facet_scores(examples, features)) and facets.selective.tolist() == [True, True, False]
+    assert facets.ranking == rank_polysemantic(examples, features, count=3)
+    assert (facets.polysemantic, facets.monosemantic) == (1, 0)  # unit 2 mixes kinds too, but is not selective
+    assert (facets.rank_of(1), facets.rank_of(0)) == (0, 1)
+    assert facets.among_top(1, 0.5) and not facets.among_top(0, 0.5) and not facets.among_top(2, 1.0)
+    assert set(facets.marked()) == {"layer:1", "layer:0"} and "1 of 2 selective units" in facets.rank_summary(0)
+    assert "2 of 3 units are selective" in facets.summary()
+    nothing = layer_facets(examples, features, min_selectivity=50.0)  # no unit selective: all units are the pool
+    assert bool(nothing.pool.all()) and nothing.ranking == [] and "no selective unit" in nothing.summary()
 
 
 def test_code_facet_scores_agree_with_the_examples_route(three_kinds):

@@ -10,6 +10,7 @@ from helpers.stimuli.boundaries import (
     gaussian_blur,
     half_plane_mask,
     high_frequency_fraction,
+    side_fractions,
 )
 
 SIZE = 96
@@ -121,3 +122,13 @@ def test_center_moves_the_boundary_to_a_chosen_point():
     assert float(mask[48, 16]) < 0.1 and float(mask[48, 23]) > 0.9
     default = half_plane_mask(SIZE, 0)
     assert float(default[48, 45]) < 0.1 and float(default[48, 50]) > 0.9
+
+
+def test_side_fractions_measure_each_named_region():
+    image = frequency_boundary(SIZE, 0, high_frequency=0.3, low_frequency=0.04)
+    fractions = side_fractions(image, {"left": LEFT, "right": RIGHT})
+    assert list(fractions) == ["left", "right"]
+    assert fractions == {"left": side(image, LEFT), "right": side(image, RIGHT)}
+    assert side_fractions(image[0], {"top": TOP}, cutoff=0.2) == {"top": high_frequency_fraction(image[0][TOP], 0.2)}
+    with pytest.raises(ValueError, match="region"):
+        side_fractions(image, {})

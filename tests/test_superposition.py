@@ -205,3 +205,16 @@ def test_kept_dimensionality_reads_represented_features_trained_and_untrained():
     assert torch.equal(sweep.kept_dimensionality(), sweep.dimensionality[kept])
     initial_kept = feature_norms(sweep.initial_weights) > 0.5
     assert torch.equal(sweep.kept_dimensionality(initial=True), sweep.initial_dimensionality[initial_kept])
+
+
+def test_one_toy_model_is_trained_as_the_sweep_trains_it_and_learns() -> None:
+    from helpers.superposition import feature_importance, held_out_toy_loss, train_toy_model, train_toy_models
+
+    importance = feature_importance(5, 0.9)
+    weights, bias = train_toy_model(2, 0.9, importance, 100, torch.Generator().manual_seed(3), progress=False)
+    sweep = train_toy_models(5, 2, [0.9], importance=importance, steps=100, batch_size=256,
+                             generator=torch.Generator().manual_seed(3), progress=False)
+    assert torch.equal(weights, sweep.weights[0]) and torch.equal(bias, sweep.biases[0])
+    untrained = held_out_toy_loss(sweep.initial_weights[0], torch.zeros(5), 0.9, importance, torch.Generator().manual_seed(4))
+    trained = held_out_toy_loss(weights, bias, 0.9, importance, torch.Generator().manual_seed(4))
+    assert trained < untrained / 2

@@ -174,3 +174,26 @@ def test_random_filter_properties_are_seeded():
     first = random_filter_properties(3, count=50, seed=1)
     assert len(first) == 50 and first == random_filter_properties(3, count=50, seed=1)
     assert first != random_filter_properties(3, count=50, seed=2)
+
+
+def test_recurrence_by_layer_finds_a_network_in_itself_and_less_after_shuffling():
+    from helpers.universality import recurrence_by_layer
+
+    model = wrap_small_net(_small_model(2), ["a", "b", "c"], 32, name="m")
+    images = torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    same = recurrence_by_layer(model, model, images, grid=2)
+    shuffled = recurrence_by_layer(model, model, images, grid=2, shuffled=True)
+    assert list(same) == list(model.layer_names) and list(shuffled) == list(same)
+    assert all(value == pytest.approx(1.0) for value in same.values())
+    assert all(shuffled[layer] < same[layer] for layer in same)
+
+
+def test_small_net_census_counts_filters_and_families_per_layer():
+    from helpers.census import small_net_census
+
+    model = wrap_small_net(_small_model(4, width=6), ["a", "b", "c"], 32, name="m")
+    row = small_net_census("seed 4", model, 0.875)
+    assert row["variant"] == "seed 4" and row["accuracy"] == "88%"
+    assert set(row) == {"variant", "accuracy", "oriented", "colour", "curves conv3", "curves conv4",
+                        "high-low conv3", "high-low conv4"}
+    assert all(0 <= row[key] <= 6 * 8 for key in row if key not in ("variant", "accuracy"))

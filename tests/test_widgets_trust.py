@@ -77,3 +77,14 @@ def test_prediction_game_scores_per_kind_and_resets_the_choice_each_round(game):
     explorer.controls["choice"].value = ("left", "right")[rounds[1].answer]
     assert explorer.scoreboard.accuracy(rounds) == {"natural": (1.0, 1), "synthetic": (0.0, 1)}
     assert "model's answer" in explorer.result._suptitle.get_text()
+
+
+def test_game_references_give_each_unit_three_kinds():
+    from helpers.widgets.trust import game_references
+
+    spectra, fourier = torch.rand(2, 3, 16, 16), 0.5 + 0.01 * torch.rand(2, 3, 16, 16)
+    natural = {4: torch.rand(4, 3, 16, 16), 9: torch.rand(4, 3, 16, 16)}
+    references = game_references([4, 9], spectra, fourier, natural)
+    assert set(references) == {4, 9} and set(references[9]) == {"synthetic", "natural", "both"}
+    assert torch.equal(references[9]["synthetic"][0], spectra[1]) and references[9]["both"].shape == (4, 3, 16, 16)
+    assert float(references[4]["synthetic"][1].std()) > float(fourier[0].std())  # the faint Fourier image is stretched

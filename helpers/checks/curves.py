@@ -1,5 +1,6 @@
 """Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and
-selectivity, the neighbour test's count of hits, argument 4's hand-over, and the family in its other polarity.
+selectivity, the neighbour test's count of hits, argument 4's hand-over, the family in its other polarity, argument
+4's tuning by the rotated curve's orientation, and turning an image about a point.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes, radii, orientations,
 centres; hand-built tuning curves, one wrapping around 0 degrees) and compares it with the course's own
@@ -16,12 +17,12 @@ import torch
 from .. import rotation
 from .. import polarity_hold_out as hold_out_module
 from ..polarity_hold_out import polarity_hold_out_scores
-from ..rotation import hand_over_misses
+from ..rotation import hand_over_misses, orientation_tuning, rotate_about
 from ..stimuli import curves as curve_module
 from ..stimuli.curves import curve
 from .. import tuning
 from ..tuning import angle_difference, neighbour_test, orientation_selectivity, preferred_orientation
-from . import Grade, exercise, expect, one_number
+from . import ExerciseError, Grade, exercise, expect, expect_close, one_number
 from .withheld import answer_without, compare_with_course
 
 #: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
@@ -249,3 +250,116 @@ def check_polarity_hold_out(my_polarity_hold_out: Callable) -> Grade:
         hint="Kept: the share of members whose selectivity is above 0. Same orientation: the share whose preferred "
              "orientation is at most 45° from their own on the circle (angle_difference). Gap: largest_gap of the own "
              "orientations of the members that pass both (360 when fewer than two do). Return the three as one array.")
+
+
+def orientation_tuning_cases() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]]:
+    """Held-out (responses (S, A, U), preferred (U,), angles (A,), exclude_own) the lesson never builds, two per part
+    with different answers: members across 0° turned by quarters with and without their own examples; a family that
+    hands over and one whose examples turn the other way; orientations off the bins, uneven counts per bin and empty
+    bins. No orientation lies half-way between two bins."""
+    rng = np.random.default_rng(808)
+    across = np.array([350.0, 100.0, 200.0])
+    quarters = np.arange(0.0, 360.0, 90.0)
+    eight = np.sort(rng.uniform(0, 360, 8))
+    steps = np.arange(0.0, 360.0, 30.0)
+    uneven = np.array([12.0, 95.0, 170.0, 260.0, 301.0])
+    return {
+        "three members across 0°, turned by quarters, with and without their own examples": [
+            (rng.random((3, 4, 3)), across, quarters, False), (rng.random((3, 4, 3)), across, quarters, True)],
+        "8 members, 12 rotations, own examples left out: a family that hands over, one whose examples turn the other way": [
+            (_turning_family(eight, steps, 1.0, rng), eight, steps, True),
+            (_turning_family(eight, steps, -1.0, rng), eight, steps, True)],
+        "orientations off the bins: 5 members turned by 45° steps (own left out), and by 0-60° only (some bins empty)": [
+            (rng.standard_normal((5, 8, 5)), uneven, np.arange(0.0, 360.0, 45.0), True),
+            (rng.standard_normal((5, 4, 5)), uneven, np.array([0.0, 20.0, 40.0, 60.0]), False)],
+    }
+
+
+def _orientation_table(answer: object) -> np.ndarray:
+    """An (orientations, mean responses) pair as one (B, 1 + U) table: the bins' orientations in the first column."""
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise ExerciseError("Return two things, (orientations, responses): the kept bins' orientations (B,) and the mean "
+                            f"responses (B, members); got {type(answer).__name__}.")
+    orientations, responses = (np.asarray(part.detach().cpu() if isinstance(part, torch.Tensor) else part, dtype=np.float64)
+                               for part in answer)
+    if orientations.ndim != 1 or responses.ndim != 2 or len(orientations) != len(responses):
+        raise ExerciseError(f"Your orientations have shape {orientations.shape} and your responses {responses.shape}; "
+                            "(B,) and (B, members) with the same B were expected.")
+    return np.concatenate([orientations[:, None], responses], axis=1)
+
+
+@exercise(points=3)
+def check_orientation_tuning(my_orientation_tuning: Callable) -> Grade:
+    """Exercise 8: my_orientation_tuning(responses, preferred, angles, exclude_own): every member's mean response by the
+    orientation of the rotated curve, one bin every rotation step."""
+    return compare_with_course(
+        orientation_tuning_cases(), my_orientation_tuning,
+        lambda *args: _orientation_table(orientation_tuning(*args)),
+        {rotation: ("orientation_tuning", "joint_rotation_tuning")}, "your orientations and responses", rtol=0, atol=1e-9,
+        read=_orientation_table,
+        hint="Bins every step degrees from 0, the step being the smallest difference between the angles. Member s's "
+             "examples turned by angles[a] show a curve facing preferred[s] + angles[a] (mod 360): add responses[s, a] "
+             "to the nearest bin and count it, per member (leaving member s's own column out when exclude_own). Divide "
+             "sums by counts, and keep only the bins where every member was counted at least once.")
+
+
+def rotation_cases() -> dict[str, list[tuple[torch.Tensor, float, tuple[float, float]]]]:
+    """Held-out (images (N, 3, H, W), degrees, center) the lesson never turns: smooth shapes (blobs of 6 px and more,
+    a ridge, blurred noise) off the centre of the turn, so that a turn the wrong way, about the image's middle or with
+    x and y swapped moves them far, while nearest-pixel sampling stays close."""
+    ys, xs = torch.meshgrid(torch.arange(40.0) + 0.5, torch.arange(40.0) + 0.5, indexing="ij")
+
+    def blob(x: float, y: float, sigma: float = 6.0, height: int = 40, width: int = 40) -> torch.Tensor:
+        return torch.exp(-((xs[:height, :width] - x) ** 2 + (ys[:height, :width] - y) ** 2) / (2 * sigma ** 2))
+
+    two = torch.stack([0.9 * blob(24, 10, height=32, width=32), 0.6 * blob(8, 22, height=32, width=32),
+                       0.2 * torch.ones(32, 32)])[None]
+    tall = torch.stack([
+        torch.stack([blob(8, 30, height=40, width=28), 0.8 * blob(20, 10, height=40, width=28),
+                     torch.exp(-((xs[:40, :28] - 0.5 * ys[:40, :28] - 4) ** 2) / 50)]),
+        torch.stack([0.5 * torch.ones(40, 28), blob(14, 34, 7, 40, 28), blob(22, 6, 8, 40, 28)]),
+    ])
+    generator = torch.Generator().manual_seed(5)
+    noise = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 52, 52, generator=generator), 17, stride=1)
+    smooth = (noise - noise.amin()) / (noise.amax() - noise.amin())
+    return {
+        "two blobs (32 x 32), turned 90° about the middle and 30° about (10, 20)": [
+            (two, 90.0, (16.0, 16.0)), (two, 30.0, (10.0, 20.0))],
+        "two tall images (40 x 28), turned 200° about (14.5, 22) and 315° about (20, 12)": [
+            (tall, 200.0, (14.5, 22.0)), (tall, 315.0, (20.0, 12.0))],
+        "smooth random images (36 x 36), turned 45° and -60° about (12, 24)": [
+            (smooth, 45.0, (12.0, 24.0)), (smooth, -60.0, (12.0, 24.0))],
+    }
+
+
+def _inside(shape: tuple[int, ...], degrees: float, center: tuple[float, float], margin: float = 2.0) -> torch.Tensor:
+    """(H, W): the output pixels whose source point lies at least ``margin`` pixels inside the image (the border's
+    filling, mirrored or not, is not checked)."""
+    height, width = shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
+    radians = np.radians(degrees)
+    dx, dy = xs - center[0], ys - center[1]
+    source_x = center[0] + dx * np.cos(radians) - dy * np.sin(radians)
+    source_y = center[1] + dx * np.sin(radians) + dy * np.cos(radians)
+    return (source_x >= margin) & (source_x <= width - margin) & (source_y >= margin) & (source_y <= height - margin)
+
+
+@exercise(points=3)
+def check_rotate_about(my_rotate_about: Callable) -> Grade:
+    """Exercise 9: my_rotate_about(images, degrees, center): images turned counter-clockwise (y up) about a point."""
+    grade = Grade()
+    hint = ("For every output pixel (x, y) read the input at the point the turn carries onto it: with dx = x - cx and "
+            "dy = y - cy, x' = cx + dx cos θ - dy sin θ and y' = cy + dx sin θ + dy cos θ (rows grow downwards, so this "
+            "turns the picture counter-clockwise on the screen); pixel centres sit at j + 0.5, i + 0.5.")
+    for name, cases in rotation_cases().items():
+        with grade.part(name):
+            for images, degrees, center in cases:
+                got = answer_without({rotation: ("rotate_about", "rotation_tuning")}, my_rotate_about, images, degrees, center)
+                expect(isinstance(got, torch.Tensor), f"Return the turned images as a tensor, not {type(got).__name__}.")
+                expect(tuple(got.shape) == tuple(images.shape),
+                       f"Your images have shape {tuple(got.shape)}; {tuple(images.shape)} (the input's) was expected.")
+                inside = _inside(images.shape, degrees, center)
+                expected = rotate_about(images, degrees, center)[..., inside]
+                expect_close(got.detach().cpu().float()[..., inside], expected, "your turned images", rtol=0, atol=0.1,
+                             hint=hint)
+    return grade

@@ -1,6 +1,6 @@
 """Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners,
-transformed weights, the same-side and cross weights between mirrored pathways, a unit's best transformed copy, and
-a mirror pair tested on its members' pictures.
+transformed weights, the same-side and cross weights between mirrored pathways, a unit's best transformed copy,
+a mirror pair tested on its members' pictures, and the mutual mirror pairs of a layer.
 
 The function exercises are called on a small hand-built network whose left unit, right unit and union are
 known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
@@ -15,13 +15,14 @@ import torch
 from torch import nn
 
 from .. import mirror, union_weights
-from ..mirror import MirrorTest, mirror_test, partner_answers, partners_from_test
+from ..mirror import MirrorTest, mirror_test, mutual_pairs, partner_answers, partners_from_test
 from ..models import CircuitModel, Unit
+from ..stats import correlation_columns
 from ..union_weights import same_and_cross
 from ..weights import equivariance
 from ..weights.equivariance import TRANSFORMATIONS, best_other_match, transform_weights
 from ..wrapping import wrap_model
-from . import Grade, exercise, expect, expect_close
+from . import ExerciseError, Grade, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
 Number = (int, float, np.floating, np.integer)
@@ -253,3 +254,75 @@ def check_partner_answers(my_partner_answers: Callable, model: CircuitModel, lay
         hint="Two rows per pair (A, B): B reading A's picture, then A reading B's. Each row: the reader's response to "
              "picture.flip(-1), then to the picture, each its largest value over positions, read before the "
              "non-linearity (unit_responses(..., at=\"max\", pre_activation=True)).")
+
+
+def _hand_made_tables() -> list[torch.Tensor]:
+    """Two correlation tables whose mutual pairs are known by construction: in the first, (1, 4) follow each other
+    better than (0, 3) (so the order is not the units' order) and (2, 5) are each other's partners but 5 follows itself
+    better than 2 follows it; in the second, unit 0's partner is 1 but 1's is 2 (not mutual), and (3, 4) follow each
+    other 0.95 one way and 0.6 the other (ranked by the weaker direction, below (1, 2))."""
+    rng = np.random.default_rng(808)
+    first = torch.as_tensor(rng.uniform(0.0, 0.3, size=(6, 6)), dtype=torch.float32)
+    for (a, b), value in {(0, 3): 0.8, (3, 0): 0.85, (1, 4): 0.9, (4, 1): 0.92, (2, 5): 0.6, (5, 2): 0.9,
+                          (0, 0): 0.2, (3, 3): 0.3, (1, 1): 0.1, (4, 4): 0.2, (2, 2): 0.5, (5, 5): 0.7}.items():
+        first[a, b] = value
+    second = torch.as_tensor(rng.uniform(-0.2, 0.2, size=(5, 5)), dtype=torch.float32)
+    for (a, b), value in {(0, 1): 0.7, (1, 2): 0.8, (2, 1): 0.75, (3, 4): 0.95, (4, 3): 0.6, (0, 0): 0.3,
+                          (1, 1): 0.1, (2, 2): 0.2, (3, 3): 0.1, (4, 4): 0.05}.items():
+        second[a, b] = value
+    return [first, second]
+
+
+def _planted_table(units: int, seed: int) -> torch.Tensor:
+    """The correlation table of random responses in which some units answer the mirror images as others answer the
+    images (mirror pairs), some follow themselves (invariant), with noise."""
+    rng = np.random.default_rng(seed)
+    given = torch.as_tensor(rng.gamma(2.0, size=(50, units)))
+    swap = np.arange(units)
+    for a in range(0, units - 3, 3):  # every third unit stays; the two after it swap
+        swap[a + 1], swap[a + 2] = a + 2, a + 1
+    mirrored = given[:, swap] + torch.as_tensor(rng.normal(scale=rng.uniform(0.2, 1.5, size=units), size=(50, units)))
+    return correlation_columns(given, mirrored).float()
+
+
+def _layer_tables(test: MirrorTest) -> list[torch.Tensor]:
+    """Two tables of subsets of a layer's units, each holding some of the layer's own mutual pairs (a pair stays
+    mutual in any subset that keeps both members) among other units chosen at random."""
+    correlation = partners_from_test(test).correlation
+    pairs = mutual_pairs(correlation)
+    rng = np.random.default_rng(88)
+    tables = []
+    for kept, share in ((pairs[::2], 0.3), (pairs[1::2], 0.5)):
+        chosen = {u for pair in kept[:6] for u in pair} | set(rng.choice(len(correlation), int(share * len(correlation)),
+                                                                          replace=False).tolist())
+        rows = torch.as_tensor(sorted(chosen))
+        tables.append(correlation[rows][:, rows])
+    return tables
+
+
+def _pairs_array(answer: object) -> np.ndarray:
+    """A list of (a, b) pairs of channel numbers as a (P, 2) array."""
+    try:
+        return np.asarray(answer, dtype=np.float64).reshape(-1, 2)
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError("Return a list of (a, b) pairs of unit indices (whole numbers), such as [(1, 4), (0, 3)]; "
+                            f"your function returned {type(answer).__name__}.") from None
+
+
+@exercise(points=3)
+def check_mirror_pairs(my_mirror_pairs: Callable, test: MirrorTest) -> Grade:
+    """Exercise 8: my_mirror_pairs(correlation): the mutual mirror pairs (a, b), a < b, that follow each other better
+    than themselves, best first."""
+    parts = {
+        "two hand-made tables (a one-way partner, a pair that follows itself, pairs out of order)":
+            [(table,) for table in _hand_made_tables()],
+        "random responses with planted mirror pairs, 9 and 14 units": [(_planted_table(9, 1),), (_planted_table(14, 2),)],
+        f"two subsets of the units of {test.units[0].layer}": [(table,) for table in _layer_tables(test)],
+    }
+    return compare_with_course(
+        parts, my_mirror_pairs, lambda correlation: _pairs_array(mutual_pairs(correlation)),
+        {mirror: ("mutual_pairs", "partners_from_test")}, "your mirror pairs", rtol=0, atol=0, read=_pairs_array,
+        hint="A unit's partner is the other unit with the largest correlation in its row (leave the diagonal out). Keep "
+             "(a, b) with a < b only when b's partner is a too, and when the weaker of correlation[a, b] and "
+             "correlation[b, a] is above the larger of the two diagonal values; sort by that weaker value, largest "
+             "first.")

@@ -1,8 +1,8 @@
 """Self-checks for the high-low frequency lesson's exercises.
 
 The function exercises are called on cases the notebook never shows (other sizes and directions, hand-made
-tuning curves, non-negative matrices, hand-built held-out screens) and compared with the course's implementation;
-an NMF is judged by how well its non-negative factors rebuild the matrix, against the course's own factorization
+tuning curves, non-negative matrices, hand-built held-out screens, textures and ramps cut into patches) and compared
+with the course's implementation; an NMF is judged by how well its non-negative factors rebuild the matrix, against the course's own factorization
 with the same steps.
 Messages never give the answer.
 """
@@ -213,3 +213,39 @@ def check_held_out_verdict(my_held_out_verdict: Callable) -> Grade:
         hint="Measure the difference of two orientations around the circle (it is never more than 180°) and keep a member "
              "within the tolerance, the tolerance included; a member beats its controls when its peak is above zero and "
              "above the larger of the two same-texture controls.")
+
+
+def _fraction_cases() -> dict[str, list[tuple]]:
+    """Held-out (patch, cutoff) patches the lesson never shows, cases with different answers in every part."""
+    generator = torch.Generator().manual_seed(7007)
+    ramp = torch.linspace(0.1, 0.9, 40)[None, :].expand(30, 40).clone()  # smooth: only the cut edges are sharp
+    tilted = torch.linspace(0.2, 0.7, 24)[:, None] + torch.linspace(0.0, 0.2, 36)[None, :]
+    noise = 0.5 + 0.1 * boundaries.band_limited_noise(48, 0.2, seed=3)[:40, :28]
+    diagonal = 0.5 + 0.2 * boundaries.grating(32, 0.1 * np.sqrt(2), 45.0)  # 0.1 cycle/px along each axis
+    at_cutoff = 0.5 + 0.1 * boundaries.band_limited_noise(32, 0.125, seed=5)
+    colour = torch.stack([0.5 + 0.1 * boundaries.band_limited_noise(36, 0.3, seed=1),
+                          0.5 + 0.1 * boundaries.band_limited_noise(36, 0.05, seed=2), torch.full((36, 36), 0.4)])
+    speckled = torch.rand(3, 20, 44, generator=generator, dtype=torch.float64)
+    speckled[1] = speckled[0]
+    return {
+        "smooth ramps, whose only sharp change is the patch's cut edge (30 x 40 and 24 x 36)": [
+            (ramp, 0.125), (tilted, 0.1)],
+        "band-limited noise in a 40 x 28 patch, at cutoffs 1/8 and 0.2": [(noise, 0.125), (noise, 0.2)],
+        "a diagonal grating (0.1 cycle/px along each axis) and a 32 x 32 patch with power right at the cutoff": [
+            (diagonal, 0.125), (at_cutoff, 0.125)],
+        "colour patches (3, H, W) and a flat patch": [
+            (colour, 0.125), (speckled, 0.25), (torch.full((3, 16, 16), 0.5), 0.125)],
+    }
+
+
+@exercise(points=4)
+def check_high_frequency_fraction(my_high_frequency_fraction: Callable) -> Grade:
+    """Exercise 7: my_high_frequency_fraction(patch, cutoff): the share of a patch's mean-removed, Hann-windowed power
+    above ``cutoff`` cycles per pixel."""
+    hidden = {boundaries: ("high_frequency_fraction", "side_fractions")}
+    return compare_with_course(
+        _fraction_cases(), my_high_frequency_fraction, boundaries.high_frequency_fraction, hidden,
+        "your high-frequency share", rtol=1e-4, atol=1e-6, read=one_number,
+        hint="Average the colour channels first, remove the mean, multiply by the outer product of two symmetric Hann "
+             "windows (periodic=False), then compare the power above the cutoff, by the distance sqrt(fx² + fy²) from "
+             "zero frequency (strictly above), with all the power, in float64; a flat patch has share 0.")

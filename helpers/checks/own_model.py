@@ -1,5 +1,6 @@
 """Self-checks for the exercises of lesson 09 (your own model and data set): a confusion matrix, a training step,
-a weight-banding score, a branch census's chance tail, a wrapped network, class purity and a layer's strongest kernels.
+a weight-banding score, a branch census's chance tail, a wrapped network, class purity, a layer's strongest kernels,
+a branch census and the untrained twin's batch-norm statistics.
 
 Each check calls the student's function on networks and data the notebook never shows (an untrained
 small network on shapes of another seed, hand-built networks whose predictions are known, fresh
@@ -8,6 +9,7 @@ copies of small networks stepped side by side) and compares it with the course's
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 from typing import Callable
 
@@ -19,13 +21,15 @@ from torch.nn import functional as F
 from ..activations import capture
 from ..models import CircuitModel
 from ..wrapping import wrap_model
-from ..training import LabelledImages, evaluation, shapes_data, untrained_classifier
+from ..training import LabelledImages, evaluation, fitting, shapes_data, untrained_classifier
 from ..training.evaluation import class_purity
+from ..training.fitting import calibrate_batch_norm
 from ..training.networks import SmallConvNet
 from .. import branches
 from ..weights import banding
 from ..weights.banding import band_shares, strongest_kernels
-from . import ExerciseError, Grade, exercise, expect, expect_close, passed
+from ..branches import census_counts
+from . import ExerciseError, Grade, exercise, expect, expect_close, one_number, passed
 from .withheld import answer_without, compare_with_course
 
 
@@ -67,20 +71,26 @@ def _always(class_index: int, classes: list[str], size: int) -> CircuitModel:
     return wrap_model(module, {"conv": "1"}, name=f"always_{classes[class_index]}", input_size=size, labels=classes)
 
 
+@functools.cache
+def _confusion_cases() -> dict[str, tuple[CircuitModel, LabelledImages]]:
+    """Held-out (network, data) cases, built once: the check hands out deep copies."""
+    data = shapes_data(count=96, seed=77)
+    few = shapes_data(count=40, seed=78, classes=["circle", "line", "corner"])
+    return {
+        "an untrained small network on shapes it never saw": (untrained_classifier(data, width=4, seed=5).model, data),
+        "a network that always answers one class": (_always(2, list(few.classes), few.size), few),
+        "another network on three classes": (untrained_classifier(few, width=4, seed=6).model, few),
+    }
+
+
 @exercise(points=2)
 def check_confusion_matrix(my_confusion_matrix: Callable) -> Grade:
     """Exercise 1: my_confusion_matrix(net, data) counts the images of each true class (rows) given each class (columns)."""
     grade = Grade()
     hint = "Predict every image (net(images).argmax(1)); add 1 at [true label, predicted class] for each image."
-    data = shapes_data(count=96, seed=77)
-    few = shapes_data(count=40, seed=78, classes=["circle", "line", "corner"])
-    cases = {
-        "an untrained small network on shapes it never saw": (untrained_classifier(data, width=4, seed=5).model, data),
-        "a network that always answers one class": (_always(2, list(few.classes), few.size), few),
-        "another network on three classes": (untrained_classifier(few, width=4, seed=6).model, few),
-    }
-    for name, (net, images) in cases.items():
+    for name, case in _confusion_cases().items():
         with grade.part(name):
+            net, images = copy.deepcopy(case)  # an answer that changes the network or the data changes only its copy
             answer = answer_without({_COURSE: ("confusion_counts",)}, my_confusion_matrix, net, images)
             expect_close(answer, confusion_counts(net, images), "confusion matrix", rtol=0, atol=0.5, hint=hint)
     return grade
@@ -286,3 +296,105 @@ def check_wrapped(module: torch.nn.Module, answer: CircuitModel) -> bool:
     expect(torch.allclose(got, want, atol=1e-5), "Layer 'second' does not read the second ReLU's output.",
            "print(exercise_module) lists the module paths: '0', '1', ...")
     return passed(f"{answer.name}'s layer 'second' is the second ReLU: every course tool can use it now.")
+
+
+#: Per part, (branch widths in the layer's order, the family's channels): layers and families the lesson never shows,
+#: each catching one slip: a crowded branch whose corrected p-value is far below 1 (the smallest tail, not the
+#: largest; times the number of branches), members on the branches' first and last channels (an off-by-one at a
+#: boundary), a family spread as chance would spread it (the corrected p-value is capped at 1) and AlexNet-like halves.
+_CENSUS_CASES = {
+    "a crowded third branch of four (widths 64, 128, 32, 32), family listed out of order": [
+        ([64, 128, 32, 32], [200, 195, 223, 10, 220, 199, 201, 208, 215])],
+    "members on the first and last channel of each branch (widths 10, 20, 30)": [
+        ([10, 20, 30], [0, 9, 10, 29, 30, 59, 31])],
+    "a family spread as chance would spread it (widths 16, 48, 64, 32): the p-value is capped at 1": [
+        ([16, 48, 64, 32], [3, 20, 40, 60, 70, 90, 100, 110, 130, 150])],
+    "two halves of 48 channels (AlexNet's two GPUs), 5 of 6 units in the second, and a single unit": [
+        ([48, 48], [50, 60, 70, 80, 95, 3]), ([48, 48], [47])],
+}
+
+
+@exercise(points=4)
+def check_branch_census(my_branch_census: Callable) -> Grade:
+    """Exercise 9: my_branch_census(widths, channels) returns the members per branch, the counts chance would give and
+    the census's p-value (the smallest branch tail times the number of branches, at most 1)."""
+    grade = Grade()
+    hint = ("Branch i holds the channels from sum(widths[:i]) up to, not including, sum(widths[:i + 1]). Chance puts "
+            "(family size) x width / (all channels) into a branch. Each branch's tail is the chance of at least its "
+            "count (exercise 4); the census's p-value is the smallest tail times the number of branches, at most 1.")
+    for name, cases in _CENSUS_CASES.items():
+        with grade.part(name):
+            for widths, channels in cases:
+                members, expected, p_value = census_counts(widths, channels)
+                answer = answer_without({branches: ("census_counts", "branch_census")}, my_branch_census, widths,
+                                        channels)
+                expect(isinstance(answer, (tuple, list)) and len(answer) == 3,
+                       "Return three things: (members per branch, expected per branch, p-value).", hint)
+                expect_close(answer[0], members, "the members per branch", rtol=0, atol=1e-9, hint=hint)
+                expect_close(answer[1], expected, "the counts chance would give", rtol=1e-6, atol=1e-9, hint=hint)
+                expect_close(one_number(answer[2], "p-value", hint), p_value, "the census's p-value", rtol=1e-6,
+                             atol=1e-15, hint=hint)
+    return grade
+
+
+@functools.cache
+def _twin_cases() -> dict[str, tuple[nn.Module, torch.Tensor, int, torch.Tensor]]:
+    """Held-out (network, normalized images, batch size, other images to run it on): a fresh network of the lesson's
+    architecture, one whose batch norms already hold statistics, and a hand-built network of another shape. Built
+    once; the check hands out copies (the networks by ``copy.deepcopy``, the images by ``answer_without``)."""
+    generator = torch.Generator().manual_seed(1010)
+    data = shapes_data(count=110, seed=64)
+    images = (data.images - 0.5) / 0.5
+    with torch.random.fork_rng(devices=[]):  # the lesson's random stream is left as it was
+        torch.manual_seed(11)
+        fresh = SmallConvNet(len(data.classes), width=4)
+        torch.manual_seed(12)
+        used = SmallConvNet(len(data.classes), width=4).train()
+        with torch.no_grad():  # statistics from other, brighter images: they must be forgotten
+            for start in range(0, 60, 20):
+                used(images[start : start + 20] + 1.0)
+        torch.manual_seed(13)
+        hand_built = nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU(), nn.Conv2d(5, 6, 3, stride=2),
+                                   nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 2))
+    for net in (fresh, used, hand_built):
+        net.eval()  # as a network is handed over: the answer must switch the batch norms to training mode itself
+    other = 0.5 * torch.randn(8, 3, 20, 20, generator=generator) + 0.3
+    return {
+        "a fresh network of the lesson's architecture (width 4, seed 11): 100 images in batches of 32": (
+            fresh, images[:100], 32, images[100:]),
+        "a network whose batch norms already hold other statistics: 90 images in batches of 25": (
+            used, images[10:100], 25, images[100:]),
+        "a hand-built network (two convolutions, each with a batch norm) on 20-pixel images in batches of 7": (
+            hand_built, 0.5 * torch.randn(30, 3, 20, 20, generator=generator) + 0.3, 7, other),
+    }
+
+
+def _statistics(net: nn.Module) -> list[torch.Tensor]:
+    return [value for module in net.modules() if isinstance(module, nn.BatchNorm2d)
+            for value in (module.running_mean, module.running_var)]
+
+
+@exercise(points=3)
+def check_twin_batch_norm(my_calibrate_batch_norm: Callable) -> Grade:
+    """Exercise 10: my_calibrate_batch_norm(net, images, batch_size) sets every batch norm's running statistics to the
+    equal-weight average over the batches of ``images`` (forgetting what it held) and returns ``net`` in evaluation
+    mode."""
+    grade = Grade()
+    hint = ("For every nn.BatchNorm2d: reset_running_stats() and momentum = None (an equal-weight average over batches). "
+            "Then net.train(), and under torch.no_grad() run the images batch by batch; give each batch norm its momentum "
+            "back and return net.eval().")
+    for name, (net, images, batch_size, other) in _twin_cases().items():
+        with grade.part(name):
+            ours = calibrate_batch_norm(copy.deepcopy(net), images.clone(), batch_size)
+            theirs = answer_without({fitting: ("calibrate_batch_norm", "untrained_classifier")},
+                                    my_calibrate_batch_norm, copy.deepcopy(net), images, batch_size)
+            expect(isinstance(theirs, nn.Module), f"Return the network; yours returned {type(theirs).__name__}.", hint)
+            expect(not theirs.training, "The network you return is still in training mode: a control is run in "
+                   "evaluation mode, with the statistics you set.", hint)
+            for index, (got, want) in enumerate(zip(_statistics(theirs), _statistics(ours))):
+                expect_close(got, want, f"the running {'variance' if index % 2 else 'mean'} of batch norm {index // 2 + 1}",
+                             rtol=1e-4, atol=1e-6, hint=hint)
+            with torch.no_grad():
+                expect_close(theirs(other), ours(other), "the calibrated network's logits on other images", rtol=1e-3,
+                             atol=1e-5, hint=hint)
+    return grade

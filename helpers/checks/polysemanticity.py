@@ -1,5 +1,6 @@
 """Checks of lesson 06's exercises (polysemantic neurons): the student's facet score, effective number of facets,
-k-means step, the diversity objective's Gram similarity and a unit's reading of a set of classes, each called on
+k-means step, the diversity objective's Gram similarity, a unit's reading of a set of classes and the silhouette of
+clustered examples, each called on
 held-out inputs and compared with :mod:`helpers.polysemanticity`, :func:`helpers.featurevis.objectives.gram_diversity`
 and :func:`helpers.class_votes.class_set_reading`."""
 from __future__ import annotations
@@ -18,7 +19,9 @@ from ..images import offline_patches
 from ..layers import layer_at_depth
 from ..models import CircuitModel
 from ..dataset_examples import DatasetExamples
-from ..polysemanticity import FeatureMaps, effective_number, facet_diversity, selective_units, top_example_features
+from ..polysemanticity import (
+    FeatureMaps, effective_number, facet_diversity, kmeans, selective_units, silhouette, top_example_features,
+)
 from . import Grade, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
@@ -191,3 +194,49 @@ def check_class_set_reading(my_class_set_reading: Callable, model: CircuitModel)
         hint="Row 0: standardize each unit's column over the classes (minus votes.mean(0), over votes.std(0)) "
              "and average the rows of the set. Row 1: the share of the set among each unit's `count` "
              "top-voted classes (votes.topk(count, dim=0)). Stack the two rows.")
+
+
+def _silhouette_cases(examples: DatasetExamples, features: FeatureMaps) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Held-out (points, labels), two per part with different answers: separated groups of unequal sizes, a cluster of
+    one point and labels that are not 0, 1, 2, groupings that are not real, and k-means groups of another unit's top
+    examples."""
+    generator = torch.Generator().manual_seed(6071)
+    sizes = (3, 5, 8)
+    apart = torch.cat([4 * centre + torch.randn(size, 6, generator=generator)
+                       for centre, size in zip(torch.eye(6)[:3], sizes)])
+    touching = torch.cat([torch.randn(6, 4, generator=generator), torch.randn(7, 4, generator=generator) + 1.5])
+    by_size = torch.cat([torch.full((size,), group) for group, size in enumerate(sizes)])
+    single = torch.cat([torch.randn(4, 3, generator=generator), torch.tensor([[6.0, 0.0, 0.0]]),
+                        torch.randn(5, 3, generator=generator) + torch.tensor([0.0, 5.0, 0.0])])
+    cloud = torch.randn(14, 5, generator=generator)
+    selective = torch.nonzero(selective_units(examples)).flatten()
+    pool = selective if len(selective) >= 2 else torch.arange(examples.channels)
+    channels = pool[torch.randperm(len(pool), generator=generator)[:2]].tolist()
+    real = []
+    for channel, clusters in zip(channels, (3, 2)):
+        points = top_example_features(examples, features, channel)
+        labels = kmeans(points, min(clusters, len(points) - 1), generator=generator).labels
+        if len(labels.unique()) < 2:  # identical examples (a dead unit of random weights): halves instead
+            labels = torch.arange(len(points)) % 2
+        real.append((points, labels))
+    return {
+        "three separated groups of 3, 5 and 8 points, and two groups that touch": [
+            (apart, by_size), (touching, torch.tensor([0] * 6 + [1] * 7))],
+        "a cluster of a single point, and labels 7, 3 and 12 instead of 0, 1, 2": [
+            (single, torch.tensor([0] * 4 + [1] + [2] * 5)), (apart, torch.tensor([7, 3, 12])[by_size])],
+        "one round cloud cut in two by a plane, and points labelled at random": [
+            (cloud, (cloud[:, 0] > 0).long()), (cloud, torch.randint(3, (14,), generator=generator))],
+        f"k-means groups of the top examples of two other units of {examples.layer}": real,
+    }
+
+
+@exercise(points=4)
+def check_silhouette(my_silhouette: Callable, examples: DatasetExamples, features: FeatureMaps) -> Grade:
+    """Exercise 7: my_silhouette(points, labels): the mean silhouette of a grouping of points (Euclidean distances; a
+    point alone in its cluster scores 0)."""
+    return compare_with_course(
+        {name: list(cases) for name, cases in _silhouette_cases(examples, features).items()}, my_silhouette, silhouette,
+        {polysemanticity: ("silhouette", "count_facets", "unit_facets")}, "your silhouette", rtol=1e-3, atol=1e-4,
+        hint="For each point: a = its mean distance to the OTHER points of its own cluster (leave itself out), b = its "
+             "mean distance to the points of the nearest OTHER cluster (the smallest such mean), and (b - a) / max(a, b). "
+             "A point alone in its cluster scores 0. Return the mean over all points.")

@@ -1,10 +1,11 @@
 """Checks of lesson 07's exercises (toy models of superposition and sparse dictionaries): a square of
 antipodal pairs built by hand, the toy model's importance-weighted loss, a feature's dimensionality, a sparse
 dictionary's loss and one training step of it, the units that hold a direction, the antipodal partners of a
-toy model's features and how far a 2-D toy model is from a regular polygon, each called on held-out inputs and compared with :mod:`helpers.superposition` and
-:mod:`helpers.dictionary`."""
+toy model's features, how far a 2-D toy model is from a regular polygon and a toy model's training loop, each called
+on held-out inputs and compared with :mod:`helpers.superposition` and :mod:`helpers.dictionary`."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -14,8 +15,8 @@ from .. import dictionary as dictionary_module
 from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step, units_to_hold
 from .. import superposition
 from ..superposition import (
-    antipodal_partners, feature_dimensionality, feature_norms, feature_importance, polygon_deviation, represented_features,
-    sample_features, toy_loss,
+    antipodal_partners, feature_dimensionality, feature_norms, feature_importance, held_out_toy_loss, polygon_deviation,
+    represented_features, sample_features, toy_loss, train_toy_model,
 )
 from . import Grade, call_answer, exercise, expect, expect_close, one_number, passed
 from .withheld import answer_without, compare_with_course, withheld
@@ -341,3 +342,59 @@ def check_polygon_deviation(my_polygon_deviation: Callable) -> Grade:
              "take their angles with atan2 in degrees, sort them, and measure every gap between neighbours, the one "
              "across 0° (from the largest angle round to the smallest + 360°) too; compare each with 360 / sides, "
              "with its sign dropped.")
+
+
+# --- exercise 10: training a toy model ------------------------------------------------------------------------------
+#: Held-out settings: part -> (n_hidden, sparsity, importance); two seeds each, scored on features never seen.
+_TRAINING_PARTS: dict[str, tuple[int, float, torch.Tensor]] = {
+    "6 features in 2 dimensions, sparse (S = 0.9), importance 0.8^i": (2, 0.9, feature_importance(6, 0.8)),
+    "8 features in 3 dimensions, dense (S = 0), importance 0.7^i": (3, 0.0, feature_importance(8, 0.7)),
+    "12 equally important features in 4 dimensions, very sparse (S = 0.95)": (4, 0.95, torch.ones(12)),
+    "10 features in 3 dimensions, S = 0.7, steep importance 0.6^i": (3, 0.7, feature_importance(10, 0.6)),
+}
+TRAINING_STEPS, TRAINING_BATCH, TRAINING_SEEDS, TRAINING_SLACK = 150, 128, (401, 402), 1.25
+
+
+def _held_out(model: tuple[torch.Tensor, torch.Tensor], name: str, seed: int) -> float:
+    """A trained (weights, bias)'s loss on features of part ``name`` it never saw (drawn with seed + 5000)."""
+    return held_out_toy_loss(*model, *_TRAINING_PARTS[name][1:], torch.Generator().manual_seed(seed + 5000))
+
+
+@functools.cache
+def _course_training_loss(name: str, seed: int) -> float:
+    """The course trainer's held-out loss on one part and seed (computed once per session)."""
+    n_hidden, sparsity, importance = _TRAINING_PARTS[name]
+    return _held_out(train_toy_model(n_hidden, sparsity, importance, TRAINING_STEPS, torch.Generator().manual_seed(seed),
+                                     batch_size=TRAINING_BATCH, lr=1e-2, progress=False), name, seed)
+
+
+def _trained_model(answer: object, n_hidden: int, n_features: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The student's (weights, bias) as detached float tensors, or an ExerciseError saying what is wrong with them."""
+    tensors = isinstance(answer, (tuple, list)) and all(isinstance(a, torch.Tensor) for a in answer)
+    shapes = [tuple(a.shape) for a in answer] if tensors else type(answer).__name__
+    expect(shapes == [(n_hidden, n_features), (n_features,)], f"Return (weights, bias): ({n_hidden}, {n_features}) and "
+           f"({n_features},) tensors; got {shapes}.", "n is the number of importances; one column per feature.")
+    weights, bias = (a.detach().float().cpu() for a in answer)
+    expect(bool(torch.isfinite(weights).all() and torch.isfinite(bias).all()), "Your weights or bias hold NaN or inf.")
+    return weights, bias
+
+
+@exercise(points=4)
+def check_train_toy_model(my_train_toy_model: Callable) -> Grade:
+    """Exercise 10: my_train_toy_model(n_hidden, sparsity, importance, steps, generator, batch_size, lr) trains one
+    toy model with AdamW on the importance-weighted loss and returns its (weights, bias); judged by the loss the
+    trained model reaches on features it never saw, against the course's trainer from the same seeds."""
+    grade, hidden = Grade(), {superposition: ("train_toy_model", "train_toy_models", "held_out_toy_loss")}
+    for name, (n_hidden, sparsity, importance) in _TRAINING_PARTS.items():
+        with grade.part(name):
+            yours = [_held_out(_trained_model(answer_without(
+                hidden, my_train_toy_model, n_hidden, sparsity, importance, TRAINING_STEPS,
+                torch.Generator().manual_seed(seed), TRAINING_BATCH, 1e-2), n_hidden, len(importance)), name, seed)
+                for seed in TRAINING_SEEDS]
+            ratio = min(yours) / max(_course_training_loss(name, seed) for seed in TRAINING_SEEDS)
+            expect(ratio <= TRAINING_SLACK,
+                   f"After {TRAINING_STEPS} steps your model's loss on fresh features is {ratio:.1f} times the course "
+                   f"trainer's (the better of two seeds against the worse): it learned less.",
+                   "Small random W (at W = 0 no gradient flows), zero bias, both given to AdamW; a fresh batch every "
+                   "step (0 with probability `sparsity`); importance-weighted loss, ReLU after the bias; zero_grad().")
+    return grade

@@ -24,6 +24,7 @@ accentuate_module = importlib.import_module("..featurevis.accentuate", __package
 param_module = importlib.import_module("..featurevis.param", __package__)
 trust_module = importlib.import_module("..featurevis.trust", __package__)
 edit_audit_module = importlib.import_module("..featurevis.edit_audit", __package__)
+ascent_module = importlib.import_module("..featurevis.ascent", __package__)
 
 
 def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -185,3 +186,36 @@ def check_natural_agreement(my_natural_agreement: Callable) -> Grade:
         hint="The correlation is Pearson's (of the values, not of their ranks). The shared count is the size of the "
              "intersection of the two SETS of indices of the k largest values (largest, not largest in size), "
              "whatever their order.")
+
+
+def _ascent_cases(model: CircuitModel, layer: str) -> dict[str, list[tuple]]:
+    """Held-out (model, objective, start, steps, lr, jitter, seed) cases, two per part with different answers: units,
+    photographs, sizes, seeds and step sizes the lesson never shows."""
+    generator = torch.Generator().manual_seed(1107)
+    top = model.channels(layer) - 1
+    grey = 0.5 + 0.02 * torch.randn(2, 3, 36, 36, generator=generator)
+    photos = torch.stack([photo("coffee", 40), photo("astronaut", 40)])
+    return {
+        "no jitter, other units, photographs and grey starts": [
+            (model, channel(layer, min(7, top)), photos[:1], 4, 0.01, 0, 0),
+            (model, channel(layer, min(2, top)), grey, 3, 0.02, 0, 5)],
+        "jitter of up to 2 pixels, two images at once, other seeds": [
+            (model, channel(layer, min(9, top)), grey, 4, 0.02, 2, 11),
+            (model, channel(layer, min(4, top)), photos, 3, 0.01, 1, 3)],
+        "large steps that push pixels past [0, 1]": [
+            (model, channel(layer, min(12, top)), photos[1:], 3, 0.3, 1, 2),
+            (model, channel(layer, min(6, top)), grey[:1], 2, 0.5, 0, 0)],
+    }
+
+
+@exercise(points=3)
+def check_pixel_ascent(my_pixel_ascent: Callable, model: CircuitModel, layer: str) -> Grade:
+    """Exercise 7: my_pixel_ascent(model, objective, start, steps, lr, jitter, seed): the naive method's loop."""
+    return compare_with_course(
+        _ascent_cases(model, layer), my_pixel_ascent, ascent_module.pixel_ascent,
+        {ascent_module: ("pixel_ascent",), render_module: ("render",)},
+        "your images", rtol=1e-3, atol=1e-4,
+        hint="Optimize a copy of the start (a leaf that requires grad) with torch.optim.Adam(lr). At every step: draw "
+             "(dy, dx) from a generator seeded once with the seed, clear the gradients, roll the images by (dy, dx) "
+             "along height and width, ascend the sum of the scores (minimize minus it), step, then clip the pixels to "
+             "[0, 1] without recording the clip in the graph.")

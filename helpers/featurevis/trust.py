@@ -81,6 +81,11 @@ class FooledModel:
     latch: float
     gain: float
 
+    def gate_input(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` (N, 3, S, S) in [0, 1] as the gate reads them: preprocessed for the network, on its device."""
+        with torch.no_grad():
+            return self.model.preprocess(images.float().to(self.model.device))
+
 
 def fooled_copy(model: CircuitModel, unit: str | Unit, picture: torch.Tensor, calibration: torch.Tensor, *,
                 gain: float = 10.0, latch_margin: float = 0.25) -> FooledModel:

@@ -11,7 +11,8 @@ only inside its ``with`` block and restores it on the way out, also when the blo
   :func:`layer_means`).
 - :func:`patched`: units take the activation they had for another input (activation patching).
 - :func:`spliced`: units computed by your own function of the input image (a hand-written detector).
-- :func:`replaced_weights`: parameter slices overwritten, then restored from a copy.
+- :func:`replaced_weights`: parameter slices overwritten, then restored from a copy (:func:`mean_ablation_weights`:
+  the edits that make a mean ablation of the weights).
 
 How: the module whose output is a layer's activation (``Layer.module_path``: for EfficientNet-Lite
 the ReLU6 inside ``BatchNormAct2d``, one hook point per layer) is *replaced* by a wrapper that runs
@@ -27,15 +28,20 @@ position), as the Curve Detectors article does.
 
 Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`ablated`, :func:`patched`,
 :func:`spliced`, :func:`replaced_weights`, ...), :mod:`.attribution` (:func:`attribution`, and how much of a unit's attribution falls on chosen inputs:
-:func:`attribution_concentration`),
+:func:`attribution_concentration`, beside random and matched units: :func:`concentration_baselines`),
 :mod:`.experiments` (ablation experiments on a layer's clients and on the network's predictions:
 :func:`probe_damage` (how much an ablation or an edit changed the clients' evoked responses),
-:func:`ablation_prediction_change`; a unit's response to its own top dataset examples: :func:`top_example_values`),
+:func:`ablation_prediction_change`; a unit's response to its own top dataset examples: :func:`top_example_values`;
+one ablation against weight-matched draws: :func:`matched_comparison`; a family's stimuli: :func:`family_stimuli`),
 :mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family).
 """
-from .attribution import Attribution, attribution, attribution_concentration, top_example_attributions
+from .attribution import (
+    Attribution, ConcentrationBaselines, attribution, attribution_concentration, concentration_baselines,
+    top_example_attributions,
+)
 from .edits import (
-    InterventionModule, Transform, ablated, intervened_layer, layer_means, patched, replaced_weights, spliced,
+    InterventionModule, Transform, ablated, intervened_layer, layer_means, mean_ablation_weights, patched, replaced_weights,
+    spliced,
 )
 from .experiments import (
     ClientProbe, PredictionChange, ablation_prediction_change, evoked_strength, excited_clients, input_strength, logits_of, make_probe,
@@ -43,12 +49,15 @@ from .experiments import (
     prediction_change, probe_damage, probe_responses, random_ablation_damage, random_units, response_damage, share_lost,
     top_example_values,
 )
+from .experiments import MatchedComparison, family_stimuli, matched_comparison, random_prediction_changes
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
 __all__ = [
     "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
-    "replaced_weights",
+    "replaced_weights", "mean_ablation_weights",
     "Attribution", "attribution", "top_example_attributions", "attribution_concentration",
+    "ConcentrationBaselines", "concentration_baselines", "MatchedComparison", "matched_comparison", "family_stimuli",
+    "random_prediction_changes",
     "ClientProbe", "make_probe", "excited_clients", "evoked_strength", "probe_responses", "probe_damage", "response_damage", "random_units", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
     "ablation_prediction_change", "top_example_values", "share_lost",

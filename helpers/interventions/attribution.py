@@ -152,3 +152,40 @@ def attribution_concentration(model: CircuitModel, units: Sequence[str | Unit], 
     """Per unit: :func:`concentration` of its attribution on its top dataset examples (see
     :func:`top_example_attributions`) on ``channels`` of the layer before (1 is chance)."""
     return concentration([found.maps for found in top_example_attributions(model, units, scan, per_unit)], channels)
+
+
+@dataclass(frozen=True)
+class ConcentrationBaselines:
+    """:func:`attribution_concentration` of some units beside two baselines drawn from their layer."""
+
+    units: np.ndarray  # one per unit
+    random: np.ndarray  # one per random unit (as many as the units)
+    matched: np.ndarray  # one mean per draw of units matched to the units on a response
+    maps: list[torch.Tensor]  # the units' attribution maps on their top examples, one (N, I, H, W) per unit
+
+    def __str__(self) -> str:
+        return (f"{np.mean(self.units):.2f} (median {np.median(self.units):.2f}), random units "
+                f"{np.mean(self.random):.2f} (median {np.median(self.random):.2f}); units matched on the response, per "
+                "draw: " + ", ".join(f"{v:.2f}" for v in self.matched))
+
+
+def concentration_baselines(model: CircuitModel, units: Sequence[str | Unit], scan: "DatasetExamples",
+                            channels: Sequence[int], per_unit: int, *, matched_on: np.ndarray, draws: int,
+                            exclude: Sequence[int] = (), seed: int = 4) -> ConcentrationBaselines:
+    """How much of ``units``' attribution on their top examples falls on ``channels`` (1 is chance), beside as many
+    random units of their layer (not in ``exclude``) and ``draws`` sets of units matched to them on ``matched_on``
+    (one number per channel, e.g. how strongly curves drive each unit: :func:`~.experiments.matched_units`)."""
+    from .experiments import matched_units, random_units
+
+    units = [model.unit(u) for u in units]
+    if not units:
+        raise ValueError("concentration_baselines needs at least one unit.")
+    layer = units[0].layer
+    maps = [found.maps for found in top_example_attributions(model, units, scan, per_unit)]
+    members = concentration(maps, channels)
+    chosen = random_units(model, layer, len(units), np.random.default_rng(seed), exclude)
+    random = attribution_concentration(model, chosen, scan, channels, per_unit)
+    matched = [attribution_concentration(model, matched_units(model, layer, [u.channel for u in units], matched_on,
+                                                              np.random.default_rng(10 + draw)), scan, channels, per_unit).mean()
+               for draw in range(draws)]
+    return ConcentrationBaselines(members, random, np.asarray(matched), maps)

@@ -247,3 +247,42 @@ def replaced_weights(model: CircuitModel, edits: dict[str, tuple[object, torch.T
         with torch.no_grad():
             for tensor, original in reversed(saved):
                 tensor.copy_(original)
+
+
+def mean_ablation_weights(model: CircuitModel, units: Iterable[str | Unit] | str | Unit,
+                          means: torch.Tensor) -> dict[str, tuple[object, torch.Tensor]]:
+    """The weight edits that hold ``units`` (all of one layer) at their mean: a mean ablation written into the network.
+
+    For :func:`replaced_weights`: each unit's last per-channel parameters before its activation are set so that its
+    output no longer depends on the input: on EfficientNet-Lite the batch norm's scale 0 and shift the unit's mean, on
+    InceptionV1 its branch convolution's weights 0 and bias the mean (the ReLU after passes a mean, never negative,
+    unchanged; a mean above ReLU6's ceiling is not reachable). ``means``: the layer's (C,) from :func:`layer_means`.
+    Inside the edit the layer equals ``ablated(model, units, mode="mean", means=means)``.
+    """
+    grouped = _by_layer(model, units)
+    if len(grouped) > 1:
+        raise ValueError(f"mean_ablation_weights takes units of one layer; got units of {sorted(grouped)}.")
+    edits: dict[str, tuple[object, torch.Tensor]] = {}
+    for layer, channels in grouped.items():
+        layer_mean = torch.as_tensor(means).flatten().float()
+        if layer_mean.numel() != model.channels(layer):
+            raise ValueError(f"means for {layer} must hold {model.channels(layer)} values, one per unit; got {layer_mean.numel()}.")
+        parameters = dict(model.module.named_parameters())
+        norm = model.layer(layer).module_path.rpartition(".")[0]  # EfficientNet-Lite: the BatchNormAct2d around the act
+        if f"{norm}.weight" in parameters and parameters[f"{norm}.weight"].numel() == model.channels(layer):
+            edits[f"{norm}.weight"] = (channels, torch.zeros(len(channels)))
+            edits[f"{norm}.bias"] = (channels, layer_mean[channels])
+            continue
+        from ..inceptionv1 import MIXED_BLOCKS
+
+        if model.name != "inceptionv1":
+            raise NotImplementedError(f"No weight form of a mean ablation for {model.name}'s {layer}.")
+        spans = ([(f"{layer}_{b.name}_pre_relu_conv", b.start, b.stop) for b in MIXED_BLOCKS[layer].branches()]
+                 if layer in MIXED_BLOCKS else [(f"{layer}_pre_relu_conv", 0, model.channels(layer))])
+        for conv, start, stop in spans:
+            inside = [c for c in channels if start <= c < stop]
+            if inside:
+                local = [c - start for c in inside]
+                edits[f"{conv}.weight"] = (local, torch.zeros(len(local), *parameters[f"{conv}.weight"].shape[1:]))
+                edits[f"{conv}.bias"] = (local, layer_mean[inside])
+    return edits

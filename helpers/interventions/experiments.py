@@ -243,3 +243,82 @@ def ablation_prediction_change(model: CircuitModel, images: torch.Tensor, units:
     with ablated(model, units, mode=mode, means=means if units else None):
         changed = logits_of(model, images, batch_size=batch_size)
     return prediction_change(intact, changed)
+
+
+@dataclass(frozen=True)
+class MatchedComparison:
+    """One ablation's change of a group of responses beside the same measure for several control ablations (draws)."""
+
+    value: float
+    spread: np.ndarray  # one value per control draw
+
+    @property
+    def limit(self) -> float:
+        """What the value must exceed to stand out: the largest draw, and at least the draws' mean + 2 sd."""
+        spread = np.asarray(self.spread, dtype=np.float64)
+        return float(max(spread.max(), spread.mean() + 2 * spread.std())) if len(spread) else float("nan")
+
+    @property
+    def beyond(self) -> bool:
+        """True when the value exceeds :attr:`limit` (False when either is not a number)."""
+        return bool(self.value > self.limit)
+
+    @property
+    def ratio(self) -> float:
+        """The value over the draws' mean: how many times a control's change (nan without draws)."""
+        mean = float(np.mean(self.spread)) if len(self.spread) else float("nan")
+        return float(self.value) / mean if mean else float("nan")
+
+    def __str__(self) -> str:
+        spread = np.asarray(self.spread, dtype=np.float64)
+        if not len(spread):
+            return f"{self.value:.3f}; no control draws"
+        return (f"{self.value:.3f}; weight-matched mean {spread.mean():.3f}, sd {spread.std():.3f}, max {spread.max():.3f} "
+                f"({len(spread)} draws)")
+
+
+def matched_comparison(model: CircuitModel, probe: ClientProbe, intact: np.ndarray, units: Sequence[str | Unit], draws: int, *,
+                       means: torch.Tensor, matched_on: np.ndarray, group: str = "curves", seed: int = 0) -> MatchedComparison:
+    """Mean-ablating ``units`` (of one layer) against ``draws`` ablations of units matched to them on ``matched_on``
+    (:func:`random_ablation_damage`), both measured by :func:`response_damage` on one ``group`` of the probe."""
+    units = [model.unit(u) for u in units]
+    if not units:
+        raise ValueError("matched_comparison needs at least one unit to ablate.")
+    layer = units[0].layer
+    value = probe_damage(model, probe, intact, ablate=units, means=means)[0][group]
+    spread = random_ablation_damage(model, probe, intact, layer, len(units), draws, exclude=[u.channel for u in units],
+                                    means=means, seed=seed, matched_on=matched_on)[group]
+    return MatchedComparison(float(value), spread)
+
+
+def family_stimuli(family: "object", angles: Sequence[float], *, natural: int, seed: int = 1
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The probe's stimuli for a curve family, drawn as its screen drew them (placement, stroke length and width):
+    (curves at ``angles`` and the members' median best radius, straight lines at the first half of ``angles``,
+    ``natural`` photograph patches, the blank image), dark strokes on white."""
+    from ..images import offline_patches
+    from ..stimuli.curves import blank, curve, line
+
+    screen = family.screen
+    placement = screen.placement
+    radius = float(np.median(screen.best_radius[family.channels])) if len(family) else float(np.median(screen.radii))
+    style = {"length": float(screen.style["length"]), "width": float(screen.style["width"]), "foreground": 0.0,
+             "background": 1.0}
+    curves = torch.stack([curve(placement.size, orientation=float(a), radius=radius, center=placement.center, **style)
+                          for a in angles])
+    lines = torch.stack([line(placement.size, angle=float(a), center=placement.center, **style)
+                         for a in list(angles)[:len(angles) // 2]])
+    patches = torch.cat(list(offline_patches(count=natural, size=placement.size, seed=seed)))
+    return curves, lines, patches, blank(placement.size, 1.0)
+
+
+def random_prediction_changes(model: CircuitModel, images: torch.Tensor, layer: str, count: int, draws: int, *,
+                              exclude: Sequence[int] = (), means: torch.Tensor | None = None,
+                              intact: torch.Tensor | None = None, seed: int = 1) -> list[PredictionChange]:
+    """:func:`ablation_prediction_change` for ``draws`` mean ablations of ``count`` random units of ``layer`` (none of
+    ``exclude``) each: the control beside one family's change of the network's predictions."""
+    generator = np.random.default_rng(seed)
+    if intact is None:
+        intact = logits_of(model, images)
+    return [ablation_prediction_change(model, images, random_units(model, layer, count, generator, exclude), means=means,
+                                       intact=intact) for _ in range(draws)]

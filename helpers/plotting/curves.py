@@ -1,4 +1,5 @@
-"""Figures for the curve-detector lesson: family scores, tuning heat maps, radial plots, response bars."""
+"""Figures for the curve-detector lesson: what the screen draws, family scores, tuning heat maps, radial plots, response
+bars, the family reading the visualizations, a rotated example and the rotated examples' joint tuning."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -8,7 +9,9 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import to_numpy_image
+from .. import rotation
+from ..stimuli.curves import corner, line, stimulus_grid
+from . import images_figure, to_numpy_image
 
 
 def orientation_colours(orientations: Sequence[float]) -> np.ndarray:
@@ -182,3 +185,79 @@ def rotation_figure(rotated: torch.Tensor, angles: Sequence[float], responses: n
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def middle_half(patches: torch.Tensor) -> torch.Tensor:
+    """The middle half (in height and width) of image patches (..., H, W): where a unit's attention concentrates."""
+    side = patches.shape[-1]
+    return patches[..., side // 4 : side - side // 4, side // 4 : side - side // 4]
+
+
+def screen_gallery_figure(screen, family) -> Figure:
+    """A few of the screen's drawings in each of its polarities: curves at 0°, 90° and 270° (at the family's median best
+    radius, or the screen's median radius without a family), a line and a corner."""
+    placement = screen.placement
+    radius = float(np.median(screen.best_radius[family.channels])) if len(family) else float(np.median(screen.radii))
+    gallery, titles = [], []
+    for polarity in screen.polarities:
+        style = family.style(polarity)
+        gallery += list(stimulus_grid("curve", {"orientation": [0, 90, 270]}, size=placement.size, radius=radius,
+                                      center=placement.center, **style).images)
+        gallery += [line(placement.size, angle=0, center=placement.center, **style),
+                    corner(placement.size, orientation=90, angle=90, center=placement.center, **style)]
+        titles += [f"{polarity}: curve 0°", "curve 90°", "curve 270°", "line 0°", "corner 90°"]
+    return images_figure(gallery, titles=titles, ncols=5, size=1.6)
+
+
+def visualization_responses_figure(responses: np.ndarray, owner: Sequence[int]) -> Figure:
+    """Every member's response (columns) to every visualization (rows), z-scored per member; dots mark each
+    visualization's own unit."""
+    z = (responses - responses.mean(0)) / np.maximum(responses.std(0), 1e-12)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3)
+    ax.set_xlabel("member (sorted by preferred orientation)")
+    ax.set_ylabel("visualization of")
+    ax.plot(list(owner), range(len(owner)), "k.", markersize=4)
+    ax.set_title("each member's response to each visualization (z-scored per member; dots: the visualization's own unit)",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def rotated_example_figure(model, units, image: torch.Tensor, angles: Sequence[float], center: tuple[float, float],
+                           labels: Sequence[str], preferred: Sequence[float], *, pre_activation: bool = False,
+                           title: str = "") -> Figure:
+    """One example (1, 3, H, W) rotated about ``center`` through ``angles`` (its middle half shown) and every unit's
+    response at each step (:func:`helpers.rotation.rotation_tuning`)."""
+    responses = rotation.rotation_tuning(model, units, image, angles, center, pre_activation=pre_activation)[0].numpy()
+    strip = torch.cat([rotation.rotate_about(image, a, center) for a in angles])
+    return rotation_figure(middle_half(strip), angles, responses, labels, preferred, title=title)
+
+
+def joint_tuning_figure(joint: rotation.JointTuning, labels: Sequence[str], title: str = "") -> Figure:
+    """The rotated examples' responses by stimulus orientation (:meth:`helpers.rotation.JointTuning.by_orientation`), each member's
+    floor subtracted, around a circle, its synthetic preferred orientation dashed."""
+    orientations, binned = joint.by_orientation()
+    return radial_tuning_figure(orientations, binned - binned.min(0), labels, joint.preferred, title=title,
+                                mark_preferred=True)
+
+
+def family_examples_figure(examples, channels: Sequence[int], labels: Sequence[str], count: int) -> Figure:
+    """:func:`examples_figure` of scanned dataset examples (:func:`helpers.dataset_examples.scan_layer`): per channel
+    the middle half of its ``count`` top and band patches, and its activation histogram with the band shaded."""
+    return examples_figure(
+        top=[middle_half(examples.top_patches(c, count)) for c in channels],
+        band=[middle_half(examples.band_patches(c, count)) for c in channels],
+        histograms=[tuple(t.numpy() for t in examples.histogram(c)) for c in channels],
+        labels=list(labels)[: len(channels)],
+        band_limits=[examples.band_range(c) for c in channels],
+    )
+
+
+def family_heatmaps_figure(screen, members, labels: Sequence[str], ncols: int = 4) -> Figure:
+    """:func:`tuning_heatmaps_figure` of a family's ``members`` (a family or a subset of one) from the screen that found
+    them: each member's curve responses by orientation and curvature (1 / radius), its best line and corner beside it."""
+    channels = members.channels
+    others = np.stack([screen.line.max((0, 1))[channels], screen.corner.max((0, 1))[channels]], axis=1)
+    return tuning_heatmaps_figure(screen.curve[:, :, channels], screen.orientations, 1.0 / screen.radii, labels, others,
+                                  ncols=ncols)

@@ -81,3 +81,18 @@ def pair_pictures_figure(result: "object", count: int = 4) -> Figure:
         panels += [result.pictures[a], result.pictures[a].flip(-1), result.pictures[b]]
         titles += [f"A = {a}", f"mirror(A's image)\nB answers {on_mirror:.2f}", f"B = {b}\n(A's image: {on_image:.2f})"]
     return images_figure(panels, titles, ncols=6, size=2.0, stretch=True)
+
+
+def oriented_and_invariant_figure(test: "object", pictures: dict) -> Figure:
+    """The most oriented and the most mirror-invariant unit of a :class:`~helpers.mirror.MirrorTest` of units on their
+    own pictures (:func:`~helpers.mirror.own_image_test`), each with its picture, the mirror image, and its response
+    to both (read from the test). Needs at least two units."""
+    if len(test.units) < 2:
+        raise ValueError(f"Need at least two units to compare, got {len(test.units)}.")
+    order = torch.argsort(test.left_score.abs(), descending=True)
+    panels, titles = [], []
+    for row in (int(order[0]), int(order[-1])):
+        unit = test.units[row]
+        panels += [pictures[unit], pictures[unit].flip(-1)]
+        titles += [f"{unit}\nas given: {float(test.on_left[row, 0]):.2f}", f"mirrored: {float(test.on_right[row, 0]):.2f}"]
+    return images_figure(panels, titles, size=2.2, stretch=True)

@@ -7,7 +7,7 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from . import to_numpy_image
+from . import images_figure, to_numpy_image
 from ..weights.equivariance import TransformedCopies, transform_weights
 
 
@@ -32,3 +32,10 @@ def transformed_copies_figure(weights: torch.Tensor, copies: Mapping[str, Transf
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def weight_pictures_figure(pictures: Sequence[torch.Tensor], titles: Sequence[str], size: float = 1.6) -> Figure:
+    """Image-space weights (3, k, k) side by side on one colour scale: grey is zero, brighter excites, darker inhibits."""
+    scale = max(float(torch.as_tensor(p).abs().max()) for p in pictures) or 1.0
+    return images_figure([(torch.as_tensor(p) / (2 * scale) + 0.5).clamp(0, 1) for p in pictures], titles=list(titles),
+                         size=size)

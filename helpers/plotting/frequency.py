@@ -8,9 +8,10 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from ..families.high_low import HighLowFamily
 from ..frequency import SideFactors, SideWeights
-from ..models import Unit
-from . import to_numpy_image, draw_weight_heatmap
+from ..models import CircuitModel, Unit
+from . import images_figure, to_numpy_image, draw_weight_heatmap
 from .circuits import weight_factors_figure
 
 
@@ -65,6 +66,23 @@ def layer_screen_figure(layers: Sequence[str], depths: Sequence[float], fraction
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def screened_layers_figure(model: CircuitModel, families: dict[str, HighLowFamily]) -> Figure:
+    """:func:`layer_screen_figure` of the families a screen found, one per layer, at each layer's depth in ``model``."""
+    layers = list(families)
+    return layer_screen_figure(layers, [model.depth_fraction(layer) for layer in layers],
+                               [families[layer].fraction for layer in layers], [len(families[layer]) for layer in layers])
+
+
+def found_parts_figure(parts: torch.Tensor, left: torch.Tensor, size: float = 1.6) -> Figure:
+    """A made-up detector's true spatial parts (P, k, k) beside the NMF factors found for it: the columns of ``left``
+    (k * k, P), each reshaped to the window and scaled to its own peak."""
+    count, window = parts.shape[0], parts.shape[-1]
+    found = torch.as_tensor(left).detach().cpu().T.reshape(count, window, window).float()
+    found = found / found.amax(dim=(1, 2), keepdim=True).clamp(min=1e-9)
+    titles = [f"true part {i + 1}" for i in range(count)] + [f"your factor {i + 1}" for i in range(count)]
+    return images_figure([m.expand(3, window, window) for m in [*parts, *found]], titles=titles, size=size)
 
 
 def family_tuning_figure(tuning: np.ndarray, orientations: Sequence[float], labels: Sequence[str], preferred: Sequence[float],

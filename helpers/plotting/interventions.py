@@ -144,3 +144,11 @@ def member_attribution_figure(model: "CircuitModel", member: "Unit | None", scan
             maps.append([found.maps[n, i][window] for i in top])
             names.append([f"{i}{' (curve)' if i in marked else ''}" for i in top])
     return attribution_figure(crops, maps, names, f"attribution of {member if member is not None else 'no member'}")
+
+
+def probe_tuning_figure(probe: "object", angles: np.ndarray, responses: dict[str, np.ndarray], group: str = "curves",
+                        title: str = "") -> Figure:
+    """:func:`tuning_figure` of a :class:`~helpers.interventions.ClientProbe`'s units: each condition's responses
+    (N, U) to the probe's images, read as the evoked responses to one ``group`` (one stimulus per angle)."""
+    evoked = {name: probe.evoked(values, group) for name, values in responses.items()}
+    return tuning_figure(angles, evoked, [str(u) for u in probe.units], title=title)

@@ -3,6 +3,7 @@ by unit, weight banding in its last layer and in the active model, and where the
 InceptionV1's branches."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -12,6 +13,7 @@ from matplotlib.figure import Figure
 
 from ..branches import BranchCensus
 from ..models import CircuitModel
+from ..shapes_dataset import ShapesDataset
 from ..weights import banding
 
 
@@ -122,3 +124,14 @@ def branch_censuses_figure(censuses: Mapping[str, BranchCensus], ncols: int = 4)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def save_class_folders(dataset: ShapesDataset, path: str | Path) -> Path:
+    """Write every image of ``dataset`` as a PNG into ``path/<class name>/<index>.png``: a folder of images with one
+    subfolder per class, as ``helpers.training.folder_data`` reads (lesson 09 makes one to show it offline)."""
+    from . import save_image
+
+    path = Path(path)
+    for index in range(len(dataset)):
+        save_image(dataset[index], path / dataset.classes[dataset.label(index)] / f"{index:03d}.png")
+    return path

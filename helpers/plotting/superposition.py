@@ -8,6 +8,7 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from ..class_votes import ClassSetCircuit
 from ..superposition import (
     STICKY_FRACTIONS,
     ToyModelSweep,
@@ -210,6 +211,14 @@ def class_votes_figure(votes: Sequence[torch.Tensor], titles: Sequence[str], lab
         ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def circuit_votes_figure(circuit: ClassSetCircuit, labels: Sequence[str], name: str = "set", count: int = 6) -> Figure:
+    """:func:`class_votes_figure` of a :class:`helpers.class_votes.ClassSetCircuit`: the unit voting most for the set
+    (called ``name``, "car"), then each unit of the next layer it excites most."""
+    receivers = circuit.outputs.excitatory
+    return class_votes_figure([circuit.votes[:, circuit.unit.channel]] + [circuit.next_votes[:, c.unit.channel] for c in receivers],
+                              [f"{circuit.unit} ({name} unit)"] + [f"-> {c.unit}" for c in receivers], labels, count)
 
 
 def orientation_coverage_figure(rings: dict[str, Sequence[float]], title: str = "") -> Figure:

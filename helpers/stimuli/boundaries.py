@@ -16,7 +16,7 @@ Conventions (used by every function here):
 
 Also here: photographs with the background blurred (:func:`blur_outside`, :func:`blur_half_plane`),
 the natural situation the paper suggests these detectors are for, and :func:`high_frequency_fraction`,
-which measures a patch's frequency content with an FFT.
+which measures a patch's frequency content with an FFT (:func:`side_fractions`: of several named regions).
 """
 from __future__ import annotations
 
@@ -229,7 +229,9 @@ def blur_half_plane(
 def high_frequency_fraction(patch: torch.Tensor, cutoff: float = 0.125) -> float:
     """Share of a patch's (mean-removed) power above ``cutoff`` cycles/pixel, measured with a windowed FFT.
 
-    Takes a (3, H, W) or (H, W) patch; a flat patch returns 0.
+    Takes a (3, H, W) or (H, W) patch; a flat patch returns 0. It is meant for patches cut out of a photograph: the
+    window keeps the patch's cut edges from counting as fine detail. Whole images (a visualization, which wraps
+    around) are measured by :func:`helpers.featurevis.fragility.high_frequency_share`.
     """
     if patch.dim() == 3:
         patch = patch.mean(0)
@@ -244,3 +246,11 @@ def high_frequency_fraction(patch: torch.Tensor, cutoff: float = 0.125) -> float
     radius = torch.sqrt(fx**2 + fy**2)
     total = float(power.sum())
     return 0.0 if total < 1e-12 else float(power[radius > cutoff].sum()) / total
+
+
+def side_fractions(image: torch.Tensor, boxes: dict[str, tuple[slice, slice]], cutoff: float = 0.125) -> dict[str, float]:
+    """Each named region of an image, ``{name: (rows, cols)}`` slices of a (3, H, W) or (H, W) image, with its share of
+    power above ``cutoff`` cycles/pixel (:func:`high_frequency_fraction`): for example the two sides of a boundary."""
+    if not boxes:
+        raise ValueError("Give at least one region: {name: (row slice, column slice)}.")
+    return {name: high_frequency_fraction(image[..., rows, cols], cutoff) for name, (rows, cols) in boxes.items()}

@@ -109,6 +109,27 @@ def train_classifier(
     return TrainingResult(model, history, settings, checkpoints)
 
 
+def calibrate_batch_norm(net: nn.Module, images: torch.Tensor, batch_size: int = 256) -> nn.Module:
+    """Set the running statistics of every batch norm of ``net`` from ``images`` (already normalized), with no
+    gradient step: what makes the untrained twin of :func:`untrained_classifier` a fair control.
+
+    Each batch norm forgets what it held and averages the statistics of the batches of ``batch_size`` images with
+    equal weight (a cumulative average, not PyTorch's default exponential one); its momentum is restored afterwards.
+    Returns ``net`` (changed in place) in evaluation mode. Lesson 09's exercise 10 asks for it."""
+    norms = [module for module in net.modules() if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))]
+    momenta = [module.momentum for module in norms]
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None  # a cumulative average over every batch
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            net(images[start : start + batch_size])
+    for module, momentum in zip(norms, momenta):
+        module.momentum = momentum
+    return net.eval()
+
+
 def untrained_classifier(
     data: LabelledImages, *, width: int = 16, head: Head = "average", seed: int = 0, test_fraction: float = 0.2,
     name: str | None = None,
@@ -121,17 +142,7 @@ def untrained_classifier(
     train, test = data.split(test_fraction, seed=seed)
     torch.manual_seed(seed)
     net = SmallConvNet(len(data.classes), width, head=head, size=data.size)
-    for module in net.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # a cumulative average over every batch
-    net.train()
-    with torch.no_grad():
-        for start in range(0, len(train), 256):
-            net((train.images[start : start + 256] - 0.5) / 0.5)
-    for module in net.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.1
+    calibrate_batch_norm(net, (train.images - 0.5) / 0.5, batch_size=256)
     history: dict[str, list[float]] = {"step_loss": []}
     for split_name, split in (("train", train), ("test", test)):
         split_loss, accuracy = _evaluate(net, split)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..layers import previous_layer
 from ..models import CircuitModel, Unit
 from ..stats import correlation_columns, pearson
-from .expanded import Method, expanded_weights
+from .expanded import Method, expanded_weights, image_weights
 
 
 def rotate_grids(grids: torch.Tensor, degrees: float) -> torch.Tensor:
@@ -170,6 +170,19 @@ class TransformedCopies:
         """The share of units whose transformed copy matches another unit better than their nearest plain neighbour does."""
         return float((self.copy > self.plain).mean())
 
+    def verdict(self, bar: float = 0.5, min_share: float = 0.5, layer: str = "the layer") -> tuple[bool, str]:
+        """Has at least ``min_share`` of the layer a copy above ``bar``? Returns (holds, a line)."""
+        share = self.share_with_copy(bar)
+        return share >= min_share, (f"{share:.0%} of {len(self.copy)} units of {layer}; the copy beats the nearest plain neighbour "
+                                    f"for {self.share_beating_plain:.0%}")
+
+    def describe(self, bar: float = 0.5) -> str:
+        """One line: the share of units with a copy above ``bar``, the median best correlation, and how often the copy
+        beats the nearest plain neighbour."""
+        return (f"{self.transformation:>10}: {self.share_with_copy(bar):.0%} of the units have a copy (r > {bar}); median "
+                f"best r {float(np.median(self.copy)):.2f}; the copy beats the nearest plain neighbour for "
+                f"{self.share_beating_plain:.0%}")
+
 
 def best_other_match(candidates: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For each unit u (U, ...): the highest Pearson correlation between ``candidates[u]`` and another unit's
@@ -189,3 +202,15 @@ def transformed_copies(weights: torch.Tensor, transformation: Transformation) ->
     copy, partner = best_other_match(transform_weights(weights.double(), transformation), weights)
     plain = best_other_match(weights, weights).values
     return TransformedCopies(transformation, copy.numpy(), partner.numpy(), plain.numpy())
+
+
+def first_wide_layer(model: CircuitModel, min_width: int = 9) -> tuple[str, torch.Tensor]:
+    """The first layer whose image-space weights (:func:`~helpers.weights.expanded.image_weights`) are at least
+    ``min_width`` pixels wide (earlier kernels are too small for a quarter turn to mean much), and those weights
+    (C, 3, k, k). The last layer tried when none is that wide."""
+    name, weights = "", torch.zeros(0)
+    for name in [layer.name for layer in model.layers]:
+        weights = image_weights(model, name)
+        if weights.shape[-1] >= min_width:
+            break
+    return name, weights

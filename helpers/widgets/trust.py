@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from ..featurevis import accentuate, channel, make_param, objective_values, render
 from ..featurevis.trust import GameRound, Scoreboard
 from ..models import CircuitModel
+from ..plotting import stretch_contrast
 from ..plotting.trust import bench_images_figure, game_round_figure
 from . import Explorer
 
@@ -121,3 +122,16 @@ def prediction_game(rounds: Sequence[GameRound], references: Mapping[int, Mappin
                         title="Which photograph makes the unit fire more?")
     explorer.scoreboard = board  # type: ignore[attr-defined]
     return explorer
+
+
+def game_references(units: Sequence[int], natural_spectrum: torch.Tensor, fourier: torch.Tensor,
+                    natural: Mapping[int, torch.Tensor]) -> dict[int, dict[str, torch.Tensor]]:
+    """The game's references per unit: "synthetic" (its natural-spectrum and its Fourier visualization, the Fourier one
+    contrast-stretched for display; both (U, 3, S, S), one per unit), "natural" (its top photographs ``natural[unit]``)
+    and "both" (the two synthetic images and the first two photographs)."""
+    references = {}
+    for i, unit in enumerate(units):
+        synthetic = torch.stack([natural_spectrum[i], stretch_contrast(fourier[i:i + 1])[0]])
+        references[unit] = {"synthetic": synthetic, "natural": natural[unit],
+                            "both": torch.cat([synthetic, natural[unit][:2]])}
+    return references

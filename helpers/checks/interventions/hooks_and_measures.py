@@ -1,9 +1,8 @@
-"""Self-checks for lesson 10's exercises (interventions): an ablation and a patch, each written as a forward hook,
-the change in the network's predictions, an attribution (activation times gradient), and how much of a unit's
-attribution falls on chosen inputs (its concentration), and how much an intervention changed a group of units'
-evoked responses.
+"""Lesson 10's exercises 1-7: an ablation and a patch, each written as a forward hook, the change in the network's
+predictions, an attribution (activation times gradient), how much of a unit's attribution falls on chosen inputs (its
+concentration), and how much an intervention changed a group of units' evoked responses.
 
-Each check registers the student's hook on layers the notebook never uses (a small hand-built network
+Each hook check registers the student's hook on layers the notebook never uses (a small hand-built network
 whose answer is known, and other layers and units of the active model), runs the network and compares
 its logits with the course's own ``with``-block interventions (:func:`~helpers.interventions.ablated`,
 :func:`~helpers.interventions.patched`). Every tensor is made on the model's device.
@@ -17,17 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import interventions
-from ..activations import capture
-from ..images import offline_patches
-from ..interventions import ablated, experiments, logits_of, patched
-from ..interventions.attribution import attribution, concentration, input_times_gradient
-from ..layers import layer_at_depth, previous_layer
-from ..models import CircuitModel
-from ..weights import linearized_forward
-from ..wrapping import wrap_model
-from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
-from .withheld import answer_without, compare_with_course
+from ... import interventions
+from ...activations import capture
+from ...images import offline_patches
+from ...interventions import ablated, experiments, logits_of, patched
+from ...interventions.attribution import attribution, concentration, input_times_gradient
+from ...layers import layer_at_depth, previous_layer
+from ...models import CircuitModel
+from ...weights import linearized_forward
+from ...wrapping import wrap_model
+from .. import ExerciseError, Grade, call_answer, exercise, expect, expect_close
+from ..withheld import answer_without, compare_with_course
 
 SIZE = 8
 
@@ -48,7 +47,7 @@ def hand_built_network() -> CircuitModel:
     return wrap_model(module, {"a": "1", "b": "3"}, name="hand_built", input_size=SIZE)
 
 
-def _images(model: CircuitModel, count: int, seed: int) -> torch.Tensor:
+def random_images(model: CircuitModel, count: int, seed: int) -> torch.Tensor:
     size = model.input_size
     return torch.rand(count, 3, size, size, generator=torch.Generator().manual_seed(seed)).to(model.device)
 
@@ -92,7 +91,7 @@ def check_ablation_hook(my_ablation_hook: Callable, model: CircuitModel) -> Grad
                       model, layer, channels, mode))
     for index, (name, net, layer, channels, mode) in enumerate(cases):
         with grade.part(name):
-            images = _images(net, 4, seed=40 + index)
+            images = random_images(net, 4, seed=40 + index)
             values = (torch.zeros(len(channels)) if mode == "zero" else
                       torch.rand(len(channels), generator=torch.Generator().manual_seed(50 + index)) + 0.5).to(net.device)
             means = torch.zeros(net.channels(layer), device=net.device)
@@ -120,7 +119,7 @@ def check_patch_hook(my_patch_hook: Callable, model: CircuitModel) -> Grade:
     cases.append((f"{model.name}'s {layer}, six units patched", model, layer, channels, 3))
     for index, (name, net, layer, channels, sources) in enumerate(cases):
         with grade.part(name):
-            images, source = _images(net, 3, seed=60 + index), _images(net, sources, seed=70 + index)
+            images, source = random_images(net, 3, seed=60 + index), random_images(net, sources, seed=70 + index)
             with patched(net, layer, source, list(channels)):
                 reference = logits_of(net, images)
             with torch.inference_mode():
@@ -318,7 +317,7 @@ def check_concentration(my_concentration: Callable, model: CircuitModel) -> Grad
              "images and divide by len(channels) / (number of inputs).")
 
 
-def _hand_built_responses() -> tuple[np.ndarray, np.ndarray]:
+def hand_built_responses() -> tuple[np.ndarray, np.ndarray]:
     """Two units, two stimuli and the blank image, worked out by hand.
 
     Unit 1: evoked intact (3, 4) (norm 5), changed (3, -1): its change (0, -5) is as large as its response, 1.0.
@@ -345,7 +344,7 @@ def _response_parts() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     sized_intact = rng.normal(size=(9, 3)) * scales
     sized_changed = sized_intact + rng.normal(size=(9, 3)) * scales[::-1] * 0.1
     return {
-        "hand-built responses whose change is worked out by hand": [_hand_built_responses()],
+        "hand-built responses whose change is worked out by hand": [hand_built_responses()],
         "random responses of other numbers of stimuli, units and seeds, the blank image's response far from 0": [
             pair(5, 3, 2.5, 0.4), pair(12, 7, -1.5, 0.1), pair(3, 1, 4.0, 1.0),
         ],
@@ -382,3 +381,4 @@ def check_response_change(my_response_change: Callable) -> Grade:
         hint="Subtract the blank image's row (the last) from the other rows, for intact and changed alike; then per "
              "unit (column) the norm of the evoked change over the stimuli divided by the norm of the intact evoked "
              "response; average over the units whose intact evoked response is not 0.")
+

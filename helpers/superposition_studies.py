@@ -1,0 +1,259 @@
+"""Lesson 07's measurements, one call each where the lesson shows the result rather than the procedure: the toy
+models' middle regime and sticky fractions, the three tests of a sparse dictionary (a toy model's known directions
+recovered, a real layer's dictionary against its units, a curve layer's directions against its neurons, each with
+its controls), and a student's result printed beside the course's. The procedures themselves live in
+:mod:`helpers.superposition`, :mod:`helpers.dictionary` and :mod:`helpers.polysemanticity`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+
+from .dictionary import (
+    PeakCodes, SparseDictionary, best_match, random_directions, sample_positions, shuffle_units, spread_over_units,
+    top_loading_share, train_sparse_dictionary,
+)
+from .families import CurveFamily, curve_family
+from .polysemanticity import FeatureMaps, code_facet_scores
+from .superposition import STICKY_FRACTIONS, ToyModelSweep, antipodal_pairs, feature_norms, sample_features, sticky_counts
+from .tuning import largest_gap
+
+
+# --- toy models ------------------------------------------------------------------------------------------------------
+
+def middle_model(sweep: ToyModelSweep, near: float = 0.75) -> int:
+    """The index of the model between the sweep's first (densest) and last (sparsest) with the most antipodal pairs,
+    the one whose sparsity is nearest ``near`` among equals: the middle regime to show."""
+    if len(sweep.sparsities) < 3:
+        raise ValueError(f"A middle model needs a sweep of at least 3 sparsities, got {len(sweep.sparsities)}.")
+    pairs = [antipodal_pairs(weights) for weights in sweep.weights]
+    return max(range(1, len(pairs) - 1), key=lambda i: (pairs[i], -abs(float(sweep.sparsities[i]) - near)))
+
+
+def sticky_summary(dimensionality: torch.Tensor, tolerance: float = 0.03) -> str:
+    """One line per sticky fraction (how many of the D_i lie within ``tolerance`` of it, and nearest to it), then the
+    share of all of them near one of the paper's fractions."""
+    sticky = sticky_counts(dimensionality, tolerance)
+    lines = [f"{name:20s} {value:.3f}: {sticky[name]:4d} features within {tolerance}"
+             for name, value in STICKY_FRACTIONS.items()]
+    lines.append(f"{sum(sticky.values()) / max(len(dimensionality), 1):.0%} of {len(dimensionality)} kept features sit "
+                 f"within {tolerance} of one of the paper's fractions")
+    return "\n".join(lines)
+
+
+# --- a dictionary where the answer is known: a toy model's hidden activations ----------------------------------------
+
+@dataclass
+class ToyRecovery:
+    """A sparse dictionary trained on a toy model's hidden activations, against the directions the model really uses.
+
+    ``recovered`` is each kept feature's best cosine with a dictionary direction; ``baselines`` the same for the
+    activations' principal axes (both signs) and for as many random directions as the dictionary has."""
+
+    activations: torch.Tensor  # (N, m): what the toy model's hidden dimensions hold
+    features: torch.Tensor  # (N, n): the true sparse features behind them
+    dictionary: SparseDictionary
+    kept_directions: torch.Tensor  # (kept, m): the represented features' directions (||W_i|| > 0.5)
+    recovered: torch.Tensor  # (kept,)
+    baselines: dict[str, torch.Tensor]
+
+    def summary(self) -> str:
+        """Two lines: the median best cosines of the dictionary and the baselines; sparsity and variance rebuilt."""
+        medians = ", ".join(f"{name} {float(v.median()):.3f}" for name, v in self.baselines.items())
+        return (f"{len(self.kept_directions)} features kept in {self.activations.shape[1]} dimensions; median best "
+                f"cosine: dictionary {float(self.recovered.median()):.3f}, {medians}\n"
+                f"{self.dictionary.active_per_input(self.activations):.2f} dictionary features active per input "
+                f"({float((self.features > 0).sum(1).float().mean()):.2f} true features); "
+                f"{self.dictionary.explained_variance(self.activations):.1%} of the variance rebuilt")
+
+
+def toy_recovery(weights: torch.Tensor, sparsity: float, *, features: int, l1: float, steps: int, lr: float = 1e-2,
+                 count: int = 8192, seed: int = 0, progress: bool = True) -> ToyRecovery:
+    """Train a dictionary of ``features`` directions on ``count`` hidden activations ``W x`` of a toy model (weights
+    (m, n), inputs of ``sparsity``) and measure how well it finds the model's kept feature directions, against two
+    baselines. Seeds: ``seed + 1`` draws the inputs, ``seed`` trains the dictionary, ``seed + 2`` the random
+    directions."""
+    true_features = sample_features(count, weights.shape[-1], [sparsity], torch.Generator().manual_seed(seed + 1))[0]
+    activations = true_features @ weights.T
+    dictionary = train_sparse_dictionary(activations, features, l1=l1, lr=lr, steps=steps,
+                                         generator=torch.Generator().manual_seed(seed), progress=progress)
+    kept = weights.T[feature_norms(weights) > 0.5]
+    _, _, principal = torch.linalg.svd(activations - activations.mean(0), full_matrices=False)
+    random = torch.randn(features, weights.shape[0], generator=torch.Generator().manual_seed(seed + 2))
+    baselines = {"principal axes (±)": best_match(torch.cat([principal, -principal]), kept),
+                 "random directions": best_match(random, kept)}
+    return ToyRecovery(activations, true_features, dictionary, kept, best_match(dictionary.directions, kept), baselines)
+
+
+# --- a dictionary of a real layer, against its units -----------------------------------------------------------------
+
+@dataclass
+class LayerDictionary:
+    """A dictionary of a real layer's activation vectors, with the counts that say whether it is a sparse basis: the
+    units and the features active at a typical position, and the variance rebuilt of the vectors and of the same
+    vectors shuffled unit by unit (the control: which units fire together is lost)."""
+
+    activations: torch.Tensor  # (N, units)
+    dictionary: SparseDictionary
+    codes: torch.Tensor  # (N, features)
+    units_active: float
+    features_active: float
+    rebuilt: float
+    rebuilt_shuffled: float
+
+    def summary(self) -> str:
+        """Two lines: the sizes, then the active counts and the variance rebuilt (of the vectors, of the shuffled)."""
+        return (f"{len(self.activations)} activation vectors of {self.dictionary.units} units -> "
+                f"{self.dictionary.features} dictionary features\n"
+                f"active at a typical position: {self.units_active:.0f} units, {self.features_active:.1f} dictionary "
+                f"features; {self.rebuilt:.1%} of the variance rebuilt ({self.rebuilt_shuffled:.1%} of shuffled "
+                "activations' variance)")
+
+
+def layer_dictionary(maps: torch.Tensor, *, per_image: int, l1: float, lr: float, steps: int, batch_size: int,
+                     features: int | None = None, seed: int = 0, progress: bool = True) -> LayerDictionary:
+    """Train a dictionary (as many features as units unless ``features``) on up to ``per_image`` positions drawn from
+    each image's map of ``maps`` (images, units, H, W) (seed ``seed``), and measure it, against the same vectors
+    shuffled unit by unit (seed ``seed + 1``)."""
+    activations = sample_positions(maps, per_image=per_image, generator=torch.Generator().manual_seed(seed))
+    dictionary = train_sparse_dictionary(activations, features or activations.shape[1], l1=l1, lr=lr, steps=steps,
+                                         batch_size=batch_size, generator=torch.Generator().manual_seed(seed),
+                                         progress=progress)
+    codes = dictionary.encode(activations)
+    shuffled = shuffle_units(activations, torch.Generator().manual_seed(seed + 1))
+    return LayerDictionary(activations, dictionary, codes, float((activations > 0).sum(1).float().mean()),
+                           float((codes > 0).sum(1).float().mean()), dictionary.explained_variance(activations),
+                           dictionary.explained_variance(shuffled))
+
+
+@dataclass
+class FacetComparison:
+    """The facet scores of a layer's units and of a dictionary's features, each column scored from its ``count`` top
+    images the same way (NaN: active on fewer images), so that the two distributions compare."""
+
+    units: torch.Tensor  # (units,)
+    features: torch.Tensor  # (features,)
+    count: int
+
+    def most_polysemantic(self) -> int:
+        """The unit with the highest facet score (0 when none was scored)."""
+        return int(self.units.nan_to_num(float("-inf")).argmax()) if bool(self.units.isfinite().any()) else 0
+
+    def summary(self) -> str:
+        """The two medians, and how many units and features were active on enough images to be scored."""
+        return (f"median facet score: units {float(self.units.nanmedian()):.3f} ({int(self.units.isfinite().sum())} "
+                f"active on at least {self.count} images), dictionary features {float(self.features.nanmedian()):.3f} "
+                f"({int(self.features.isfinite().sum())} of {len(self.features)})")
+
+
+def facet_comparison(peaks: dict[str, PeakCodes], features: FeatureMaps, count: int) -> FacetComparison:
+    """:func:`helpers.polysemanticity.code_facet_scores` of ``peaks["units"]`` and ``peaks["features"]`` (from
+    :func:`helpers.dictionary.peaks_of_maps`), each column from its ``count`` top images."""
+    return FacetComparison(code_facet_scores(peaks["units"], features, count),
+                           code_facet_scores(peaks["features"], features, count), count)
+
+
+# --- directions of the curve layer, against its curve neurons --------------------------------------------------------
+
+@dataclass
+class CurveDirections:
+    """Directions of a curve layer put through the curve neurons' screen: a dictionary's live directions and two
+    controls (a dictionary of the same vectors shuffled unit by unit, and as many random directions)."""
+
+    neurons: CurveFamily
+    dictionary: SparseDictionary
+    vectors: torch.Tensor
+    direction_sets: dict[str, torch.Tensor]  # name -> (count, units)
+    curve_like: dict[str, CurveFamily]  # name -> the curve-like directions among them (lesson 02's thresholds)
+
+    @property
+    def neuron_gap(self) -> float:
+        """The curve neurons' largest orientation gap (degrees)."""
+        return self.neurons.largest_gap()
+
+    @property
+    def pooled_gap(self) -> dict[str, float]:
+        """Per set: the largest orientation gap of the curve neurons and the set's curve-like directions together."""
+        return {name: largest_gap(list(self.neurons.orientations) + list(found.orientations))
+                for name, found in self.curve_like.items()}
+
+    def counts(self) -> dict[str, int]:
+        """Per set: how many curve-like directions the screen found."""
+        return {name: len(found) for name, found in self.curve_like.items()}
+
+    def leaning(self, channels: Iterable[int]) -> dict[str, float]:
+        """Per set: the share of its curve-like directions whose largest loading is on one of ``channels`` (for
+        example the curve neurons; :func:`helpers.dictionary.top_loading_share`)."""
+        channels = set(channels)
+        return {name: top_loading_share(self.direction_sets[name], found.channels, channels)
+                for name, found in self.curve_like.items()}
+
+    def spread(self, share: float = 0.5) -> dict[str, torch.Tensor]:
+        """Per set: how many units hold ``share`` of each curve-like direction's squared length
+        (:func:`helpers.dictionary.spread_over_units`)."""
+        return {name: spread_over_units(self.direction_sets[name], found.channels, share)
+                for name, found in self.curve_like.items()}
+
+    def spread_summary(self, share: float = 0.5) -> str:
+        """One line per set: the median count of units holding ``share`` of a curve-like direction, and how many need
+        two or more."""
+        lines = []
+        for name, counts in self.spread(share).items():
+            lines.append(f"{name:26s} units holding {share:.0%} of a curve-like direction: median "
+                         f"{float(counts.float().median()):.0f}, {int((counts >= 2).sum())} of {len(counts)} need two "
+                         "or more" if len(counts) else f"{name:26s} no curve-like direction")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line for the dictionary, one for the neurons' gap and one per set of directions."""
+        lines = [f"dictionary: {self.dictionary.active_per_input(self.vectors):.1f} features active per position, "
+                 f"{self.dictionary.explained_variance(self.vectors):.1%} of the variance rebuilt",
+                 f"largest orientation gap of the {len(self.neurons)} curve neurons alone: {self.neuron_gap:.0f}°"]
+        for name, found in self.curve_like.items():
+            lines.append(f"{name:26s} {len(found):4d} curve-like of {len(self.direction_sets[name])} live directions "
+                         f"{found.polarity_counts()}; largest gap with the neurons: {self.pooled_gap[name]:.0f}°")
+        return "\n".join(lines)
+
+
+def curve_directions(vectors: torch.Tensor, neurons: CurveFamily, *, features: int, l1: float, steps: int,
+                     lr: float = 1e-3, batch_size: int = 256, seed: int = 0, progress: bool = True) -> CurveDirections:
+    """Train a dictionary on a curve layer's activation ``vectors`` (N, units), and one on the same vectors shuffled
+    unit by unit (seed ``seed + 1``); draw as many random directions (seed ``seed + 2``); screen the dictionaries' live
+    directions and the random ones with the neurons' screen (``neurons.screen.along``, no forward pass) and keep the
+    curve-like ones. The screen must have read the values the dictionary trains on (``pre_activation=False``)."""
+    def train(data: torch.Tensor) -> SparseDictionary:
+        return train_sparse_dictionary(data, features, l1=l1, lr=lr, steps=steps, batch_size=batch_size,
+                                       generator=torch.Generator().manual_seed(seed), progress=progress)
+
+    dictionary, shuffled = train(vectors), shuffle_units(vectors, torch.Generator().manual_seed(seed + 1))
+    direction_sets = {  # live directions: features active on at least 0.1% of the vectors (the rest never learned)
+        "dictionary": dictionary.live_directions(vectors),
+        "shuffled-data dictionary": train(shuffled).live_directions(shuffled),
+        "random directions": random_directions(features, vectors.shape[1], torch.Generator().manual_seed(seed + 2)),
+    }
+    curve_like = {name: curve_family(neurons.screen.along(directions)) for name, directions in direction_sets.items()}
+    return CurveDirections(neurons, dictionary, vectors, direction_sets, curve_like)
+
+
+# --- a student's result beside the course's --------------------------------------------------------------------------
+
+def _shown(value: object, digits: int) -> object:
+    """A result as printed beside the course's: tensors as lists, floats rounded to ``digits``."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_shown(item, digits) for item in value]
+    return round(value, digits) if isinstance(value, float) else value
+
+
+def beside_the_course(what: str, yours: object, course: object, *, exercise: int, digits: int = 3) -> None:
+    """Print a student's result (``yours``) above the course's on the lesson's own data, or, while the answer is not
+    written (None or ``...``, also inside a list), a line asking for exercise ``exercise`` first."""
+    items = list(yours) if isinstance(yours, (list, tuple)) else [yours]
+    if any(item is None or item is Ellipsis for item in items):
+        print(f"Write exercise {exercise} above to see your {what} here.")
+        return
+    width = len(what) + 15
+    print(f"{f'your {what}:':<{width}}{_shown(yours, digits)}")
+    print(f"{f'the course' + chr(39) + f's {what}:':<{width}}{_shown(course, digits)}")
