@@ -253,3 +253,29 @@ def _measure_receptive_field(model: CircuitModel, layer: str, size: int) -> tupl
     rows = torch.nonzero(seen.any(1)).flatten()
     cols = torch.nonzero(seen.any(0)).flatten()
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def _side(value: int | Sequence[int]) -> int:
+    """One side of a square kernel, stride or dilation, given as an int or as a (height, width) pair."""
+    return int(value[0]) if isinstance(value, (tuple, list)) else int(value)
+
+
+def chain_receptive_field(layers: torch.nn.Module) -> tuple[int, int]:
+    """The receptive field of a unit at the end of a plain chain of layers (an ``nn.Sequential``), worked out from
+    the layers' own settings: ``(size, step)``, the side in input pixels of the square one unit sees, and the
+    distance in input pixels between neighbouring units.
+
+    What :func:`receptive_field` measures by a backward pass, computed instead: each convolution or pooling of
+    kernel k, stride s and dilation d widens the field by (k - 1) * d steps of the layers before it, then
+    multiplies the step by s. Every other layer (a non-linearity, a batch norm) keeps positions as they are.
+    For square kernels (the first side is read); padding moves the field, never its size.
+    """
+    if not isinstance(layers, torch.nn.Module):
+        raise TypeError(f"chain_receptive_field takes an nn.Sequential of layers, got a {type(layers).__name__}.")
+    size, step = 1, 1
+    for layer in layers.children():
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
+            kernel, stride, dilation = _side(layer.kernel_size), _side(layer.stride), _side(getattr(layer, "dilation", 1))
+            size += (kernel - 1) * dilation * step
+            step *= stride
+    return size, step

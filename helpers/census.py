@@ -3,9 +3,14 @@
 Lesson 09 runs the same screens on its small networks (:func:`small_net_families`, :func:`small_net_census`).
 Lesson 08 screens every model, and each model's random-weights copy, with the same options and stimuli, at the
 layers chosen for the trained model of that name: the curve layer of lesson 02 (:func:`helpers.layers.curve_layer`)
-and the layer nearest 30% of the network's depth for high-low detectors (the Circuits thread found them at 29-33%).
+and the layer nearest 30% of the network's depth for high-low detectors (the Circuits thread found them at 29-33%)
+(:func:`census_with_controls`), and splits first-layer filters into almost pure colour and grey (:func:`filter_split`).
 """
 from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from .config import fast_or_full
 from . import universality  # as a module: lesson 08's exercises withhold its filter functions, found only there
@@ -21,6 +26,35 @@ def screen_families(model: CircuitModel, reference: CircuitModel) -> dict[str, F
     high_low = find_high_low_family(model, layer_at_depth(reference, 0.3), orientations=fast_or_full(8, 12),
                                     **high_low_screen_options(model))
     return {"curve": curve, "high-low": high_low}
+
+
+def census_with_controls(models: Sequence[CircuitModel], controls: Mapping[str, CircuitModel]
+                         ) -> tuple[dict[str, dict[str, Family]], list[dict[str, object]]]:
+    """Lesson 08's census: every model, and then its random-weights copy ``controls[model.name]``, screened at the
+    trained model's layers (:func:`screen_families`). Returns the families keyed by ``name`` and ``"name (random copy)"``,
+    and the comparison table's rows (one per family, :meth:`~helpers.families.Family.summary`)."""
+    census, rows = {}, []
+    for model in models:
+        for name, screened in ((model.name, model), (f"{model.name} (random copy)", controls[model.name])):
+            census[name] = screen_families(screened, model)
+            rows += [{"model": name, **{key: value for key, value in family.summary(screened).items() if key != "model"}}
+                     for family in census[name].values()]
+    return census, rows
+
+
+#: Colour fraction above which a first-layer filter counts as almost pure colour, and below which almost pure grey.
+PURE_COLOUR, PURE_GREY = 0.9, 0.3
+
+
+def filter_split(properties: Sequence[universality.FilterProperties]) -> tuple[float, float, float, float]:
+    """Shares of first-layer filters that are almost pure colour, almost pure grey (:data:`PURE_COLOUR`,
+    :data:`PURE_GREY`), either of them, and classified oriented: what lesson 08's first-layer claims compare."""
+    if not properties:
+        raise ValueError("No filters to split.")
+    fractions = np.array([p.colour_fraction for p in properties])
+    colour, grey = fractions > PURE_COLOUR, fractions < PURE_GREY
+    return (float(colour.mean()), float(grey.mean()), float((colour | grey).mean()),
+            float(np.mean([p.kind == "oriented" for p in properties])))
 
 
 def small_net_families(model: CircuitModel, layers: tuple[str, ...] = ("conv3", "conv4")) -> tuple[dict[str, Family], dict[str, Family]]:

@@ -305,3 +305,20 @@ def match_family(comparison: ComparisonSet, settings: CurveDetectorSettings, *, 
     """Correlate each real unit with a hand-built unit at its preferred orientation (plus ``orientation_offset``)."""
     built = cleanroom_responses(comparison.images, comparison.orientations + orientation_offset, settings, center=comparison.center)
     return compare_responses(comparison.real, built.cpu().numpy())
+
+
+def tuning_pairs(family: "CurveFamily", comparison: ComparisonSet, settings: CurveDetectorSettings, count: int = 6
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """``(orientations, real, hand_built, labels)`` for :func:`helpers.plotting.circuits.tuning_pair_figure`: up to
+    ``count`` members spread over the family, their responses to the screen's curves at the radius closest to the
+    hand-built radius (orientations, count), beside hand-built units at their preferred orientations on the same
+    drawings. ``comparison`` is the family's :func:`screen_comparison` (its curves come first, then its lines)."""
+    screen = family.screen
+    radius = int(np.abs(screen.radii - settings.radius).argmin())
+    shown = np.linspace(0, len(family) - 1, min(count, len(family))).round().astype(int)
+    curves = comparison.images[: len(screen.orientations) * len(screen.radii)]
+    drawn = curves.reshape(len(screen.orientations), len(screen.radii), *curves.shape[1:])[:, radius]
+    built = cleanroom_responses(drawn, np.asarray(family.orientations)[shown], settings, center=comparison.center)
+    labels = [f"{family.units[i].channel} ({family.orientations[i]:.0f}°)" for i in shown]
+    return (screen.orientations, screen.curve[:, radius][:, np.array(family.channels)[shown]], built.cpu().numpy(),
+            labels)

@@ -75,18 +75,16 @@ class SparseDictionary:
 
     def explained_variance(self, vectors: torch.Tensor) -> float:
         """Fraction of the vectors' variance (around their mean) that the reconstruction keeps: 1 is perfect."""
-        vectors = self._check(vectors)
-        error = (vectors - self.decode(self.encode(vectors))).square().sum()
-        return float(1 - error / (vectors - vectors.mean(0)).square().sum())
+        return dictionary_account(vectors, self)[1]
 
     def active_per_input(self, vectors: torch.Tensor) -> float:
         """Mean number of non-zero codes per input vector."""
-        return float((self.encode(vectors) > 0).sum(1).float().mean())
+        return dictionary_account(vectors, self)[0]
 
     def live_directions(self, vectors: torch.Tensor, min_share: float = 1e-3) -> torch.Tensor:
         """The directions (rows) of the features active on at least ``min_share`` of the vectors: the others never
         learned anything and still point where their random start put them."""
-        return self.directions[(self.encode(vectors) > 0).float().mean(0) >= min_share]
+        return self.directions[feature_density(self.encode(vectors)) >= min_share]
 
     def loadings(self, unit: int) -> torch.Tensor:
         """How strongly each feature's direction writes onto one unit (n,): the unit's column of ``directions``."""
@@ -100,6 +98,25 @@ class SparseDictionary:
         (``self.encode(vectors)``) when they are already computed."""
         codes = self.encode(vectors) if codes is None else codes
         return codes.mean(0) * self.loadings(unit) * self.scale
+
+
+def feature_density(codes: torch.Tensor) -> torch.Tensor:
+    """Each feature's density (n,): the share of the inputs whose code (N, n) for it is above 0."""
+    return (codes > 0).float().mean(0)
+
+
+def dictionary_account(vectors: torch.Tensor, dictionary: SparseDictionary,
+                       min_share: float = 1e-3) -> tuple[float, float, int]:
+    """How well ``dictionary`` describes activation vectors (N, d), the three numbers that say whether it is a sparse
+    basis: the mean number of features active per vector, the fraction of the vectors' variance (around their mean,
+    pooled over units) that its reconstruction keeps, and how many features are dead (active on fewer than
+    ``min_share`` of the vectors). :func:`helpers.superposition_studies.layer_dictionary` reports them."""
+    vectors = dictionary._check(vectors)
+    codes = dictionary.encode(vectors)
+    error = (vectors - dictionary.decode(codes)).square().sum()
+    kept = 1 - error / (vectors - vectors.mean(0)).square().sum()
+    dead = int((feature_density(codes) < min_share).sum())
+    return float((codes > 0).sum(1).float().mean()), float(kept), dead
 
 
 def sampled_vectors(

@@ -1,5 +1,5 @@
 """Statistics the course computes in many places, written once: correlation (also of ranks), standardizing, kurtosis,
-circular statistics.
+circular statistics, one-to-one pairs of a score matrix, and what a layer-by-layer similarity matrix says about depth.
 
 Conventions, everywhere: a series (or column) that never varies correlates 0 with everything (a dead
 unit is not evidence either way); angles are in degrees.
@@ -94,3 +94,47 @@ def circular_concentration(angles_degrees: Sequence[float] | np.ndarray, weights
     """One minus the weighted circular variance, in [0, 1], for each column of ``weights`` (0 where the weights are all 0)."""
     vector, total = circular_resultant(angles_degrees, weights)
     return np.where(total > 0, np.abs(vector) / np.maximum(total, 1e-12), 0.0)
+
+
+def greedy_pairs(scores: np.ndarray | torch.Tensor) -> np.ndarray:
+    """One-to-one pairs (row, column) of a score matrix (R, C), picked greedily: the largest remaining score, then its
+    row and its column are used up; min(R, C) pairs, (P, 2) integers, strongest first (ties: the first in row-major order).
+
+    Lesson 08 pairs each unit of model A with at most one unit of model B this way (Li et al. 2015 match one to one).
+    """
+    remaining = np.array(scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
+    if remaining.ndim != 2:
+        raise ValueError(f"scores must be a matrix (R, C), got shape {remaining.shape}.")
+    if np.isnan(remaining).any():
+        raise ValueError("scores hold NaN; a greedy pairing would be arbitrary.")
+    return np.array([_take_best(remaining) for _ in range(min(remaining.shape))], dtype=np.int64).reshape(-1, 2)
+
+
+def _take_best(remaining: np.ndarray) -> tuple[int, int]:
+    """The (row, column) of the largest entry of ``remaining``, whose row and column it then uses up (sets to -inf)."""
+    row, column = np.unravel_index(np.argmax(remaining), remaining.shape)
+    remaining[row, :] = -np.inf
+    remaining[:, column] = -np.inf
+    return int(row), int(column)
+
+
+def depth_agreement(matrix: np.ndarray, depth_a: np.ndarray, depth_b: np.ndarray, tolerance: float = 0.15,
+                    far: float = 0.4) -> tuple[float, float, float]:
+    """What a similarity matrix between the layers of two models (rows: A's layers at relative depths ``depth_a``,
+    columns: B's at ``depth_b``) says about depth: the mean similarity over pairs at about the same depth
+    (|Δ| <= ``tolerance``), the mean over pairs far apart (|Δ| >= ``far``), and the share of A's layers whose most
+    similar layer of B lies within ``tolerance`` of the same depth. Lesson 08's CKA claims read these three numbers."""
+    matrix, depth_a, depth_b = (np.asarray(x, dtype=np.float64) for x in (matrix, depth_a, depth_b))
+    if matrix.shape != (len(depth_a), len(depth_b)):
+        raise ValueError(f"matrix {matrix.shape} must be (layers of A, layers of B) = ({len(depth_a)}, {len(depth_b)}).")
+    gap = _depth_gaps(depth_a, depth_b)
+    if not (gap <= tolerance).any() or not (gap >= far).any():
+        raise ValueError("No layer pairs at matched or at distant depths; widen tolerance or lower far.")
+    partner_depth = depth_b[matrix.argmax(1)]
+    return (float(matrix[gap <= tolerance].mean()), float(matrix[gap >= far].mean()),
+            float(np.mean(np.abs(partner_depth - depth_a) <= tolerance)))
+
+
+def _depth_gaps(depth_a: np.ndarray, depth_b: np.ndarray) -> np.ndarray:
+    """|depth_a[i] - depth_b[j]| for every pair of layers (A's layers as rows)."""
+    return np.abs(depth_a[:, None] - depth_b[None, :])

@@ -6,17 +6,20 @@ its controls), and a student's result printed beside the course's. The procedure
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
 from .dictionary import (
-    PeakCodes, SparseDictionary, best_match, random_directions, sample_positions, shuffle_units, spread_over_units,
-    top_loading_share, train_sparse_dictionary,
+    PeakCodes, SparseDictionary, best_match, dictionary_account, random_directions, sample_positions, shuffle_units,
+    spread_over_units, top_loading_share, train_sparse_dictionary,
 )
 from .families import CurveFamily, curve_family
 from .polysemanticity import FeatureMaps, code_facet_scores
-from .superposition import STICKY_FRACTIONS, ToyModelSweep, antipodal_pairs, feature_norms, sample_features, sticky_counts
+from .superposition import (
+    STICKY_FRACTIONS, ToyModelSweep, antipodal_pairs, feature_norms, held_out_toy_loss, largest_interference,
+    represented_features, sample_features, sticky_counts,
+)
 from .tuning import largest_gap
 
 
@@ -30,6 +33,14 @@ def middle_model(sweep: ToyModelSweep, near: float = 0.75) -> int:
     pairs = [antipodal_pairs(weights) for weights in sweep.weights]
     return max(range(1, len(pairs) - 1), key=lambda i: (pairs[i], -abs(float(sweep.sparsities[i]) - near)))
 
+
+
+def regime_ends(sweep: ToyModelSweep, threshold: float = 0.5) -> tuple[int, float, int]:
+    """The two ends of a sweep: how many features the densest model keeps (length above ``threshold``) and the largest
+    interference among them (0 when each has a dimension to itself), and how many the sparsest model keeps."""
+    dense, sparse = sweep.weights[0], sweep.weights[-1]
+    return (int(represented_features(dense, threshold)), largest_interference(dense, threshold),
+            int(represented_features(sparse, threshold)))
 
 def sticky_summary(dimensionality: torch.Tensor, tolerance: float = 0.03) -> str:
     """One line per sticky fraction (how many of the D_i lie within ``tolerance`` of it, and nearest to it), then the
@@ -91,8 +102,8 @@ def toy_recovery(weights: torch.Tensor, sparsity: float, *, features: int, l1: f
 @dataclass
 class LayerDictionary:
     """A dictionary of a real layer's activation vectors, with the counts that say whether it is a sparse basis: the
-    units and the features active at a typical position, and the variance rebuilt of the vectors and of the same
-    vectors shuffled unit by unit (the control: which units fire together is lost)."""
+    units and the features active at a typical position, the variance rebuilt of the vectors and of the same
+    vectors shuffled unit by unit (the control: which units fire together is lost), and the dead features."""
 
     activations: torch.Tensor  # (N, units)
     dictionary: SparseDictionary
@@ -101,6 +112,7 @@ class LayerDictionary:
     features_active: float
     rebuilt: float
     rebuilt_shuffled: float
+    dead_features: int  # active on fewer than 0.1% of the vectors
 
     def summary(self) -> str:
         """Two lines: the sizes, then the active counts and the variance rebuilt (of the vectors, of the shuffled)."""
@@ -108,7 +120,7 @@ class LayerDictionary:
                 f"{self.dictionary.features} dictionary features\n"
                 f"active at a typical position: {self.units_active:.0f} units, {self.features_active:.1f} dictionary "
                 f"features; {self.rebuilt:.1%} of the variance rebuilt ({self.rebuilt_shuffled:.1%} of shuffled "
-                "activations' variance)")
+                f"activations' variance); {self.dead_features} dead features (active on under 0.1% of the vectors)")
 
 
 def layer_dictionary(maps: torch.Tensor, *, per_image: int, l1: float, lr: float, steps: int, batch_size: int,
@@ -120,11 +132,11 @@ def layer_dictionary(maps: torch.Tensor, *, per_image: int, l1: float, lr: float
     dictionary = train_sparse_dictionary(activations, features or activations.shape[1], l1=l1, lr=lr, steps=steps,
                                          batch_size=batch_size, generator=torch.Generator().manual_seed(seed),
                                          progress=progress)
-    codes = dictionary.encode(activations)
     shuffled = shuffle_units(activations, torch.Generator().manual_seed(seed + 1))
-    return LayerDictionary(activations, dictionary, codes, float((activations > 0).sum(1).float().mean()),
-                           float((codes > 0).sum(1).float().mean()), dictionary.explained_variance(activations),
-                           dictionary.explained_variance(shuffled))
+    features_active, rebuilt, dead = dictionary_account(activations, dictionary, min_share=1e-3)
+    return LayerDictionary(activations, dictionary, dictionary.encode(activations),
+                           float((activations > 0).sum(1).float().mean()), features_active, rebuilt,
+                           dictionary_account(shuffled, dictionary)[1], dead)
 
 
 @dataclass
@@ -257,3 +269,45 @@ def beside_the_course(what: str, yours: object, course: object, *, exercise: int
     width = len(what) + 15
     print(f"{f'your {what}:':<{width}}{_shown(yours, digits)}")
     print(f"{f'the course' + chr(39) + f's {what}:':<{width}}{_shown(course, digits)}")
+
+
+def recovery_with_step(toy: ToyRecovery, step: Callable[..., float], *, l1: float, steps: int, lr: float = 1e-2,
+                       seed: int = 0, progress: bool = True) -> float | None:
+    """The toy test again with a student's training ``step`` inside the course's loop (the same start and batches as
+    :func:`toy_recovery` with ``seed``): print the median best cosine of its dictionary with the kept features beside
+    the course's, and return it; None, with a line saying so, when the step is not written yet or fails."""
+    try:
+        yours = train_sparse_dictionary(toy.activations, toy.dictionary.features, l1=l1, lr=lr, steps=steps,
+                                        generator=torch.Generator().manual_seed(seed), progress=progress, step=step)
+    except Exception as error:  # the step is not written yet, or fails: say so and go on
+        print(f"Training with your step stopped ({type(error).__name__}: {error}). Write my_dictionary_step above.")
+        return None
+    median = float(best_match(yours.directions, toy.kept_directions).median())
+    print(f"median best cosine with the toy model's kept features: your dictionary {median:.3f}, the course's "
+          f"{float(toy.recovered.median()):.3f}")
+    return median
+
+
+def partners_beside_the_course(partners: object, sweep: ToyModelSweep, index: int, pairs: int) -> None:
+    """Print a student's antipodal partners (per feature, -1 for none) in one model of a 5-in-2 sweep beside the pairs
+    the lesson counted there, and the D_i of the features paired; a line asking for exercise 8 while unwritten."""
+    if partners is None or partners is Ellipsis:
+        print("Write my_antipodal_partners above to find the pairs yourself.")
+        return
+    partners = torch.as_tensor(partners)
+    print(f"S = {float(sweep.sparsities[index]):.3f}: your partners {partners.tolist()}; {int((partners >= 0).sum())} "
+          f"features with a partner, against the lesson's {pairs} antipodal pairs (two features each)")
+    print("D_i of the features you paired:", [round(d, 3) for d in sweep.dimensionality[index][partners >= 0].tolist()])
+
+
+def training_beside_the_course(yours: tuple[torch.Tensor, torch.Tensor] | None, sweep: ToyModelSweep, index: int,
+                               seed: int = 9) -> None:
+    """Print a student's trained toy model (weights, bias) beside the sweep's model ``index`` trained at the same
+    sparsity: the features each keeps and its loss on the same fresh features (drawn with ``seed``)."""
+    sparsity = float(sweep.sparsities[index])
+
+    def readout(weights: torch.Tensor, bias: torch.Tensor) -> list:
+        return [int(represented_features(weights)), held_out_toy_loss(weights, bias, sparsity, sweep.importance,
+                                                                      torch.Generator().manual_seed(seed))]
+    beside_the_course(f"features kept and loss at S = {sparsity:.3f}", yours and readout(*yours),
+                      readout(sweep.weights[index], sweep.biases[index]), exercise=10, digits=5)

@@ -33,7 +33,7 @@ from torch import nn
 
 from .activations import layer_vectors, stream
 from .models import CircuitModel, ImageNormalize
-from . import stats  # as a module: lesson 08 imports this module, and its exercise 2 must not find correlations here
+from . import stats  # as a module: lesson 08 imports this module, and its exercises must not find the answers here
 
 FILTER_TYPES = ("oriented", "colour contrast", "low frequency", "other")
 
@@ -179,10 +179,11 @@ class CKAResult:
 
     def matched_vs_mismatched(self, tolerance: float = 0.15, far: float = 0.4) -> tuple[float, float]:
         """Mean CKA over layer pairs at about the same relative depth (|Δ| <= tolerance) and over pairs far apart (|Δ| >= far)."""
-        gap = np.abs(self.depth_a[:, None] - self.depth_b[None, :])
-        if not (gap <= tolerance).any() or not (gap >= far).any():
-            raise ValueError("No layer pairs at matched or at distant depths; widen tolerance or lower far.")
-        return float(self.matrix[gap <= tolerance].mean()), float(self.matrix[gap >= far].mean())
+        return stats.depth_agreement(self.matrix, self.depth_a, self.depth_b, tolerance, far)[:2]
+
+    def same_depth_partner(self, tolerance: float = 0.15, far: float = 0.4) -> float:
+        """Share of A's layers whose most similar layer of B lies within ``tolerance`` of the same relative depth."""
+        return stats.depth_agreement(self.matrix, self.depth_a, self.depth_b, tolerance, far)[2]
 
 
 def cka_matrix(a: Representations, b: Representations, *, debiased: bool = False) -> CKAResult:
@@ -217,6 +218,10 @@ class UnitMatch:
     def mean_best(self) -> float:
         """Mean over A's units of the best correlation found in B."""
         return float(self.best_correlation.mean())
+
+    def one_to_one(self) -> np.ndarray:
+        """Pairs (unit of A, unit of B), each unit used at most once, strongest first (:func:`helpers.stats.greedy_pairs`)."""
+        return stats.greedy_pairs(self.correlations)
 
 
 def match_units(responses_a: torch.Tensor | np.ndarray, responses_b: torch.Tensor | np.ndarray) -> UnitMatch:

@@ -201,3 +201,114 @@ def test_client_concentration_check(exercise_probe) -> None:
     exercise_probe.not_attempted(lambda: check_client_concentration(...),
                                  lambda: check_client_concentration(lambda *a, **k: None))
 
+
+
+# --- exercise 7: aligned excitation, opposite inhibition ---------------------------------------------
+def student_alignment(net, family, orientations, preferred, curve, count=8, *, signs=True, wrap=True, absolute=False,
+                      curves_first=False):
+    """The reading written as a student would, with switches for the usual slips."""
+    is_curve = np.isin(np.arange(net.shape[1]), curve)
+    found = ([], [])
+    for channel, orientation in zip(family, orientations):
+        row = np.abs(net[channel]) if absolute else net[channel]
+        for kept, sign in zip(found, (1, -1)):
+            order = [i for i in np.argsort(-sign * row) if is_curve[i]] if curves_first else np.argsort(-sign * row)
+            strongest = [i for i in order[:count] if is_curve[i] and (sign * row[i] > 0 or not signs)]
+            difference = np.abs(preferred[strongest] - orientation)
+            kept.extend(np.minimum(difference % 360, 360 - difference % 360) if wrap else difference)
+    return np.array(found[0]), np.array(found[1])
+
+
+def test_curve_input_alignment_check(exercise_probe) -> None:
+    from helpers.checks.circuits import check_curve_input_alignment
+
+    assert check_curve_input_alignment(student_alignment) == 3
+    assert check_curve_input_alignment(lambda *a: tuple(x[::-1] for x in student_alignment(*a))) == 3  # any order
+
+    def course(*args):  # the course's function, reached through the lesson's higher-level helper's module
+        import helpers.weights.curve_wiring
+
+        return helpers.weights.curve_wiring.curve_input_alignment(*args)
+
+    wrong = [lambda *a: student_alignment(*a, signs=False),  # weak inhibitory inputs counted as excitatory
+             lambda *a: student_alignment(*a, wrap=False),  # 350° and 10° taken as 340° apart
+             lambda *a: student_alignment(*a, absolute=True),  # strongest by absolute weight
+             lambda *a: student_alignment(*a, curves_first=True),  # the `count` strongest curve units, not among the strongest
+             lambda *a: student_alignment(*a)[::-1],  # excitatory and inhibitory swapped
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_curve_input_alignment, answer)
+    exercise_probe.rejected(check_curve_input_alignment, lambda *a: (np.zeros(3), np.zeros(3)))
+    exercise_probe.rejected(check_curve_input_alignment, lambda *a: 1.0)  # not a pair
+    exercise_probe.not_attempted(lambda: check_curve_input_alignment(...),
+                                 lambda: check_curve_input_alignment(lambda *a: None))
+
+
+def test_alignment_near_misses_lose_points_without_strict(monkeypatch) -> None:
+    from helpers.checks.circuits import check_curve_input_alignment
+
+    monkeypatch.delenv("CIRCUITS_STRICT")
+    assert check_curve_input_alignment(lambda *a: student_alignment(*a, signs=False)) == 2  # only the sign part lost
+    assert check_curve_input_alignment(lambda *a: student_alignment(*a, wrap=False)) < 3
+
+
+# --- exercise 8: the weight between curve units by orientation difference -------------------------------
+def student_profile(net, members, channels, sources, bin_width=45, *, scale="all", wrap=True, last_band=True, mean=np.mean):
+    """The profile written as a student would, with switches for the usual slips."""
+    if scale == "all":
+        net = net / np.abs(net).max(axis=1, keepdims=True)
+    elif scale == "curves":
+        net = net / np.abs(net[:, channels]).max(axis=1, keepdims=True)
+    weights = net[:, channels]
+    difference = np.abs(np.asarray(members)[:, None] - np.asarray(sources)[None, :])
+    if wrap:
+        difference = np.minimum(difference % 360, 360 - difference % 360)
+    bands = int(round(180 / bin_width))
+    band = (difference // bin_width).astype(int)
+    if last_band:
+        band = np.minimum(band, bands - 1)
+    else:
+        bands += 1
+    return np.array([mean(weights[band == b]) if (band == b).any() else np.nan for b in range(bands)])
+
+
+def test_weight_by_orientation_difference_check(exercise_probe) -> None:
+    from helpers.checks.circuits import _profile_cases, check_weight_by_orientation_difference
+    from helpers.weights.curve_wiring import weight_by_orientation_difference
+
+    for cases in _profile_cases().values():  # every band of every case holds pairs: no NaN to compare
+        assert all(np.isfinite(weight_by_orientation_difference(*case)).all() for case in cases)
+    assert check_weight_by_orientation_difference(student_profile) == 3
+
+    def course(*args):  # the course's function, reached through its module
+        import helpers.weights.curve_wiring
+
+        return helpers.weights.curve_wiring.weight_by_orientation_difference(*args)
+
+    wrong = [lambda *a: student_profile(*a, scale="none"),  # members of different scales unscaled
+             lambda *a: student_profile(*a, scale="curves"),  # scaled by the strongest curve input only
+             lambda *a: student_profile(*a, wrap=False),  # 350° and 10° taken as 340° apart
+             lambda *a: student_profile(*a, last_band=False),  # 180° in a band of its own
+             lambda *a: student_profile(*a, mean=np.median),  # the median pair
+             lambda *a: student_profile(*a, mean=lambda w: np.abs(w).mean()),  # strength without sign
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_weight_by_orientation_difference, answer)
+    exercise_probe.rejected(check_weight_by_orientation_difference, lambda *a: np.zeros(4))
+    exercise_probe.not_attempted(lambda: check_weight_by_orientation_difference(...),
+                                 lambda: check_weight_by_orientation_difference(lambda *a: None))
+
+
+def test_curve_wiring_profile_and_alignment_on_a_hand_built_table() -> None:
+    from helpers.weights.curve_wiring import CurveWiring, curve_input_alignment, weight_by_orientation_difference
+
+    # two members (0°, 170°) reading four curve units (0°, 90°, 180°, 350°) and a line detector (input 4, the strongest)
+    net = np.array([[1.0, 0.0, -1.0, 0.5, 4.0], [-1.0, 0.0, 1.0, -0.5, -2.0]])
+    profile = weight_by_orientation_difference(net, [0.0, 170.0], [0, 1, 2, 3], [0.0, 90.0, 180.0, 350.0], 90)
+    np.testing.assert_allclose(profile, [(0.25 + 0.125 + 0 + 0.5) / 4, (0 - 0.25 - 0.5 - 0.25) / 4])
+    excitatory, inhibitory = curve_input_alignment(net, [0, 1], [0.0, 170.0], np.array([0.0, 90.0, 180.0, 350.0, 0.0]),
+                                                   [0, 1, 2, 3], count=2)
+    np.testing.assert_allclose(excitatory, [0.0, 10.0])  # member 0: input 0 (input 4 is no curve); member 1: input 2
+    np.testing.assert_allclose(inhibitory, [180.0, 170.0])  # member 0: input 2 (input 1's zero is no inhibition); 1: input 0
+    wiring = CurveWiring("below", 90.0, profile, np.array([3, 5]))
+    assert list(wiring.band_edges) == [0, 90, 180] and "90-180°" in wiring.summary()

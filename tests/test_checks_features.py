@@ -271,3 +271,63 @@ def test_kurtosis_beyond_random_check(exercise_probe) -> None:
             lambda a, d, c=constant: torch.full((a.shape[1],), c), model).fraction == 0
     exercise_probe.not_attempted(lambda: check_kurtosis_beyond_random(..., model),
                                  lambda: check_kurtosis_beyond_random(lambda a, d: None, model))
+
+
+# --- exercise 9: the scan's streaming top examples ---------------------------------------------------------------
+def student_strongest_examples(batches, k, *, peak=True, merge=True, source_index=True, per_image=True, row_first=True):
+    """The top examples kept as a student would, with switches for the usual slips."""
+    kept = None
+    for indices, maps in batches:
+        count, channels, height, width = maps.shape
+        if per_image:
+            best, where = (maps.flatten(2).max(2) if peak else (maps.flatten(2).mean(2), maps.flatten(2).argmax(2)))
+            labels = indices if source_index else torch.arange(count)
+            images = labels[:, None].expand(count, channels)
+        else:  # every position a candidate: an image may come back twice
+            best, where = maps.flatten(2).transpose(0, 1).flatten(1).T, None
+            flat = torch.arange(count * height * width)
+            images = (indices if source_index else torch.arange(count))[flat // (height * width), None].expand(-1, channels)
+            where = (flat % (height * width))[:, None].expand(-1, channels)
+        rows, cols = (where // width, where % width) if row_first else (where % width, where // width)
+        candidates = (best.T, images.T, torch.stack([rows, cols], -1).transpose(0, 1))
+        if kept is not None and merge:
+            candidates = tuple(torch.cat([old, new], 1) for old, new in zip(kept, candidates))
+        top, keep = candidates[0].topk(min(k, candidates[0].shape[1]), dim=1)
+        kept = (top, candidates[1].gather(1, keep), candidates[2].gather(1, keep[..., None].expand(-1, -1, 2)))
+    return kept
+
+
+def test_strongest_examples(exercise_probe):
+    from helpers.checks.features import check_strongest_examples
+
+    assert check_strongest_examples(student_strongest_examples) == 3
+
+    def course(batches, k):  # the course's function, reached through its module while the student's runs
+        import helpers.dataset_examples.scan
+
+        return helpers.dataset_examples.scan.strongest_examples(batches, k)
+
+    wrong = [lambda b, k: student_strongest_examples(b, k, peak=False),  # the mean over positions, not the maximum
+             lambda b, k: student_strongest_examples(b, k, merge=False),  # each batch replaces the kept ones
+             lambda b, k: student_strongest_examples(b, k, source_index=False),  # the place in the batch, not the source's
+             lambda b, k: student_strongest_examples(b, k, per_image=False),  # the strongest positions: an image twice
+             lambda b, k: student_strongest_examples(b, k, row_first=False),  # (column, row)
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_strongest_examples, answer)
+    exercise_probe.rejected(check_strongest_examples, lambda b, k: (torch.zeros(3, k), torch.zeros(3, k), torch.zeros(3, k, 2)))
+    exercise_probe.not_attempted(lambda: check_strongest_examples(...), lambda: check_strongest_examples(lambda b, k: None))
+
+
+def test_strongest_examples_keep_what_the_scan_keeps():
+    """The course's function and a full scan keep the same top examples (the scan merges with the same code)."""
+    from helpers.dataset_examples.scan import _LayerScan, ScanSettings, strongest_examples
+
+    generator = torch.Generator().manual_seed(4)
+    batches = [(torch.arange(start, start + 3), torch.randn(3, 5, 4, 6, generator=generator)) for start in (0, 3, 6)]
+    running = _LayerScan("x", 5, ScanSettings(max_examples=4, max_band_examples=2, reservoir=4))
+    for indices, maps in batches:
+        running.add(indices, maps)
+    values, images, positions = strongest_examples(batches, 4)
+    assert torch.equal(values, running.top_value) and torch.equal(images, running.top_index)
+    assert torch.equal(positions[..., 0] * 6 + positions[..., 1], running.top_flat)

@@ -395,3 +395,87 @@ def test_weight_edit_near_misses_lose_points_and_the_course_earns_nothing(model)
     assert check_weight_edit(lambda m, e: m, model) == 0  # not a context manager
     assert check_weight_edit(lambda m, e: nullcontext(), model) == 0  # changes nothing
     assert all(torch.equal(untouched[name], tensor) for name, tensor in model.module.state_dict().items())
+
+
+def student_layer_means(model, layer, batches, *, pooled=True, per_position=True, accumulate=True, output=True,
+                        remove=True, finally_=True, preprocess=True):
+    """Exercise 9 as a student writes it; each keyword turned off is one near miss."""
+    module = model.module.get_submodule(model.layer(layer).module_path)
+    sums, counts = [], []
+
+    def hook(_module, inputs, out):
+        values = (out if output else inputs[0]).detach().double()
+        if not accumulate:
+            sums.clear(), counts.clear()
+        sums.append(values.sum(dim=(0, 2, 3)))
+        counts.append(values.shape[0] * (values.shape[2] * values.shape[3] if per_position else 1))
+
+    handle = module.register_forward_hook(hook)
+
+    def run():
+        with torch.no_grad():
+            for batch in batches:
+                model(batch) if preprocess else model.module(batch.to(model.device))
+
+    if finally_:
+        try:
+            run()
+        finally:
+            if remove:
+                handle.remove()
+    else:
+        run()
+        if remove:
+            handle.remove()
+    if pooled:
+        return (sum(sums) / sum(counts)).float()
+    return torch.stack([s / c for s, c in zip(sums, counts)]).mean(0).float()
+
+
+def test_layer_means_check(exercise_probe, model) -> None:
+    from helpers.checks.interventions import check_layer_means
+    from helpers.checks.interventions.mean_ablation import _colours
+    from helpers.interventions import layer_means, running_means
+
+    colours = _colours(3, 70)  # worked by hand: a:i is (i + 1) x colour i % 3 at every position of every image
+    expected = torch.stack([(i + 1) * colours[:, i % 3, 0, 0].mean() for i in range(4)])
+    assert torch.allclose(running_means(model, "a", list(colours.split(2))), expected, atol=1e-6)
+    images = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(running_means(model, "b", [images[:1], images[1:]]), layer_means(model, "b", images), atol=1e-6)
+    assert check_layer_means(student_layer_means, model) == check_layer_means.points == 4
+    exercise_probe.rejected(check_layer_means, lambda m, l, b: student_layer_means(m, l, b, pooled=False), model)
+    exercise_probe.not_attempted(lambda: check_layer_means(..., model), lambda: check_layer_means(lambda m, l, b: None, model))
+
+
+def test_layer_means_near_misses_lose_points_and_the_course_earns_nothing(model) -> None:
+    from helpers.checks.interventions import check_layer_means
+    import helpers.interventions
+    from helpers.interventions import make_probe, running_means
+
+    near_misses = {
+        "a mean of the batches' means": dict(pooled=False),
+        "divided by the images only, not images x positions": dict(per_position=False),
+        "the last batch only (a sum overwritten, not added up)": dict(accumulate=False),
+        "the module's input read (before its non-linearity), not its output": dict(output=False),
+        "the hook never removed": dict(remove=False),
+        "the hook removed after the loop, not in a finally": dict(finally_=False),
+    }
+    for name, keywords in near_misses.items():
+        score = check_layer_means(lambda m, l, b, k=keywords: student_layer_means(m, l, b, **k), model)
+        assert score < check_layer_means.points, (name, score)
+    assert check_layer_means(running_means, model) == 0  # the course's function itself
+
+    def through_module(net, layer, batches):  # the course's function, reached through its module
+        return importlib.import_module("helpers.interventions.edits").running_means(net, layer, batches)
+
+    def through_layer_means(net, layer, batches):  # the lesson's other mean, on the batches joined
+        return helpers.interventions.layer_means(net, layer, torch.cat(batches))
+
+    def through_reference(net, layer, batches):  # the lesson's helper, on a probe of one blank image
+        probe = make_probe([], {}, torch.zeros(3, net.input_size, net.input_size))
+        return helpers.interventions.ablation_reference(net, probe, layer, torch.cat(batches))[0]
+
+    for answer in (through_module, through_layer_means, through_reference):
+        assert check_layer_means(answer, model) == 0
+    for constant in (0.0, 1.0):
+        assert check_layer_means(lambda m, l, b, v=constant: torch.full((m.channels(l),), v), model) == 0

@@ -381,3 +381,63 @@ def test_untrained_classifier_is_unchanged_by_calibrate_batch_norm() -> None:
     _calibrated(net, (train.images - 0.5) / 0.5, 256)
     for mine, theirs in zip(net.state_dict().values(), twin.module.state_dict().values()):
         assert torch.equal(mine, theirs)
+
+
+# --- exercise 11: accuracy per class with its Wilson interval -------------------------------------------------------
+def student_class_accuracy(predicted, labels, classes, z=1.96, *, wilson=True, per_true_class=True, use_z=True,
+                           nan_when_empty=True, wilson_centre=True):
+    """The intervals written as a student would, with switches for the usual slips."""
+    z = z if use_z else 1.96
+    accuracy, low, high = (np.full(classes, np.nan if nan_when_empty else 0.0) for _ in range(3))
+    for c in range(classes):
+        mine = (labels == c) if per_true_class else (predicted == c)
+        n = int(mine.sum())
+        if n == 0:
+            continue
+        p = float(((predicted if per_true_class else labels)[mine] == c).double().mean())
+        k = z * z / n if wilson else 0.0
+        centre = (p + k / 2) / (1 + k) if wilson_centre else p
+        half = z * np.sqrt(p * (1 - p) / n + k / (4 * n)) / (1 + k)
+        accuracy[c], low[c], high[c] = p, centre - half, centre + half
+    return accuracy, low, high
+
+
+def test_class_accuracy_interval_by_hand() -> None:
+    from helpers.training.evaluation import class_accuracy_interval
+
+    accuracy, low, high = class_accuracy_interval(torch.tensor([0] * 10 + [0, 0, 2, 2]), torch.tensor([0] * 10 + [1] * 4), 3)
+    assert accuracy[0] == 1 and low[0] == pytest.approx(10 / (10 + 1.96 ** 2)) and high[0] == pytest.approx(1)
+    assert accuracy[1] == 0 and low[1] == pytest.approx(0) and 0 < high[1] < 1  # never right: [0, 0.49], not 0 +- 0
+    assert np.isnan([accuracy[2], low[2], high[2]]).all()  # no image of class 2
+
+
+def test_class_accuracy_check(exercise_probe) -> None:
+    from helpers.checks.own_model import check_class_accuracy
+    from helpers.training.evaluation import class_accuracy_interval
+
+    assert check_class_accuracy(class_accuracy_interval) == 4 and check_class_accuracy(student_class_accuracy) == 4
+
+    def course(predicted, labels, classes, z):  # the course's function, reached through its module
+        import helpers.training.evaluation
+
+        return helpers.training.evaluation.class_accuracy_interval(predicted, labels, classes, z)
+
+    exercise_probe.rejected(check_class_accuracy, course)
+    for constant in (0.5, 1.0):
+        exercise_probe.rejected(check_class_accuracy, lambda p, l, k, z, c=constant: (np.full(k, c),) * 3)
+    exercise_probe.not_attempted(lambda: check_class_accuracy(...),
+                                 lambda: check_class_accuracy(lambda p, l, k, z: None))
+
+
+@pytest.mark.parametrize("slip", [
+    {"wilson": False},          # the textbook interval p +- z sqrt(p (1 - p) / n): nothing around 10 right of 10
+    {"per_true_class": False},  # the share of the images predicted as c that are right (precision, not accuracy)
+    {"use_z": False},           # 95% whatever z asks for
+    {"nan_when_empty": False},  # 0 for a class with no image: an accuracy that was never measured
+    {"wilson_centre": False},   # Wilson's half-width around p, not around Wilson's centre
+])
+def test_near_miss_class_accuracies_lose_points(slip) -> None:
+    from helpers.checks.own_model import check_class_accuracy
+
+    answer = lambda p, l, k, z: student_class_accuracy(p, l, k, z, **slip)  # noqa: E731
+    assert check_class_accuracy(answer) < check_class_accuracy.points

@@ -357,3 +357,91 @@ def test_train_toy_model(exercise_probe):
     exercise_probe.rejected(check_train_toy_model, lambda m, s, i, *rest: (torch.zeros(m, len(i)), torch.zeros(len(i))))
     exercise_probe.not_attempted(lambda: check_train_toy_model(...),
                                  lambda: check_train_toy_model(lambda *args: None))
+
+
+# --- exercise 11: a dictionary's account of a layer ----------------------------------------------------------------
+def student_account(vectors, dictionary, min_share=1e-3, *, around_mean=True, pooled=True, strict_share=True,
+                    share=True, codes_above=True):
+    """The account written as a student would, with switches for the usual slips."""
+    codes = dictionary.encode(vectors)
+    error = (vectors - dictionary.decode(codes)).square()
+    spread = (vectors - vectors.mean(0)) if around_mean else vectors
+    if pooled:
+        explained = 1 - error.sum() / spread.square().sum()
+    else:  # each unit's fraction, averaged over units
+        explained = (1 - error.sum(0) / spread.square().sum(0)).mean()
+    active = codes > 0 if codes_above else codes >= 0
+    density = active.float().mean(0) if share else active.float().sum(0)
+    dead = (density < min_share) if strict_share else (density <= min_share)
+    return float(active.sum(1).float().mean()), float(explained), int(dead.sum())
+
+
+def test_dictionary_account(trained, exercise_probe):
+    from helpers.checks.superposition import check_dictionary_account, hand_built_dictionary
+    from helpers.dictionary import dictionary_account
+
+    dictionary, vectors = trained
+    hand, eight = hand_built_dictionary()
+    features_active, explained, dead = dictionary_account(eight, hand, 0.25)
+    assert features_active == pytest.approx(7 / 8) and dead == 1  # worked by hand: codes on 5, 2 and 0 of 8 vectors
+    assert dictionary_account(eight, hand, 0.2501)[2] == 2  # the second feature's density is exactly 0.25
+    assert dictionary.explained_variance(vectors) == pytest.approx(dictionary_account(vectors, dictionary)[1])
+    assert check_dictionary_account(student_account, dictionary, vectors) == 4
+
+    def course(*args):  # the course's account, reached through its module
+        import helpers.dictionary
+
+        return helpers.dictionary.dictionary_account(*args)
+
+    wrong = [lambda *a: student_account(*a, around_mean=False),  # the spread around 0, not around the mean
+             lambda *a: student_account(*a, pooled=False),  # each unit's fraction averaged: small units count as much
+             lambda *a: student_account(*a, strict_share=False),  # a feature on exactly min_share counted dead
+             lambda *a: student_account(*a, share=False),  # a count of vectors compared with a share
+             lambda *a: student_account(*a, codes_above=False),  # zero codes counted as active
+             lambda v, d, s: (d.active_per_input(v), d.explained_variance(v), d.features - len(d.live_directions(v, s))),
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_dictionary_account, answer, dictionary, vectors)
+    exercise_probe.rejected(check_dictionary_account, lambda v, d, s: (1.0, 0.5, 0), dictionary, vectors)
+    exercise_probe.not_attempted(lambda: check_dictionary_account(..., dictionary, vectors),
+                                 lambda: check_dictionary_account(lambda *a: None, dictionary, vectors))
+
+
+# --- exercise 12: the largest interference of a kept feature --------------------------------------------------------
+def student_interference(weights, threshold=0.5, *, directions=True, both_directions=False, off_diagonal=True,
+                         kept_only=True, none_kept=0.0):
+    """The largest interference written as a student would, with switches for the usual slips."""
+    norms = weights.norm(dim=0)
+    unit = weights / norms.clamp(min=1e-12)
+    overlaps = (unit.T @ (unit if both_directions else weights)) if directions else weights.T @ weights
+    squared = overlaps.square()
+    per_feature = squared.sum(1) - (squared.diagonal() if off_diagonal else 0)
+    kept = norms > threshold if kept_only else torch.ones_like(norms, dtype=torch.bool)
+    return float(per_feature[kept].max()) if bool(kept.any()) else none_kept
+
+
+def test_largest_interference(exercise_probe):
+    from helpers.checks.superposition import check_largest_interference
+    from helpers.checks.superposition.interference import columns
+    from helpers.superposition import largest_interference
+
+    assert largest_interference(columns([0, 90, 30], [1.0, 2.0, 1.5])) == pytest.approx(1.75)  # worked by hand
+    assert largest_interference(columns([0, 90, 45], [1.0, 1.0, 0.4])) == pytest.approx(0.08)  # (0.4 cos 45°)²
+    assert check_largest_interference(student_interference) == 3
+
+    def course(weights, threshold):  # the course's function, reached through its module
+        import helpers.superposition
+
+        return helpers.superposition.largest_interference(weights, threshold)
+
+    wrong = [lambda w, t: student_interference(w, t, directions=False),  # W_i · W_j: a long feature's length counts
+             lambda w, t: student_interference(w, t, both_directions=True),  # cosines: the lengths of the W_j ignored
+             lambda w, t: student_interference(w, t, off_diagonal=False),  # the feature's own length in the sum
+             lambda w, t: student_interference(w, t, kept_only=False),  # dropped features' interference counted
+             lambda w, t: student_interference(w, t, none_kept=float("nan")),  # nothing kept: NaN, not 0
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_largest_interference, answer)
+    exercise_probe.rejected(check_largest_interference, lambda w, t: 0.0)
+    exercise_probe.not_attempted(lambda: check_largest_interference(...),
+                                 lambda: check_largest_interference(lambda *a: None))

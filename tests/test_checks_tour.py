@@ -98,3 +98,76 @@ def test_top_classes_right_answer_passes(model, strict) -> None:
 def test_top_classes_wrong_methods_lose_points(model, wrong) -> None:
     from helpers.checks.tour import check_top_classes
     assert not check_top_classes(wrong, model)
+
+
+# --- exercise 5: a chain's receptive field ------------------------------------------------------------------------
+def student_receptive_field(layers, *, steps=True, size_first=True, pools=True, dilation=True):
+    """The (size, step) written as a student would, with switches for the usual slips."""
+    def side(value):
+        return value[0] if isinstance(value, tuple) else value
+
+    kinds = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d) if pools else (nn.Conv2d,)
+    size, step = 1, 1
+    for layer in layers:
+        if isinstance(layer, kinds):
+            widen = (side(layer.kernel_size) - 1) * (side(getattr(layer, "dilation", 1)) if dilation else 1)
+            if not size_first:
+                step *= side(layer.stride)
+            size += widen * (step if steps else 1)
+            if size_first:
+                step *= side(layer.stride)
+    return size, step
+
+
+def test_chain_receptive_field_matches_the_measured_one() -> None:
+    """The course's arithmetic agrees with the backward-pass measurement on linear chains (every weight counts)."""
+    from helpers.activations import chain_receptive_field, receptive_field
+
+    torch.manual_seed(1)
+    chains = [nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3, stride=2), nn.AvgPool2d(2), nn.Conv2d(4, 4, 5)),
+              nn.Sequential(nn.Conv2d(3, 4, 3, dilation=2), nn.Conv2d(4, 4, 3, stride=2), nn.Conv2d(4, 4, 3, dilation=3))]
+    for chain in chains:
+        wrapped = wrap_model(chain, {"end": str(len(chain) - 1)}, name="chain", input_size=64)
+        top, left, bottom, right = receptive_field(wrapped, "end")
+        size, step = chain_receptive_field(chain)
+        assert (bottom - top, right - left) == (size, size)
+    assert chain_receptive_field(chains[0]) == (23, 4) and chain_receptive_field(chains[1]) == (19, 2)
+
+
+def test_receptive_field_right_answer_passes(strict) -> None:
+    from helpers.checks.tour import check_receptive_field
+    assert check_receptive_field(student_receptive_field) == 3
+
+
+def test_receptive_field_near_misses_lose_points(exercise_probe) -> None:
+    from helpers.checks.tour import check_receptive_field
+
+    def course(layers):  # the course's function, reached through its module while the student's runs
+        import helpers.activations
+
+        return helpers.activations.chain_receptive_field(layers)
+
+    def measured(layers):  # the backward-pass measurement of a wrapped chain: withheld too
+        import helpers
+        from helpers.wrapping import wrap_model as wrap
+
+        top, _, bottom, _ = helpers.receptive_field(wrap(layers, {"end": "0"}, input_size=64), "end")
+        return bottom - top, 1
+
+    wrong = [lambda layers: student_receptive_field(layers, steps=False),  # kernels added up, steps forgotten
+             lambda layers: student_receptive_field(layers, size_first=False),  # the layer's own stride applied first
+             lambda layers: student_receptive_field(layers, pools=False),  # poolings skipped
+             lambda layers: student_receptive_field(layers, dilation=False),  # dilation ignored
+             course, measured]
+    for answer in wrong:
+        exercise_probe.rejected(check_receptive_field, answer)
+    for constant in ((1, 1), (13, 2), (19, 2)):
+        exercise_probe.rejected(check_receptive_field, lambda layers, c=constant: c)
+    exercise_probe.not_attempted(lambda: check_receptive_field(...), lambda: check_receptive_field(lambda layers: None))
+
+
+@pytest.mark.parametrize("slip, earned", [("pools", 1), ("dilation", 2)])  # a pooling also sits in a dilated chain
+def test_receptive_field_a_slip_loses_its_parts(slip, earned, capsys) -> None:
+    from helpers.checks.tour import check_receptive_field
+
+    assert check_receptive_field(lambda layers: student_receptive_field(layers, **{slip: False})) == earned

@@ -228,3 +228,89 @@ def test_the_course_orientation_is_no_answer_even_taken_before_the_check(exercis
 
     model = load_model("efficientnet_lite0", weights="random", device="cpu", verbose=False)
     exercise_probe.rejected(check_orientedness, filter_orientation, model)
+
+
+def student_depth_agreement(matrix, depth_a, depth_b, tolerance, far, *, strict=False, distant_is_not_near=False,
+                            columns=False):
+    """The three numbers of the CKA claims as a student writes them; the keywords make its near misses."""
+    gap = np.abs(depth_a[:, None] - depth_b[None, :])
+    near = gap < tolerance if strict else gap <= tolerance
+    distant = ~near if distant_is_not_near else gap >= far
+    if columns:  # each layer of B's best partner in A, instead of each layer of A's in B
+        share = np.mean(np.abs(depth_a[matrix.argmax(0)] - depth_b) <= tolerance)
+    else:
+        share = np.mean(np.abs(depth_b[matrix.argmax(1)] - depth_a) <= tolerance)
+    return float(matrix[near].mean()), float(matrix[distant].mean()), float(share)
+
+
+def test_depth_agreement_check(exercise_probe) -> None:
+    from helpers.checks.universality import check_depth_agreement
+    from helpers.stats import depth_agreement
+
+    assert check_depth_agreement(student_depth_agreement) == 3
+    wrong = [lambda *a: student_depth_agreement(*a, strict=True), lambda *a: student_depth_agreement(*a, columns=True),
+             lambda *a: student_depth_agreement(*a, distant_is_not_near=True),
+             lambda m, da, db, t, f: (float(m.mean()), float(m.mean()), 1.0),
+             lambda *a: student_depth_agreement(*a)[::-1], depth_agreement]
+    for answer in wrong:
+        exercise_probe.rejected(check_depth_agreement, answer)
+    for constant in [(0.5, 0.5, 1.0), (0.8, 0.3, 1.0), (0.0, 0.0, 0.0)]:
+        assert check_depth_agreement.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_depth_agreement(...), lambda: check_depth_agreement(lambda *a: None))
+
+
+def student_one_to_one(correlations, *, by_row=False, absolute=False, rows_only=False):
+    """Greedy one-to-one pairs as a student writes them; the keywords make its near misses."""
+    left = np.array(correlations, dtype=np.float64)
+    left = np.abs(left) if absolute else left
+    pairs = []
+    for step in range(left.shape[0] if rows_only else min(left.shape)):
+        if by_row:  # each row in turn takes its best free column
+            row, column = step, int(np.argmax(left[step]))
+        else:
+            row, column = np.unravel_index(np.argmax(left), left.shape)
+        pairs.append((int(row), int(column)))
+        left[row, :] = -np.inf
+        left[:, column] = -np.inf
+    return pairs
+
+
+def test_one_to_one_check(exercise_probe) -> None:
+    from scipy.optimize import linear_sum_assignment
+
+    from helpers.checks.universality import check_one_to_one
+    from helpers.stats import greedy_pairs
+
+    assert check_one_to_one(student_one_to_one) == 3
+
+    def hungarian(correlations):  # the best total, strongest pair first
+        rows, columns = linear_sum_assignment(correlations, maximize=True)
+        order = np.argsort(-correlations[rows, columns], kind="stable")
+        return np.stack([rows[order], columns[order]], 1)
+
+    wrong = [lambda c: student_one_to_one(c, by_row=True), lambda c: student_one_to_one(c, absolute=True),
+             lambda c: student_one_to_one(c, rows_only=True), hungarian,
+             lambda c: np.stack([np.arange(len(c)), np.argmax(c, 1)], 1),  # best match: a unit of B used twice
+             lambda c: sorted(student_one_to_one(c)),  # in row order, not strongest first
+             greedy_pairs]
+    for answer in wrong:
+        with np.errstate(all="ignore"):
+            exercise_probe.rejected(check_one_to_one, answer)
+    assert check_one_to_one.__wrapped__(lambda c: [(0, 0), (1, 1)]).fraction == 0
+    exercise_probe.not_attempted(lambda: check_one_to_one(...), lambda: check_one_to_one(lambda c: None))
+
+
+def test_greedy_pairs_and_depth_agreement_on_small_cases() -> None:
+    from helpers.stats import depth_agreement, greedy_pairs
+
+    assert greedy_pairs(np.array([[0.9, 0.8], [0.7, 0.1]])).tolist() == [[0, 0], [1, 1]]
+    assert greedy_pairs(torch.tensor([[0.1, 0.2, 0.9]])).tolist() == [[0, 2]]
+    assert greedy_pairs(np.zeros((3, 0))).shape == (0, 2)
+    with pytest.raises(ValueError):
+        greedy_pairs(np.array([[np.nan, 1.0]]))
+    depths = np.array([0.0, 0.5, 1.0])
+    same, distant, share = depth_agreement(np.eye(3) + 0.1, depths, depths, 0.15, 0.4)
+    assert (same, distant, share) == pytest.approx((1.1, 0.1, 1.0))
+    assert depth_agreement(np.eye(3)[::-1], depths, depths, 0.15, 0.4)[2] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError):
+        depth_agreement(np.eye(2), depths, depths)

@@ -9,7 +9,7 @@ import torch
 
 from helpers.cleanroom import (
     ComparisonSet, CurveDetectorSettings, cleanroom_responses, compare_responses, curve_kernel, match_family,
-    held_out_comparison, match_summary, pearson, screen_comparison, settings_from,
+    held_out_comparison, match_summary, pearson, screen_comparison, settings_from, tuning_pairs,
 )
 from helpers.stimuli.curves import curve, line
 
@@ -98,6 +98,15 @@ def test_screen_comparison_redraws_the_screen_exactly() -> None:
     assert held_out.real.shape == comparison.real.shape
     with pytest.raises(ValueError, match="one screen and one channel per member"):
         held_out_comparison(comparison, [screen], family.channels)
+
+    settings = settings_from(radius=float(screen.radii[1]))
+    orientations, real, built, labels = tuning_pairs(family, comparison, settings, count=3)
+    shown = np.linspace(0, len(family) - 1, min(3, len(family))).round().astype(int)
+    assert real.shape == built.shape == (len(screen.orientations), len(shown)) and len(labels) == len(shown)
+    assert np.array_equal(real, screen.curve[:, 1][:, np.array(family.channels)[shown]])
+    drawn = comparison.images[1: len(screen.orientations) * 2: 2]  # the curves at the second radius
+    assert np.allclose(built, cleanroom_responses(drawn, np.asarray(family.orientations)[shown], settings,
+                                                  center=comparison.center).numpy())
 
 
 def test_match_summary_prints_both_ways() -> None:

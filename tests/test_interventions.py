@@ -363,3 +363,28 @@ def test_probe_tuning_figure_reads_the_evoked_responses_of_one_group() -> None:
     figure = probe_tuning_figure(probe, np.arange(4) * 90.0, {"intact": intact, "twice": 2 * intact}, title="t")
     assert len(figure.axes) == 2 and np.allclose(figure.axes[0].lines[0].get_ydata(), probe.evoked(intact, "curves")[:, 0])
     plt.close(figure)
+
+
+def test_running_means_ablation_reference_and_listed_units_comparison() -> None:
+    from helpers.interventions import (
+        ablation_reference, listed_units_comparison, make_probe, matched_comparison, probe_responses, running_means,
+    )
+
+    model, x = hand_built(), images(5, seed=14)
+    means = layer_means(model, "a", x)
+    assert torch.allclose(running_means(model, "a", [x[:2], x[2:]]), means, atol=1e-6)  # batch by batch, the same mean
+    assert not any(m._forward_hooks for m in model.module.modules())  # the hook is gone
+    with pytest.raises(ValueError):
+        running_means(model, "a", [x[:1], torch.rand(1, 4, SIZE, SIZE)])  # a batch that fails half-way
+    assert not any(m._forward_hooks for m in model.module.modules())
+    probe = make_probe(model.units("b", [0, 1]), {"curves": images(3, seed=15)}, torch.zeros(3, SIZE, SIZE))
+    reference_means, intact = ablation_reference(model, probe, "a", x)
+    assert torch.equal(reference_means, means) and np.array_equal(intact, probe_responses(model, probe))
+    found, inside = listed_units_comparison(model, probe, intact, ["a:1", "a:2"], 2, family=["a:2", "a:3"], means=means,
+                                            matched_on=np.arange(4.0), seed=3)
+    assert inside == 1
+    expected = matched_comparison(model, probe, intact, ["a:1", "a:2"], 2, means=means, matched_on=np.arange(4.0), seed=3)
+    assert found.value == expected.value and np.array_equal(found.spread, expected.spread)
+    empty = make_probe([], {"curves": images(2, seed=16)}, torch.zeros(3, SIZE, SIZE))
+    assert listed_units_comparison(model, empty, probe_responses(model, empty), ["a:1"], 2, family=[], means=means,
+                                   matched_on=np.arange(4.0)) == (None, 0)

@@ -84,3 +84,46 @@ def test_class_folders_are_read_back_as_the_same_labelled_images(tmp_path) -> No
     root = save_class_folders(dataset, tmp_path / "shapes")
     read = folder_data(root, size=16)
     assert len(read.images) == 6 and sorted(read.classes) == sorted({dataset.classes[dataset.label(i)] for i in range(6)})
+
+
+def test_class_accuracy_figure_draws_intervals_as_whiskers() -> None:
+    from helpers.training.evaluation import ClassAccuracy
+
+    # a class always right: its upper end rounds to just below 1, and no whisker may come out negative
+    accuracy = ClassAccuracy(np.array([1.0, 0.5]), np.array([0.7, 0.3]), np.array([1 - 1e-16, 0.7]), np.array([10, 20]))
+    figure = class_accuracy_figure({"yours": accuracy}, ["circle", "line"], 0.5)
+    ax = figure.axes[0]
+    from matplotlib.container import ErrorbarContainer
+
+    assert len(ax.patches) == 2 and any(isinstance(c, ErrorbarContainer) for c in ax.containers)  # the whiskers
+
+
+def test_training_figure_and_family_tuning_figure_skip_what_is_missing(capsys) -> None:
+    from helpers.plotting.own_model import family_tuning_figure, training_figure
+    from helpers.training import TrainingResult
+
+    untrained = TrainingResult(_net(0), {"step_loss": [], "test_accuracy": [0.1]})
+    assert training_figure(untrained) is None and "never trained" in capsys.readouterr().out
+    history = {"step_loss": [2.0, 1.5, 1.0], "train_loss": [1.2], "train_accuracy": [0.6], "test_loss": [1.3],
+               "test_accuracy": [0.55]}
+    figure = training_figure(TrainingResult(_net(1), history))
+    assert isinstance(figure, Figure) and "held-out accuracy 55%" in figure.texts[0].get_text() + figure.axes[0].get_title()
+
+    class Lonely(list):
+        layer = "conv2"
+
+    assert family_tuning_figure(Lonely([1]), "tiny") is None
+
+
+def test_examples_beside_figure_has_a_row_per_channel() -> None:
+    from helpers.plotting.own_model import examples_beside_figure
+
+    class Examples:
+        def top_patches(self, channel, count):
+            return torch.rand(count, 3, 8, 8)
+
+        def top_values(self, channel, count):
+            return torch.arange(count, 0, -1).float()
+
+    figure = examples_beside_figure(torch.rand(5, 3, 16, 16), Examples(), "conv2", [0, 3], title="tiny", count=2)
+    assert isinstance(figure, Figure) and len(figure.axes) >= 2 * 3

@@ -86,3 +86,54 @@ def test_a_students_result_is_printed_beside_the_courses_or_asked_for(capsys) ->
     assert lines[0].split() == ["your", "D_i:", "[0.4,", "0.41]"] and lines[1].startswith("the course's D_i:")
     assert lines[2] == "Write exercise 9 above to see your deviations here."
     assert lines[3] == "Write exercise 3 above to see your D_i here."
+
+
+def _pair_sweep():
+    from helpers.superposition import ToyModelSweep
+
+    pair = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])  # one antipodal pair, one feature alone
+    dense = torch.tensor([[1.0, 0.0, 0.1], [0.0, 1.0, 0.0]])  # two orthogonal features kept, the third dropped
+    return ToyModelSweep(torch.stack([dense, pair, pair]), torch.zeros(3, 3), torch.tensor([0.0, 0.5, 0.9]),
+                         torch.ones(3), torch.zeros(3))
+
+
+def test_regime_ends_count_the_kept_features_and_the_dense_models_interference() -> None:
+    from helpers.superposition_studies import regime_ends
+
+    kept, worst, sparse_kept = regime_ends(_pair_sweep())
+    assert (kept, sparse_kept) == (2, 3) and worst == pytest.approx(0.01)  # (Ŵ_0 · W_2)² = 0.1², the short one
+
+
+def test_layer_dictionary_counts_dead_features() -> None:
+    from helpers.superposition_studies import layer_dictionary
+
+    maps = torch.relu(torch.randn(6, 5, 4, 4, generator=torch.Generator().manual_seed(3)))
+    found = layer_dictionary(maps, per_image=8, l1=0.05, lr=1e-2, steps=5, batch_size=16, features=7, progress=False)
+    dead = int((found.codes > 0).float().mean(0).lt(1e-3).sum())
+    assert found.dead_features == dead and f"{dead} dead features" in found.summary()
+    assert found.rebuilt == pytest.approx(found.dictionary.explained_variance(found.activations))
+
+
+def test_a_students_step_partners_and_training_are_shown_beside_the_courses(capsys) -> None:
+    from helpers.dictionary import dictionary_step
+    from helpers.superposition_studies import (
+        partners_beside_the_course, recovery_with_step, toy_recovery, training_beside_the_course,
+    )
+
+    weights = torch.nn.functional.normalize(torch.randn(2, 4, generator=torch.Generator().manual_seed(5)), dim=0)
+    toy = toy_recovery(weights, 0.8, features=6, l1=0.3, steps=15, count=256, progress=False)
+    assert recovery_with_step(toy, dictionary_step, l1=0.3, steps=15, progress=False) == pytest.approx(
+        float(toy.recovered.median()))  # the course's own step: the same start and batches, the same dictionary
+    assert recovery_with_step(toy, lambda *args: 1 / 0, l1=0.3, steps=15, progress=False) is None
+    sweep = _pair_sweep()
+    partners_beside_the_course(torch.tensor([1, 0, -1]), sweep, 1, pairs=1)
+    partners_beside_the_course(None, sweep, 1, pairs=1)
+    training_beside_the_course((sweep.weights[2], sweep.biases[2]), sweep, 2)
+    training_beside_the_course(None, sweep, 2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("median best cosine") and "Write my_dictionary_step above" in lines[1]
+    assert "your partners [1, 0, -1]; 2 features with a partner, against the lesson's 1" in lines[2]
+    assert lines[3] == "D_i of the features you paired: [0.5, 0.5]"
+    assert lines[4] == "Write my_antipodal_partners above to find the pairs yourself."
+    assert lines[5].split(":")[-1].strip() == lines[6].split(":")[-1].strip()  # the sweep's own model: the same readout
+    assert lines[7] == "Write exercise 10 above to see your features kept and loss at S = 0.900 here."

@@ -197,3 +197,45 @@ def test_small_net_census_counts_filters_and_families_per_layer():
     assert set(row) == {"variant", "accuracy", "oriented", "colour", "curves conv3", "curves conv4",
                         "high-low conv3", "high-low conv4"}
     assert all(0 <= row[key] <= 6 * 8 for key in row if key not in ("variant", "accuracy"))
+
+
+def test_census_with_controls_screens_each_copy_at_its_trained_models_layers(monkeypatch):
+    import helpers.census as census_module
+    from helpers.census import census_with_controls
+
+    class Found:
+        def __init__(self, screened, kind):
+            self.screened, self.kind = screened, kind
+
+        def summary(self, model):
+            return {"model": model, "family": self.kind, "units": len(self.screened)}
+
+    class Named(str):
+        @property
+        def name(self):
+            return str(self)
+
+    calls = []
+
+    def screen(model, reference):
+        calls.append((model, reference))
+        return {"curve": Found(model, "curve"), "high-low": Found(model, "high-low")}
+
+    monkeypatch.setattr(census_module, "screen_families", screen)
+    trained, copy = Named("net"), Named("random net")
+    census, rows = census_with_controls([trained], {"net": copy})
+    assert calls == [(trained, trained), (copy, trained)]
+    assert list(census) == ["net", "net (random copy)"]
+    assert [(row["model"], row["family"], row["units"]) for row in rows] == [
+        ("net", "curve", 3), ("net", "high-low", 3), ("net (random copy)", "curve", 10), ("net (random copy)", "high-low", 10)]
+
+
+def test_filter_split_shares():
+    from helpers.census import filter_split
+    from helpers.universality import FilterProperties
+
+    props = [FilterProperties(0.95, 0.0, 0.0, 0.0, "colour contrast"), FilterProperties(0.1, 0.0, 0.8, 0.0, "oriented"),
+             FilterProperties(0.5, 0.9, 0.0, 0.0, "low frequency"), FilterProperties(0.3, 0.0, 0.0, 0.0, "other")]
+    assert filter_split(props) == pytest.approx((0.25, 0.25, 0.5, 0.25))
+    with pytest.raises(ValueError):
+        filter_split([])

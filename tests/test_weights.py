@@ -241,3 +241,39 @@ def test_family_input_selectivity_is_argument_5s_test_with_its_details(lite0) ->
     assert len(none.random_sets) == 10 and np.isnan(none.random_sets).all()
     with pytest.raises(ValueError, match="each of the"):
         family_input_selectivity(lite0, "blocks.2.1", family, orientations, selectivity[:-1], preferred, curves)
+
+
+def test_curve_to_curve_weights_read_the_expanded_weights_and_draw(lite0) -> None:
+    from matplotlib import pyplot as plt
+
+    from helpers.plotting.circuits import curve_wiring_figure
+    from helpers.weights import curve_to_curve_weights
+    from helpers.weights.curve_wiring import weight_by_orientation_difference
+
+    family, orientations = [3, 10, 17, 40], [0.0, 90.0, 180.0, 270.0]
+    curves, preferred = [1, 5, 8, 13, 21], [10.0, 100.0, 200.0, 300.0, 350.0]
+    wiring = curve_to_curve_weights(lite0, "blocks.2.1", family, orientations, curves, preferred, bin_width=60)
+    net = expanded_weights(lite0, "blocks.2.0", "blocks.2.1", to_channels=family).sum(dim=(2, 3)).numpy()
+    assert wiring.from_layer == "blocks.2.0" and wiring.pairs.sum() == 20 and len(wiring.profile) == 3
+    np.testing.assert_allclose(wiring.profile, weight_by_orientation_difference(net, orientations, curves, preferred, 60))
+    assert wiring.summary().count("pairs") == 3
+    plt.close(curve_wiring_figure(wiring))
+    with pytest.raises(ValueError, match="divide 180"):
+        curve_to_curve_weights(lite0, "blocks.2.1", family, orientations, curves, preferred, bin_width=50)
+
+
+def test_family_weight_factors_name_what_each_factor_reads() -> None:
+    from matplotlib import pyplot as plt
+
+    from helpers.plotting.circuits import member_factors_figure
+    from helpers.weights.nmf import factors_summary, family_weight_factors, weight_factors
+
+    model = tiny_network(seed=1)
+    rows = family_weight_factors(model, model.units("b", [0, 1, 2, 3]), "a", {0: "curve 0°", 1: "curve 90°", 2: "x"},
+                                 members=2, factors=2)
+    assert [r.name for r in rows] == ["b:0", "b:2"]  # spread over the family
+    expected = weight_factors(expanded_weights(model, "a", "b", to_channels=[2])[0], factors=2)
+    assert torch.allclose(rows[1].factors.channels, expected.channels)
+    assert all(read.startswith("reads a:") and "\n(" in read for r in rows for read in r.reads)  # every input is named here
+    assert factors_summary(rows).startswith("share of each member's split weights that 2 NMF factors reconstruct: b:0 ")
+    plt.close(member_factors_figure(rows))

@@ -220,3 +220,97 @@ def check_client_concentration(my_client_concentration: Callable) -> Grade:
              "and the k x k window, square root); the concentration is the top reader's usage over the mean reader's. "
              "Draw each random set with generator.choice(others, len(family_channels), replace=False) from the units "
              "outside the family, generator = np.random.default_rng(seed), and count p = (hits + 1) / (sets + 1).")
+
+
+def _alignment_cases() -> dict[str, list[tuple]]:
+    """Held-out (net_weights, family channels, family orientations, preferred, curve channels, count): random weights
+    of two sizes, orientations on both sides of 0°/360°, and members with fewer excitatory (or inhibitory) inputs than
+    ``count``, so that the sign of a weight, not its rank alone, decides."""
+    rng = np.random.default_rng(707)
+    few = rng.normal(size=(5, 20)) * 0.2
+    few[0] = -np.abs(few[0])
+    few[0, [3, 8, 15]] = [0.9, 0.5, 0.3]  # member 0: only three excitatory inputs
+    few[3] = np.abs(few[3])
+    few[3, [1, 12]] = [-0.8, -0.4]  # member 3: only two inhibitory inputs
+    near_zero = rng.normal(size=(6, 24))
+    return {
+        "random weights: 30 units reading 40 inputs (12 curve units), a family of 4, top 8; 50 units reading 60, top 5": [
+            (rng.normal(size=(30, 40)), [3, 11, 17, 26], rng.uniform(0, 360, 4), rng.uniform(0, 360, 40),
+             rng.choice(40, 12, replace=False), 8),
+            (rng.standard_t(3, size=(50, 60)), [0, 9, 21, 33, 48], rng.uniform(0, 360, 5), rng.uniform(0, 360, 60),
+             rng.choice(60, 25, replace=False), 5)],
+        "orientations on both sides of 0° (350° against 10°)": [
+            (near_zero, [1, 4], np.array([350.0, 5.0]), rng.choice([0.0, 10.0, 20.0, 340.0, 355.0, 190.0], 24),
+             np.arange(0, 24, 2), 6)],
+        "members with only three excitatory or two inhibitory inputs, top 6": [
+            (few, [0, 3], np.array([30.0, 200.0]), rng.uniform(0, 360, 20), np.arange(20), 6)],
+    }
+
+
+def _alignment_pair(answer: object) -> np.ndarray:
+    """The (excitatory, inhibitory) differences as one row: each sorted (the order is not asked), split by a -1."""
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        raise ExerciseError("Return a pair (excitatory differences, inhibitory differences), two 1-D arrays.")
+    try:
+        parts = [np.sort(np.asarray(part, dtype=np.float64).ravel()) for part in answer]
+    except (TypeError, ValueError):
+        raise ExerciseError("Each half of the pair should be a 1-D array of orientation differences (numbers).") from None
+    return np.concatenate([parts[0], [-1.0], parts[1]])
+
+
+@exercise(points=3)
+def check_curve_input_alignment(my_curve_input_alignment: Callable) -> Grade:
+    """Exercise 7: my_curve_input_alignment(net_weights, family_channels, family_orientations, preferred, curve_channels,
+    count): the orientation differences between each member and the curve units among its strongest excitatory and
+    strongest inhibitory inputs ("aligned excitation, opposite inhibition")."""
+    from ..weights import connections, curve_wiring
+
+    return compare_with_course(
+        _alignment_cases(), my_curve_input_alignment,
+        lambda *case: _alignment_pair(curve_wiring.curve_input_alignment(*case)),
+        {curve_wiring: ("curve_input_alignment",), connections: ("family_input_selectivity",)},
+        "your orientation differences (each half sorted)", rtol=1e-6, atol=1e-6, read=_alignment_pair,
+        hint="For each member, rank its inputs by net weight: the `count` largest are its strongest excitatory inputs "
+             "(keep only those with a positive weight), the `count` most negative its strongest inhibitory ones (keep "
+             "only negative weights). Of those, keep the curve units, and take the unsigned orientation difference "
+             "with the member, wrapped into [0, 180]: 350° and 10° are 20° apart.")
+
+
+def _profile_cases() -> dict[str, list[tuple]]:
+    """Held-out (net_weights, member orientations, source channels, source orientations, bin width): random weights
+    whose members differ in scale, members whose strongest input is not a curve unit or inhibits, and orientation
+    differences of exactly 180° and across 0°/360°. Every band holds pairs."""
+    rng = np.random.default_rng(808)
+    scales = np.array([0.1, 1.0, 5.0, 0.5, 2.0, 20.0])[:, None]
+    strongest = rng.normal(size=(4, 30)) * 0.3
+    strongest[0, 2], strongest[1, 5], strongest[2, 7] = 4.0, -6.0, -3.0  # not curve units (curve units: 10..29)
+    strongest[3, 12] = -5.0  # a curve unit that inhibits
+    return {
+        "random weights: 6 members of different scales reading 50 inputs (16 curve units), bands of 45°; "
+        "8 members, 30 inputs, bands of 30°": [
+            (rng.normal(size=(6, 50)) * scales, rng.uniform(0, 360, 6), rng.choice(50, 16, replace=False),
+             rng.uniform(0, 360, 16), 45.0),
+            (rng.normal(size=(8, 30)), rng.uniform(0, 360, 8), np.arange(10, 30, 2), rng.uniform(0, 360, 10), 30.0)],
+        "members whose strongest input is not a curve unit, or inhibits": [
+            (strongest, np.array([0.0, 90.0, 180.0, 270.0]), np.arange(10, 30), rng.uniform(0, 360, 20), 45.0)],
+        "differences of exactly 180° and across 0° (350° against 10°), bands of 60°": [
+            (rng.normal(size=(3, 12)), np.array([350.0, 10.0, 100.0]), np.arange(0, 12, 2),
+             np.array([10.0, 170.0, 280.0, 190.0, 50.0, 355.0]), 60.0)],
+    }
+
+
+@exercise(points=3)
+def check_weight_by_orientation_difference(my_weight_by_orientation_difference: Callable) -> Grade:
+    """Exercise 8: my_weight_by_orientation_difference(net_weights, member_orientations, source_channels,
+    source_orientations, bin_width): the mean scaled weight from the curve units below to a family, in bands of
+    orientation difference."""
+    from ..weights import curve_wiring
+
+    return compare_with_course(
+        _profile_cases(), my_weight_by_orientation_difference, curve_wiring.weight_by_orientation_difference,
+        {curve_wiring: ("weight_by_orientation_difference", "curve_to_curve_weights")}, "your profile", rtol=1e-6,
+        atol=1e-6,
+        hint="Divide each member's row by its largest absolute net weight over *every* input (not only the curve "
+             "units), then keep the curve units' columns. A pair's band is its unsigned orientation difference, wrapped "
+             "into [0, 180], floor-divided by bin_width; a difference of exactly 180° belongs to the last band. "
+             "Return the mean weight of each band, 180 / bin_width numbers.")

@@ -1,10 +1,11 @@
 """Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour,
-the smoothness of filters, the scrambling test's rank correlation, an image's share of fine detail, and how far units
-are more heavy-tailed than random directions.
+the smoothness of filters, the scrambling test's rank correlation, an image's share of fine detail, how far units
+are more heavy-tailed than random directions, and the dataset-example scan's streaming top examples.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes and seeds, other units, a
 small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`,
-:mod:`helpers.weights.smoothness`, :mod:`helpers.stats`, :mod:`helpers.featurevis.fragility`, :mod:`helpers.neuron_basis`).
+:mod:`helpers.weights.smoothness`, :mod:`helpers.stats`, :mod:`helpers.featurevis.fragility`, :mod:`helpers.neuron_basis`,
+:mod:`helpers.dataset_examples.scan`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from ..activations import capture, layer_vectors
+from ..dataset_examples.scan import strongest_examples
 from ..featurevis import channel, render
 from ..featurevis.fragility import high_frequency_share
 from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
@@ -26,7 +28,7 @@ from ..stats import rank_correlation
 from ..weights import smoothness
 from ..weights.smoothness import neighbour_correlation
 from ..wrapping import wrap_model
-from . import Grade, exercise, expect, expect_close
+from . import ExerciseError, Grade, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
 # The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3 and 6-8.
@@ -36,6 +38,7 @@ stats_module = importlib.import_module("..stats", __package__)
 scrambling_module = importlib.import_module("..scrambling", __package__)
 fragility_module = importlib.import_module("..featurevis.fragility", __package__)
 neuron_basis_module = importlib.import_module("..neuron_basis", __package__)
+scan_module = importlib.import_module("..dataset_examples.scan", __package__)
 
 
 @exercise(points=3)
@@ -282,3 +285,56 @@ def check_kurtosis_beyond_random(my_kurtosis_beyond_random: Callable, model: Cir
              "centred values to the 4th power over the square of their mean square (means over positions, no n - 1). "
              "Project the activations on the directions (activations @ directions), take the 95th percentile of their "
              "kurtosis (torch.quantile), and subtract it from every active unit's kurtosis.")
+
+
+def _stream(sizes: list[int], channels: int, rows: int, cols: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Seeded batches of maps (B, channels, rows, cols) of the given sizes, with source indices out of order."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(sum(sizes), generator=generator) + 100
+    starts = torch.tensor([0, *sizes]).cumsum(0).tolist()
+    return [(order[start:start + size], torch.randn(size, channels, rows, cols, generator=generator))
+            for start, size in zip(starts, sizes)]
+
+
+def _example_cases() -> dict[str, list[tuple[list, int]]]:
+    """Held-out streams: one batch where one image holds a unit's two highest values (an image counts once); five
+    batches of different sizes with the strongest images early, late and in between; maps that are not square."""
+    (indices, maps), = _stream([6], 3, 4, 4, seed=9)
+    maps[2, 0, 1, 3], maps[2, 0, 3, 0], maps[4, 1, 0, 0] = 9.0, 8.5, 7.0  # image 2 peaks twice on unit 0
+    return {
+        "one batch in which an image holds a unit's two highest values": [([(indices, maps)], 3)],
+        "five batches of different sizes, their source indices out of order": [
+            (_stream([3, 1, 4, 2, 5], 6, 5, 5, seed=31), 4), (_stream([2, 2, 7], 4, 3, 3, seed=32), 2)],
+        "maps that are not square (3 x 7 and 6 x 2)": [
+            (_stream([4, 4], 3, 3, 7, seed=33), 2), (_stream([3, 5], 2, 6, 2, seed=34), 3)],
+    }
+
+
+def _examples_read(answer: object) -> torch.Tensor:
+    """The student's (values (C, k), indices (C, k), positions (C, k, 2)) as one flat tensor, after checking shapes."""
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 3):
+        raise ExerciseError("Return three tensors: values (C, k), image indices (C, k), positions (C, k, 2).")
+    try:
+        values, images, positions = (torch.as_tensor(part).detach().cpu().double() for part in answer)
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError("Return three tensors: values (C, k), image indices (C, k), positions (C, k, 2).") from None
+    if values.dim() != 2 or images.shape != values.shape or positions.shape != (*values.shape, 2):
+        raise ExerciseError(f"Your shapes {tuple(values.shape)}, {tuple(images.shape)}, {tuple(positions.shape)} do not "
+                            "fit: values (C, k), image indices (C, k) and positions (C, k, 2), one row per unit.")
+    return torch.cat([values.flatten(), images.flatten(), positions.flatten()])
+
+
+@exercise(points=3)
+def check_strongest_examples(my_strongest_examples: Callable) -> Grade:
+    """Exercise 9: my_strongest_examples(batches, k): per unit the k images whose maximum is largest, kept batch by
+    batch: values (C, k), source indices (C, k), (row, column) of each image's maximum (C, k, 2)."""
+    def course(batches: list, count: int) -> torch.Tensor:
+        return torch.cat([part.double().flatten() for part in strongest_examples(batches, count)])
+
+    return compare_with_course(
+        _example_cases(), my_strongest_examples, course, {scan_module: ("strongest_examples", "_merge_top")},
+        "your values, image indices and positions", rtol=0, atol=1e-5, read=_examples_read,
+        hint="For each image, each unit's maximum over all positions and where it is (row = flat index // width, "
+             "column = flat index % width); an image counts once per unit. Join those candidates to the k kept so "
+             "far and keep the k largest, strongest first, carrying each one's source index (from the batch's "
+             "indices, not its place in the batch) and position along.")

@@ -1,7 +1,9 @@
-"""Self-checks for lesson 00's exercises: a forward hook that captures a layer, the strongest units, the top classes.
+"""Self-checks for lesson 00's exercises: a forward hook that captures a layer, the strongest units, the top classes,
+a chain's receptive field.
 
 Each check runs the student's function on inputs the notebook never shows (other layers, another photograph, a
-small hand-built network) and compares it with the course's own implementation (:func:`helpers.activations.capture`).
+small hand-built network) and compares it with the course's own implementation (:func:`helpers.activations.capture`,
+:func:`helpers.activations.chain_receptive_field`).
 """
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..activations import capture
+from .. import activations as activations_module
+from ..activations import capture, chain_receptive_field
 from ..images import photo
 from ..models import CircuitModel
 from ..wrapping import wrap_model
-from . import Grade, call_answer, exercise, expect, expect_close
+from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
+from .withheld import compare_with_course
 
 
 def _hooks(module: nn.Module) -> int:
@@ -131,3 +135,50 @@ def check_top_classes(my_top_classes: Callable, model: CircuitModel) -> Grade:
         _expect_classes(call_answer(my_top_classes, held_out.clone(), list(model.labels), 3),
                         model.top_classes(picture, count=3)[0], model.name)
     return grade
+
+
+def _chain(*layers: nn.Module) -> nn.Sequential:
+    return nn.Sequential(*layers)
+
+
+def _receptive_field_cases() -> dict[str, list[tuple[nn.Sequential]]]:
+    """Held-out chains: strided convolutions with a non-linearity or a batch norm between them, poolings (max and
+    average, a kernel given as a pair), dilated convolutions. Each part's chains have different answers."""
+    conv = nn.Conv2d
+    return {
+        "strided convolutions (the step grows after each stride)": [
+            (_chain(conv(3, 4, 3), nn.ReLU(), conv(4, 4, 3, stride=2), nn.ReLU(), conv(4, 4, 5)),),
+            (_chain(conv(3, 4, 7, stride=2, padding=3), nn.BatchNorm2d(4), conv(4, 4, 3, stride=2), conv(4, 2, 3)),),
+        ],
+        "poolings between the convolutions": [
+            (_chain(conv(3, 4, 3), nn.MaxPool2d(2), conv(4, 4, 3), nn.AvgPool2d(3, stride=2), conv(4, 4, 1)),),
+            (_chain(conv(3, 4, 5, stride=2), nn.Tanh(), nn.MaxPool2d((3, 3), stride=(2, 2), padding=1), conv(4, 4, 3)),),
+        ],
+        "dilated convolutions": [
+            (_chain(conv(3, 4, 3, dilation=2), conv(4, 4, 3, stride=2), nn.ReLU(), conv(4, 4, 3, dilation=3)),),
+            (_chain(conv(3, 4, 3, stride=2), nn.MaxPool2d(3, stride=1, dilation=2), conv(4, 4, 5, dilation=2)),),
+        ],
+    }
+
+
+def _size_and_step(answer: object) -> torch.Tensor:
+    """The student's (size, step) as a tensor of two numbers; anything else is a clear mistake."""
+    if isinstance(answer, (tuple, list)) and len(answer) == 2 and not any(isinstance(v, bool) for v in answer):
+        try:
+            return torch.tensor([float(v) for v in answer], dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    raise ExerciseError(f"Return two numbers, (size, step), not {answer!r:.60}.")
+
+
+@exercise(points=3)
+def check_receptive_field(my_receptive_field: Callable) -> Grade:
+    """Exercise 5: my_receptive_field(layers): (size, step) in input pixels of a unit at the end of an nn.Sequential."""
+    return compare_with_course(
+        _receptive_field_cases(), my_receptive_field,
+        lambda layers: torch.tensor(chain_receptive_field(layers), dtype=torch.float64),
+        {activations_module: ("chain_receptive_field", "receptive_field")}, "your (size, step)", rtol=0, atol=0.5,
+        hint="Walk the layers in order, keeping the field's size and the step between neighbouring units (both 1 at "
+             "the input). A kernel widens the field by (kernel - 1) * dilation steps of the layers before it; only "
+             "then does its stride multiply the step. A pooling is a kernel too; a ReLU or a batch norm changes nothing.",
+        read=_size_and_step)

@@ -1,10 +1,11 @@
 """Self-checks for the exercises of lesson 08 (universality): linear CKA, unit correlations, the shuffled-images
-baseline, the two fractions that sort first-layer filters and a filter's orientedness, written by the student.
+baseline, the two fractions that sort first-layer filters, a filter's orientedness, what a CKA matrix says about
+depth and one-to-one unit pairs, written by the student.
 
 Each check calls the student's function on matrices the notebook never shows (other sizes, hand-built
 cases whose answer is known: a rotation, a rescaling, a stretch, a shifted mean, a dead unit) and
-compares the result with the course's implementation in :mod:`helpers.universality`, which is withheld while the
-student's function runs (lesson 08 imports the module for section 4's baseline).
+compares the result with the course's implementation in :mod:`helpers.universality` (or :mod:`helpers.stats`), which
+is withheld while the student's function runs (lesson 08 imports the module for section 4's baseline).
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from ..universality import correlation_matrix, filter_orientation, filter_proper
 from . import Grade, exercise, expect, expect_close, one_number
 from .withheld import answer_without, compare_with_course
 
-#: Colour fraction above which a stem filter counts as almost pure colour, and below which almost pure grey.
-PURE_COLOUR, PURE_GREY = 0.9, 0.3
 
 
 def _latent_pair(count: int, width_a: int, width_b: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,3 +202,68 @@ def check_orientedness(my_orientedness: Callable, model: CircuitModel) -> Grade:
     return compare_with_course(_orientation_cases(model), my_orientedness, course,
                                {universality: ("filter_orientation", "_power_by_angle")}, "(orientedness, orientation) on the circle",
                                rtol=1e-5, atol=1e-6, hint=hint, read=lambda answer: _on_the_circle(answer, hint))
+
+
+def _cka_like(rows: int, columns: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A layer-by-layer similarity matrix (rows x columns) with a noisy same-depth band, and the layers' relative depths."""
+    rng = np.random.default_rng(seed)
+    depth_a, depth_b = np.linspace(0, 1, rows), np.sort(rng.uniform(0, 1, columns))
+    band = np.exp(-((depth_a[:, None] - depth_b[None, :]) / 0.3) ** 2)
+    return 0.2 + 0.6 * band + 0.15 * rng.random((rows, columns)), depth_a, depth_b
+
+
+@exercise(points=3)
+def check_depth_agreement(my_depth_agreement: Callable) -> Grade:
+    """Exercise 7: my_depth_agreement(matrix, depth_a, depth_b, tolerance, far): the three numbers of the CKA claims."""
+    hint = ("gap = |depth_a[:, None] - depth_b[None, :]|; the same-depth mean over the entries with gap <= tolerance, the "
+            "distant mean over gap >= far; each row's best column (argmax over B's layers) gives A's partner depth, "
+            "and the share of rows whose partner lies within tolerance (<=) of their own depth.")
+    quarters = np.arange(5) / 4  # depths 0, 0.25, ..., 1: gaps of exactly the tolerance
+    edge = np.array([[0.9, 0.2, 0.1, 0.0, 0.3], [0.8, 0.5, 0.2, 0.1, 0.0], [0.1, 0.3, 0.4, 0.6, 0.2],
+                     [0.0, 0.1, 0.2, 0.3, 0.7], [0.2, 0.0, 0.1, 0.5, 0.4]])
+    cases = {
+        "noisy CKA-like matrices of 9 x 6 and 5 x 12 layers, tolerance 0.15 and 0.2, far 0.4 and 0.5": [
+            (*_cka_like(9, 6, 71), 0.15, 0.4), (*_cka_like(5, 12, 72), 0.2, 0.5)],
+        "hand-made 5 x 5 matrix with depths in quarters: gaps of exactly the tolerance (0.25) and of far (0.5)": [
+            (edge, quarters, quarters, 0.25, 0.5), (edge.T, quarters, quarters, 0.25, 0.75)],
+        "a matrix whose best partners are at the wrong depth (anti-diagonal), 7 x 8": [
+            (_cka_like(7, 8, 73)[0][:, ::-1], *_cka_like(7, 8, 73)[1:], 0.15, 0.4)],
+    }
+
+    def read(answer: object) -> np.ndarray:
+        expect(isinstance(answer, (tuple, list)) and len(answer) == 3,
+               f"Return three numbers (same-depth mean, distant mean, partner share); got {type(answer).__name__}.", hint)
+        return np.array([one_number(value, hint=hint) for value in answer])
+
+    return compare_with_course(cases, my_depth_agreement, lambda *args: np.array(stats.depth_agreement(*args)),
+                               {stats: ("depth_agreement", "_depth_gaps")}, "(same-depth mean, distant mean, partner share)",
+                               rtol=1e-6, atol=1e-9, hint=hint, read=read)
+
+
+@exercise(points=3)
+def check_one_to_one(my_one_to_one: Callable) -> Grade:
+    """Exercise 8: my_one_to_one(correlations): greedy one-to-one pairs (unit of A, unit of B), strongest first."""
+    hint = ("Copy the matrix; min(C_a, C_b) times: take the largest remaining entry (np.unravel_index of np.argmax), "
+            "record (row, column), then set that whole row and that whole column to -inf. Compare signed correlations.")
+    rng = np.random.default_rng(81)
+    greedy_not_best = np.array([[0.9, 0.8], [0.7, 0.1]])  # the best total pairs (0, 1) and (1, 0); greedy does not
+    rows_not_order = np.array([[0.5, 0.4, 0.1], [0.6, 0.9, 0.2], [0.3, 0.8, 0.7]])  # row by row is not greedy
+    negative = np.array([[0.2, -0.95, 0.1], [0.6, 0.3, -0.2], [0.1, 0.5, 0.4]])  # an anti-correlated pair is no twin
+    cases = {
+        "hand-made 2 x 2 and 3 x 3 matrices where the best total, or pairing row by row, differs from greedy": [
+            (greedy_not_best,), (rows_not_order,)],
+        "a strongly anti-correlated pair, and a random 6 x 9 correlation-like matrix": [
+            (negative,), (np.tanh(rng.normal(0, 0.6, (6, 9))),)],
+        "more units in A than in B: a random 10 x 4 matrix, and one twice-used favourite column (7 x 5)": [
+            (np.tanh(rng.normal(0, 0.6, (10, 4))),),
+            (np.column_stack([0.9 - 0.05 * np.arange(7), rng.uniform(-0.3, 0.6, (7, 4))]),)],
+    }
+
+    def read(answer: object) -> np.ndarray:
+        pairs = np.asarray(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer)
+        expect(pairs.ndim == 2 and pairs.shape[1:] == (2,) and pairs.dtype.kind in "iuf",
+               f"Return pairs of unit indices, shape (P, 2); got shape {pairs.shape}.", hint)
+        return pairs.astype(np.float64)
+
+    return compare_with_course(cases, my_one_to_one, stats.greedy_pairs, {stats: ("greedy_pairs", "_take_best")},
+                               "the pairs (unit of A, unit of B)", rtol=0, atol=1e-9, hint=hint, read=read)

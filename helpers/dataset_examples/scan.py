@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -98,6 +98,44 @@ def _interior_maximum(maps: torch.Tensor, margin: int, layer: str) -> tuple[torc
     return best, (inner_where // inner_cols + margin) * cols + inner_where % inner_cols + margin
 
 
+def _merge_top(kept: tuple[torch.Tensor, torch.Tensor, torch.Tensor], indices: torch.Tensor, best: torch.Tensor,
+               where: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``count`` strongest images per unit so far, (C, count) values, source indices and flat positions, merged with one
+    batch's candidates: its images' source ``indices`` (B,), each unit's maximum ``best`` (B, C) and where it is (B, C)."""
+    channels, batch = best.shape[1], best.shape[0]
+    merged_value = torch.cat([kept[0], best.T], dim=1)
+    merged_index = torch.cat([kept[1], indices[None].expand(channels, batch)], dim=1)
+    merged_flat = torch.cat([kept[2], where.T], dim=1)
+    value, keep = merged_value.topk(count, dim=1)
+    return value, merged_index.gather(1, keep), merged_flat.gather(1, keep)
+
+
+def strongest_examples(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], count: int
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The scan's top examples on their own: per unit, the ``count`` images of a stream whose maximum over positions is
+    largest, strongest first, kept batch by batch in fixed memory (each batch's candidates merged with those kept).
+
+    ``batches`` yields (source indices (B,), maps (B, C, h, w)); returns values (C, count), source indices
+    (C, count) and the (row, column) of each image's maximum, (C, count, 2). Fewer than ``count`` images: the missing
+    places hold -inf, -1 and (0, 0). What :func:`scan_layers` keeps as ``top_value``, ``top_index`` and ``top_position``.
+    """
+    count = whole_number(count, "count", minimum=1)
+    kept: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+    width = 1
+    for indices, maps in batches:
+        if kept is None:
+            channels = maps.shape[1]
+            kept = (torch.full((channels, count), -math.inf), torch.full((channels, count), -1, dtype=torch.int64),
+                    torch.zeros((channels, count), dtype=torch.int64))
+        width = maps.shape[3]
+        best, where = _interior_maximum(maps.float(), 0, "the maps")
+        kept = _merge_top(kept, torch.as_tensor(indices, dtype=torch.int64), best, where, count)
+    if kept is None:
+        raise ValueError("strongest_examples got no batch: pass at least one (indices, maps) pair.")
+    value, index, flat = kept
+    return value, index, torch.stack([flat // width, flat % width], dim=-1)
+
+
 class _LayerScan:
     """The fixed-size running state of one layer's scan: fed batch by batch, then finished."""
 
@@ -127,11 +165,8 @@ class _LayerScan:
         flat = maps.flatten(2)  # (B, C, h*w)
         best, where = _interior_maximum(maps, self.settings.exclude_border, self.layer)
 
-        merged_value = torch.cat([self.top_value, best.T], dim=1)
-        merged_index = torch.cat([self.top_index, indices[None].expand(channels, batch)], dim=1)
-        merged_flat = torch.cat([self.top_flat, where.T], dim=1)
-        self.top_value, keep = merged_value.topk(self.settings.max_examples, dim=1)
-        self.top_index, self.top_flat = merged_index.gather(1, keep), merged_flat.gather(1, keep)
+        self.top_value, self.top_index, self.top_flat = _merge_top(
+            (self.top_value, self.top_index, self.top_flat), indices, best, where, self.settings.max_examples)
 
         reservoir = self.settings.reservoir
         for j in range(batch):  # algorithm R: one draw per image, shared by all units

@@ -8,7 +8,7 @@ only inside its ``with`` block and restores it on the way out, also when the blo
         after = capture(model, images, "blocks.3.3")        # capture, render and the scans all see it
 
 - :func:`ablated`: units set to zero, or to their mean over a data set (``mode="mean"``, see
-  :func:`layer_means`).
+  :func:`layer_means`, or :func:`running_means` batch by batch through a forward hook).
 - :func:`patched`: units take the activation they had for another input (activation patching).
 - :func:`spliced`: units computed by your own function of the input image (a hand-written detector).
 - :func:`replaced_weights`: parameter slices overwritten, then restored from a copy (:func:`mean_ablation_weights`:
@@ -41,24 +41,26 @@ from .attribution import (
 )
 from .edits import (
     InterventionModule, Transform, ablated, intervened_layer, layer_means, mean_ablation_weights, patched, replaced_weights,
-    spliced,
+    running_means, spliced,
 )
 from .experiments import (
-    ClientProbe, PredictionChange, ablation_prediction_change, evoked_strength, excited_clients, input_strength, logits_of, make_probe,
-    matched_units,
+    ClientProbe, PredictionChange, ablation_prediction_change, ablation_reference, evoked_strength, excited_clients,
+    input_strength, logits_of, make_probe, matched_units,
     prediction_change, probe_damage, probe_responses, random_ablation_damage, random_units, response_damage, share_lost,
     top_example_values,
 )
-from .experiments import MatchedComparison, family_stimuli, matched_comparison, random_prediction_changes
+from .experiments import (
+    MatchedComparison, family_stimuli, listed_units_comparison, matched_comparison, random_prediction_changes,
+)
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
 __all__ = [
-    "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
+    "Transform", "InterventionModule", "intervened_layer", "layer_means", "running_means", "ablated", "patched", "spliced",
     "replaced_weights", "mean_ablation_weights",
     "Attribution", "attribution", "top_example_attributions", "attribution_concentration",
-    "ConcentrationBaselines", "concentration_baselines", "MatchedComparison", "matched_comparison", "family_stimuli",
+    "ConcentrationBaselines", "concentration_baselines", "MatchedComparison", "matched_comparison", "listed_units_comparison", "family_stimuli",
     "random_prediction_changes",
-    "ClientProbe", "make_probe", "excited_clients", "evoked_strength", "probe_responses", "probe_damage", "response_damage", "random_units", "matched_units",
+    "ClientProbe", "make_probe", "ablation_reference", "excited_clients", "evoked_strength", "probe_responses", "probe_damage", "response_damage", "random_units", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
     "ablation_prediction_change", "top_example_values", "share_lost",
     "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced",

@@ -11,10 +11,12 @@ import torch
 from ..activations import capture
 from ..arguments import whole_number
 from ..models import CircuitModel, Unit
+from . import edits
 from .edits import ablated
 
 if TYPE_CHECKING:
     from ..dataset_examples import DatasetExamples
+    from ..images import ImageSource
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,13 @@ def probe_responses(model: CircuitModel, probe: ClientProbe, *, ablate: Sequence
         return np.zeros((len(probe.images), 0))
     with ablated(model, list(ablate), mode=mode, means=means if len(ablate) else None) if len(ablate) else ExitStack():
         return unit_responses(model, probe.units, probe.images, pre_activation=probe.pre_activation).numpy().astype(np.float64)
+
+
+def ablation_reference(model: CircuitModel, probe: ClientProbe, layer: str, images: "torch.Tensor | ImageSource"
+                       ) -> tuple[torch.Tensor, np.ndarray]:
+    """What every mean ablation of ``layer`` is measured against: the layer's per-unit means (C,) over ``images`` (the
+    values a mean ablation holds units at, :func:`~helpers.interventions.layer_means`) and the probe's intact responses."""
+    return edits.layer_means(model, layer, images), probe_responses(model, probe)
 
 
 def relative_change(intact: np.ndarray, changed: np.ndarray) -> float:
@@ -289,6 +298,18 @@ def matched_comparison(model: CircuitModel, probe: ClientProbe, intact: np.ndarr
     spread = random_ablation_damage(model, probe, intact, layer, len(units), draws, exclude=[u.channel for u in units],
                                     means=means, seed=seed, matched_on=matched_on)[group]
     return MatchedComparison(float(value), spread)
+
+
+def listed_units_comparison(model: CircuitModel, probe: ClientProbe, intact: np.ndarray, units: Sequence[str | Unit],
+                            draws: int, *, family: Sequence[str | Unit], means: torch.Tensor, matched_on: np.ndarray,
+                            seed: int = 0) -> tuple[MatchedComparison | None, int]:
+    """Units listed elsewhere (an article's curve detectors) tested as a family is: their mean ablation against
+    ``draws`` weight-matched ablations (:func:`matched_comparison` on the probe's curves; None when the probe has no
+    clients to measure), and how many of them are among ``family``'s units."""
+    units, members = [model.unit(u) for u in units], {model.unit(u) for u in family}
+    found = matched_comparison(model, probe, intact, units, draws, means=means, matched_on=matched_on, seed=seed) \
+        if probe.units else None
+    return found, sum(unit in members for unit in units)
 
 
 def family_stimuli(family: "object", angles: Sequence[float], *, natural: int, seed: int = 1

@@ -9,8 +9,8 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from ..cleanroom import CurveDetectorSettings, Match, curve_kernel
-from ..weights import Connections, FamilyClients, WeightView
-from ..weights.nmf import WeightFactors
+from ..weights import Connections, CurveWiring, FamilyClients, WeightView
+from ..weights.nmf import MemberFactors, WeightFactors
 from . import draw_weight_heatmap
 
 
@@ -169,5 +169,28 @@ def client_usage_figure(found: FamilyClients) -> Figure:
     ax.set_xlabel("L2 norm of weights from the curve family")
     ax.set_ylabel("units")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def member_factors_figure(rows: Sequence[MemberFactors], size: float = 1.6) -> Figure:
+    """:func:`weight_factors_figure` of :func:`helpers.weights.nmf.family_weight_factors`' rows."""
+    return weight_factors_figure([r.factors for r in rows], [r.name for r in rows], [r.reads for r in rows], size=size)
+
+
+def curve_wiring_figure(wiring: CurveWiring) -> Figure:
+    """Bars: a family's mean weight from the curve units below (in units of each member's strongest input), by band of
+    orientation difference; red excites, blue inhibits, each bar labelled with its number of pairs."""
+    edges = wiring.band_edges
+    centres, values = (edges[:-1] + edges[1:]) / 2, np.nan_to_num(wiring.profile)
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    bars = ax.bar(centres, values, width=wiring.bin_width * 0.85,
+                  color=["tab:red" if v > 0 else "tab:blue" for v in values])
+    ax.bar_label(bars, labels=[f"{n} pairs" for n in wiring.pairs], fontsize=7)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xticks(edges)
+    ax.set_xlabel("orientation difference, curve unit below vs member (°)")
+    ax.set_ylabel("mean weight / strongest")
+    ax.set_title(f"curve-to-curve weights from {wiring.from_layer}", fontsize=9)
     fig.tight_layout()
     return fig

@@ -13,24 +13,62 @@ from matplotlib.figure import Figure
 
 from ..branches import BranchCensus
 from ..models import CircuitModel
+from ..dataset_examples import DatasetExamples
+from ..families import Family
 from ..shapes_dataset import ShapesDataset
+from ..training import TrainingResult
+from ..training.evaluation import ClassAccuracy
 from ..weights import banding
+from .curves import radial_tuning_figure
+from .features import units_with_examples_figure
+from .universality import training_history_figure
 
 
-def class_accuracy_figure(accuracy: Mapping[str, np.ndarray], classes: Sequence[str], chance: float) -> Figure:
-    """Accuracy per class on fresh shapes, side-by-side bars for each network, with chance as a dotted line."""
+def class_accuracy_figure(accuracy: Mapping[str, np.ndarray | ClassAccuracy], classes: Sequence[str], chance: float) -> Figure:
+    """Accuracy per class on fresh shapes, side-by-side bars for each network (with each class's confidence interval
+    when given a :class:`ClassAccuracy`), with chance as a dotted line."""
     fig, ax = plt.subplots(figsize=(8, 2.8))
     positions = np.arange(len(classes))
     offsets = np.linspace(-0.2, 0.2, len(accuracy)) if len(accuracy) > 1 else [0.0]
     width = 0.8 / max(len(accuracy), 1)
     for offset, (name, values) in zip(offsets, accuracy.items()):
-        ax.bar(positions + offset, values, width, label=name)
+        if isinstance(values, ClassAccuracy):
+            errors = np.clip(np.stack([values.values - values.low, values.high - values.values]), 0, None)  # rounding at 0 and 1
+            ax.bar(positions + offset, values.values, width, yerr=errors, capsize=2, label=name)
+        else:
+            ax.bar(positions + offset, values, width, label=name)
     ax.axhline(chance, color="black", linestyle=":", label="chance")
     ax.set_xticks(positions, classes)
     ax.set_ylabel("accuracy on fresh shapes")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper right")
     return fig
+
+
+def training_figure(result: TrainingResult) -> Figure | None:
+    """The loss per step and the accuracy per epoch of a training run, titled with its held-out accuracy; None (and a
+    line saying so) for a network that was never trained (the negative control)."""
+    if not result.history["step_loss"]:
+        print(f"{result.model.name} was never trained (the negative control): there is no training curve to show.")
+        return None
+    return training_history_figure(result.history, title=f"{result.model.name}: held-out accuracy {result.test_accuracy:.0%}")
+
+
+def family_tuning_figure(family: Family, network: str) -> Figure | None:
+    """A curve family's radial tuning curves (lesson 02's figure), or None for a family of fewer than two units."""
+    if len(family) < 2:
+        return None
+    return radial_tuning_figure(family.screen.orientations, family.tuning(), [str(u) for u in family.units],
+                                family.orientations, title=f"{network}: curve family in {family.layer}")
+
+
+def examples_beside_figure(rendered: torch.Tensor, examples: DatasetExamples, layer: str, channels: Sequence[int],
+                           title: str, count: int = 6) -> Figure:
+    """One row per channel: its feature visualization (``rendered[i]`` for ``channels[i]``), then its ``count``
+    strongest dataset patches with their activations."""
+    return units_with_examples_figure(rendered[: len(channels)], [examples.top_patches(c, count) for c in channels],
+                                      [f"{layer}:{c}" for c in channels], [examples.top_values(c, count) for c in channels],
+                                      suptitle=title)
 
 
 def purity_histogram_figure(purity: Mapping[str, np.ndarray], count: int, layer: str) -> Figure:

@@ -96,7 +96,7 @@ def cka_grid_figure(results: Sequence[CKAResult], ncols: int = 3) -> Figure:
 
 
 def unit_matches_figure(match: UnitMatch, shuffled: UnitMatch, title: str = "") -> Figure:
-    """Left: best-match correlations against the shuffled-image baseline. Right: the correlation matrix, B's units in A's best-match order."""
+    """Left: best-match correlations against the shuffled-image baseline. Right: the correlation matrix, units in one-to-one pair order."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.3))
     bins = np.linspace(-0.2, 1, 25)
     left.hist(shuffled.best_correlation, bins=bins, alpha=0.6, color="tab:gray", label=f"shuffled images (mean {shuffled.mean_best:.2f})")
@@ -104,11 +104,12 @@ def unit_matches_figure(match: UnitMatch, shuffled: UnitMatch, title: str = "") 
     left.set_xlabel("best correlation with any unit of the other model")
     left.set_ylabel("units")
     left.legend(fontsize=7)
-    columns = list(dict.fromkeys(np.concatenate([match.best[np.argsort(-match.best_correlation)], np.arange(match.correlations.shape[1])])))
-    rows = np.argsort(-match.best_correlation)
+    pairs = match.one_to_one()  # one-to-one twins, strongest first, on the diagonal; unpaired units after them
+    rows, columns = (list(dict.fromkeys(np.concatenate([pairs[:, side], np.arange(size)])))
+                     for side, size in enumerate(match.correlations.shape))
     image = right.imshow(match.correlations[rows][:, columns], vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto", interpolation="nearest")
-    right.set_xlabel("units of B (best matches first)")
-    right.set_ylabel("units of A (best matched first)")
+    right.set_xlabel("units of B (one-to-one pairs, strongest first)")
+    right.set_ylabel("units of A (paired in that order)")
     fig.colorbar(image, ax=right, fraction=0.046)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

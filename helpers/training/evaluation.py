@@ -1,5 +1,10 @@
-"""Per-class and per-unit evaluation of a trained network: class accuracy, top-example purity."""
+"""Per-class and per-unit evaluation of a trained network: class accuracy (with confidence intervals), top-example
+purity."""
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -43,3 +48,58 @@ def class_accuracy(model: CircuitModel, data: LabelledImages, batch_size: int = 
     predicted = torch.cat(predictions)
     return np.array([float((predicted[data.labels == c] == c).float().mean()) if (data.labels == c).any() else float("nan")
                      for c in range(len(data.classes))])
+
+
+def class_accuracy_interval(predicted: torch.Tensor, labels: torch.Tensor, classes: int,
+                            z: float = 1.96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class: the share of its images predicted as it (its accuracy, or recall), and the Wilson score interval of
+    that share at the normal quantile ``z`` (1.96 for 95%). ``predicted`` and ``labels`` hold one class index per
+    image. Returns (accuracy, low, high), each of shape (classes,), NaN for a class with no image.
+
+    The Wilson interval, unlike the textbook p +- z sqrt(p (1 - p) / n), stays inside [0, 1] and does not shrink to
+    nothing for a class that is always (or never) right: 10 of 10 right is not proof of perfection.
+    """
+    accuracy, low, high = (np.full(classes, np.nan) for _ in range(3))
+    for c in range(classes):
+        mine = labels == c
+        n = int(mine.sum())
+        if n == 0:
+            continue
+        p = float((predicted[mine] == c).double().mean())
+        squared = z * z / n
+        centre = (p + squared / 2) / (1 + squared)
+        half = z * math.sqrt(p * (1 - p) / n + squared / (4 * n)) / (1 + squared)
+        accuracy[c], low[c], high[c] = p, centre - half, centre + half
+    return accuracy, low, high
+
+
+@dataclass
+class ClassAccuracy:
+    """One network's accuracy per class on a labelled data set, with each class's Wilson interval and image count."""
+
+    values: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    counts: np.ndarray
+
+    def mean(self) -> float:
+        """The mean of the classes' accuracies (every class weighs the same, whatever its count)."""
+        return float(np.nanmean(self.values))
+
+    def hardest(self) -> int:
+        """The index of the class with the lowest accuracy."""
+        return int(np.nanargmin(self.values))
+
+
+def compare_class_accuracy(models: Mapping[str, CircuitModel], data: LabelledImages, z: float = 1.96,
+                           batch_size: int = 256) -> dict[str, ClassAccuracy]:
+    """Each network's accuracy per class on ``data`` with its confidence interval (``z``: 1.96 for 95%), by name."""
+    counts = np.bincount(data.labels.cpu().numpy(), minlength=len(data.classes))
+    results = {}
+    for name, model in models.items():
+        with torch.no_grad():
+            predicted = torch.cat([model(data.images[start : start + batch_size]).argmax(1).cpu()
+                                   for start in range(0, len(data), batch_size)])
+        results[name] = ClassAccuracy(*class_accuracy_interval(predicted, data.labels.cpu(), len(data.classes), z), counts)
+    return results
+

@@ -37,14 +37,16 @@ What is ignored, and why that is fine or not:
 Modules, one job each: :mod:`.expanded` (expanded weights, analytic and linearized: :func:`expanded_weights`,
 :func:`unit_weights`, :func:`linearized_forward`, :func:`linearized_weights`), :mod:`.connections`
 (strongest inputs and outputs, family usage, a family's clients), :mod:`.equivariance` (rotated weights compared),
-:mod:`.view` (a weight explorer's data), :mod:`.nmf` (weights factored into a few
-non-negative parts), :mod:`.banding` (weight banding: kernels made of stripes), :mod:`.smoothness` (how
-smooth a filter is, against its weights shuffled in space).
+:mod:`.curve_wiring` (a family's weights from the curve units below, by orientation difference),
+:mod:`.view` (a weight explorer's data), :mod:`.nmf` (weights factored into a few non-negative parts),
+:mod:`.banding` (weight banding: kernels made of stripes), :mod:`.smoothness` (how smooth a filter is, against its
+weights shuffled in space).
 """
 from .connections import (
     Connection, Connections, FamilyClients, InputSelectivity, family_clients, family_input_selectivity, family_usage,
     strongest_inputs, strongest_outputs,
 )
+from .curve_wiring import CurveWiring, curve_to_curve_weights
 from .equivariance import (
     EquivarianceSummary, RankOne, family_equivariance, rank_one, rotate_grids, spatial_pattern, weight_equivariance,
 )
@@ -54,7 +56,7 @@ from .view import WeightView, weight_view
 __all__ = [
     "expanded_weights", "unit_weights", "linearized_forward", "linearized_weights", "Method",
     "Connection", "Connections", "strongest_inputs", "strongest_outputs", "family_usage", "family_clients", "FamilyClients",
-    "family_input_selectivity", "InputSelectivity",
+    "family_input_selectivity", "InputSelectivity", "curve_to_curve_weights", "CurveWiring",
     "rotate_grids", "spatial_pattern", "rank_one", "RankOne", "weight_equivariance", "EquivarianceSummary",
     "family_equivariance",
     "WeightView", "weight_view",

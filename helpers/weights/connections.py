@@ -10,7 +10,7 @@ import torch
 
 from ..layers import next_layer, previous_layer
 from ..models import CircuitModel, Unit
-from ..tuning import angle_difference
+from .curve_wiring import curve_input_alignment
 from .expanded import Method, expanded_weights
 
 
@@ -208,7 +208,7 @@ class InputSelectivity:
     family), ``random_sets`` the same mean for each random set, ``p`` the share (add-one) at least as high;
     ``curve_share`` the share of those inputs that are curve units of the layer below, for the family and for the
     other units; ``aligned`` the orientation differences between each member and the curve units among its
-    ``count`` strongest ``"excitatory"`` and ``"inhibitory"`` inputs."""
+    ``count`` strongest ``"excitatory"`` and ``"inhibitory"`` inputs (:func:`.curve_wiring.curve_input_alignment`)."""
 
     count: int
     family_value: float
@@ -258,10 +258,6 @@ def family_input_selectivity(
     top = np.argsort(-net_weights, axis=1)[:, :count]
     is_curve = np.isin(np.arange(net_weights.shape[1]), curve_channels)
     share = (float(is_curve[top[family]].mean()), float(is_curve[top[non_family]].mean())) if len(family) else None
-    aligned: dict[str, list[float]] = {"excitatory": [], "inhibitory": []}
-    for channel, orientation in zip(family, family_orientations):
-        for kind, order in (("excitatory", np.argsort(-net_weights[channel])), ("inhibitory", np.argsort(net_weights[channel]))):
-            curve_inputs = [i for i in order[:count] if is_curve[i]]
-            aligned[kind] += list(angle_difference(preferred[curve_inputs], orientation))
-    return InputSelectivity(count, value, random_sets, p, share,
-                            {kind: np.array(found) for kind, found in aligned.items()})
+    excitatory, inhibitory = curve_input_alignment(net_weights, family, family_orientations, preferred, curve_channels,
+                                                   count)
+    return InputSelectivity(count, value, random_sets, p, share, {"excitatory": excitatory, "inhibitory": inhibitory})

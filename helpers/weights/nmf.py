@@ -8,8 +8,12 @@ and factor it into a few non-negative parts: each factor is a *spatial map* (whe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
+
+if TYPE_CHECKING:
+    from ..models import CircuitModel, Unit
 
 
 def nmf(matrix: torch.Tensor, factors: int, *, steps: int = 500, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,3 +62,34 @@ def weight_factors(weights: torch.Tensor, factors: int = 2, *, steps: int = 500,
     residual = float(((split - spatial @ right) ** 2).sum() / (split ** 2).sum().clamp(min=1e-30))
     return WeightFactors(spatial.T.reshape(factors, height, width).float().cpu(),
                          (right[:, :channels] - right[:, channels:]).float().cpu(), 1.0 - residual)
+
+
+@dataclass(frozen=True)
+class MemberFactors:
+    """One family member's NMF factors, with what each factor's channel profile reads most (``reads``, one per factor)."""
+
+    name: str
+    factors: WeightFactors
+    reads: list[str]
+
+
+def family_weight_factors(model: "CircuitModel", units: Sequence["Unit"], from_layer: str, labels: Mapping[int, str],
+                          *, members: int = 4, factors: int = 2) -> list[MemberFactors]:
+    """The NMF factors of up to ``members`` units spread evenly over a family (every len // members-th), each from its
+    expanded weights from ``from_layer``; ``labels`` names some input channels (the curve units below)."""
+    from .expanded import expanded_weights
+
+    rows = []
+    for unit in list(units)[:: max(1, len(units) // members)][:members]:
+        found = weight_factors(expanded_weights(model, from_layer, unit.layer, to_channels=[unit.channel])[0], factors=factors)
+        tops = [int(profile.argmax()) for profile in found.channels]
+        rows.append(MemberFactors(str(unit), found, [f"reads {from_layer}:{top}" + (f"\n({labels[top]})" if top in labels else "")
+                                                     for top in tops]))
+    return rows
+
+
+def factors_summary(rows: Sequence[MemberFactors]) -> str:
+    """One printed line: the share of each member's split weights that its factors reconstruct."""
+    count = len(rows[0].factors.spatial) if rows else 0
+    return (f"share of each member's split weights that {count} NMF factors reconstruct: "
+            + ", ".join(f"{row.name} {row.factors.explained:.1%}" for row in rows))

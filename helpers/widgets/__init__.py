@@ -47,14 +47,22 @@ class Explorer:
         return {name: control.value for name, control in self.controls.items()}
 
     def update(self, _change: object = None) -> None:
-        """Recompute the result for the current values and redraw the output."""
+        """Recompute the result for the current values and redraw the output.
+
+        The output's contents are set from the kernel rather than captured with ``with output:``: a
+        headless runner (nbclient, hence nbgrader's autograder) imitates a captured Output widget by
+        sending messages back on the kernel's shell channel, which sometimes stalls the next cell for
+        a whole cell timeout (jupyter/nbclient issue 312). Set from here, a browser and a runner both
+        just receive the new contents.
+        """
         if isinstance(self.result, Figure):
             plt.close(self.result)
         self.result = self.function(**self.values())
         self.calls += 1
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(figure_as_png(self.result) if isinstance(self.result, Figure) else self.result)
+        shown = figure_as_png(self.result) if isinstance(self.result, Figure) else self.result
+        with self.output.hold_sync():  # one state message: the old picture is replaced, never blank
+            self.output.outputs = ()
+            self.output.append_display_data(shown)
         if isinstance(self.result, Figure):
             plt.close(self.result)  # shown once in the output, not again by the inline backend
 

@@ -57,7 +57,7 @@ def _edit_trial(edit: Callable, net: CircuitModel, edits: dict, images: torch.Te
     return torch.cat([inside.flatten(), after.flatten(), torch.tensor([came_out, float(restored)], device=inside.device)])
 
 
-def _normed_network() -> CircuitModel:
+def normed_network() -> CircuitModel:
     """A small network with a batch norm (buffers: its running mean and variance): 3 -> 5 units, 3x3, BN, ReLU."""
     generator = torch.Generator().manual_seed(1020)
     conv, norm, head = nn.Conv2d(3, 5, 3, padding=1), nn.BatchNorm2d(5), nn.Linear(5, 4)
@@ -89,7 +89,7 @@ def _model_edits(model: CircuitModel, seed: int) -> dict:
 
 def _weight_edit_parts(model: CircuitModel) -> dict[str, list[tuple]]:
     """Held-out (network, edits, images, raise inside the block), by part."""
-    small, normed = hand_built_network(), _normed_network()
+    small, normed = hand_built_network(), normed_network()
     return {
         "a hand-built network, one unit's kernel and bias rewritten": [
             (small, {"2.weight": (1, torch.full((4, 3, 3), 0.3)), "2.bias": (1, -0.5)}, random_images(small, 3, 80), False),

@@ -1,4 +1,4 @@
-"""Checks of lesson 07's exercises (toy models of superposition and sparse dictionaries): a square of
+"""Checks of lesson 07's exercises 1-10 (toy models of superposition and sparse dictionaries): a square of
 antipodal pairs built by hand, the toy model's importance-weighted loss, a feature's dimensionality, a sparse
 dictionary's loss and one training step of it, the units that hold a direction, the antipodal partners of a
 toy model's features, how far a 2-D toy model is from a regular polygon and a toy model's training loop, each called
@@ -11,15 +11,15 @@ from typing import Callable
 
 import torch
 
-from .. import dictionary as dictionary_module
-from ..dictionary import SparseDictionary, dictionary_loss, dictionary_step, units_to_hold
-from .. import superposition
-from ..superposition import (
+from ... import dictionary as dictionary_module
+from ...dictionary import SparseDictionary, dictionary_loss, dictionary_step, units_to_hold
+from ... import superposition
+from ...superposition import (
     antipodal_partners, feature_dimensionality, feature_norms, feature_importance, held_out_toy_loss, polygon_deviation,
     represented_features, sample_features, toy_loss, train_toy_model,
 )
-from . import Grade, call_answer, exercise, expect, expect_close, one_number, passed
-from .withheld import answer_without, compare_with_course, withheld
+from .. import Grade, call_answer, exercise, expect, expect_close, one_number, passed
+from ..withheld import answer_without, compare_with_course, withheld
 
 
 @exercise
