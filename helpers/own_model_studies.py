@@ -18,7 +18,7 @@ from .branches import BranchCensus, branch_census
 from .families import Family, find_curve_family
 from .layers import curve_layer
 from .models import CircuitModel
-from .training import NORMALIZE_MEAN, NORMALIZE_STD, LabelledImages, TrainingResult
+from .training import NORMALIZE_MEAN, NORMALIZE_STD, TrainingResult
 from .training.evaluation import ClassAccuracy
 from .universality import classify_filters, filter_type_counts, first_layer_filters, format_table, recurrence_by_layer
 
@@ -49,13 +49,6 @@ def accuracy_summary(accuracy: Mapping[str, ClassAccuracy], classes: Sequence[st
                      f"({result.values[hard]:.0%}, 95% interval {result.low[hard]:.0%}-{result.high[hard]:.0%} over "
                      f"{result.counts[hard]} images)")
     return "\n".join(lines)
-
-
-def predicted_classes(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
-    """The class the network predicts for every image of ``data``, on the CPU: (images,)."""
-    with torch.no_grad():
-        return torch.cat([model(data.images[start : start + batch_size]).argmax(1).cpu()
-                          for start in range(0, len(data), batch_size)])
 
 
 def intervals_beside(yours: Sequence[object], ours: ClassAccuracy, classes: Sequence[str]) -> str:

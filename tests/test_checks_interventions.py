@@ -435,13 +435,12 @@ def student_layer_means(model, layer, batches, *, pooled=True, per_position=True
 def test_layer_means_check(exercise_probe, model) -> None:
     from helpers.checks.interventions import check_layer_means
     from helpers.checks.interventions.mean_ablation import _colours
-    from helpers.interventions import layer_means, running_means
+    from helpers.interventions import layer_means
 
     colours = _colours(3, 70)  # worked by hand: a:i is (i + 1) x colour i % 3 at every position of every image
     expected = torch.stack([(i + 1) * colours[:, i % 3, 0, 0].mean() for i in range(4)])
-    assert torch.allclose(running_means(model, "a", list(colours.split(2))), expected, atol=1e-6)
-    images = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(3))
-    assert torch.allclose(running_means(model, "b", [images[:1], images[1:]]), layer_means(model, "b", images), atol=1e-6)
+    assert torch.allclose(layer_means(model, "a", colours), expected, atol=1e-6)
+    assert torch.allclose(student_layer_means(model, "a", list(colours.split(2))), expected, atol=1e-6)
     assert check_layer_means(student_layer_means, model) == check_layer_means.points == 4
     exercise_probe.rejected(check_layer_means, lambda m, l, b: student_layer_means(m, l, b, pooled=False), model)
     exercise_probe.not_attempted(lambda: check_layer_means(..., model), lambda: check_layer_means(lambda m, l, b: None, model))
@@ -450,7 +449,7 @@ def test_layer_means_check(exercise_probe, model) -> None:
 def test_layer_means_near_misses_lose_points_and_the_course_earns_nothing(model) -> None:
     from helpers.checks.interventions import check_layer_means
     import helpers.interventions
-    from helpers.interventions import make_probe, running_means
+    from helpers.interventions import layer_means, make_probe
 
     near_misses = {
         "a mean of the batches' means": dict(pooled=False),
@@ -463,12 +462,12 @@ def test_layer_means_near_misses_lose_points_and_the_course_earns_nothing(model)
     for name, keywords in near_misses.items():
         score = check_layer_means(lambda m, l, b, k=keywords: student_layer_means(m, l, b, **k), model)
         assert score < check_layer_means.points, (name, score)
-    assert check_layer_means(running_means, model) == 0  # the course's function itself
+    assert check_layer_means(layer_means, model) == 0  # the course's function itself
 
     def through_module(net, layer, batches):  # the course's function, reached through its module
-        return importlib.import_module("helpers.interventions.edits").running_means(net, layer, batches)
+        return importlib.import_module("helpers.interventions.edits").layer_means(net, layer, torch.cat(batches))
 
-    def through_layer_means(net, layer, batches):  # the lesson's other mean, on the batches joined
+    def through_layer_means(net, layer, batches):  # the course's function, reached through the package
         return helpers.interventions.layer_means(net, layer, torch.cat(batches))
 
     def through_reference(net, layer, batches):  # the lesson's helper, on a probe of one blank image

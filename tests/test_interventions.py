@@ -365,18 +365,13 @@ def test_probe_tuning_figure_reads_the_evoked_responses_of_one_group() -> None:
     plt.close(figure)
 
 
-def test_running_means_ablation_reference_and_listed_units_comparison() -> None:
+def test_ablation_reference_and_listed_units_comparison() -> None:
     from helpers.interventions import (
-        ablation_reference, listed_units_comparison, make_probe, matched_comparison, probe_responses, running_means,
+        ablation_reference, listed_units_comparison, make_probe, matched_comparison, probe_responses,
     )
 
     model, x = hand_built(), images(5, seed=14)
     means = layer_means(model, "a", x)
-    assert torch.allclose(running_means(model, "a", [x[:2], x[2:]]), means, atol=1e-6)  # batch by batch, the same mean
-    assert not any(m._forward_hooks for m in model.module.modules())  # the hook is gone
-    with pytest.raises(ValueError):
-        running_means(model, "a", [x[:1], torch.rand(1, 4, SIZE, SIZE)])  # a batch that fails half-way
-    assert not any(m._forward_hooks for m in model.module.modules())
     probe = make_probe(model.units("b", [0, 1]), {"curves": images(3, seed=15)}, torch.zeros(3, SIZE, SIZE))
     reference_means, intact = ablation_reference(model, probe, "a", x)
     assert torch.equal(reference_means, means) and np.array_equal(intact, probe_responses(model, probe))

@@ -8,7 +8,7 @@ only inside its ``with`` block and restores it on the way out, also when the blo
         after = capture(model, images, "blocks.3.3")        # capture, render and the scans all see it
 
 - :func:`ablated`: units set to zero, or to their mean over a data set (``mode="mean"``, see
-  :func:`layer_means`, or :func:`running_means` batch by batch through a forward hook).
+  :func:`layer_means`).
 - :func:`patched`: units take the activation they had for another input (activation patching).
 - :func:`spliced`: units computed by your own function of the input image (a hand-written detector).
 - :func:`replaced_weights`: parameter slices overwritten, then restored from a copy (:func:`mean_ablation_weights`:
@@ -41,7 +41,7 @@ from .attribution import (
 )
 from .edits import (
     InterventionModule, Transform, ablated, intervened_layer, layer_means, mean_ablation_weights, patched, replaced_weights,
-    running_means, spliced,
+    spliced,
 )
 from .experiments import (
     ClientProbe, PredictionChange, ablation_prediction_change, ablation_reference, evoked_strength, excited_clients,
@@ -55,7 +55,7 @@ from .experiments import (
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
 
 __all__ = [
-    "Transform", "InterventionModule", "intervened_layer", "layer_means", "running_means", "ablated", "patched", "spliced",
+    "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
     "replaced_weights", "mean_ablation_weights",
     "Attribution", "attribution", "top_example_attributions", "attribution_concentration",
     "ConcentrationBaselines", "concentration_baselines", "MatchedComparison", "matched_comparison", "listed_units_comparison", "family_stimuli",

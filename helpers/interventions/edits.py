@@ -119,33 +119,6 @@ def layer_means(model: CircuitModel, layer: str, images: torch.Tensor | ImageSou
     return (total / count).float().cpu()
 
 
-def running_means(model: CircuitModel, layer: str, batches: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Each unit's mean activation (C,) over every image and position of ``batches`` (each (B, 3, H, W) in [0, 1], of
-    any sizes), added up batch by batch by a forward hook on the layer's module, which is always removed.
-
-    The same numbers as :func:`layer_means` (which stops each forward pass at the layer): the value a mean ablation
-    holds a unit at, as a stream (one batch's activations in memory at a time). Lesson 10's exercise 9 writes it."""
-    module = model.module.get_submodule(model.layer(layer).module_path)
-    total, count = None, 0
-
-    def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        nonlocal total, count
-        summed = output.detach().double().sum(dim=(0, 2, 3))  # in float64: many batches add up without rounding
-        total = summed if total is None else total + summed
-        count += output.shape[0] * output.shape[2] * output.shape[3]  # images x positions, not images
-
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                model(batch)
-    finally:  # also when a batch fails: the network is left without the hook
-        handle.remove()
-    if total is None:
-        raise ValueError("running_means needs at least one image.")
-    return (total / count).float().cpu()
-
-
 @contextmanager
 def ablated(
     model: CircuitModel,

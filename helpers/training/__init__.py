@@ -17,7 +17,7 @@ loading trained networks, their cache and fingerprints, the course's network), :
 (per-class accuracy with its confidence interval, per-unit class purity).
 """
 from .data import LabelledImages, cifar10_data, folder_data, load_dataset, shapes_data
-from .evaluation import ClassAccuracy, class_accuracy, compare_class_accuracy, top_examples_purity
+from .evaluation import ClassAccuracy, class_accuracy, compare_class_accuracy, predicted_classes, top_examples_purity
 from .fitting import TrainingResult, train_classifier, untrained_classifier
 from .networks import NORMALIZE_MEAN, NORMALIZE_STD, SMALL_NET_LAYERS, SmallConvNet, wrap_small_net
 from .store import (
@@ -33,5 +33,5 @@ __all__ = [
     "CACHE_FORMAT", "TrainedCacheError", "save_trained",
     "load_trained", "folder_fingerprint", "trained_model_settings", "trained_model_path", "trained_model",
     "course_network_settings", "course_network",
-    "top_examples_purity", "class_accuracy", "ClassAccuracy", "compare_class_accuracy",
+    "top_examples_purity", "class_accuracy", "ClassAccuracy", "compare_class_accuracy", "predicted_classes",
 ]

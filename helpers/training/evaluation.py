@@ -39,13 +39,16 @@ def class_purity(peaks: torch.Tensor, labels: torch.Tensor, count: int) -> np.nd
     return purity
 
 
+def predicted_classes(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
+    """The class index the network predicts for every image of ``data``, on the CPU: (images,)."""
+    with torch.no_grad():
+        return torch.cat([model(data.images[start : start + batch_size]).argmax(1).cpu()
+                          for start in range(0, len(data), batch_size)])
+
+
 def class_accuracy(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> np.ndarray:
     """Accuracy per class of a wrapped network on ``data`` (one value per class name)."""
-    predictions = []
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            predictions.append(model(data.images[start : start + batch_size]).argmax(1))
-    predicted = torch.cat(predictions)
+    predicted = predicted_classes(model, data, batch_size)
     return np.array([float((predicted[data.labels == c] == c).float().mean()) if (data.labels == c).any() else float("nan")
                      for c in range(len(data.classes))])
 
@@ -97,9 +100,7 @@ def compare_class_accuracy(models: Mapping[str, CircuitModel], data: LabelledIma
     counts = np.bincount(data.labels.cpu().numpy(), minlength=len(data.classes))
     results = {}
     for name, model in models.items():
-        with torch.no_grad():
-            predicted = torch.cat([model(data.images[start : start + batch_size]).argmax(1).cpu()
-                                   for start in range(0, len(data), batch_size)])
+        predicted = predicted_classes(model, data, batch_size)
         results[name] = ClassAccuracy(*class_accuracy_interval(predicted, data.labels.cpu(), len(data.classes), z), counts)
     return results
 

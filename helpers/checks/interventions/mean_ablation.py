@@ -3,9 +3,9 @@
 The check runs the student's function on networks, layers and batches the lesson never uses (constant-colour images on
 a hand-built network whose means are worked out by hand, batches of unequal sizes after a ReLU and after a batch norm,
 two layers of the active model far from the curve layer, and a batch that fails half-way) and compares the means with
-the course's :func:`~helpers.interventions.running_means` (withheld while the student's function runs, with
-:func:`~helpers.interventions.layer_means` and the lesson's :func:`~helpers.interventions.ablation_reference`), and
-whether an error came out and a hook was left behind.
+the course's :func:`~helpers.interventions.layer_means` on the batches joined (withheld while the student's function
+runs, with the lesson's :func:`~helpers.interventions.ablation_reference`), and whether an error came out and a hook
+was left behind.
 """
 from __future__ import annotations
 
@@ -95,12 +95,15 @@ def check_layer_means(my_layer_means: Callable, model: CircuitModel) -> Grade:
     position of the batches through a forward hook that it always removes."""
     edits = importlib.import_module("helpers.interventions.edits")
     experiments = importlib.import_module("helpers.interventions.experiments")
-    course = edits.running_means
-    hidden = {edits: ("running_means", "layer_means"), experiments: ("ablation_reference",)}
+    layer_means = edits.layer_means
+    hidden = {edits: ("layer_means",), experiments: ("ablation_reference",)}
+
+    def course(net: CircuitModel, layer: str, batches: list[torch.Tensor]) -> torch.Tensor:
+        return layer_means(net, layer, torch.cat(batches))  # a batch the network refuses cannot be joined either
 
     def yours(net: CircuitModel, layer: str, batches: list[torch.Tensor], failing: bool) -> torch.Tensor:
         expect(all(my_layer_means is not f and getattr(my_layer_means, "__wrapped__", None) is not f
-                   for f in (course, edits.layer_means, experiments.ablation_reference)),
+                   for f in (layer_means, experiments.ablation_reference)),
                "Your answer is one of the course's own functions; this exercise asks you to write it yourself.")
         return _means_trial(my_layer_means, net, layer, batches, failing, student=True)
 

@@ -7,7 +7,7 @@ branch census). Everything a lesson or a test imports is re-exported here.
 """
 from .training_loop import (
     check_class_accuracy, check_confusion_matrix, check_training_step, check_twin_batch_norm, confusion_counts,
-    predictions, training_step,
+    training_step,
 )
 from .weights_and_units import (
     check_band_shares, check_branch_census, check_chance_tail, check_class_purity, check_strongest_kernels,
@@ -15,7 +15,7 @@ from .weights_and_units import (
 )
 
 __all__ = [
-    "predictions", "confusion_counts", "training_step", "check_confusion_matrix", "check_training_step",
+    "confusion_counts", "training_step", "check_confusion_matrix", "check_training_step",
     "check_twin_batch_norm", "check_class_accuracy", "check_band_shares", "check_chance_tail", "check_wrapped",
     "check_class_purity", "check_strongest_kernels", "check_branch_census",
 ]

@@ -30,17 +30,10 @@ from ..withheld import answer_without
 _COURSE = sys.modules[__name__]
 
 
-def predictions(model: CircuitModel, data: LabelledImages, batch_size: int = 256) -> torch.Tensor:
-    """The class index the network predicts for every image of ``data`` (on the CPU)."""
-    with torch.no_grad():
-        return torch.cat([model(data.images[start : start + batch_size]).argmax(1).cpu()
-                          for start in range(0, len(data), batch_size)])
-
-
 def confusion_counts(model: CircuitModel, data: LabelledImages) -> np.ndarray:
     """How many images of each true class (rows) the network gives each class (columns): (classes, classes)."""
     k = len(data.classes)
-    pairs = data.labels.cpu() * k + predictions(model, data)
+    pairs = data.labels.cpu() * k + evaluation.predicted_classes(model, data)
     return torch.bincount(pairs, minlength=k * k).reshape(k, k).numpy()
 
 
