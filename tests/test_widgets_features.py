@@ -49,7 +49,12 @@ def test_controls_recompute_the_view(setup):
     assert all(not control.continuous_update for name, control in explorer.controls.items() if name != "layer")
     assert isinstance(explorer.result, UnitView) and explorer.result.unit.layer == "conv1" and explorer.calls == 1
 
+    shown = explorer.output.outputs
+    assert len(shown) == 1 and shown[0]["data"]["image/png"].startswith("iVBORw0KGgo")  # a PNG, as base64 text
+    assert "UnitView(conv1:0" in shown[0]["data"]["text/plain"]
+
     explorer.controls["unit"].value = 4
+    assert len(explorer.output.outputs) == 1 and explorer.output.outputs != shown  # replaced, not appended
     expected = unit_view(model, scans["conv1"], 4, steps=16, size=32, count=3)
     assert explorer.result.unit.channel == 4
     torch.testing.assert_close(explorer.result.visualization, expected.visualization)

@@ -6,11 +6,12 @@ setting a control's ``.value`` and checking :attr:`Explorer.result`); sliders th
 """
 from __future__ import annotations
 
+from base64 import b64encode
+from io import BytesIO
 from typing import Any, Callable
 
 import ipywidgets as widgets
-from io import BytesIO
-
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import Image, display
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
@@ -60,9 +61,10 @@ class Explorer:
         self.result = self.function(**self.values())
         self.calls += 1
         shown = figure_as_png(self.result) if isinstance(self.result, Figure) else self.result
-        with self.output.hold_sync():  # one state message: the old picture is replaced, never blank
-            self.output.outputs = ()
-            self.output.append_display_data(shown)
+        data, metadata = InteractiveShell.instance().display_formatter.format(shown)
+        # Raw bytes (a _repr_png_) would travel as a binary buffer, which the output area cannot draw: send base64.
+        data = {kind: b64encode(value).decode("ascii") if isinstance(value, bytes) else value for kind, value in data.items()}
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)  # one message
         if isinstance(self.result, Figure):
             plt.close(self.result)  # shown once in the output, not again by the inline backend
 

@@ -8,7 +8,6 @@ from typing import Mapping
 
 import ipywidgets as widgets
 import torch
-from IPython.display import display
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
@@ -16,7 +15,7 @@ from ..dataset_examples import DatasetExamples
 from ..featurevis import neuron, render
 from ..models import CircuitModel, Unit
 from ..plotting.features import unit_view_figure
-from . import Explorer
+from . import Explorer, figure_as_png
 
 
 @dataclass
@@ -37,10 +36,16 @@ class UnitView:
         title = f"{self.unit}: fires on {self.firing_fraction:.0%} of positions"
         return unit_view_figure(self.visualization, self.value, self.patches, self.patch_values, self.counts, self.edges, title)
 
-    def _ipython_display_(self) -> None:
-        fig = self.figure()
-        display(fig)
-        plt.close(fig)
+    def _repr_png_(self) -> bytes:
+        """The view as a picture, wherever it is shown: a cell's result or an explorer's output."""
+        figure = self.figure()
+        try:
+            return figure_as_png(figure).data
+        finally:
+            plt.close(figure)
+
+    def __repr__(self) -> str:  # the text beside the picture: not every tensor's values
+        return f"UnitView({self.unit}, reached {self.value:.3g}, fires on {self.firing_fraction:.0%} of positions)"
 
 
 def unit_view(model: CircuitModel, examples: DatasetExamples, channel: int, *, steps: int = 64, size: int = 96,
