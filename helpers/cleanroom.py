@@ -301,6 +301,30 @@ def match_summary(name: str, matched: Match, opposite: Match) -> str:
             f"turned 180°: {opposite.mean:+.3f}")
 
 
+def held_out_verdict(matched: Match, opposite: Match) -> tuple[bool, str]:
+    """Lesson 03's argument 7 claim: (the hand-built units track the real ones, mean r above 0.3 and more than 80 % of
+    the units positive, and turned 180° they anti-track, mean r below -0.2; the numbers)."""
+    positive = float((matched.correlations > 0).mean())
+    return (matched.mean > 0.3 and positive > 0.8 and opposite.mean < -0.2,
+            f"mean r {matched.mean:+.3f}, {positive:.0%} positive, turned 180° {opposite.mean:+.3f}")
+
+
+def family_matches(model: "CircuitModel", family: "CurveFamily", settings: CurveDetectorSettings, images: torch.Tensor,
+                   held_out: Sequence["CurveScreen"] | None = None
+                   ) -> tuple[ComparisonSet, ComparisonSet, dict[str, tuple[Match, Match]]]:
+    """Lesson 03's argument 7: the family's screen and its responses to ``images`` as comparisons (and, given
+    ``held_out`` screens, one per member, the screen's drawings answered in them), each matched with hand-built units at
+    the members' orientations and turned 180°: (screen comparison, image comparison, {name: (matched, turned)})."""
+    synthetic = screen_comparison(family)
+    natural = image_comparison(model, family, images)
+    comparisons = [synthetic, natural]
+    if held_out is not None:
+        comparisons.append(held_out_comparison(synthetic, held_out, family.channels))
+    return synthetic, natural, {comparison.name: (match_family(comparison, settings),
+                                                  match_family(comparison, settings, orientation_offset=180))
+                                for comparison in comparisons}
+
+
 def match_family(comparison: ComparisonSet, settings: CurveDetectorSettings, *, orientation_offset: float = 0.0) -> Match:
     """Correlate each real unit with a hand-built unit at its preferred orientation (plus ``orientation_offset``)."""
     built = cleanroom_responses(comparison.images, comparison.orientations + orientation_offset, settings, center=comparison.center)

@@ -1,6 +1,6 @@
 """Dog imagery for the dog-head lesson (05) without labelled dog photographs: the model's own class visualizations of
-dog breeds, Imagewoof's photographs when they are on disk, and the units that grow most on such images against a
-background (the lesson's head units)."""
+dog breeds, Imagewoof's photographs when they are on disk, a background of offline photographs with no dogs, and the
+units that grow most on such images against that background (the lesson's head units)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -10,9 +10,18 @@ import torch
 from .config import DATASETS_DIR
 from .featurevis.objectives import class_logit
 from .featurevis.render import render
-from .images import ImageFolder
+from .images import ImageFolder, RandomCrops, sample_photos
 from .models import CircuitModel, Unit
 from .probing import unit_responses
+
+BACKGROUND_PHOTOS = ("coffee", "rocket", "camera", "coins", "clock", "moon", "page", "text", "brick", "grass", "gravel")
+"""The offline photographs (no dogs in any) whose crops are the lesson's background."""
+
+
+def background_crops(size: int, count: int, *, seed: int = 1) -> torch.Tensor:
+    """``count`` random crops (count, 3, size, size) of :data:`BACKGROUND_PHOTOS`: images with no dogs, against which
+    :func:`units_gaining` measures how much a unit grows on dog imagery."""
+    return torch.cat(list(RandomCrops(sample_photos(list(BACKGROUND_PHOTOS)), count=count, size=size, seed=seed)))
 
 
 def dog_class_visualizations(model: CircuitModel, breeds: Sequence[str], *, steps: int, size: int,

@@ -333,6 +333,12 @@ class PairPictures:
         """Per directed pair: does the reader answer the mirror image of the other's picture more than the picture?"""
         return [bool(on_mirror > on_image) for on_mirror, on_image in self.answers.tolist()]
 
+    def verdict(self, *, min_pairs: int = 4, min_share: float = 0.75) -> tuple[bool, str]:
+        """Does each partner answer the mirror image of the other's picture more than the picture? At least ``min_pairs``
+        directed pairs, and at least ``min_share`` of them won. Returns (holds, a line)."""
+        wins = self.wins
+        return len(wins) >= min_pairs and sum(wins) / len(wins) >= min_share, f"{sum(wins)} of {len(wins)} directed pairs"
+
 
 def mirror_pair_pictures(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Unit]], *, steps: int,
                          size: int, progress: bool = True) -> PairPictures:

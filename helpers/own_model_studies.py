@@ -131,6 +131,15 @@ def layers_gained(trained: Mapping[str, float], untrained: Mapping[str, float], 
     return [layer for layer in trained if trained[layer] > untrained[layer] + margin]
 
 
+def recurrence_summary(recurrence: Mapping[str, Mapping[str, float]], margin: float = 0.1,
+                       trained: str = "trained seeds 0 / 1", untrained: str = "untrained seeds 0 / 1") -> str:
+    """:func:`recurrence_table`, then a line naming the layers where the ``trained`` pair matches better than the
+    ``untrained`` pair by more than ``margin`` (:func:`layers_gained`)."""
+    gained = layers_gained(recurrence[trained], recurrence[untrained], margin)
+    return (f"{recurrence_table(recurrence)}\nLayers where trained seeds match clearly better (by more than {margin}) than "
+            f"untrained ones: {', '.join(gained) or 'none'}")
+
+
 # --- section 8: weight banding ---------------------------------------------------------------------------------------
 
 def banding_table(banding: Mapping[str, tuple[float, float]], chance: float) -> str:
@@ -166,6 +175,17 @@ def profile_gaps(trained: Sequence[tuple[str, float, float]], random: Sequence[t
                        vertical)
 
 
+def band_profiles(model: CircuitModel) -> tuple[dict[str, list[tuple[str, float, float]]], ProfileGaps]:
+    """The band profile (``band_profile``) of ``model`` and of its random-weights copy, and their gaps
+    (:func:`profile_gaps`: horizontal - vertical of the last spatial convolution, of the copy's, of the middle ones)."""
+    from .weights.banding import band_profile
+    from .zoo import load_model
+
+    random_copy = load_model(model.name, weights="random", verbose=False)
+    profiles = {"trained": band_profile(model), "random-weights copy": band_profile(random_copy)}
+    return profiles, profile_gaps(profiles["trained"], profiles["random-weights copy"])
+
+
 # --- section 9 and exercise 10: the active model's census, the twin recalibrated --------------------------------------
 
 def curve_family_census(model: CircuitModel) -> BranchCensus | None:
@@ -177,6 +197,18 @@ def curve_family_census(model: CircuitModel) -> BranchCensus | None:
     return branch_census(model.layer(curve_layer(model)), family.channels)
 
 
+def censuses_table(censuses: Mapping[str, BranchCensus]) -> str:
+    """One line per family census: its label, then :meth:`BranchCensus.describe`."""
+    return "\n".join(f"{label:18s} {census.describe()}" for label, census in censuses.items())
+
+
+def census_line(model_name: str, census: BranchCensus | None) -> str:
+    """The active model's curve-family census in one line (:func:`curve_family_census`), or why there is none."""
+    if census is None:
+        return f"{model_name} has no branched layer (one path through every block): no branch census on this model."
+    return f"{model_name} {census.layer}, the curve units the screen finds: {census.describe()}"
+
+
 def twin_agreement(module: nn.Module, twin: CircuitModel, images: torch.Tensor) -> float:
     """The share of ``images`` (in [0, 1]) to which a plain module (taking the small networks' normalized images) gives
     the class the wrapped ``twin`` gives."""
@@ -186,3 +218,30 @@ def twin_agreement(module: nn.Module, twin: CircuitModel, images: torch.Tensor) 
         mine = module((images.cpu() - mean) / std).argmax(1)
         theirs = twin(images).argmax(1).cpu()
     return float((mine == theirs).float().mean())
+
+
+# --- what we verified ------------------------------------------------------------------------------------------------
+
+def own_model_verdicts(accuracy: Mapping[str, ClassAccuracy], chance: float, purity: Mapping[str, np.ndarray],
+                       recurrence: Mapping[str, Mapping[str, float]], banding: Mapping[str, tuple[float, float]],
+                       active_bands: ProfileGaps, model_name: str, census: BranchCensus | None) -> dict[str, tuple[bool, str]]:
+    """Lesson 09's claims measured, each (passed, detail): ``"learned"`` (accuracy against four times ``chance``),
+    ``"purity"`` (conv4's class purity against 0.5), ``"recurrence"`` (conv4's best-match correlation across seeds
+    against 0.6), each :func:`against_twin`; ``"banding"`` (conv4's horizontal - vertical gap of 0.03 or more on upright
+    shapes only), ``"active bands"`` (the active model's last spatial convolution against its random-weights copy, gap
+    0.1) and, for a model with a census, ``"census"`` (a branch holding 80% of five units or more, p < 0.01)."""
+    gap = {name: h - v for name, (h, v) in banding.items()}  # horizontal - vertical share of conv4
+    verdicts = {
+        "learned": against_twin(accuracy["your network"].mean(), accuracy["untrained twin"].mean(), 4 * chance),
+        "purity": against_twin(float(np.nanmean(purity["your network"])), float(np.nanmean(purity["untrained twin"])), 0.5),
+        "recurrence": against_twin(recurrence["trained seeds 0 / 1"]["conv4"], recurrence["untrained seeds 0 / 1"]["conv4"], 0.6),
+        "banding": (gap["upright shapes"] >= 0.03 and gap["upright shapes, flatten head"] < 0.03 and gap["untrained twin"] < 0.03,
+                    "horizontal - vertical: " + ", ".join(f"{name} {value:+.3f}" for name, value in gap.items())),
+        "active bands": (active_bands.last >= 0.1 and active_bands.random < 0.1, active_bands.describe(model_name)),
+    }
+    if census is not None:
+        enriched = census.most_enriched
+        verdicts["census"] = (census.size >= 5 and census.share(enriched.branch) >= 0.8 and census.p_value < 0.01,
+                              f"{census.size} units; {enriched.branch} holds {census.share(enriched.branch):.0%} "
+                              f"({enriched.expected:.1f} expected by chance); p = {census.p_value:.1e}")
+    return verdicts

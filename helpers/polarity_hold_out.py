@@ -44,6 +44,8 @@ class PolarityHoldOut:
     same_orientation: float  #: share whose preferred orientation moved at most 45 degrees
     invariant_gap: float  #: the largest orientation gap left by the members that pass both (degrees)
     shift: np.ndarray  #: (F,) each member's change of preferred orientation, in degrees
+    selectivity: np.ndarray  #: (F,) each member's curve selectivity in its other polarity
+    preferred: np.ndarray  #: (F,) each member's preferred orientation in its other polarity, in degrees
 
     def __str__(self) -> str:
         return (f"In their other polarity, {self.kept_curves:.0%} of members still respond more to curves than to lines; "
@@ -60,4 +62,5 @@ def polarity_hold_out(family: CurveFamily) -> PolarityHoldOut:
     selectivity = np.array([s.curve_selectivity[c] for s, c in zip(held_out, family.channels)])
     preferred = np.array([s.preferred[c] for s, c in zip(held_out, family.channels)])
     kept, same, gap = polarity_hold_out_scores(selectivity, preferred, family.orientations)
-    return PolarityHoldOut(float(kept), float(same), float(gap), angle_difference(preferred, family.orientations))
+    return PolarityHoldOut(float(kept), float(same), float(gap), angle_difference(preferred, family.orientations),
+                           selectivity, preferred)

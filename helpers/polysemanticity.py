@@ -1,23 +1,21 @@
 """Detecting polysemantic units: does a unit fire for one kind of thing, or for several unrelated ones?
 
-A unit's top dataset examples are described by the network's *own* penultimate features (the last
-layer's activation vector at the place the unit fired, minus its dataset mean, scaled to unit
-length), so "two examples look alike" means "the network itself treats them alike". Then:
+A unit's top dataset examples are described by the network's *own* penultimate features (the last layer's activation
+vector at the place the unit fired, minus its dataset mean, scaled to unit length), so "two examples look alike" means
+"the network itself treats them alike". Then:
 
-- :func:`facet_diversity` -- the *facet score* used for ranking: the mean cosine distance
-  (1 - cosine similarity) between every pair of a unit's top examples. Near 0: all top examples
-  are the same kind of thing; near 1: they are as unrelated as random images.
-- :func:`count_facets` -- how many groups the top examples form: k-means for k = 2..max_facets,
-  keeping the k with the best silhouette if it beats ``min_silhouette`` and the groups' centres
-  are ``min_separation`` apart (otherwise 1 group), and
-  :func:`effective_number` of the groups' sizes (exp of the entropy: 3 equal groups give 3, one
-  big group and two stragglers give about 1.5).
-- :func:`rank_polysemantic` -- the units of a layer sorted by facet score, most polysemantic first.
+- :func:`facet_diversity` -- the *facet score* used for ranking: the mean cosine distance (1 - cosine similarity)
+  between every pair of a unit's top examples. Near 0: all top examples are the same kind of thing; near 1: they are
+  as unrelated as random images.
+- :func:`count_facets` -- how many groups the top examples form: k-means for k = 2..max_facets, keeping the k with the
+  best silhouette if it beats ``min_silhouette`` and the groups' centres are ``min_separation`` apart (otherwise 1
+  group), and :func:`effective_number` of the groups' sizes (exp of the entropy: 3 equal groups give 3, one big group
+  and two stragglers give about 1.5).
+- :func:`rank_polysemantic` -- the units of a layer sorted by facet score, most polysemantic first
+  (:func:`facet_ranking`: the same on tensors, only selective units).
 
 Labels, where a data set has them (a class per image), can stand in for clusters:
-``effective_number(labels_of_top_examples)``.
-
-k-means and the silhouette are written here in a few lines of torch (no scikit-learn needed).
+``effective_number(labels_of_top_examples)``. k-means and the silhouette are written here in a few lines of torch.
 """
 from __future__ import annotations
 
@@ -278,8 +276,8 @@ def unit_facets(
     return FacetReport(Unit(examples.layer, int(channel)), facet_diversity(points), clustering, effective_number(clustering.labels))
 
 
-def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, max_examples: int | None = None) -> torch.Tensor:
-    """The facet score (mean pairwise cosine distance of top examples) of every unit of the scanned layer: (C,)."""
+def _top_points(examples: DatasetExamples, features: FeatureMaps, max_examples: int | None) -> torch.Tensor:
+    """The features (C, k, d) of every unit's top ``max_examples`` examples (default: all scanned)."""
     max_examples = min(max_examples or examples.top_index.shape[1], examples.top_index.shape[1])
     if max_examples < 2:
         raise ValueError(f"The facet score needs at least two top examples per unit, got max_examples={max_examples}.")
@@ -287,7 +285,12 @@ def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, max_exampl
         raise ValueError(f"Some units have fewer than {max_examples} top examples (the source is too small); use a smaller max_examples.")
     indices = examples.top_index[:, :max_examples].flatten()
     positions = examples.top_position[:, :max_examples].reshape(-1, 2)
-    return _mean_cosine_distance(features.at(indices, positions, examples.map_size).view(examples.channels, max_examples, -1))
+    return features.at(indices, positions, examples.map_size).view(examples.channels, max_examples, -1)
+
+
+def facet_scores(examples: DatasetExamples, features: FeatureMaps, *, max_examples: int | None = None) -> torch.Tensor:
+    """The facet score (mean pairwise cosine distance of top examples) of every unit of the scanned layer: (C,)."""
+    return _mean_cosine_distance(_top_points(examples, features, max_examples))
 
 
 def code_facet_scores(peaks: PeakCodes, features: FeatureMaps, count: int) -> torch.Tensor:
@@ -316,18 +319,26 @@ def selective_units(examples: DatasetExamples, *, rank: int | None = None, min_s
 def rank_polysemantic(
     examples: DatasetExamples, features: FeatureMaps, *, max_examples: int | None = None, count: int = 10, min_selectivity: float = 2.0
 ) -> list[tuple[Unit, float]]:
-    """The ``count`` units of the scanned layer with the highest facet score, most polysemantic first.
-
-    Only *selective* units compete: their ``max_examples``-th best example must lie ``min_selectivity`` standard
-    deviations above their mean activation. A unit that is about as active everywhere (or saturated,
-    with many tied top values) has arbitrary "top" examples, which would look maximally diverse.
-    """
+    """The ``count`` units of the scanned layer with the highest facet score, most polysemantic first (see
+    :func:`facet_ranking`). Only *selective* units compete: a unit about as active everywhere (or saturated, with many
+    tied top values) has arbitrary "top" examples, which would look maximally diverse."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
-    selective = selective_units(examples, rank=max_examples, min_selectivity=min_selectivity)
-    scores = facet_scores(examples, features, max_examples=max_examples).masked_fill(~selective, float("-inf"))
-    order = scores.argsort(descending=True)[: min(count, int(selective.sum()))]
-    return [(Unit(examples.layer, int(c)), float(scores[c])) for c in order]
+    points = _top_points(examples, features, max_examples)
+    ranked = facet_ranking(points, examples.top_value[:, :points.shape[1]], examples.mean, examples.std, count, min_selectivity)
+    return [(Unit(examples.layer, int(channel)), score) for channel, score in ranked.tolist()]
+
+
+def facet_ranking(points: torch.Tensor, top_values: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                  count: int = 5, min_selectivity: float = 2.0) -> torch.Tensor:
+    """Lesson 06's ranking of a layer: (n, 2) rows (channel, facet score) of the ``count`` selective units with the
+    highest facet score, most polysemantic first, n = min(count, selective units). ``points`` (C, k, d): features of
+    each unit's top k examples; ``top_values`` (C, k) their activations, best first; ``mean``, ``std`` (C,) each unit's.
+    Selective: the k-th value lies ``min_selectivity`` standard deviations (at least 1e-6) above the mean."""
+    scores = _mean_cosine_distance(points)
+    selective = (top_values[:, -1] - mean) / std.clamp_min(1e-6) >= min_selectivity
+    ranked = scores.masked_fill(~selective, float("-inf")).argsort(descending=True, stable=True)[: int(selective.sum())][:count]
+    return torch.stack([ranked.to(scores.dtype), scores[ranked]], 1)
 
 
 @dataclass

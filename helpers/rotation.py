@@ -4,7 +4,8 @@ The paper's "rotated dataset examples" test: a curve detector's top photographs,
 the member of the family that prefers the new orientation fire.
 
 - :func:`rotate_about`, :func:`recentre`: rotate images about a point; move a point onto a placement's centre.
-- :func:`centred_examples`: a unit's top (or band) dataset examples, centred on where it fired.
+- :func:`centre_examples`, :func:`centred_examples`: photographs shifted so that a point of each lands on a
+  receptive field's centre; a unit's top (or band) dataset examples, centred on where it fired.
 - :func:`rotation_tuning`, :func:`joint_rotation_tuning`: every member's response to rotated examples.
 - :func:`orientation_tuning`: those responses averaged by the orientation of the rotated curve (argument 4's read-out).
 - :func:`hand_over_misses`, :func:`hand_over`: does turning an example hand the response to the member that faces
@@ -58,6 +59,17 @@ def recentre(image: torch.Tensor, point: tuple[float, float], placement: Placeme
     return image[:, mirror(ys, height)][:, :, mirror(xs, width)]
 
 
+def centre_examples(images: Sequence[torch.Tensor], points: Sequence[tuple[float, float]], center: tuple[float, float],
+                    size: int, margin: float = 0.0) -> torch.Tensor:
+    """Each image (3, H, W) shifted by whole pixels so that its point (x, y) lands on ``center`` of a ``size`` x ``size``
+    image, the border mirrored (:func:`recentre`); an image whose point lies less than ``margin`` pixels from its
+    border is skipped (there the unit saw the photograph's edge). Returns (N', 3, size, size), N' <= N (lesson 02's
+    students write it; :func:`centred_examples` uses it)."""
+    kept = [recentre(image, (x, y), Placement("", size, center, 0.0)) for image, (x, y) in zip(images, points)
+            if min(x, y, image.shape[-1] - x, image.shape[-2] - y) >= margin]
+    return torch.stack(kept) if kept else torch.empty(0, 3, size, size)
+
+
 def centred_examples(
     examples,
     channel: int,
@@ -84,10 +96,8 @@ def centred_examples(
     images = []
     for index, (row, col) in zip(indices.tolist(), positions.tolist()):
         top, left, bottom, right = examples.patch_box(row, col)
-        x, y = (left + right) / 2, (top + bottom) / 2
-        if min(x, y, examples.image_size - x, examples.image_size - y) < margin:
-            continue
-        images.append(recentre(source[index], (x, y), placement))
+        point = ((left + right) / 2, (top + bottom) / 2)
+        images.extend(centre_examples([source[index]], [point], placement.center, placement.size, margin))
         if len(images) == count:
             break
     if not images:

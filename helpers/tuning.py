@@ -5,6 +5,7 @@ the direction a curve's convex side faces).
 
 - :func:`orientation_tuning`: responses of units to curves at every orientation, minus the blank image's.
 - :func:`preferred_orientation`, :func:`orientation_selectivity`: reading tuning curves (O, U).
+- :func:`screen_scores`: a screen's curve selectivity, corner margin and tuning curves from its curves, lines and corners.
 - :func:`largest_gap`, :func:`angle_difference`: arithmetic on the circle.
 - :func:`neighbour_test`: does a family's tuning predict which member answers an image?
 """
@@ -88,6 +89,32 @@ def orientation_tuning(
     images = torch.cat([grid.images, blank(placement.size, background)[None]])
     values = unit_responses(model, units_or_layer, images, pre_activation=pre_activation).numpy().astype(np.float64)
     return values[:-1] - values[-1]
+
+
+def screen_scores(curve: np.ndarray, line: np.ndarray, corner: np.ndarray,
+                  blank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the curve screen reads from every unit's raw responses: (curve selectivity (U,), corner margin (U,), tuning (O, U)).
+
+    ``curve`` (O, R, U): responses to curves at O orientations x R radii; ``line`` (A, P, U) to straight lines;
+    ``corner`` (O, K, U) to corners; ``blank`` (U,) to the blank image, which every response is taken relative to.
+    Curve selectivity = (best curve - best line) / best curve and corner margin = (best curve - best corner) /
+    best curve, both clipped to [-1, 1] and -1 for a unit no curve drives above the blank; the tuning curve is each
+    unit's responses at every orientation at the radius of its strongest curve (used by
+    :func:`helpers.families.curves.screen_curves`; lesson 02's students write it).
+    """
+    curve, line, corner = (np.asarray(part, dtype=np.float64) - np.asarray(blank, dtype=np.float64)
+                           for part in (curve, line, corner))
+    units = curve.shape[-1]
+    best_curve = curve.reshape(-1, units).max(0)
+    best_line = line.reshape(-1, units).max(0)
+    best_corner = corner.reshape(-1, units).max(0)
+    driven = best_curve > 0
+    safe = np.maximum(best_curve, 1e-12)
+    curve_selectivity = np.where(driven, (best_curve - best_line) / safe, -1.0).clip(-1, 1)
+    corner_margin = np.where(driven, (best_curve - best_corner) / safe, -1.0).clip(-1, 1)
+    radius_index = curve.max(0).argmax(0)  # (U,) the radius of each unit's strongest curve
+    tuning = np.take_along_axis(curve, radius_index[None, None, :], axis=1)[:, 0]
+    return curve_selectivity, corner_margin, tuning
 
 
 def largest_gap(orientations: Iterable[float]) -> float:

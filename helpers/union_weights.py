@@ -133,15 +133,11 @@ class PairWeights:
     from_b: torch.Tensor  # (T, P)
 
     def symmetry(self, shuffled: bool = False, seed: int = 0) -> torch.Tensor:
-        """(T,) per target, the correlation over pairs between its weight from A and from B (``shuffled``: B of another pair)."""
-        b = self.from_b
-        if shuffled:  # every A with the B of another pair: a random cyclic derangement
-            order = torch.randperm(b.shape[1], generator=torch.Generator().manual_seed(seed))
-            derangement = torch.empty_like(order)
-            derangement[order] = torch.roll(order, 1)
-            b = b[:, derangement]
-        return torch.nn.functional.cosine_similarity(self.from_a - self.from_a.mean(1, keepdim=True),
-                                                     b - b.mean(1, keepdim=True), dim=1)
+        """(T,) per target, the correlation over pairs between its weight from A and from B (``shuffled``: B of another
+        pair, a random cyclic derangement drawn with ``seed``; see :func:`union_reading`)."""
+        order = torch.randperm(self.from_b.shape[1], generator=torch.Generator().manual_seed(seed))
+        symmetry, control, _ = union_reading(self.from_a, self.from_b, order)
+        return control if shuffled else symmetry
 
     def union_verdict(self, *, min_median: float = 0.5, min_gap: float = 0.3) -> tuple[bool, str]:
         """Do the targets weigh both members of each pair alike? The median of :meth:`symmetry` at least ``min_median``
@@ -153,9 +149,28 @@ class PairWeights:
     def most_even(self) -> tuple[int, int]:
         """(target index, pair index) of the most even union: the target whose weaker weight from a pair's two
         members (the smaller of A's and B's) is the largest over all targets and pairs."""
-        evenness = torch.minimum(self.from_a, self.from_b)  # (T, P): the weaker case of each pair
-        target, pair = divmod(int(evenness.argmax()), evenness.shape[1])
-        return target, pair
+        return union_reading(self.from_a, self.from_b, torch.arange(self.from_b.shape[1]))[2]
+
+
+def union_reading(from_a: torch.Tensor, from_b: torch.Tensor,
+                  order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """What lesson 05's section 7 reads off a union's weights, from the net weights (T, P) of the two members of P mirror
+    pairs (A: one case, B: the other) into T later units: (symmetry, shuffled, most even).
+
+    ``symmetry`` (T,) is each target's Pearson correlation over the pairs between its weight from A and from B; a union
+    over cases weighs both alike. ``shuffled`` (T,) is the same with every A beside the B of *another* pair: ``order``
+    (a permutation of the pairs) is read as a cycle, the pair ``order[i]`` taking the B of pair ``order[i - 1]`` (a
+    derangement: no pair keeps its own B). ``most even`` is (target, pair) with the largest weaker weight of the pair's
+    two members, ``min(from_a, from_b)``. Used by :class:`PairWeights`; the lesson's exercise 9 asks for it.
+    """
+    def correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cosine_similarity(x - x.mean(1, keepdim=True), y - y.mean(1, keepdim=True), dim=1)
+
+    other = torch.empty_like(order)
+    other[order] = torch.roll(order, 1)
+    evenness = torch.minimum(from_a, from_b)
+    target, pair = divmod(int(evenness.argmax()), evenness.shape[1])
+    return correlation(from_a, from_b), correlation(from_a, from_b[:, other]), (target, pair)
 
 
 def pair_weights(model: CircuitModel, pairs: Sequence[tuple[str | Unit, str | Unit]], targets: Sequence[str | Unit]) -> PairWeights:
@@ -205,6 +220,15 @@ class PathwayInhibition:
         holds = min(first_pairs, second_pairs) >= min_pairs and self.cross < 0 and self.p < max_p
         return holds, (f"cross {self.cross:+.3f} (same side {self.same:+.3f}), shuffled cross "
                        f"{self.shuffled_cross.mean():+.3f}, p = {self.p:.3f}, {first_pairs} and {second_pairs} pairs")
+
+
+def inhibition_verdict(inhibition: PathwayInhibition | None, first_pairs: int, second_pairs: int, *, min_pairs: int = 5,
+                       max_p: float = 0.05) -> tuple[bool, str]:
+    """:meth:`PathwayInhibition.verdict`, or (False, a line saying why) when there was no measurement (``None``: no
+    mirror pairs in one of the layers)."""
+    if inhibition is None:
+        return False, "no mirror pairs in one of the layers"
+    return inhibition.verdict(first_pairs, second_pairs, min_pairs=min_pairs, max_p=max_p)
 
 
 def same_and_cross(weights: np.ndarray, follows: np.ndarray, first_pairs: Sequence[tuple[int, int]],

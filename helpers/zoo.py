@@ -9,8 +9,13 @@ random weights instead: the negative control on which the lessons' claims must f
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from typing import Callable
+
+import torch
+from torch import nn
 
 from .config import WEIGHT_KINDS, select_device, weights_kind
 from .models import CircuitModel, UnknownNameError, closest
@@ -139,3 +144,31 @@ def load_model(name: str | None = None, *, weights: str | None = None, device: s
         where = "" if target.type == "cpu" else f" on {target}"
         print(f"Active model: {name} ({reason}){control}{where}.")
     return _loaded[key]
+
+
+def reinitialized(module: nn.Module, seed: int) -> nn.Module:
+    """A copy of ``module`` with every weight drawn afresh: the random-weights control built from any network.
+
+    Each submodule's own ``reset_parameters`` (PyTorch's initialisation of that layer) runs in the order
+    ``named_modules`` lists them, on a random generator seeded with ``seed`` and forked from the global one, so
+    the same seed gives the same network and the random numbers drawn after the call do not change. ``module`` is
+    left as it was. A submodule that holds weights of its own but cannot redraw them raises a ValueError: a
+    control that quietly kept some trained weights would not be a control.
+    """
+    twin = copy.deepcopy(module)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for name, part in twin.named_modules():
+            if hasattr(part, "reset_parameters"):
+                part.reset_parameters()
+            elif any(True for _ in part.parameters(recurse=False)):
+                raise ValueError(f"{name or 'The network'} holds weights of its own but has no reset_parameters to "
+                                 "redraw them.")
+    return twin
+
+
+def random_twin(model: CircuitModel, seed: int = CONTROL_SEED) -> CircuitModel:
+    """``model``'s architecture, layers, preprocessing and labels with freshly drawn weights (:func:`reinitialized`):
+    the random-weights control of any loaded model, beside the trained one, without loading it again."""
+    return dataclasses.replace(model, module=reinitialized(model.module, seed), trained=False,
+                               description=f"{model.name} with random weights (seed {seed}), a negative control")

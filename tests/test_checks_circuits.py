@@ -312,3 +312,143 @@ def test_curve_wiring_profile_and_alignment_on_a_hand_built_table() -> None:
     np.testing.assert_allclose(inhibitory, [180.0, 170.0])  # member 0: input 2 (input 1's zero is no inhibition); 1: input 0
     wiring = CurveWiring("below", 90.0, profile, np.array([3, 5]))
     assert list(wiring.band_edges) == [0, 90, 180] and "90-180°" in wiring.summary()
+
+
+# --- exercise 9: pairs of weights, rotated and not ---------------------------------------------------
+def student_pair_correlations(grids, orientations, *, sign=1, centred=True, both_orders=False, turn_j=False):
+    """The course's pair correlations written as a student would; the keywords make its near misses."""
+    from helpers.weights import rotate_grids
+
+    def correlation(a, b):
+        a, b = a.flatten().double(), b.flatten().double()
+        if centred:
+            a, b = a - a.mean(), b - b.mean()
+        return float((a @ b) / (a.norm() * b.norm()))
+
+    rows = []
+    for i in range(len(grids)):
+        for j in range(len(grids)) if both_orders else range(i + 1, len(grids)):
+            if i == j:
+                continue
+            angle = sign * (orientations[j] - orientations[i])
+            if turn_j:
+                rows.append([correlation(grids[i], rotate_grids(grids[j], angle)), correlation(grids[i], grids[j])])
+            else:
+                rows.append([correlation(rotate_grids(grids[i], angle), grids[j]), correlation(grids[i], grids[j])])
+    return torch.tensor(rows).reshape(-1, 2)
+
+
+def test_pair_correlations_check(tiny, exercise_probe) -> None:
+    from helpers.checks.circuits import check_pair_correlations
+
+    assert check_pair_correlations(student_pair_correlations, tiny) == 4
+
+    def course(grids, orientations):  # the course's per-pair function, reached through the package
+        import helpers.weights
+
+        return [[helpers.weights.weight_equivariance(grids[i], grids[j], orientations[j] - orientations[i]),
+                 helpers.weights.weight_equivariance(grids[i], grids[j], 0.0)]
+                for i in range(len(grids)) for j in range(i + 1, len(grids))]
+
+    wrong = [lambda g, o: student_pair_correlations(g, o, sign=-1),  # turned away from the sibling
+             lambda g, o: student_pair_correlations(g, o, centred=False),  # cosine similarity, not a correlation
+             lambda g, o: student_pair_correlations(g, o, both_orders=True),  # every ordered pair
+             lambda g, o: student_pair_correlations(g, o, turn_j=True),  # the sibling turned the same way
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_pair_correlations, answer, tiny)
+    assert check_pair_correlations.__wrapped__(lambda g, o: torch.ones(len(g) * (len(g) - 1) // 2, 2), tiny).fraction < 0.5
+    exercise_probe.not_attempted(lambda: check_pair_correlations(..., tiny),
+                                 lambda: check_pair_correlations(lambda g, o: None, tiny))
+
+
+def test_pair_correlations_and_verdicts_of_the_claims() -> None:
+    from helpers.cleanroom import Match, held_out_verdict
+    from helpers.weights.connections import InputSelectivity
+    from helpers.weights.equivariance import EquivarianceSummary, pair_correlations, rotate_grids
+
+    base = torch.randn(2, 5, 5, generator=torch.Generator().manual_seed(0))
+    copies = torch.stack([rotate_grids(base, angle) for angle in (0.0, 90.0, 180.0)])
+    table = pair_correlations(copies, [0.0, 90.0, 180.0])
+    assert table.shape == (3, 2) and np.allclose(table[:, 0], 1.0, atol=1e-5)
+    assert pair_correlations(copies[:1], [0.0]).shape == (0, 2)
+    summary = EquivarianceSummary([], table[:, 0], table[:, 1], "per_input")
+    flat = EquivarianceSummary([], np.zeros(3), np.zeros(3), "per_input")
+    assert summary.verdict(flat)[0] and not flat.verdict(summary)[0]
+    assert summary.verdict(flat)[1] == f"gain {summary.gain:+.3f} vs random pairs +0.000"
+
+    def match(values):
+        return Match(np.array(values), np.zeros((2, len(values))), np.zeros((2, len(values))))
+
+    assert held_out_verdict(match([0.5] * 9 + [-0.1]), match([-0.3])) == (
+        True, "mean r +0.440, 90% positive, turned 180° -0.300")
+    assert not held_out_verdict(match([0.5] * 8 + [-0.1] * 2), match([-0.3]))[0]  # 80 % positive is not enough
+    assert not held_out_verdict(match([0.5] * 10), match([-0.1]))[0]  # turned 180° must anti-track
+    inputs = InputSelectivity(8, 0.6, np.array([0.3, 0.5]), 0.005, None, {})
+    assert inputs.verdict(0.01) == (True, "family 0.600, random sets 0.400, p = 0.0050")
+    assert not inputs.verdict(0.01, enough=False)[0] and not inputs.verdict(0.001)[0]
+
+
+def test_follow_up_cells_print_the_students_numbers_beside_the_lessons(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from helpers.checks import circuits_beside
+
+    class Family(SimpleNamespace):
+        def __len__(self):
+            return len(self.channels)
+
+    grids = torch.randn(6, 6, 3, 3, generator=torch.Generator().manual_seed(1))
+    monkeypatch.setattr(circuits_beside, "expanded_weights", lambda model, a, b, to_channels=None:
+                        grids if to_channels is None else grids[list(to_channels)])
+    family, none = Family(channels=[0, 2], orientations=np.array([0.0, 90.0])), Family(channels=[])
+    sources = Family(channels=[1, 3], orientations=np.array([10.0, 200.0]),
+                     screen=SimpleNamespace(preferred=np.linspace(0, 300, 6)))
+    readers = SimpleNamespace(concentration=1.5, p=0.25)
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen["args"], seen["kwargs"] = args, kwargs
+        return 2.0, 0.5
+
+    line = circuits_beside.concentration_beside(record, None, family, "a", "b", readers, 7)
+    assert line == "your test: concentration 2.00, p = 0.5000 | section 6: concentration 1.50, p = 0.2500"
+    assert seen["args"][1] == [0, 2] and seen["kwargs"] == {"sets": 7, "seed": 0} and seen["args"][0].shape == (6, 6, 3, 3)
+    assert "exercise 6" in circuits_beside.concentration_beside(lambda *a, **k: None, None, family, "a", "b", readers, 7)
+    assert "No curve family" in circuits_beside.concentration_beside(record, None, none, "a", "b", readers, 7)
+    inputs = SimpleNamespace(aligned={"excitatory": np.array([10.0, 30.0]), "inhibitory": np.array([])})
+    line = circuits_beside.alignment_beside(lambda *a, **k: (np.array([20.0]), np.array([170.0])), None, family, sources,
+                                            "a", "b", inputs)
+    assert line == ("excitatory curve inputs: yours 1, mean difference 20° | section 5: 2, 20°\n"
+                    "inhibitory curve inputs: yours 1, mean difference 170° | section 5: 0, nan°")
+    assert "exercise 7" in circuits_beside.alignment_beside(lambda *a, **k: None, None, family, sources, "a", "b", inputs)
+    wiring = SimpleNamespace(bin_width=90.0, profile=np.array([0.25, -0.5]))
+    line = circuits_beside.profile_beside(lambda net, *a, bin_width: np.array([0.25, bin_width / -180]), None, family,
+                                          sources, "a", "b", wiring)
+    assert line == "your profile:      +0.250  -0.500\nsection 5's bars:  +0.250  -0.500"
+    assert "No curve units" in circuits_beside.profile_beside(None, None, family, sources, "a", "b", None)
+    real = SimpleNamespace(mean_rotated=0.5, mean_unrotated=0.25, gain=0.25)
+    line = circuits_beside.equivariance_beside(lambda g, o: [[0.5, 0.25]], grids[:2], family, {"per_input": (real, None)})
+    assert line == ("yours: 1 pairs, rotated +0.500, unrotated +0.250, gain +0.250 | section 5: rotated +0.500, "
+                    "unrotated +0.250, gain +0.250")
+    assert "at least two members" in circuits_beside.equivariance_beside(None, None, family, {})
+    assert "exercise 9" in circuits_beside.equivariance_beside(lambda g, o: None, grids[:2], family, {"per_input": 0})
+
+
+def test_pattern_beside_draws_or_says_why_not(capsys) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from helpers.checks.circuits_beside import pattern_beside
+
+    grids, pattern = torch.randn(4, 3, 3), torch.randn(3, 3)
+    pattern_beside(None, None, None, "m:0")
+    pattern_beside(lambda g: None, grids, pattern, "m:0")
+    assert capsys.readouterr().out == ("No curve family with expanded weights on this model: nothing to draw.\n"
+                                       "Write my_spatial_pattern above to draw the pattern yourself.\n")
+    before = len(plt.get_fignums())
+    pattern_beside(lambda g: g[0], grids, pattern, "m:0")
+    assert len(plt.get_fignums()) == before + 1 and capsys.readouterr().out == ""
+    plt.close("all")

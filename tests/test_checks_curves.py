@@ -322,3 +322,123 @@ def test_rotate_about_check(exercise_probe) -> None:
     assert check_rotate_about.__wrapped__(lambda images, *a: images.clone()).fraction == 0
     assert check_rotate_about.__wrapped__(lambda images, *a: torch.full_like(images, 0.5)).fraction == 0
     exercise_probe.not_attempted(lambda: check_rotate_about(...), lambda: check_rotate_about(lambda *a: None))
+
+
+def student_screen_scores(curve, line, corner, blank, *, relative=True, by="curve", silent=-1.0, tuning_from="best"):
+    """The screen's scores as a student writes them; the keywords make near misses."""
+    shift = np.asarray(blank, dtype=float) if relative else 0.0
+    curve, line, corner = (np.asarray(part, dtype=float) - shift for part in (curve, line, corner))
+    units = curve.shape[-1]
+    best_curve = curve.reshape(-1, units).max(0)
+    best_line = line.reshape(-1, units).max(0)
+    best_corner = corner.reshape(-1, units).max(0)
+    scale = np.maximum(best_curve if by == "curve" else np.abs(best_line) + 1e-12, 1e-12)
+    selectivity = np.where(best_curve > 0, (best_curve - best_line) / scale, silent).clip(-1, 1)
+    margin = np.where(best_curve > 0, (best_curve - best_corner) / scale, silent).clip(-1, 1)
+    if tuning_from == "each":  # the best radius orientation by orientation
+        return selectivity, margin, curve.max(1)
+    radius = curve.mean(0).argmax(0) if tuning_from == "mean" else curve.max(0).argmax(0)
+    return selectivity, margin, np.take_along_axis(curve, radius[None, None, :], axis=1)[:, 0]
+
+
+def test_screen_scores_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_screen_scores
+
+    assert check_screen_scores(student_screen_scores) == 3
+    assert check_screen_scores(lambda *a: [torch.from_numpy(p) for p in student_screen_scores(*a)]) == 3  # tensors, a list
+
+    def course(*args):  # the course's scores, reached through their module
+        import helpers.tuning
+
+        return helpers.tuning.screen_scores(*args)
+
+    def through_screen(curve, line, corner, blank):  # the screen's own scoring, reached through its module
+        import helpers.families.curves
+
+        raw = np.concatenate([np.reshape(p, (-1, p.shape[-1])) for p in (curve, line, corner)] + [blank[None]])
+        layout = dict(orientations=np.arange(curve.shape[0]) * 360.0 / curve.shape[0], radii=np.arange(curve.shape[1]) + 1.0,
+                      line_angles=np.arange(line.shape[0]), line_offsets=np.arange(line.shape[1]),
+                      corner_angles=np.arange(corner.shape[1]), layer="x", placement=None, pre_activation=False, style={})
+        screen = helpers.families.curves._scored(raw, layout, 1.0)
+        return screen.curve_selectivity, screen.corner_margin, screen.tuning()
+
+    assert through_screen(*screen_case()) is not None  # the stand-in really computes the scores outside the check
+    wrong = [lambda *a: student_screen_scores(*a, relative=False),  # responses not taken relative to the blank
+             lambda *a: student_screen_scores(*a, by="line"),  # divided by the best line instead of the best curve
+             lambda *a: student_screen_scores(*a, silent=0.0),  # a unit no curve drives scored 0, not -1
+             lambda *a: student_screen_scores(*a, tuning_from="each"),  # the best radius picked orientation by orientation
+             lambda *a: student_screen_scores(*a, tuning_from="mean"),  # the radius best on average
+             course, through_screen]
+    for answer in wrong:
+        exercise_probe.rejected(check_screen_scores, answer)
+    for constant in ((np.zeros(4), np.zeros(4), np.zeros((8, 4))), (np.ones(6), -np.ones(6), np.ones((16, 6)))):
+        assert check_screen_scores.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_screen_scores(...), lambda: check_screen_scores(lambda *a: None))
+
+
+def screen_case():
+    """One of the check's hand-built cases, for the stand-in above."""
+    from helpers.checks.curves import screen_cases
+
+    return next(iter(screen_cases().values()))[0]
+
+
+def student_centre_examples(images, points, center, size, margin, *, sign=1.0, swap=False, mirror="reflect",
+                            rounding=round, strict=False):
+    """Photographs centred on a point as a student writes it; the keywords make near misses."""
+    kept = []
+    for image, (x, y) in zip(images, points):
+        _, height, width = image.shape
+        if swap:
+            x, y = y, x
+        distance = min(x, y, width - x, height - y)
+        if distance < margin or (strict and distance == margin):
+            continue
+        rows = torch.arange(size) - rounding(sign * (center[1] - y))
+        cols = torch.arange(size) - rounding(sign * (center[0] - x))
+
+        def inside(index, n):
+            if mirror == "edge":
+                return index.clamp(0, n - 1)
+            index = index.clamp(-(n - 1), 2 * n - 2)
+            low = -index if mirror == "reflect" else -index - 1
+            high = 2 * (n - 1) - index if mirror == "reflect" else 2 * n - 1 - index
+            return torch.where(index < 0, low, torch.where(index >= n, high, index)).clamp(0, n - 1)
+
+        kept.append(image[:, inside(rows, height)][:, :, inside(cols, width)])
+    return torch.stack(kept) if kept else torch.zeros(0, 3, size, size)
+
+
+def test_centre_examples_check(exercise_probe) -> None:
+    from helpers.checks.curves import check_centre_examples
+
+    assert check_centre_examples(student_centre_examples) == 3
+    assert check_centre_examples(lambda *a: student_centre_examples(*a).numpy()) == 3  # an array is fine too
+
+    def course(*args):  # the course's centring, reached through its module
+        import helpers.rotation
+
+        return helpers.rotation.centre_examples(*args)
+
+    def one_by_one(images, points, center, size, margin):  # the course's recentre, reached through its module
+        import helpers.probing
+        import helpers.rotation
+
+        place = helpers.probing.Placement("", size, center, 0.0)
+        kept = [helpers.rotation.recentre(i, p, place) for i, p in zip(images, points)
+                if min(p[0], p[1], i.shape[-1] - p[0], i.shape[-2] - p[1]) >= margin]
+        return torch.stack(kept) if kept else torch.zeros(0, 3, size, size)
+
+    wrong = [lambda *a: student_centre_examples(*a, sign=-1.0),  # the shift the wrong way (point - center)
+             lambda *a: student_centre_examples(*a, swap=True),  # x and y swapped (rows shifted by x)
+             lambda *a: student_centre_examples(*a, mirror="edge"),  # the border's last pixel repeated, not mirrored
+             lambda *a: student_centre_examples(*a, mirror="symmetric"),  # mirrored with the edge pixel repeated
+             lambda *a: student_centre_examples(*a, rounding=int),  # shifts truncated, not rounded
+             lambda i, p, c, s, m: student_centre_examples(i, p, c, s, 0.0),  # no point skipped
+             lambda *a: student_centre_examples(*a, strict=True),  # a point exactly on the margin skipped
+             course, one_by_one]
+    for answer in wrong:
+        exercise_probe.rejected(check_centre_examples, answer)
+    for constant in (torch.zeros(0, 3, 32, 32), torch.full((3, 3, 32, 32), 0.5)):
+        assert check_centre_examples.__wrapped__(lambda *a, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_centre_examples(...), lambda: check_centre_examples(lambda *a: None))

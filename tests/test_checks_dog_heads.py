@@ -285,3 +285,44 @@ def test_mirror_pairs_check(exercise_probe) -> None:
     for constant in ([], [(0, 1)], [(1, 2), (4, 5)]):
         assert check_mirror_pairs.__wrapped__(lambda c, k=constant: k, test).fraction == 0
     exercise_probe.not_attempted(lambda: check_mirror_pairs(..., test), lambda: check_mirror_pairs(lambda c: None, test))
+
+
+def student_union_reading(from_a, from_b, order, *, centred=True, derange=True, weaker=True, target_first=True):
+    """The course's answer to exercise 9 as a student writes it; the keywords make its near misses."""
+    def correlation(x, y):
+        if centred:
+            x = x - x.mean(dim=1, keepdim=True)
+            y = y - y.mean(dim=1, keepdim=True)
+        return (x * y).sum(dim=1) / (x.norm(dim=1) * y.norm(dim=1)).clamp_min(1e-12)
+
+    other = torch.empty_like(order)
+    other[order] = torch.roll(order, 1)
+    if not derange:
+        other = order  # a plain permutation: some pairs keep their own B
+    evenness = torch.minimum(from_a, from_b) if weaker else from_a + from_b
+    target, pair = divmod(int(evenness.argmax()), evenness.shape[1])
+    if not target_first:
+        target, pair = pair, target
+    return correlation(from_a, from_b), correlation(from_a, from_b[:, other]), (target, pair)
+
+
+def test_union_reading_check(exercise_probe):
+    from helpers.checks.dog_heads import check_union_reading
+
+    def course(*args):  # the course's own, reached through its module while the student's function runs
+        import helpers.union_weights
+
+        return helpers.union_weights.union_reading(*args)
+
+    assert check_union_reading(student_union_reading) == 3
+    wrong = [lambda *a: student_union_reading(*a, centred=False),  # cosine similarity, not a correlation
+             lambda *a: student_union_reading(*a, derange=False),  # a control that keeps some pairs' own B
+             lambda *a: student_union_reading(*a, target_first=False),  # (pair, target)
+             lambda a, b, o: student_union_reading(a.T, b.T, o)[:2] + ((0, 0),),  # correlated over the targets
+             lambda *a: student_union_reading(*a, weaker=False),  # the largest sum, not the largest weaker weight
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_union_reading, answer)
+    for constant in ((torch.zeros(4), torch.zeros(4), (0, 0)), (torch.ones(6), -torch.ones(6), (1, 1))):
+        exercise_probe.rejected(check_union_reading, lambda *a, c=constant: c)
+    exercise_probe.not_attempted(lambda: check_union_reading(...), lambda: check_union_reading(lambda *a: None))

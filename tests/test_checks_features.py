@@ -331,3 +331,56 @@ def test_strongest_examples_keep_what_the_scan_keeps():
     values, images, positions = strongest_examples(batches, 4)
     assert torch.equal(values, running.top_value) and torch.equal(images, running.top_index)
     assert torch.equal(positions[..., 0] * 6 + positions[..., 1], running.top_flat)
+
+
+def student_transform_chain(images, steps, fill=0.5, *, in_order=True, keep_fill=True, in_half_sides=True,
+                            once=True, clockwise=True, zoom_in=True):
+    """A fixed chain of transforms as a student would write it, with switches for the usual slips."""
+    import torch.nn.functional as F
+
+    if not once:  # one resampling per step: blurs twice and fills twice
+        for step in steps:
+            images = student_transform_chain(images, [step], fill)
+        return images
+    size = images.shape[-1]
+    matrix, offset = torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    for kind, value in steps:
+        step_matrix, step_offset = torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+        if kind == "shift":
+            step_offset = torch.tensor(value, dtype=torch.float64)
+        elif kind == "scale":
+            step_matrix = step_matrix / value if zoom_in else step_matrix * value
+        elif kind == "rotate":
+            angle = torch.deg2rad(torch.tensor(float(value if clockwise else -value), dtype=torch.float64))
+            step_matrix = torch.stack([torch.stack([angle.cos(), angle.sin()]), torch.stack([-angle.sin(), angle.cos()])])
+        if in_order:
+            offset, matrix = offset + matrix @ step_offset, matrix @ step_matrix
+        else:  # the last step's map outermost
+            offset, matrix = step_matrix @ offset + step_offset, step_matrix @ matrix
+    theta = torch.cat([matrix, (2 * offset / size if in_half_sides else offset)[:, None]], dim=1)
+    grid = F.affine_grid(theta.expand(len(images), 2, 3).to(images.dtype), list(images.shape), align_corners=False)
+    shift = fill if keep_fill else 0.0
+    return F.grid_sample(images - shift, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + shift
+
+
+def test_transform_chain(exercise_probe):
+    from helpers.checks.features import check_transform_chain
+    from helpers.featurevis import transforms
+
+    assert check_transform_chain(student_transform_chain) == 3
+    for slip in ("in_order", "keep_fill", "in_half_sides", "once", "clockwise", "zoom_in"):
+        exercise_probe.rejected(check_transform_chain, lambda i, s, f, slip=slip: student_transform_chain(i, s, f, **{slip: False}))
+    exercise_probe.rejected(check_transform_chain, lambda i, s, f: transforms.transform_chain(i, s, f))
+    exercise_probe.rejected(check_transform_chain, lambda i, s, f: transforms.Compose((transforms.RandomRotate((0.0,)),), f)(i, None))
+    exercise_probe.rejected(check_transform_chain, lambda i, s, f: i)
+    exercise_probe.not_attempted(lambda: check_transform_chain(...), lambda: check_transform_chain(lambda i, s, f: None))
+
+
+def test_transform_chain_is_what_compose_does():
+    """With one choice per random step, a render's Compose and the fixed chain give the same images."""
+    from helpers.featurevis.transforms import Compose, Pad, RandomRotate, RandomScale, transform_chain
+
+    images = torch.rand(2, 3, 20, 20, generator=torch.Generator().manual_seed(3))
+    chain = Compose((Pad(4), RandomScale((1.25,)), RandomRotate((30.0,))), fill=0.3)
+    expected = chain(images, torch.Generator().manual_seed(0))
+    assert torch.allclose(transform_chain(images, [("scale", 1.25), ("rotate", 30.0)], 0.3), expected, atol=1e-6)

@@ -260,3 +260,65 @@ def test_high_frequency_fraction_check(exercise_probe) -> None:
         assert check_high_frequency_fraction.__wrapped__(lambda *a, c=constant: c).fraction == 0
     exercise_probe.not_attempted(lambda: check_high_frequency_fraction(...),
                                  lambda: check_high_frequency_fraction(lambda *a: None))
+
+
+def student_band_noise(size, frequency, seed=0, bandwidth=1.0, *, radial=True, octaves=True, fallback=True,
+                       standardised=True, cycles_per_pixel=True):
+    """Exercise 8's answer, written as a student would, and its near misses (switched off one at a time)."""
+    if frequency == 0:
+        return torch.zeros(size, size)
+    white = np.random.default_rng(seed).standard_normal((size, size))
+    fy = np.fft.fftfreq(size, d=1.0 if cycles_per_pixel else 1.0 / size)[:, None]
+    fx = np.fft.fftfreq(size, d=1.0 if cycles_per_pixel else 1.0 / size)[None, :]
+    radius = np.sqrt(fx**2 + fy**2) if radial else np.maximum(abs(fx), abs(fy))
+    low, high = (frequency * 2 ** (-bandwidth / 2), frequency * 2 ** (bandwidth / 2)) if octaves else \
+        (frequency - bandwidth * frequency / 2, frequency + bandwidth * frequency / 2)
+    band = (radius >= low) & (radius <= high)
+    if fallback and not band.any():
+        band = np.abs(radius - frequency) <= 1.0 / size
+    noise = np.real(np.fft.ifft2(np.fft.fft2(white) * band))
+    if standardised:
+        noise = (noise - noise.mean()) / (noise.std() + 1e-12)
+    return torch.from_numpy(noise).float()
+
+
+def test_band_noise_check(exercise_probe) -> None:
+    from helpers.checks.frequency import check_band_noise
+
+    assert check_band_noise(student_band_noise) == 3
+
+    def course(size, frequency, seed=0, bandwidth=1.0):  # reached through its module while the student's runs
+        import helpers.stimuli.boundaries
+
+        return helpers.stimuli.boundaries.band_limited_noise(size, frequency, seed, bandwidth)
+
+    def from_the_stimulus(size, frequency, seed=0, bandwidth=1.0):
+        from helpers.stimuli.boundaries import frequency_boundary
+
+        return (frequency_boundary(size, 0, frequency, frequency, seed=seed)[0] - 0.5) * 6
+
+    near_misses = [dict(radial=False),  # a square band: the larger component instead of the distance
+                   dict(octaves=False),  # the bandwidth read as a share of the frequency, not in octaves
+                   dict(fallback=False),  # nothing kept when the band misses the frequency grid
+                   dict(standardised=False),  # not rescaled to mean 0 and standard deviation 1
+                   dict(cycles_per_pixel=False)]  # frequencies in cycles per image
+    for keywords in near_misses:
+        answer = lambda *a, k=keywords: student_band_noise(*a, **k)  # noqa: E731
+        assert check_band_noise.__wrapped__(answer).fraction < 1, keywords
+    exercise_probe.rejected(check_band_noise, lambda *a: student_band_noise(*a, radial=False))
+    for answer in (course, from_the_stimulus, lambda size, *a: torch.zeros(size, size),
+                   lambda size, *a: torch.randn(size, size)):
+        assert check_band_noise.__wrapped__(answer).fraction == 0
+    exercise_probe.not_attempted(lambda: check_band_noise(...), lambda: check_band_noise(lambda *a, **k: None))
+
+
+def test_noise_beside_figure(capsys) -> None:
+    import matplotlib.pyplot as plt
+
+    from helpers.plotting.frequency import noise_beside_figure
+
+    assert noise_beside_figure(lambda *a, **k: None) is None
+    assert "Write exercise 8 first" in capsys.readouterr().out
+    figure = noise_beside_figure(student_band_noise, size=32)
+    assert len(figure.axes) >= 4
+    plt.close(figure)

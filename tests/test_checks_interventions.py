@@ -478,3 +478,57 @@ def test_layer_means_near_misses_lose_points_and_the_course_earns_nothing(model)
         assert check_layer_means(answer, model) == 0
     for constant in (0.0, 1.0):
         assert check_layer_means(lambda m, l, b, v=constant: torch.full((m.channels(l),), v), model) == 0
+
+
+def student_matched_draws(key, members, draws, generator, pool=5, *, exclude_chosen=True, one_generator=True,
+                          use_pool=True, by_distance=True, exclude_members=True):
+    """Exercise 10 written as the course does; each keyword switched off is a typical mistake."""
+    import numpy as np
+
+    key = np.asarray(key, dtype=np.float64)
+    members = [int(m) for m in members]
+    others = np.setdiff1d(np.arange(len(key)), members) if exclude_members else np.arange(len(key))
+    result = []
+    for index in range(draws):
+        rng = generator if one_generator else np.random.default_rng(index)
+        chosen = []
+        for member in members:
+            free = others[~np.isin(others, chosen)] if exclude_chosen else others
+            if not len(free):
+                break
+            order = np.argsort(np.abs(key[free] - key[member]) if by_distance else key[free], kind="stable")
+            nearest = free[order[:pool] if use_pool else order[:1]]
+            chosen.append(int(rng.choice(nearest)))
+        result.append(chosen)
+    return result
+
+
+def test_matched_draws_check(exercise_probe) -> None:
+    from helpers.checks.interventions import check_matched_draws
+
+    assert check_matched_draws(student_matched_draws) == check_matched_draws.points == 3
+    exercise_probe.not_attempted(lambda: check_matched_draws(...), lambda: check_matched_draws(lambda *a: None))
+
+
+def test_matched_draws_near_misses_lose_points_and_the_course_earns_nothing() -> None:
+    import numpy as np
+
+    from helpers.checks.interventions import check_matched_draws
+
+    for name in ("exclude_chosen", "one_generator", "use_pool", "by_distance", "exclude_members"):
+        score = check_matched_draws(lambda *a, n=name: student_matched_draws(*a, **{n: False}))
+        assert score < check_matched_draws.points, (name, score)
+
+    def through_module(key, members, draws, generator, pool=5):
+        course = importlib.import_module("helpers.interventions.experiments").matched_channels
+        return [course(key, members, generator, pool=pool) for _ in range(draws)]
+
+    def through_package(key, members, draws, generator, pool=5):
+        import helpers.interventions
+
+        return [helpers.interventions.matched_channels(key, members, generator, pool=pool) for _ in range(draws)]
+
+    for answer in (through_module, through_package):
+        assert check_matched_draws(answer) == 0
+    assert check_matched_draws(lambda key, members, draws, generator, pool=5: [[0] * len(members)] * draws) == 0
+    assert check_matched_draws(lambda key, members, draws, generator, pool=5: [list(np.arange(len(members)) + 1)] * draws) == 0

@@ -441,3 +441,52 @@ def test_near_miss_class_accuracies_lose_points(slip) -> None:
 
     answer = lambda p, l, k, z: student_class_accuracy(p, l, k, z, **slip)  # noqa: E731
     assert check_class_accuracy(answer) < check_class_accuracy.points
+
+
+def student_epoch(net, train, test, optimizer, schedule, batch_size, generator, *, shuffle=True, normalize=True,
+                  schedule_step=True, eval_mode=True, keep_last=True, zero_grad=True):
+    """Exercise 12 written as the course does; each keyword switched off is a typical mistake."""
+    net.train()
+    order = torch.randperm(len(train.images), generator=generator) if shuffle else torch.arange(len(train.images))
+    scale = (lambda x: (x - 0.5) / 0.5) if normalize else (lambda x: x)
+    losses = []
+    stop = len(order) if keep_last else len(order) - len(order) % batch_size
+    for start in range(0, stop, batch_size):
+        chosen = order[start : start + batch_size]
+        loss = nn.functional.cross_entropy(net(scale(train.images[chosen])), train.labels[chosen])
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if schedule_step:
+            schedule.step()
+        losses.append(loss.item())
+    if eval_mode:
+        net.eval()
+    with torch.no_grad():
+        predicted = net(scale(test.images)).argmax(1)
+    return losses, float((predicted == test.labels).float().mean())
+
+
+def test_training_epoch_check(exercise_probe) -> None:
+    from helpers.checks.own_model import check_training_epoch
+
+    assert check_training_epoch(student_epoch) == check_training_epoch.points == 3
+    exercise_probe.not_attempted(lambda: check_training_epoch(...), lambda: check_training_epoch(lambda *a: None))
+
+
+def test_near_miss_epochs_lose_points_and_the_course_earns_nothing() -> None:
+    import importlib
+
+    from helpers.checks.own_model import check_training_epoch
+
+    for slip in ("shuffle", "normalize", "schedule_step", "eval_mode", "keep_last"):
+        score = check_training_epoch(lambda *a, s=slip: student_epoch(*a, **{s: False}))
+        assert score < check_training_epoch.points, (slip, score)
+
+    def through_course(net, train, test, optimizer, schedule, batch_size, generator):
+        fitting = importlib.import_module("helpers.training.fitting")
+        return fitting.train_epoch(net, train, optimizer, schedule, batch_size, generator), fitting.evaluate(net, test)[1]
+
+    assert check_training_epoch(through_course) == 0
+    assert check_training_epoch(lambda net, train, test, *rest: ([2.0] * -(-len(train.images) // rest[2]), 0.5)) == 0

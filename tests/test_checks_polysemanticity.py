@@ -262,3 +262,47 @@ def test_silhouette_check(facets, exercise_probe):
         assert check_silhouette.__wrapped__(lambda p, l, c=constant: c, examples, features).fraction == 0
     exercise_probe.not_attempted(lambda: check_silhouette(..., examples, features),
                                  lambda: check_silhouette(lambda p, l: None, examples, features))
+
+
+def student_facet_ranking(points, top_values, mean, std, count=5, min_selectivity=2.0, *, column=-1,
+                          descending=True, keep_all=False, selective_only=True, diagonal=False):
+    """The course's ranking as a student writes it (a loop over units); the keywords make its near misses."""
+    k = points.shape[1]
+    scores = []
+    for rows in points:
+        unit = torch.nn.functional.normalize(rows, dim=1)
+        similarity = unit @ unit.T
+        scores.append(float(1 - similarity.mean()) if diagonal else
+                      float(1 - (similarity.sum() - similarity.trace()) / (k * (k - 1))))
+    scores = torch.tensor(scores)
+    selective = (top_values[:, column] - mean) / std.clamp_min(1e-6) >= min_selectivity
+    if not selective_only:
+        selective = torch.ones_like(selective)
+    order = sorted(torch.nonzero(selective).flatten().tolist(), key=lambda c: float(scores[c]), reverse=descending)
+    if keep_all:  # pads with units that are not selective
+        order += [c for c in range(len(scores)) if c not in order]
+    return torch.tensor([[c, float(scores[c])] for c in order[:count]]).reshape(-1, 2)
+
+
+def test_facet_ranking_check(facets, exercise_probe):
+    from helpers.checks.polysemanticity import check_facet_ranking
+
+    examples, features = facets
+    assert check_facet_ranking(student_facet_ranking, examples, features) == 4
+
+    def course(*args):  # the course's ranking, reached through its module
+        import helpers.polysemanticity
+
+        return helpers.polysemanticity.facet_ranking(*args)
+
+    wrong = [lambda *a: student_facet_ranking(*a, column=0),  # selective by the best example instead of the k-th
+             lambda *a: student_facet_ranking(*a, descending=False),  # most monosemantic first
+             lambda *a: student_facet_ranking(*a, keep_all=True),  # count rows even when fewer units are selective
+             lambda *a: student_facet_ranking(*a, selective_only=False),  # every unit ranked
+             lambda *a: student_facet_ranking(*a, diagonal=True),  # each example's similarity to itself averaged in
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_facet_ranking, answer, examples, features)
+    assert check_facet_ranking.__wrapped__(lambda *a: torch.zeros(3, 2), examples, features).fraction == 0
+    exercise_probe.not_attempted(lambda: check_facet_ranking(..., examples, features),
+                                 lambda: check_facet_ranking(lambda *a: None, examples, features))

@@ -445,3 +445,47 @@ def test_largest_interference(exercise_probe):
     exercise_probe.rejected(check_largest_interference, lambda w, t: 0.0)
     exercise_probe.not_attempted(lambda: check_largest_interference(...),
                                  lambda: check_largest_interference(lambda *a: None))
+
+
+# --- exercise 13: a toy model's kept features found by directions, against the principal axes -----------------------
+def student_cosines(activations, directions, weights, threshold=0.5, *, centre=True, both_signs=True,
+                    unit_directions=True, absolute=False, kept_only=True):
+    """Each kept feature's best cosine with the directions and with the principal axes, written as a student would,
+    with switches for the usual slips."""
+    kept = weights.T[weights.norm(dim=0) > threshold] if kept_only else weights.T
+    kept = kept / kept.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    found = directions / directions.norm(dim=1, keepdim=True) if unit_directions else directions
+    cosines = kept @ found.T
+    _, _, axes = torch.linalg.svd(activations - activations.mean(0) if centre else activations, full_matrices=False)
+    axes = torch.cat([axes, -axes]) if both_signs else axes
+    return (cosines.abs() if absolute else cosines).max(1).values, (kept @ axes.T).max(1).values
+
+
+def test_kept_feature_cosines(exercise_probe):
+    from helpers.checks.superposition import check_kept_feature_cosines
+    from helpers.checks.superposition.interference import columns
+    from helpers.superposition_studies import kept_feature_cosines
+
+    pair = columns([0, 180, 90, 45], [1.0, 1.0, 1.5, 0.3])
+    directions = torch.tensor([[2.0, 0.0], [0.0, -0.5], [1.2, 1.6]])
+    activations = torch.tensor([[3.0, 0.0], [-3.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # principal axes: x, then y
+    found, principal = kept_feature_cosines(activations, directions, pair, 0.5)  # worked by hand: 45° is dropped
+    assert found.tolist() == pytest.approx([1.0, 0.0, 0.8]) and principal.tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert check_kept_feature_cosines(student_cosines) == 3
+
+    def course(activations, directions, weights, threshold):  # the course's function, reached through its module
+        import helpers.superposition_studies
+
+        return helpers.superposition_studies.kept_feature_cosines(activations, directions, weights, threshold)
+
+    wrong = [lambda *a: student_cosines(*a, centre=False),  # the first axis points at the activations' mean
+             lambda *a: student_cosines(*a, both_signs=False),  # an axis has no sign: a feature along -axis scores -1
+             lambda *a: student_cosines(*a, unit_directions=False),  # a dot product with long directions, not a cosine
+             lambda *a: student_cosines(*a, absolute=True),  # a direction pointing away from a feature counted as found
+             lambda *a: student_cosines(*a, kept_only=False),  # the dropped features scored too
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_kept_feature_cosines, answer)
+    exercise_probe.rejected(check_kept_feature_cosines, lambda *a: (torch.ones(3), torch.ones(3)))
+    exercise_probe.not_attempted(lambda: check_kept_feature_cosines(...),
+                                 lambda: check_kept_feature_cosines(lambda *a: None))

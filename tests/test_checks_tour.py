@@ -171,3 +171,74 @@ def test_receptive_field_a_slip_loses_its_parts(slip, earned, capsys) -> None:
     from helpers.checks.tour import check_receptive_field
 
     assert check_receptive_field(lambda layers: student_receptive_field(layers, **{slip: False})) == earned
+
+
+def student_twin(module, seed, *, copy_it=True, fork=True, every=True, refuse=True, seeded=True):
+    """Exercise 6's answer, and its near misses: in place, the global generator reseeded, only convolutions and linear
+    layers redrawn, a layer it cannot redraw kept, no seed."""
+    import contextlib
+    import copy
+
+    twin = copy.deepcopy(module) if copy_it else module
+    with torch.random.fork_rng() if fork else contextlib.nullcontext():
+        if seeded:
+            torch.manual_seed(seed)
+        for name, part in twin.named_modules():
+            if hasattr(part, "reset_parameters"):
+                if every or isinstance(part, (nn.Conv2d, nn.Linear)):
+                    part.reset_parameters()
+            elif refuse and list(part.parameters(recurse=False)):
+                raise ValueError(f"{name} cannot be redrawn")
+    return twin
+
+
+def test_random_twin_right_answer_passes(strict) -> None:
+    from helpers.checks.tour import check_random_twin
+
+    state = torch.random.get_rng_state()
+    assert check_random_twin(student_twin) == 4
+    assert torch.equal(torch.random.get_rng_state(), state)  # the check leaves the notebook's random numbers alone
+
+
+@pytest.mark.parametrize("slip", ["copy_it", "fork", "every", "refuse", "seeded"])
+def test_random_twin_near_misses_lose_points(slip, capsys) -> None:
+    from helpers.checks.tour import check_random_twin
+
+    earned = check_random_twin(lambda module, seed: student_twin(module, seed, **{slip: False}))
+    assert earned < 4 and (slip != "seeded" or earned == 0)
+
+
+def twin_by_the_course(module, seed):
+    import helpers.zoo
+
+    return helpers.zoo.reinitialized(module, seed)
+
+
+def twin_refused(module, seed):
+    raise ValueError("no")
+
+
+TWIN_NON_ANSWERS = (twin_by_the_course, twin_refused, lambda module, seed: module, lambda module, seed: nn.Sequential())
+
+
+def test_random_twin_course_constants_and_refusals_are_rejected(exercise_probe) -> None:
+    from helpers.checks.tour import check_random_twin
+
+    for answer in TWIN_NON_ANSWERS:
+        exercise_probe.rejected(check_random_twin, answer)
+    exercise_probe.not_attempted(lambda: check_random_twin(...), lambda: check_random_twin(lambda module, seed: None))
+
+
+def test_random_twin_course_constants_and_refusals_earn_nothing(capsys) -> None:
+    from helpers.checks.tour import check_random_twin
+
+    assert [check_random_twin(answer) for answer in TWIN_NON_ANSWERS] == [0] * len(TWIN_NON_ANSWERS)
+
+
+def test_random_twin_of_a_model_is_a_seeded_control(model) -> None:
+    from helpers.zoo import random_twin
+
+    twin, again = random_twin(model, 1), random_twin(model, 1)
+    assert not twin.trained and model.trained and twin.module is not model.module
+    assert all(torch.equal(a, b) for a, b in zip(twin.module.state_dict().values(), again.module.state_dict().values()))
+    assert not torch.equal(twin.module[0].weight, model.module[0].weight)

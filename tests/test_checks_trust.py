@@ -245,3 +245,78 @@ def test_pixel_ascent_stays_in_range_and_moves_the_objective(tiny):
     assert not torch.equal(jittered, images)
     with pytest.raises(ValueError):
         pixel_ascent(tiny, objective, start[0], 8, 0.05)
+
+
+def student_photo_spectrum(batches, colour, max_images=None, *, scale=True, clip=True, rms=True, whole=True):
+    """The photographs' spectrum as a student writes it; the keywords make its near misses."""
+    colour = colour.double() / (colour.double().norm(dim=0).max() if scale else 1.0)
+    inverse = torch.linalg.inv(colour)
+    total, count = 0.0, 0
+    for batch in batches:
+        if not whole and max_images is not None:
+            batch = batch[: max_images - count]  # exactly max_images, cutting a batch
+        pixels = batch.double().clamp(0.005, 0.995) if clip else batch.double()
+        spectrum = torch.fft.rfft2(torch.einsum("ij,njhw->nihw", inverse, torch.logit(pixels)), norm="ortho").abs()
+        total = total + (spectrum.pow(2) if rms else spectrum).sum(0)
+        count += batch.shape[0]
+        if max_images is not None and count >= max_images:
+            break
+    if count == 0:
+        raise ValueError("no photographs")
+    magnitude = (total / count).sqrt() if rms else total / count
+    magnitude[:, 0, 0] = 0.0
+    return magnitude.float()
+
+
+def test_photo_spectrum_check_grades_the_answer_and_its_near_misses(exercise_probe):
+    from helpers.checks.trust import check_photo_spectrum
+
+    assert check_photo_spectrum(student_photo_spectrum) == 5
+
+    def course(batches, colour, max_images=None):  # the course's measurement, reached through its module
+        import helpers.featurevis.spectrum
+
+        return helpers.featurevis.spectrum.measure_spectrum(batches, colour / colour.norm(dim=0).max(), max_images)
+
+    wrong = [lambda *a: student_photo_spectrum(*a, scale=False),  # the colour matrix as given
+             lambda *a: student_photo_spectrum(*a, clip=False),  # the logit of 0 and 1
+             lambda *a: student_photo_spectrum(*a, rms=False),  # the mean magnitude, not the root mean power
+             lambda *a: student_photo_spectrum(*a, whole=False),  # a batch cut at max_images
+             course]
+    for answer in wrong:
+        exercise_probe.rejected(check_photo_spectrum, answer)
+    assert check_photo_spectrum.__wrapped__(lambda batches, *a: torch.zeros(3, 24, 13)).fraction == 0
+    exercise_probe.not_attempted(lambda: check_photo_spectrum(...), lambda: check_photo_spectrum(lambda *a: None))
+
+
+def test_spectrum_falloff_reads_a_one_over_f_spectrum():
+    from helpers.featurevis.spectrum import falloff
+
+    size = 32
+    fy, fx = torch.fft.fftfreq(size)[:, None] * size, torch.fft.rfftfreq(size)[None, :] * size
+    magnitude = (1 / (fy ** 2 + fx ** 2).sqrt().clamp(min=1)).expand(3, size, size // 2 + 1)
+    line = falloff(magnitude)
+    assert line.startswith("mean magnitude at (cycles per image) 1: ") and ", 16: " in line
+    assert 1.8 < float(line.split("by about ")[1].split()[0]) < 2.2  # near 2 (rounded rings mix nearby radii)
+    flat = falloff(torch.ones(3, size, size // 2 + 1))
+    assert "by about 1.00" in flat
+
+
+def test_edit_audit_describes_itself():
+    from helpers.featurevis.edit_audit import EditAudit
+
+    audit = EditAudit(0.99871, 7, 8, torch.zeros(3), torch.zeros(3))
+    lines = audit.describe({"original": 0.123, "edited, Fourier": 0.9}, 0.456).splitlines()
+    assert lines == [
+        "held-out photographs: correlation of the unit's responses before and after the edit 0.9987",
+        "likeness of each visualization to the smiley: {'original': 0.12, 'edited, Fourier': 0.9}",
+        "the latch opens above likeness 0.46 (the most smiley-like scanned photograph plus the margin)",
+        "top-8 natural examples shared by the original and the edited unit: 7 of 8"]
+
+
+def test_photo_spectrum_check_refuses_the_course_functions_held_directly(exercise_probe):
+    from helpers.checks.trust import check_photo_spectrum
+    from helpers.featurevis.spectrum import measure_spectrum
+
+    exercise_probe.rejected(check_photo_spectrum, measure_spectrum)  # a reference taken before the check runs
+    assert check_photo_spectrum.__wrapped__(measure_spectrum).fraction == 0

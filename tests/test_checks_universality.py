@@ -314,3 +314,46 @@ def test_greedy_pairs_and_depth_agreement_on_small_cases() -> None:
     assert depth_agreement(np.eye(3)[::-1], depths, depths, 0.15, 0.4)[2] == pytest.approx(1 / 3)
     with pytest.raises(ValueError):
         depth_agreement(np.eye(2), depths, depths)
+
+
+def student_debiased_cka(x, y, *, zero_diagonal=True, middle=True, guard=True):
+    """Debiased CKA as a student writes it; the keywords make its near misses."""
+    def hsic(k, l):
+        n = k.shape[0]
+        if zero_diagonal:
+            k, l = k - torch.diag(torch.diag(k)), l - torch.diag(torch.diag(l))
+        row_k, row_l = k.sum(1), l.sum(1)
+        value = (k * l).sum() - 2 / (n - 2) * (row_k @ row_l)
+        if middle:
+            value = value + row_k.sum() * row_l.sum() / ((n - 1) * (n - 2))
+        return value / (n * (n - 3))
+
+    x, y = torch.as_tensor(x).double(), torch.as_tensor(y).double()
+    if guard and len(x) < 4:
+        raise ValueError("too few examples")
+    k, l = x @ x.T, y @ y.T
+    norm = torch.sqrt(hsic(k, k) * hsic(l, l))
+    return float(hsic(k, l) / norm) if norm > 0 else 0.0
+
+
+def test_debiased_cka_check_grades_the_answer_and_its_near_misses(exercise_probe) -> None:
+    from helpers.checks.universality import check_debiased_cka
+
+    assert check_debiased_cka(student_debiased_cka) == 4
+
+    def course(*args):  # the course's estimator, reached through its module while the student's function runs
+        import helpers.universality
+
+        return helpers.universality.linear_cka(*args, debiased=True)
+
+    wrong = [lambda x, y: student_debiased_cka(x, y, zero_diagonal=False),  # the diagonal's bias kept
+             lambda x, y: student_debiased_cka(x, y, middle=False),  # a term of the estimator left out
+             lambda x, y: student_debiased_cka(x, y, guard=False),  # 3 examples give a number (or NaN)
+             lambda x, y: cka(torch.as_tensor(x).double(), torch.as_tensor(y).double()),  # plain CKA
+             course]
+    for answer in wrong:
+        with np.errstate(all="ignore"):
+            exercise_probe.rejected(check_debiased_cka, answer)
+    for constant in (0.0, 1.0):
+        assert check_debiased_cka.__wrapped__(lambda x, y, c=constant: c).fraction == 0
+    exercise_probe.not_attempted(lambda: check_debiased_cka(...), lambda: check_debiased_cka(lambda x, y: None))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers.cleanroom import (
-    ComparisonSet, CurveDetectorSettings, cleanroom_responses, compare_responses, curve_kernel, match_family,
+    ComparisonSet, CurveDetectorSettings, cleanroom_responses, compare_responses, curve_kernel, family_matches, match_family,
     held_out_comparison, match_summary, pearson, screen_comparison, settings_from, tuning_pairs,
 )
 from helpers.stimuli.curves import curve, line
@@ -107,6 +107,16 @@ def test_screen_comparison_redraws_the_screen_exactly() -> None:
     drawn = comparison.images[1: len(screen.orientations) * 2: 2]  # the curves at the second radius
     assert np.allclose(built, cleanroom_responses(drawn, np.asarray(family.orientations)[shown], settings,
                                                   center=comparison.center).numpy())
+
+    # Lesson 03's comparisons in one call: the screen, the images and the held-out screens, each matched both ways.
+    images = comparison.images[:5]
+    synthetic, natural, matches = family_matches(model, family, settings, images, [screen] * len(family))
+    assert synthetic.name == comparison.name and np.array_equal(synthetic.real, comparison.real)
+    assert np.allclose(natural.real, family.responses(model, images)) and natural.name == "natural patches"
+    assert list(matches) == [comparison.name, "natural patches", "other polarity"]
+    assert np.allclose(matches["natural patches"][1].correlations,
+                       match_family(natural, settings, orientation_offset=180).correlations)
+    assert list(family_matches(model, family, settings, images)[2]) == [comparison.name, "natural patches"]
 
 
 def test_match_summary_prints_both_ways() -> None:

@@ -1,5 +1,6 @@
 """Lesson 05's measurements moved out of the notebook: the mutual mirror pairs, head units by dog imagery, scores on
-each unit's top images, the claims' verdicts, the first wide layer, and the lesson's two small figures. On
+each unit's top images, the claims' verdicts, the first wide layer, the lesson's small figures, the union reading, the
+union and inhibition reports and the lines that print a student's result beside the lesson's. On
 test_mirror.py's hand-built network (``heads:0`` / ``heads:1`` answer a left / right arrow, ``merge:2`` is their union)
 and small hand-made tables."""
 import types
@@ -124,3 +125,104 @@ def test_first_wide_layer_and_the_figures(model):
     with pytest.raises(ValueError, match="two units"):
         oriented_and_invariant_figure(test.subset(units[:1]), {})
     plt.close(weight_pictures_figure([weights[0], -weights[0]], ["a", "b"]))
+
+
+def test_union_reading_is_what_pair_weights_read():
+    from helpers.union_weights import union_reading
+
+    generator = torch.Generator().manual_seed(3)
+    from_a, from_b = torch.randn(4, 7, generator=generator), torch.randn(4, 7, generator=generator)
+    order = torch.tensor([2, 0, 6, 1, 5, 3, 4])
+    symmetry, shuffled, (target, pair) = union_reading(from_a, from_b, order)
+    expected = [float(np.corrcoef(from_a[t], from_b[t])[0, 1]) for t in range(4)]
+    assert symmetry.tolist() == pytest.approx(expected, abs=1e-5)
+    other = {2: 4, 0: 2, 6: 0, 1: 6, 5: 1, 3: 5, 4: 3}  # pair order[i] takes the B of pair order[i - 1]
+    crossed = [float(np.corrcoef(from_a[t], from_b[t, [other[p] for p in range(7)]])[0, 1]) for t in range(4)]
+    assert shuffled.tolist() == pytest.approx(crossed, abs=1e-5)
+    evenness = torch.minimum(from_a, from_b)
+    assert float(evenness[target, pair]) == float(evenness.max())
+    weights = PairWeights([], [], from_a, from_b)  # the lesson's class reads the same, its control with a seeded order
+    seeded = torch.randperm(7, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(weights.symmetry(), symmetry)
+    assert torch.equal(weights.symmetry(shuffled=True), union_reading(from_a, from_b, seeded)[1])
+    assert weights.most_even() == (target, pair)
+
+
+def test_claims_verdicts_moved_out_of_the_claims_cell():
+    from helpers.mirror import PairPictures
+    from helpers.union_weights import inhibition_verdict
+
+    won = PairPictures([], {}, torch.tensor([[2.0, 1.0], [3.0, 0.5], [1.0, 2.0], [4.0, 1.0]]))
+    assert won.verdict(min_pairs=4, min_share=0.75) == (True, "3 of 4 directed pairs")
+    assert not won.verdict(min_pairs=5, min_share=0.75)[0] and not won.verdict(min_pairs=4, min_share=0.8)[0]
+    assert PairPictures([], {}, torch.zeros(0, 2)).verdict() == (False, "0 of 0 directed pairs")
+    assert inhibition_verdict(None, 6, 6) == (False, "no mirror pairs in one of the layers")
+    inhibition = PathwayInhibition(0.5, -0.4, np.zeros(99), np.linspace(-0.3, 0.3, 99))
+    assert inhibition_verdict(inhibition, 6, 5) == inhibition.verdict(6, 5, min_pairs=5, max_p=0.05)
+
+
+def test_background_crops(monkeypatch):
+    import helpers.dog_imagery as dog_imagery
+
+    photos = {name: torch.rand(3, 40, 50) for name in dog_imagery.BACKGROUND_PHOTOS}
+    monkeypatch.setattr(dog_imagery, "sample_photos", lambda names: {name: photos[name] for name in names})
+    crops = dog_imagery.background_crops(16, count=5)
+    assert crops.shape == (5, 3, 16, 16) and torch.equal(crops, dog_imagery.background_crops(16, count=5))
+
+
+def test_union_and_inhibition_reports(model, capsys):
+    from helpers.mirror import mirror_test
+    from helpers.plotting.dog_heads import dog_imagery_figure, inhibition_report, union_report
+
+    assert union_report(model, [], model.units("merge"), "merge") is None
+    assert "merge: 3 active mirror-invariant units" in capsys.readouterr().out
+    weights = union_report(model, [("heads:0", "heads:1")], model.units("merge"), "merge")
+    out = capsys.readouterr().out
+    assert weights.most_even() == (2, 0) and "Most even union: merge:2 takes +1.000 from heads:0 and +1.000 from heads:1" in out
+    assert len(plt.get_fignums()) == 2
+    plt.close("all")
+    images = mixed_arrows()
+    first, second = (mirror_test(model, model.units(layer), images) for layer in ("heads", "merge"))
+    assert inhibition_report(model, first, second, [], [("merge:0", "merge:1")], draws=5) is None
+    assert "Mirror pairs in heads: 0, in merge: 1" in capsys.readouterr().out
+    found = inhibition_report(model, first, second, [("heads:0", "heads:1")], [("merge:0", "merge:1")], draws=5)
+    assert found.cross < 0 and "1 pairs in heads, 1 in merge: same-side weight" in capsys.readouterr().out
+    plt.close("all")
+    labelled = types.SimpleNamespace(labels=["pug", "beagle"])
+    assert dog_imagery_figure(labelled, torch.zeros(0, 3, 8, 8), []) is None
+    figure = dog_imagery_figure(labelled, torch.rand(2, 3, 8, 8), [1, 0])
+    assert [ax.get_title() for ax in figure.axes[:2]] == ["beagle", "pug"]
+    plt.close(figure)
+
+
+def test_results_beside_the_course(capsys):
+    from helpers.mirror import PairPictures
+    from helpers.plotting import dog_heads as shown
+
+    copies = TransformedCopies("rotation", np.array([0.9, 0.6, 0.2, 0.1]), np.zeros(4), np.zeros(4))
+    shown.copies_beside_the_course(None, copies, "conv")
+    shown.copies_beside_the_course(torch.tensor([0.9, 0.1, 0.7, 0.2]), copies, "conv")
+    paired = PairPictures([("a", "b")], {}, torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    shown.partner_answers_beside_the_course(None, PairPictures([], {}, torch.zeros(0, 2)), "heads")
+    shown.partner_answers_beside_the_course(..., paired, "heads")
+    shown.partner_answers_beside_the_course(torch.tensor([[2.0, 1.0], [3.0, 1.0]]), paired, "heads")
+    partners = MirrorPartners("x", [Unit("x", c) for c in range(4)], torch.eye(4), torch.zeros(4))
+    shown.mirror_pairs_beside_the_course(None, partners, [(0, 1)])
+    shown.mirror_pairs_beside_the_course([(0, 1), (2, 3)], partners, [(0, 1)])
+    weights = PairWeights([], [Unit("m", 0), Unit("m", 1)], torch.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, 0.5]]),
+                          torch.tensor([[1.0, 2.5, 3.0], [1.0, 0.0, 0.2]]))
+    shown.union_reading_beside_the_course(None, None)
+    shown.union_reading_beside_the_course(None, weights)
+    shown.union_reading_beside_the_course((torch.zeros(2), torch.ones(2), (0, 2)), weights)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Write my_transform_weights (exercise 3)")
+    assert lines[1] == "conv, a quarter turn: with your functions 50% of the units have a copy (median best r 0.20); " \
+                       "section 9: 50% (median 0.40)"
+    assert lines[2] == "No mirror pairs in heads: nothing to test with your function."
+    assert lines[3].startswith("Write my_partner_answers (exercise 7)")
+    assert lines[4].endswith("more in 2 of 2 directed pairs; section 6: 1 of 2")
+    assert lines[5].startswith("Write my_mirror_pairs (exercise 8)")
+    assert lines[6] == "x: with your function 2 mutual mirror pairs (100% of the units); section 6: 1 (50%)"
+    assert lines[7].startswith("Section 7 found no pairs") and lines[8].startswith("Write my_union_reading (exercise 9)")
+    assert lines[9].startswith("With your function: median +0.00 (another pair's B: +1.00), most even union m:0 with pair 2")
+    assert lines[10].startswith("Section 7:") and lines[10].endswith("most even union m:0 with pair 2")

@@ -44,3 +44,20 @@ def test_fragility_of_a_plain_image_keeps_everything(hand_built_model) -> None:
 def test_fragility_wants_one_image(hand_built_model) -> None:
     with pytest.raises(ValueError, match=r"one image of shape \(3, H, W\)"):
         fragility(hand_built_model, torch.rand(2, 3, 32, 32), hand_built_model.units(hand_built_model.layer_names[0])[0])
+
+
+def test_against_top_examples_reads_each_unit_on_its_own_image(hand_built_model) -> None:
+    from types import SimpleNamespace
+
+    from helpers.activations import capture
+    from helpers.featurevis.fragility import against_top_examples
+
+    a, b = hand_built_model.layer_names[:2]
+    images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    scans = {layer: SimpleNamespace(top_values=lambda c, layer=layer: torch.tensor([10.0 * c + len(layer)])) for layer in (a, b)}
+    got = against_top_examples(hand_built_model, images, [(a, 2), (b, 1), (a, 0)], scans)  # the 4th image rendered nothing
+    assert list(got) == [f"{a}:2", f"{a}:0", f"{b}:1"]
+    maps = {layer: capture(hand_built_model, images, layer)[layer] for layer in (a, b)}
+    assert got[f"{a}:2"] == pytest.approx((float(maps[a][0, 2].max()), 20.0 + len(a)))
+    assert got[f"{a}:0"] == pytest.approx((float(maps[a][2, 0].max()), 0.0 + len(a)))
+    assert got[f"{b}:1"] == pytest.approx((float(maps[b][1, 1].max()), 10.0 + len(b)))

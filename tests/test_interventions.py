@@ -383,3 +383,37 @@ def test_ablation_reference_and_listed_units_comparison() -> None:
     empty = make_probe([], {"curves": images(2, seed=16)}, torch.zeros(3, SIZE, SIZE))
     assert listed_units_comparison(model, empty, probe_responses(model, empty), ["a:1"], 2, family=[], means=means,
                                    matched_on=np.arange(4.0)) == (None, 0)
+
+
+def test_matched_channels_draw_free_near_non_members() -> None:
+    from helpers.interventions import matched_channels
+
+    key = np.array([0.0, 10.0, 1.0, 11.0, 2.0, 12.0])
+    assert matched_channels(key, [0, 1], np.random.default_rng(0), pool=1) == [2, 3]  # nearest non-member each
+    drawn = matched_channels(key, [0, 1], np.random.default_rng(0), pool=2)
+    assert drawn[0] in (2, 4) and drawn[1] in (3, 5) and len(set(drawn)) == 2
+    assert matched_channels(np.arange(3.0), [0, 1], np.random.default_rng(0), pool=1) == [2]  # runs out of free units
+
+
+def test_lesson_10_verdicts_keep_the_claims_comparisons(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.interventions import MatchedComparison, ablation_verdicts, article_curve_verdicts, verdicts
+
+    family = {"curves": 0.9, "natural patches": 0.2}
+    draws = {"curves": np.array([0.1, 0.2, 0.15]), "natural patches": np.array([0.2, 0.25, 0.15])}
+    found = ablation_verdicts(family, draws, 0.4, -0.1, measured=True)
+    assert found["beyond"] == (True, f"family {MatchedComparison(0.9, draws['curves'])}")
+    assert found["specific"][0] and found["splice"] == (True, "undone 40%; turned 180°: -10%")
+    assert not any(passed for passed, _ in ablation_verdicts(family, draws, 0.4, -0.1, measured=False).values())
+    assert not ablation_verdicts(family, draws, 0.4, 0.2, measured=True)["splice"][0]  # the turned splice undid some too
+
+    class Model:
+        def units(self, layer, channels):
+            return [f"{layer}:{c}" for c in channels]
+
+    monkeypatch.setattr(verdicts, "listed_units_comparison",
+                        lambda *args, **kwargs: (MatchedComparison(0.9, draws["curves"]), 7))
+    article = article_curve_verdicts(Model(), None, None, 3, family=[], means=None, matched_on=None)
+    assert article["beyond"][0] and article["inside"] == (True, "7 of 10 in the family")
+    monkeypatch.setattr(verdicts, "listed_units_comparison", lambda *args, **kwargs: (None, 5))
+    article = article_curve_verdicts(Model(), None, None, 3, family=[], means=None, matched_on=None)
+    assert article == {"beyond": (False, "no clients found"), "inside": (False, "5 of 10 in the family")}

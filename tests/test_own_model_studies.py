@@ -121,3 +121,73 @@ def test_screen_table_and_describe_family() -> None:
     assert "curves conv4" in table and "high-low conv3" in table
     assert studies.describe_family(Family([1, 2])) == "the table"
     assert "has 1 member(s), in conv4" in studies.describe_family(Family([1]))
+
+
+def test_recurrence_summary_names_the_layers_gained() -> None:
+    recurrence = {"trained seeds 0 / 1": {"a": 0.9, "b": 0.5}, "untrained seeds 0 / 1": {"a": 0.5, "b": 0.45}}
+    summary = studies.recurrence_summary(recurrence, margin=0.1)
+    assert summary.startswith(studies.recurrence_table(recurrence))
+    assert summary.endswith("Layers where trained seeds match clearly better (by more than 0.1) than untrained ones: a")
+    recurrence["trained seeds 0 / 1"]["a"] = 0.55
+    assert summary != studies.recurrence_summary(recurrence) and studies.recurrence_summary(recurrence).endswith("ones: none")
+
+
+def test_census_lines() -> None:
+    from helpers.branches import article_family_censuses
+
+    assert "no branch census" in studies.census_line("net", None)
+    censuses = article_family_censuses()
+    label, first = next(iter(censuses.items()))
+    assert studies.censuses_table(censuses).splitlines()[0] == f"{label:18s} {first.describe()}"
+    assert studies.census_line("inceptionv1", first) == f"inceptionv1 {first.layer}, the curve units the screen finds: {first.describe()}"
+
+
+def test_band_profiles_of_a_model_and_its_random_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import zoo
+    from helpers.weights import banding
+
+    profiles = {"trained": [("first", 0.5, 0.1), ("mid", 0.3, 0.2), ("last", 0.6, 0.2)],
+                "random": [("first", 0.25, 0.25), ("mid", 0.25, 0.25), ("last", 0.26, 0.24)]}
+    monkeypatch.setattr(zoo, "load_model", lambda name, weights, verbose: weights)
+    monkeypatch.setattr(banding, "band_profile", lambda model: profiles["random" if model == "random" else "trained"])
+
+    class Model:
+        name = "net"
+
+    found, gaps = studies.band_profiles(Model())
+    assert found == {"trained": profiles["trained"], "random-weights copy": profiles["random"]}
+    assert gaps == studies.profile_gaps(profiles["trained"], profiles["random"])
+
+
+def test_own_model_verdicts_keep_the_claims_bars() -> None:
+    accuracy = {"your network": np.array([0.9, 0.8]), "untrained twin": np.array([0.1, 0.2])}
+    purity = {"your network": np.array([0.6, np.nan]), "untrained twin": np.array([0.3, 0.2])}
+    recurrence = {"trained seeds 0 / 1": {"conv4": 0.7}, "untrained seeds 0 / 1": {"conv4": 0.4}}
+    banding = {"your network": (0.3, 0.3), "upright shapes": (0.35, 0.3), "upright shapes, flatten head": (0.3, 0.3),
+               "untrained twin": (0.25, 0.25)}
+    bands = studies.ProfileGaps("last", 0.2, 0.01, 0.0, 0.5, 0.3)
+    verdicts = studies.own_model_verdicts(accuracy, 0.125, purity, recurrence, banding, bands, "net", None)
+    assert all(passed for passed, _ in verdicts.values()) and "census" not in verdicts
+    assert verdicts["learned"] == studies.against_twin(0.85, 0.15000000000000002, 0.5)
+    assert verdicts["banding"][1] == ("horizontal - vertical: your network +0.000, upright shapes +0.050, "
+                                      "upright shapes, flatten head +0.000, untrained twin +0.000")
+    banding["upright shapes, flatten head"] = (0.35, 0.3)  # a flatten head that bands too: not the pooling's doing
+    recurrence["untrained seeds 0 / 1"]["conv4"] = 0.65  # untrained networks that match as well
+    failed = studies.own_model_verdicts(accuracy, 0.125, purity, recurrence, banding, studies.ProfileGaps("last", 0.2, 0.15, 0, 0.5, 0.3),
+                                        "net", None)
+    assert not failed["banding"][0] and not failed["recurrence"][0] and not failed["active bands"][0]
+
+
+def test_own_model_verdicts_census_of_a_branched_model() -> None:
+    from helpers.branches import article_family_censuses
+
+    census = next(iter(article_family_censuses().values()))
+    accuracy = {"your network": np.array([0.9]), "untrained twin": np.array([0.1])}
+    banding = {"upright shapes": (0.35, 0.3), "upright shapes, flatten head": (0.3, 0.3), "untrained twin": (0.25, 0.25)}
+    verdicts = studies.own_model_verdicts(accuracy, 0.125, {"your network": np.ones(2), "untrained twin": np.zeros(2)},
+                                          {"trained seeds 0 / 1": {"conv4": 0.7}, "untrained seeds 0 / 1": {"conv4": 0.4}},
+                                          banding, studies.ProfileGaps("last", 0.2, 0.01, 0.0, 0.5, 0.3), "inceptionv1", census)
+    enriched = census.most_enriched
+    assert verdicts["census"] == (census.size >= 5 and census.share(enriched.branch) >= 0.8 and census.p_value < 0.01,
+                                  f"{census.size} units; {enriched.branch} holds {census.share(enriched.branch):.0%} "
+                                  f"({enriched.expected:.1f} expected by chance); p = {census.p_value:.1e}")

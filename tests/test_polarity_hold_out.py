@@ -15,6 +15,10 @@ def test_the_other_polarity_holds_each_member_out_of_its_selection() -> None:
     hold_out = polarity_hold_out(family)
     selectivity = np.array([o.curve_selectivity[c] for o, c in zip(others, family.channels)])
     assert hold_out.kept_curves == pytest.approx(float(np.mean(selectivity > 0)))
+    assert np.allclose(hold_out.selectivity, selectivity)
+    assert np.allclose(hold_out.preferred, [o.preferred[c] for o, c in zip(others, family.channels)])
+    assert np.allclose(polarity_hold_out_scores(hold_out.selectivity, hold_out.preferred, family.orientations),
+                       [hold_out.kept_curves, hold_out.same_orientation, hold_out.invariant_gap])
     assert hold_out.shift.shape == (len(family),) and bool((hold_out.shift <= 180).all())
     assert 0 <= hold_out.invariant_gap <= 360 and "other polarity" in str(hold_out)
     with pytest.raises(ValueError, match="no member"):

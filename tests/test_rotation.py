@@ -110,3 +110,16 @@ def test_hand_over_misses_are_measured_on_the_circle() -> None:
 def test_bad_input_is_explained(handmade) -> None:
     with pytest.raises(ValueError, match="one preferred orientation"):
         joint_rotation_tuning(handmade, ["detectors:0"], [0, 90], [torch.zeros(1, 3, SIZE, SIZE)], [0], (32.5, 32.5))
+
+
+def test_centre_examples_skip_points_near_the_border_and_mirror_the_rest() -> None:
+    from helpers.rotation import centre_examples
+
+    image = torch.arange(3 * 10 * 10, dtype=torch.float32).reshape(3, 10, 10) / 300
+    centred = centre_examples([image, image, image], [(5.0, 5.0), (1.0, 5.0), (7.8, 2.6)], (4.0, 4.0), 8, margin=2.0)
+    assert centred.shape == (2, 3, 8, 8)  # the second point lies 1 px from the border
+    assert torch.equal(centred[0], image[:, 1:9, 1:9])  # moved by one pixel up and left
+    assert torch.equal(centred[1][:, 1, :6], image[:, 0, 4:])  # (7.8, 2.6) moved by 4 px left (rounded) and 1 down
+    assert torch.equal(centred[1][:, 0, :6], image[:, 1, 4:])  # row -1 reads row 1 (mirrored, the edge not repeated)
+    assert torch.equal(centred[1][:, 0, 6], image[:, 1, 8])  # column 10 reads column 8
+    assert centre_examples([image], [(0.5, 0.5)], (4.0, 4.0), 8, margin=1.0).shape == (0, 3, 8, 8)

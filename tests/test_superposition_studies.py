@@ -137,3 +137,163 @@ def test_a_students_step_partners_and_training_are_shown_beside_the_courses(caps
     assert lines[4] == "Write my_antipodal_partners above to find the pairs yourself."
     assert lines[5].split(":")[-1].strip() == lines[6].split(":")[-1].strip()  # the sweep's own model: the same readout
     assert lines[7] == "Write exercise 10 above to see your features kept and loss at S = 0.900 here."
+
+
+# --- the verdicts of the lesson's claims, on hand-built inputs -------------------------------------------------------
+
+class _Found:
+    """A stand-in for a CurveFamily: the channels and orientations the curve verdicts read."""
+
+    def __init__(self, channels: list[int], orientations: list[float]) -> None:
+        self.channels, self.orientations = channels, orientations
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    def largest_gap(self) -> float:
+        from helpers.tuning import largest_gap
+
+        return largest_gap(self.orientations)
+
+
+def test_curve_verdicts_count_fill_the_gap_and_spread() -> None:
+    from helpers.superposition_studies import CurveDirections
+
+    spread = torch.tensor([[0.6, 0.5, 0.4, 0.3]]).repeat(12, 1)  # two units hold half; largest loading on unit 0
+    alone = torch.tensor([[0.0, 0.0, 1.0, 0.0]]).repeat(3, 1)  # one unit, not a curve neuron
+    curve = CurveDirections(_Found([0, 1], [0, 180]), None, None,
+                            {"dictionary": spread, "shuffled-data dictionary": alone, "random directions": alone[:2]},
+                            {"dictionary": _Found(list(range(12)), [30 * i for i in range(12)]),
+                             "shuffled-data dictionary": _Found([0, 1, 2], [0, 1, 2]),
+                             "random directions": _Found([0, 1], [90, 270])})
+    curve.summary = lambda: "the summary"  # the dictionary's own line needs a trained one
+    assert curve.count_verdict(min_found=10, times=3) == (True, "the summary")  # 12 >= 10, >= 3 * 2, > 3
+    assert not curve.count_verdict(min_found=13, times=3)[0] and not curve.count_verdict(min_found=10, times=7)[0]
+    assert curve.gap_verdict(margin=5) == (True, "the summary")  # 30° against the neurons' 180° and random's 90°
+    assert not curve.gap_verdict(margin=160)[0]
+    passed, detail = curve.spread_verdict(min_median=2)
+    assert passed and detail == ("median units holding half: 2; largest loading on a curve neuron: dictionary 100%, "
+                                 "random directions 0%, shuffled-data dictionary 0%")
+    assert not curve.spread_verdict(min_median=3)[0]
+
+
+def test_layer_facet_and_toy_recovery_verdicts() -> None:
+    from helpers.superposition_studies import FacetComparison, LayerDictionary, ToyRecovery
+
+    def layer(features_active: float, rebuilt_shuffled: float) -> LayerDictionary:
+        found = LayerDictionary(torch.zeros(2, 3), None, None, 40.0, features_active, 0.7, rebuilt_shuffled, 0)
+        found.summary = lambda: "the summary"
+        return found
+
+    assert layer(3.0, 0.5).verdict(fewer=10, min_rebuilt=0.5, margin=0.1) == (True, "the summary")
+    assert not layer(4.5, 0.5).verdict()[0] and not layer(3.0, 0.65).verdict()[0]
+    assert not layer(3.0, 0.5).verdict(min_rebuilt=0.75)[0]
+    facets = FacetComparison(torch.tensor([0.5, 0.6, float("nan")]), torch.tensor([0.3, 0.35]), count=4)
+    assert facets.verdict(margin=0.1) == (True, "median facet score: features 0.300, units 0.500")
+    assert not facets.verdict(margin=0.25)[0]
+
+    def toy(kept: int, baseline: float) -> ToyRecovery:
+        found = ToyRecovery(torch.zeros(8, 2), None, None, torch.zeros(kept, 2), torch.full((kept,), 0.99),
+                            {"principal axes (±)": torch.full((kept,), 0.5), "random": torch.full((kept,), baseline)})
+        found.summary = lambda: "the summary"
+        return found
+
+    assert toy(5, 0.7).verdict(times=2, min_cosine=0.95, margin=0.2) == (True, "the summary")
+    assert not toy(4, 0.7).verdict()[0] and not toy(5, 0.8).verdict()[0]  # 4 is not more than 2 * 2; 0.99 - 0.8 < 0.2
+    assert not toy(5, 0.7).verdict(min_cosine=0.995)[0]
+
+
+def _sweep(weights: list[torch.Tensor], initial: float = 0.01):
+    """A sweep of the given models (sparsities spread over [0, 0.9]) whose untrained models keep no feature."""
+    from helpers.superposition import ToyModelSweep
+
+    stacked = torch.stack(weights)
+    return ToyModelSweep(stacked, torch.zeros(len(weights), stacked.shape[-1]), torch.linspace(0, 0.9, len(weights)),
+                         torch.ones(stacked.shape[-1]), torch.zeros(len(weights)), initial_weights=initial * stacked)
+
+
+def test_toy_model_verdicts() -> None:
+    import math
+
+    from helpers.superposition_studies import (
+        antipodal_verdict, neurons_verdict, pentagon_verdict, regime_verdict, sticky_verdict,
+    )
+
+    assert regime_verdict(_pair_sweep(), max_interference=0.1, extra=0) == (
+        True, "m = 2: dense keeps 2 (largest interference 0.010), sparsest keeps 3")
+    assert not regime_verdict(_pair_sweep(), extra=2)[0] and not regime_verdict(_pair_sweep(), max_interference=0.01)[0]
+
+    pair = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])  # one antipodal pair (D_i 1/2 each), one feature alone
+    pentagon = torch.tensor([[math.cos(2 * math.pi * i / 5) for i in range(5)],
+                             [math.sin(2 * math.pi * i / 5) for i in range(5)]])
+    planar = _sweep([torch.zeros(2, 5), pentagon])
+    assert pentagon_verdict(planar, 1, sides=5, max_deviation=10) == (
+        True, "trained: 5 kept, largest deviation 0.0°; untrained: 0 kept, deviation inf°")
+    assert not pentagon_verdict(_sweep([pentagon, pentagon], initial=1.0), 1)[0]  # the untrained one is regular too
+    assert not pentagon_verdict(planar, 0)[0]
+
+    pairs = _sweep([pair, pair, pair, pair])
+    assert antipodal_verdict(pairs, 1, cosine=-0.996, tolerance=0.05, min_pairs=2, times=2) == (
+        True, "antipodal pairs in the middle models: trained 2, untrained 0; D_i of the paired features at S = 0.300: "
+              "[0.5, 0.5]")
+    assert not antipodal_verdict(pairs, 1, min_pairs=3)[0]
+    assert not antipodal_verdict(_sweep([pair, pair, pair, pair], initial=1.0), 1)[0]  # as many pairs untrained
+
+    assert sticky_verdict(_sweep([pair, pair, pair]), other=0.6, tolerance=0.03, min_count=6) == (
+        True, "features within 0.03 of 1/2: 6; of 0.6: 0; of 1/2 before training: 0")
+    assert not sticky_verdict(_sweep([pair, pair, pair]), min_count=7)[0]
+
+    dense, sparse = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    assert neurons_verdict(_sweep([dense, sparse]), min_mean=2) == (
+        True, "features per neuron: dense [1, 1], sparse [2, 2]")
+    assert not neurons_verdict(_sweep([dense, sparse]), min_mean=2.5)[0]
+    assert not neurons_verdict(_sweep([sparse, sparse]))[0]  # two features on a neuron of the dense model
+
+
+def _stand_in_curve(found_in_dictionary: int = 12):
+    from helpers.superposition_studies import CurveDirections
+
+    spread = torch.tensor([[0.6, 0.5, 0.4, 0.3]]).repeat(12, 1)
+    alone = torch.tensor([[0.0, 0.0, 1.0, 0.0]]).repeat(3, 1)
+    return CurveDirections(_Found([0, 1], [0, 180]), None, None,
+                           {"dictionary": spread, "shuffled-data dictionary": alone, "random directions": alone[:2]},
+                           {"dictionary": _Found(list(range(found_in_dictionary)),
+                                                 [30 * i for i in range(found_in_dictionary)]),
+                            "shuffled-data dictionary": _Found([0, 1, 2], [0, 1, 2]),
+                            "random directions": _Found([0, 1], [90, 270])})
+
+
+def test_the_lessons_figures_and_units_beside_the_course_read_the_studies(capsys) -> None:
+    from types import SimpleNamespace
+
+    from matplotlib import pyplot as plt
+
+    from helpers.dictionary import PeakCodes, SparseDictionary, units_to_hold
+    from helpers.plotting.superposition import curve_coverage_figure, curve_spread_figure, polysemantic_unit_figure
+    from helpers.superposition_studies import units_beside_the_course
+
+    curve = _stand_in_curve()
+    legend = [text.get_text() for text in curve_coverage_figure(curve, "a layer").axes[0].get_legend().get_texts()]
+    assert legend == ["curve neurons (2)", "dictionary: curve-like (12)", "shuffled-data dictionary: curve-like (3)",
+                      "random directions: curve-like (2)"]
+    assert curve_spread_figure(curve, count=2) is not None and curve_spread_figure(_stand_in_curve(0)) is None
+    units_beside_the_course(lambda directions, share: units_to_hold(directions, share), curve, share=0.5)
+    units_beside_the_course(lambda directions, share: None, curve)
+    units_beside_the_course(units_to_hold, _stand_in_curve(0))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "The dictionary has no curve-like direction on this model: nothing to show."
+    assert lines[1].split(":")[-1].strip() == lines[2].split(":")[-1].strip()  # the course's own count: the same
+    assert lines[3] == "Write exercise 7 above to see your counts here."
+    assert lines[4] == "The dictionary has no curve-like direction on this model: nothing to count."
+
+    directions = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    dictionary = SparseDictionary(directions.clone(), torch.zeros(3), directions, torch.zeros(2), 1.0, 0.1)
+    values = torch.rand(8, 3, generator=torch.Generator().manual_seed(0))
+    peaks = {"units": PeakCodes(values[:, :2], torch.zeros(8, 2, dtype=torch.long), (2, 2)),
+             "features": PeakCodes(values, torch.zeros(8, 3, dtype=torch.long), (2, 2))}
+    source = SimpleNamespace(images=lambda indices: torch.rand(len(indices), 3, 8, 8))
+    unit = SimpleNamespace(channel=1, __str__=lambda self: "unit 1")
+    figure = polysemantic_unit_figure(source, peaks, dictionary, torch.rand(20, 2), unit, features=2, per_row=3)
+    titles = [ax.get_title(loc="left") for ax in figure.axes if ax.get_title(loc="left")]
+    assert sum("dictionary feature" in title for title in titles) == 2
+    plt.close("all")

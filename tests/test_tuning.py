@@ -48,3 +48,16 @@ def test_circular_statistics() -> None:
 
 def test_a_gap_between_two_orientations_is_finite() -> None:
     assert math.isfinite(largest_gap([0, 180]))
+
+
+def test_screen_scores_read_curves_lines_and_corners_relative_to_the_blank() -> None:
+    from helpers.tuning import screen_scores
+
+    curve = np.zeros((4, 2, 3)) + 1.0
+    curve[1, 1, 0] = 3.0  # unit 0: its strongest curve at orientation 1, radius 1
+    curve[..., 2] = 0.5  # unit 2: no curve above its blank
+    line = np.full((2, 3, 3), 1.0) + np.array([1.0, 2.0, 0.0])
+    corner = np.full((4, 3, 3), 1.0) + np.array([0.5, -0.5, 0.0])
+    selectivity, margin, tuning = screen_scores(curve, line, corner, np.array([1.0, 0.0, 1.0]))
+    assert np.allclose(selectivity, [0.5, -1.0, -1.0]) and np.allclose(margin, [0.75, 0.5, -1.0])
+    assert np.allclose(tuning[:, 0], [0.0, 2.0, 0.0, 0.0]) and tuning.shape == (4, 3)

@@ -314,3 +314,42 @@ def check_weight_by_orientation_difference(my_weight_by_orientation_difference: 
              "units), then keep the curve units' columns. A pair's band is its unsigned orientation difference, wrapped "
              "into [0, 180], floor-divided by bin_width; a difference of exactly 180° belongs to the last band. "
              "Return the mean weight of each band, 180 / bin_width numbers.")
+
+
+def _pair_cases(model: CircuitModel) -> dict[str, list[tuple]]:
+    """Held-out (grids (units, C_from, k, k), orientations): rotated copies of one unit, random grids of other sizes,
+    orientations across 0°/360°, and units of the active model's curve layer the lesson does not group."""
+    from ..layers import curve_layer, previous_layer
+    from ..weights import expanded_weights
+
+    generator = torch.Generator().manual_seed(909)
+    base = torch.randn(3, 5, 5, generator=generator)
+    angles = [0.0, 90.0, 180.0, 270.0]
+    copies = torch.stack([equivariance.rotate_grids(base, angle) for angle in angles])
+    layer = curve_layer(model)
+    chosen = sorted({round(i * (model.channels(layer) - 1) / 3) for i in (0.4, 1.1, 2.2, 2.9)})  # units 1, 2, ... apart
+    real = expanded_weights(model, previous_layer(model, layer), layer, to_channels=chosen).cpu()
+    return {
+        "one unit's weights rotated by 0°, 90°, 180° and 270° (at those orientations, and in another order)": [
+            (copies, angles), (copies[[2, 0, 3]], [180.0, 0.0, 270.0])],
+        "random grids: 5 units of 4 inputs, 7 x 7, and 3 units of 6 inputs, 3 x 3": [
+            (torch.randn(5, 4, 7, 7, generator=generator), [10.0, 75.0, 140.0, 200.0, 330.0]),
+            (torch.randn(3, 6, 3, 3, generator=generator), [45.0, 90.0, 300.0])],
+        "orientations on both sides of 0° (350° and 10°), two units": [
+            (torch.randn(2, 3, 5, 5, generator=generator), [350.0, 10.0])],
+        f"units of {model.name}'s {layer} at made-up orientations": [(real, [0.0, 60.0, 150.0, 250.0][: len(chosen)])],
+    }
+
+
+@exercise(points=4)
+def check_pair_correlations(my_pair_correlations: Callable, model: CircuitModel) -> Grade:
+    """Exercise 9: my_pair_correlations(grids, orientations): for every pair i < j of units, the correlation of unit i's
+    weights rotated by orientations[j] - orientations[i] with unit j's, and without rotating, (pairs, 2)."""
+    return compare_with_course(
+        _pair_cases(model), my_pair_correlations, equivariance.pair_correlations,
+        {equivariance: ("pair_correlations", "weight_equivariance", "family_equivariance")},
+        "your (pairs, 2) correlations", rtol=1e-4, atol=1e-4,
+        hint="Loop over the pairs i < j in order (0, 1), (0, 2), ..., (1, 2), ...: rotate ALL of unit i's grids by "
+             "orientations[j] - orientations[i] with rotate_grids, and take the Pearson correlation of every number of "
+             "the rotated weights with every number of unit j's (flattened, each minus its mean); then the same without "
+             "rotating. One row (rotated, unrotated) per pair.")

@@ -1,6 +1,6 @@
 """Self-checks for the dog-head (unioning over cases) lesson's exercises: the mirror test, mirror partners,
 transformed weights, the same-side and cross weights between mirrored pathways, a unit's best transformed copy,
-a mirror pair tested on its members' pictures, and the mutual mirror pairs of a layer.
+a mirror pair tested on its members' pictures, the mutual mirror pairs of a layer, and a union read off its weights.
 
 The function exercises are called on a small hand-built network whose left unit, right unit and union are
 known, on hand-made responses with known partners, and on units the notebook never shows, and compared with
@@ -18,7 +18,7 @@ from .. import mirror, union_weights
 from ..mirror import MirrorTest, mirror_test, mutual_pairs, partner_answers, partners_from_test
 from ..models import CircuitModel, Unit
 from ..stats import correlation_columns
-from ..union_weights import same_and_cross
+from ..union_weights import same_and_cross, union_reading
 from ..weights import equivariance
 from ..weights.equivariance import TRANSFORMATIONS, best_other_match, transform_weights
 from ..wrapping import wrap_model
@@ -326,3 +326,51 @@ def check_mirror_pairs(my_mirror_pairs: Callable, test: MirrorTest) -> Grade:
              "(a, b) with a < b only when b's partner is a too, and when the weaker of correlation[a, b] and "
              "correlation[b, a] is above the larger of the two diagonal values; sort by that weaker value, largest "
              "first.")
+
+
+def _union_cases() -> dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+    """Held-out (from_a, from_b, order) cases, two per part with different answers: hand-built targets (a union, an
+    anti-union, one that ignores B), random weights, and weights whose most even union is not where the largest
+    single weight is (more pairs than targets, so that a (pair, target) read the wrong way round is seen)."""
+    generator = torch.Generator().manual_seed(77)
+    a = torch.tensor([[1.0, 2.0, 0.5, 3.0, 1.5], [0.2, -1.0, 0.8, 0.1, 0.6], [2.0, 0.3, 1.1, -0.4, 0.9]])
+    hand = torch.stack([a[0] + 0.1, -a[1], 0.05 * torch.randn(5, generator=generator) + 0.3])
+    random_a, random_b = torch.randn(6, 9, generator=generator) + 0.2, torch.randn(6, 9, generator=generator)
+    uneven_a = torch.rand(4, 7, generator=generator)
+    uneven_b = torch.rand(4, 7, generator=generator)
+    uneven_a[0, 1], uneven_b[0, 1] = 5.0, 0.1  # the largest single weight, from a lopsided pair
+    uneven_a[2, 5], uneven_b[2, 5] = 2.0, 1.9  # the largest weaker weight: the most even union
+    return {
+        "hand-built targets: a union, an anti-union, one that ignores B; two orders of the pairs": [
+            (a, hand, torch.arange(5)), (a, hand, torch.tensor([3, 0, 4, 1, 2]))],
+        "random weights of 6 targets from 9 pairs, two random orders": [
+            (random_a, random_b, torch.randperm(9, generator=generator)),
+            (random_b, random_a, torch.randperm(9, generator=generator))],
+        "4 targets from 7 pairs, the most even union away from the largest weight": [
+            (uneven_a, uneven_b, torch.randperm(7, generator=generator)), (uneven_b[:, :5], uneven_a[:, :5], torch.arange(5))],
+    }
+
+
+def _union_vector(answer: object) -> torch.Tensor:
+    """(symmetry, shuffled, (target, pair)) as one vector, to compare with the course's in one go."""
+    try:
+        symmetry, shuffled, (target, pair) = answer
+        return torch.cat([torch.as_tensor(symmetry, dtype=torch.float64).flatten(),
+                          torch.as_tensor(shuffled, dtype=torch.float64).flatten(),
+                          torch.tensor([float(target), float(pair)], dtype=torch.float64)])
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError("Return three things, (symmetry, shuffled, (target, pair)): two (T,) tensors and two whole "
+                            f"numbers; your function returned {type(answer).__name__}.") from None
+
+
+@exercise(points=3)
+def check_union_reading(my_union_reading: Callable) -> Grade:
+    """Exercise 9: my_union_reading(from_a, from_b, order): each target's correlation over pairs between its weights
+    from A and from B, the same with another pair's B, and the most even union (target, pair)."""
+    return compare_with_course(
+        _union_cases(), my_union_reading, lambda *case: _union_vector(union_reading(*case)),
+        {union_weights: ("union_reading", "pair_weights", "PairWeights")}, "your union reading", rtol=1e-5, atol=1e-6,
+        read=_union_vector,
+        hint="Correlate row t of from_a with row t of from_b over the pairs (subtract each row's mean first). For the "
+             "control, pair order[i] takes the B of pair order[i - 1] (and order[0] that of the last in order). The most "
+             "even union is where min(from_a, from_b) is largest: its row is the target, its column the pair.")

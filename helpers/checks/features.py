@@ -1,11 +1,12 @@
 """Self-checks for lesson 01's exercises: the Fourier parameterization, a plain optimization loop, decorrelated colour,
 the smoothness of filters, the scrambling test's rank correlation, an image's share of fine detail, how far units
-are more heavy-tailed than random directions, and the dataset-example scan's streaming top examples.
+are more heavy-tailed than random directions, the dataset-example scan's streaming top examples, and a chain of
+transforms folded into one resampling.
 
 Each check runs the student's function on inputs the notebook never shows (other sizes and seeds, other units, a
 small hand-built network) and compares it with the course's implementation (:mod:`helpers.featurevis`,
 :mod:`helpers.weights.smoothness`, :mod:`helpers.stats`, :mod:`helpers.featurevis.fragility`, :mod:`helpers.neuron_basis`,
-:mod:`helpers.dataset_examples.scan`).
+:mod:`helpers.dataset_examples.scan`, :mod:`helpers.featurevis.transforms`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..dataset_examples.scan import strongest_examples
 from ..featurevis import channel, render
 from ..featurevis.fragility import high_frequency_share
 from ..featurevis.param import FourierImage, PixelImage, colour_matrix_from_images, imagenet_colour_matrix
+from ..featurevis.transforms import transform_chain
 from ..images import offline_patches
 from ..models import CircuitModel, Unit
 from ..neuron_basis import kurtosis_beyond_random, random_directions
@@ -31,7 +33,7 @@ from ..wrapping import wrap_model
 from . import ExerciseError, Grade, exercise, expect, expect_close
 from .withheld import answer_without, compare_with_course
 
-# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3 and 6-8.
+# The modules, not the package's functions of the same names: their implementations are withheld in exercises 1-3, 6-8 and 10.
 render_module = importlib.import_module("..featurevis.render", __package__)
 param_module = importlib.import_module("..featurevis.param", __package__)
 stats_module = importlib.import_module("..stats", __package__)
@@ -39,6 +41,7 @@ scrambling_module = importlib.import_module("..scrambling", __package__)
 fragility_module = importlib.import_module("..featurevis.fragility", __package__)
 neuron_basis_module = importlib.import_module("..neuron_basis", __package__)
 scan_module = importlib.import_module("..dataset_examples.scan", __package__)
+transforms_module = importlib.import_module("..featurevis.transforms", __package__)
 
 
 @exercise(points=3)
@@ -338,3 +341,31 @@ def check_strongest_examples(my_strongest_examples: Callable) -> Grade:
              "column = flat index % width); an image counts once per unit. Join those candidates to the k kept so "
              "far and keep the k largest, strongest first, carrying each one's source index (from the batch's "
              "indices, not its place in the batch) and position along.")
+
+
+def _chain_cases() -> dict[str, list[tuple[torch.Tensor, list, float]]]:
+    """Held-out (images, steps, fill), two per part: single steps; chains whose order matters; chains like a render's."""
+    generator = torch.Generator().manual_seed(1001)
+    colour, grey, large = (torch.rand(shape, generator=generator) for shape in ((2, 3, 24, 24), (1, 1, 17, 17), (4, 3, 40, 40)))
+    return {
+        "one step: a shift of 2.5 px right and 1.5 px up (fill 0.5), a zoom out by 0.7 on an odd size (fill 0.2)": [
+            (colour, [("shift", (2.5, -1.5))], 0.5), (grey, [("scale", 0.7)], 0.2)],
+        "a rotation of 30 degrees, and a shift, a quarter turn, a shift and a zoom (fill 0)": [
+            (grey, [("rotate", 30.0)], 0.5), (colour, [("shift", (3.0, 0.0)), ("rotate", 90.0), ("shift", (0.0, 2.0)), ("scale", 1.25)], 0.0)],
+        "chains like a render's: jitter, scale, rotation, jitter on 4 colour images (fill 1), the same reversed": [
+            (large, [("shift", (-4.0, 2.0)), ("scale", 1.05), ("rotate", -5.0), ("shift", (2.0, -2.0))], 1.0),
+            (large[:1], [("shift", (2.0, -2.0)), ("rotate", -5.0), ("scale", 1.05), ("shift", (-4.0, 2.0))], 0.5)],
+    }
+
+
+@exercise(points=3)
+def check_transform_chain(my_transform_chain: Callable) -> Grade:
+    """Exercise 10: my_transform_chain(images, steps, fill): a fixed chain of shifts, zooms and rotations applied to
+    a batch in one resampling, the picture outside the image filled with ``fill``."""
+    return compare_with_course(
+        _chain_cases(), my_transform_chain, transform_chain,
+        {transforms_module: ("transform_chain", "Compose", "_resample_folded")},
+        "your transformed images", rtol=0, atol=1e-4,
+        hint="Fold the steps into one matrix and one offset, the first step first: a later step's shift is seen "
+             "through the earlier steps' matrices. Offsets are in pixels, affine_grid (align_corners=False) measures "
+             "in half image sides; outside the image must come out as fill, not 0. Resample once, not once per step.")

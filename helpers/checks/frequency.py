@@ -3,7 +3,7 @@
 The function exercises are called on cases the notebook never shows (other sizes and directions, hand-made
 tuning curves, non-negative matrices, hand-built held-out screens, textures and ramps cut into patches) and compared
 with the course's implementation; an NMF is judged by how well its non-negative factors rebuild the matrix, against the course's own factorization
-with the same steps.
+with the same steps. Band-limited noise is compared pixel by pixel with the course's texture from the same seed.
 Messages never give the answer.
 """
 from __future__ import annotations
@@ -249,3 +249,35 @@ def check_high_frequency_fraction(my_high_frequency_fraction: Callable) -> Grade
         hint="Average the colour channels first, remove the mean, multiply by the outer product of two symmetric Hann "
              "windows (periodic=False), then compare the power above the cutoff, by the distance sqrt(fx² + fy²) from "
              "zero frequency (strictly above), with all the power, in float64; a flat patch has share 0.")
+
+
+def _noise_cases() -> dict[str, list[tuple]]:
+    """Held-out textures: other sizes (an odd one), frequencies and seeds at one octave; other bandwidths; a band
+    narrower than the frequency grid beside a flat texture. Each part's cases differ, so no constant earns it."""
+    return {
+        "one octave at other sizes, frequencies and seeds": [(48, 0.2, 3), (33, 0.31, 2), (64, 0.05, 5)],
+        "other bandwidths (half an octave, two octaves)": [(64, 0.25, 4, 0.5), (40, 0.1, 1, 2.0)],
+        "a band narrower than the frequency grid, and a flat texture": [(16, 0.3, 0, 0.05), (24, 0.0, 1)],
+    }
+
+
+def _texture_answer(answer: object) -> torch.Tensor:
+    """The student's texture as a float tensor; anything else is a clear mistake."""
+    if isinstance(answer, np.ndarray):
+        answer = torch.from_numpy(answer)
+    if not isinstance(answer, torch.Tensor):
+        raise ExerciseError(f"Return the texture as a (size, size) tensor, not {type(answer).__name__}.")
+    return answer.detach().cpu().double()
+
+
+@exercise(points=3)
+def check_band_noise(my_band_noise: Callable) -> Grade:
+    """Exercise 8: my_band_noise(size, frequency, seed=0, bandwidth=1.0): the course's band-limited noise texture."""
+    return compare_with_course(
+        _noise_cases(), my_band_noise, lambda *args: boundaries.band_limited_noise(*args).double(),
+        {boundaries: ("band_limited_noise", "_texture", "frequency_boundary", "boundary_grid")}, "your texture",
+        rtol=1e-4, atol=1e-4, read=_texture_answer,
+        hint="White noise from np.random.default_rng(seed).standard_normal((size, size)); keep the Fourier "
+             "coefficients whose distance from zero frequency, sqrt(fx² + fy²) in cycles per pixel, lies within the "
+             "band (bandwidth octaves centred on the frequency, both ends included); back with the inverse FFT's real "
+             "part, then mean 0 and standard deviation 1.")

@@ -240,3 +240,56 @@ def check_silhouette(my_silhouette: Callable, examples: DatasetExamples, feature
         hint="For each point: a = its mean distance to the OTHER points of its own cluster (leave itself out), b = its "
              "mean distance to the points of the nearest OTHER cluster (the smallest such mean), and (b - a) / max(a, b). "
              "A point alone in its cluster scores 0. Return the mean over all points.")
+
+
+def _ranking_cases(examples: DatasetExamples, features: FeatureMaps) -> dict[str, list[tuple]]:
+    """Held-out (points, top_values, mean, std, count, min_selectivity): a hand-built layer whose most diverse unit is
+    not selective and one of whose units is selective only by its best example, fewer selective units than asked for
+    (one of them with activations that never vary), random layers of other sizes and bars, and the lesson's layer."""
+    generator = torch.Generator().manual_seed(6088)
+
+    def layer(channels: int, count: int, d: int) -> torch.Tensor:  # each unit's examples spread by its own amount
+        spread = torch.rand(channels, 1, 1, generator=generator) * 2
+        return torch.randn(channels, 1, d, generator=generator) + spread * torch.randn(channels, count, d, generator=generator)
+
+    hand = layer(6, 5, 8)
+    hand[2] = torch.randn(5, 8, generator=generator) * 5  # the most diverse unit, made not selective below
+    values = torch.linspace(6.0, 3.0, 5).repeat(6, 1)
+    values[2] = torch.linspace(2.5, 1.0, 5)
+    values[4] = torch.linspace(5.0, 1.5, 5)  # selective by its best example only
+    zeros, ones = torch.zeros(6), torch.ones(6)
+    flat_values = values.clone()
+    flat_values[[0, 1, 3]] = 1.0  # three units not selective, ...
+    flat_values[5] = 0.5  # ... and one whose activations never vary (std 0) but sit above its mean at its top examples
+    std = ones.clone()
+    std[5] = 0.0
+    big = layer(20, 7, 16)
+    big_values = (torch.rand(20, 7, generator=generator) * 4).sort(dim=1, descending=True).values
+    small = layer(9, 3, 5)
+    small_values = (torch.rand(9, 3, generator=generator) * 6).sort(dim=1, descending=True).values
+    points = torch.stack([top_example_features(examples, features, c) for c in range(examples.channels)])
+    real = (points, examples.top_value[:, :points.shape[1]], examples.mean, examples.std)
+    return {
+        "a hand-built layer of 6 units: the most diverse one not selective, one selective by its best example only": [
+            (hand, values, zeros, ones, 3, 2.0), (hand, values, zeros, ones, 2, 2.0)],
+        "fewer selective units than asked for, one of them with activations that never vary": [
+            (hand, flat_values, zeros, std, 5, 2.0)],
+        "random layers of 20 and 9 units, bars of 1 and 3 standard deviations": [
+            (big, big_values, torch.rand(20, generator=generator), torch.rand(20, generator=generator) + 0.5, 6, 1.0),
+            (small, small_values, torch.rand(9, generator=generator), torch.rand(9, generator=generator) + 0.2, 4, 3.0)],
+        f"the top examples of every unit of {examples.layer}, 8 units at bars of 2 and 1 standard deviations": [
+            real + (8, 2.0), real + (8, 1.0)],
+    }
+
+
+@exercise(points=4)
+def check_facet_ranking(my_facet_ranking: Callable, examples: DatasetExamples, features: FeatureMaps) -> Grade:
+    """Exercise 8: my_facet_ranking(points, top_values, mean, std, count, min_selectivity): the (n, 2) rows (channel,
+    facet score) of the most polysemantic selective units of a layer, most polysemantic first."""
+    return compare_with_course(
+        _ranking_cases(examples, features), my_facet_ranking, polysemanticity.facet_ranking,
+        {polysemanticity: ("facet_ranking", "rank_polysemantic", "layer_facets")}, "your ranking (channel, score rows)",
+        rtol=1e-4, atol=1e-4,
+        hint="Score every unit (the facet score of its k rows), keep only the units whose LAST (k-th) top value lies "
+             "min_selectivity standard deviations above their mean, sort the kept units by score, highest first, and "
+             "return at most count rows of (channel, score): fewer when fewer units are selective.")

@@ -1,9 +1,9 @@
 """Self-checks for lesson 00's exercises: a forward hook that captures a layer, the strongest units, the top classes,
-a chain's receptive field.
+a chain's receptive field, a network's random-weights twin.
 
 Each check runs the student's function on inputs the notebook never shows (other layers, another photograph, a
 small hand-built network) and compares it with the course's own implementation (:func:`helpers.activations.capture`,
-:func:`helpers.activations.chain_receptive_field`).
+:func:`helpers.activations.chain_receptive_field`, :func:`helpers.zoo.reinitialized`).
 """
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import torch
 from torch import nn
 
 from .. import activations as activations_module
+from .. import zoo as zoo_module
 from ..activations import capture, chain_receptive_field
 from ..images import photo
 from ..models import CircuitModel
 from ..wrapping import wrap_model
-from . import ExerciseError, Grade, call_answer, exercise, expect, expect_close
-from .withheld import compare_with_course
+from . import ExerciseError, Grade, NotAttempted, call_answer, exercise, expect, expect_close
+from .withheld import answer_without, compare_with_course
 
 
 def _hooks(module: nn.Module) -> int:
@@ -182,3 +183,102 @@ def check_receptive_field(my_receptive_field: Callable) -> Grade:
              "the input). A kernel widens the field by (kernel - 1) * dilation steps of the layers before it; only "
              "then does its stride multiply the step. A pooling is a kernel too; a ReLU or a batch norm changes nothing.",
         read=_size_and_step)
+
+
+class _Fixed(nn.Module):
+    """A layer with a weight of its own and no ``reset_parameters``: a twin cannot redraw it."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels, 1, 1), 2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def _trained(module: nn.Module, seed: int) -> nn.Module:
+    """``module`` with made-up "trained" weights and batch-norm statistics, far from any initialisation."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *(b for b in module.buffers() if b.is_floating_point())]:
+            tensor.copy_(torch.rand(tensor.shape, generator=generator) + 3.0)
+    return module
+
+
+def _twin_networks(seed: int) -> list[nn.Module]:
+    """Two small "trained" networks the lesson never shows: convolutions with a batch norm and a linear read-out;
+    a grouped convolution, a group norm and a layer norm inside a nested block."""
+    block = nn.Sequential(nn.Conv2d(4, 8, 3, groups=2), nn.GroupNorm(2, 8), nn.ReLU())
+    return [_trained(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 6, 3, stride=2),
+                                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 5)), seed),
+            _trained(nn.Sequential(nn.Conv2d(3, 4, 1), block, nn.Flatten(1, 2), nn.LayerNorm(8)), seed + 1)]
+
+
+def _weights(module: object) -> torch.Tensor:
+    """Every parameter and buffer of a returned network, in order, as one vector; anything else is a clear mistake."""
+    if not isinstance(module, nn.Module):
+        raise ExerciseError(f"Return the twin network (a torch.nn.Module), not {type(module).__name__}.")
+    return torch.cat([torch.zeros(0, dtype=torch.float64),
+                      *(value.detach().cpu().double().flatten() for value in module.state_dict().values())])
+
+
+def _expect_twin(answer: object, expected: torch.Tensor, what: str) -> None:
+    expect_close(_weights(answer), expected, what, rtol=0, atol=1e-12, hint=_TWIN_HINT)
+
+
+_TWIN_HINT = ("Seed the random generator once, then call reset_parameters() on every submodule that has one, in the "
+              "order named_modules() lists them (batch norms and layer norms too, not only convolutions).")
+
+
+@exercise(points=4)
+def check_random_twin(my_random_twin: Callable) -> Grade:
+    """Exercise 6: my_random_twin(module, seed): a copy of a network with every weight redrawn, seeded, the original
+    and the global random numbers untouched, and a network it cannot fully redraw refused. Every part needs the
+    right twin too, so that no constant and no blanket refusal earns a point."""
+    hidden = {zoo_module: ("reinitialized", "random_twin")}
+
+    def course(network: nn.Module, seed: int) -> torch.Tensor:
+        return _weights(zoo_module.reinitialized(network, seed))
+
+    with torch.random.fork_rng():  # the check draws random numbers: the notebook's own stream stays as it was
+        grade = compare_with_course(
+            {"every weight redrawn as its layers initialise it (two networks, two seeds)":
+                [(network, seed) for seed in (3, 11) for network in _twin_networks(seed)]},
+            my_random_twin, course, hidden, "your twin's weights", rtol=0, atol=1e-12, hint=_TWIN_HINT, read=_weights)
+        with grade.part("the network passed in is left as it was"):
+            network = _twin_networks(5)[0]
+            before, expected = _weights(network), course(network, 5)
+            twin = answer_without(hidden, my_random_twin, network, 5)
+            expect(twin is not network and torch.equal(_weights(network), before),
+                   "Your function changed the network it was given: the trained model would be lost.",
+                   "Redraw the weights of a copy (copy.deepcopy), never of the network itself.")
+            _expect_twin(twin, expected, "your twin's weights")
+        with grade.part("the random numbers drawn after it are the same as without it"):
+            network = _twin_networks(7)[1]
+            expected = course(network, 7)
+            torch.manual_seed(123)
+            numbers = torch.rand(6)
+            torch.manual_seed(123)
+            twin = answer_without(hidden, my_random_twin, network, 7)
+            expect(torch.equal(torch.rand(6), numbers),
+                   "After your function, the global random generator gives other numbers than before it: every "
+                   "later random draw of the lesson would change.",
+                   "Seed inside `with torch.random.fork_rng():`, which puts the generator back as it was.")
+            _expect_twin(twin, expected, "your twin's weights")
+        with grade.part("a network with a weight no reset_parameters redraws is refused (and the same without it "
+                        "redrawn)"):
+            network = _trained(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), 9)
+            _expect_twin(answer_without(hidden, my_random_twin, network, 9), course(network, 9), "your twin's weights")
+            network.insert(1, _Fixed(4))
+            try:
+                answer_without(hidden, my_random_twin, network, 9)
+            except NotAttempted:
+                raise
+            except ExerciseError as error:
+                expect(isinstance(error.__cause__, ValueError), f"{error}\nRaise a ValueError naming the layer instead.")
+            else:
+                expect(False, "Your function returned a twin that still holds a trained weight (a layer with a "
+                              "parameter of its own and no reset_parameters): that is no control.",
+                       "Raise a ValueError for a submodule that has no reset_parameters but whose "
+                       "parameters(recurse=False) is not empty.")
+    return grade

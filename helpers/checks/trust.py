@@ -10,12 +10,12 @@ import torch.nn.functional as F
 
 from ..featurevis import channel
 from ..featurevis.accentuate import accentuation_step
-from ..featurevis.param import natural_image_from_phases
+from ..featurevis.param import imagenet_colour_matrix, natural_image_from_phases
 from ..featurevis.trust import coarse_contrast, fooling_boost, picture_likeness
 from ..images import photo
 from ..models import CircuitModel
-from . import Grade, exercise, expect_close
-from .withheld import answer_without, compare_with_course
+from . import Grade, exercise, expect, expect_close
+from .withheld import answer_without, compare_with_course, refuses_without
 
 # The modules, not the package's functions of the same names (``render``, ``accentuate``): their functions are
 # withheld while the student's run.
@@ -25,6 +25,7 @@ param_module = importlib.import_module("..featurevis.param", __package__)
 trust_module = importlib.import_module("..featurevis.trust", __package__)
 edit_audit_module = importlib.import_module("..featurevis.edit_audit", __package__)
 ascent_module = importlib.import_module("..featurevis.ascent", __package__)
+spectrum_module = importlib.import_module("..featurevis.spectrum", __package__)
 
 
 def _random_case(size: int, channels: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,3 +220,50 @@ def check_pixel_ascent(my_pixel_ascent: Callable, model: CircuitModel, layer: st
              "(dy, dx) from a generator seeded once with the seed, clear the gradients, roll the images by (dy, dx) "
              "along height and width, ascend the sum of the scores (minimize minus it), step, then clip the pixels to "
              "[0, 1] without recording the clip in the graph.")
+
+
+def _course_spectrum(batches: list[torch.Tensor], colour: torch.Tensor, max_images: int | None) -> torch.Tensor:
+    """The course's spectrum of ``batches`` for the colour matrix as the parameterizations scale it."""
+    return spectrum_module.measure_spectrum(batches, colour / colour.norm(dim=0).max(), max_images)
+
+
+def _spectrum_cases() -> dict[str, list[tuple[list[torch.Tensor], torch.Tensor, int | None]]]:
+    """Held-out (batches, colour matrix, max_images), two per part: photographs the lesson never scans, batches of
+    unequal sizes, colour matrices that need scaling, pixels at exactly 0 and 1, and a limit inside a batch."""
+    generator = torch.Generator().manual_seed(1108)
+    photos = torch.stack([photo(name, 24) for name in ("coffee", "astronaut", "rocket", "coins", "camera")])
+    mixing = torch.eye(3) + 0.3 * torch.randn(3, 3, generator=generator)
+    saturated = (photos * 1.6 - 0.3).clamp(0, 1)  # many pixels at exactly 0 or 1
+    identity = torch.eye(3)
+    return {
+        "photographs in batches of unequal sizes (plain RGB)": [
+            ([photos[:1], photos[1:]], identity, None), ([photos[:3], photos[3:]], identity, None)],
+        "colour matrices to scale first: ImageNet's, and a random mixing (twice as long)": [
+            ([photos[:2], photos[2:]], imagenet_colour_matrix(), None), ([photos], 2 * mixing, None)],
+        "pixels at exactly 0 and 1 (clip before the logit)": [
+            ([saturated[:4]], imagenet_colour_matrix(), None), ([saturated[1:], saturated[:1]], identity, None)],
+        "a limit that a batch crosses (whole batches only), and one reached exactly": [
+            ([photos[:2], photos[2:4], photos[4:]], identity, 3), ([photos[:2], photos[2:]], mixing, 2)],
+    }
+
+
+@exercise(points=5)
+def check_photo_spectrum(my_photo_spectrum: Callable) -> Grade:
+    """Exercise 8: my_photo_spectrum(batches, colour, max_images): photographs' RMS Fourier magnitude in the space the
+    natural-spectrum parameterization optimizes in."""
+    hint = ("Scale the colour matrix so that its longest column has length 1 and invert it; for each batch clip the "
+            "pixels to [0.005, 0.995], take the logit, multiply each pixel's colour vector by the inverse, add up "
+            "|orthonormal rfft2|² over images; the square root of the mean over images, with the (0, 0) term set to 0.")
+    # to_optimized_space also where the spectrum module holds it, so that measure_spectrum itself refuses
+    hidden = {spectrum_module: ("measure_spectrum", "natural_spectrum", "to_optimized_space"),
+              param_module: ("to_optimized_space",)}
+    grade = compare_with_course(_spectrum_cases(), my_photo_spectrum, _course_spectrum, hidden, "your spectrum",
+                                rtol=1e-4, atol=1e-5, hint=hint)
+    with grade.part("one photograph gives its spectrum, no photographs a ValueError"):
+        single = [photo("chelsea", 20)[None]]
+        expect_close(answer_without(hidden, my_photo_spectrum, single, torch.eye(3), None),
+                     _course_spectrum(single, torch.eye(3), None), "your spectrum of one photograph",
+                     rtol=1e-4, atol=1e-5, hint=hint)
+        expect(refuses_without(hidden, my_photo_spectrum, [], torch.eye(3), None), "With no photographs your function did not raise a ValueError.",
+               "A mean over no images is undefined: check the count after the loop.")
+    return grade

@@ -1,6 +1,6 @@
 """Self-checks for the exercises of lesson 08 (universality): linear CKA, unit correlations, the shuffled-images
 baseline, the two fractions that sort first-layer filters, a filter's orientedness, what a CKA matrix says about
-depth and one-to-one unit pairs, written by the student.
+depth, one-to-one unit pairs and debiased CKA, written by the student.
 
 Each check calls the student's function on matrices the notebook never shows (other sizes, hand-built
 cases whose answer is known: a rotation, a rescaling, a stretch, a shifted mean, a dead unit) and
@@ -18,7 +18,7 @@ from .. import stats, universality
 from ..models import CircuitModel
 from ..universality import correlation_matrix, filter_orientation, filter_properties, first_layer_filters, linear_cka
 from . import Grade, exercise, expect, expect_close, one_number
-from .withheld import answer_without, compare_with_course
+from .withheld import answer_without, compare_with_course, refuses_without
 
 
 
@@ -267,3 +267,34 @@ def check_one_to_one(my_one_to_one: Callable) -> Grade:
 
     return compare_with_course(cases, my_one_to_one, stats.greedy_pairs, {stats: ("greedy_pairs", "_take_best")},
                                "the pairs (unit of A, unit of B)", rtol=0, atol=1e-9, hint=hint, read=read)
+
+
+@exercise(points=4)
+def check_debiased_cka(my_debiased_cka: Callable) -> Grade:
+    """Exercise 9: my_debiased_cka(features_a, features_b): linear CKA from the unbiased HSIC estimator."""
+    hint = ("Set the diagonals of both Gram matrices to 0 first, and use the one estimator (all three terms of the "
+            "exercise's formula) for the cross term and for both norms; a layer that never varies gets 0, not NaN.")
+    generator = torch.Generator().manual_seed(91)
+    wide_a = torch.randn(10, 60, generator=generator, dtype=torch.float64)
+    wide_b = torch.randn(10, 35, generator=generator, dtype=torch.float64)
+    a, b = _latent_pair(40, 18, 7, seed=92)
+    x = torch.randn(30, 8, generator=generator, dtype=torch.float64)
+    cases = {
+        "independent random representations: few examples (10), many features": [(wide_a, wide_b), (wide_a.abs(), wide_b)],
+        "two activation matrices sharing a latent cause, with large column means, and a dead layer (all zeros)": [
+            (a, b), (a + 4.0, b - 2.0), (a, torch.zeros(40, 5, dtype=torch.float64))],
+        "the same layer rotated and rescaled (CKA exactly 1), and stretched (not 1)": [
+            (x, 2.5 * x @ _orthogonal(8, 93)),
+            (x, x @ torch.diag(torch.logspace(0, 2, 8, dtype=torch.float64)) @ _orthogonal(8, 94))],
+    }
+    hidden = {universality: ("linear_cka", "cka_from_grams", "_hsic", "cka_matrix")}
+    grade = compare_with_course(cases, my_debiased_cka, lambda first, second: linear_cka(first, second, debiased=True),
+                                hidden, "debiased CKA", rtol=1e-4, atol=1e-6, hint=hint,
+                                read=lambda answer: one_number(answer, hint=hint))
+    few_a, few_b = _latent_pair(4, 6, 5, seed=95)
+    with grade.part("the fewest examples: 4 give a number, 3 a ValueError (the estimator divides by N - 3)"):
+        expect_close(one_number(answer_without(hidden, my_debiased_cka, few_a, few_b), hint=hint),
+                     linear_cka(few_a, few_b, debiased=True), "debiased CKA of 4 examples", rtol=1e-4, atol=1e-6, hint=hint)
+        expect(refuses_without(hidden, my_debiased_cka, few_a[:3], few_b[:3]), "With 3 examples your function did not raise a ValueError.",
+               "Check the number of examples before the estimator: it needs N >= 4.")
+    return grade

@@ -75,6 +75,16 @@ def answer_without(hidden: Hidden, function: Callable, *args: object, **kwargs: 
                            **{name: _fresh(value) for name, value in kwargs.items()})
 
 
+def refuses_without(hidden: Hidden, function: Callable, *args: object, error: type[Exception] = ValueError) -> bool:
+    """Whether the student's ``function``, called as :func:`answer_without` does, refuses the arguments with ``error``
+    (an input the course's own implementation refuses, such as too few examples)."""
+    try:
+        answer_without(hidden, function, *args)
+    except ExerciseError as raised:
+        return isinstance(raised.__cause__, error)
+    return False
+
+
 def compare_with_course(parts: Mapping[str, Sequence[tuple]], yours: Callable, course: Callable, hidden: Hidden,
                         what: str, *, rtol: float, atol: float, hint: str,
                         read: Callable[[object], object] = lambda answer: answer) -> Grade:

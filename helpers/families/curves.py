@@ -21,7 +21,7 @@ import torch
 from ..models import CircuitModel
 from ..probing import default_pre_activation, fitting_size, place_on_receptive_field, unit_responses
 from ..stimuli.curves import blank, line
-from ..tuning import orientation_selectivity, preferred_orientation
+from ..tuning import orientation_selectivity, preferred_orientation, screen_scores
 from .base import Family, Screen, Threshold, find_family, member_field
 
 #: The two contrast polarities of the curve screen and their (foreground, background) grey levels.
@@ -293,16 +293,10 @@ def _scored(responses: np.ndarray, layout: dict, typical: float) -> CurveScreen:
     line_part = relative[n_curve : n_curve + n_line].reshape(len(line_angles), len(offsets_px), -1)
     corner_part = relative[n_curve + n_line : -1].reshape(len(angles), len(corner_angles), -1)
 
-    n_units = curve_part.shape[-1]
-    best_curve = curve_part.reshape(-1, n_units).max(0)
-    best_line = line_part.reshape(-1, n_units).max(0)
-    best_corner = corner_part.reshape(-1, n_units).max(0)
+    curve_selectivity, corner_margin, tuning = screen_scores(curve_part, line_part, corner_part, 0.0)
+    best_curve = curve_part.reshape(-1, curve_part.shape[-1]).max(0)
     driven = best_curve > 0
-    safe = np.maximum(best_curve, 1e-12)
-    curve_selectivity = np.where(driven, (best_curve - best_line) / safe, -1.0).clip(-1, 1)
-    corner_margin = np.where(driven, (best_curve - best_corner) / safe, -1.0).clip(-1, 1)
     radius_index = curve_part.max(0).argmax(0)  # (C,) the radius of each unit's strongest curve
-    tuning = np.take_along_axis(curve_part, radius_index[None, None, :], axis=1)[:, 0]  # (O, C)
     selectivity = orientation_selectivity(tuning, angles)
     preferred = preferred_orientation(tuning, angles)
     firing = responses[:n_curve].max(0) > 0  # after a ReLU-like non-linearity the unit is active on its best curve

@@ -40,6 +40,15 @@ class EditAudit:
     scan_before: torch.Tensor
     scan_after: torch.Tensor
 
+    def describe(self, likeness: dict[str, float], latch: float) -> str:
+        """Lesson 11's report of a fooled unit: this audit's two numbers, each visualization's ``likeness`` to the
+        chosen picture (by name) and the likeness above which the edit's gate ``latch``-es open."""
+        return "\n".join([
+            f"held-out photographs: correlation of the unit's responses before and after the edit {self.correlation:.4f}",
+            f"likeness of each visualization to the smiley: {({k: round(v, 2) for k, v in likeness.items()})}",
+            f"the latch opens above likeness {latch:.2f} (the most smiley-like scanned photograph plus the margin)",
+            f"top-{self.count} natural examples shared by the original and the edited unit: {self.shared} of {self.count}"])
+
 
 def audit_edit(model: CircuitModel, edited: CircuitModel, unit: Unit, held: torch.Tensor, scan: torch.Tensor,
                count: int = 8) -> EditAudit:

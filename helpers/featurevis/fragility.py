@@ -2,15 +2,17 @@
 
 Naive pixel optimization tends to find images whose energy sits at the highest spatial frequencies and whose
 activation collapses when the image shifts by a few pixels: patterns aligned to single pixels, not features at the
-scale of the unit's receptive field. Lesson 01 measures both for a naive and a regularized image of the same unit.
+scale of the unit's receptive field. Lesson 01 measures both for a naive and a regularized image of the same unit,
+and compares each unit's visualization with its top dataset example (:func:`against_top_examples`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import torch
 
-from ..activations import unit_activation
+from ..activations import capture, unit_activation
 from ..models import CircuitModel, Unit
 
 
@@ -54,3 +56,19 @@ def fragility(model: CircuitModel, image: torch.Tensor, unit: str | Unit, *, cut
         raise ValueError(f"Need one image of shape (3, H, W), got shape {tuple(image.shape)}.")
     return Fragility(float(high_frequency_share(image, cutoff)),
                      kept_after_shift(model, image, unit, pixels=pixels, pre_activation=pre_activation))
+
+
+def against_top_examples(model: CircuitModel, images: torch.Tensor, rendered: Sequence[tuple[str, int]], scans: Mapping, *,
+                         pre_activation: bool = False) -> dict[str, tuple[float, float]]:
+    """Each rendered unit's strongest activation on its own visualization beside its top dataset example's.
+
+    ``images`` (N, 3, S, S) are the visualizations, the first ones made for ``rendered``'s (layer, unit) pairs in
+    order; ``scans`` maps each layer to its dataset examples. Returns ``"layer:unit"`` -> (visualization, top example).
+    """
+    values = {}
+    for name in dict.fromkeys(layer for layer, _ in rendered):
+        picked = [(i, c) for i, (layer, c) in enumerate(rendered) if layer == name]
+        maps = capture(model, images[[i for i, _ in picked]], name, pre_activation=pre_activation)[name]
+        for row, (_, c) in enumerate(picked):
+            values[f"{name}:{c}"] = (float(maps[row, c].max()), float(scans[name].top_values(c)[0]))
+    return values

@@ -59,6 +59,18 @@ def measure_spectrum(images: Iterable[torch.Tensor], colour: torch.Tensor, max_i
     return magnitude.float()
 
 
+def falloff(magnitude: torch.Tensor, cycles: tuple[int, ...] = (1, 2, 4, 8, 16)) -> str:
+    """How a magnitude spectrum (C, S, S//2+1) falls with frequency: its mean over channels and over the frequencies
+    whose distance from zero rounds to each of ``cycles`` (cycles per image), in one printed line."""
+    size = magnitude.shape[-2]
+    fy, fx = torch.fft.fftfreq(size)[:, None] * size, torch.fft.rfftfreq(2 * (magnitude.shape[-1] - 1))[None, :] * size
+    radius = (fy ** 2 + fx ** 2).sqrt().round()
+    values = [float(magnitude[:, radius == c].mean()) for c in cycles if c <= size // 2]
+    shown = ", ".join(f"{c}: {v:.3g}" for c, v in zip(cycles, values))
+    return (f"mean magnitude at (cycles per image) {shown}; each doubling of the frequency divides it by about "
+            f"{(values[0] / values[-1]) ** (1 / max(len(values) - 1, 1)):.2f} (a 1/f spectrum: by 2)")
+
+
 def _cache_file(source: ImageSource, colour: torch.Tensor, max_images: int) -> Path:
     digest = hashlib.sha256(f"{FORMAT_VERSION}:{source.key}:{max_images}:{PHOTO_EDGE}".encode())
     digest.update(colour.detach().cpu().double().numpy().tobytes())

@@ -175,23 +175,54 @@ class Compose:
         """Apply a run of built-in steps folded into one affine map per image (one ``grid_sample``)."""
         if not steps:
             return images
-        count, channels, size, _ = images.shape
-        with torch.no_grad():
-            matrix = torch.eye(2).repeat(count, 1, 1)
-            offset = torch.zeros(count, 2)
-            for step in steps:
-                step_matrix, step_offset = step.sample(count, generator)
-                offset = offset + torch.einsum("nij,nj->ni", matrix, step_offset)
-                matrix = matrix @ step_matrix
-            # grid_sample works in coordinates normalized to [-1, 1] by half the side of each image;
-            # input and output windows have the same side, so the matrix needs no rescaling.
-            theta = torch.cat([matrix, (2.0 * offset / size).unsqueeze(-1)], dim=-1)
-            if images.is_cuda:  # drawn on the CPU (the same draws on every device); a pinned copy does not wait for the GPU
-                theta = theta.pin_memory()
-            grid = F.affine_grid(theta.to(images.device, images.dtype, non_blocking=True), [count, channels, size, size],
-                                 align_corners=False)
-        # Sampling (image - fill) with zero padding fills everything outside the image with ``fill``.
-        return F.grid_sample(images - self.fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + self.fill
+        count = images.shape[0]
+        return _resample_folded(images, [step.sample(count, generator) for step in steps], self.fill)
+
+
+def _resample_folded(images: torch.Tensor, draws: Sequence[tuple[torch.Tensor, torch.Tensor]], fill: float) -> torch.Tensor:
+    """Fold a chain's (matrices (N, 2, 2), offsets (N, 2)), first step first, into one affine map per image and
+    resample the batch (N, C, S, S) once; outside the image is ``fill``."""
+    count, channels, size, _ = images.shape
+    with torch.no_grad():
+        matrix = torch.eye(2).repeat(count, 1, 1)
+        offset = torch.zeros(count, 2)
+        for step_matrix, step_offset in draws:
+            offset = offset + torch.einsum("nij,nj->ni", matrix, step_offset)
+            matrix = matrix @ step_matrix
+        # grid_sample works in coordinates normalized to [-1, 1] by half the side of each image;
+        # input and output windows have the same side, so the matrix needs no rescaling.
+        theta = torch.cat([matrix, (2.0 * offset / size).unsqueeze(-1)], dim=-1)
+        if images.is_cuda:  # drawn on the CPU (the same draws on every device); a pinned copy does not wait for the GPU
+            theta = theta.pin_memory()
+        grid = F.affine_grid(theta.to(images.device, images.dtype, non_blocking=True), [count, channels, size, size],
+                             align_corners=False)
+    # Sampling (image - fill) with zero padding fills everything outside the image with ``fill``.
+    return F.grid_sample(images - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+
+
+def transform_chain(images: torch.Tensor, steps: Sequence[tuple[str, object]], fill: float = 0.5) -> torch.Tensor:
+    """A fixed chain of steps applied to every image of a batch (N, C, S, S) in ONE resampling, as :class:`Compose`
+    applies its random draws: what a render's transforms do to an image, with chosen instead of random parameters.
+
+    ``steps``, first applied first: ``("shift", (dx, dy))`` moves the window by dx pixels right and dy down (output
+    pixel p shows the input at p + (dx, dy)); ``("scale", factor)`` zooms in by ``factor`` (p shows p / factor);
+    ``("rotate", degrees)`` turns the picture clockwise on screen (p shows R p, R = [[cos, sin], [-sin, cos]] on
+    (x, y) with y down). Coordinates are in pixels from the image's centre; outside the image is ``fill``.
+    (Exercise 10 of lesson 01; the lesson renders with :class:`Compose` through ``render`` instead.)
+    """
+    draws = []
+    for kind, value in steps:
+        matrix, offset = torch.eye(2), torch.zeros(2)
+        if kind == "shift":
+            offset = torch.as_tensor(value, dtype=torch.float32).reshape(2)
+        elif kind == "scale":
+            matrix = matrix / float(value)
+        elif kind == "rotate":
+            matrix = RandomRotate((float(value),)).sample(1, torch.Generator())[0][0]
+        else:
+            raise ValueError(f"A step is ('shift', (dx, dy)), ('scale', factor) or ('rotate', degrees), not {kind!r}.")
+        draws.append((matrix.expand(len(images), 2, 2), offset.expand(len(images), 2)))
+    return _resample_folded(images, draws, fill)
 
 
 def standard_transforms() -> Compose:

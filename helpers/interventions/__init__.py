@@ -33,7 +33,8 @@ Modules, one job each: :mod:`.edits` (the ``with``-block interventions: :func:`a
 :func:`probe_damage` (how much an ablation or an edit changed the clients' evoked responses),
 :func:`ablation_prediction_change`; a unit's response to its own top dataset examples: :func:`top_example_values`;
 one ablation against weight-matched draws: :func:`matched_comparison`; a family's stimuli: :func:`family_stimuli`),
-:mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family).
+:mod:`.splice` (a calibrated hand-written curve detector spliced in place of a family), :mod:`.verdicts` (lesson 10's
+claims measured: :func:`ablation_verdicts`, :func:`article_curve_verdicts`).
 """
 from .attribution import (
     Attribution, ConcentrationBaselines, attribution, attribution_concentration, concentration_baselines,
@@ -45,7 +46,7 @@ from .edits import (
 )
 from .experiments import (
     ClientProbe, PredictionChange, ablation_prediction_change, ablation_reference, evoked_strength, excited_clients,
-    input_strength, logits_of, make_probe, matched_units,
+    input_strength, logits_of, make_probe, matched_channels, matched_units,
     prediction_change, probe_damage, probe_responses, random_ablation_damage, random_units, response_damage, share_lost,
     top_example_values,
 )
@@ -53,6 +54,7 @@ from .experiments import (
     MatchedComparison, family_stimuli, listed_units_comparison, matched_comparison, random_prediction_changes,
 )
 from .splice import CleanroomSplice, cleanroom_spliced, fit_cleanroom_splice
+from .verdicts import ablation_verdicts, article_curve_verdicts
 
 __all__ = [
     "Transform", "InterventionModule", "intervened_layer", "layer_means", "ablated", "patched", "spliced",
@@ -60,8 +62,8 @@ __all__ = [
     "Attribution", "attribution", "top_example_attributions", "attribution_concentration",
     "ConcentrationBaselines", "concentration_baselines", "MatchedComparison", "matched_comparison", "listed_units_comparison", "family_stimuli",
     "random_prediction_changes",
-    "ClientProbe", "make_probe", "ablation_reference", "excited_clients", "evoked_strength", "probe_responses", "probe_damage", "response_damage", "random_units", "matched_units",
+    "ClientProbe", "make_probe", "ablation_reference", "excited_clients", "evoked_strength", "probe_responses", "probe_damage", "response_damage", "random_units", "matched_channels", "matched_units",
     "input_strength", "random_ablation_damage", "PredictionChange", "logits_of", "prediction_change",
     "ablation_prediction_change", "top_example_values", "share_lost",
-    "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced",
+    "CleanroomSplice", "fit_cleanroom_splice", "cleanroom_spliced", "ablation_verdicts", "article_curve_verdicts",
 ]

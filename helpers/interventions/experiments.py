@@ -158,17 +158,13 @@ def share_lost(intact: np.ndarray, changed: np.ndarray) -> np.ndarray:
     return 1 - changed / safe
 
 
-def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: np.ndarray, generator: np.random.Generator, *,
-                  pool: int = 5) -> list[Unit]:
-    """For each member channel, a different non-member unit of ``layer`` drawn among the ``pool`` closest to it in ``key``.
-
-    ``key`` has one number per channel of ``layer`` (e.g. :func:`input_strength` onto some clients, or the
-    response to a stimulus): the drawn units match the members on it, so a difference between ablating the
-    members and ablating the drawn units cannot come from that number.
-    """
+def matched_channels(key: np.ndarray, members: Sequence[int], generator: np.random.Generator, *, pool: int = 5) -> list[int]:
+    """One weight-matched control for ``members``: for each member in order, a different non-member channel drawn with
+    ``generator.choice`` among the ``pool`` free channels closest to it in ``key`` (one number per channel; ties: the
+    lower channel first). The control the lesson's every ablation is compared with (:func:`random_ablation_damage`)."""
     key = np.asarray(key, dtype=np.float64)
     members = [int(m) for m in members]
-    others = np.setdiff1d(np.arange(model.channels(layer)), np.asarray(members, dtype=int))
+    others = np.setdiff1d(np.arange(len(key)), np.asarray(members, dtype=int))
     chosen: list[int] = []
     for member in members:
         free = others[~np.isin(others, chosen)]
@@ -176,7 +172,19 @@ def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: 
             break
         nearest = free[np.argsort(np.abs(key[free] - key[member]), kind="stable")[:pool]]
         chosen.append(int(generator.choice(nearest)))
-    return model.units(layer, chosen)
+    return chosen
+
+
+def matched_units(model: CircuitModel, layer: str, members: Sequence[int], key: np.ndarray, generator: np.random.Generator, *,
+                  pool: int = 5) -> list[Unit]:
+    """For each member channel, a different non-member unit of ``layer`` drawn among the ``pool`` closest to it in ``key``
+    (:func:`matched_channels`).
+
+    ``key`` has one number per channel of ``layer`` (e.g. :func:`input_strength` onto some clients, or the
+    response to a stimulus): the drawn units match the members on it, so a difference between ablating the
+    members and ablating the drawn units cannot come from that number.
+    """
+    return model.units(layer, matched_channels(key, members, generator, pool=pool))  # key: one number per channel of layer
 
 
 def input_strength(model: CircuitModel, layer: str, clients: Sequence[str | Unit]) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Figures for lesson 01, "Features are the fundamental unit": visualizations beside dataset examples."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -9,7 +9,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from . import stretch_for_display, to_numpy_image
+from . import images_figure, stretch_for_display, to_numpy_image
 
 
 def _picture(ax: Axes, image: torch.Tensor, title: str = "") -> None:
@@ -111,3 +111,86 @@ def unit_view_figure(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def naive_versus_regularized_figure(naive, regular_image: torch.Tensor, regular_value: float, regular_history: torch.Tensor,
+                                    title: str = "") -> Figure:
+    """Lesson 01's section 1: a naive pixel render (a ``RenderResult`` of one image) beside the regularized image of
+    the same unit, with both objectives over the steps."""
+    return optimization_comparison_figure(
+        {f"naive pixels\nobjective {float(naive.values[0]):.1f}": naive.images[0],
+         f"Fourier + transforms\nobjective {regular_value:.1f}": regular_image},
+        {"naive pixels": naive.history[:, 0], "Fourier + transforms": regular_history}, title=title)
+
+
+def scan_histogram_figure(examples, unit: int, label: str) -> Figure:
+    """One unit's activation histogram from a layer's dataset examples (``DatasetExamples``), marked with the median
+    and 90th percentile of the images' maxima and the top example's value."""
+    counts, edges = examples.histogram(unit)
+    median, high = examples.band_range(unit)
+    return activation_histogram_figure(counts, edges, f"{label}: fires on {examples.firing_fraction[unit]:.0%} of positions",
+                                       {"median image max": median, "90th percentile": high,
+                                        "top example": float(examples.top_values(unit)[0])})
+
+
+def _moved(result, rendered: Sequence[tuple[str, int]]) -> tuple[dict[str, dict[int, torch.Tensor]], list[str]]:
+    """The render's images per layer and unit whose image moved and whose objective ended above its start, and the
+    labels of the others."""
+    visualization: dict[str, dict[int, torch.Tensor]] = {}
+    stalled = []
+    rose = result.values > result.history[0] + 1e-3  # the objective ended above where it started
+    for (name, c), image, stuck, improved in zip(rendered, result.images, result.stalled, rose):
+        if stuck or not improved:
+            stalled.append(f"{name}:{c}")
+        else:
+            visualization.setdefault(name, {})[c] = image
+    return visualization, stalled
+
+
+def layer_overview_figures(result, rendered: Sequence[tuple[str, int]], layers: Mapping[str, str], scans: Mapping,
+                           units_per_layer: int, top_shown: int) -> tuple[dict[str, dict[int, torch.Tensor]], dict[str, list[int]]]:
+    """Lesson 01's section 2: per layer, up to ``units_per_layer`` units whose visualization moved away from its grey
+    start, each beside its ``top_shown`` top dataset patches; the units the optimizer could not drive are listed.
+
+    ``result`` is the render whose first images are ``rendered``'s (layer, unit) pairs in order, ``layers`` maps the
+    paper's layer names to the model's and ``scans`` the model's layers to their dataset examples. Returns the moved
+    visualizations (layer -> unit -> image) and the units shown per layer.
+    """
+    visualization, stalled = _moved(result, rendered)
+    chosen = {name: list(visualization.get(name, {}))[:units_per_layer] for name in layers.values()}
+    print("the optimizer could not drive (not shown):", ", ".join(stalled) or "none")
+    for paper, name in layers.items():
+        if not chosen[name]:
+            print(f"{name}: no unit whose visualization moved; nothing to show.")
+            continue
+        units_with_examples_figure(
+            torch.stack([visualization[name][c] for c in chosen[name]]),
+            [scans[name].top_patches(c, top_shown) for c in chosen[name]],
+            [f"{name}:{c}" for c in chosen[name]],
+            [scans[name].top_values(c, top_shown) for c in chosen[name]],
+            suptitle=f"{name} (the role of {paper})",
+        )
+    return visualization, chosen
+
+
+def filters_figure(weights: torch.Tensor, title: str = "") -> Figure:
+    """Convolution filters (N, 3, k, k) as pictures, each scaled to its own range, eight to a row."""
+    low, high = weights.amin(dim=(1, 2, 3), keepdim=True), weights.amax(dim=(1, 2, 3), keepdim=True)
+    return images_figure(list((weights - low) / (high - low).clamp_min(1e-12)), [f"filter {i}" for i in range(len(weights))],
+                         ncols=8, size=1.0, suptitle=title)
+
+
+def scrambled_pairs_figure(photographs: torch.Tensor, scrambled: torch.Tensor, pairs: int = 2) -> Figure:
+    """The first ``pairs`` photographs, each beside its phase-scrambled twin."""
+    images = [image for i in range(pairs) for image in (photographs[i], scrambled[i])]
+    return images_figure(images, ["photograph", "phase-scrambled"] * pairs, ncols=2 * pairs, size=1.6)
+
+
+def directions_figure(own: Mapping[int, torch.Tensor], pair: tuple[int, int], images: Sequence[torch.Tensor], layer: str,
+                      size: int) -> Figure:
+    """Lesson 01's section 3: two channels' own visualizations (grey for a channel without one) beside the images of
+    their mix and of a random direction (contrast stretched)."""
+    first, second = pair
+    pictures = [own.get(c, torch.full((3, size, size), 0.5)) for c in pair]
+    return images_figure([*pictures, *images], [f"channel {first}", f"channel {second}", f"{first} + {second}", "random direction"],
+                         suptitle=f"directions in {layer}", stretch=True)

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from ..families.high_low import HighLowFamily
 from ..frequency import SideFactors, SideWeights
 from ..models import CircuitModel, Unit
+from ..stimuli.boundaries import band_limited_noise
 from . import images_figure, to_numpy_image, draw_weight_heatmap
 from .circuits import weight_factors_figure
 
@@ -171,3 +172,17 @@ def side_factors_figure(factored: SideFactors, units: Sequence[Unit]) -> Figure:
     labels = [[f"{'fine' if factored.position[i, j] > 0 else 'smooth'} side, reads {factored.reads[i, j]:+.2f}"
                for j in range(factored.position.shape[1])] for i in rows]
     return weight_factors_figure([factored.factors[i] for i in rows], [str(factored.units[i]) for i in rows], labels)
+
+
+def noise_beside_figure(my_band_noise, size: int = 96) -> Figure | None:
+    """The student's band-limited noise (lesson 04's exercise 8) beside the course's, at the lesson's fine and smooth
+    frequencies (seeds 0 and 1), drawn as the stimuli draw them; prints a line and returns None until it is written."""
+    settings = [(0.25, 0), (0.03, 1)]
+    yours = [my_band_noise(size, frequency, seed=seed) for frequency, seed in settings]
+    if any(texture is None for texture in yours):
+        print("Write exercise 8 first: my_band_noise returns None.")
+        return None
+    course = [band_limited_noise(size, frequency, seed=seed) for frequency, seed in settings]
+    grey = [(0.5 + torch.as_tensor(t).float() / 6).clamp(0, 1).expand(3, size, size) for t in [*yours, *course]]
+    titles = [f"{who}: {frequency} cycle/px" for who in ("yours", "course") for frequency, _ in settings]
+    return images_figure(grey, titles, ncols=4, size=2.2)

@@ -9,6 +9,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from ..class_votes import ClassSetCircuit
+from ..dictionary import PeakCodes, SparseDictionary
 from ..superposition import (
     STICKY_FRACTIONS,
     ToyModelSweep,
@@ -18,6 +19,7 @@ from ..superposition import (
     interference,
     represented_features,
 )
+from ..superposition_studies import CurveDirections
 from . import to_numpy_image
 
 
@@ -288,3 +290,33 @@ def spread_loadings_figure(directions: torch.Tensor, found, counts: torch.Tensor
     shown = directions[[found.channels[i] for i in most_spread]]
     return loadings_figure(shown, [f"live feature {found.channels[i]} · {found.orientations[i]:.0f}° · "
                                    f"{int(counts[i])} units hold half" for i in most_spread], marked=marked)
+
+
+def polysemantic_unit_figure(source, peaks: dict[str, PeakCodes], dictionary: SparseDictionary,
+                             activations: torch.Tensor, unit, *, codes: torch.Tensor | None = None, features: int = 3,
+                             per_row: int = 6) -> Figure:
+    """:func:`unit_and_features_figure` of ``unit`` (a layer's unit) and the ``features`` dictionary features that
+    contribute most to its rebuilt activity on ``activations`` (``dictionary.contributions``), ``per_row`` top images
+    each from ``peaks`` (``peaks_of_maps`` with "units" and "features")."""
+    share = dictionary.contributions(activations, unit.channel, codes=codes)
+    unit_images, _ = peaks["units"].top(per_row)
+    feature_images, _ = peaks["features"].top(per_row)
+    return unit_and_features_figure(source, unit_images, feature_images, unit, share.topk(features).indices, share)
+
+
+def curve_coverage_figure(curve: CurveDirections, title: str = "") -> Figure:
+    """:func:`orientation_coverage_figure` of the curve neurons and of each set's curve-like directions."""
+    return orientation_coverage_figure({"curve neurons": curve.neurons.orientations,
+                                        **{f"{name}: curve-like": found.orientations
+                                           for name, found in curve.curve_like.items()}}, title=title)
+
+
+def curve_spread_figure(curve: CurveDirections, share: float = 0.5, count: int = 4) -> Figure | None:
+    """:func:`spread_loadings_figure` of the ``count`` most spread curve-like dictionary directions of ``curve`` (the
+    units holding ``share`` of each), curve neurons in colour; None, with a line saying so, when there are none."""
+    found = curve.curve_like["dictionary"]
+    if not len(found):
+        print("The dictionary has no curve-like direction on this model: nothing to show.")
+        return None
+    return spread_loadings_figure(curve.direction_sets["dictionary"], found, curve.spread(share)["dictionary"],
+                                  marked=set(curve.neurons.channels), count=count)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,9 @@ class TrainingResult:
         return wrap_small_net(net, self.model.labels, self.model.input_size, f"{self.model.name}_epoch{epoch}")
 
 
-def _evaluate(net: nn.Module, data: LabelledImages, batch_size: int = 256) -> tuple[float, float]:
+def evaluate(net: nn.Module, data: LabelledImages, batch_size: int = 256) -> tuple[float, float]:
+    """The mean cross-entropy and the accuracy of ``net`` (a plain module) on ``data``, in evaluation mode and batches of
+    ``batch_size`` images (normalized as in training): the held-out numbers of every epoch."""
     net.eval()
     total_loss, correct = 0.0, 0
     with torch.no_grad():
@@ -48,6 +51,33 @@ def _evaluate(net: nn.Module, data: LabelledImages, batch_size: int = 256) -> tu
             total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
             correct += int((logits.argmax(1) == labels).sum())
     return total_loss / len(data), correct / len(data)
+
+
+_evaluate = evaluate
+
+
+def train_epoch(net: nn.Module, train: LabelledImages, optimizer: torch.optim.Optimizer,
+                schedule: torch.optim.lr_scheduler.LRScheduler, batch_size: int, generator: torch.Generator, *,
+                on_step: Callable[[float], None] | None = None) -> list[float]:
+    """One epoch of :func:`train_classifier`: ``net`` in training mode, the images in one random order
+    (``torch.randperm`` with ``generator``), in batches of ``batch_size`` (the last may be smaller), each normalized to
+    [-1, 1] and given one gradient step on the cross-entropy, the ``schedule`` stepped after each. Returns each step's
+    loss (before its step); ``on_step`` is called with it. Lesson 09's exercise 12 asks for it, with :func:`evaluate`."""
+    net.train()
+    order = torch.randperm(len(train), generator=generator)
+    losses = []
+    for start in range(0, len(train), batch_size):
+        chosen = order[start : start + batch_size]
+        logits = net((train.images[chosen] - 0.5) / 0.5)
+        loss = F.cross_entropy(logits, train.labels[chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        if on_step is not None:
+            on_step(losses[-1])
+    return losses
 
 
 def train_classifier(
@@ -83,20 +113,12 @@ def train_classifier(
     history: dict[str, list[float]] = {k: [] for k in ("step_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy")}
     checkpoints: list[dict[str, torch.Tensor]] = []
     bar = tqdm(total=epochs * steps_per_epoch, desc=f"training width {width}, seed {seed}", disable=not progress)
+    def on_step(loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
     for _epoch in range(epochs):
-        net.train()
-        order = torch.randperm(len(train), generator=shuffle)
-        for start in range(0, len(train), batch_size):
-            chosen = order[start : start + batch_size]
-            logits = net((train.images[chosen] - 0.5) / 0.5)
-            loss = F.cross_entropy(logits, train.labels[chosen])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            history["step_loss"].append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        history["step_loss"].extend(train_epoch(net, train, optimizer, schedule, batch_size, shuffle, on_step=on_step))
         for split_name, split in (("train", train), ("test", test)):
             split_loss, accuracy = _evaluate(net, split)
             history[f"{split_name}_loss"].append(split_loss)

@@ -217,6 +217,12 @@ class InputSelectivity:
     curve_share: tuple[float, float] | None
     aligned: dict[str, np.ndarray]
 
+    def verdict(self, alpha: float, enough: bool = True) -> tuple[bool, str]:
+        """Lesson 03's claim: (the family's inputs beat random sets at p < ``alpha``, and the family is ``enough``;
+        the family's value, the random sets' mean and p)."""
+        return (self.p < alpha and enough,
+                f"family {self.family_value:.3f}, random sets {self.random_sets.mean():.3f}, p = {self.p:.4f}")
+
     def summary(self, family_size: int, source_layer: str) -> str:
         """The printed lines: the test, the share of curve inputs, the aligned and opposite curve inputs."""
         lines = [f"orientation selectivity of the top {self.count} excitatory inputs: curve family {self.family_value:.3f}; "

@@ -96,6 +96,10 @@ class EquivarianceSummary:
         """How much rotating helps, on average (positive: the weights are rotated copies)."""
         return float((self.rotated - self.unrotated).mean())
 
+    def verdict(self, baseline: "EquivarianceSummary") -> tuple[bool, str]:
+        """Lesson 03's claim: (rotating helps this family more than ``baseline``'s random pairs; both gains)."""
+        return self.gain > baseline.gain, f"gain {self.gain:+.3f} vs random pairs {baseline.gain:+.3f}"
+
 
 def family_equivariance(
     model: CircuitModel,
@@ -116,13 +120,20 @@ def family_equivariance(
     layer = units[0].layer
     from_layer = from_layer or previous_layer(model, layer)
     grids = expanded_weights(model, from_layer, layer, method=method, to_channels=[u.channel for u in units])
-    pairs, rotated, unrotated = [], [], []
-    for i in range(len(units)):
-        for j in range(i + 1, len(units)):
-            pairs.append((units[i], units[j]))
-            rotated.append(weight_equivariance(grids[i], grids[j], orientations[j] - orientations[i], mode=mode))
-            unrotated.append(weight_equivariance(grids[i], grids[j], 0.0, mode=mode))
-    return EquivarianceSummary(pairs, np.array(rotated), np.array(unrotated), mode)
+    pairs = [(units[i], units[j]) for i in range(len(units)) for j in range(i + 1, len(units))]
+    correlations = pair_correlations(grids, orientations, mode=mode)
+    return EquivarianceSummary(pairs, correlations[:, 0], correlations[:, 1], mode)
+
+
+def pair_correlations(grids: torch.Tensor, orientations: Sequence[float], *,
+                      mode: Literal["per_input", "spatial"] = "per_input") -> np.ndarray:
+    """Lesson 03's equivariance test on weights: for every pair i < j of units (grids (units, C_from, k, k), in the
+    order (0, 1), (0, 2), ..., (1, 2), ...), the correlation of unit i's weights rotated by ``orientations[j] -
+    orientations[i]`` with unit j's, and without rotating: (pairs, 2)."""
+    rows = [(weight_equivariance(grids[i], grids[j], orientations[j] - orientations[i], mode=mode),
+             weight_equivariance(grids[i], grids[j], 0.0, mode=mode))
+            for i in range(len(grids)) for j in range(i + 1, len(grids))]
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
 # --- one idea, three transformations ----------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import sys
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -23,7 +24,7 @@ from ...training import LabelledImages, evaluation, fitting, shapes_data, untrai
 from ...training.fitting import calibrate_batch_norm
 from ...training.networks import SmallConvNet
 from .. import ExerciseError, Grade, exercise, expect, expect_close
-from ..withheld import answer_without
+from ..withheld import answer_without, compare_with_course
 
 
 #: This module: its confusion_counts and training_step are the course's answers, withheld while the student's run.
@@ -246,3 +247,84 @@ def check_class_accuracy(my_class_accuracy: Callable) -> Grade:
                     known = ~np.isnan(want)
                     expect_close(got[known], want[known], what, rtol=1e-6, atol=1e-9, hint=hint)
     return grade
+
+
+@functools.cache
+def _epoch_data(count: int, seed: int, held_out: float) -> tuple[LabelledImages, LabelledImages]:
+    """Small shapes (16 px) split into training and held-out images, drawn once per case (a held-out set this small
+    would be noise for a real accuracy, and the split says so; here it only has to be the same for both answers)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return shapes_data(count=count, size=16, seed=seed).split(held_out, seed=seed)
+
+
+def _epoch_trial(epoch: Callable, count: int, seed: int, held_out: float, batch_size: int, optimizer_kind: str,
+                 epochs: int, student: bool) -> torch.Tensor | None:
+    """``epochs`` calls of ``epoch`` on a fresh small network (one optimizer, schedule and generator for all of them):
+    every step's loss, the held-out accuracy after each epoch, then every weight and batch-norm statistic at the end."""
+    train, test = _epoch_data(count, seed, held_out)
+    torch.manual_seed(seed)
+    net = SmallConvNet(len(train.classes), width=2, size=16)
+    if optimizer_kind == "adam":
+        optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / 40)
+    else:
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    generator = torch.Generator().manual_seed(seed + 1)
+    numbers = []
+    for _ in range(epochs):
+        if student:
+            answer = epoch(net, train, test, optimizer, schedule, batch_size, generator)
+            if answer is None:
+                return None
+            try:
+                losses, accuracy = answer
+                numbers += [float(loss) for loss in losses] + [float(accuracy)]
+            except (TypeError, ValueError, RuntimeError):
+                raise ExerciseError("Your function should return (the list of step losses, the held-out accuracy), not "
+                                    f"{type(answer).__name__}.") from None
+        else:
+            numbers += epoch(net, train, optimizer, schedule, batch_size, generator) + [fitting.evaluate(net, test)[1]]
+    state = [tensor.detach().double().flatten() for tensor in net.state_dict().values() if tensor.is_floating_point()]
+    return torch.cat([torch.tensor(numbers, dtype=torch.float64), *state])
+
+
+@functools.cache
+def _course_epoch(*case: object) -> torch.Tensor:
+    """The course's epoch on one case, computed once (it is deterministic): what every answer is compared with."""
+    return _epoch_trial(fitting.train_epoch, *case, student=False)  # type: ignore[arg-type]
+
+
+@exercise(points=3)
+def check_training_epoch(my_training_epoch: Callable) -> Grade:
+    """Exercise 12: my_training_epoch(net, train, test, optimizer, schedule, batch_size, generator) trains one epoch on
+    shuffled, normalized batches and returns the step losses and the held-out accuracy measured in evaluation mode."""
+    parts = {
+        "batches that divide the images evenly, Adam with a linearly decaying learning rate": [
+            (40, 101, 0.2, 8, "adam", 1),
+        ],
+        "a last batch smaller than the others, SGD with momentum and a step schedule": [
+            (38, 102, 0.25, 8, "sgd", 1),
+            (29, 103, 0.3, 6, "adam", 1),
+        ],
+        "two epochs in a row from one generator (a new order each epoch), held-out sets of other sizes": [
+            (36, 104, 0.2, 12, "sgd", 2),
+            (44, 105, 0.35, 10, "adam", 2),
+        ],
+    }
+
+    def yours(*case: object) -> torch.Tensor | None:
+        return _epoch_trial(my_training_epoch, *case, student=True)  # type: ignore[arg-type]
+
+    return compare_with_course(
+        parts, yours, _course_epoch, {fitting: _EPOCH_HIDDEN},
+        "your step losses and held-out accuracy, then the weights and batch-norm statistics after the epoch",
+        rtol=1e-4, atol=1e-5,
+        hint="net.train(); order = torch.randperm(len(train), generator=generator); for each batch of the order: images "
+             "normalized as (x - 0.5) / 0.5, cross-entropy, zero_grad, backward, optimizer.step(), schedule.step(), keep "
+             "loss.item(). Then net.eval() and, under torch.no_grad(), the share of the held-out images whose largest "
+             "logit is their label.")
+
+
+_EPOCH_HIDDEN = ("train_epoch", "evaluate", "_evaluate", "train_classifier", "untrained_classifier")

@@ -8,14 +8,16 @@ from typing import Callable
 import torch
 
 from ... import superposition, superposition_studies
+from ...superposition_studies import toy_models
 from ...superposition import largest_interference
 from .. import Grade, exercise, one_number
 from ..withheld import compare_with_course
 
 #: The course's interference, what it is built on (withholding ``_overlaps`` withholds D_i too: D_i would give the
-#: interference in one line) and what reports it, withheld while the student's function runs.
+#: interference in one line) and what reports it (where the lesson imports it and where it is defined, which the
+#: first toy-model claim's verdict calls), withheld while the student's function runs.
 INTERFERENCE_HIDDEN = {superposition: ("largest_interference", "interference", "_overlaps"),
-                       superposition_studies: ("regime_ends",)}
+                       superposition_studies: ("regime_ends",), toy_models: ("regime_ends",)}
 
 
 def columns(degrees: list[float], lengths: list[float]) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Self-checks for lesson 02's exercises: drawing a curve stimulus, reading a tuning curve's preferred orientation and
+"""Self-checks for lesson 02's exercises 1-9: drawing a curve stimulus, reading a tuning curve's preferred orientation and
 selectivity, the neighbour test's count of hits, argument 4's hand-over, the family in its other polarity, argument
 4's tuning by the rotated curve's orientation, and turning an image about a point.
 
@@ -14,16 +14,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import rotation
-from .. import polarity_hold_out as hold_out_module
-from ..polarity_hold_out import polarity_hold_out_scores
-from ..rotation import hand_over_misses, orientation_tuning, rotate_about
-from ..stimuli import curves as curve_module
-from ..stimuli.curves import curve
-from .. import tuning
-from ..tuning import angle_difference, neighbour_test, orientation_selectivity, preferred_orientation
-from . import ExerciseError, Grade, exercise, expect, expect_close, one_number
-from .withheld import answer_without, compare_with_course
+from ... import rotation
+from ... import polarity_hold_out as hold_out_module
+from ...polarity_hold_out import polarity_hold_out_scores
+from ...rotation import hand_over_misses, orientation_tuning, rotate_about
+from ...stimuli import curves as curve_module
+from ...stimuli.curves import curve
+from ... import tuning
+from ...tuning import angle_difference, neighbour_test, orientation_selectivity, preferred_orientation
+from .. import ExerciseError, Grade, exercise, expect, expect_close, one_number
+from ..withheld import answer_without, compare_with_course
 
 #: Held-out curves: (size, orientation, radius, length, width, center), none of them drawn in the lesson.
 CURVE_CASES = (

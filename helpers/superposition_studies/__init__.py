@@ -1,8 +1,10 @@
 """Lesson 07's measurements, one call each where the lesson shows the result rather than the procedure: the toy
 models' middle regime and sticky fractions, the three tests of a sparse dictionary (a toy model's known directions
 recovered, a real layer's dictionary against its units, a curve layer's directions against its neurons, each with
-its controls), and a student's result printed beside the course's. The procedures themselves live in
-:mod:`helpers.superposition`, :mod:`helpers.dictionary` and :mod:`helpers.polysemanticity`."""
+its controls), and a student's result printed beside the course's. Each of the lesson's claims is measured by one
+``verdict`` returning ``(passed, detail)``: a method of these results, or a function of :mod:`.toy_models` for the toy
+models. The procedures themselves live in :mod:`helpers.superposition`, :mod:`helpers.dictionary` and
+:mod:`helpers.polysemanticity`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,47 +12,28 @@ from typing import Callable, Iterable
 
 import torch
 
-from .dictionary import (
+from ..dictionary import (
     PeakCodes, SparseDictionary, best_match, dictionary_account, random_directions, sample_positions, shuffle_units,
     spread_over_units, top_loading_share, train_sparse_dictionary,
 )
-from .families import CurveFamily, curve_family
-from .polysemanticity import FeatureMaps, code_facet_scores
-from .superposition import (
-    STICKY_FRACTIONS, ToyModelSweep, antipodal_pairs, feature_norms, held_out_toy_loss, largest_interference,
-    represented_features, sample_features, sticky_counts,
+from ..families import CurveFamily, curve_family
+from ..polysemanticity import FeatureMaps, code_facet_scores
+from ..superposition import (
+    ToyModelSweep, feature_norms, held_out_toy_loss, represented_features, sample_features,
 )
-from .tuning import largest_gap
+from ..tuning import largest_gap
+from .toy_models import (
+    antipodal_verdict, middle_model, neurons_verdict, pentagon_verdict, regime_ends, regime_verdict, sticky_summary,
+    sticky_verdict,
+)
 
-
-# --- toy models ------------------------------------------------------------------------------------------------------
-
-def middle_model(sweep: ToyModelSweep, near: float = 0.75) -> int:
-    """The index of the model between the sweep's first (densest) and last (sparsest) with the most antipodal pairs,
-    the one whose sparsity is nearest ``near`` among equals: the middle regime to show."""
-    if len(sweep.sparsities) < 3:
-        raise ValueError(f"A middle model needs a sweep of at least 3 sparsities, got {len(sweep.sparsities)}.")
-    pairs = [antipodal_pairs(weights) for weights in sweep.weights]
-    return max(range(1, len(pairs) - 1), key=lambda i: (pairs[i], -abs(float(sweep.sparsities[i]) - near)))
-
-
-
-def regime_ends(sweep: ToyModelSweep, threshold: float = 0.5) -> tuple[int, float, int]:
-    """The two ends of a sweep: how many features the densest model keeps (length above ``threshold``) and the largest
-    interference among them (0 when each has a dimension to itself), and how many the sparsest model keeps."""
-    dense, sparse = sweep.weights[0], sweep.weights[-1]
-    return (int(represented_features(dense, threshold)), largest_interference(dense, threshold),
-            int(represented_features(sparse, threshold)))
-
-def sticky_summary(dimensionality: torch.Tensor, tolerance: float = 0.03) -> str:
-    """One line per sticky fraction (how many of the D_i lie within ``tolerance`` of it, and nearest to it), then the
-    share of all of them near one of the paper's fractions."""
-    sticky = sticky_counts(dimensionality, tolerance)
-    lines = [f"{name:20s} {value:.3f}: {sticky[name]:4d} features within {tolerance}"
-             for name, value in STICKY_FRACTIONS.items()]
-    lines.append(f"{sum(sticky.values()) / max(len(dimensionality), 1):.0%} of {len(dimensionality)} kept features sit "
-                 f"within {tolerance} of one of the paper's fractions")
-    return "\n".join(lines)
+__all__ = [  # the toy-model measurements and verdicts live in .toy_models; the lesson imports them from here
+    "antipodal_verdict", "middle_model", "neurons_verdict", "pentagon_verdict", "regime_ends", "regime_verdict",
+    "sticky_summary", "sticky_verdict", "ToyRecovery", "kept_feature_cosines", "toy_recovery", "LayerDictionary",
+    "layer_dictionary", "FacetComparison", "facet_comparison", "CurveDirections", "curve_directions",
+    "beside_the_course", "recovery_with_step", "units_beside_the_course", "partners_beside_the_course",
+    "training_beside_the_course",
+]
 
 
 # --- a dictionary where the answer is known: a toy model's hidden activations ----------------------------------------
@@ -78,6 +61,26 @@ class ToyRecovery:
                 f"({float((self.features > 0).sum(1).float().mean()):.2f} true features); "
                 f"{self.dictionary.explained_variance(self.activations):.1%} of the variance rebuilt")
 
+    def verdict(self, *, times: float = 2, min_cosine: float = 0.95, margin: float = 0.2) -> tuple[bool, str]:
+        """The dictionary recovers more than ``times`` as many kept features as the model has dimensions (median best
+        cosine above ``min_cosine``), beating every baseline's median by more than ``margin``; the detail is
+        :meth:`summary`."""
+        median = float(self.recovered.median())
+        beats = all(median > float(v.median()) + margin for v in self.baselines.values())
+        return len(self.kept_directions) > times * self.activations.shape[1] and median > min_cosine and beats, \
+            self.summary()
+
+
+def kept_feature_cosines(activations: torch.Tensor, directions: torch.Tensor, weights: torch.Tensor,
+                         threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """How well a set of ``directions`` (k, m) (a dictionary's) finds a toy model's represented features (the columns
+    of ``weights`` (m, n) longer than ``threshold``), against the principal axes of the model's hidden
+    ``activations`` (N, m), centred, taken with both signs: per kept feature, its best cosine with a direction, and
+    with a principal axis (two (kept,) tensors, 1 = found). What the toy test of :func:`toy_recovery` measures."""
+    kept = weights.T[feature_norms(weights) > threshold]
+    _, _, principal = torch.linalg.svd(activations - activations.mean(0), full_matrices=False)
+    return best_match(directions, kept), best_match(torch.cat([principal, -principal]), kept)
+
 
 def toy_recovery(weights: torch.Tensor, sparsity: float, *, features: int, l1: float, steps: int, lr: float = 1e-2,
                  count: int = 8192, seed: int = 0, progress: bool = True) -> ToyRecovery:
@@ -90,11 +93,10 @@ def toy_recovery(weights: torch.Tensor, sparsity: float, *, features: int, l1: f
     dictionary = train_sparse_dictionary(activations, features, l1=l1, lr=lr, steps=steps,
                                          generator=torch.Generator().manual_seed(seed), progress=progress)
     kept = weights.T[feature_norms(weights) > 0.5]
-    _, _, principal = torch.linalg.svd(activations - activations.mean(0), full_matrices=False)
+    recovered, principal = kept_feature_cosines(activations, dictionary.directions, weights, 0.5)
     random = torch.randn(features, weights.shape[0], generator=torch.Generator().manual_seed(seed + 2))
-    baselines = {"principal axes (±)": best_match(torch.cat([principal, -principal]), kept),
-                 "random directions": best_match(random, kept)}
-    return ToyRecovery(activations, true_features, dictionary, kept, best_match(dictionary.directions, kept), baselines)
+    baselines = {"principal axes (±)": principal, "random directions": best_match(random, kept)}
+    return ToyRecovery(activations, true_features, dictionary, kept, recovered, baselines)
 
 
 # --- a dictionary of a real layer, against its units -----------------------------------------------------------------
@@ -121,6 +123,13 @@ class LayerDictionary:
                 f"active at a typical position: {self.units_active:.0f} units, {self.features_active:.1f} dictionary "
                 f"features; {self.rebuilt:.1%} of the variance rebuilt ({self.rebuilt_shuffled:.1%} of shuffled "
                 f"activations' variance); {self.dead_features} dead features (active on under 0.1% of the vectors)")
+
+    def verdict(self, *, fewer: float = 10, min_rebuilt: float = 0.5, margin: float = 0.1) -> tuple[bool, str]:
+        """Fewer than 1/``fewer`` as many features active as units, more than ``min_rebuilt`` of the variance rebuilt,
+        and more than ``margin`` above the shuffled vectors' share; the detail is :meth:`summary`."""
+        rebuilt = self.rebuilt
+        return self.features_active < self.units_active / fewer and rebuilt > min_rebuilt and \
+            rebuilt > self.rebuilt_shuffled + margin, self.summary()
 
 
 def layer_dictionary(maps: torch.Tensor, *, per_image: int, l1: float, lr: float, steps: int, batch_size: int,
@@ -158,6 +167,12 @@ class FacetComparison:
                 f"active on at least {self.count} images), dictionary features {float(self.features.nanmedian()):.3f} "
                 f"({int(self.features.isfinite().sum())} of {len(self.features)})")
 
+    def verdict(self, *, margin: float = 0.1) -> tuple[bool, str]:
+        """The features' median facet score is lower than the units' by more than ``margin`` (their top examples are
+        more alike)."""
+        units, feats = float(self.units.nanmedian()), float(self.features.nanmedian())
+        return feats < units - margin, f"median facet score: features {feats:.3f}, units {units:.3f}"
+
 
 def facet_comparison(peaks: dict[str, PeakCodes], features: FeatureMaps, count: int) -> FacetComparison:
     """:func:`helpers.polysemanticity.code_facet_scores` of ``peaks["units"]`` and ``peaks["features"]`` (from
@@ -193,6 +208,32 @@ class CurveDirections:
     def counts(self) -> dict[str, int]:
         """Per set: how many curve-like directions the screen found."""
         return {name: len(found) for name, found in self.curve_like.items()}
+
+    def count_verdict(self, *, min_found: int = 10, times: float = 3) -> tuple[bool, str]:
+        """The screen finds at least ``min_found`` curve-like dictionary directions, at least ``times`` as many as among
+        the random directions (``times`` when those have none), and more than in the shuffled-data dictionary; the
+        detail is :meth:`summary`."""
+        counts = self.counts()
+        found, control, chance = counts["dictionary"], counts["shuffled-data dictionary"], counts["random directions"]
+        return found >= min_found and found >= times * max(chance, 1) and found > control, self.summary()
+
+    def gap_verdict(self, *, margin: float = 5) -> tuple[bool, str]:
+        """With two or more curve neurons, the curve-like dictionary directions shrink the neurons' largest orientation
+        gap by more than ``margin`` degrees, and to less than the random directions do; the detail is
+        :meth:`summary`."""
+        ours, chance = self.pooled_gap["dictionary"], self.pooled_gap["random directions"]
+        return len(self.neurons) >= 2 and ours < self.neuron_gap - margin and ours < chance, self.summary()
+
+    def spread_verdict(self, *, min_median: float = 2) -> tuple[bool, str]:
+        """The curve-like dictionary directions need ``min_median`` or more units (median) to hold half their squared
+        length, and their largest loading is on a curve neuron more often than the random directions' is."""
+        leaning = self.leaning(self.neurons.channels)  # per set: the share whose largest loading is on a curve neuron
+        counts = self.spread(0.5)["dictionary"]
+        median = float(counts.float().median()) if len(counts) else 0.0
+        ours, chance = leaning["dictionary"], leaning["random directions"]
+        return median >= min_median and ours > chance, (
+            f"median units holding half: {median:.0f}; largest loading on a curve neuron: dictionary {ours:.0%}, "
+            f"random directions {chance:.0%}, shuffled-data dictionary {leaning['shuffled-data dictionary']:.0%}")
 
     def leaning(self, channels: Iterable[int]) -> dict[str, float]:
         """Per set: the share of its curve-like directions whose largest loading is on one of ``channels`` (for
@@ -286,6 +327,18 @@ def recovery_with_step(toy: ToyRecovery, step: Callable[..., float], *, l1: floa
     print(f"median best cosine with the toy model's kept features: your dictionary {median:.3f}, the course's "
           f"{float(toy.recovered.median()):.3f}")
     return median
+
+
+def units_beside_the_course(units_to_hold: Callable[[torch.Tensor, float], object], curve: CurveDirections,
+                            share: float = 0.5) -> None:
+    """Print a student's ``units_to_hold`` (exercise 7) on the curve-like dictionary directions of ``curve`` beside
+    the course's counts (:meth:`CurveDirections.spread`), or a line when the dictionary has none."""
+    found = curve.curve_like["dictionary"]
+    if len(found) == 0:
+        print("The dictionary has no curve-like direction on this model: nothing to count.")
+        return
+    beside_the_course("counts", units_to_hold(curve.direction_sets["dictionary"][found.channels], share),
+                      curve.spread(share)["dictionary"], exercise=7)
 
 
 def partners_beside_the_course(partners: object, sweep: ToyModelSweep, index: int, pairs: int) -> None:
